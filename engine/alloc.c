@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.c - the engine's allocator with a failure countdown for tests.
+ *
+ * The countdown is a pair of atomics so that the hook costs one relaxed
+ * load on the hot path when disarmed.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+
+static atomic_uint_fast64_t alloc_count;
+static atomic_uint_fast64_t fail_nth; /* 0: disarmed */
+static atomic_int fail_sticky;
+
+static int should_fail(void)
+{
+	uint64_t n = atomic_fetch_add_explicit(&alloc_count, 1,
+					       memory_order_relaxed) + 1;
+	uint64_t nth = atomic_load_explicit(&fail_nth, memory_order_relaxed);
+
+	if (nth == 0)
+		return 0;
+	if (n == nth)
+		return 1;
+	return n > nth && atomic_load_explicit(&fail_sticky,
+					       memory_order_relaxed);
+}
+
+void *mem_alloc(size_t size)
+{
+	return should_fail() ? NULL : malloc(size ? size : 1);
+}
+
+void *mem_calloc(size_t count, size_t size)
+{
+	return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *mem_realloc(void *ptr, size_t size)
+{
+	return should_fail() ? NULL : realloc(ptr, size ? size : 1);
+}
+
+void mem_free(void *ptr)
+{
+	free(ptr);
+}
+
+uint64_t mem_fail_at(uint64_t nth, int sticky)
+{
+	uint64_t made = atomic_exchange(&alloc_count, 0);
+
+	atomic_store(&fail_sticky, sticky);
+	atomic_store(&fail_nth, nth);
+	return made;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.h - every heap allocation of the engine goes through here, so that
+ * the fault loops of the crash tests can fail the Nth allocation (once, or
+ * from then on) and prove that each failure returns LK_NOMEM cleanly.
+ */
+#ifndef LK_ALLOC_H
+#define LK_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *mem_alloc(size_t size);
+void *mem_calloc(size_t count, size_t size);
+void *mem_realloc(void *ptr, size_t size);
+void mem_free(void *ptr);
+
+/* Test hook: the allocation numbered `nth` (1 = the next one) fails, and
+ * with `sticky` every one after it too.  nth 0 disarms.  Returns how many
+ * allocations were made since the last call (so a loop can find its end). */
+uint64_t mem_fail_at(uint64_t nth, int sticky);
+
+#endif /* LK_ALLOC_H */

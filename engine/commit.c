@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * commit.c - batches, group commit, sync policies and segment rotation.
+ *
+ * Group commit.  Committers queue up under write_mu.  The one at the head
+ * is the leader: it takes the batches queued behind it (up to
+ * LK_GROUP_BYTES_MAX and LK_BATCH_OPS_MAX), releases write_mu so that
+ * others can queue, encodes them as one group with one commit record,
+ * writes it with one pwrite, syncs it with one fdatasync (LK_SYNC_ALWAYS),
+ * applies it to the index, and wakes its followers with the result.  The
+ * next head then leads the batches that queued during that sync.  Nobody
+ * returns LK_OK before the sync that covers its batch has returned, and
+ * nothing reaches the index (readers) before that either.
+ *
+ * Layout of a group in the active segment:
+ *
+ *   [ put/del ]* [ commit(durable_upto, op_count) ] [ zero prefill ... ]
+ *
+ * Zero prefill.  When durable commits are small, the leader extends the
+ * file with LK_PREFILL_BYTES of zeroes once, so that the following
+ * commits overwrite allocated blocks and their fdatasync need not commit
+ * a metadata change (the file size).  Recovery treats a tail of zeroes as
+ * free space, not damage.
+ *
+ * Failures.  A failed pwrite (LK_IO, LK_NOSPACE) fails the group; the
+ * bytes written are past data_end, belong to a group without a commit,
+ * and are overwritten by the next group or cut by recovery.  A failed
+ * fdatasync latches the handle (halted): the kernel may have dropped the
+ * pages it could not write, so neither a retry nor a later sync could
+ * prove them durable.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "endian.h"
+#include "error.h"
+
+#define BATCH_MAGIC 0x6c6b6261u /* "lkba" */
+
+struct batch_op {
+	uint8_t type, flags, ns;
+	uint32_t key_len;
+	uint32_t value_len;  /* as given by the caller */
+	size_t key_at, value_at; /* into the arena */
+	uint64_t expire_at_ms;
+	uint8_t *packed;     /* compressed value (raw_len + frame), or NULL */
+	size_t packed_len;
+	uint64_t hash;       /* set at commit */
+	uint32_t offset, size; /* where it was written */
+};
+
+struct lk_batch {
+	uint32_t magic;
+	struct batch_op *ops;
+	size_t n, cap;
+	uint8_t *arena;
+	size_t len, arena_cap;
+};
+
+struct writer {
+	lk_batch *batch;
+	lk_status st;
+	int done;
+	pthread_cond_t cv;
+	struct writer *next;
+	size_t bytes; /* upper bound of the encoded size */
+};
+
+/* Upper bound of one record's framing: checksum, body_len, kind, ns,
+ * seq_delta, key_len, expiry. */
+#define OP_FRAME_BYTES_MAX (4u + 4u + 2u + 10u + 5u + 8u)
+#define COMMIT_BYTES_MAX (4u + 1u + 3u + 4u + 10u)
+
+static const uint8_t zeroes[64 * 1024];
+
+/* ---------------------------------------------------------------------- */
+/* Batches                                                                */
+/* ---------------------------------------------------------------------- */
+
+lk_status lk_batch_new(lk_batch **batch)
+{
+	if (!batch)
+		return err_set(LK_INVALID, "lk_batch_new: NULL out-pointer");
+	*batch = mem_calloc(1, sizeof **batch);
+	if (!*batch)
+		return err_set(LK_NOMEM, "allocating a batch");
+	(*batch)->magic = BATCH_MAGIC;
+	return LK_OK;
+}
+
+static void drop_packed(lk_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		mem_free(b->ops[i].packed);
+		b->ops[i].packed = NULL;
+	}
+}
+
+void lk_batch_clear(lk_batch *b)
+{
+	if (!b || b->magic != BATCH_MAGIC)
+		return;
+	drop_packed(b);
+	b->n = 0;
+	b->len = 0;
+}
+
+void lk_batch_free(lk_batch *b)
+{
+	if (!b || b->magic != BATCH_MAGIC)
+		return;
+	drop_packed(b);
+	b->magic = 0;
+	mem_free(b->ops);
+	mem_free(b->arena);
+	mem_free(b);
+}
+
+size_t lk_batch_count(const lk_batch *b)
+{
+	return b && b->magic == BATCH_MAGIC ? b->n : 0;
+}
+
+lk_status batch_add(lk_batch *b, uint8_t type, uint32_t ns, const void *key,
+		    size_t key_len, const void *value, size_t value_len,
+		    uint64_t expire_at_ms)
+{
+	size_t need = key_len + value_len;
+	struct batch_op *op;
+
+	if (!b || b->magic != BATCH_MAGIC)
+		return err_set(LK_MISUSE, "not a batch (freed?)");
+	if (value_len > LK_VALUE_BYTES_MAX)
+		return err_set(LK_TOO_BIG, "value of %zu bytes, the limit is %u",
+			       value_len, LK_VALUE_BYTES_MAX);
+	if (value_len && !value)
+		return err_set(LK_INVALID, "NULL value with a length");
+	if (b->n >= LK_BATCH_OPS_MAX)
+		return err_set(LK_TOO_BIG, "batch holds %u operations already",
+			       LK_BATCH_OPS_MAX);
+	if (b->len + need > LK_BATCH_BYTES_MAX)
+		return err_set(LK_TOO_BIG, "batch would pass %u bytes",
+			       LK_BATCH_BYTES_MAX);
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+
+		op = mem_realloc(b->ops, cap * sizeof *op);
+		if (!op)
+			return err_set(LK_NOMEM, "growing a batch");
+		b->ops = op;
+		b->cap = cap;
+	}
+	if (b->arena_cap - b->len < need) {
+		size_t cap = b->arena_cap ? b->arena_cap : 4096;
+		uint8_t *a;
+
+		while (cap - b->len < need)
+			cap *= 2;
+		a = mem_realloc(b->arena, cap);
+		if (!a)
+			return err_set(LK_NOMEM, "growing a batch");
+		b->arena = a;
+		b->arena_cap = cap;
+	}
+	op = &b->ops[b->n++];
+	memset(op, 0, sizeof *op);
+	op->type = type;
+	op->ns = (uint8_t)ns;
+	op->key_len = (uint32_t)key_len;
+	op->value_len = (uint32_t)value_len;
+	op->expire_at_ms = expire_at_ms;
+	op->flags = expire_at_ms ? REC_F_EXPIRY : 0;
+	op->key_at = b->len;
+	memcpy(b->arena + b->len, key, key_len);
+	b->len += key_len;
+	op->value_at = b->len;
+	if (value_len)
+		memcpy(b->arena + b->len, value, value_len);
+	b->len += value_len;
+	return LK_OK;
+}
+
+lk_status lk_batch_put(lk_batch *b, uint32_t ns, const void *key,
+		       size_t key_len, const void *value, size_t value_len,
+		       uint64_t expire_at_ms)
+{
+	lk_status st = db_check_key(ns, key, key_len);
+
+	return st != LK_OK ? st
+			   : batch_add(b, REC_PUT, ns, key, key_len, value,
+				       value_len, expire_at_ms);
+}
+
+lk_status lk_batch_del(lk_batch *b, uint32_t ns, const void *key,
+		       size_t key_len)
+{
+	lk_status st = db_check_key(ns, key, key_len);
+
+	return st != LK_OK ? st
+			   : batch_add(b, REC_DEL, ns, key, key_len, NULL, 0, 0);
+}
+
+/* Compresses values and hashes keys, outside every lock. */
+static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes)
+{
+	size_t total = COMMIT_BYTES_MAX;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct batch_op *op = &b->ops[i];
+		size_t stored = op->value_len;
+
+		op->hash = record_key_hash(op->ns, b->arena + op->key_at,
+					   op->key_len);
+		if (op->type == REC_PUT && !op->packed) {
+			lk_status st = compressor_pack(
+				db->cmp, b->arena + op->value_at, op->value_len,
+				&op->packed, &op->packed_len);
+
+			if (st == LK_OK) {
+				op->flags |= REC_F_ZSTD;
+			} else if (st != LK_NOT_FOUND) {
+				return st;
+			}
+		}
+		if (op->packed)
+			stored = op->packed_len;
+		total += OP_FRAME_BYTES_MAX + op->key_len + stored;
+	}
+	*bytes = total;
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing a group                                                        */
+/* ---------------------------------------------------------------------- */
+
+static lk_status halt(struct lk_db *db, struct segment *s, lk_status st)
+{
+	atomic_store(&db->halted, LK_HALTED);
+	err_prefix("fdatasync of segment %s failed; writes are halted until "
+		   "the database is reopened",
+		   s->name);
+	return st;
+}
+
+/* Appends a seal to the active segment (dropping its zero prefill) and
+ * starts the next segment.  Caller holds log_mu and leads. */
+static lk_status rotate(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+	struct segment *old = db->active, *s;
+	struct seg_header h;
+	lk_status st;
+
+	if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
+		return err_set(LK_TOO_BIG,
+			       "the log has %u segments, the limit: compact, or "
+			       "raise the segment size",
+			       LK_SEGMENT_COUNT_MAX);
+	if (old && !old->sealed) {
+		uint8_t buf[COMMIT_BYTES_MAX];
+		struct record seal = { 0 };
+		size_t n;
+
+		seal.type = REC_SEAL;
+		seal.seq = old->hdr.record_seq_base;
+		seal.durable_upto = (uint32_t)old->synced_end;
+		seal.count = old->ops;
+		n = record_encode(buf, &seal, seal.seq,
+				  seg_seed(old, old->data_end));
+		st = io->pwrite(io->ctx, old->file, buf, n, old->data_end);
+		if (st == LK_OK)
+			st = io->truncate(io->ctx, old->file, old->data_end + n);
+		if (st != LK_OK)
+			return st;
+		st = io->sync(io->ctx, old->file);
+		atomic_fetch_add(&db->sync_calls, 1);
+		if (st != LK_OK)
+			return halt(db, old, st);
+		old->sealed = 1;
+		old->data_end += n;
+		old->file_size = old->synced_end = old->data_end;
+	}
+	memset(&h, 0, sizeof h);
+	h.version = LK_FORMAT_VERSION;
+	memcpy(h.db_id, db->db_id, SEG_DB_ID_BYTES);
+	h.seq = old ? old->hdr.seq + 1 : 1;
+	h.seq_prev = old ? old->hdr.seq : 0;
+	h.record_seq_base = atomic_load(&db->seq_last) + 1;
+	st = seg_create(&s, io, db->dir, &h);
+	if (st != LK_OK)
+		return st;
+	pthread_rwlock_wrlock(&db->ix_lock);
+	st = db_add_segment(db, s);
+	if (st == LK_OK)
+		db->active = s;
+	pthread_rwlock_unlock(&db->ix_lock);
+	if (st != LK_OK) {
+		seg_close(s, io);
+		(void)io->unlink(io->ctx, db->dir, s->name);
+	}
+	return st;
+}
+
+/* Extends the file with zeroes past the group when commits are small and
+ * durable; a failure only means no prefill. */
+static void prefill(struct lk_db *db, struct segment *s, uint64_t group_end)
+{
+	const lk_io *io = db->io;
+	uint64_t from = s->file_size > group_end ? s->file_size : group_end;
+	uint64_t to = group_end + LK_PREFILL_BYTES;
+
+	/* No prefill past the rotation size: those bytes would be cut at
+	 * the seal, written for nothing. */
+	if (to > db->opts.segment_size_bytes)
+		to = db->opts.segment_size_bytes;
+	while (from < to) {
+		size_t n = to - from < sizeof zeroes ? (size_t)(to - from)
+						     : sizeof zeroes;
+
+		if (io->pwrite(io->ctx, s->file, zeroes, n, from) != LK_OK)
+			return;
+		from += n;
+		s->file_size = from;
+	}
+}
+
+static lk_status ensure_buf(struct lk_db *db, size_t need)
+{
+	uint8_t *b;
+
+	if (db->group_cap >= need)
+		return LK_OK;
+	b = mem_realloc(db->group_buf, need);
+	if (!b)
+		return err_set(LK_NOMEM, "allocating a %zu-byte group", need);
+	db->group_buf = b;
+	db->group_cap = need;
+	return LK_OK;
+}
+
+static size_t encode_group(struct lk_db *db, struct segment *s,
+			   struct writer *first, struct writer *end,
+			   uint64_t *ops)
+{
+	uint64_t seq = atomic_load(&db->seq_last), base = s->hdr.record_seq_base;
+	uint8_t *buf = db->group_buf;
+	struct record commit = { 0 };
+	size_t pos = 0;
+
+	*ops = 0;
+	for (struct writer *w = first; w != end; w = w->next) {
+		lk_batch *b = w->batch;
+
+		for (size_t i = 0; i < b->n; i++) {
+			struct batch_op *op = &b->ops[i];
+			struct record r = { 0 };
+
+			r.type = op->type;
+			r.flags = op->flags;
+			r.ns = op->ns;
+			r.seq = ++seq;
+			r.expire_at_ms = op->expire_at_ms;
+			r.key = b->arena + op->key_at;
+			r.key_len = op->key_len;
+			r.value = op->packed ? op->packed
+					     : b->arena + op->value_at;
+			r.value_len = op->packed ? (uint32_t)op->packed_len
+						 : op->value_len;
+			op->offset = (uint32_t)(s->data_end + pos);
+			op->size = (uint32_t)record_encode(
+				buf + pos, &r, base, seg_seed(s, op->offset));
+			pos += op->size;
+			(*ops)++;
+		}
+	}
+	commit.type = REC_COMMIT;
+	commit.seq = base;
+	commit.durable_upto = (uint32_t)s->synced_end;
+	commit.count = *ops;
+	pos += record_encode(buf + pos, &commit, base,
+			     seg_seed(s, s->data_end + pos));
+	return pos;
+}
+
+static lk_status apply_group(struct lk_db *db, struct segment *s,
+			     struct writer *first, struct writer *end)
+{
+	lk_status st = LK_OK;
+	uint64_t seq = atomic_load(&db->seq_last);
+
+	pthread_rwlock_wrlock(&db->ix_lock);
+	for (struct writer *w = first; st == LK_OK && w != end; w = w->next) {
+		lk_batch *b = w->batch;
+
+		for (size_t i = 0; st == LK_OK && i < b->n; i++) {
+			struct batch_op *op = &b->ops[i];
+			struct record r = { 0 };
+			struct ix_loc loc = { s->slot, op->offset, op->size };
+
+			r.type = op->type;
+			r.flags = op->flags;
+			r.ns = op->ns;
+			r.key = b->arena + op->key_at;
+			r.key_len = op->key_len;
+			r.seq = ++seq;
+			r.size = op->size;
+			st = db_apply(db, &r, loc, op->hash, db_key_eq, db);
+		}
+	}
+	atomic_store(&db->seq_last, seq);
+	pthread_rwlock_unlock(&db->ix_lock);
+	return st;
+}
+
+/* Writes, syncs and applies the batches of writers [first, end). */
+static lk_status write_group(struct lk_db *db, struct writer *first,
+			     struct writer *end)
+{
+	const lk_io *io = db->io;
+	size_t bound = COMMIT_BYTES_MAX, n;
+	uint64_t ops = 0;
+	struct segment *s;
+	lk_status st;
+
+	for (struct writer *w = first; w != end; w = w->next) {
+		bound += w->bytes;
+		ops += w->batch->n;
+	}
+	pthread_mutex_lock(&db->log_mu);
+	st = atomic_load(&db->halted);
+	if (st != LK_OK) {
+		err_set(st, "an earlier fdatasync failed; reopen the database");
+		goto out;
+	}
+	s = db->active;
+	if (!s || s->sealed ||
+	    (s->data_end > SEG_HEADER_BYTES &&
+	     s->data_end + bound > db->opts.segment_size_bytes)) {
+		st = rotate(db);
+		if (st != LK_OK)
+			goto out;
+		s = db->active;
+	}
+	st = ensure_buf(db, bound);
+	if (st != LK_OK)
+		goto out;
+	pthread_rwlock_wrlock(&db->ix_lock);
+	st = index_reserve(db->ix, ops);
+	pthread_rwlock_unlock(&db->ix_lock);
+	if (st != LK_OK)
+		goto out;
+
+	n = encode_group(db, s, first, end, &ops);
+	assert(n <= bound);
+	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
+		prefill(db, s, s->data_end + n);
+	st = io->pwrite(io->ctx, s->file, db->group_buf, n, s->data_end);
+	if (st != LK_OK) {
+		err_prefix("appending to segment %s", s->name);
+		goto out;
+	}
+	s->data_end += n;
+	s->ops += ops;
+	if (s->file_size < s->data_end)
+		s->file_size = s->data_end;
+	db->wrote = 1;
+	if (db->opts.sync == LK_SYNC_ALWAYS) {
+		st = io->sync(io->ctx, s->file);
+		atomic_fetch_add(&db->sync_calls, 1);
+		if (st != LK_OK) {
+			st = halt(db, s, st);
+			goto out;
+		}
+		s->synced_end = s->data_end;
+	}
+	atomic_fetch_add(&db->write_groups, 1);
+	st = apply_group(db, s, first, end);
+	if (st != LK_OK) {
+		/* The group is on disk but the index could not take it (a
+		 * read to confirm a key failed): the handle no longer matches
+		 * its log, so it stops writing, as after a failed sync. */
+		atomic_store(&db->halted, LK_HALTED);
+		err_prefix("applying a committed group to the index; writes "
+			   "are halted until the database is reopened");
+	}
+out:
+	pthread_mutex_unlock(&db->log_mu);
+	return st;
+}
+
+lk_status commit_batch(struct lk_db *db, lk_batch *b)
+{
+	struct writer self, *w, *end;
+	lk_status st;
+
+	if (!b || b->magic != BATCH_MAGIC)
+		return err_set(LK_MISUSE, "not a batch (freed?)");
+	if (db->readonly)
+		return err_set(LK_READONLY, "the database was opened read-only");
+	if (b->n == 0)
+		return LK_OK;
+	st = atomic_load(&db->halted);
+	if (st != LK_OK)
+		return err_set(st, "an earlier fdatasync failed; reopen the "
+				   "database");
+	memset(&self, 0, sizeof self);
+	self.batch = b;
+	st = prepare(db, b, &self.bytes);
+	if (st != LK_OK)
+		goto out;
+	pthread_cond_init(&self.cv, NULL);
+
+	pthread_mutex_lock(&db->write_mu);
+	if (db->wq_tail)
+		db->wq_tail->next = &self;
+	else
+		db->wq_head = &self;
+	db->wq_tail = &self;
+	while (!self.done && db->wq_head != &self)
+		pthread_cond_wait(&self.cv, &db->write_mu);
+	if (self.done) {
+		pthread_mutex_unlock(&db->write_mu);
+		pthread_cond_destroy(&self.cv);
+		st = self.st;
+		goto out;
+	}
+
+	/* Leader: take the followers that fit in one group. */
+	{
+		size_t bytes = self.bytes, nops = b->n;
+
+		for (end = self.next; end; end = end->next) {
+			if (bytes + end->bytes > LK_GROUP_BYTES_MAX ||
+			    nops + end->batch->n > LK_BATCH_OPS_MAX)
+				break;
+			bytes += end->bytes;
+			nops += end->batch->n;
+		}
+	}
+	pthread_mutex_unlock(&db->write_mu);
+
+	st = write_group(db, &self, end);
+
+	pthread_mutex_lock(&db->write_mu);
+	for (w = &self; w != end; w = w->next) {
+		w->st = st;
+		w->done = 1;
+		if (w != &self)
+			pthread_cond_signal(&w->cv);
+		if (st == LK_OK)
+			atomic_fetch_add(&db->commits, 1);
+	}
+	db->wq_head = end;
+	if (!end)
+		db->wq_tail = NULL;
+	else
+		pthread_cond_signal(&end->cv);
+	pthread_mutex_unlock(&db->write_mu);
+	pthread_cond_destroy(&self.cv);
+out:
+	if (st == LK_OK)
+		lk_batch_clear(b);
+	else
+		drop_packed(b);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Syncing                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Syncs the active segment up to its data_end.  Caller holds log_mu. */
+static lk_status sync_active(struct lk_db *db)
+{
+	struct segment *s = db->active;
+	lk_status st;
+
+	if (atomic_load(&db->halted))
+		return err_set(LK_HALTED, "an earlier fdatasync failed; reopen "
+				          "the database");
+	if (!s || s->synced_end >= s->data_end)
+		return LK_OK;
+	st = db->io->sync(db->io->ctx, s->file);
+	atomic_fetch_add(&db->sync_calls, 1);
+	if (st != LK_OK)
+		return halt(db, s, st);
+	s->synced_end = s->data_end;
+	return LK_OK;
+}
+
+lk_status commit_sync(struct lk_db *db)
+{
+	lk_status st;
+
+	if (db->readonly)
+		return err_set(LK_READONLY, "the database was opened read-only");
+	pthread_mutex_lock(&db->log_mu);
+	st = sync_active(db);
+	pthread_mutex_unlock(&db->log_mu);
+	return st;
+}
+
+static void deadline_after(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* LK_SYNC_INTERVAL: syncs the active segment every sync_interval_ms while
+ * it has unsynced data.  A failure halts the handle like any other. */
+static void *syncer_main(void *arg)
+{
+	struct lk_db *db = arg;
+
+	pthread_mutex_lock(&db->log_mu);
+	while (!db->closing) {
+		struct timespec ts;
+
+		deadline_after(&ts, db->opts.sync_interval_ms);
+		while (!db->closing &&
+		       pthread_cond_timedwait(&db->syncer_cv, &db->log_mu, &ts) !=
+			       ETIMEDOUT)
+			;
+		if (!db->closing)
+			(void)sync_active(db);
+	}
+	pthread_mutex_unlock(&db->log_mu);
+	return NULL;
+}
+
+lk_status commit_init(struct lk_db *db)
+{
+	if (db->readonly || db->opts.sync != LK_SYNC_INTERVAL)
+		return LK_OK;
+	pthread_cond_init(&db->syncer_cv, NULL);
+	if (pthread_create(&db->syncer, NULL, syncer_main, db) != 0) {
+		pthread_cond_destroy(&db->syncer_cv);
+		return err_set(LK_NOMEM, "starting the interval sync thread");
+	}
+	db->syncer_running = 1;
+	return LK_OK;
+}
+
+void commit_stop(struct lk_db *db)
+{
+	if (!db->syncer_running)
+		return;
+	pthread_mutex_lock(&db->log_mu);
+	db->closing = 1;
+	pthread_cond_signal(&db->syncer_cv);
+	pthread_mutex_unlock(&db->log_mu);
+	pthread_join(db->syncer, NULL);
+	pthread_cond_destroy(&db->syncer_cv);
+	db->syncer_running = 0;
+}
+
+/* A clean close syncs the log and appends an empty commit whose
+ * durable_upto covers everything before it, so that the next open can
+ * tell damage in the last group from a torn tail.  Skipped when nothing
+ * was written since open, so that reopening does not grow the log. */
+lk_status commit_close(struct lk_db *db)
+{
+	struct record mark = { 0 };
+	uint8_t buf[COMMIT_BYTES_MAX];
+	struct segment *s;
+	lk_status st;
+	size_t n;
+
+	if (db->readonly)
+		return LK_OK;
+	pthread_mutex_lock(&db->log_mu);
+	s = db->active;
+	st = atomic_load(&db->halted) ? LK_OK : sync_active(db);
+	if (st != LK_OK || !s || s->sealed || !db->wrote ||
+	    atomic_load(&db->halted))
+		goto out;
+	mark.type = REC_COMMIT;
+	mark.seq = s->hdr.record_seq_base;
+	mark.durable_upto = (uint32_t)s->data_end;
+	n = record_encode(buf, &mark, mark.seq, seg_seed(s, s->data_end));
+	st = db->io->pwrite(db->io->ctx, s->file, buf, n, s->data_end);
+	if (st == LK_OK) {
+		s->data_end += n;
+		st = sync_active(db);
+	}
+out:
+	pthread_mutex_unlock(&db->log_mu);
+	return st;
+}

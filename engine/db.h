@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.h - the database handle, shared by the modules that make up lk_db:
+ * recovery.c (open: find segments, replay, cut a torn tail), commit.c
+ * (batches, group commit, sync policies, rotation) and db.c (the public
+ * entry points, reads, namespaces, stats).
+ *
+ * Locks, in the order they are taken:
+ *   write_mu   the queue of committers; the head of the queue is the
+ *              leader and the only thread that appends to the log.
+ *   log_mu     the active segment's write state (data_end, file_size,
+ *              synced_end) between the leader and the interval syncer.
+ *   ix_lock    rwlock: the index, the segment table and each segment's
+ *              live_bytes.  Readers hold it shared while they look up and
+ *              read a record; the leader holds it exclusively while it
+ *              applies a synced group, and while it adds a segment.
+ *   ns_mu      the table of namespace names.
+ * The leader never holds ix_lock while it writes or syncs, so readers
+ * wait at most for the in-memory part of a commit.
+ */
+#ifndef LK_DB_H
+#define LK_DB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "compress.h"
+#include "index.h"
+#include "io.h"
+#include "limits.h"
+#include "segment.h"
+
+#define DB_MAGIC 0x6c6b6462u /* "lkdb" */
+#define DB_MAGIC_CLOSED 0x6c6b6478u
+
+struct writer; /* commit.c */
+
+struct lk_db {
+	uint32_t magic;
+	const lk_io *io;
+	lk_io_dir *dir;
+	lk_io_file *lock;
+	lk_options opts;
+	int readonly;
+	uint8_t db_id[SEG_DB_ID_BYTES];
+
+	pthread_rwlock_t ix_lock;
+	struct index *ix;
+	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
+	uint32_t seg_count;
+	struct segment *active;  /* the newest segment; NULL before the first */
+	_Atomic uint64_t seq_last;
+
+	pthread_mutex_t write_mu;
+	struct writer *wq_head, *wq_tail;
+	pthread_mutex_t log_mu;
+	_Atomic int halted;      /* 0, or LK_HALTED once a sync failed */
+	uint8_t *group_buf;
+	size_t group_cap;
+	int wrote;               /* a group was written since open */
+
+	pthread_t syncer;
+	int syncer_running;
+	int closing;             /* under log_mu */
+	pthread_cond_t syncer_cv;
+
+	struct compressor *cmp;
+
+	pthread_mutex_t ns_mu;
+	char *ns_names[LK_NS_COUNT_MAX + 1];
+
+	lk_recovery_report report;
+	_Atomic uint64_t commits, sync_calls, write_groups;
+};
+
+/* ---- db.c ---- */
+
+/* Checks a caller's namespace and key: LK_OK, LK_INVALID, LK_TOO_BIG. */
+lk_status db_check_key(uint32_t ns, const void *key, size_t key_len);
+
+/* Reads and decodes the record at loc into a buffer the caller frees
+ * (*buf).  Verifies the checksum.  Caller holds ix_lock (shared). */
+lk_status db_read_record(struct lk_db *db, struct ix_loc loc,
+			 struct record *rec, uint8_t **buf);
+
+/* The key-compare callback for the index (ctx is the db). */
+lk_status db_key_eq(void *ctx, struct ix_loc *loc, const void *key,
+		    size_t key_len, int *equal);
+
+/* Adds a segment to the table (caller holds ix_lock exclusively or is
+ * single-threaded in open).  Returns LK_TOO_BIG past the limit. */
+lk_status db_add_segment(struct lk_db *db, struct segment *s);
+
+/* Applies one committed put or delete to the index and the live-byte
+ * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */
+lk_status db_apply(struct lk_db *db, const struct record *rec,
+		   struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
+		   void *eq_ctx);
+
+/* Loads the namespace catalog (namespace 0) from the index. */
+lk_status db_load_namespaces(struct lk_db *db);
+
+/* ---- recovery.c ---- */
+
+/* Finds, checks and replays the segments of db->dir into db (strict: cuts
+ * a torn tail of the newest segment unless read-only, refuses damage
+ * elsewhere).  Fills db->report.  Returns LK_OK, LK_CORRUPT, LK_VERSION,
+ * LK_IO, LK_NOMEM, LK_TOO_BIG. */
+lk_status recovery_open(struct lk_db *db);
+
+/* The offline check behind lk_verify(): scans every segment of dir without
+ * changing anything and calls fn for each problem, continuing past damage.
+ * Returns LK_OK if nothing worse than a torn tail was found, LK_CORRUPT,
+ * LK_VERSION, LK_IO, LK_NOMEM. */
+lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
+			  lk_io_dir *dir, lk_problem_fn fn, void *arg);
+
+/* ---- commit.c ---- */
+
+lk_status commit_init(struct lk_db *db);   /* starts the interval syncer */
+void commit_stop(struct lk_db *db);        /* stops it */
+/* Syncs and writes the clean-close commit marker (see record.h). */
+lk_status commit_close(struct lk_db *db);
+lk_status commit_batch(struct lk_db *db, lk_batch *batch);
+/* Adds an operation without the public checks: namespace 0 (the catalog)
+ * is written only by db.c, through this. */
+lk_status batch_add(lk_batch *b, uint8_t type, uint32_t ns, const void *key,
+		    size_t key_len, const void *value, size_t value_len,
+		    uint64_t expire_at_ms);
+lk_status commit_sync(struct lk_db *db);
+
+#endif /* LK_DB_H */

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * error.c - lk_strerror() and the thread-local detail behind lk_errmsg().
+ *
+ * The detail is thread-local, like errno, so that threads sharing a handle
+ * never read each other's messages and lk_open() can explain a failure
+ * before there is a handle to hang it on.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+static _Thread_local char detail[LK_ERRMSG_BYTES];
+
+const char *lk_strerror(lk_status status)
+{
+	switch (status) {
+	case LK_OK: return "ok";
+	case LK_NOT_FOUND: return "not found";
+	case LK_INVALID: return "invalid argument";
+	case LK_MISUSE: return "misuse of the API";
+	case LK_CORRUPT: return "data is corrupt";
+	case LK_IO: return "I/O error";
+	case LK_NOSPACE: return "no space left on device";
+	case LK_BUSY: return "busy: another writer holds the directory";
+	case LK_NOMEM: return "out of memory";
+	case LK_READONLY: return "handle is read-only";
+	case LK_HALTED: return "writes halted after a failed sync: reopen";
+	case LK_TOO_BIG: return "limit exceeded";
+	case LK_EXISTS: return "already exists";
+	case LK_VERSION: return "unsupported format version";
+	}
+	return "unknown status";
+}
+
+const char *lk_errmsg(void)
+{
+	return detail;
+}
+
+lk_status err_set(lk_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+void err_prefix(const char *fmt, ...)
+{
+	char old[LK_ERRMSG_BYTES];
+	va_list ap;
+	int n;
+
+	memcpy(old, detail, sizeof old);
+	va_start(ap, fmt);
+	n = vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	/* The old detail goes after the context, cut to what still fits. */
+	if (n >= 0 && (size_t)n + 2 < sizeof detail)
+		snprintf(detail + n, sizeof detail - (size_t)n, ": %.*s",
+			 (int)(sizeof detail - (size_t)n - 3), old);
+}
+
+void err_clear(void)
+{
+	detail[0] = '\0';
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index.c - the hash index (design in index.h).
+ *
+ * Robin Hood invariant: along a probe sequence, an entry's distance from
+ * its home slot never exceeds the distance of the entry it passed, so a
+ * lookup stops at the first slot whose entry is closer to home than the
+ * lookup is, and misses are as cheap as hits.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "index.h"
+#include "limits.h"
+
+struct slot {
+	uint32_t w0, w1, w2;
+};
+
+_Static_assert(sizeof(struct slot) == IX_SLOT_BYTES, "slots are 12 bytes");
+
+struct index {
+	struct slot *slots;
+	uint32_t cap;
+	uint32_t keys;
+	uint64_t ns_keys[256];
+	uint64_t ns_expiring[256];
+};
+
+#define INITIAL_SLOTS 1024u
+#define LOAD_NUM 4u /* grow past 4/5 full */
+#define LOAD_DEN 5u
+
+static uint32_t h31_of(uint64_t hash)
+{
+	return (uint32_t)(hash >> 33);
+}
+
+static int is_empty(const struct slot *s)
+{
+	return (s->w1 >> 20) == 0;
+}
+
+static uint32_t slot_h31(const struct slot *s)
+{
+	return s->w2 >> 1;
+}
+
+static uint8_t slot_ns(const struct slot *s)
+{
+	return (uint8_t)s->w1;
+}
+
+static int slot_expiring(const struct slot *s)
+{
+	return (int)(s->w2 & 1);
+}
+
+static struct ix_loc slot_loc(const struct slot *s)
+{
+	struct ix_loc l = { s->w1 >> 20, s->w0, (s->w1 >> 8) & 0xfffu };
+	return l;
+}
+
+static struct slot make_slot(uint8_t ns, uint32_t h31, int expiring,
+			     struct ix_loc loc)
+{
+	struct slot s;
+	uint32_t size = loc.size < IX_SIZE_LARGE ? loc.size : IX_SIZE_LARGE;
+
+	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
+	s.w0 = loc.offset;
+	s.w1 = loc.seg << 20 | size << 8 | ns;
+	s.w2 = h31 << 1 | (expiring ? 1u : 0u);
+	return s;
+}
+
+static uint32_t home(const struct index *ix, uint32_t h31)
+{
+	return (uint32_t)(((uint64_t)h31 * ix->cap) >> 31);
+}
+
+static uint32_t next(const struct index *ix, uint32_t pos)
+{
+	return pos + 1 == ix->cap ? 0 : pos + 1;
+}
+
+static uint32_t dist(const struct index *ix, uint32_t pos, uint32_t h)
+{
+	return pos >= h ? pos - h : pos + ix->cap - h;
+}
+
+lk_status index_new(struct index **out)
+{
+	struct index *ix = mem_calloc(1, sizeof *ix);
+
+	*out = NULL;
+	if (!ix)
+		return err_set(LK_NOMEM, "allocating the index");
+	ix->slots = mem_calloc(INITIAL_SLOTS, sizeof *ix->slots);
+	if (!ix->slots) {
+		mem_free(ix);
+		return err_set(LK_NOMEM, "allocating the index");
+	}
+	ix->cap = INITIAL_SLOTS;
+	*out = ix;
+	return LK_OK;
+}
+
+void index_free(struct index *ix)
+{
+	if (!ix)
+		return;
+	mem_free(ix->slots);
+	mem_free(ix);
+}
+
+/* Places s, known not to be in the table, by Robin Hood displacement. */
+static void place(struct index *ix, struct slot s)
+{
+	uint32_t pos = home(ix, slot_h31(&s)), d = 0;
+
+	for (;;) {
+		struct slot *t = &ix->slots[pos];
+		uint32_t td;
+
+		if (is_empty(t)) {
+			*t = s;
+			return;
+		}
+		td = dist(ix, pos, home(ix, slot_h31(t)));
+		if (td < d) {
+			struct slot tmp = *t;
+
+			*t = s;
+			s = tmp;
+			d = td;
+		}
+		pos = next(ix, pos);
+		d++;
+	}
+}
+
+lk_status index_reserve(struct index *ix, uint64_t extra)
+{
+	uint64_t need = (uint64_t)ix->keys + extra, cap;
+	struct slot *old = ix->slots, *fresh;
+	uint32_t old_cap = ix->cap;
+
+	if (need * LOAD_DEN <= (uint64_t)ix->cap * LOAD_NUM)
+		return LK_OK;
+	cap = (uint64_t)ix->cap + ix->cap / 2;
+	if (cap * LOAD_NUM < need * LOAD_DEN)
+		cap = need * LOAD_DEN / LOAD_NUM + 1;
+	if (cap > LK_INDEX_SLOTS_MAX)
+		return err_set(LK_TOO_BIG,
+			       "index would need %llu slots, the limit is %u",
+			       (unsigned long long)cap, LK_INDEX_SLOTS_MAX);
+	fresh = mem_calloc((size_t)cap, sizeof *fresh);
+	if (!fresh)
+		return err_set(LK_NOMEM, "growing the index to %llu slots",
+			       (unsigned long long)cap);
+	ix->slots = fresh;
+	ix->cap = (uint32_t)cap;
+	for (uint32_t i = 0; i < old_cap; i++)
+		if (!is_empty(&old[i]))
+			place(ix, old[i]);
+	mem_free(old);
+	return LK_OK;
+}
+
+/* Finds the slot of key: *pos and LK_OK, or LK_NOT_FOUND. */
+static lk_status find(struct index *ix, uint8_t ns, uint32_t h31,
+		      const void *key, size_t key_len, ix_key_eq_fn eq,
+		      void *ctx, uint32_t *pos_out, struct ix_loc *loc_out)
+{
+	uint32_t pos = home(ix, h31), d = 0;
+
+	for (;;) {
+		struct slot *s = &ix->slots[pos];
+
+		if (is_empty(s) || dist(ix, pos, home(ix, slot_h31(s))) < d)
+			return LK_NOT_FOUND;
+		if (slot_h31(s) == h31 && slot_ns(s) == ns) {
+			struct ix_loc loc = slot_loc(s);
+			int equal = 0;
+			lk_status st = eq(ctx, &loc, key, key_len, &equal);
+
+			if (st != LK_OK)
+				return st;
+			if (equal) {
+				*pos_out = pos;
+				*loc_out = loc;
+				return LK_OK;
+			}
+		}
+		pos = next(ix, pos);
+		d++;
+		assert(d <= ix->cap);
+	}
+}
+
+lk_status index_get(struct index *ix, uint8_t ns, uint64_t hash,
+		    const void *key, size_t key_len, ix_key_eq_fn eq,
+		    void *ctx, struct ix_loc *loc, int *expiring)
+{
+	uint32_t pos;
+	lk_status st = find(ix, ns, h31_of(hash), key, key_len, eq, ctx, &pos,
+			    loc);
+
+	if (st == LK_OK && expiring)
+		*expiring = slot_expiring(&ix->slots[pos]);
+	return st;
+}
+
+lk_status index_put(struct index *ix, uint8_t ns, uint64_t hash,
+		    int expiring, const void *key, size_t key_len,
+		    struct ix_loc loc, ix_key_eq_fn eq, void *ctx,
+		    struct ix_loc *old, int *had_old)
+{
+	uint32_t h31 = h31_of(hash), pos;
+	struct slot s = make_slot(ns, h31, expiring, loc);
+	lk_status st;
+
+	*had_old = 0;
+	st = find(ix, ns, h31, key, key_len, eq, ctx, &pos, old);
+	if (st == LK_OK) {
+		*had_old = 1;
+		ix->ns_expiring[ns] -= (uint64_t)slot_expiring(&ix->slots[pos]);
+		ix->ns_expiring[ns] += expiring ? 1u : 0u;
+		/* Same hash, same home: the slot can be overwritten in place. */
+		ix->slots[pos] = s;
+		return LK_OK;
+	}
+	if (st != LK_NOT_FOUND)
+		return st;
+	assert(((uint64_t)ix->keys + 1) * LOAD_DEN <=
+	       (uint64_t)ix->cap * LOAD_NUM + LOAD_DEN);
+	place(ix, s);
+	ix->keys++;
+	ix->ns_keys[ns]++;
+	ix->ns_expiring[ns] += expiring ? 1u : 0u;
+	return LK_OK;
+}
+
+lk_status index_del(struct index *ix, uint8_t ns, uint64_t hash,
+		    const void *key, size_t key_len, ix_key_eq_fn eq,
+		    void *ctx, struct ix_loc *old, int *had_old)
+{
+	uint32_t pos, nx;
+	lk_status st;
+
+	*had_old = 0;
+	st = find(ix, ns, h31_of(hash), key, key_len, eq, ctx, &pos, old);
+	if (st == LK_NOT_FOUND)
+		return LK_OK;
+	if (st != LK_OK)
+		return st;
+	*had_old = 1;
+	ix->keys--;
+	ix->ns_keys[ns]--;
+	ix->ns_expiring[ns] -= (uint64_t)slot_expiring(&ix->slots[pos]);
+	/* Backward shift: pull each following displaced entry one slot
+	 * closer to home until an empty slot or an entry already at home. */
+	for (nx = next(ix, pos);; pos = nx, nx = next(ix, nx)) {
+		struct slot *t = &ix->slots[nx];
+
+		if (is_empty(t) || dist(ix, nx, home(ix, slot_h31(t))) == 0)
+			break;
+		ix->slots[pos] = *t;
+	}
+	memset(&ix->slots[pos], 0, sizeof ix->slots[pos]);
+	return LK_OK;
+}
+
+void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg)
+{
+	for (uint32_t i = 0; i < ix->cap; i++) {
+		const struct slot *s = &ix->slots[i];
+
+		if (is_empty(s) || (ns >= 0 && slot_ns(s) != (uint8_t)ns))
+			continue;
+		fn(arg, slot_ns(s), slot_loc(s), slot_expiring(s));
+	}
+}
+
+uint64_t index_count(const struct index *ix, uint8_t ns)
+{
+	return ix->ns_keys[ns];
+}
+
+uint64_t index_expiring(const struct index *ix, uint8_t ns)
+{
+	return ix->ns_expiring[ns];
+}
+
+uint64_t index_keys(const struct index *ix)
+{
+	return ix->keys;
+}
+
+uint64_t index_slots(const struct index *ix)
+{
+	return ix->cap;
+}
+
+uint64_t index_bytes(const struct index *ix)
+{
+	return (uint64_t)ix->cap * sizeof(struct slot) + sizeof *ix;
+}

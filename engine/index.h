@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index.h - the in-memory hash index: (namespace, key) -> location of the
+ * newest live record of that key.
+ *
+ * Keys are not kept in memory, so memory per key does not grow with key
+ * length: a slot holds 31 bits of the key's hash, the namespace, an
+ * "expiring" bit and the record's location (segment slot, offset, size),
+ * 12 bytes in all.  A lookup compares hashes in memory and confirms a
+ * candidate by reading its key from disk through a callback; the index
+ * itself does no I/O and takes no locks (the database's rwlock guards it).
+ *
+ * Open addressing with Robin Hood placement and backward-shift deletion;
+ * the capacity is any integer (not a power of two) and a hash maps to its
+ * home slot by multiplication, so the table can grow by half at 80% load
+ * and stay between 15 and 23 bytes per key.  Growth happens only in
+ * index_reserve(), which writers call before they write, so that applying
+ * a durable write to the index can never fail for lack of memory.
+ *
+ * Slot layout (three 32-bit words, in memory only):
+ *   w0  offset
+ *   w1  segment slot (12 bits, 0 = empty) | size (12 bits) | namespace (8)
+ *   w2  hash (31 bits) | expiring (1 bit)
+ */
+#ifndef LK_INDEX_H
+#define LK_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logkeep.h"
+
+#define IX_SEG_SLOTS 4096u        /* 12 bits; slot 0 means empty */
+#define IX_SIZE_LARGE 4095u       /* size field saturates: read the header */
+#define IX_SLOT_BYTES 12u
+
+struct ix_loc {
+	uint32_t seg;     /* segment slot, 1..IX_SEG_SLOTS-1 */
+	uint32_t offset;
+	uint32_t size;    /* record bytes, or IX_SIZE_LARGE */
+};
+
+struct index;
+
+/* Tells whether the record at *loc has key (key, key_len): sets *equal.
+ * May replace loc->size with the exact size it read.  Returns LK_OK or the
+ * status of a failed read (the index operation then fails with it). */
+typedef lk_status (*ix_key_eq_fn)(void *ctx, struct ix_loc *loc,
+				  const void *key, size_t key_len, int *equal);
+
+lk_status index_new(struct index **ix);
+void index_free(struct index *ix);
+
+/* Makes room for `extra` more keys without further allocation.
+ * Returns LK_OK, LK_NOMEM, LK_TOO_BIG (past LK_INDEX_SLOTS_MAX). */
+lk_status index_reserve(struct index *ix, uint64_t extra);
+
+/* Finds the location of key.  Returns LK_OK, LK_NOT_FOUND, or a status of
+ * the callback. */
+lk_status index_get(struct index *ix, uint8_t ns, uint64_t hash,
+		    const void *key, size_t key_len, ix_key_eq_fn eq,
+		    void *ctx, struct ix_loc *loc, int *expiring);
+
+/* Points key at loc, replacing its previous location (returned in *old
+ * with *had_old = 1).  Needs room: asserts that index_reserve() made it.
+ * Returns LK_OK or a status of the callback. */
+lk_status index_put(struct index *ix, uint8_t ns, uint64_t hash,
+		    int expiring, const void *key, size_t key_len,
+		    struct ix_loc loc, ix_key_eq_fn eq, void *ctx,
+		    struct ix_loc *old, int *had_old);
+
+/* Removes key; its location is returned in *old with *had_old = 1.
+ * Returns LK_OK (absent keys too) or a status of the callback. */
+lk_status index_del(struct index *ix, uint8_t ns, uint64_t hash,
+		    const void *key, size_t key_len, ix_key_eq_fn eq,
+		    void *ctx, struct ix_loc *old, int *had_old);
+
+/* Calls fn for each entry of namespace ns (or every entry if ns < 0),
+ * in table order. */
+typedef void (*ix_visit_fn)(void *arg, uint8_t ns, struct ix_loc loc,
+			    int expiring);
+void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg);
+
+uint64_t index_count(const struct index *ix, uint8_t ns);
+uint64_t index_expiring(const struct index *ix, uint8_t ns);
+uint64_t index_keys(const struct index *ix);
+uint64_t index_slots(const struct index *ix);
+uint64_t index_bytes(const struct index *ix);
+
+#endif /* LK_INDEX_H */

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.h - the I/O layer: every system call the engine makes goes through one
+ * table of functions, so that tests and fuzzers can substitute an in-memory
+ * file system or one that injects faults and simulates power cuts.
+ *
+ * Implementations:
+ *   io_posix.c   the real thing; the only file that calls open, pread,
+ *                pwrite, fdatasync, rename, ... and the only file that
+ *                looks at errno (translated once, into lk_status + detail).
+ *   io_memory.c  a file system in memory, for tests, fuzzers and embedders
+ *                that want a throwaway store.
+ *   (tests)      the fault-injecting layer wraps the memory layer.
+ *
+ * Contracts every implementation keeps:
+ *   - Functions return LK_OK or a status: LK_NOT_FOUND (no such file),
+ *     LK_EXISTS (exclusive create of an existing file), LK_BUSY (lock held),
+ *     LK_NOSPACE (ENOSPC, EDQUOT), LK_IO (anything else), LK_NOMEM.  On
+ *     failure they set the thread's error detail (error.h) with the call,
+ *     the file name and the system's words.
+ *   - pwrite writes all n bytes or fails; on failure a prefix may have
+ *     been written.  pread returns fewer bytes only at end of file.
+ *   - sync is fdatasync: data and the metadata needed to read it back.
+ *     dir_sync makes creates, renames and unlinks in the directory durable.
+ *   - File names are plain names inside the directory: no '/'.
+ *   - Files are created 0600 and opened close-on-exec and without
+ *     following symbolic links; directories are created 0700.
+ */
+#ifndef LK_IO_H
+#define LK_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logkeep.h"
+
+#define LK_IO_VERSION 1u
+
+/* Opaque to the engine; each implementation defines its own. */
+typedef struct lk_io_file lk_io_file;
+typedef struct lk_io_dir lk_io_dir;
+
+/* open flags */
+#define LK_IO_READ 0x0u    /* read only */
+#define LK_IO_WRITE 0x1u   /* read and write */
+#define LK_IO_CREATE 0x2u  /* create if missing (with LK_IO_WRITE) */
+#define LK_IO_EXCL 0x4u    /* with LK_IO_CREATE: fail LK_EXISTS if present */
+
+typedef lk_status (*lk_io_list_fn)(void *arg, const char *name);
+
+typedef struct lk_io {
+	uint32_t version; /* LK_IO_VERSION */
+	void *ctx;        /* passed to every call */
+
+	/* Directories.  dir_open creates the directory (0700) when create is
+	 * set; LK_NOT_FOUND otherwise if it does not exist. */
+	lk_status (*dir_open)(void *ctx, const char *path, int create,
+			      lk_io_dir **dir);
+	/* Calls fn for every entry but "." and ".."; stops at fn's first
+	 * status other than LK_OK and returns it. */
+	lk_status (*dir_list)(void *ctx, lk_io_dir *dir, lk_io_list_fn fn,
+			      void *arg);
+	lk_status (*dir_sync)(void *ctx, lk_io_dir *dir);
+	void (*dir_close)(void *ctx, lk_io_dir *dir);
+
+	lk_status (*rename)(void *ctx, lk_io_dir *dir, const char *from,
+			    const char *to);
+	lk_status (*unlink)(void *ctx, lk_io_dir *dir, const char *name);
+
+	/* Takes an exclusive advisory lock on file `name` (created 0600 if
+	 * missing) for as long as *file stays open: LK_BUSY at once if another
+	 * holder has it.  Released by close. */
+	lk_status (*lock)(void *ctx, lk_io_dir *dir, const char *name,
+			  lk_io_file **file);
+
+	/* Files. */
+	lk_status (*open)(void *ctx, lk_io_dir *dir, const char *name,
+			  uint32_t flags, lk_io_file **file);
+	lk_status (*pread)(void *ctx, lk_io_file *file, void *buf, size_t n,
+			   uint64_t offset, size_t *got);
+	lk_status (*pwrite)(void *ctx, lk_io_file *file, const void *buf,
+			    size_t n, uint64_t offset);
+	lk_status (*sync)(void *ctx, lk_io_file *file);
+	lk_status (*truncate)(void *ctx, lk_io_file *file, uint64_t size);
+	lk_status (*size)(void *ctx, lk_io_file *file, uint64_t *size);
+	void (*close)(void *ctx, lk_io_file *file);
+
+	/* Clocks: wall time for expiry (ms since the epoch), and a monotonic
+	 * clock for intervals and reports (us, arbitrary origin). */
+	uint64_t (*now_ms)(void *ctx);
+	uint64_t (*mono_us)(void *ctx);
+} lk_io;
+
+/* The POSIX layer (a static table; never freed). */
+const lk_io *lk_io_posix(void);
+
+/* The in-memory layer.  Each lk_io_memory_new() is an independent file
+ * system; directories are named by path strings.  Its clock starts at the
+ * real time and can be moved by lk_io_memory_set_time_ms() for tests. */
+LK_API lk_status lk_io_memory_new(lk_io **io);
+LK_API void lk_io_memory_free(lk_io *io);
+LK_API void lk_io_memory_set_time_ms(lk_io *io, uint64_t now_ms);
+
+#endif /* LK_IO_H */

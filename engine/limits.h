@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * limits.h - every limit of logkeep in one place, each with the reason for
+ * its value.  Anything that file content or a caller can make grow has a
+ * limit here; the codec checks lengths read from disk against these before
+ * it allocates or reads anything.
+ */
+#ifndef LK_LIMITS_H
+#define LK_LIMITS_H
+
+#include <stdint.h>
+
+/* Keys are identifiers (node ids, policy ids, "src/dst/k" tuples, ledger
+ * entry ids).  1 KiB is far above any of them and keeps the worst case of
+ * a hash-collision check (reading a candidate record) one small pread. */
+#define LK_KEY_BYTES_MAX 1024u
+
+/* Values are policy documents, path bundles, ledger entries.  A read holds
+ * one whole value in memory, and a router may have 64 MiB of RAM: 1 MiB
+ * bounds what one get can allocate. */
+#define LK_VALUE_BYTES_MAX (1024u * 1024u)
+
+/* A record's body: key, value (compressed or not), expiry and framing.
+ * A compressed value can be larger than its input by zstd's bound; the
+ * codec stores a value raw whenever compression does not shrink it, so the
+ * raw bound is the bound. */
+#define LK_RECORD_OVERHEAD_BYTES_MAX 64u
+#define LK_RECORD_BYTES_MAX                                                   \
+	(LK_KEY_BYTES_MAX + LK_VALUE_BYTES_MAX + LK_RECORD_OVERHEAD_BYTES_MAX)
+
+/* A batch is encoded in memory as one group before it is written: 16 MiB
+ * and 100,000 operations keep that buffer within a small router's budget
+ * while still letting a bulk load amortise the sync. */
+#define LK_BATCH_OPS_MAX 100000u
+#define LK_BATCH_BYTES_MAX (16u * 1024u * 1024u)
+
+/* The leader of a group commit gathers queued batches up to this many
+ * bytes into one write and one fdatasync.  1 MiB is enough to make the
+ * sync cost negligible per batch without delaying the first committer. */
+#define LK_GROUP_BYTES_MAX (1024u * 1024u)
+
+/* Segment rotation size.  The index and commit records hold 32-bit segment
+ * offsets, and a compaction rewrites a segment at a time: 1 GiB keeps both
+ * comfortable.  The minimum leaves room for a header and a few records so
+ * that tests can force rotation often. */
+#define LK_SEGMENT_SIZE_MIN_BYTES 4096u
+#define LK_SEGMENT_SIZE_MAX_BYTES (1024u * 1024u * 1024u)
+
+/* Each segment keeps one file descriptor open, and RLIMIT_NOFILE is often
+ * 1024 on a router; the index packs the segment slot in 12 bits (4095).
+ * 1000 segments of the default 16 MiB is 16 GiB, beyond any router's
+ * flash. */
+#define LK_SEGMENT_COUNT_MAX 1000u
+
+/* Namespaces are a byte on disk and in the index.  0 is the engine's
+ * catalog of namespace names; 1 is "default". */
+#define LK_NS_COUNT_MAX 255u
+#define LK_NS_NAME_BYTES_MAX 64u
+
+/* The index grows by half when it is 80% full, so it holds 12 bytes per
+ * slot and between 15 and 23 bytes per key.  2^27 slots (1.5 GiB) is far
+ * past a router's RAM and keeps slot arithmetic in 32 bits. */
+#define LK_INDEX_SLOTS_MAX (1u << 27)
+
+/* Values at least this long are offered to zstd.  Below it, the frame
+ * header eats most of what compression could save. */
+#define LK_COMPRESS_MIN_BYTES 256u
+
+/* When durable commits are small, the active segment is extended with
+ * zeroes this far ahead, once, so that each commit's fdatasync overwrites
+ * allocated blocks instead of growing the file (on ext4 that saves the
+ * journal commit, about 40% of the sync).  Bulk writes skip it: for them
+ * the extra bytes would be write amplification for no gain. */
+#define LK_PREFILL_BYTES (256u * 1024u)
+#define LK_PREFILL_GROUP_BYTES_MAX (16u * 1024u)
+
+#endif /* LK_LIMITS_H */

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * record.c - encode and decode log records (the grammar is in record.h).
+ *
+ * Decoding checks, in order: the length prefix against the limits and the
+ * bytes available, then the checksum, then the structure.  The checksum
+ * comes before the structure so that a damaged record is reported as the
+ * usual "checksum mismatch" rather than as whatever field the damage hit,
+ * and the length comes first so that no garbage length makes us hash or
+ * read past the buffer.  The encoder asserts each property the decoder
+ * verifies.
+ */
+#include <assert.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "endian.h"
+#include "limits.h"
+#include "record.h"
+
+_Static_assert(LK_RECORD_BYTES_MAX < (1u << 28),
+	       "a record's body_len must fit a 4-byte varint");
+_Static_assert(REC_PREFIX_BYTES_MAX >= 4 + 4, "prefix holds checksum + len");
+
+uint64_t record_hash(const void *data, size_t len, uint64_t seed)
+{
+	return XXH3_64bits_withSeed(data, len, seed);
+}
+
+uint64_t record_key_hash(uint32_t ns, const void *key, size_t key_len)
+{
+	return XXH3_64bits_withSeed(key, key_len, ns);
+}
+
+uint64_t record_seed(uint64_t db_seed, uint64_t seg_seq, uint32_t generation,
+		     uint64_t offset)
+{
+	/* Odd multipliers spread each field over all 64 bits; XXH3 then mixes
+	 * the seed into its secret, so any difference changes the checksum. */
+	return db_seed ^ (seg_seq * 0x9E3779B97F4A7C15ull) ^
+	       ((uint64_t)generation * 0xD6E8FEB86659FD93ull) ^
+	       (offset * 0xC2B2AE3D27D4EB4Full);
+}
+
+static size_t payload_size(const struct record *r)
+{
+	switch (r->type) {
+	case REC_PUT:
+		return varint_size(r->key_len) +
+		       (r->flags & REC_F_EXPIRY ? 8u : 0u) + r->key_len +
+		       r->value_len;
+	case REC_DEL:
+		return varint_size(r->key_len) + r->key_len;
+	case REC_COMMIT:
+	case REC_SEAL:
+		return 4 + varint_size(r->count);
+	}
+	assert(!"unknown record type");
+	return 0;
+}
+
+static size_t body_size(const struct record *r, uint64_t seq_base)
+{
+	assert(r->seq >= seq_base);
+	return 2 + varint_size(r->seq - seq_base) + payload_size(r);
+}
+
+size_t record_encoded_size(const struct record *r, uint64_t seq_base)
+{
+	size_t body = body_size(r, seq_base);
+
+	return 4 + varint_size(body) + body;
+}
+
+size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
+		     uint64_t seed)
+{
+	size_t body = body_size(r, seq_base);
+	size_t n = 4;
+
+	assert(r->type >= REC_PUT && r->type <= REC_SEAL);
+	assert((r->flags & ~REC_F_MASK) == 0);
+	assert(r->type == REC_PUT || r->flags == 0);
+	assert(r->type == REC_PUT || r->type == REC_DEL || r->ns == 0);
+	assert(!(r->flags & REC_F_EXPIRY) || r->expire_at_ms != 0);
+	assert(r->type > REC_DEL ||
+	       (r->key_len >= 1 && r->key_len <= LK_KEY_BYTES_MAX));
+	assert(body <= LK_RECORD_BYTES_MAX);
+	assert(r->type <= REC_DEL || r->seq == seq_base);
+
+	n += put_varint(buf + n, body);
+	buf[n++] = (uint8_t)(r->type | r->flags);
+	buf[n++] = r->ns;
+	n += put_varint(buf + n, r->seq - seq_base);
+	switch (r->type) {
+	case REC_PUT:
+	case REC_DEL:
+		n += put_varint(buf + n, r->key_len);
+		if (r->flags & REC_F_EXPIRY) {
+			put_u64(buf + n, r->expire_at_ms);
+			n += 8;
+		}
+		memcpy(buf + n, r->key, r->key_len);
+		n += r->key_len;
+		if (r->type == REC_PUT && r->value_len) {
+			memcpy(buf + n, r->value, r->value_len);
+			n += r->value_len;
+		}
+		break;
+	case REC_COMMIT:
+	case REC_SEAL:
+		put_u32(buf + n, r->durable_upto);
+		n += 4;
+		n += put_varint(buf + n, r->count);
+		break;
+	}
+	assert(n == record_encoded_size(r, seq_base));
+	put_u32(buf, (uint32_t)XXH3_64bits_withSeed(buf + 4, n - 4, seed));
+	return n;
+}
+
+lk_status record_peek_size(uint32_t *size, const uint8_t *buf, size_t avail,
+			   const char **why)
+{
+	uint64_t body;
+	size_t n;
+
+	if (avail < REC_BYTES_MIN) {
+		*why = "record truncated";
+		return LK_NOT_FOUND;
+	}
+	n = get_varint(buf + 4, avail - 4, &body);
+	if (n == 0) {
+		if (avail - 4 >= 4) {
+			*why = "record length is not a valid varint";
+			return LK_CORRUPT;
+		}
+		*why = "record truncated";
+		return LK_NOT_FOUND;
+	}
+	if (n > 4 || body > LK_RECORD_BYTES_MAX) {
+		*why = "record length over the format's limit";
+		return LK_CORRUPT;
+	}
+	if (body < 3) {
+		*why = "record length too small";
+		return LK_CORRUPT;
+	}
+	*size = (uint32_t)(4 + n + body);
+	return LK_OK;
+}
+
+static lk_status bad(const char **why, const char *what)
+{
+	*why = what;
+	return LK_CORRUPT;
+}
+
+lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
+			uint64_t seq_base, uint64_t seed, const char **why)
+{
+	const uint8_t *p, *end;
+	uint64_t delta, v;
+	uint32_t size;
+	size_t n;
+	lk_status st;
+
+	st = record_peek_size(&size, buf, avail, why);
+	if (st == LK_NOT_FOUND)
+		return bad(why, "record truncated");
+	if (st != LK_OK)
+		return st;
+	if (size > avail)
+		return bad(why, "record length past end of data");
+	if (get_u32(buf) != (uint32_t)XXH3_64bits_withSeed(buf + 4, size - 4,
+							    seed))
+		return bad(why, "checksum mismatch");
+
+	memset(r, 0, sizeof *r);
+	r->size = size;
+	end = buf + size;
+	p = buf + 4;
+	p += get_varint(p, (size_t)(end - p), &v); /* verified by peek */
+	r->type = *p & 0x0f;
+	r->flags = *p & 0xf0;
+	p++;
+	r->ns = *p++;
+	if (r->type < REC_PUT || r->type > REC_SEAL)
+		return bad(why, "unknown record type");
+	if (r->flags & ~REC_F_MASK)
+		return bad(why, "unknown record flags");
+	if (r->type != REC_PUT && r->flags)
+		return bad(why, "flags on a record type that takes none");
+	n = get_varint(p, (size_t)(end - p), &delta);
+	if (n == 0 || delta > UINT64_MAX - seq_base)
+		return bad(why, "bad sequence number");
+	p += n;
+	r->seq = seq_base + delta;
+
+	if (r->type == REC_COMMIT || r->type == REC_SEAL) {
+		if (r->ns != 0 || delta != 0)
+			return bad(why, "namespace or sequence on a commit or seal");
+		if (end - p < 4)
+			return bad(why, "commit record truncated");
+		r->durable_upto = get_u32(p);
+		p += 4;
+		n = get_varint(p, (size_t)(end - p), &r->count);
+		if (n == 0 || p + n != end)
+			return bad(why, "bad commit record count");
+		return LK_OK;
+	}
+
+	n = get_varint(p, (size_t)(end - p), &v);
+	if (n == 0 || v == 0 || v > LK_KEY_BYTES_MAX)
+		return bad(why, "key length out of range");
+	p += n;
+	r->key_len = (uint32_t)v;
+	if (r->flags & REC_F_EXPIRY) {
+		if (end - p < 8)
+			return bad(why, "expiry past record end");
+		r->expire_at_ms = get_u64(p);
+		if (r->expire_at_ms == 0)
+			return bad(why, "zero expiry with the expiry flag");
+		p += 8;
+	}
+	if ((size_t)(end - p) < r->key_len)
+		return bad(why, "key length past record end");
+	r->key = p;
+	p += r->key_len;
+	r->value = p;
+	r->value_len = (uint32_t)(end - p);
+	if (r->type == REC_DEL && r->value_len)
+		return bad(why, "value bytes in a delete record");
+	if (r->value_len > LK_VALUE_BYTES_MAX + VARINT_BYTES_MAX)
+		return bad(why, "value length over the format's limit");
+	return LK_OK;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * record.h - the record codec: encode, decode and verify one log record.
+ * Pure functions: no I/O, no allocation.  xxhash enters logkeep here.
+ *
+ * Format version 1.  A segment file is
+ *
+ *   segment     := seg_header record*
+ *   seg_header  := 64 bytes, see segment.h
+ *
+ * and a record, every integer little-endian, is
+ *
+ *   record      := checksum:u32 body_len:varint body
+ *   body        := kind:u8 ns:u8 seq_delta:varint payload
+ *   kind        := type (low 4 bits) | flags (high 4 bits)
+ *   payload     := put | del | commit | seal
+ *   put         := key_len:varint [expire_at_ms:u64 if EXPIRY] key value
+ *   del         := key_len:varint key
+ *   commit      := durable_upto:u32 op_count:varint
+ *   seal        := durable_upto:u32 op_count:varint
+ *   value       := bytes                          (the rest of the body)
+ *                | raw_len:varint zstd_frame      (if ZSTD)
+ *
+ *   checksum    = low 32 bits of XXH3_64(bytes after the checksum field,
+ *                 seed = record_seed(database, segment, offset))
+ *   seq         = segment's record_seq_base + seq_delta (puts and deletes;
+ *                 seq_delta is 0 in commits and seals, which have no seq)
+ *
+ * Meaning.  Puts and deletes take effect only when the commit record that
+ * follows them is read: a commit closes the group of op_count records
+ * before it, all or nothing.  durable_upto is the segment offset below
+ * which the writer knew the file to be on stable storage when it wrote the
+ * commit; recovery uses it to tell a torn unsynced tail (cut it) from
+ * damage to data that had been synced (refuse).  A seal is the last record
+ * of a segment that will take no more writes; its op_count is the number
+ * of committed puts and deletes in the segment.  The checksum's seed binds a
+ * record to its database, segment and offset, so a record copied elsewhere
+ * fails verification.
+ *
+ * Limits (limits.h) are checked before anything is trusted: body_len
+ * against LK_RECORD_BYTES_MAX and the bytes available, key_len against
+ * LK_KEY_BYTES_MAX and the body, a compressed value's raw_len against
+ * LK_VALUE_BYTES_MAX.
+ */
+#ifndef LK_RECORD_H
+#define LK_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logkeep.h"
+
+#define LK_FORMAT_VERSION 1u
+
+enum record_type {
+	REC_PUT = 1,
+	REC_DEL = 2,
+	REC_COMMIT = 3,
+	REC_SEAL = 4,
+};
+
+/* Flags, in the high nibble of the kind byte. */
+#define REC_F_EXPIRY 0x10u /* an expire_at_ms field follows key_len */
+#define REC_F_ZSTD 0x20u   /* the value is raw_len + a zstd frame */
+#define REC_F_MASK 0x30u
+
+/* checksum + the largest body_len varint for LK_RECORD_BYTES_MAX */
+#define REC_PREFIX_BYTES_MAX 8u
+/* the smallest valid record: checksum, len, kind, ns, seq_delta */
+#define REC_BYTES_MIN 8u
+/* enough to read any record's prefix, kind, ns, seq and key_len */
+#define REC_HEAD_BYTES_MAX 32u
+
+/* A decoded record.  Pointers point into the buffer that was decoded. */
+struct record {
+	uint8_t type;
+	uint8_t flags;
+	uint8_t ns;
+	uint64_t seq;
+	uint64_t expire_at_ms;  /* 0: none */
+	const uint8_t *key;
+	uint32_t key_len;
+	const uint8_t *value;   /* as stored: compressed if REC_F_ZSTD */
+	uint32_t value_len;
+	uint32_t durable_upto;  /* commit and seal */
+	uint64_t count;         /* commit: op_count; seal: record_count */
+	uint32_t size;          /* bytes of the whole record */
+};
+
+/* The checksum seed of a record at `offset` of segment (seq, generation)
+ * in the database whose id hashes to db_seed. */
+uint64_t record_seed(uint64_t db_seed, uint64_t seg_seq, uint32_t generation,
+		     uint64_t offset);
+
+/* A general 64-bit hash (XXH3) for keys, headers and database ids. */
+uint64_t record_hash(const void *data, size_t len, uint64_t seed);
+
+/* The hash of (namespace, key) that the index is built on. */
+uint64_t record_key_hash(uint32_t ns, const void *key, size_t key_len);
+
+/* Bytes that record_encode() will write for r (r->size is ignored). */
+size_t record_encoded_size(const struct record *r, uint64_t seq_base);
+
+/* Encodes r at buf, which has room for record_encoded_size() bytes, and
+ * returns that size.  Asserts what record_decode() verifies. */
+size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
+		     uint64_t seed);
+
+/* Reads the size of the record at buf from its prefix.
+ * Returns LK_OK with *size, LK_NOT_FOUND if fewer than needed bytes are
+ * available to tell (more may follow), LK_CORRUPT with *why when the prefix
+ * is impossible (zero or oversized length). */
+lk_status record_peek_size(uint32_t *size, const uint8_t *buf, size_t avail,
+			   const char **why);
+
+/* Decodes and verifies the record at buf (avail bytes, at least the whole
+ * record).  Returns LK_OK, or LK_CORRUPT with *why a static sentence
+ * ("checksum mismatch", "key length past record end", ...). */
+lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
+			uint64_t seq_base, uint64_t seed, const char **why);
+
+#endif /* LK_RECORD_H */

@@ -1,0 +1,843 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * recovery.c - opening a data directory: find the segments, check their
+ * chain, replay their records into the index, and decide what to do with
+ * whatever the last power cut left at the end of the log.  Also the
+ * offline check behind lk_verify(), which walks the same code but keeps
+ * going past damage and changes nothing.
+ *
+ * Method.  Segments are read in log order.  Puts and deletes are held as
+ * a pending group until the commit record that closes them; only then do
+ * they reach the index, so a batch cut anywhere is wholly absent.  Every
+ * segment but the newest must end with a seal and hold nothing invalid.
+ *
+ * The newest segment may end in a torn tail: records of a group whose
+ * commit never made it, half-written records, garbage, zeroes.  Such a
+ * tail lies past the last commit (at commit_end) and holds only data that
+ * was never synced, since a commit is acknowledged only after its sync.
+ * Damage to synced data looks the same from the front, so the rule is
+ * decided by what comes after it: every commit records durable_upto, the
+ * offset below which its writer knew the file to be synced.  Recovery
+ * looks past the point where parsing stopped for any valid commit or seal;
+ * if one claims durability beyond commit_end, the data it vouches for is
+ * damaged and the open fails (LK_CORRUPT, naming the place).  Otherwise the
+ * tail is cut at commit_end (unless the handle is read-only) and reported.
+ * A tail of zeroes only is not damage: it is the zero prefill that lets
+ * durable commits overwrite allocated blocks (see commit.c), and it stays.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "endian.h"
+#include "error.h"
+
+/* Verify's search for the next valid record after damage hashes at most
+ * this many bytes per damaged stretch, so hostile input cannot make it
+ * quadratic; past the budget the rest of the segment is reported
+ * unchecked. */
+#define RESYNC_BUDGET_BYTES (64u * 1024u * 1024u)
+
+struct seg_entry {
+	char name[SEG_NAME_BYTES];
+	uint64_t seq;
+	uint32_t generation;
+};
+
+struct listing {
+	struct seg_entry *v;
+	size_t n, cap;
+};
+
+struct pending_op {
+	uint8_t type, flags, ns;
+	uint32_t key_len;
+	size_t key_at; /* into scan.keys */
+	uint64_t expire_at_ms;
+	uint32_t offset, size;
+	uint64_t seq;
+};
+
+/* The state of a scan over the segments, in open or in verify mode. */
+struct scan {
+	struct lk_db *db;        /* open mode; NULL when verifying */
+	const lk_io *io;
+	lk_problem_fn fn;        /* verify mode */
+	void *arg;
+	struct seg_reader r;
+	struct segment *seg;
+
+	struct pending_op *ops;  /* the group being read */
+	size_t nops, cap_ops;
+	uint8_t *keys;
+	size_t keys_len, keys_cap;
+
+	uint64_t last_seq;       /* newest put/delete seq seen so far */
+	uint64_t commit_end;     /* end of the last commit or seal read */
+	uint64_t stop;           /* where reading stopped */
+	const char *why;         /* why, or NULL at the end of the data */
+	int sealed;
+	uint64_t records, discarded;
+	int problems;            /* verify: problems worse than a torn tail */
+	lk_status worst;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Listing                                                                */
+/* ---------------------------------------------------------------------- */
+
+static lk_status list_one(void *arg, const char *name)
+{
+	struct listing *l = arg;
+	struct seg_entry *e;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+
+		/* Twice the limit still lets us name the problem; past it the
+		 * directory is not ours to read whole. */
+		if (l->n >= 2 * (size_t)LK_SEGMENT_COUNT_MAX)
+			return err_set(LK_TOO_BIG,
+				       "more than %u segment files",
+				       2 * LK_SEGMENT_COUNT_MAX);
+		e = mem_realloc(l->v, cap * sizeof *e);
+		if (!e)
+			return err_set(LK_NOMEM, "listing segments");
+		l->v = e;
+		l->cap = cap;
+	}
+	e = &l->v[l->n];
+	if (!seg_parse_name(name, &e->seq, &e->generation))
+		return LK_OK; /* LOCK, snapshots (later), strangers */
+	snprintf(e->name, sizeof e->name, "%s", name);
+	l->n++;
+	return LK_OK;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct seg_entry *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->generation < y->generation ? -1 : x->generation > y->generation;
+}
+
+static lk_status list_segments(struct listing *l, const lk_io *io,
+			       lk_io_dir *dir)
+{
+	lk_status st;
+
+	memset(l, 0, sizeof *l);
+	st = io->dir_list(io->ctx, dir, list_one, l);
+	if (st != LK_OK)
+		return st;
+	if (l->n)
+		qsort(l->v, l->n, sizeof *l->v, entry_cmp);
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Problems                                                               */
+/* ---------------------------------------------------------------------- */
+
+static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
+			 const char *file, uint64_t offset, const char *fmt,
+			 ...) __attribute__((format(printf, 6, 7)));
+
+/* In open mode: sets the detail and returns the status that fails the
+ * open.  In verify mode: reports the problem and returns LK_OK so that
+ * the scan goes on; the worst status is kept for the end. */
+static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
+			 const char *file, uint64_t offset, const char *fmt,
+			 ...)
+{
+	char what[LK_ERRMSG_BYTES];
+	lk_status st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	st = kind == LK_PROBLEM_VERSION ? LK_VERSION
+	     : kind == LK_PROBLEM_IO	? LK_IO
+					: LK_CORRUPT;
+	if (!sc->fn)
+		return err_set(st, "segment %" PRIu64 " (%s) offset %" PRIu64
+			       ": %s", seq, file, offset, what);
+	if (kind != LK_PROBLEM_TORN_TAIL) {
+		sc->problems++;
+		if (sc->worst == LK_OK || st == LK_VERSION)
+			sc->worst = st;
+	}
+	lk_problem p = { kind, seq, offset, file, what };
+	sc->fn(sc->arg, &p);
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Groups                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
+{
+	struct pending_op *op;
+
+	if (sc->nops == sc->cap_ops) {
+		size_t cap = sc->cap_ops ? sc->cap_ops * 2 : 256;
+
+		op = mem_realloc(sc->ops, cap * sizeof *op);
+		if (!op)
+			return err_set(LK_NOMEM, "reading a group of records");
+		sc->ops = op;
+		sc->cap_ops = cap;
+	}
+	if (sc->keys_cap - sc->keys_len < rec->key_len) {
+		size_t cap = sc->keys_cap ? sc->keys_cap * 2 : 64 * 1024;
+		uint8_t *k;
+
+		while (cap - sc->keys_len < rec->key_len)
+			cap *= 2;
+		k = mem_realloc(sc->keys, cap);
+		if (!k)
+			return err_set(LK_NOMEM, "reading a group of records");
+		sc->keys = k;
+		sc->keys_cap = cap;
+	}
+	op = &sc->ops[sc->nops++];
+	op->type = rec->type;
+	op->flags = rec->flags;
+	op->ns = rec->ns;
+	op->key_len = rec->key_len;
+	op->key_at = sc->keys_len;
+	op->expire_at_ms = rec->expire_at_ms;
+	op->offset = (uint32_t)off;
+	op->size = rec->size;
+	op->seq = rec->seq;
+	memcpy(sc->keys + sc->keys_len, rec->key, rec->key_len);
+	sc->keys_len += rec->key_len;
+	return LK_OK;
+}
+
+/* Key comparison during replay: the record is most often still in the
+ * reader's window, which saves a pread per overwritten key. */
+static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
+			       size_t key_len, int *equal)
+{
+	struct scan *sc = ctx;
+	struct seg_reader *r = &sc->r;
+	struct record rec;
+	const char *why;
+
+	if (loc->seg == sc->seg->slot && loc->size < IX_SIZE_LARGE &&
+	    loc->offset >= r->win_off &&
+	    loc->offset + (uint64_t)loc->size <= r->win_off + r->win_len &&
+	    record_decode(&rec, r->buf + (loc->offset - r->win_off), loc->size,
+			  sc->seg->hdr.record_seq_base,
+			  seg_seed(sc->seg, loc->offset), &why) == LK_OK) {
+		*equal = rec.key_len == key_len &&
+			 memcmp(rec.key, key, key_len) == 0;
+		return LK_OK;
+	}
+	return db_key_eq(sc->db, loc, key, key_len, equal);
+}
+
+static lk_status apply_group(struct scan *sc)
+{
+	struct lk_db *db = sc->db;
+	lk_status st;
+
+	sc->records += sc->nops;
+	sc->seg->ops += sc->nops;
+	if (!db) {
+		sc->nops = sc->keys_len = 0;
+		return LK_OK;
+	}
+	st = index_reserve(db->ix, sc->nops);
+	for (size_t i = 0; st == LK_OK && i < sc->nops; i++) {
+		const struct pending_op *op = &sc->ops[i];
+		struct record rec = { 0 };
+		struct ix_loc loc = { sc->seg->slot, op->offset, op->size };
+
+		rec.type = op->type;
+		rec.flags = op->flags;
+		rec.ns = op->ns;
+		rec.key = sc->keys + op->key_at;
+		rec.key_len = op->key_len;
+		rec.expire_at_ms = op->expire_at_ms;
+		rec.seq = op->seq;
+		rec.size = op->size;
+		st = db_apply(db, &rec, loc,
+			      record_key_hash(op->ns, rec.key, rec.key_len),
+			      replay_key_eq, sc);
+	}
+	sc->nops = sc->keys_len = 0;
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading one segment                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* Reads records from `from` until the data ends or a record fails; sets
+ * sc->stop and sc->why.  Returns LK_OK or an I/O or memory status. */
+static lk_status read_records(struct scan *sc, uint64_t from)
+{
+	uint64_t pos = from;
+	lk_status st;
+
+	for (;;) {
+		struct record rec;
+		const char *why = NULL;
+
+		st = seg_reader_record(&sc->r, pos, &rec, &why);
+		if (st == LK_NOT_FOUND) {
+			sc->stop = pos;
+			sc->why = NULL;
+			return LK_OK;
+		}
+		if (st == LK_OK && sc->sealed)
+			why = "data after the seal record";
+		else if (st == LK_OK && rec.type <= REC_DEL &&
+			 rec.seq <= sc->last_seq)
+			why = "sequence number does not increase";
+		else if (st == LK_OK && rec.type <= REC_DEL &&
+			 sc->nops >= LK_BATCH_OPS_MAX)
+			why = "group larger than the format allows";
+		else if (st == LK_OK && rec.type >= REC_COMMIT &&
+			 rec.durable_upto > pos)
+			why = "commit claims durability past itself";
+		else if (st == LK_OK && rec.type == REC_COMMIT &&
+			 rec.count != sc->nops)
+			why = "commit count does not match its group";
+		else if (st == LK_OK && rec.type == REC_SEAL && sc->nops)
+			why = "seal inside an uncommitted group";
+		else if (st == LK_OK && rec.type == REC_SEAL &&
+			 rec.count != sc->seg->ops)
+			why = "seal's record count does not match the segment";
+		if (st == LK_CORRUPT || (st == LK_OK && why)) {
+			sc->stop = pos;
+			sc->why = why;
+			return LK_OK;
+		}
+		if (st != LK_OK)
+			return st;
+
+		if (rec.type <= REC_DEL) {
+			st = pend(sc, &rec, pos);
+			sc->last_seq = rec.seq;
+		} else {
+			st = apply_group(sc);
+			sc->commit_end = pos + rec.size;
+			sc->sealed = rec.type == REC_SEAL;
+		}
+		if (st != LK_OK)
+			return st;
+		pos += rec.size;
+	}
+}
+
+/* The largest durable_upto claimed by a valid commit or seal at or after
+ * `from`.  Commit and seal records are at most 17 bytes long and have a
+ * fixed shape, so candidates are cheap to reject. */
+static uint64_t claims_after(struct scan *sc, uint64_t from)
+{
+	struct seg_reader *r = &sc->r;
+	uint64_t claim = 0;
+
+	for (uint64_t pos = from; pos + REC_BYTES_MIN + 4 <= r->end; pos++) {
+		const uint8_t *p;
+		struct record rec;
+		const char *why;
+		size_t got;
+
+		if (seg_reader_get(r, pos, 8, &p, &got) != LK_OK)
+			break;
+		if (p[4] < 8 || p[4] > 12 || (p[5] != REC_COMMIT &&
+					      p[5] != REC_SEAL) ||
+		    p[6] != 0 || p[7] != 0)
+			continue;
+		if (seg_reader_get(r, pos, 5u + p[4], &p, &got) != LK_OK)
+			continue;
+		if (record_decode(&rec, p, got, sc->seg->hdr.record_seq_base,
+				  seg_seed(sc->seg, pos), &why) == LK_OK &&
+		    rec.durable_upto > claim)
+			claim = rec.durable_upto;
+	}
+	return claim;
+}
+
+/* Verify: the next offset after `from` where a valid record starts, or
+ * r->end.  Bounded by RESYNC_BUDGET_BYTES of hashing. */
+static uint64_t next_valid(struct scan *sc, uint64_t from, int *gave_up)
+{
+	struct seg_reader *r = &sc->r;
+	uint64_t budget = RESYNC_BUDGET_BYTES;
+
+	*gave_up = 0;
+	for (uint64_t pos = from; pos + REC_BYTES_MIN <= r->end; pos++) {
+		const uint8_t *p;
+		struct record rec;
+		const char *why;
+		uint32_t size;
+		size_t got;
+
+		if (seg_reader_get(r, pos, REC_PREFIX_BYTES_MAX, &p, &got) !=
+			    LK_OK &&
+		    got < REC_BYTES_MIN)
+			break;
+		if (record_peek_size(&size, p, got, &why) != LK_OK ||
+		    size > r->end - pos)
+			continue;
+		if (size > budget) {
+			*gave_up = 1;
+			return r->end;
+		}
+		budget -= size;
+		if (seg_reader_get(r, pos, size, &p, &got) == LK_OK &&
+		    record_decode(&rec, p, size, sc->seg->hdr.record_seq_base,
+				  seg_seed(sc->seg, pos), &why) == LK_OK)
+			return pos;
+	}
+	return r->end;
+}
+
+/* Cuts the newest segment's tail at sc->commit_end (open, read-write). */
+static lk_status cut_tail(struct scan *sc)
+{
+	const lk_io *io = sc->io;
+	struct segment *s = sc->seg;
+	lk_status st;
+
+	st = io->truncate(io->ctx, s->file, sc->commit_end);
+	if (st == LK_OK)
+		st = io->sync(io->ctx, s->file);
+	if (st != LK_OK)
+		err_prefix("cutting the torn tail of segment %s", s->name);
+	else
+		s->file_size = sc->commit_end;
+	return st;
+}
+
+/* Scans one segment and judges its end. */
+static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
+{
+	lk_recovery_report *rep = sc->db ? &sc->db->report : NULL;
+	uint64_t seq = s->hdr.seq, end = s->file_size;
+	uint64_t pos = SEG_HEADER_BYTES;
+	lk_status st;
+
+	sc->seg = s;
+	sc->commit_end = SEG_HEADER_BYTES;
+	sc->sealed = 0;
+	sc->nops = sc->keys_len = 0;
+	st = seg_reader_init(&sc->r, sc->io, s, end);
+	if (st != LK_OK)
+		return st;
+
+	for (;;) {
+		int gave_up;
+
+		st = read_records(sc, pos);
+		if (st != LK_OK)
+			goto out;
+		if (!sc->why || newest)
+			break;
+		/* Damage in a sealed part of the log: name it; verify goes on
+		 * from the next valid record. */
+		st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
+			     "%s", sc->why);
+		if (st != LK_OK || !sc->fn)
+			goto out;
+		sc->discarded += sc->nops;
+		sc->nops = sc->keys_len = 0;
+		pos = next_valid(sc, sc->stop + 1, &gave_up);
+		if (gave_up)
+			problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
+				"too much damage to search; rest of the segment "
+				"unchecked");
+		if (pos >= end) {
+			sc->why = NULL;
+			sc->sealed = 1; /* reported already */
+			break;
+		}
+	}
+
+	s->data_end = sc->commit_end;
+	s->synced_end = sc->commit_end;
+	s->sealed = sc->sealed;
+	if (!newest) {
+		if (sc->sealed)
+			goto out;
+		st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name,
+			     sc->commit_end,
+			     "segment ends without its seal record (truncated, "
+			     "or a later segment is foreign)");
+		goto out;
+	}
+
+	/* The newest segment: clean, zero prefill, torn tail, or damage. */
+	sc->discarded += sc->nops;
+	if (sc->commit_end == end)
+		goto out;
+	if (seg_reader_zero_from(&sc->r, sc->commit_end)) {
+		if (rep)
+			rep->zero_tail_bytes = end - sc->commit_end;
+		goto out;
+	}
+	if (sc->why && !seg_reader_zero_from(&sc->r, sc->stop) &&
+	    claims_after(sc, sc->stop + 1) > sc->commit_end) {
+		st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
+			     "%s (in data a later commit says was synced)",
+			     sc->why);
+		goto out;
+	}
+	{
+		char note[LK_NOTE_BYTES];
+
+		snprintf(note, sizeof note,
+			 "segment %" PRIu64 " offset %" PRIu64 ": %s; %" PRIu64
+			 " bytes and %" PRIu64 " uncommitted records cut",
+			 seq, sc->commit_end,
+			 sc->why ? sc->why : "group without its commit",
+			 end - sc->commit_end, (uint64_t)sc->nops);
+		if (sc->fn)
+			problem(sc, LK_PROBLEM_TORN_TAIL, seq, s->name,
+				sc->commit_end, "%s", note);
+		if (rep) {
+			rep->bytes_cut = end - sc->commit_end;
+			rep->cut_segment_seq = seq;
+			rep->cut_offset = sc->commit_end;
+			snprintf(rep->tail_note, sizeof rep->tail_note, "%s",
+				 note);
+		}
+	}
+	if (sc->db && !sc->db->readonly)
+		st = cut_tail(sc);
+out:
+	seg_reader_free(&sc->r);
+	sc->nops = sc->keys_len = 0;
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Opening the segments                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* Reads and checks the header of s.  *torn is set when the header is
+ * incomplete or invalid and nothing but zeroes follows it: a segment whose
+ * creation was cut by a power loss, which never held a committed record. */
+static lk_status read_header(struct scan *sc, struct segment *s, int *torn,
+			     const char **why)
+{
+	uint8_t hdr[SEG_HEADER_BYTES];
+	struct seg_reader r;
+	size_t got = 0;
+	lk_status st;
+
+	*torn = 0;
+	st = sc->io->pread(sc->io->ctx, s->file, hdr, sizeof hdr, 0, &got);
+	if (st != LK_OK)
+		return st;
+	if (got < sizeof hdr) {
+		*why = "segment shorter than its header";
+		*torn = 1;
+		return LK_CORRUPT;
+	}
+	st = seg_header_decode(&s->hdr, hdr, why);
+	if (st != LK_CORRUPT)
+		return st;
+	if (seg_reader_init(&r, sc->io, s, s->file_size) != LK_OK)
+		return LK_NOMEM;
+	*torn = seg_reader_zero_from(&r, SEG_HEADER_BYTES);
+	seg_reader_free(&r);
+	return LK_CORRUPT;
+}
+
+static void new_db_id(struct lk_db *db)
+{
+	/* Unique, not secret: mixes both clocks and the handle's address.
+	 * Two databases created in the same microsecond by the same process
+	 * at the same address cannot exist at once. */
+	static _Atomic uint64_t counter;
+	uint64_t parts[4] = { db->io->now_ms(db->io->ctx),
+			      db->io->mono_us(db->io->ctx), (uintptr_t)db,
+			      atomic_fetch_add(&counter, 1) };
+	uint64_t a = record_hash(parts, sizeof parts, 0x6c6f676b656570ull);
+	uint64_t b = record_hash(parts, sizeof parts, a);
+
+	put_u64(db->db_id, a);
+	put_u64(db->db_id + 8, b);
+}
+
+/* Opens every listed segment and checks the chain.  Fills segs[] (in log
+ * order) and *count.  A torn newest segment is removed (or, read-only,
+ * left out). */
+static lk_status open_chain(struct scan *sc, const struct listing *l,
+			    struct segment **segs, size_t *count)
+{
+	const lk_io *io = sc->io;
+	struct lk_db *db = sc->db;
+	int readonly = !db || db->readonly;
+	lk_status st = LK_OK;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct seg_entry *e = &l->v[i];
+		int newest = i + 1 == l->n, torn = 0;
+		const char *why = NULL;
+		struct segment *s;
+
+		if (i > 0 && e->seq == l->v[i - 1].seq) {
+			st = problem(sc, LK_PROBLEM_FOREIGN, e->seq, e->name, 0,
+				     "log position %" PRIu64 " is held by %s too"
+				     " (duplicated segment)",
+				     e->seq, l->v[i - 1].name);
+			if (st != LK_OK)
+				return st;
+			continue;
+		}
+		st = seg_open(&s, io, db ? db->dir : NULL, e->name,
+			      newest && !readonly);
+		if (st != LK_OK) {
+			err_prefix("opening segment %s", e->name);
+			if (!sc->fn)
+				return st;
+			problem(sc, LK_PROBLEM_IO, e->seq, e->name, 0, "%s",
+				lk_errmsg());
+			continue;
+		}
+		st = read_header(sc, s, &torn, &why);
+		if (st == LK_CORRUPT && newest && torn) {
+			/* Cut by a power loss while it was being created. */
+			if (db)
+				db->report.segments_removed++;
+			if (sc->fn)
+				problem(sc, LK_PROBLEM_TORN_TAIL, e->seq, e->name, 0,
+					"%s; the segment holds no data and open "
+					"removes it", why);
+			seg_close(s, io);
+			if (!readonly) {
+				st = io->unlink(io->ctx, db->dir, e->name);
+				if (st == LK_OK)
+					st = io->dir_sync(io->ctx, db->dir);
+				if (st != LK_OK)
+					return st;
+			}
+			st = LK_OK;
+			continue;
+		}
+		if (st == LK_OK && (s->hdr.seq != e->seq ||
+				    s->hdr.generation != e->generation)) {
+			why = "file name and header disagree on the segment";
+			st = LK_CORRUPT;
+		}
+		if (st == LK_OK && n > 0 &&
+		    memcmp(s->hdr.db_id, segs[0]->hdr.db_id, SEG_DB_ID_BYTES)) {
+			seg_close(s, io);
+			st = problem(sc, LK_PROBLEM_FOREIGN, e->seq, e->name, 0,
+				     "segment belongs to another database");
+			if (st != LK_OK)
+				return st;
+			continue;
+		}
+		if (st == LK_OK) {
+			uint64_t want = n > 0 ? segs[n - 1]->hdr.seq : 0;
+
+			if (s->hdr.seq_prev != want && !(n == 0 && sc->fn)) {
+				st = problem(sc, LK_PROBLEM_MISSING, e->seq,
+					     e->name, 0,
+					     "previous segment %" PRIu64
+					     " is missing (the chain has %" PRIu64
+					     ")",
+					     s->hdr.seq_prev, want);
+				if (st != LK_OK) {
+					seg_close(s, io);
+					return st;
+				}
+			}
+		}
+		if (st != LK_OK) {
+			lk_problem_kind kind = st == LK_VERSION
+						       ? LK_PROBLEM_VERSION
+						       : LK_PROBLEM_CORRUPT;
+
+			seg_close(s, io);
+			if (st != LK_CORRUPT && st != LK_VERSION)
+				return st;
+			st = problem(sc, kind, e->seq, e->name, 0, "%s", why);
+			if (st != LK_OK)
+				return st;
+			continue;
+		}
+		s->db_seed = record_hash(s->hdr.db_id, SEG_DB_ID_BYTES, 0);
+		segs[n++] = s;
+	}
+	*count = n;
+	return LK_OK;
+}
+
+static void scan_free(struct scan *sc)
+{
+	mem_free(sc->ops);
+	mem_free(sc->keys);
+}
+
+lk_status recovery_open(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+	uint64_t t0 = io->mono_us(io->ctx);
+	struct segment **segs = NULL;
+	struct scan sc = { 0 };
+	struct listing l;
+	size_t n = 0;
+	lk_status st;
+
+	sc.db = db;
+	sc.io = io;
+	st = list_segments(&l, io, db->dir);
+	if (st != LK_OK)
+		goto out;
+	if (l.n > LK_SEGMENT_COUNT_MAX) {
+		st = err_set(LK_TOO_BIG, "%zu segments, the limit is %u", l.n,
+			     LK_SEGMENT_COUNT_MAX);
+		goto out;
+	}
+	segs = mem_calloc(l.n + 1, sizeof *segs);
+	if (!segs) {
+		st = err_set(LK_NOMEM, "opening %zu segments", l.n);
+		goto out;
+	}
+	st = open_chain(&sc, &l, segs, &n);
+	if (st != LK_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		st = db_add_segment(db, segs[i]);
+		if (st != LK_OK)
+			goto out;
+		segs[i] = NULL; /* owned by db now */
+		db->report.segments_read++;
+	}
+	for (uint32_t i = 1; i <= n; i++) {
+		st = scan_segment(&sc, db->segs[i], i == n);
+		if (st != LK_OK)
+			goto out;
+	}
+	if (n > 0) {
+		memcpy(db->db_id, db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES);
+		db->active = db->segs[n];
+	} else {
+		new_db_id(db);
+	}
+	atomic_store(&db->seq_last, sc.last_seq);
+	db->report.records_replayed = sc.records;
+	db->report.records_discarded = sc.discarded;
+	db->report.seq_last = sc.last_seq;
+	snprintf(db->report.snapshot_note, sizeof db->report.snapshot_note,
+		 "no snapshot: the whole log was replayed");
+out:
+	for (size_t i = 0; segs && i < n; i++)
+		seg_close(segs[i], io);
+	mem_free(segs);
+	mem_free(l.v);
+	scan_free(&sc);
+	db->report.duration_us = io->mono_us(io->ctx) - t0;
+	return st;
+}
+
+lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
+			  lk_io_dir *dir, lk_problem_fn fn, void *arg)
+{
+	uint64_t t0 = io->mono_us(io->ctx);
+	struct segment **segs = NULL;
+	struct scan sc = { 0 };
+	struct listing l;
+	size_t n = 0;
+	lk_status st;
+
+	assert(fn);
+	sc.io = io;
+	sc.fn = fn;
+	sc.arg = arg;
+	memset(report, 0, sizeof *report);
+	report->version = LK_REPORT_VERSION;
+	st = list_segments(&l, io, dir);
+	if (st != LK_OK)
+		goto out;
+	segs = mem_calloc(l.n + 1, sizeof *segs);
+	if (!segs) {
+		st = err_set(LK_NOMEM, "verifying %zu segments", l.n);
+		goto out;
+	}
+	/* open_chain needs the directory through the db in open mode; in
+	 * verify mode it opens files through a stand-in. */
+	{
+		struct lk_db shim;
+
+		memset(&shim, 0, sizeof shim);
+		shim.io = io;
+		shim.dir = dir;
+		shim.readonly = 1;
+		sc.db = &shim;
+		st = open_chain(&sc, &l, segs, &n);
+		report->segments_removed = shim.report.segments_removed;
+		sc.db = NULL;
+	}
+	if (st != LK_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct lk_db shim;
+
+		memset(&shim, 0, sizeof shim);
+		shim.report.version = LK_REPORT_VERSION;
+		segs[i]->slot = (uint32_t)i + 1;
+		st = scan_segment(&sc, segs[i], i + 1 == n);
+		if (st != LK_OK) {
+			problem(&sc, LK_PROBLEM_IO, segs[i]->hdr.seq,
+				segs[i]->name, 0, "%s", lk_errmsg());
+			st = LK_OK;
+		}
+		report->segments_read++;
+		if (i + 1 == n) {
+			/* what a read-only open would report of the tail */
+			uint64_t end = segs[i]->file_size;
+
+			if (segs[i]->data_end < end) {
+				struct seg_reader r;
+
+				if (seg_reader_init(&r, io, segs[i], end) == LK_OK) {
+					if (seg_reader_zero_from(&r,
+								 segs[i]->data_end))
+						report->zero_tail_bytes =
+							end - segs[i]->data_end;
+					else {
+						report->bytes_cut =
+							end - segs[i]->data_end;
+						report->cut_segment_seq =
+							segs[i]->hdr.seq;
+						report->cut_offset =
+							segs[i]->data_end;
+					}
+					seg_reader_free(&r);
+				}
+			}
+		}
+	}
+	report->records_replayed = sc.records;
+	report->records_discarded = sc.discarded;
+	report->seq_last = sc.last_seq;
+	st = sc.worst;
+out:
+	for (size_t i = 0; segs && i < n; i++)
+		seg_close(segs[i], io);
+	mem_free(segs);
+	mem_free(l.v);
+	scan_free(&sc);
+	report->duration_us = io->mono_us(io->ctx) - t0;
+	return st;
+}

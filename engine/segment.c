@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.c - segment files (format in segment.h).
+ *
+ * The reader keeps a window of the file in one buffer, read with large
+ * preads, so that a scan costs one system call per megabyte rather than
+ * per record.  The window grows only as far as the largest record the
+ * format allows, so a hostile length cannot make it allocate more.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "endian.h"
+#include "error.h"
+#include "limits.h"
+#include "segment.h"
+
+static const uint8_t seg_magic[8] = { 'L', 'K', 'S', 'E', 'G', '\r', '\n',
+				      0x1a };
+
+#define READER_WINDOW_BYTES (1024u * 1024u)
+
+_Static_assert(SEG_HEADER_BYTES == 64, "the header layout is 64 bytes");
+
+void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation)
+{
+	if (generation == 0)
+		snprintf(name, SEG_NAME_BYTES, "%016" PRIx64 ".seg", seq);
+	else
+		snprintf(name, SEG_NAME_BYTES, "%016" PRIx64 ".%" PRIx32 ".seg",
+			 seq, generation);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int seg_parse_name(const char *name, uint64_t *seq, uint32_t *generation)
+{
+	char canon[SEG_NAME_BYTES];
+	uint64_t s = 0, g = 0;
+	const char *p = name;
+	int i;
+
+	for (i = 0; i < 16; i++, p++) {
+		int v = hexval(*p);
+
+		if (v < 0)
+			return 0;
+		s = s << 4 | (uint64_t)v;
+	}
+	if (*p == '.' && hexval(p[1]) >= 0) {
+		for (p++, i = 0; hexval(*p) >= 0 && i < 8; i++, p++)
+			g = g << 4 | (uint64_t)hexval(*p);
+	}
+	if (strcmp(p, ".seg") != 0 || s == 0)
+		return 0;
+	/* Only the canonical spelling counts, so that two names can never
+	 * denote the same segment. */
+	seg_name(canon, s, (uint32_t)g);
+	if (strcmp(canon, name) != 0)
+		return 0;
+	*seq = s;
+	*generation = (uint32_t)g;
+	return 1;
+}
+
+void seg_header_encode(uint8_t out[SEG_HEADER_BYTES],
+		       const struct seg_header *h)
+{
+	assert(h->seq > 0 && h->seq_prev < h->seq);
+	memset(out, 0, SEG_HEADER_BYTES);
+	memcpy(out, seg_magic, sizeof seg_magic);
+	put_u16(out + 8, h->version);
+	put_u16(out + 10, SEG_HEADER_BYTES);
+	put_u32(out + 12, 0);
+	memcpy(out + 16, h->db_id, SEG_DB_ID_BYTES);
+	put_u64(out + 32, h->seq);
+	put_u64(out + 40, h->seq_prev);
+	put_u64(out + 48, h->record_seq_base);
+	put_u32(out + 56, h->generation);
+	put_u32(out + 60, (uint32_t)record_hash(out, 60, 0));
+}
+
+lk_status seg_header_decode(struct seg_header *h,
+			    const uint8_t in[SEG_HEADER_BYTES],
+			    const char **why)
+{
+	memset(h, 0, sizeof *h);
+	if (memcmp(in, seg_magic, sizeof seg_magic) != 0) {
+		*why = "not a logkeep segment (bad magic)";
+		return LK_CORRUPT;
+	}
+	if ((uint32_t)record_hash(in, 60, 0) != get_u32(in + 60)) {
+		*why = "segment header checksum mismatch";
+		return LK_CORRUPT;
+	}
+	h->version = get_u16(in + 8);
+	if (h->version != LK_FORMAT_VERSION) {
+		*why = "unknown segment format version";
+		return LK_VERSION;
+	}
+	if (get_u16(in + 10) != SEG_HEADER_BYTES || get_u32(in + 12) != 0) {
+		*why = "segment header size or flags unknown";
+		return LK_CORRUPT;
+	}
+	memcpy(h->db_id, in + 16, SEG_DB_ID_BYTES);
+	h->seq = get_u64(in + 32);
+	h->seq_prev = get_u64(in + 40);
+	h->record_seq_base = get_u64(in + 48);
+	h->generation = get_u32(in + 56);
+	if (h->seq == 0 || h->seq_prev >= h->seq) {
+		*why = "segment header chain fields out of order";
+		return LK_CORRUPT;
+	}
+	return LK_OK;
+}
+
+uint64_t seg_seed(const struct segment *s, uint64_t offset)
+{
+	return record_seed(s->db_seed, s->hdr.seq, s->hdr.generation, offset);
+}
+
+static struct segment *seg_alloc(const char *name)
+{
+	struct segment *s = mem_calloc(1, sizeof *s);
+
+	if (s)
+		snprintf(s->name, sizeof s->name, "%s", name);
+	return s;
+}
+
+lk_status seg_create(struct segment **out, const lk_io *io, lk_io_dir *dir,
+		     const struct seg_header *h)
+{
+	uint8_t hdr[SEG_HEADER_BYTES];
+	char name[SEG_NAME_BYTES];
+	struct segment *s;
+	lk_status st;
+
+	*out = NULL;
+	seg_name(name, h->seq, h->generation);
+	s = seg_alloc(name);
+	if (!s)
+		return err_set(LK_NOMEM, "allocating segment %s", name);
+	s->hdr = *h;
+	s->db_seed = record_hash(h->db_id, SEG_DB_ID_BYTES, 0);
+	seg_header_encode(hdr, h);
+	st = io->open(io->ctx, dir, name, LK_IO_WRITE | LK_IO_CREATE | LK_IO_EXCL,
+		      &s->file);
+	if (st != LK_OK)
+		goto fail;
+	st = io->pwrite(io->ctx, s->file, hdr, sizeof hdr, 0);
+	if (st == LK_OK)
+		st = io->sync(io->ctx, s->file);
+	if (st == LK_OK)
+		st = io->dir_sync(io->ctx, dir);
+	if (st != LK_OK)
+		goto fail_file;
+	s->data_end = s->file_size = s->synced_end = SEG_HEADER_BYTES;
+	*out = s;
+	return LK_OK;
+
+fail_file:
+	/* The file never held an acknowledged record; removing it keeps the
+	 * directory as it was.  A failure to remove it is left to recovery,
+	 * which removes a newest segment that holds no data. */
+	io->close(io->ctx, s->file);
+	(void)io->unlink(io->ctx, dir, name);
+fail:
+	err_prefix("creating segment %s", name);
+	mem_free(s);
+	return st;
+}
+
+lk_status seg_open(struct segment **out, const lk_io *io, lk_io_dir *dir,
+		   const char *name, int writable)
+{
+	struct segment *s;
+	lk_status st;
+
+	*out = NULL;
+	s = seg_alloc(name);
+	if (!s)
+		return err_set(LK_NOMEM, "allocating segment %s", name);
+	st = io->open(io->ctx, dir, name, writable ? LK_IO_WRITE : LK_IO_READ,
+		      &s->file);
+	if (st != LK_OK) {
+		mem_free(s);
+		return st;
+	}
+	st = io->size(io->ctx, s->file, &s->file_size);
+	if (st != LK_OK) {
+		io->close(io->ctx, s->file);
+		mem_free(s);
+		return st;
+	}
+	*out = s;
+	return LK_OK;
+}
+
+void seg_close(struct segment *s, const lk_io *io)
+{
+	if (!s)
+		return;
+	if (s->file)
+		io->close(io->ctx, s->file);
+	mem_free(s);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reader                                                                 */
+/* ---------------------------------------------------------------------- */
+
+lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
+			  struct segment *s, uint64_t end)
+{
+	memset(r, 0, sizeof *r);
+	r->io = io;
+	r->seg = s;
+	r->end = end;
+	r->cap = READER_WINDOW_BYTES;
+	r->buf = mem_alloc(r->cap);
+	if (!r->buf)
+		return err_set(LK_NOMEM, "allocating a segment read buffer");
+	return LK_OK;
+}
+
+void seg_reader_free(struct seg_reader *r)
+{
+	mem_free(r->buf);
+	r->buf = NULL;
+}
+
+lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
+			 const uint8_t **p, size_t *got)
+{
+	size_t want;
+	lk_status st;
+
+	assert(n <= LK_RECORD_BYTES_MAX + REC_PREFIX_BYTES_MAX);
+	if (off >= r->win_off && off - r->win_off <= r->win_len &&
+	    r->win_len - (off - r->win_off) >= n) {
+		*p = r->buf + (off - r->win_off);
+		*got = n;
+		return LK_OK;
+	}
+	if (n > r->cap) {
+		uint8_t *b = mem_realloc(r->buf, n);
+
+		if (!b)
+			return err_set(LK_NOMEM, "allocating a %zu-byte read buffer",
+				       n);
+		r->buf = b;
+		r->cap = n;
+	}
+	r->win_off = off;
+	r->win_len = 0;
+	want = off >= r->end ? 0 : (size_t)(r->end - off < r->cap ? r->end - off
+								  : r->cap);
+	if (want > 0) {
+		st = r->io->pread(r->io->ctx, r->seg->file, r->buf, want, off,
+				  &r->win_len);
+		if (st != LK_OK) {
+			err_prefix("segment %s", r->seg->name);
+			return st;
+		}
+	}
+	*p = r->buf;
+	*got = r->win_len < n ? r->win_len : n;
+	return r->win_len < n ? LK_NOT_FOUND : LK_OK;
+}
+
+int seg_reader_zero_from(struct seg_reader *r, uint64_t from)
+{
+	while (from < r->end) {
+		size_t n = r->end - from < READER_WINDOW_BYTES
+				   ? (size_t)(r->end - from)
+				   : READER_WINDOW_BYTES;
+		const uint8_t *p;
+		size_t got;
+
+		if (seg_reader_get(r, from, n, &p, &got) != LK_OK || got != n)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (p[i])
+				return 0;
+		from += n;
+	}
+	return 1;
+}
+
+lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
+			    struct record *rec, const char **why)
+{
+	const uint8_t *p;
+	uint32_t size;
+	size_t got;
+	lk_status st;
+
+	if (off >= r->end)
+		return LK_NOT_FOUND;
+	st = seg_reader_get(r, off, REC_PREFIX_BYTES_MAX, &p, &got);
+	if (st != LK_OK && st != LK_NOT_FOUND)
+		return st;
+	st = record_peek_size(&size, p, got, why);
+	if (st == LK_NOT_FOUND) {
+		*why = "record truncated at end of file";
+		return LK_CORRUPT;
+	}
+	if (st != LK_OK)
+		return st;
+	st = seg_reader_get(r, off, size, &p, &got);
+	if (st == LK_NOT_FOUND) {
+		*why = "record runs past end of file";
+		return LK_CORRUPT;
+	}
+	if (st != LK_OK)
+		return st;
+	return record_decode(rec, p, size, r->seg->hdr.record_seq_base,
+			     seg_seed(r->seg, off), why);
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.h - segment files: naming, the header, create/open, and a
+ * windowed sequential reader for scans.
+ *
+ * A segment is a file named <seq as 16 hex digits>.seg (generation 0) or
+ * <seq>.<generation in hex>.seg (rewritten by compaction), holding
+ *
+ *   seg_header (64 bytes, little-endian)
+ *     0  magic          8  "LKSEG\r\n\032": catches text-mode and truncating
+ *                          transfers the way PNG's signature does
+ *     8  version        u16  LK_FORMAT_VERSION
+ *    10  header_bytes   u16  64
+ *    12  flags          u32  0 (reserved)
+ *    16  db_id          16   random at creation; every segment carries it
+ *    32  seq            u64  position in the log: 1, 2, 3, ...
+ *    40  seq_prev       u64  position of the segment before it (0: none);
+ *                            a missing or duplicated segment breaks the
+ *                            chain and is detected at open
+ *    48  record_seq_base u64 base of the records' delta-coded seqs
+ *    56  generation     u32  0 for segments written by commits
+ *    60  checksum       u32  low 32 bits of XXH3_64(bytes 0..60, seed 0)
+ *   record*             see record.h
+ *
+ * Invariants: segments of a database form a chain by seq; every segment
+ * but the newest ends with a seal record; a segment's header is synced
+ * (and the directory too) before any record in it is acknowledged.
+ */
+#ifndef LK_SEGMENT_H
+#define LK_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "record.h"
+
+#define SEG_HEADER_BYTES 64u
+#define SEG_NAME_BYTES 40u
+#define SEG_DB_ID_BYTES 16u
+
+struct seg_header {
+	uint16_t version;
+	uint8_t db_id[SEG_DB_ID_BYTES];
+	uint64_t seq;
+	uint64_t seq_prev;
+	uint64_t record_seq_base;
+	uint32_t generation;
+};
+
+/* An open segment.  Fields after `file` are owned by the database and
+ * protected by its locks (see db.h). */
+struct segment {
+	lk_io_file *file;
+	char name[SEG_NAME_BYTES];
+	struct seg_header hdr;
+	uint64_t db_seed;     /* record_hash of db_id: the checksum seed base */
+	uint32_t slot;        /* index of this segment in the database table */
+	int sealed;           /* ends with a seal record: no more writes */
+	uint64_t data_end;    /* end of the last committed record */
+	uint64_t file_size;   /* bytes in the file, zero prefill included */
+	uint64_t synced_end;  /* data below this is known to be durable */
+	uint64_t live_bytes;  /* bytes of records the index points at */
+	uint64_t ops;         /* committed puts and deletes in the segment */
+};
+
+void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation);
+
+/* Returns 1 and fills seq and generation if `name` is a segment file name
+ * in canonical form, else 0. */
+int seg_parse_name(const char *name, uint64_t *seq, uint32_t *generation);
+
+void seg_header_encode(uint8_t out[SEG_HEADER_BYTES],
+		       const struct seg_header *h);
+
+/* Returns LK_OK, LK_VERSION (a newer format) or LK_CORRUPT with *why. */
+lk_status seg_header_decode(struct seg_header *h,
+			    const uint8_t in[SEG_HEADER_BYTES],
+			    const char **why);
+
+/* The checksum seed of the record at `offset` of s. */
+uint64_t seg_seed(const struct segment *s, uint64_t offset);
+
+/* Creates a new segment file for header h (exclusive), writes and syncs
+ * the header, and syncs the directory.  Returns write statuses. */
+lk_status seg_create(struct segment **s, const lk_io *io, lk_io_dir *dir,
+		     const struct seg_header *h);
+
+/* Opens an existing segment file (header not read).  Fills file_size. */
+lk_status seg_open(struct segment **s, const lk_io *io, lk_io_dir *dir,
+		   const char *name, int writable);
+
+void seg_close(struct segment *s, const lk_io *io);
+
+/* A sequential reader over one segment, with a window that grows to hold
+ * the largest record (bounded by LK_RECORD_BYTES_MAX). */
+struct seg_reader {
+	const lk_io *io;
+	struct segment *seg;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t win_off;  /* file offset of buf[0] */
+	size_t win_len;    /* valid bytes in buf */
+	uint64_t end;      /* read no further than this offset */
+};
+
+lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
+			  struct segment *s, uint64_t end);
+void seg_reader_free(struct seg_reader *r);
+
+/* Makes [off, off + n) readable at *p.  Returns LK_OK, LK_NOT_FOUND if the
+ * range passes r->end (*p then holds what there is, *got bytes), LK_IO,
+ * LK_NOMEM. */
+lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
+			 const uint8_t **p, size_t *got);
+
+/* Returns 1 if every byte of [from, r->end) is zero (0 on any read error:
+ * the caller then treats the bytes as not known to be zero). */
+int seg_reader_zero_from(struct seg_reader *r, uint64_t from);
+
+/* Reads and decodes the record at `off` of s into *rec, with its bytes in
+ * r's window.  Returns LK_OK, LK_NOT_FOUND (end of data: fewer bytes than
+ * a record prefix left), LK_CORRUPT with *why, LK_IO, LK_NOMEM. */
+lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
+			    struct record *rec, const char **why);
+
+#endif /* LK_SEGMENT_H */

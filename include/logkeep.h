@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * logkeep.h - the public interface of logkeep, an embeddable append-only,
+ * log-structured key/value store for Linux mesh routers.
+ *
+ * What it is
+ * ----------
+ * A data directory holds segment files: an append-only log of records.
+ * An in-memory hash index maps (namespace, key) to the newest record of
+ * that key, so a get is one index probe and one pread.  Keys and values are
+ * opaque bytes; a record may carry an absolute expiry time.  Writes are
+ * grouped into atomic batches; the engine's durability contract decides
+ * when a commit returns.
+ *
+ * Conventions
+ * -----------
+ *  1. Every function returns an lk_status.  LK_OK is 0 and never changes;
+ *     no status is ever renumbered.  lk_strerror() names a status and never
+ *     returns NULL.  lk_errmsg() gives the detail of the calling thread's
+ *     last failure ("segment 7 offset 4096: checksum mismatch").
+ *  2. Out-parameters come first: lk_open(&db, path, &opts).
+ *  3. Memory the library returns is owned by the caller and released with
+ *     lk_free(), unless the function says otherwise.  Pointers handed out by
+ *     an iterator stay valid until the next call on that iterator.
+ *  4. Closing or freeing NULL is a no-op.  Using a handle after lk_close()
+ *     returns LK_MISUSE where the memory is still ours to look at; do not
+ *     rely on it, it is a diagnostic, not a contract.
+ *  5. Options structs are versioned: initialise them with their _INIT macro
+ *     and then change fields.  Fields are only ever appended.
+ *  6. Units are in names: _ms, _bytes, _s.  Times are milliseconds since
+ *     the Unix epoch (UTC) unless the name says otherwise.
+ *
+ * Threading
+ * ---------
+ * An lk_db handle is shared by any number of threads.  Reads (get, exists,
+ * count, iterators) run concurrently with each other and with writes;
+ * writes from several threads are serialised and grouped (group commit).
+ * An lk_batch or lk_iter belongs to one thread at a time.
+ *
+ * Durability
+ * ----------
+ *  - LK_SYNC_ALWAYS (default): lk_commit() returns LK_OK only after the
+ *    batch is on stable storage (fdatasync).  Concurrent committers share
+ *    one fdatasync.  An acknowledged write survives any power cut.
+ *  - LK_SYNC_INTERVAL: a background thread syncs every sync_interval_ms;
+ *    a power cut loses at most the writes of the last interval.
+ *  - LK_SYNC_NONE: the engine syncs only when a segment is sealed and on
+ *    lk_close(); a power cut may lose any write since then.
+ *  Under every policy a batch is all-or-nothing across a crash, and the
+ *  state after a crash is the state after some prefix of the commits.
+ *  If an fdatasync fails, the handle latches: every later write returns
+ *  LK_HALTED (reads go on) until the database is closed and reopened;
+ *  the failed sync is never retried, because the kernel may already have
+ *  dropped the dirty pages it could not write.
+ *  LK_NOSPACE rejects a write with nothing of it visible; reads go on and
+ *  later writes may succeed once space is freed.
+ *
+ * Recovery
+ * --------
+ * lk_open() replays the log.  A torn, zeroed or garbage tail in the newest
+ * segment, past its last complete commit, is cut off and reported in the
+ * recovery report.  Damage anywhere else fails the open with LK_CORRUPT
+ * and a message naming the segment, the offset and the problem; nothing
+ * on disk is changed.  A read-only open never changes anything on disk.
+ *
+ * Caveats
+ * -------
+ *  - One writing handle per data directory, in this process and in others:
+ *    a second writer gets LK_BUSY at once.  Read-only handles take no lock
+ *    and see the directory as it was when they opened.
+ *  - Iteration order is log order, not key order.
+ *  - Expired records are never returned; they take disk space until
+ *    compaction.
+ *  - See engine/limits.h for every size limit and the reason for it.
+ */
+#ifndef LOGKEEP_H
+#define LOGKEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(LK_BUILDING_LIBRARY) && defined(__GNUC__)
+#define LK_API __attribute__((visibility("default")))
+#else
+#define LK_API
+#endif
+
+#define LK_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------------- */
+/* Statuses                                                               */
+/* ---------------------------------------------------------------------- */
+
+typedef enum lk_status {
+	LK_OK = 0,
+	LK_NOT_FOUND = 1,  /* key absent or expired; iterator exhausted */
+	LK_INVALID = 2,    /* a bad argument: NULL pointer, empty key, bad option */
+	LK_MISUSE = 3,     /* the handle is closed or the call is out of order */
+	LK_CORRUPT = 4,    /* the data on disk fails a check; see lk_errmsg() */
+	LK_IO = 5,         /* an I/O call failed (EIO and the like) */
+	LK_NOSPACE = 6,    /* the device is full; nothing of the write is visible */
+	LK_BUSY = 7,       /* another writer holds the data directory */
+	LK_NOMEM = 8,      /* an allocation failed; nothing changed */
+	LK_READONLY = 9,   /* a write on a handle opened read-only */
+	LK_HALTED = 10,    /* an earlier sync failed: writes refused until reopen */
+	LK_TOO_BIG = 11,   /* a key, value, batch or the index passed a limit */
+	LK_EXISTS = 12,    /* the thing to create is already there */
+	LK_VERSION = 13,   /* the data uses a format this library does not know */
+} lk_status;
+
+/* The name of a status ("checksum mismatch" is in lk_errmsg, not here).
+ * Never returns NULL; unknown values give "unknown status". */
+LK_API const char *lk_strerror(lk_status status);
+
+/* The detail of the last call that failed in the calling thread, e.g.
+ * "segment 3 offset 4096: checksum mismatch".  Thread-local, like errno:
+ * valid until the next failing call in the same thread.  Never NULL; ""
+ * when nothing failed yet. */
+LK_API const char *lk_errmsg(void);
+
+/* Releases memory returned by the library.  NULL is a no-op. */
+LK_API void lk_free(void *ptr);
+
+/* ---------------------------------------------------------------------- */
+/* Opening and closing                                                    */
+/* ---------------------------------------------------------------------- */
+
+typedef struct lk_db lk_db;
+struct lk_io; /* the I/O layer: NULL means POSIX; see engine/io.h */
+
+typedef enum lk_sync_mode {
+	LK_SYNC_ALWAYS = 0,
+	LK_SYNC_INTERVAL = 1,
+	LK_SYNC_NONE = 2,
+} lk_sync_mode;
+
+/* lk_options.flags */
+#define LK_OPEN_CREATE 0x1u   /* create the directory if it does not exist */
+#define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
+
+#define LK_OPTIONS_VERSION 1u
+
+typedef struct lk_options {
+	uint32_t version;            /* LK_OPTIONS_VERSION */
+	uint32_t flags;              /* LK_OPEN_* */
+	lk_sync_mode sync;           /* durability policy, see above */
+	uint32_t sync_interval_ms;   /* LK_SYNC_INTERVAL period */
+	uint64_t segment_size_bytes; /* rotate the active segment past this */
+	const struct lk_io *io;      /* NULL: the POSIX layer */
+} lk_options;
+
+#define LK_OPTIONS_INIT                                                       \
+	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
+	  16u * 1024 * 1024, NULL }
+
+/* Opens (and with LK_OPEN_CREATE creates) the database in directory
+ * `path`, replaying its log.  opts may be NULL for the defaults.
+ * On success *db is a new handle; on failure *db is NULL.
+ * Returns LK_OK, LK_INVALID, LK_NOT_FOUND (no such directory and no
+ * LK_OPEN_CREATE), LK_BUSY, LK_CORRUPT, LK_VERSION, LK_IO, LK_NOSPACE,
+ * LK_NOMEM, LK_TOO_BIG (more segments or keys than the limits allow). */
+LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
+
+/* Syncs (unless LK_SYNC_NONE already failed), releases the lock and frees
+ * the handle.  Other threads must have finished using it.  NULL is a no-op.
+ * Returns LK_OK, or LK_IO if the final sync failed (the handle is freed
+ * all the same). */
+LK_API lk_status lk_close(lk_db *db);
+
+/* ---------------------------------------------------------------------- */
+/* Namespaces                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* A namespace is a small id; LK_NS_DEFAULT always exists, named "default".
+ * Other names are registered durably by lk_ns_open().  Names are 1 to
+ * LK_NS_NAME_BYTES_MAX bytes of printable ASCII. */
+#define LK_NS_DEFAULT 1u
+
+/* Finds namespace `name`, creating it unless the handle is read-only.
+ * Returns LK_OK, LK_INVALID (bad name), LK_NOT_FOUND (read-only and
+ * absent), LK_TOO_BIG (all ids used), or any write status. */
+LK_API lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name);
+
+/* Copies the name of namespace `ns` into buf (NUL-terminated, truncated
+ * to cap).  Returns LK_OK, LK_NOT_FOUND, LK_INVALID. */
+LK_API lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns);
+
+/* ---------------------------------------------------------------------- */
+/* Reads                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Looks up key.  On LK_OK *value is a new buffer of *value_len bytes (plus
+ * a NUL byte after them, not counted, for convenience), owned by the
+ * caller: release it with lk_free().  value and value_len may be NULL to
+ * test existence only.
+ * Returns LK_OK, LK_NOT_FOUND (absent, deleted or expired), LK_INVALID,
+ * LK_CORRUPT (the record fails its checksum), LK_IO, LK_NOMEM. */
+LK_API lk_status lk_get(void **value, size_t *value_len, lk_db *db,
+			uint32_t ns, const void *key, size_t key_len);
+
+/* lk_get without the value. */
+LK_API lk_status lk_exists(lk_db *db, uint32_t ns, const void *key,
+			   size_t key_len);
+
+/* The number of live, unexpired keys in namespace ns.
+ * Returns LK_OK, LK_INVALID, LK_IO, LK_CORRUPT, LK_NOMEM. */
+LK_API lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns);
+
+typedef struct lk_iter lk_iter;
+
+/* Iterates the live records of namespace ns whose key starts with prefix
+ * (prefix_len 0: all), as of the moment of the call: later writes are not
+ * seen.  Order is log order.  Memory: 8 bytes per key of the namespace.
+ * Returns LK_OK, LK_INVALID, LK_NOMEM. */
+LK_API lk_status lk_iter_open(lk_iter **it, lk_db *db, uint32_t ns,
+			      const void *prefix, size_t prefix_len);
+
+/* Moves to the next record.  On LK_OK the pointers are valid until the next
+ * call on this iterator.  Returns LK_OK, LK_NOT_FOUND at the end,
+ * LK_CORRUPT, LK_IO, LK_NOMEM. */
+LK_API lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
+			      const void **value, size_t *value_len,
+			      uint64_t *expire_at_ms);
+
+/* NULL is a no-op. */
+LK_API void lk_iter_close(lk_iter *it);
+
+/* ---------------------------------------------------------------------- */
+/* Writes                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* expire_at_ms: absolute time after which the record is never returned;
+ * 0 means never.  Keys are 1 to LK_KEY_BYTES_MAX bytes, values 0 to
+ * LK_VALUE_BYTES_MAX.
+ * Write statuses: LK_OK, LK_INVALID, LK_TOO_BIG, LK_READONLY, LK_HALTED,
+ * LK_IO, LK_NOSPACE, LK_NOMEM, LK_MISUSE.  On any status but LK_OK the
+ * write is not visible to readers; after LK_IO from a failed sync it may
+ * or may not survive a crash (it was never acknowledged). */
+LK_API lk_status lk_put(lk_db *db, uint32_t ns, const void *key,
+			size_t key_len, const void *value, size_t value_len,
+			uint64_t expire_at_ms);
+
+/* Deletes key (writes a tombstone).  Deleting an absent key is LK_OK. */
+LK_API lk_status lk_del(lk_db *db, uint32_t ns, const void *key,
+			size_t key_len);
+
+typedef struct lk_batch lk_batch;
+
+/* A batch collects puts and deletes that lk_commit() applies atomically.
+ * The batch copies keys and values.  Returns LK_OK, LK_NOMEM. */
+LK_API lk_status lk_batch_new(lk_batch **batch);
+/* Statuses: LK_OK, LK_INVALID, LK_TOO_BIG (the batch would pass
+ * LK_BATCH_OPS_MAX or LK_BATCH_BYTES_MAX), LK_NOMEM. */
+LK_API lk_status lk_batch_put(lk_batch *batch, uint32_t ns, const void *key,
+			      size_t key_len, const void *value,
+			      size_t value_len, uint64_t expire_at_ms);
+LK_API lk_status lk_batch_del(lk_batch *batch, uint32_t ns, const void *key,
+			      size_t key_len);
+/* The number of operations in the batch. */
+LK_API size_t lk_batch_count(const lk_batch *batch);
+/* Empties the batch for reuse. */
+LK_API void lk_batch_clear(lk_batch *batch);
+/* NULL is a no-op. */
+LK_API void lk_batch_free(lk_batch *batch);
+
+/* Applies every operation of the batch, all or nothing, and empties it.
+ * Later operations on the same key win.  Returns the write statuses. */
+LK_API lk_status lk_commit(lk_db *db, lk_batch *batch);
+
+/* Forces everything written so far to stable storage (any sync mode).
+ * Returns LK_OK, LK_HALTED, LK_IO, LK_READONLY. */
+LK_API lk_status lk_sync(lk_db *db);
+
+/* ---------------------------------------------------------------------- */
+/* Reports                                                                */
+/* ---------------------------------------------------------------------- */
+
+#define LK_REPORT_VERSION 1u
+#define LK_NOTE_BYTES 160
+
+/* What the last lk_open() found and did. */
+typedef struct lk_recovery_report {
+	uint32_t version;              /* LK_REPORT_VERSION */
+	uint32_t segments_read;
+	uint64_t records_replayed;     /* committed records applied */
+	uint64_t records_discarded;    /* complete records of uncommitted batches */
+	uint64_t bytes_cut;            /* torn tail bytes cut (or ignored, read-only) */
+	uint64_t cut_segment_seq;      /* segment of the cut; 0 if none */
+	uint64_t cut_offset;           /* offset where the cut starts */
+	uint64_t zero_tail_bytes;      /* preallocated zeroes after the data */
+	uint64_t segments_removed;     /* empty torn segments removed */
+	uint64_t seq_last;             /* newest committed sequence number */
+	uint64_t duration_us;          /* time lk_open() took */
+	int snapshot_used;             /* 0 until snapshots exist */
+	char snapshot_note[LK_NOTE_BYTES];
+	char tail_note[LK_NOTE_BYTES]; /* what was cut and why, or "" */
+} lk_recovery_report;
+
+/* Copies the recovery report of the open that made this handle. */
+LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
+
+#define LK_STATS_VERSION 1u
+
+typedef struct lk_stats {
+	uint32_t version;           /* LK_STATS_VERSION */
+	uint32_t segment_count;
+	uint64_t live_keys;         /* keys in the index (expired included) */
+	uint64_t disk_bytes;        /* bytes of all segment files */
+	uint64_t live_bytes;        /* bytes of the records the index points at */
+	uint64_t dead_bytes;        /* bytes of overwritten and deleted records */
+	uint64_t index_bytes;       /* memory of the hash index */
+	uint64_t index_slots;       /* capacity of the hash index */
+	uint64_t seq_last;          /* newest sequence number */
+	uint64_t commits;           /* batches committed by this handle */
+	uint64_t sync_calls;        /* fdatasyncs of segment data by this handle */
+	uint64_t write_groups;      /* group writes (one or more batches each) */
+} lk_stats;
+
+LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
+
+/* ---------------------------------------------------------------------- */
+/* Verification (the tools' offline check)                                */
+/* ---------------------------------------------------------------------- */
+
+typedef enum lk_problem_kind {
+	LK_PROBLEM_TORN_TAIL = 1,  /* a tail that open would cut: not damage */
+	LK_PROBLEM_CORRUPT = 2,    /* damage: a record or header fails a check */
+	LK_PROBLEM_MISSING = 3,    /* a segment is missing from the chain */
+	LK_PROBLEM_FOREIGN = 4,    /* a segment of another database, or a
+				      duplicate */
+	LK_PROBLEM_VERSION = 5,    /* an unknown format version */
+	LK_PROBLEM_IO = 6,         /* a file could not be read */
+} lk_problem_kind;
+
+typedef struct lk_problem {
+	lk_problem_kind kind;
+	uint64_t segment_seq;  /* 0 when not about one segment */
+	uint64_t offset;       /* byte offset in the segment file */
+	const char *file;      /* the file name, valid during the callback */
+	const char *what;      /* a sentence, valid during the callback */
+} lk_problem;
+
+typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
+
+/* Checks every segment and record of the directory without changing it,
+ * calling fn for each problem found (it keeps going past damage).  The
+ * report describes what a read-only open would do.  opts: only io is used.
+ * Returns LK_OK when no problem but a torn tail was found, LK_CORRUPT,
+ * LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory), LK_NOMEM. */
+LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
+			   const lk_options *opts, lk_problem_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOGKEEP_H */

@@ -1,0 +1,384 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# cli_test.sh - the logkeep tool, end to end: what each command prints and
+# the exit status it returns, on healthy, torn and damaged directories.
+#
+# Method: every check runs the real binary on a data directory under one
+# mktemp -d directory (removed at exit) and prints TAP lines, `ok N - name`
+# or `not ok N - name` with the command's stderr as `# ` lines; the script
+# exits non-zero if any check failed.  Damage is made the way
+# corruption_test does it: truncate the newest segment file past its zero
+# tail (a torn tail), or flip one byte in the middle of the log with many
+# commits after it (damage).  Segment files are DIR/<16 digits>.seg.
+#
+# Usage: sh tests/cli_test.sh path/to/logkeep
+# Needs: POSIX sh, awk, od, dd; python3 (optional) checks --json output.
+
+# Checks are `check NAME eval '...'` so that they read as one condition;
+# the single quotes are meant (the condition expands when it runs).
+# shellcheck disable=SC2016,SC2317
+set -u
+
+LK=${1:?usage: cli_test.sh path/to/logkeep}
+[ -x "$LK" ] || { echo "cli_test.sh: $LK is not executable" >&2; exit 99; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/logkeep-cli.XXXXXX") || exit 99
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+
+n=0
+failed=0
+TAB=$(printf '\t')
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	if [ -s "$T/err" ]; then
+		sed 's/^/#   stderr: /' "$T/err" | head -n 20
+	fi
+}
+
+# check NAME COMMAND...: COMMAND's exit status decides.
+check() {
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# run COMMAND...: runs COMMAND with stdout in $T/out and stderr in $T/err,
+# and sets $rc to its exit status.
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# expect_rc NAME WANT: checks the exit status of the last run.
+expect_rc() {
+	if [ "$rc" -eq "$2" ]; then
+		ok "$1"
+	else
+		not_ok "$1 (exit status $rc, want $2)"
+	fi
+}
+
+lines() {
+	wc -l <"$1" | tr -d ' '
+}
+
+file_size() {
+	wc -c <"$1" | tr -d ' '
+}
+
+# A field of the recovery report in verify --json output.
+json_field() {
+	sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p" "$2"
+}
+
+json_parses() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import json, sys; json.load(sys.stdin)' <"$1"
+	else
+		grep -Eq '^\{.*"ok":(true|false).*"report":\{.*\}\}$' "$1"
+	fi
+}
+
+# truncate_to FILE SIZE
+truncate_to() {
+	if command -v truncate >/dev/null 2>&1; then
+		truncate -s "$2" "$1"
+	else
+		dd if="$1" of="$1.cut" bs="$2" count=1 2>/dev/null &&
+			mv "$1.cut" "$1"
+	fi
+}
+
+# flip_byte FILE OFFSET: replaces the byte at OFFSET by its complement.
+flip_byte() {
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the octal escape
+	printf "\\$(printf '%03o' $((255 - b)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+# gen_lines COUNT [BAD_LINE]: KEY<TAB>VALUE lines key0001..; line BAD_LINE
+# has no TAB.
+gen_lines() {
+	awk -v count="$1" -v bad="${2:-0}" 'BEGIN {
+		for (i = 1; i <= count; i++)
+			if (i == bad)
+				printf "key%04d value without a tab\n", i
+			else
+				printf "key%04d\tvalue number %d\n", i, i
+	}'
+}
+
+# The segment files of DIR, oldest first (the names are zero-padded).
+segments() {
+	for f in "$1"/*.seg; do
+		if [ -f "$f" ]; then echo "$f"; fi
+	done | sort
+}
+
+newest_segment() {
+	segments "$1" | tail -n 1
+}
+
+oldest_segment() {
+	segments "$1" | head -n 1
+}
+
+# ---------------------------------------------------------------------------
+# put, get, del
+# ---------------------------------------------------------------------------
+
+D=$T/kv
+
+run "$LK" put "$D" greeting hello
+expect_rc "put stores a value and creates DIR" 0
+
+run "$LK" get "$D" greeting
+printf 'hello' >"$T/want"
+check "get prints the value exactly, with no newline added" \
+	cmp -s "$T/out" "$T/want"
+
+run "$LK" get "$D" nosuchkey
+expect_rc "get of an absent key exits 1" 1
+check "get of an absent key prints nothing" test ! -s "$T/out"
+
+run "$LK" put "$D" doomed value
+run "$LK" del "$D" doomed
+expect_rc "del succeeds" 0
+run "$LK" get "$D" doomed
+expect_rc "get after del exits 1" 1
+
+run "$LK" del "$D" neverthere
+expect_rc "del of an absent key succeeds" 0
+
+printf 'line one\nline\ttwo\000and a NUL\n' >"$T/value"
+run "$LK" put "$D" fromstdin <"$T/value"
+expect_rc "put reads the value from stdin when VALUE is omitted" 0
+run "$LK" get "$D" fromstdin
+check "a value from stdin comes back byte for byte" \
+	cmp -s "$T/out" "$T/value"
+
+dd if=/dev/zero bs=1024 count=1024 2>/dev/null | tr '\0' 'v' >"$T/big"
+run "$LK" put "$D" big <"$T/big"
+expect_rc "a value of exactly 1 MiB is accepted" 0
+run "$LK" get "$D" big
+check "a 1 MiB value comes back whole" cmp -s "$T/out" "$T/big"
+
+printf 'x' >>"$T/big"
+run "$LK" put "$D" toobig <"$T/big"
+expect_rc "a value over 1 MiB on stdin is refused with exit 2" 2
+run "$LK" get "$D" toobig
+expect_rc "nothing of a refused value is stored" 1
+
+run "$LK" put "$D" -dash -1
+run "$LK" get "$D" -dash
+check "a KEY and VALUE after DIR that start with '-' are not options" \
+	test "$(cat "$T/out")" = "-1"
+
+run "$LK" put --ttl 1 "$D" shortlived value
+run "$LK" get "$D" shortlived
+expect_rc "a record with --ttl is there before it expires" 0
+sleep 2
+run "$LK" get "$D" shortlived
+expect_rc "a record past its --ttl is not returned" 1
+
+run "$LK" put --ttl 0 "$D" k v
+expect_rc "--ttl 0 is a usage error" 2
+
+run "$LK" put --segment-size 12x "$D" k v
+expect_rc "--segment-size that is not a number is a usage error" 2
+
+# ---------------------------------------------------------------------------
+# Namespaces
+# ---------------------------------------------------------------------------
+
+run "$LK" put -n a "$D" shared "in a"
+run "$LK" put --namespace b "$D" shared "in b"
+run "$LK" get -n a "$D" shared
+check "-n a sees its own value" test "$(cat "$T/out")" = "in a"
+run "$LK" get -n b "$D" shared
+check "-n b sees its own value" test "$(cat "$T/out")" = "in b"
+run "$LK" get "$D" shared
+expect_rc "the default namespace does not see a key of namespace a" 1
+run "$LK" get -n nosuchns "$D" shared
+expect_rc "get in an absent namespace exits 1" 1
+run "$LK" scan -n nosuchns "$D"
+check "scan of an absent namespace prints nothing and exits 0" \
+	eval '[ "$rc" -eq 0 ] && [ ! -s "$T/out" ]'
+
+# ---------------------------------------------------------------------------
+# load and scan
+# ---------------------------------------------------------------------------
+
+L=$T/load
+gen_lines 1000 >"$T/lines"
+run "$LK" load "$L" <"$T/lines"
+check "load of 1000 lines prints 'stored 1000 records'" \
+	eval '[ "$rc" -eq 0 ] && [ "$(cat "$T/out")" = "stored 1000 records" ]'
+check "load shows no progress when stderr is not a terminal" \
+	test ! -s "$T/err"
+
+run "$LK" scan "$L"
+check "scan lists the 1000 loaded records" test "$(lines "$T/out")" = 1000
+check "scan prints KEY<TAB>VALUE" grep -q "^key0042${TAB}value number 42\$" \
+	"$T/out"
+
+run "$LK" scan --prefix key01 "$L"
+check "scan --prefix lists only the keys with the prefix" \
+	eval '[ "$(lines "$T/out")" = 100 ] &&
+	      [ "$(grep -c "^key01" "$T/out")" = 100 ]'
+
+M=$T/malformed
+gen_lines 25 25 >"$T/lines"
+run "$LK" load --batch 10 "$M" <"$T/lines"
+expect_rc "load of a malformed line exits 2" 2
+check "the error names the malformed line" grep -q "line 25" "$T/err"
+run "$LK" scan "$M"
+check "the batches before the malformed line stay, its own is not stored" \
+	test "$(lines "$T/out")" = 20
+
+printf '\tvalue with an empty key\n' >"$T/in"
+run "$LK" load "$M" <"$T/in"
+expect_rc "load of a line with an empty key exits 2" 2
+
+gen_lines 30 >"$T/in"
+run "$LK" load --batch 7 --sync none -n bulk "$M" <"$T/in"
+check "load --sync none --batch 7 stores every line" \
+	eval '[ "$rc" -eq 0 ] && [ "$(cat "$T/out")" = "stored 30 records" ]'
+
+run "$LK" load --sync sometimes "$M" </dev/null
+expect_rc "load --sync with an unknown mode is a usage error" 2
+
+E=$T/escape
+printf 'x\ny\\z\001' >"$T/in"
+run "$LK" put "$E" "k${TAB}1" <"$T/in"
+run "$LK" scan "$E"
+printf 'k\\t1\tx\\ny\\\\z\\x01\n' >"$T/want"
+check "scan escapes TAB, newline, backslash and other bytes, one line each" \
+	cmp -s "$T/out" "$T/want"
+
+# ---------------------------------------------------------------------------
+# Usage
+# ---------------------------------------------------------------------------
+
+run "$LK" put --bogus "$D" k v
+expect_rc "an unknown option exits 2" 2
+run "$LK" --bogus
+expect_rc "an unknown global option exits 2" 2
+run "$LK" frobnicate "$D"
+expect_rc "an unknown command exits 2" 2
+run "$LK"
+expect_rc "no command exits 2" 2
+run "$LK" get "$D"
+expect_rc "a missing argument exits 2" 2
+run "$LK" get "$T/nosuchdir" k
+check "get in a DIR that does not exist exits 2 and creates nothing" \
+	eval '[ "$rc" -eq 2 ] && [ ! -e "$T/nosuchdir" ]'
+
+run "$LK" --help
+check "--help prints the manual with its exit statuses" \
+	eval '[ "$rc" -eq 0 ] && grep -q "^EXIT STATUS" "$T/out"'
+run "$LK" help
+check "'logkeep help' prints the manual" \
+	eval '[ "$rc" -eq 0 ] && grep -q "^SYNOPSIS" "$T/out"'
+run "$LK" load --help
+check "'logkeep load --help' prints the manual of load" \
+	eval '[ "$rc" -eq 0 ] && grep -q "logkeep load" "$T/out"'
+run "$LK" --version
+check "--version prints the version" grep -q '^logkeep [0-9]' "$T/out"
+
+# ---------------------------------------------------------------------------
+# verify
+# ---------------------------------------------------------------------------
+
+V=$T/verify
+gen_lines 1000 | "$LK" load --batch 10 "$V" >/dev/null 2>&1
+run "$LK" verify "$V"
+expect_rc "verify of a healthy directory exits 0" 0
+check "verify prints the recovery report" grep -q '^records_replayed: ' \
+	"$T/out"
+
+run "$LK" verify --json "$V"
+check "verify --json of a healthy directory exits 0, on one line" \
+	eval '[ "$rc" -eq 0 ] && [ "$(lines "$T/out")" = 1 ]'
+check "verify --json output is valid JSON" json_parses "$T/out"
+check "verify --json says ok" grep -q '"ok":true' "$T/out"
+zero_tail=$(json_field zero_tail_bytes "$T/out")
+
+run "$LK" verify "$T/nosuchdir"
+expect_rc "verify of a DIR that does not exist exits 2" 2
+
+seg=$(newest_segment "$V")
+check "DIR holds segment files named <sequence>.seg" test -n "$seg"
+
+# A torn tail: cut the last few bytes of data off the newest segment.
+if [ -n "$seg" ]; then
+	truncate_to "$seg" $(($(file_size "$seg") - ${zero_tail:-0} - 3))
+	run "$LK" verify "$V"
+	expect_rc "verify of a torn tail exits 1" 1
+	run "$LK" verify --json "$V"
+	check "verify --json reports the torn tail and exits 1" \
+		eval '[ "$rc" -eq 1 ] &&
+		      grep -q "\"kind\":\"torn_tail\"" "$T/out"'
+	check "verify --json of a torn tail is valid JSON" json_parses "$T/out"
+	run "$LK" put "$V" after-cut value
+	run "$LK" verify "$V"
+	expect_rc "a writing open cuts the torn tail: verify exits 0 after" 0
+fi
+
+# Damage: one flipped byte in the middle of a segment with many commits
+# after it (100 commits of 10 records, one segment).
+C=$T/corrupt
+gen_lines 1000 | "$LK" load --batch 10 "$C" >/dev/null 2>&1
+run "$LK" verify --json "$C"
+zero_tail=$(json_field zero_tail_bytes "$T/out")
+seg=$(newest_segment "$C")
+if [ -n "$seg" ]; then
+	flip_byte "$seg" $((($(file_size "$seg") - ${zero_tail:-0}) / 2))
+	run "$LK" verify "$C"
+	expect_rc "verify of a flipped byte mid-segment exits 3" 3
+	check "verify names the segment and offset of the damage" \
+		grep -q '^segment [0-9]* offset [0-9]*: ' "$T/out"
+	run "$LK" verify --json "$C"
+	check "verify --json of damage says not ok and exits 3" \
+		eval '[ "$rc" -eq 3 ] && grep -q "\"ok\":false" "$T/out"'
+	check "verify --json of damage is valid JSON" json_parses "$T/out"
+	run "$LK" get "$C" key0001
+	expect_rc "get on a damaged directory exits 3" 3
+fi
+
+# Damage in a sealed segment: small segments, flip a byte in the oldest.
+S=$T/sealed
+gen_lines 1000 |
+	"$LK" load --batch 10 --segment-size 4096 "$S" >/dev/null 2>&1
+seg=$(oldest_segment "$S")
+if [ -n "$seg" ] && [ "$seg" != "$(newest_segment "$S")" ]; then
+	flip_byte "$seg" $(($(file_size "$seg") / 2))
+	run "$LK" verify "$S"
+	expect_rc "verify of a flipped byte in an older segment exits 3" 3
+else
+	not_ok "load --segment-size 4096 of 1000 records makes several segments"
+fi
+
+# ---------------------------------------------------------------------------
+
+echo "1..$n"
+if [ "$failed" -ne 0 ]; then
+	echo "# $failed of $n checks failed"
+	exit 1
+fi
+exit 0

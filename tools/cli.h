@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - what the commands of the logkeep tool share: the exit statuses,
+ * the one mapping from lk_status to them, diagnostics, argument parsing
+ * and opening a data directory (cli_common.c), and the commands' entry
+ * points, which logkeep.c dispatches to.
+ *
+ * Files of the tool:
+ *   logkeep.c      main(), the command table, the manual
+ *   cli_common.c   this header's helpers
+ *   cli_kv.c       put, get, del, scan
+ *   cli_load.c     load
+ *   cli_verify.c   verify
+ *   cli_format.c   escaping, JSON strings, the bounded line reader
+ *
+ * Every command function takes its name (for messages) and its own argv,
+ * whose argv[0] is the command; it parses options with getopt_long and
+ * returns an exit status, or CLI_SHOW_HELP for -h/--help.
+ */
+#ifndef LK_CLI_H
+#define LK_CLI_H
+
+#include <stdint.h>
+
+#include "logkeep.h"
+
+/* ---------------------------------------------------------------------- */
+/* Limits                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* The engine's key and value limits (LK_KEY_BYTES_MAX, LK_VALUE_BYTES_MAX
+ * in engine/limits.h) are not in the public header, so the tool repeats
+ * them here.  They only bound what the tool reads before it calls the
+ * engine; the engine checks every key and value again and its LK_TOO_BIG
+ * is the final word. */
+#define CLI_KEY_BYTES_MAX 1024u
+#define CLI_VALUE_BYTES_MAX (1024u * 1024u)
+
+/* ---------------------------------------------------------------------- */
+/* Exit statuses                                                          */
+/* ---------------------------------------------------------------------- */
+
+enum {
+	CLI_OK = 0,      /* success */
+	CLI_NO = 1,      /* the answer is no: key absent, torn tail only */
+	CLI_USAGE = 2,   /* bad option, bad argument, malformed input */
+	CLI_CORRUPT = 3, /* damage on disk, unknown format version */
+	CLI_ERROR = 4,   /* I/O and every other failure */
+	CLI_BUSY = 5,    /* another writer holds the directory */
+};
+
+/* What a command returns for -h/--help: main() prints its manual. */
+#define CLI_SHOW_HELP (-1)
+
+/* The one mapping from an engine status to an exit status. */
+int cli_exit_for(lk_status st);
+
+/* ---------------------------------------------------------------------- */
+/* Diagnostics (stderr only: stdout is the command's output)              */
+/* ---------------------------------------------------------------------- */
+
+/* "logkeep: <cmd>: <message>"; cmd may be NULL. */
+void cli_msg(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "logkeep: <cmd>: <where><lk_strerror>: <lk_errmsg>", where may be ""
+ * or e.g. "line 7: ".  Returns cli_exit_for(st).  Call it before any other
+ * engine call can replace lk_errmsg(). */
+int cli_fail_at(const char *cmd, const char *where, lk_status st);
+int cli_fail(const char *cmd, lk_status st);
+
+/* A usage error and where to read the usage; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Explains what getopt_long rejected ('?' or ':'); returns CLI_USAGE. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
+/* A progress line on the terminal (load) is erased by the next message;
+ * the command that draws one marks it. */
+void cli_progress_mark(void);
+void cli_progress_clear(void);
+
+/* ---------------------------------------------------------------------- */
+/* Arguments and time                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* Parses a decimal integer in [min, max]: digits only, no sign, no
+ * spaces, no overflow.  Returns 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Milliseconds since the epoch (the engine's unit for expiry), and on the
+ * monotonic clock (for progress). */
+uint64_t cli_now_ms(void);
+uint64_t cli_monotonic_ms(void);
+
+/* ---------------------------------------------------------------------- */
+/* Opening a data directory                                               */
+/* ---------------------------------------------------------------------- */
+
+struct cli_open_params {
+	int readonly;                /* get, scan: no lock, nothing changed */
+	lk_sync_mode sync;
+	uint64_t segment_size_bytes; /* 0: the engine's default */
+};
+
+/* Opens DIR, creating it unless readonly.  Returns an exit status; a DIR
+ * that does not exist is a bad argument (CLI_USAGE), not a "no". */
+int cli_open_db(lk_db **db, const char *cmd, const char *dir,
+		const struct cli_open_params *p);
+
+/* Closes db and folds a failed close (its final sync) into rc: the first
+ * failure decides the exit status. */
+int cli_close_db(lk_db *db, const char *cmd, int rc);
+
+/* ---------------------------------------------------------------------- */
+/* Commands                                                               */
+/* ---------------------------------------------------------------------- */
+
+int cmd_put(const char *cmd, int argc, char **argv);
+int cmd_get(const char *cmd, int argc, char **argv);
+int cmd_del(const char *cmd, int argc, char **argv);
+int cmd_scan(const char *cmd, int argc, char **argv);
+int cmd_load(const char *cmd, int argc, char **argv);
+int cmd_verify(const char *cmd, int argc, char **argv);
+
+#endif /* LK_CLI_H */

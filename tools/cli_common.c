@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli_common.c - what the logkeep tool's commands share: the mapping from
+ * lk_status to exit status, diagnostics on stderr, argument parsing and
+ * opening a data directory.  See cli.h for the contracts.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* ---------------------------------------------------------------------- */
+/* Exit statuses                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* The one mapping from an engine status to an exit status. */
+int cli_exit_for(lk_status st)
+{
+	switch (st) {
+	case LK_OK:
+		return CLI_OK;
+	case LK_NOT_FOUND:
+		return CLI_NO;
+	case LK_INVALID:
+	case LK_TOO_BIG:
+		return CLI_USAGE;
+	case LK_CORRUPT:
+	case LK_VERSION:
+		return CLI_CORRUPT;
+	case LK_BUSY:
+		return CLI_BUSY;
+	case LK_MISUSE:
+	case LK_IO:
+	case LK_NOSPACE:
+	case LK_NOMEM:
+	case LK_READONLY:
+	case LK_HALTED:
+	case LK_EXISTS:
+		return CLI_ERROR;
+	}
+	return CLI_ERROR; /* a status newer than this tool */
+}
+
+/* ---------------------------------------------------------------------- */
+/* Diagnostics                                                            */
+/* ---------------------------------------------------------------------- */
+
+/* Set while `load` has a progress line on the terminal, so that a
+ * diagnostic first clears it instead of being glued to its end. */
+static int progress_shown;
+
+void cli_progress_mark(void)
+{
+	progress_shown = 1;
+}
+
+void cli_progress_clear(void)
+{
+	if (progress_shown) {
+		fputs("\r\033[K", stderr);
+		progress_shown = 0;
+	}
+}
+
+/* "logkeep: <cmd>: <message>" on stderr. */
+void cli_msg(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	cli_progress_clear();
+	fputs("logkeep: ", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Reports an engine failure, with `where` ("line 7: ") between the
+ * command and the status when given, and returns its exit status.
+ * Must be called before any other engine call replaces lk_errmsg(). */
+int cli_fail_at(const char *cmd, const char *where, lk_status st)
+{
+	const char *detail = lk_errmsg();
+
+	assert(st != LK_OK);
+	if (detail[0] != '\0')
+		cli_msg(cmd, "%s%s: %s", where, lk_strerror(st), detail);
+	else
+		cli_msg(cmd, "%s%s", where, lk_strerror(st));
+	return cli_exit_for(st);
+}
+
+int cli_fail(const char *cmd, lk_status st)
+{
+	return cli_fail_at(cmd, "", st);
+}
+
+/* Reports a usage error and where to find the usage; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "logkeep: %s%s", cmd != NULL ? cmd : "",
+		cmd != NULL ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'logkeep %s%s--help'.\n", cmd != NULL ? cmd : "",
+		cmd != NULL ? " " : "");
+	return CLI_USAGE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Arguments                                                              */
+/* ---------------------------------------------------------------------- */
+
+/* Parses a decimal integer in [min, max]: digits only, no sign, no
+ * spaces, no overflow.  Returns 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	assert(s != NULL && out != NULL);
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned d;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* What getopt_long returned for an option it did not accept, in words. */
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':') {
+		if (optopt != 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
+			return cli_usage_error(cmd, "option '-%c' needs an "
+					       "argument", optopt);
+		return cli_usage_error(cmd, "option '%s' needs an argument",
+				       arg);
+	}
+	if (optopt != 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
+		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+	return cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+/* Milliseconds since the epoch, the engine's unit for expiry. */
+uint64_t cli_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t cli_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Opening                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Opens DIR: writing commands create it, read commands open it read-only.
+ * A DIR that does not exist is a bad argument (exit 2), not a "no": exit
+ * status 1 from get must mean that the key is absent. */
+int cli_open_db(lk_db **db, const char *cmd, const char *dir,
+		const struct cli_open_params *p)
+{
+	lk_options opts = LK_OPTIONS_INIT;
+	lk_status st;
+
+	assert(db != NULL && dir != NULL && p != NULL);
+	*db = NULL;
+	if (dir[0] == '\0')
+		return cli_usage_error(cmd, "DIR is empty");
+	opts.flags = p->readonly ? LK_OPEN_READONLY : LK_OPEN_CREATE;
+	opts.sync = p->sync;
+	if (p->segment_size_bytes != 0)
+		opts.segment_size_bytes = p->segment_size_bytes;
+	st = lk_open(db, dir, &opts);
+	if (st == LK_NOT_FOUND) {
+		cli_fail(cmd, st);
+		return CLI_USAGE;
+	}
+	if (st != LK_OK)
+		return cli_fail(cmd, st);
+	assert(*db != NULL);
+	return CLI_OK;
+}
+
+/* Closes the handle and folds a failed close (the final sync) into the
+ * command's exit status: the first failure decides it. */
+int cli_close_db(lk_db *db, const char *cmd, int rc)
+{
+	lk_status st = lk_close(db);
+
+	if (st != LK_OK) {
+		int close_rc = cli_fail(cmd, st);
+
+		if (rc == CLI_OK)
+			rc = close_rc;
+	}
+	return rc;
+}
+

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli_format.h - the text formats the logkeep tool reads and writes:
+ *
+ *  - the one-line escaping of `scan` (keys and values are opaque bytes, the
+ *    output is one record per line),
+ *  - JSON strings (`verify --json`), always valid UTF-8 whatever the bytes,
+ *  - a bounded line reader for `load`, which never holds more than one line
+ *    of at most a fixed size, whatever standard input contains.
+ *
+ * None of this knows about the engine: it is libc only.
+ */
+#ifndef LK_CLI_FORMAT_H
+#define LK_CLI_FORMAT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---------------------------------------------------------------------- */
+/* Output                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Writes n bytes so that they stay on one line and can be read back:
+ * TAB as \t, newline as \n, backslash as \\, and every other byte outside
+ * printable ASCII (0x20-0x7e) as \xHH with lower-case hex.  Write errors
+ * are left in ferror(out). */
+void text_put_escaped(FILE *out, const void *bytes, size_t n);
+
+/* Writes n bytes as a JSON string, quotes included.  Valid UTF-8 passes
+ * through; control characters, quote and backslash are escaped; a byte
+ * that is not part of valid UTF-8 becomes U+FFFD, so the output is always
+ * valid JSON. */
+void json_put_string(FILE *out, const char *s, size_t n);
+
+/* ---------------------------------------------------------------------- */
+/* Input                                                                  */
+/* ---------------------------------------------------------------------- */
+
+enum line_result {
+	LINE_OK = 0,       /* *line, *len hold the next line without its '\n' */
+	LINE_EOF = 1,      /* no more lines */
+	LINE_TOO_LONG = 2, /* the line passes the limit: stop reading */
+	LINE_ERROR = 3,    /* a read error; errno says which */
+};
+
+struct line_reader {
+	int fd;
+	char *buf;
+	size_t cap;          /* len_max + 1: a longest line and its '\n' */
+	size_t len_max;      /* longest line accepted, without its '\n' */
+	size_t start;        /* the next line starts here */
+	size_t end;          /* bytes read end here */
+	size_t scanned;      /* buf[start, scanned) holds no '\n' */
+	int eof;
+};
+
+/* Prepares a reader of lines of at most len_max bytes from descriptor fd.
+ * It reads with read(2), not stdio, so that a slow producer's lines are
+ * seen as they come instead of when a buffer of len_max bytes fills.
+ * Returns 0, or -1 when the buffer could not be allocated. */
+int line_reader_init(struct line_reader *lr, int fd, size_t len_max);
+
+/* Reads the next line.  A last line without '\n' counts as a line.
+ * On LINE_OK the pointer is valid until the next call. */
+enum line_result line_reader_next(struct line_reader *lr, const char **line,
+				  size_t *len);
+
+void line_reader_free(struct line_reader *lr);
+
+#endif /* LK_CLI_FORMAT_H */

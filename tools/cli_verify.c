@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli_verify.c - `logkeep verify`: runs lk_verify() on a data directory
+ * and prints its problems and recovery report, as text for people or as
+ * one JSON object for scripts.
+ *
+ * Problems are printed as the engine reports them, never stored: a
+ * directory with any number of problems costs no memory.  In JSON that
+ * puts "problems" first and the verdict ("ok", "status") and "report",
+ * known only when lk_verify() returns, after it.
+ *
+ * Exit status: 0 no problem; 1 only a torn tail (which the next writing
+ * open cuts, so not damage); 3 damage (LK_CORRUPT, LK_VERSION, or any
+ * problem but a torn tail); 2 no such DIR; 4 the check could not finish.
+ */
+#include <assert.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_format.h"
+
+/* ---------------------------------------------------------------------- */
+/* verify                                                                 */
+/* ---------------------------------------------------------------------- */
+
+struct verify_out {
+	int json;
+	int json_open;        /* `{"problems":[` is out */
+	uint64_t torn;        /* torn-tail problems */
+	uint64_t damage;      /* every other problem */
+};
+
+static const char *problem_kind_name(lk_problem_kind kind)
+{
+	switch (kind) {
+	case LK_PROBLEM_TORN_TAIL: return "torn_tail";
+	case LK_PROBLEM_CORRUPT: return "corrupt";
+	case LK_PROBLEM_MISSING: return "missing";
+	case LK_PROBLEM_FOREIGN: return "foreign";
+	case LK_PROBLEM_VERSION: return "version";
+	case LK_PROBLEM_IO: return "io";
+	}
+	return "unknown";
+}
+
+static void json_key_string(const char *key, const char *s, size_t n)
+{
+	printf("\"%s\":", key);
+	json_put_string(stdout, s, n);
+}
+
+static void verify_json_open(struct verify_out *vo)
+{
+	if (!vo->json_open) {
+		fputs("{\"problems\":[", stdout);
+		vo->json_open = 1;
+	}
+}
+
+static void verify_problem(void *arg, const lk_problem *pb)
+{
+	struct verify_out *vo = arg;
+	const char *file, *what;
+	uint64_t count;
+
+	assert(vo != NULL && pb != NULL);
+	file = pb->file != NULL ? pb->file : "";
+	what = pb->what != NULL ? pb->what : "";
+	count = vo->torn + vo->damage;
+	if (pb->kind == LK_PROBLEM_TORN_TAIL)
+		vo->torn++;
+	else
+		vo->damage++;
+	if (vo->json) {
+		verify_json_open(vo);
+		printf("%s{\"kind\":\"%s\",\"segment\":%" PRIu64
+		       ",\"offset\":%" PRIu64 ",",
+		       count > 0 ? "," : "", problem_kind_name(pb->kind),
+		       pb->segment_seq, pb->offset);
+		json_key_string("file", file, strlen(file));
+		putchar(',');
+		json_key_string("what", what, strlen(what));
+		putchar('}');
+		return;
+	}
+	/* One line per problem, whatever the bytes of a hostile file name. */
+	if (pb->segment_seq != 0)
+		printf("segment %" PRIu64 " offset %" PRIu64 ": ",
+		       pb->segment_seq, pb->offset);
+	else if (file[0] != '\0') {
+		text_put_escaped(stdout, file, strlen(file));
+		fputs(": ", stdout);
+	}
+	text_put_escaped(stdout, what, strlen(what));
+	putchar('\n');
+}
+
+static void verify_print_json(struct verify_out *vo, lk_status st,
+			      const lk_recovery_report *r)
+{
+	verify_json_open(vo);
+	printf("],\"ok\":%s,",
+	       st == LK_OK && vo->damage == 0 ? "true" : "false");
+	json_key_string("status", lk_strerror(st), strlen(lk_strerror(st)));
+	printf(",\"report\":{\"segments_read\":%" PRIu32
+	       ",\"records_replayed\":%" PRIu64
+	       ",\"records_discarded\":%" PRIu64 ",\"bytes_cut\":%" PRIu64
+	       ",\"cut_segment_seq\":%" PRIu64 ",\"cut_offset\":%" PRIu64
+	       ",\"zero_tail_bytes\":%" PRIu64
+	       ",\"segments_removed\":%" PRIu64 ",\"seq_last\":%" PRIu64
+	       ",\"duration_us\":%" PRIu64 ",\"snapshot_used\":%s,",
+	       r->segments_read, r->records_replayed, r->records_discarded,
+	       r->bytes_cut, r->cut_segment_seq, r->cut_offset,
+	       r->zero_tail_bytes, r->segments_removed, r->seq_last,
+	       r->duration_us, r->snapshot_used ? "true" : "false");
+	json_key_string("snapshot_note", r->snapshot_note,
+			strnlen(r->snapshot_note, sizeof r->snapshot_note));
+	putchar(',');
+	json_key_string("tail_note", r->tail_note,
+			strnlen(r->tail_note, sizeof r->tail_note));
+	fputs("}}\n", stdout);
+}
+
+static void verify_print_text(const struct verify_out *vo, lk_status st,
+			      const lk_recovery_report *r)
+{
+	size_t note_len;
+
+	printf("segments_read: %" PRIu32 "\n", r->segments_read);
+	printf("records_replayed: %" PRIu64 "\n", r->records_replayed);
+	printf("records_discarded: %" PRIu64 "\n", r->records_discarded);
+	printf("bytes_cut: %" PRIu64 "\n", r->bytes_cut);
+	printf("cut_segment_seq: %" PRIu64 "\n", r->cut_segment_seq);
+	printf("cut_offset: %" PRIu64 "\n", r->cut_offset);
+	printf("zero_tail_bytes: %" PRIu64 "\n", r->zero_tail_bytes);
+	printf("segments_removed: %" PRIu64 "\n", r->segments_removed);
+	printf("seq_last: %" PRIu64 "\n", r->seq_last);
+	printf("duration_us: %" PRIu64 "\n", r->duration_us);
+	note_len = strnlen(r->tail_note, sizeof r->tail_note);
+	if (note_len > 0) {
+		fputs("tail_note: ", stdout);
+		text_put_escaped(stdout, r->tail_note, note_len);
+		putchar('\n');
+	}
+	note_len = strnlen(r->snapshot_note, sizeof r->snapshot_note);
+	if (r->snapshot_used || note_len > 0) {
+		printf("snapshot_used: %s\n", r->snapshot_used ? "yes" : "no");
+		fputs("snapshot_note: ", stdout);
+		text_put_escaped(stdout, r->snapshot_note, note_len);
+		putchar('\n');
+	}
+	if (st == LK_CORRUPT || st == LK_VERSION || vo->damage > 0)
+		printf("result: damaged: %" PRIu64 " problem%s\n",
+		       vo->damage + vo->torn,
+		       vo->damage + vo->torn == 1 ? "" : "s");
+	else if (st != LK_OK)
+		printf("result: not checked to the end: %s\n", lk_strerror(st));
+	else if (vo->torn > 0)
+		printf("result: torn tail: the next writing open cuts %" PRIu64
+		       " bytes at segment %" PRIu64 " offset %" PRIu64 "\n",
+		       r->bytes_cut, r->cut_segment_seq, r->cut_offset);
+	else
+		puts("result: ok");
+}
+
+int cmd_verify(const char *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	lk_options opts = LK_OPTIONS_INIT;
+	lk_recovery_report report;
+	struct verify_out vo;
+	lk_status st;
+	int c;
+
+	memset(&vo, 0, sizeof vo);
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			vo.json = 1;
+			break;
+		case 'h':
+			return CLI_SHOW_HELP;
+		default:
+			return cli_bad_option(cmd, c, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		return cli_usage_error(cmd, "expected DIR, got %d arguments",
+				       argc);
+	if (argv[0][0] == '\0')
+		return cli_usage_error(cmd, "DIR is empty");
+	memset(&report, 0, sizeof report);
+	report.version = LK_REPORT_VERSION;
+	opts.flags = LK_OPEN_READONLY;
+	st = lk_verify(&report, argv[0], &opts, verify_problem, &vo);
+	if ((st == LK_NOT_FOUND || st == LK_INVALID) && !vo.json_open) {
+		cli_fail(cmd, st);
+		return CLI_USAGE; /* no such DIR: a bad argument */
+	}
+	if (st != LK_OK)
+		cli_fail(cmd, st);
+	if (vo.json)
+		verify_print_json(&vo, st, &report);
+	else
+		verify_print_text(&vo, st, &report);
+	if (st == LK_NOT_FOUND)
+		return CLI_USAGE;
+	if (st != LK_OK)
+		return cli_exit_for(st);
+	if (vo.damage > 0)
+		return CLI_CORRUPT; /* the engine said ok but saw damage */
+	return vo.torn > 0 ? CLI_NO : CLI_OK;
+}
+

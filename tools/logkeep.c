@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * logkeep.c - the `logkeep` command-line tool: put, get, del, load, scan
+ * and verify on a data directory, through the public API (logkeep.h) and
+ * libc only, so that it works on exactly what an embedding daemon sees.
+ *
+ * Design
+ * ------
+ * main() parses the global options (--help, --version) and hands the rest
+ * of argv to one function per command, found in a table that also holds
+ * each command's help text; the full manual and each command's --help are
+ * printed from that one table.  Each command parses its own options with
+ * getopt_long and returns an exit status.  cli.h lists the files: the
+ * commands live in cli_kv.c, cli_load.c and cli_verify.c.
+ *
+ * Invariants
+ * ----------
+ *  - Exit statuses are the same for every command (see exit_text) and an
+ *    lk_status becomes one in exactly one place, cli_exit_for().
+ *  - stdout carries only the command's output (a value, records, the
+ *    verify report); every diagnostic goes to stderr as
+ *    "logkeep: <command>: <lk_strerror>: <lk_errmsg>".  lk_errmsg() is
+ *    printed before any other engine call can replace it.
+ *  - Nothing the user or the disk supplies can make the tool allocate
+ *    without bound: a value on stdin stops at the value limit, a `load`
+ *    line at the line limit, a batch at --batch records (or earlier, when
+ *    the engine's batch limit says so); verify streams its problems.
+ *  - Options come before DIR (getopt_long with "+"), so that a KEY or a
+ *    VALUE such as "-1" is never taken for an option; "--" ends options.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char exit_text[] =
+	"EXIT STATUS\n"
+	"       The same for every command:\n"
+	"       0  success.\n"
+	"       1  no: get found no such key (absent, deleted, expired, or no\n"
+	"          such namespace); verify found nothing but a torn tail, which\n"
+	"          the next writing open cuts off.\n"
+	"       2  usage error: a bad option or argument, malformed input, a\n"
+	"          key, value or batch over a limit, or a DIR that does not\n"
+	"          exist (get, scan, verify).\n"
+	"       3  corruption: the data fails a check or uses a format version\n"
+	"          this logkeep does not know, or verify found damage.\n"
+	"       4  I/O or other error: a failed read, write or sync, a full\n"
+	"          device, no memory, a write error on standard output.\n"
+	"       5  busy: another process holds DIR for writing.\n";
+
+/* ---------------------------------------------------------------------- */
+/* The command table and the manual                                       */
+/* ---------------------------------------------------------------------- */
+
+static int cmd_help(const char *cmd, int argc, char **argv);
+
+struct command {
+	const char *name;
+	int (*run)(const char *cmd, int argc, char **argv);
+	const char *synopsis; /* after "logkeep " */
+	const char *summary;  /* for NAME: "logkeep put - <summary>" */
+	const char *text;     /* description and options, indented */
+};
+
+static const struct command commands[] = {
+	{ "put", cmd_put,
+	  "put [-n NS] [--ttl SECONDS] [--segment-size BYTES] DIR KEY [VALUE]",
+	  "store a value under a key",
+	  "       Stores VALUE under KEY in namespace NS, creating DIR and the\n"
+	  "       namespace when needed; put returns once the write is on disk.\n"
+	  "       Without VALUE the value is read from standard input, at most\n"
+	  "       1 MiB (1048576 bytes); a longer input is refused (exit 2).\n"
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n"
+	  "       --ttl SECONDS          the record expires SECONDS from now;\n"
+	  "                              an expired record is never returned\n"
+	  "       --segment-size BYTES   start a new segment file past BYTES\n"
+	  "                              (the engine checks its limits)\n" },
+	{ "get", cmd_get, "get [-n NS] DIR KEY", "print the value of a key",
+	  "       Writes the value of KEY to standard output byte for byte, with\n"
+	  "       no newline added.  Opens DIR read-only.  When the key or the\n"
+	  "       namespace is absent, deleted or expired, prints nothing and\n"
+	  "       exits with status 1.\n"
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n" },
+	{ "del", cmd_del, "del [-n NS] DIR KEY", "delete a key",
+	  "       Deletes KEY (writes a tombstone).  Deleting an absent key\n"
+	  "       succeeds.\n"
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n" },
+	{ "load", cmd_load,
+	  "load [-n NS] [--sync MODE] [--batch N] [--segment-size BYTES] DIR",
+	  "store KEY<TAB>VALUE lines read from standard input",
+	  "       Reads lines of KEY, a TAB and VALUE from standard input and\n"
+	  "       stores them, committing every N records as one atomic batch\n"
+	  "       (sooner when a batch reaches the engine's batch size limit).\n"
+	  "       The key ends at the first TAB and may not be empty; the value\n"
+	  "       is the rest of the line, taken as is.  A line holds at most\n"
+	  "       1025 + 1048576 bytes.  A malformed line stops the load with\n"
+	  "       exit status 2 and its line number: nothing of its batch is\n"
+	  "       stored, earlier batches stay.  Prints \"stored N records\".\n"
+	  "       When standard error is a terminal, shows progress there.\n"
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n"
+	  "       --sync MODE            always (default: each batch is on disk\n"
+	  "                              before the next), interval, or none\n"
+	  "                              (synced when DIR is closed)\n"
+	  "       --batch N              records per batch (default 1000)\n"
+	  "       --segment-size BYTES   start a new segment file past BYTES\n" },
+	{ "scan", cmd_scan, "scan [-n NS] [--prefix P] DIR",
+	  "print the records of a namespace",
+	  "       Prints every live record of namespace NS as a line of KEY, a\n"
+	  "       TAB and VALUE, in log order (not key order).  A TAB, newline or\n"
+	  "       backslash is written \\t, \\n or \\\\, every other byte outside\n"
+	  "       printable ASCII \\xHH, so each record is one line.  Opens DIR\n"
+	  "       read-only; an absent namespace prints nothing.\n"
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n"
+	  "       -p, --prefix P         only keys that start with P\n" },
+	{ "verify", cmd_verify, "verify [--json] DIR",
+	  "check every segment and record",
+	  "       Checks every segment and record of DIR and changes nothing.\n"
+	  "       Prints one line per problem, \"segment N offset O: what\", then\n"
+	  "       the recovery report (what a read-only open would do) as\n"
+	  "       \"field: value\" lines and a result line.  A torn tail (an\n"
+	  "       incomplete last commit, which the next writing open cuts off)\n"
+	  "       is exit status 1; any other problem is damage, status 3.\n"
+	  "       --json                 print one JSON object on one line\n"
+	  "                              instead, with the members problems\n"
+	  "                              (kind, segment, offset, file, what;\n"
+	  "                              kind is torn_tail, corrupt, missing,\n"
+	  "                              foreign, version or io), ok (true\n"
+	  "                              when DIR opens as it is, a torn tail\n"
+	  "                              included), status, and report (the\n"
+	  "                              recovery report's fields)\n" },
+	{ "help", cmd_help, "help [COMMAND]", "print this manual",
+	  "       Prints this manual, or the manual of COMMAND.\n" },
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_manual(FILE *out)
+{
+	fputs("NAME\n"
+	      "       logkeep - inspect and change a logkeep data directory\n"
+	      "\n"
+	      "SYNOPSIS\n"
+	      "       logkeep [--help] [--version] COMMAND [options] DIR ...\n",
+	      out);
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "       logkeep %s\n", commands[i].synopsis);
+	fputs("\n"
+	      "DESCRIPTION\n"
+	      "       logkeep works on the data directory DIR of the logkeep\n"
+	      "       storage engine.  Writing commands (put, del, load) create\n"
+	      "       DIR when needed and fail with status 5 while another\n"
+	      "       process writes to it; read commands (get, scan, verify)\n"
+	      "       never change anything on disk.  Options come before DIR;\n"
+	      "       \"--\" ends them, for a KEY or VALUE that starts with '-'.\n"
+	      "\n"
+	      "COMMANDS\n",
+	      out);
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "   %s\n%s\n", commands[i].synopsis,
+			commands[i].text);
+	fputs("OPTIONS\n"
+	      "       -h, --help     print this manual (after a command: the\n"
+	      "                      command's manual) and exit\n"
+	      "       --version      print the version and exit\n"
+	      "\n",
+	      out);
+	fputs(exit_text, out);
+}
+
+static void print_command_manual(FILE *out, const struct command *c)
+{
+	fprintf(out,
+		"NAME\n"
+		"       logkeep %s - %s\n"
+		"\n"
+		"SYNOPSIS\n"
+		"       logkeep %s\n"
+		"\n"
+		"DESCRIPTION AND OPTIONS\n"
+		"%s"
+		"       -h, --help             print this manual and exit\n"
+		"\n",
+		c->name, c->summary, c->synopsis, c->text);
+	fputs(exit_text, out);
+}
+
+static int cmd_help(const char *cmd, int argc, char **argv)
+{
+	const struct command *c;
+
+	(void)cmd;
+	if (argc > 2)
+		return cli_usage_error(NULL, "help: expected at most one "
+				       "COMMAND");
+	if (argc < 2 || strcmp(argv[1], "help") == 0 ||
+	    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		print_manual(stdout);
+		return CLI_OK;
+	}
+	c = command_find(argv[1]);
+	if (c == NULL)
+		return cli_usage_error(NULL, "help: unknown command '%s'",
+				       argv[1]);
+	print_command_manual(stdout, c);
+	return CLI_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* main                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* Flushes stdout and turns a failed write (a full disk, a closed pipe
+ * with SIGPIPE ignored) into exit status 4: output that did not arrive
+ * must not look like success. */
+static int finish_stdout(const char *cmd, int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		int e = errno;
+
+		cli_msg(cmd, "writing standard output: %s",
+			e != 0 ? strerror(e) : "write error");
+		if (rc == CLI_OK || rc == CLI_NO)
+			rc = CLI_ERROR;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *c;
+	int opt, rc;
+
+	opterr = 0; /* our messages, not getopt's */
+	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			print_manual(stdout);
+			return finish_stdout(NULL, CLI_OK);
+		case 'V':
+			printf("logkeep %s\n", LK_VERSION_STRING);
+			return finish_stdout(NULL, CLI_OK);
+		default:
+			return cli_bad_option(NULL, opt, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(NULL, "no COMMAND given");
+	c = command_find(argv[optind]);
+	if (c == NULL)
+		return cli_usage_error(NULL, "unknown command '%s'",
+				       argv[optind]);
+	argc -= optind;
+	argv += optind;
+	/* The command parses its own options from its own argv[0]; 0, not
+	 * 1, makes glibc and musl reset getopt's state after the "+". */
+	optind = 0;
+	rc = c->run(c->name, argc, argv);
+	if (rc == CLI_SHOW_HELP) {
+		print_command_manual(stdout, c);
+		rc = CLI_OK;
+	}
+	return finish_stdout(c->name, rc);
+}
+
