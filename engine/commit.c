@@ -344,8 +344,7 @@ static lk_status ensure_buf(struct lk_db *db, size_t need)
 }
 
 static size_t encode_group(struct lk_db *db, struct segment *s,
-			   struct writer *first, struct writer *end,
-			   uint64_t *ops)
+			   struct writer *first, size_t members, uint64_t *ops)
 {
 	uint64_t seq = atomic_load(&db->seq_last), base = s->hdr.record_seq_base;
 	uint8_t *buf = db->group_buf;
@@ -353,7 +352,7 @@ static size_t encode_group(struct lk_db *db, struct segment *s,
 	size_t pos = 0;
 
 	*ops = 0;
-	for (struct writer *w = first; w != end; w = w->next) {
+	for (struct writer *w = first; members--; w = members ? w->next : w) {
 		lk_batch *b = w->batch;
 
 		for (size_t i = 0; i < b->n; i++) {
@@ -388,13 +387,14 @@ static size_t encode_group(struct lk_db *db, struct segment *s,
 }
 
 static lk_status apply_group(struct lk_db *db, struct segment *s,
-			     struct writer *first, struct writer *end)
+			     struct writer *first, size_t members)
 {
 	lk_status st = LK_OK;
 	uint64_t seq = atomic_load(&db->seq_last);
 
 	pthread_rwlock_wrlock(&db->ix_lock);
-	for (struct writer *w = first; st == LK_OK && w != end; w = w->next) {
+	for (struct writer *w = first; st == LK_OK && members--;
+	     w = members ? w->next : w) {
 		lk_batch *b = w->batch;
 
 		for (size_t i = 0; st == LK_OK && i < b->n; i++) {
@@ -417,17 +417,20 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 	return st;
 }
 
-/* Writes, syncs and applies the batches of writers [first, end). */
+/* Writes, syncs and applies the batches of the first `members` writers
+ * of the queue.  Called without write_mu: the queue may grow behind the
+ * group meanwhile, so the group is a count, never "up to NULL", and no
+ * loop reads the last member's next (a new committer may be setting it). */
 static lk_status write_group(struct lk_db *db, struct writer *first,
-			     struct writer *end)
+			     size_t members)
 {
 	const lk_io *io = db->io;
-	size_t bound = COMMIT_BYTES_MAX, n;
+	size_t bound = COMMIT_BYTES_MAX, n, k = members;
 	uint64_t ops = 0;
 	struct segment *s;
 	lk_status st;
 
-	for (struct writer *w = first; w != end; w = w->next) {
+	for (struct writer *w = first; k--; w = k ? w->next : w) {
 		bound += w->bytes;
 		ops += w->batch->n;
 	}
@@ -455,7 +458,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	if (st != LK_OK)
 		goto out;
 
-	n = encode_group(db, s, first, end, &ops);
+	n = encode_group(db, s, first, members, &ops);
 	assert(n <= bound);
 	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
@@ -479,7 +482,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		s->synced_end = s->data_end;
 	}
 	atomic_fetch_add(&db->write_groups, 1);
-	st = apply_group(db, s, first, end);
+	st = apply_group(db, s, first, members);
 	if (st != LK_OK) {
 		/* The group is on disk but the index could not take it (a
 		 * read to confirm a key failed): the handle no longer matches
@@ -495,7 +498,8 @@ out:
 
 lk_status commit_batch(struct lk_db *db, lk_batch *b)
 {
-	struct writer self, *w, *end;
+	struct writer self, *w, *end = NULL;
+	size_t members;
 	lk_status st;
 
 	if (!b || b->magic != BATCH_MAGIC)
@@ -534,20 +538,22 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	{
 		size_t bytes = self.bytes, nops = b->n;
 
-		for (end = self.next; end; end = end->next) {
-			if (bytes + end->bytes > LK_GROUP_BYTES_MAX ||
-			    nops + end->batch->n > LK_BATCH_OPS_MAX)
+		members = 1;
+		for (w = self.next; w; w = w->next, members++) {
+			if (bytes + w->bytes > LK_GROUP_BYTES_MAX ||
+			    nops + w->batch->n > LK_BATCH_OPS_MAX)
 				break;
-			bytes += end->bytes;
-			nops += end->batch->n;
+			bytes += w->bytes;
+			nops += w->batch->n;
 		}
 	}
 	pthread_mutex_unlock(&db->write_mu);
 
-	st = write_group(db, &self, end);
+	st = write_group(db, &self, members);
 
 	pthread_mutex_lock(&db->write_mu);
-	for (w = &self; w != end; w = w->next) {
+	for (w = &self; members--; w = end) {
+		end = w->next; /* read before w's owner may return */
 		w->st = st;
 		w->done = 1;
 		if (w != &self)

@@ -20,7 +20,7 @@
 #include "compress.h"
 #include "endian.h"
 #include "error.h"
-#include "limits.h"
+#include "logkeep_limits.h"
 
 #define POOL_SIZE 4
 #define COMPRESS_LEVEL 1 /* fastest: a router's core is slow */

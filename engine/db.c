@@ -25,6 +25,11 @@
 
 #define ITER_MAGIC 0x6c6b6974u /* "lkit" */
 
+const char *lk_version(void)
+{
+	return LK_VERSION_STRING;
+}
+
 void lk_free(void *ptr)
 {
 	mem_free(ptr);
@@ -252,20 +257,17 @@ lk_status db_load_namespaces(struct lk_db *db)
 	return nl.st;
 }
 
-lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
+/* Checks the arguments of lk_ns_open/find; LK_OK with *ns set for
+ * "default", LK_NOT_FOUND to go on and look. */
+static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
 {
-	lk_batch *b = NULL;
-	lk_status st;
-	size_t len;
-	uint8_t id;
+	lk_status st = check_db(db);
 
-	st = check_db(db);
 	if (st != LK_OK)
 		return st;
 	if (!ns || !name)
-		return err_set(LK_INVALID, "lk_ns_open: NULL argument");
-	len = strlen(name);
-	if (!valid_ns_name(name, len))
+		return err_set(LK_INVALID, "namespace lookup: NULL argument");
+	if (!valid_ns_name(name, strlen(name)))
 		return err_set(LK_INVALID, "namespace name \"%.64s\": 1 to %u "
 				           "printable characters, no spaces",
 			       name, LK_NS_NAME_BYTES_MAX);
@@ -273,17 +275,49 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 		*ns = LK_NS_DEFAULT;
 		return LK_OK;
 	}
-	pthread_mutex_lock(&db->ns_mu);
+	return LK_NOT_FOUND;
+}
+
+/* Caller holds ns_mu. */
+static lk_status ns_lookup(uint32_t *ns, struct lk_db *db, const char *name)
+{
 	for (uint32_t i = 2; i <= LK_NS_COUNT_MAX; i++) {
 		if (db->ns_names[i] && strcmp(db->ns_names[i], name) == 0) {
 			*ns = i;
-			goto out;
+			return LK_OK;
 		}
 	}
-	if (db->readonly) {
-		st = err_set(LK_NOT_FOUND, "no namespace \"%s\"", name);
+	return err_set(LK_NOT_FOUND, "no namespace \"%s\"", name);
+}
+
+lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name)
+{
+	lk_status st = ns_args(ns, db, name);
+
+	if (st != LK_NOT_FOUND)
+		return st;
+	pthread_mutex_lock(&db->ns_mu);
+	st = ns_lookup(ns, db, name);
+	pthread_mutex_unlock(&db->ns_mu);
+	return st;
+}
+
+lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
+{
+	lk_batch *b = NULL;
+	lk_status st;
+	size_t len;
+	uint8_t id;
+
+	st = ns_args(ns, db, name);
+	if (st != LK_NOT_FOUND)
+		return st;
+	len = strlen(name);
+	pthread_mutex_lock(&db->ns_mu);
+	st = ns_lookup(ns, db, name);
+	if (st == LK_OK || db->readonly)
 		goto out;
-	}
+	st = LK_OK;
 	for (id = 2; id < LK_NS_COUNT_MAX && db->ns_names[id]; id++)
 		;
 	if (db->ns_names[id]) {
@@ -724,7 +758,8 @@ lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
 		if (st != LK_OK)
 			return st;
 		if (expired(it->db, &rec) || rec.key_len < it->prefix_len ||
-		    memcmp(rec.key, it->prefix, it->prefix_len) != 0) {
+		    (it->prefix_len &&
+		     memcmp(rec.key, it->prefix, it->prefix_len) != 0)) {
 			mem_free(it->buf);
 			it->buf = NULL;
 			continue;

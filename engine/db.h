@@ -28,7 +28,7 @@
 #include "compress.h"
 #include "index.h"
 #include "io.h"
-#include "limits.h"
+#include "logkeep_limits.h"
 #include "segment.h"
 
 #define DB_MAGIC 0x6c6b6462u /* "lkdb" */

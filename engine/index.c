@@ -13,7 +13,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "index.h"
-#include "limits.h"
+#include "logkeep_limits.h"
 
 struct slot {
 	uint32_t w0, w1, w2;

@@ -61,7 +61,7 @@
 #define NAME_BYTES_MAX 255u
 
 /* A file stops growing here: 4 GiB is four times the largest segment
- * (limits.h) and more than a test should ever hold in memory. */
+ * (logkeep_limits.h) and more than a test should ever hold in memory. */
 #define FILE_BYTES_MAX (UINT64_C(4) * 1024 * 1024 * 1024)
 
 /* The first buffer of a file; buffers then double. */

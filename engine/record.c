@@ -17,7 +17,7 @@
 #include <xxhash.h>
 
 #include "endian.h"
-#include "limits.h"
+#include "logkeep_limits.h"
 #include "record.h"
 
 _Static_assert(LK_RECORD_BYTES_MAX < (1u << 28),

@@ -37,7 +37,7 @@
  * record to its database, segment and offset, so a record copied elsewhere
  * fails verification.
  *
- * Limits (limits.h) are checked before anything is trusted: body_len
+ * Limits (logkeep_limits.h) are checked before anything is trusted: body_len
  * against LK_RECORD_BYTES_MAX and the bytes available, key_len against
  * LK_KEY_BYTES_MAX and the body, a compressed value's raw_len against
  * LK_VALUE_BYTES_MAX.

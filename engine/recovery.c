@@ -66,6 +66,8 @@ struct pending_op {
 /* The state of a scan over the segments, in open or in verify mode. */
 struct scan {
 	struct lk_db *db;        /* open mode; NULL when verifying */
+	lk_recovery_report *rep; /* filled in both modes */
+	char first[LK_ERRMSG_BYTES]; /* verify: the first problem */
 	const lk_io *io;
 	lk_problem_fn fn;        /* verify mode */
 	void *arg;
@@ -82,6 +84,7 @@ struct scan {
 	uint64_t stop;           /* where reading stopped */
 	const char *why;         /* why, or NULL at the end of the data */
 	int sealed;
+	int resynced;            /* verify: reading on after damage */
 	uint64_t records, discarded;
 	int problems;            /* verify: problems worse than a torn tail */
 	lk_status worst;
@@ -171,6 +174,10 @@ static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
 		return err_set(st, "segment %" PRIu64 " (%s) offset %" PRIu64
 			       ": %s", seq, file, offset, what);
 	if (kind != LK_PROBLEM_TORN_TAIL) {
+		if (!sc->problems)
+			snprintf(sc->first, sizeof sc->first,
+				 "segment %" PRIu64 " (%s) offset %" PRIu64
+				 ": %.160s", seq, file, offset, what);
 		sc->problems++;
 		if (sc->worst == LK_OK || st == LK_VERSION)
 			sc->worst = st;
@@ -313,11 +320,11 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 			 rec.durable_upto > pos)
 			why = "commit claims durability past itself";
 		else if (st == LK_OK && rec.type == REC_COMMIT &&
-			 rec.count != sc->nops)
+			 rec.count != sc->nops && !sc->resynced)
 			why = "commit count does not match its group";
 		else if (st == LK_OK && rec.type == REC_SEAL && sc->nops)
 			why = "seal inside an uncommitted group";
-		else if (st == LK_OK && rec.type == REC_SEAL &&
+		else if (st == LK_OK && rec.type == REC_SEAL && !sc->resynced &&
 			 rec.count != sc->seg->ops)
 			why = "seal's record count does not match the segment";
 		if (st == LK_CORRUPT || (st == LK_OK && why)) {
@@ -331,6 +338,12 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 		if (rec.type <= REC_DEL) {
 			st = pend(sc, &rec, pos);
 			sc->last_seq = rec.seq;
+		} else if (rec.type == REC_COMMIT && rec.count != sc->nops) {
+			/* verify, after damage: the end of a group that lost
+			 * records to it; already reported */
+			sc->discarded += sc->nops;
+			sc->nops = sc->keys_len = 0;
+			sc->commit_end = pos + rec.size;
 		} else {
 			st = apply_group(sc);
 			sc->commit_end = pos + rec.size;
@@ -427,7 +440,7 @@ static lk_status cut_tail(struct scan *sc)
 /* Scans one segment and judges its end. */
 static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
 {
-	lk_recovery_report *rep = sc->db ? &sc->db->report : NULL;
+	lk_recovery_report *rep = sc->rep;
 	uint64_t seq = s->hdr.seq, end = s->file_size;
 	uint64_t pos = SEG_HEADER_BYTES;
 	lk_status st;
@@ -435,6 +448,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
 	sc->seg = s;
 	sc->commit_end = SEG_HEADER_BYTES;
 	sc->sealed = 0;
+	sc->resynced = 0;
 	sc->nops = sc->keys_len = 0;
 	st = seg_reader_init(&sc->r, sc->io, s, end);
 	if (st != LK_OK)
@@ -457,6 +471,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
 		sc->discarded += sc->nops;
 		sc->nops = sc->keys_len = 0;
 		pos = next_valid(sc, sc->stop + 1, &gave_up);
+		sc->resynced = 1;
 		if (gave_up)
 			problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
 				"too much damage to search; rest of the segment "
@@ -486,8 +501,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
 	if (sc->commit_end == end)
 		goto out;
 	if (seg_reader_zero_from(&sc->r, sc->commit_end)) {
-		if (rep)
-			rep->zero_tail_bytes = end - sc->commit_end;
+		rep->zero_tail_bytes = end - sc->commit_end;
 		goto out;
 	}
 	if (sc->why && !seg_reader_zero_from(&sc->r, sc->stop) &&
@@ -508,14 +522,11 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
 			 end - sc->commit_end, (uint64_t)sc->nops);
 		if (sc->fn)
 			problem(sc, LK_PROBLEM_TORN_TAIL, seq, s->name,
-				sc->commit_end, "%s", note);
-		if (rep) {
-			rep->bytes_cut = end - sc->commit_end;
-			rep->cut_segment_seq = seq;
-			rep->cut_offset = sc->commit_end;
-			snprintf(rep->tail_note, sizeof rep->tail_note, "%s",
-				 note);
-		}
+				sc->commit_end, "%s", strchr(note, ':') + 2);
+		rep->bytes_cut = end - sc->commit_end;
+		rep->cut_segment_seq = seq;
+		rep->cut_offset = sc->commit_end;
+		snprintf(rep->tail_note, sizeof rep->tail_note, "%s", note);
 	}
 	if (sc->db && !sc->db->readonly)
 		st = cut_tail(sc);
@@ -587,6 +598,9 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 	lk_status st = LK_OK;
 	size_t n = 0;
 
+	/* *count stays current so that the caller closes what was opened
+	 * when this fails half-way. */
+	*count = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct seg_entry *e = &l->v[i];
 		int newest = i + 1 == l->n, torn = 0;
@@ -602,8 +616,9 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 				return st;
 			continue;
 		}
-		st = seg_open(&s, io, db ? db->dir : NULL, e->name,
-			      newest && !readonly);
+		/* Writable unless read-only: which segment ends up the
+		 * newest is known only once torn ones are removed. */
+		st = seg_open(&s, io, db ? db->dir : NULL, e->name, !readonly);
 		if (st != LK_OK) {
 			err_prefix("opening segment %s", e->name);
 			if (!sc->fn)
@@ -615,8 +630,7 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		st = read_header(sc, s, &torn, &why);
 		if (st == LK_CORRUPT && newest && torn) {
 			/* Cut by a power loss while it was being created. */
-			if (db)
-				db->report.segments_removed++;
+			sc->rep->segments_removed++;
 			if (sc->fn)
 				problem(sc, LK_PROBLEM_TORN_TAIL, e->seq, e->name, 0,
 					"%s; the segment holds no data and open "
@@ -677,8 +691,8 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		}
 		s->db_seed = record_hash(s->hdr.db_id, SEG_DB_ID_BYTES, 0);
 		segs[n++] = s;
+		*count = n;
 	}
-	*count = n;
 	return LK_OK;
 }
 
@@ -699,6 +713,7 @@ lk_status recovery_open(struct lk_db *db)
 	lk_status st;
 
 	sc.db = db;
+	sc.rep = &db->report;
 	sc.io = io;
 	st = list_segments(&l, io, db->dir);
 	if (st != LK_OK)
@@ -756,16 +771,24 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	uint64_t t0 = io->mono_us(io->ctx);
 	struct segment **segs = NULL;
 	struct scan sc = { 0 };
+	struct lk_db shim;
 	struct listing l;
 	size_t n = 0;
 	lk_status st;
 
 	assert(fn);
+	memset(report, 0, sizeof *report);
+	report->version = LK_REPORT_VERSION;
+	/* open_chain finds the directory and the read-only flag in a db;
+	 * verify lends it a stand-in that holds just those. */
+	memset(&shim, 0, sizeof shim);
+	shim.io = io;
+	shim.dir = dir;
+	shim.readonly = 1;
 	sc.io = io;
 	sc.fn = fn;
 	sc.arg = arg;
-	memset(report, 0, sizeof *report);
-	report->version = LK_REPORT_VERSION;
+	sc.rep = report;
 	st = list_segments(&l, io, dir);
 	if (st != LK_OK)
 		goto out;
@@ -774,27 +797,12 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		st = err_set(LK_NOMEM, "verifying %zu segments", l.n);
 		goto out;
 	}
-	/* open_chain needs the directory through the db in open mode; in
-	 * verify mode it opens files through a stand-in. */
-	{
-		struct lk_db shim;
-
-		memset(&shim, 0, sizeof shim);
-		shim.io = io;
-		shim.dir = dir;
-		shim.readonly = 1;
-		sc.db = &shim;
-		st = open_chain(&sc, &l, segs, &n);
-		report->segments_removed = shim.report.segments_removed;
-		sc.db = NULL;
-	}
+	sc.db = &shim;
+	st = open_chain(&sc, &l, segs, &n);
+	sc.db = NULL;
 	if (st != LK_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct lk_db shim;
-
-		memset(&shim, 0, sizeof shim);
-		shim.report.version = LK_REPORT_VERSION;
 		segs[i]->slot = (uint32_t)i + 1;
 		st = scan_segment(&sc, segs[i], i + 1 == n);
 		if (st != LK_OK) {
@@ -803,35 +811,14 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			st = LK_OK;
 		}
 		report->segments_read++;
-		if (i + 1 == n) {
-			/* what a read-only open would report of the tail */
-			uint64_t end = segs[i]->file_size;
-
-			if (segs[i]->data_end < end) {
-				struct seg_reader r;
-
-				if (seg_reader_init(&r, io, segs[i], end) == LK_OK) {
-					if (seg_reader_zero_from(&r,
-								 segs[i]->data_end))
-						report->zero_tail_bytes =
-							end - segs[i]->data_end;
-					else {
-						report->bytes_cut =
-							end - segs[i]->data_end;
-						report->cut_segment_seq =
-							segs[i]->hdr.seq;
-						report->cut_offset =
-							segs[i]->data_end;
-					}
-					seg_reader_free(&r);
-				}
-			}
-		}
 	}
 	report->records_replayed = sc.records;
 	report->records_discarded = sc.discarded;
 	report->seq_last = sc.last_seq;
 	st = sc.worst;
+	if (st != LK_OK)
+		err_set(st, "%d problem%s; the first: %s", sc.problems,
+			sc.problems == 1 ? "" : "s", sc.first);
 out:
 	for (size_t i = 0; segs && i < n; i++)
 		seg_close(segs[i], io);

@@ -15,7 +15,7 @@
 #include "alloc.h"
 #include "endian.h"
 #include "error.h"
-#include "limits.h"
+#include "logkeep_limits.h"
 #include "segment.h"
 
 static const uint8_t seg_magic[8] = { 'L', 'K', 'S', 'E', 'G', '\r', '\n',

@@ -71,13 +71,15 @@
  *  - Iteration order is log order, not key order.
  *  - Expired records are never returned; they take disk space until
  *    compaction.
- *  - See engine/limits.h for every size limit and the reason for it.
+ *  - logkeep_limits.h (included here) has every limit and its reason.
  */
 #ifndef LOGKEEP_H
 #define LOGKEEP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "logkeep_limits.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -90,6 +92,9 @@ extern "C" {
 #endif
 
 #define LK_VERSION_STRING "0.1.0"
+
+/* The version of the library linked at run time ("0.1.0"). */
+LK_API const char *lk_version(void);
 
 /* ---------------------------------------------------------------------- */
 /* Statuses                                                               */
@@ -184,6 +189,10 @@ LK_API lk_status lk_close(lk_db *db);
  * Returns LK_OK, LK_INVALID (bad name), LK_NOT_FOUND (read-only and
  * absent), LK_TOO_BIG (all ids used), or any write status. */
 LK_API lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name);
+
+/* Finds namespace `name` without creating it.
+ * Returns LK_OK, LK_INVALID, LK_NOT_FOUND. */
+LK_API lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name);
 
 /* Copies the name of namespace `ns` into buf (NUL-terminated, truncated
  * to cap).  Returns LK_OK, LK_NOT_FOUND, LK_INVALID. */

@@ -7,13 +7,15 @@
 # Method: every check runs the real binary on a data directory under one
 # mktemp -d directory (removed at exit) and prints TAP lines, `ok N - name`
 # or `not ok N - name` with the command's stderr as `# ` lines; the script
-# exits non-zero if any check failed.  Damage is made the way
-# corruption_test does it: truncate the newest segment file past its zero
-# tail (a torn tail), or flip one byte in the middle of the log with many
-# commits after it (damage).  Segment files are DIR/<16 digits>.seg.
+# exits non-zero if any check failed.  Damage is made the way LevelDB's
+# corruption_test makes it: truncate the newest segment file a few bytes
+# into its data, before the zero tail that verify reports (a torn tail), or
+# flip one byte in the middle of the log with many commits after it
+# (damage).  Segment files are DIR/<16 digits>.seg.  A second writer is a
+# `load` that holds DIR while it waits on a FIFO.
 #
 # Usage: sh tests/cli_test.sh path/to/logkeep
-# Needs: POSIX sh, awk, od, dd; python3 (optional) checks --json output.
+# Needs: POSIX sh, awk, od, dd, mkfifo; python3 (optional) parses --json.
 
 # Checks are `check NAME eval '...'` so that they read as one condition;
 # the single quotes are meant (the condition expands when it runs).
@@ -302,6 +304,35 @@ run "$LK" --version
 check "--version prints the version" grep -q '^logkeep [0-9]' "$T/out"
 
 # ---------------------------------------------------------------------------
+# A second writer
+# ---------------------------------------------------------------------------
+
+# load takes the lock when it opens DIR, before it reads stdin; fed from a
+# FIFO that stays open, it holds the lock for as long as the test wants.
+B=$T/busy
+mkfifo "$T/fifo"
+"$LK" load "$B" <"$T/fifo" >"$T/load.out" 2>"$T/load.err" &
+load_pid=$!
+exec 3>"$T/fifo"
+tries=0
+while [ ! -e "$B/LOCK" ] && [ "$tries" -lt 50 ]; do
+	sleep 1
+	tries=$((tries + 1))
+done
+sleep 1
+run "$LK" put "$B" k v
+expect_rc "a second writer gets exit status 5 (busy)" 5
+run "$LK" get "$B" k
+expect_rc "a reader is not blocked by the writer" 1
+printf 'k\tfrom load\n' >&3
+exec 3>&-
+wait "$load_pid"
+# shellcheck disable=SC2034 # read by the eval below
+load_rc=$?
+check "the first writer finishes normally" \
+	eval '[ "$load_rc" -eq 0 ] && grep -q "stored 1 records" "$T/load.out"'
+
+# ---------------------------------------------------------------------------
 # verify
 # ---------------------------------------------------------------------------
 
@@ -354,7 +385,7 @@ if [ -n "$seg" ]; then
 	check "verify names the segment and offset of the damage" \
 		grep -q '^segment [0-9]* offset [0-9]*: ' "$T/out"
 	run "$LK" verify --json "$C"
-	check "verify --json of damage says not ok and exits 3" \
+	check "verify --json of damage says \"ok\":false and exits 3" \
 		eval '[ "$rc" -eq 3 ] && grep -q "\"ok\":false" "$T/out"'
 	check "verify --json of damage is valid JSON" json_parses "$T/out"
 	run "$LK" get "$C" key0001

@@ -5,7 +5,6 @@
  * opening a data directory.  See cli.h for the contracts.
  */
 #include <assert.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_format.h"
 
 /* ---------------------------------------------------------------------- */
 /* Exit statuses                                                          */
@@ -84,16 +84,23 @@ void cli_msg(const char *cmd, const char *fmt, ...)
 
 /* Reports an engine failure, with `where` ("line 7: ") between the
  * command and the status when given, and returns its exit status.
- * Must be called before any other engine call replaces lk_errmsg(). */
+ * Must be called before any other engine call replaces lk_errmsg().
+ * The detail quotes file and namespace names, which may hold any bytes:
+ * it is escaped like scan output, so that it stays one line and cannot
+ * drive the terminal. */
 int cli_fail_at(const char *cmd, const char *where, lk_status st)
 {
 	const char *detail = lk_errmsg();
 
+	assert(cmd != NULL && where != NULL);
 	assert(st != LK_OK);
-	if (detail[0] != '\0')
-		cli_msg(cmd, "%s%s: %s", where, lk_strerror(st), detail);
-	else
-		cli_msg(cmd, "%s%s", where, lk_strerror(st));
+	cli_progress_clear();
+	fprintf(stderr, "logkeep: %s: %s%s", cmd, where, lk_strerror(st));
+	if (detail[0] != '\0') {
+		fputs(": ", stderr);
+		text_put_escaped(stderr, detail, strlen(detail));
+	}
+	fputc('\n', stderr);
 	return cli_exit_for(st);
 }
 

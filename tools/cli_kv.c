@@ -94,8 +94,8 @@ int cmd_put(const char *cmd, int argc, char **argv)
 	const char *ns_name = "default";
 	uint64_t ttl_s = 0, expire_at_ms = 0;
 	unsigned char *stdin_value = NULL;
-	const void *value;
-	size_t value_len;
+	const void *value = NULL;
+	size_t value_len = 0;
 	lk_db *db = NULL;
 	uint32_t ns;
 	lk_status st;

@@ -51,14 +51,15 @@ struct load {
 	uint64_t progress_at_ms;
 };
 
-static void load_progress(struct load *ld, int force)
+/* Redraws the progress line, at most every CLI_PROGRESS_PERIOD_MS. */
+static void load_progress(struct load *ld)
 {
 	uint64_t now;
 
 	if (!ld->tty)
 		return;
 	now = cli_monotonic_ms();
-	if (!force && now - ld->progress_at_ms < CLI_PROGRESS_PERIOD_MS)
+	if (now - ld->progress_at_ms < CLI_PROGRESS_PERIOD_MS)
 		return;
 	ld->progress_at_ms = now;
 	fprintf(stderr, "\rlogkeep: %s: %" PRIu64 " records stored, %" PRIu64
@@ -79,7 +80,7 @@ static int load_commit(struct load *ld)
 	if (st != LK_OK)
 		return cli_fail(ld->cmd, st);
 	ld->stored += count;
-	load_progress(ld, 0);
+	load_progress(ld);
 	return CLI_OK;
 }
 
@@ -161,7 +162,7 @@ static int load_lines(struct load *ld)
 			rc = load_commit(ld);
 		if (rc != CLI_OK)
 			break;
-		load_progress(ld, 0);
+		load_progress(ld);
 	}
 	if (rc == CLI_OK)
 		rc = load_commit(ld);

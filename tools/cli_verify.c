@@ -64,12 +64,24 @@ static void verify_problem(void *arg, const lk_problem *pb)
 {
 	struct verify_out *vo = arg;
 	const char *file, *what;
+	char where[64];
 	uint64_t count;
+	int where_len = 0;
 
 	assert(vo != NULL && pb != NULL);
 	file = pb->file != NULL ? pb->file : "";
 	what = pb->what != NULL ? pb->what : "";
 	count = vo->torn + vo->damage;
+	if (pb->segment_seq != 0) {
+		where_len = snprintf(where, sizeof where,
+				     "segment %" PRIu64 " offset %" PRIu64 ": ",
+				     pb->segment_seq, pb->offset);
+		/* Some sentences already start with their place: the place
+		 * has its own fields and is printed once. */
+		if (where_len > 0 && (size_t)where_len < sizeof where &&
+		    strncmp(what, where, (size_t)where_len) == 0)
+			what += where_len;
+	}
 	if (pb->kind == LK_PROBLEM_TORN_TAIL)
 		vo->torn++;
 	else
@@ -87,10 +99,9 @@ static void verify_problem(void *arg, const lk_problem *pb)
 		return;
 	}
 	/* One line per problem, whatever the bytes of a hostile file name. */
-	if (pb->segment_seq != 0)
-		printf("segment %" PRIu64 " offset %" PRIu64 ": ",
-		       pb->segment_seq, pb->offset);
-	else if (file[0] != '\0') {
+	if (pb->segment_seq != 0) {
+		fputs(where, stdout);
+	} else if (file[0] != '\0') {
 		text_put_escaped(stdout, file, strlen(file));
 		fputs(": ", stdout);
 	}

@@ -225,6 +225,7 @@ static int cmd_help(const char *cmd, int argc, char **argv)
  * must not look like success. */
 static int finish_stdout(const char *cmd, int rc)
 {
+	errno = 0;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		int e = errno;
 

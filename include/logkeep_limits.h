@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * limits.h - every limit of logkeep in one place, each with the reason for
- * its value.  Anything that file content or a caller can make grow has a
- * limit here; the codec checks lengths read from disk against these before
- * it allocates or reads anything.
+ * logkeep_limits.h - every limit of logkeep in one place, each with the
+ * reason for its value.  Anything that file content or a caller can make
+ * grow has a limit here; the codec checks lengths read from disk against
+ * these before it allocates or reads anything.  Public (logkeep.h includes
+ * it) so that callers can size their buffers and check input up front.
  */
-#ifndef LK_LIMITS_H
-#define LK_LIMITS_H
+#ifndef LOGKEEP_LIMITS_H
+#define LOGKEEP_LIMITS_H
 
 #include <stdint.h>
 
@@ -74,4 +75,4 @@
 #define LK_PREFILL_BYTES (256u * 1024u)
 #define LK_PREFILL_GROUP_BYTES_MAX (16u * 1024u)
 
-#endif /* LK_LIMITS_H */
+#endif /* LOGKEEP_LIMITS_H */

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_group_commit.c - concurrent durable commits share fdatasyncs, and
+ * none of them returns before the sync that covers its data (SPEC §5).
+ *
+ * Method: an I/O layer that wraps the in-memory one.  Each pwrite gets a
+ * number, and the layer remembers, for every key it sees in the written
+ * bytes, the number of the write that carried it.  An fdatasync takes a
+ * millisecond, like a flash device, and on return records the last write
+ * number it covered.  Eight threads commit durable puts at once; each
+ * checks, the moment lk_put returns, that the write holding its key is
+ * covered by a completed sync.  At the end the number of syncs must be
+ * well below the number of commits.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#define THREADS 8
+#define PUTS_PER_THREAD 150
+#define KEY_FMT "gc-key-%d-%04d"
+
+static const lk_io *inner;
+static lk_io wrap;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t writes;         /* pwrites so far */
+static uint64_t synced_upto;    /* the last write a completed sync covered */
+static uint64_t syncs;
+static uint64_t key_write[THREADS][PUTS_PER_THREAD];
+
+static void note_keys(const void *buf, size_t n, uint64_t write_no)
+{
+	const char *p = buf, *end = p + n;
+
+	/* Keys are written raw into records; find each "gc-key-" in the
+	 * bytes and parse the thread and index after it. */
+	while (p < end) {
+		const char *hit = memchr(p, 'g', (size_t)(end - p));
+		int t, i;
+
+		if (!hit)
+			break;
+		if (end - hit >= 16 && memcmp(hit, "gc-key-", 7) == 0 &&
+		    sscanf(hit, "gc-key-%d-%4d", &t, &i) == 2 && t >= 0 &&
+		    t < THREADS && i >= 0 && i < PUTS_PER_THREAD)
+			key_write[t][i] = write_no;
+		p = hit + 1;
+	}
+}
+
+static lk_status w_pwrite(void *ctx, lk_io_file *f, const void *buf,
+			  size_t n, uint64_t off)
+{
+	lk_status st;
+
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	note_keys(buf, n, ++writes);
+	st = inner->pwrite(inner->ctx, f, buf, n, off);
+	pthread_mutex_unlock(&mu);
+	return st;
+}
+
+static lk_status w_sync(void *ctx, lk_io_file *f)
+{
+	struct timespec ms = { 0, 1000 * 1000 };
+	uint64_t covers;
+	lk_status st;
+
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	covers = writes; /* everything written before the sync started */
+	pthread_mutex_unlock(&mu);
+	nanosleep(&ms, NULL);
+	st = inner->sync(inner->ctx, f);
+	pthread_mutex_lock(&mu);
+	if (covers > synced_upto)
+		synced_upto = covers;
+	syncs++;
+	pthread_mutex_unlock(&mu);
+	return st;
+}
+
+static lk_db *db;
+static int violations;
+
+static void *committer(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	char key[32], value[64];
+
+	for (int i = 0; i < PUTS_PER_THREAD; i++) {
+		uint64_t w, s;
+
+		snprintf(key, sizeof key, KEY_FMT, t, i);
+		snprintf(value, sizeof value, "value of %s", key);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, key, strlen(key), value,
+				strlen(value), 0));
+		pthread_mutex_lock(&mu);
+		w = key_write[t][i];
+		s = synced_upto;
+		if (w == 0 || w > s)
+			violations++;
+		pthread_mutex_unlock(&mu);
+	}
+	return NULL;
+}
+
+static void concurrent_durable_puts_share_fdatasyncs(void **state)
+{
+	lk_options o;
+	pthread_t th[THREADS];
+	lk_stats stats;
+	lk_io *mem;
+	uint64_t puts = THREADS * PUTS_PER_THREAD;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&mem));
+	inner = mem;
+	wrap = *mem;
+	wrap.pwrite = w_pwrite;
+	wrap.sync = w_sync;
+	o = test_options(&wrap);
+	CHECK_OK(lk_open(&db, "/gc", &o));
+	syncs = 0;
+	for (int t = 0; t < THREADS; t++)
+		CHECK(pthread_create(&th[t], NULL, committer,
+				     (void *)(intptr_t)t) == 0);
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	CHECK_OK(lk_stats_get(&stats, db));
+	printf("# %" PRIu64 " durable puts from %d threads: %" PRIu64
+	       " fdatasyncs (%" PRIu64 " counted by the engine), %" PRIu64
+	       " write groups, %.1f commits per sync\n",
+	       puts, THREADS, syncs, stats.sync_calls, stats.write_groups,
+	       (double)puts / (double)syncs);
+	CHECK(violations == 0);
+	CHECK(stats.commits == puts);
+	/* Each group costs one sync (plus one per prefill extension and
+	 * segment creation); sharing must cut them well below one per put. */
+	CHECK(stats.write_groups < puts / 2);
+	CHECK(syncs < puts / 2);
+	for (int t = 0; t < THREADS; t++)
+		for (int i = 0; i < PUTS_PER_THREAD; i++) {
+			char key[32];
+
+			snprintf(key, sizeof key, KEY_FMT, t, i);
+			CHECK_OK(lk_exists(db, LK_NS_DEFAULT, key, strlen(key)));
+		}
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(mem);
+}
+
+static void single_committer_syncs_once_per_put(void **state)
+{
+	lk_options o;
+	lk_stats stats;
+	lk_io *mem;
+	char key[32];
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&mem));
+	inner = mem;
+	wrap = *mem;
+	wrap.pwrite = w_pwrite;
+	wrap.sync = w_sync;
+	o = test_options(&wrap);
+	CHECK_OK(lk_open(&db, "/one", &o));
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof key, "one-%d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, key, strlen(key), "v", 1, 0));
+	}
+	CHECK_OK(lk_stats_get(&stats, db));
+	CHECK(stats.write_groups == 50);
+	CHECK(stats.sync_calls >= 50);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(concurrent_durable_puts_share_fdatasyncs),
+		cmocka_unit_test(single_committer_syncs_once_per_put),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_recovery.c - what lk_open() does with a log that a power cut, a bad
+ * flash block or an operator left behind (SPEC §5).
+ *
+ * Method: build a small database through the public API on the in-memory
+ * I/O layer, list its records by offset (testutil.h), then damage the
+ * files the way LevelDB's corruption_test does - truncate at every byte of
+ * the last record, append zeroes or garbage, flip single bits, delete or
+ * forge segments - and check what the next open keeps, cuts, refuses and
+ * reports, and that a refused open changes nothing on disk.  A few cases
+ * run on real files through the POSIX layer too.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "endian.h"
+#include "testutil.h"
+
+#define DIR "/db"
+#define SEG1 "0000000000000001.seg"
+#define KEYS 20
+
+static lk_io *mem;
+
+static int setup(void **state)
+{
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&mem));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	lk_io_memory_free(mem);
+	mem = NULL;
+	return 0;
+}
+
+static void key_of(char *buf, int i)
+{
+	snprintf(buf, 16, "key%04d", i);
+}
+
+static void value_of(char *buf, int i)
+{
+	snprintf(buf, 64, "value-%04d-0123456789abcdef", i);
+}
+
+/* Writes keys [from, to) as single durable puts. */
+static void put_range(lk_db *db, int from, int to)
+{
+	char k[16], v[64];
+
+	for (int i = from; i < to; i++) {
+		key_of(k, i);
+		value_of(v, i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v, strlen(v), 0));
+	}
+}
+
+static void make_db(int keys, uint64_t segment_size)
+{
+	lk_options o = test_options(mem);
+	lk_db *db;
+
+	if (segment_size)
+		o.segment_size_bytes = segment_size;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	put_range(db, 0, keys);
+	CHECK_OK(lk_close(db));
+}
+
+static int has_key(lk_db *db, int i)
+{
+	char k[16], v[64];
+	size_t len;
+	void *got;
+	lk_status st;
+
+	key_of(k, i);
+	st = lk_get(&got, &len, db, LK_NS_DEFAULT, k, strlen(k));
+	if (st == LK_NOT_FOUND)
+		return 0;
+	CHECK_OK(st);
+	value_of(v, i);
+	CHECK(len == strlen(v) && memcmp(got, v, len) == 0);
+	lk_free(got);
+	return 1;
+}
+
+static lk_status open_db(lk_db **db, uint32_t flags)
+{
+	lk_options o = test_options(mem);
+
+	o.flags = flags;
+	return lk_open(db, DIR, &o);
+}
+
+/* The last record of type `type` in the list, by index. */
+static size_t last_of(const struct rec_list *l, uint8_t type)
+{
+	for (size_t i = l->n; i-- > 0;)
+		if (l->v[i].type == type)
+			return i;
+	CHECK(!"no record of that type");
+	return 0;
+}
+
+static uint64_t end_of(const struct rec_list *l, size_t i)
+{
+	return l->v[i].offset + l->v[i].size;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void truncated_tail_is_cut_and_reported_at_every_offset(void **state)
+{
+	struct rec_list l;
+	struct blob orig;
+	size_t put, commit;
+	uint64_t prev_end;
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	orig = file_read(mem, DIR, SEG1);
+	put = last_of(&l, REC_PUT);
+	commit = put + 1;
+	CHECK(l.v[commit].type == REC_COMMIT);
+	prev_end = l.v[put].offset; /* the previous group's commit ends here */
+
+	for (uint64_t c = l.v[put].offset; c < l.data_end; c++) {
+		uint64_t kept_end = c >= end_of(&l, commit) ? end_of(&l, commit)
+							    : prev_end;
+		lk_recovery_report rep;
+		lk_db *db;
+
+		file_write(mem, DIR, SEG1, orig.p, (size_t)c);
+		CHECK_OK(open_db(&db, 0));
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(rep.bytes_cut == c - kept_end);
+		if (c > kept_end) {
+			CHECK(rep.cut_segment_seq == 1);
+			CHECK(rep.cut_offset == kept_end);
+			CHECK(strstr(rep.tail_note, "cut") != NULL);
+		}
+		for (int i = 0; i < KEYS - 1; i++)
+			CHECK(has_key(db, i));
+		CHECK(has_key(db, KEYS - 1) == (c >= end_of(&l, commit)));
+		CHECK_OK(lk_close(db));
+
+		/* The cut is on disk: a second open finds nothing to cut. */
+		CHECK_OK(open_db(&db, 0));
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(rep.bytes_cut == 0);
+		CHECK(has_key(db, KEYS - 1) == (c >= end_of(&l, commit)));
+		CHECK_OK(lk_close(db));
+	}
+	free(orig.p);
+}
+
+static void zero_tail_is_free_space_not_damage(void **state)
+{
+	static const uint8_t zeroes[70000];
+	const size_t lens[] = { 1, 7, 100, 4096, sizeof zeroes };
+	struct rec_list l;
+	struct blob orig;
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	orig = file_read(mem, DIR, SEG1);
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		lk_recovery_report rep;
+		lk_db *db;
+
+		file_write(mem, DIR, SEG1, orig.p, (size_t)l.data_end);
+		corrupt_bytes(mem, DIR, SEG1, l.data_end, zeroes, lens[i]);
+		CHECK_OK(open_db(&db, 0));
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(rep.bytes_cut == 0);
+		CHECK(rep.zero_tail_bytes == lens[i]);
+		for (int k = 0; k < KEYS; k++)
+			CHECK(has_key(db, k));
+		/* and the zeroes are reused by the next write */
+		put_range(db, KEYS, KEYS + 1);
+		CHECK_OK(lk_close(db));
+		CHECK_OK(open_db(&db, 0));
+		CHECK(has_key(db, KEYS));
+		CHECK_OK(lk_close(db));
+	}
+	free(orig.p);
+}
+
+static void garbage_tail_is_cut_and_reported(void **state)
+{
+	const size_t lens[] = { 1, 8, 17, 100, 4096 };
+	struct rec_list l;
+	struct blob orig;
+	uint8_t junk[4096];
+
+	(void)state;
+	srand(7);
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)(rand() | 1);
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	orig = file_read(mem, DIR, SEG1);
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		lk_recovery_report rep;
+		lk_db *db;
+
+		file_write(mem, DIR, SEG1, orig.p, (size_t)l.data_end);
+		corrupt_bytes(mem, DIR, SEG1, l.data_end, junk, lens[i]);
+		CHECK_OK(open_db(&db, 0));
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(rep.bytes_cut == lens[i]);
+		CHECK(rep.cut_offset == l.data_end);
+		for (int k = 0; k < KEYS; k++)
+			CHECK(has_key(db, k));
+		CHECK_OK(lk_close(db));
+	}
+	free(orig.p);
+}
+
+static void torn_write_over_zero_prefill_is_cut(void **state)
+{
+	struct rec_list l;
+	struct blob b;
+	size_t put;
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	/* A crash that lost the clean-close mark and half of the last group:
+	 * its second half reads as zeroes (never written), as after a torn
+	 * sector write into the prefilled area. */
+	put = last_of(&l, REC_PUT);
+	b = file_read(mem, DIR, SEG1);
+	memset(b.p + l.v[put].offset + l.v[put].size / 2, 0,
+	       b.n - (l.v[put].offset + l.v[put].size / 2));
+	file_write(mem, DIR, SEG1, b.p, b.n);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.cut_offset == l.v[put].offset);
+	CHECK(rep.bytes_cut == b.n - l.v[put].offset);
+	CHECK(!has_key(db, KEYS - 1) && has_key(db, KEYS - 2));
+	CHECK_OK(lk_close(db));
+	free(b.p);
+}
+
+static void bit_flip_before_the_tail_fails_open_naming_segment_and_offset(
+	void **state)
+{
+	struct rec_list l;
+	struct blob orig;
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	orig = file_read(mem, DIR, SEG1);
+	/* every record but the clean-close mark: the mark's claim of
+	 * durability makes even the last group's damage visible */
+	for (size_t r = 0; r + 1 < l.n; r++) {
+		const uint64_t at[] = { l.v[r].offset, l.v[r].offset + 4,
+					l.v[r].offset + l.v[r].size - 1 };
+
+		for (size_t a = 0; a < 3; a++) {
+			char want[64];
+			struct blob after;
+			lk_db *db;
+
+			file_write(mem, DIR, SEG1, orig.p, orig.n);
+			flip_bit(mem, DIR, SEG1, at[a], (int)(r + a) % 8);
+			CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+			CHECK(db == NULL);
+			snprintf(want, sizeof want, "offset %" PRIu64,
+				 l.v[r].offset);
+			CHECK(strstr(lk_errmsg(), "segment 1") != NULL);
+			CHECK(strstr(lk_errmsg(), want) != NULL);
+			/* a refused open changes nothing */
+			after = file_read(mem, DIR, SEG1);
+			CHECK(after.n == orig.n);
+			CHECK(memcmp(after.p, orig.p, 16) == 0 || at[a] < 16);
+			orig.p[at[a]] ^= (uint8_t)(1u << ((r + a) % 8));
+			CHECK(memcmp(after.p, orig.p, orig.n) == 0);
+			orig.p[at[a]] ^= (uint8_t)(1u << ((r + a) % 8));
+			free(after.p);
+		}
+	}
+	free(orig.p);
+}
+
+static void damage_in_last_group_after_a_crash_is_a_torn_tail(void **state)
+{
+	struct rec_list l;
+	size_t put;
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	/* Without the clean-close mark (a power cut), nothing vouches for
+	 * the last group: damage there is what a torn write looks like. */
+	put = last_of(&l, REC_PUT);
+	truncate_to(mem, DIR, SEG1, l.v[l.n - 1].offset);
+	flip_bit(mem, DIR, SEG1, l.v[put].offset + 6, 2);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.cut_offset == l.v[put].offset);
+	CHECK(!has_key(db, KEYS - 1));
+	for (int i = 0; i < KEYS - 1; i++)
+		CHECK(has_key(db, i));
+	CHECK_OK(lk_close(db));
+}
+
+static void batch_cut_anywhere_is_all_or_nothing(void **state)
+{
+	struct rec_list l;
+	struct blob orig;
+	lk_batch *b;
+	lk_db *db;
+	size_t commit, first;
+	char k[16], v[64];
+
+	(void)state;
+	CHECK_OK(open_db(&db, LK_OPEN_CREATE));
+	put_range(db, 0, 5);
+	CHECK_OK(lk_batch_new(&b));
+	for (int i = 100; i < 130; i++) {
+		key_of(k, i);
+		value_of(v, i);
+		CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, k, strlen(k), v,
+				      strlen(v), 0));
+	}
+	key_of(k, 1);
+	CHECK_OK(lk_batch_del(b, LK_NS_DEFAULT, k, strlen(k)));
+	key_of(k, 3);
+	CHECK_OK(lk_batch_del(b, LK_NS_DEFAULT, k, strlen(k)));
+	CHECK_OK(lk_commit(db, b));
+	lk_batch_free(b);
+	CHECK_OK(lk_close(db));
+
+	list_records(&l, mem, DIR, SEG1);
+	orig = file_read(mem, DIR, SEG1);
+	commit = last_of(&l, REC_COMMIT) - 1; /* before the close mark */
+	CHECK(l.v[commit].type == REC_COMMIT);
+	first = commit - 32;
+	CHECK(l.v[first - 1].type == REC_COMMIT);
+	for (uint64_t c = l.v[first].offset; c <= end_of(&l, commit); c++) {
+		int whole = c == end_of(&l, commit);
+
+		file_write(mem, DIR, SEG1, orig.p, (size_t)c);
+		CHECK_OK(open_db(&db, 0));
+		for (int i = 100; i < 130; i++)
+			CHECK(has_key(db, i) == whole);
+		CHECK(has_key(db, 1) == !whole && has_key(db, 3) == !whole);
+		CHECK(has_key(db, 0) && has_key(db, 2) && has_key(db, 4));
+		CHECK_OK(lk_close(db));
+	}
+	free(orig.p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Several segments                                                       */
+/* ---------------------------------------------------------------------- */
+
+static int segment_count(void)
+{
+	char name[SEG_NAME_BYTES];
+	int n = 0;
+
+	for (uint64_t s = 1; s < 100; s++) {
+		lk_io_dir *d;
+		lk_io_file *f;
+
+		seg_name(name, s, 0);
+		CHECK_OK(mem->dir_open(mem->ctx, DIR, 0, &d));
+		if (mem->open(mem->ctx, d, name, LK_IO_READ, &f) == LK_OK) {
+			mem->close(mem->ctx, f);
+			n++;
+		}
+		mem->dir_close(mem->ctx, d);
+	}
+	return n;
+}
+
+static void missing_middle_segment_refuses_open_naming_it(void **state)
+{
+	lk_db *db;
+
+	(void)state;
+	make_db(300, 4096);
+	CHECK(segment_count() >= 4);
+	remove_file(mem, DIR, "0000000000000002.seg");
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "segment 3") != NULL);
+	CHECK(strstr(lk_errmsg(), "previous segment 2 is missing") != NULL);
+}
+
+static void missing_first_segment_refuses_open(void **state)
+{
+	lk_db *db;
+
+	(void)state;
+	make_db(300, 4096);
+	remove_file(mem, DIR, SEG1);
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "previous segment 1 is missing") != NULL);
+}
+
+static void bit_flip_in_a_sealed_segment_fails_open(void **state)
+{
+	struct rec_list l;
+	char want[64];
+	lk_db *db;
+
+	(void)state;
+	make_db(300, 4096);
+	list_records(&l, mem, DIR, "0000000000000002.seg");
+	CHECK(l.v[l.n - 1].type == REC_SEAL);
+	flip_bit(mem, DIR, "0000000000000002.seg", l.v[3].offset + 9, 5);
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	snprintf(want, sizeof want, "segment 2 (0000000000000002.seg) offset %"
+		 PRIu64, l.v[3].offset);
+	CHECK(strstr(lk_errmsg(), want) != NULL);
+}
+
+static void truncated_sealed_segment_fails_open(void **state)
+{
+	struct rec_list l;
+	lk_db *db;
+
+	(void)state;
+	make_db(300, 4096);
+	list_records(&l, mem, DIR, "0000000000000002.seg");
+	truncate_to(mem, DIR, "0000000000000002.seg", l.v[l.n - 1].offset);
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "without its seal") != NULL);
+}
+
+static void every_record_survives_rotation_and_reopen(void **state)
+{
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	make_db(300, 4096);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.segments_read == (uint32_t)segment_count());
+	CHECK(rep.records_replayed == 300);
+	for (int i = 0; i < 300; i++)
+		CHECK(has_key(db, i));
+	CHECK_OK(lk_close(db));
+}
+
+static void segment_torn_while_created_is_removed(void **state)
+{
+	char name[SEG_NAME_BYTES];
+	uint8_t half[30];
+	lk_recovery_report rep;
+	lk_db *db;
+	int n;
+
+	(void)state;
+	make_db(300, 4096);
+	n = segment_count();
+	seg_name(name, (uint64_t)n + 1, 0);
+	memset(half, 0, sizeof half);
+	memcpy(half, "LKSEG\r\n\032", 8);
+	file_write(mem, DIR, name, half, sizeof half);
+
+	/* read-only: reported, left alone */
+	CHECK_OK(open_db(&db, LK_OPEN_READONLY));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.segments_removed == 1);
+	CHECK_OK(lk_close(db));
+	CHECK(segment_count() == n + 1);
+
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.segments_removed == 1);
+	CHECK(has_key(db, 299));
+	put_range(db, 300, 310);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(open_db(&db, 0));
+	CHECK(has_key(db, 305));
+	CHECK_OK(lk_close(db));
+}
+
+static void segment_of_another_database_is_refused(void **state)
+{
+	lk_options o = test_options(mem);
+	struct blob other;
+	lk_db *db;
+
+	(void)state;
+	make_db(10, 0);
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&db, "/other", &o));
+	put_range(db, 0, 100);
+	CHECK_OK(lk_close(db));
+	other = file_read(mem, "/other", "0000000000000002.seg");
+	file_write(mem, DIR, "0000000000000002.seg", other.p, other.n);
+	free(other.p);
+	/* segment 1 of DIR is not sealed, so the foreign segment 2 shows
+	 * first as a chain break or as foreign: either way, refused */
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "another database") != NULL ||
+	      strstr(lk_errmsg(), "without its seal") != NULL);
+}
+
+static void unknown_format_version_is_refused(void **state)
+{
+	uint8_t hdr[SEG_HEADER_BYTES];
+	struct blob b;
+	lk_db *db;
+
+	(void)state;
+	make_db(10, 0);
+	b = file_read(mem, DIR, SEG1);
+	memcpy(hdr, b.p, sizeof hdr);
+	put_u16(hdr + 8, 2);
+	put_u32(hdr + 60, (uint32_t)record_hash(hdr, 60, 0));
+	corrupt_bytes(mem, DIR, SEG1, 0, hdr, sizeof hdr);
+	free(b.p);
+	CHECK_ST(LK_VERSION, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "version") != NULL);
+}
+
+static void read_only_open_reports_a_torn_tail_and_changes_nothing(void **state)
+{
+	const uint8_t junk[] = { 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02 };
+	struct rec_list l;
+	struct blob before, after;
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	corrupt_bytes(mem, DIR, SEG1, l.data_end, junk, sizeof junk);
+	before = file_read(mem, DIR, SEG1);
+	CHECK_OK(open_db(&db, LK_OPEN_READONLY));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.bytes_cut == before.n - l.data_end);
+	CHECK(has_key(db, KEYS - 1));
+	CHECK_ST(LK_READONLY, lk_put(db, LK_NS_DEFAULT, "k", 1, "v", 1, 0));
+	CHECK_OK(lk_close(db));
+	after = file_read(mem, DIR, SEG1);
+	CHECK(after.n == before.n && memcmp(after.p, before.p, after.n) == 0);
+	free(before.p);
+	free(after.p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* lk_verify                                                              */
+/* ---------------------------------------------------------------------- */
+
+struct seen {
+	int torn, corrupt, other;
+	uint64_t first_offset;
+};
+
+static void on_problem(void *arg, const lk_problem *p)
+{
+	struct seen *s = arg;
+
+	if (p->kind == LK_PROBLEM_TORN_TAIL) {
+		s->torn++;
+	} else if (p->kind == LK_PROBLEM_CORRUPT) {
+		if (!s->corrupt++)
+			s->first_offset = p->offset;
+	} else {
+		s->other++;
+	}
+	CHECK(p->what && p->file);
+}
+
+static void verify_tells_torn_tail_from_damage_and_goes_on(void **state)
+{
+	lk_options o = test_options(mem);
+	lk_recovery_report rep;
+	struct rec_list l2, l3;
+	struct seen s = { 0 };
+
+	(void)state;
+	make_db(300, 4096);
+	CHECK_OK(lk_verify(&rep, DIR, &o, on_problem, &s));
+	CHECK(s.torn == 0 && s.corrupt == 0 && s.other == 0);
+	CHECK(rep.records_replayed == 300);
+
+	list_records(&l2, mem, DIR, "0000000000000002.seg");
+	list_records(&l3, mem, DIR, "0000000000000003.seg");
+	flip_bit(mem, DIR, "0000000000000002.seg", l2.v[2].offset + 5, 1);
+	flip_bit(mem, DIR, "0000000000000003.seg", l3.v[4].offset + 5, 1);
+	memset(&s, 0, sizeof s);
+	CHECK_ST(LK_CORRUPT, lk_verify(&rep, DIR, &o, on_problem, &s));
+	CHECK(s.corrupt == 2);
+	CHECK(s.first_offset == l2.v[2].offset);
+}
+
+static void verify_reports_a_torn_tail_as_not_damage(void **state)
+{
+	const uint8_t junk[] = { 0x11, 0x22, 0x33 };
+	lk_options o = test_options(mem);
+	lk_recovery_report rep;
+	struct rec_list l;
+	struct seen s = { 0 };
+
+	(void)state;
+	make_db(KEYS, 0);
+	list_records(&l, mem, DIR, SEG1);
+	corrupt_bytes(mem, DIR, SEG1, l.data_end, junk, sizeof junk);
+	CHECK_OK(lk_verify(&rep, DIR, &o, on_problem, &s));
+	CHECK(s.torn == 1 && s.corrupt == 0);
+	CHECK(rep.cut_offset == l.data_end && rep.bytes_cut > 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Real files                                                             */
+/* ---------------------------------------------------------------------- */
+
+static void posix_torn_tail_and_bit_flip(void **state)
+{
+	const lk_io *px = lk_io_posix();
+	char dir[] = "/tmp/lk-recovery-XXXXXX", cmd[64];
+	lk_options o = test_options(px);
+	struct rec_list l;
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_OK(lk_open(&db, dir, &o));
+	put_range(db, 0, KEYS);
+	CHECK_OK(lk_close(db));
+	list_records(&l, px, dir, SEG1);
+	truncate_to(px, dir, SEG1, l.data_end - 3);
+	CHECK_OK(lk_open(&db, dir, &o));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.bytes_cut > 0);
+	CHECK_OK(lk_close(db));
+	flip_bit(px, dir, SEG1, l.v[1].offset + 2, 0);
+	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(truncated_tail_is_cut_and_reported_at_every_offset),
+		T(zero_tail_is_free_space_not_damage),
+		T(garbage_tail_is_cut_and_reported),
+		T(torn_write_over_zero_prefill_is_cut),
+		T(bit_flip_before_the_tail_fails_open_naming_segment_and_offset),
+		T(damage_in_last_group_after_a_crash_is_a_torn_tail),
+		T(batch_cut_anywhere_is_all_or_nothing),
+		T(missing_middle_segment_refuses_open_naming_it),
+		T(missing_first_segment_refuses_open),
+		T(bit_flip_in_a_sealed_segment_fails_open),
+		T(truncated_sealed_segment_fails_open),
+		T(every_record_survives_rotation_and_reopen),
+		T(segment_torn_while_created_is_removed),
+		T(segment_of_another_database_is_refused),
+		T(unknown_format_version_is_refused),
+		T(read_only_open_reports_a_torn_tail_and_changes_nothing),
+		T(verify_tells_torn_tail_from_damage_and_goes_on),
+		T(verify_reports_a_torn_tail_as_not_damage),
+		cmocka_unit_test(posix_torn_tail_and_bit_flip),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
