@@ -17,7 +17,8 @@
  *   [ put/del ]* [ commit(durable_upto, op_count) ] [ zero prefill ... ]
  *
  * Zero prefill.  When durable commits are small, the leader extends the
- * file with LK_PREFILL_BYTES of zeroes once, so that the following
+ * file with zeroes once (a quarter of the segment's data, between
+ * LK_PREFILL_MIN_BYTES and LK_PREFILL_BYTES), so that the following
  * commits overwrite allocated blocks and their fdatasync need not commit
  * a metadata change (the file size).  Recovery treats a tail of zeroes as
  * free space, not damage.
@@ -312,10 +313,20 @@ static void prefill(struct lk_db *db, struct segment *s, uint64_t group_end)
 {
 	const lk_io *io = db->io;
 	uint64_t from = s->file_size > group_end ? s->file_size : group_end;
-	uint64_t to = group_end + LK_PREFILL_BYTES;
+	uint64_t ahead = group_end / 4;
+	uint64_t to;
 
-	/* No prefill past the rotation size: those bytes would be cut at
-	 * the seal, written for nothing. */
+	if (ahead < LK_PREFILL_MIN_BYTES)
+		ahead = LK_PREFILL_MIN_BYTES;
+	if (ahead > LK_PREFILL_BYTES)
+		ahead = LK_PREFILL_BYTES;
+	to = group_end + ahead;
+
+	/* Only when the group would grow the file: then once for the next
+	 * LK_PREFILL_BYTES of commits.  Never past the rotation size: those
+	 * bytes would be cut at the seal, written for nothing. */
+	if (s->file_size >= group_end)
+		return;
 	if (to > db->opts.segment_size_bytes)
 		to = db->opts.segment_size_bytes;
 	while (from < to) {

@@ -396,6 +396,26 @@ static void db_free(struct lk_db *db)
 	mem_free(db);
 }
 
+/* Readers take ix_lock briefly and often; a writer takes it to apply a
+ * group that is already on disk and that its committers wait for.  Where
+ * the C library lets us say so (glibc), a waiting writer goes before new
+ * readers; elsewhere the default policy holds, and reads are short anyway
+ * (they read records after releasing the lock). */
+static void init_ix_lock(pthread_rwlock_t *lock)
+{
+#ifdef __GLIBC__
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(
+		&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+#else
+	pthread_rwlock_init(lock, NULL);
+#endif
+}
+
 static lk_status check_options(const lk_options *o)
 {
 	if (o->version != LK_OPTIONS_VERSION)
@@ -451,7 +471,7 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 	db->opts.io = io;
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
 	db->report.version = LK_REPORT_VERSION;
-	pthread_rwlock_init(&db->ix_lock, NULL);
+	init_ix_lock(&db->ix_lock);
 	pthread_mutex_init(&db->write_mu, NULL);
 	pthread_mutex_init(&db->log_mu, NULL);
 	pthread_mutex_init(&db->ns_mu, NULL);
@@ -520,12 +540,25 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 /* Reads                                                                  */
 /* ---------------------------------------------------------------------- */
 
-/* Looks key up; on LK_OK *buf holds the record (caller frees). */
+/* Looks key up; on LK_OK *buf holds the record (caller frees).
+ *
+ * The candidates (entries whose hash matches: almost always one) are
+ * copied under the index lock and confirmed by reading them after it is
+ * released, so that a slow read never holds up a writer.  A location stays
+ * readable after the lock is released: records are never rewritten in
+ * place, and segments leave the table only when the handle closes.  Should
+ * a key ever have more candidates than fit here, the lookup confirms them
+ * under the lock instead. */
+#define LOOKUP_CANDIDATES 4
+
 static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 			size_t key_len, struct record *rec, uint8_t **buf)
 {
 	struct lookup lu = { db, { 0 }, NULL };
-	struct ix_loc loc;
+	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
+	int expiring[LOOKUP_CANDIDATES];
+	uint64_t hash;
+	size_t n;
 	lk_status st;
 
 	st = check_db(db);
@@ -533,10 +566,24 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 		st = db_check_key(ns, key, key_len);
 	if (st != LK_OK)
 		return st;
+	hash = record_key_hash(ns, key, key_len);
 	pthread_rwlock_rdlock(&db->ix_lock);
-	st = index_get(db->ix, (uint8_t)ns, record_key_hash(ns, key, key_len),
-		       key, key_len, lookup_eq, &lu, &loc, NULL);
+	n = index_candidates(db->ix, (uint8_t)ns, hash, cand, expiring,
+			     LOOKUP_CANDIDATES);
+	if (n > LOOKUP_CANDIDATES)
+		st = index_get(db->ix, (uint8_t)ns, hash, key, key_len,
+			       lookup_eq, &lu, &loc, NULL);
 	pthread_rwlock_unlock(&db->ix_lock);
+	if (n == 0)
+		return LK_NOT_FOUND;
+	if (n <= LOOKUP_CANDIDATES) {
+		int equal = 0;
+
+		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
+			st = lookup_eq(&lu, &cand[i], key, key_len, &equal);
+		if (st == LK_OK && !equal)
+			st = LK_NOT_FOUND;
+	}
 	if (st == LK_OK && expired(db, &lu.rec))
 		st = LK_NOT_FOUND;
 	if (st != LK_OK) {
@@ -883,7 +930,8 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 		stats->live_bytes += s->live_bytes;
 		stats->dead_bytes += s->data_end - SEG_HEADER_BYTES - s->live_bytes;
 	}
-	stats->live_keys = index_keys(db->ix);
+	/* the namespace catalog's entries are the engine's, not the user's */
+	stats->live_keys = index_keys(db->ix) - index_count(db->ix, 0);
 	stats->index_bytes = index_bytes(db->ix);
 	stats->index_slots = index_slots(db->ix);
 	pthread_rwlock_unlock(&db->ix_lock);

@@ -145,10 +145,16 @@ static void place(struct index *ix, struct slot s)
 
 lk_status index_reserve(struct index *ix, uint64_t extra)
 {
-	uint64_t need = (uint64_t)ix->keys + extra, cap;
+	uint64_t need, cap;
 	struct slot *old = ix->slots, *fresh;
 	uint32_t old_cap = ix->cap;
 
+	/* Bounded first, so that the arithmetic below cannot wrap. */
+	if (extra > LK_INDEX_SLOTS_MAX)
+		return err_set(LK_TOO_BIG, "room for %llu more keys asked, the "
+				           "index holds at most %u slots",
+			       (unsigned long long)extra, LK_INDEX_SLOTS_MAX);
+	need = (uint64_t)ix->keys + extra;
 	if (need * LOAD_DEN <= (uint64_t)ix->cap * LOAD_NUM)
 		return LK_OK;
 	cap = (uint64_t)ix->cap + ix->cap / 2;
@@ -199,6 +205,27 @@ static lk_status find(struct index *ix, uint8_t ns, uint32_t h31,
 		pos = next(ix, pos);
 		d++;
 		assert(d <= ix->cap);
+	}
+}
+
+size_t index_candidates(const struct index *ix, uint8_t ns, uint64_t hash,
+			struct ix_loc *out, int *expiring, size_t max)
+{
+	uint32_t h31 = h31_of(hash), pos = home(ix, h31), d = 0;
+	size_t n = 0;
+
+	for (;; pos = next(ix, pos), d++) {
+		const struct slot *s = &ix->slots[pos];
+
+		if (is_empty(s) || dist(ix, pos, home(ix, slot_h31(s))) < d)
+			return n;
+		if (slot_h31(s) != h31 || slot_ns(s) != ns)
+			continue;
+		if (n < max) {
+			out[n] = slot_loc(s);
+			expiring[n] = slot_expiring(s);
+		}
+		n++;
 	}
 }
 

@@ -61,6 +61,13 @@ lk_status index_get(struct index *ix, uint8_t ns, uint64_t hash,
 		    const void *key, size_t key_len, ix_key_eq_fn eq,
 		    void *ctx, struct ix_loc *loc, int *expiring);
 
+/* Copies to out[] the locations of the entries that match (ns, hash), in
+ * probe order, at most max of them, and returns how many match in all
+ * (more than max means out[] is incomplete).  For readers that confirm
+ * the key outside the index lock. */
+size_t index_candidates(const struct index *ix, uint8_t ns, uint64_t hash,
+			struct ix_loc *out, int *expiring, size_t max);
+
 /* Points key at loc, replacing its previous location (returned in *old
  * with *had_old = 1).  Needs room: asserts that index_reserve() made it.
  * Returns LK_OK or a status of the callback. */

@@ -233,7 +233,9 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 	r->value_len = (uint32_t)(end - p);
 	if (r->type == REC_DEL && r->value_len)
 		return bad(why, "value bytes in a delete record");
-	if (r->value_len > LK_VALUE_BYTES_MAX + VARINT_BYTES_MAX)
+	/* A compressed value is stored only when it is smaller than its raw
+	 * form, so one bound serves both. */
+	if (r->value_len > LK_VALUE_BYTES_MAX)
 		return bad(why, "value length over the format's limit");
 	return LK_OK;
 }

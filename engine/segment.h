@@ -119,8 +119,9 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 int seg_reader_zero_from(struct seg_reader *r, uint64_t from);
 
 /* Reads and decodes the record at `off` of s into *rec, with its bytes in
- * r's window.  Returns LK_OK, LK_NOT_FOUND (end of data: fewer bytes than
- * a record prefix left), LK_CORRUPT with *why, LK_IO, LK_NOMEM. */
+ * r's window.  Returns LK_OK, LK_NOT_FOUND (off is at r->end: no bytes
+ * left), LK_CORRUPT with *why (including a few bytes too short to be a
+ * record), LK_IO, LK_NOMEM. */
 lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
 			    struct record *rec, const char **why);
 

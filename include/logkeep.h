@@ -68,6 +68,9 @@
  *  - One writing handle per data directory, in this process and in others:
  *    a second writer gets LK_BUSY at once.  Read-only handles take no lock
  *    and see the directory as it was when they opened.
+ *  - The lock is the kernel's (fcntl) plus a table in this process, so a
+ *    forked child of the writer is refused too, and a writer that dies
+ *    without lk_close() leaves no stale lock behind.
  *  - Iteration order is log order, not key order.
  *  - Expired records are never returned; they take disk space until
  *    compaction.
@@ -215,7 +218,8 @@ LK_API lk_status lk_get(void **value, size_t *value_len, lk_db *db,
 LK_API lk_status lk_exists(lk_db *db, uint32_t ns, const void *key,
 			   size_t key_len);
 
-/* The number of live, unexpired keys in namespace ns.
+/* The number of live, unexpired keys in namespace ns (0 for an id that
+ * was never registered).
  * Returns LK_OK, LK_INVALID, LK_IO, LK_CORRUPT, LK_NOMEM. */
 LK_API lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns);
 
@@ -229,7 +233,7 @@ LK_API lk_status lk_iter_open(lk_iter **it, lk_db *db, uint32_t ns,
 			      const void *prefix, size_t prefix_len);
 
 /* Moves to the next record.  On LK_OK the pointers are valid until the next
- * call on this iterator.  Returns LK_OK, LK_NOT_FOUND at the end,
+ * call on this iterator; the value is not NUL-terminated (unlike lk_get's).  Returns LK_OK, LK_NOT_FOUND at the end,
  * LK_CORRUPT, LK_IO, LK_NOMEM. */
 LK_API lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
 			      const void **value, size_t *value_len,
@@ -317,7 +321,8 @@ LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 typedef struct lk_stats {
 	uint32_t version;           /* LK_STATS_VERSION */
 	uint32_t segment_count;
-	uint64_t live_keys;         /* keys in the index (expired included) */
+	uint64_t live_keys;         /* the user's keys in the index (expired
+				       included; the namespace catalog not) */
 	uint64_t disk_bytes;        /* bytes of all segment files */
 	uint64_t live_bytes;        /* bytes of the records the index points at */
 	uint64_t dead_bytes;        /* bytes of overwritten and deleted records */

@@ -73,6 +73,9 @@
  * journal commit, about 40% of the sync).  Bulk writes skip it: for them
  * the extra bytes would be write amplification for no gain. */
 #define LK_PREFILL_BYTES (256u * 1024u)
+/* A young segment gets a prefill of a quarter of its data, at least this:
+ * a small database does not carry 256 KiB of zeroes. */
+#define LK_PREFILL_MIN_BYTES (16u * 1024u)
 #define LK_PREFILL_GROUP_BYTES_MAX (16u * 1024u)
 
 #endif /* LOGKEEP_LIMITS_H */

@@ -28,13 +28,11 @@
 /* Limits                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* The engine's key and value limits (LK_KEY_BYTES_MAX, LK_VALUE_BYTES_MAX
- * in engine/limits.h) are not in the public header, so the tool repeats
- * them here.  They only bound what the tool reads before it calls the
- * engine; the engine checks every key and value again and its LK_TOO_BIG
- * is the final word. */
-#define CLI_KEY_BYTES_MAX 1024u
-#define CLI_VALUE_BYTES_MAX (1024u * 1024u)
+/* What the tool reads before it calls the engine is bounded by the
+ * engine's own limits (logkeep_limits.h); the engine checks every key and
+ * value again and its LK_TOO_BIG is the final word. */
+#define CLI_KEY_BYTES_MAX LK_KEY_BYTES_MAX
+#define CLI_VALUE_BYTES_MAX LK_VALUE_BYTES_MAX
 
 /* ---------------------------------------------------------------------- */
 /* Exit statuses                                                          */
