@@ -57,7 +57,7 @@ static size_t payload_size(const struct record *r)
 	case REC_SEAL:
 		return 4 + varint_size(r->count);
 	}
-	assert(!"unknown record type");
+	assert(0 && "unknown record type");
 	return 0;
 }
 

@@ -12,14 +12,15 @@
  * sync modes.
  *
  * Method: black box.  The file includes logkeep.h and nothing else of the
- * engine; the limits it relies on are checked at compile time.  Each test
- * gets a fresh mkdtemp() directory under /tmp with a database opened (and
- * created) in its subdirectory "db" with the default options; the
- * teardown closes the handle and removes the whole tree.  Tests that need
- * other options close the fixture's handle and reopen it.
- * "Survives reopen" always means lk_close() and a new lk_open() of the
- * same directory.  Statuses are checked with CHECK(want, expr), which on
- * failure prints the file, line, expression, both statuses and
+ * engine (check.h, too, sees only logkeep.h and libc); the limits it
+ * relies on are checked at compile time.  Each test gets a fresh mkdtemp()
+ * directory under /tmp with a database opened (and created) in its
+ * subdirectory "db" with the default options; the teardown closes the
+ * handle and removes the whole tree.  Tests that need other options close
+ * the fixture's handle and reopen it.  "Survives reopen" always means
+ * lk_close() and a new lk_open() of the same directory.  Statuses are
+ * checked with check.h's CHECK_ST(want, expr) and CHECK_OK(expr), which on
+ * failure print the file, line, expression, both statuses and
  * lk_errmsg(); other values with cmocka's assert_*.
  */
 #include <dirent.h>
@@ -38,27 +39,8 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "logkeep.h"
-
-/* ---------------------------------------------------------------------- */
-/* The check macro                                                        */
-/* ---------------------------------------------------------------------- */
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_ = (expr);                                      \
-		if (got_ != (want)) {                                         \
-			print_error("%s:%d: %s\n  returned %s (%d), want %s " \
-				    "(%d)\n  detail: %s\n",                   \
-				    __FILE__, __LINE__, #expr,                \
-				    lk_strerror(got_), (int)got_,             \
-				    lk_strerror(want), (int)(want),           \
-				    lk_errmsg());                             \
-			_fail(__FILE__, __LINE__);                            \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 /* ---------------------------------------------------------------------- */
 /* Limits                                                                 */
@@ -89,11 +71,8 @@ static int setup(void **state)
 	lk_status st;
 
 	memset(&fx, 0, sizeof fx);
-	snprintf(fx.root, sizeof fx.root, "/tmp/logkeep-test-api-XXXXXX");
-	if (mkdtemp(fx.root) == NULL) {
-		perror("mkdtemp");
+	if (make_temp_dir(fx.root, sizeof fx.root, "api") != 0)
 		return -1;
-	}
 	snprintf(fx.path, sizeof fx.path, "%s/db", fx.root);
 	st = lk_open(&fx.db, fx.path, NULL);
 	if (st != LK_OK) {
@@ -103,32 +82,6 @@ static int setup(void **state)
 	}
 	*state = &fx;
 	return 0;
-}
-
-/* Removes path and everything under it (the tests make no links). */
-static void remove_tree(const char *path)
-{
-	char child[512];
-	struct dirent *entry;
-	struct stat st;
-	DIR *d;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-		while ((entry = readdir(d)) != NULL) {
-			if (strcmp(entry->d_name, ".") == 0 ||
-			    strcmp(entry->d_name, "..") == 0)
-				continue;
-			snprintf(child, sizeof child, "%s/%s", path,
-				 entry->d_name);
-			remove_tree(child);
-		}
-		closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
 }
 
 static int teardown(void **state)
@@ -321,10 +274,10 @@ static void iterate(struct seen *out, lk_db *db, uint32_t ns,
 		out->expire_at_ms[out->n] = expire;
 		out->n++;
 	}
-	CHECK(LK_NOT_FOUND, st);
+	CHECK_ST(LK_NOT_FOUND, st);
 	/* An exhausted iterator stays exhausted. */
-	CHECK(LK_NOT_FOUND, lk_iter_next(it, &key, &key_len, &value,
-					 &value_len, &expire));
+	CHECK_ST(LK_NOT_FOUND, lk_iter_next(it, &key, &key_len, &value,
+					    &value_len, &expire));
 	lk_iter_close(it);
 }
 
@@ -493,7 +446,8 @@ static void get_without_value_pointer_tests_existence(void **state)
 	CHECK_OK(put_str(fx->db, LK_NS_DEFAULT, "k", "value"));
 	CHECK_OK(lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, "k", 1));
 	CHECK_OK(lk_get(NULL, &len, fx->db, LK_NS_DEFAULT, "k", 1));
-	CHECK(LK_NOT_FOUND, lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, "j", 1));
+	CHECK_ST(LK_NOT_FOUND,
+		 lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, "j", 1));
 }
 
 static void value_is_binary_safe_and_has_a_nul_after_it(void **state)
@@ -513,7 +467,7 @@ static void value_is_binary_safe_and_has_a_nul_after_it(void **state)
 	assert_int_equal(((const char *)value)[value_len], '\0');
 	lk_free(value);
 	/* A key differing only in its last byte is another key. */
-	CHECK(LK_NOT_FOUND, lk_exists(fx->db, LK_NS_DEFAULT, key, 3));
+	CHECK_ST(LK_NOT_FOUND, lk_exists(fx->db, LK_NS_DEFAULT, key, 3));
 }
 
 static void empty_value_round_trips(void **state)
@@ -546,7 +500,7 @@ static void null_value_with_a_length_is_invalid(void **state)
 {
 	struct fixture *fx = *state;
 
-	CHECK(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, "k", 1, NULL, 3, 0));
+	CHECK_ST(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, "k", 1, NULL, 3, 0));
 	EXPECT_ABSENT(fx->db, LK_NS_DEFAULT, "k");
 }
 
@@ -765,10 +719,10 @@ static void rejected_batch_operation_leaves_the_batch_as_it_was(void **state)
 	memset(big_key, 'k', sizeof big_key);
 	CHECK_OK(lk_batch_new(&b));
 	CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, "a", 1, "1", 1, 0));
-	CHECK(LK_TOO_BIG, lk_batch_put(b, LK_NS_DEFAULT, big_key,
-				       sizeof big_key, "v", 1, 0));
-	CHECK(LK_INVALID, lk_batch_put(b, LK_NS_DEFAULT, "", 0, "v", 1, 0));
-	CHECK(LK_INVALID, lk_batch_del(b, 0, "a", 1));
+	CHECK_ST(LK_TOO_BIG, lk_batch_put(b, LK_NS_DEFAULT, big_key,
+					  sizeof big_key, "v", 1, 0));
+	CHECK_ST(LK_INVALID, lk_batch_put(b, LK_NS_DEFAULT, "", 0, "v", 1, 0));
+	CHECK_ST(LK_INVALID, lk_batch_del(b, 0, "a", 1));
 	assert_int_equal(lk_batch_count(b), 1);
 	CHECK_OK(lk_commit(fx->db, b));
 	EXPECT_VALUE(fx->db, LK_NS_DEFAULT, "a", "1");
@@ -786,15 +740,15 @@ static void key_over_the_limit_is_too_big(void **state)
 	lk_batch *b = NULL;
 
 	memset(key, 'k', sizeof key);
-	CHECK(LK_TOO_BIG, lk_put(fx->db, LK_NS_DEFAULT, key,
-				 LK_KEY_BYTES_MAX + 1, "v", 1, 0));
-	CHECK(LK_TOO_BIG, lk_del(fx->db, LK_NS_DEFAULT, key,
-				 LK_KEY_BYTES_MAX + 1));
+	CHECK_ST(LK_TOO_BIG, lk_put(fx->db, LK_NS_DEFAULT, key,
+				    LK_KEY_BYTES_MAX + 1, "v", 1, 0));
+	CHECK_ST(LK_TOO_BIG, lk_del(fx->db, LK_NS_DEFAULT, key,
+				    LK_KEY_BYTES_MAX + 1));
 	CHECK_OK(lk_batch_new(&b));
-	CHECK(LK_TOO_BIG, lk_batch_put(b, LK_NS_DEFAULT, key,
-				       LK_KEY_BYTES_MAX + 1, "v", 1, 0));
-	CHECK(LK_TOO_BIG, lk_batch_del(b, LK_NS_DEFAULT, key,
-				       LK_KEY_BYTES_MAX + 1));
+	CHECK_ST(LK_TOO_BIG, lk_batch_put(b, LK_NS_DEFAULT, key,
+					  LK_KEY_BYTES_MAX + 1, "v", 1, 0));
+	CHECK_ST(LK_TOO_BIG, lk_batch_del(b, LK_NS_DEFAULT, key,
+					  LK_KEY_BYTES_MAX + 1));
 	assert_int_equal(lk_batch_count(b), 0);
 	lk_batch_free(b);
 	assert_int_equal(count_of(fx->db, LK_NS_DEFAULT), 0);
@@ -815,12 +769,12 @@ static void value_over_the_limit_is_too_big(void **state)
 
 	assert_non_null(value);
 	fill_random(value, LK_VALUE_BYTES_MAX + 1, 42);
-	CHECK(LK_TOO_BIG, lk_put(fx->db, LK_NS_DEFAULT, "big", 3, value,
-				 LK_VALUE_BYTES_MAX + 1, 0));
+	CHECK_ST(LK_TOO_BIG, lk_put(fx->db, LK_NS_DEFAULT, "big", 3, value,
+				    LK_VALUE_BYTES_MAX + 1, 0));
 	EXPECT_ABSENT(fx->db, LK_NS_DEFAULT, "big");
 	CHECK_OK(lk_batch_new(&b));
-	CHECK(LK_TOO_BIG, lk_batch_put(b, LK_NS_DEFAULT, "big", 3, value,
-				       LK_VALUE_BYTES_MAX + 1, 0));
+	CHECK_ST(LK_TOO_BIG, lk_batch_put(b, LK_NS_DEFAULT, "big", 3, value,
+					  LK_VALUE_BYTES_MAX + 1, 0));
 	assert_int_equal(lk_batch_count(b), 0);
 	lk_batch_free(b);
 
@@ -839,15 +793,16 @@ static void empty_or_null_key_is_invalid(void **state)
 {
 	struct fixture *fx = *state;
 
-	CHECK(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, "", 0, "v", 1, 0));
-	CHECK(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, NULL, 0, "v", 1, 0));
-	CHECK(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, NULL, 3, "v", 1, 0));
-	CHECK(LK_INVALID, lk_del(fx->db, LK_NS_DEFAULT, "", 0));
-	CHECK(LK_INVALID, lk_del(fx->db, LK_NS_DEFAULT, NULL, 0));
-	CHECK(LK_INVALID, lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, "", 0));
-	CHECK(LK_INVALID, lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, NULL, 1));
-	CHECK(LK_INVALID, lk_exists(fx->db, LK_NS_DEFAULT, "", 0));
-	CHECK(LK_INVALID, lk_exists(fx->db, LK_NS_DEFAULT, NULL, 0));
+	CHECK_ST(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, "", 0, "v", 1, 0));
+	CHECK_ST(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, NULL, 0, "v", 1, 0));
+	CHECK_ST(LK_INVALID, lk_put(fx->db, LK_NS_DEFAULT, NULL, 3, "v", 1, 0));
+	CHECK_ST(LK_INVALID, lk_del(fx->db, LK_NS_DEFAULT, "", 0));
+	CHECK_ST(LK_INVALID, lk_del(fx->db, LK_NS_DEFAULT, NULL, 0));
+	CHECK_ST(LK_INVALID, lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, "", 0));
+	CHECK_ST(LK_INVALID,
+		 lk_get(NULL, NULL, fx->db, LK_NS_DEFAULT, NULL, 1));
+	CHECK_ST(LK_INVALID, lk_exists(fx->db, LK_NS_DEFAULT, "", 0));
+	CHECK_ST(LK_INVALID, lk_exists(fx->db, LK_NS_DEFAULT, NULL, 0));
 	/* The failure leaves its detail. */
 	assert_true(strlen(lk_errmsg()) > 0);
 	assert_int_equal(count_of(fx->db, LK_NS_DEFAULT), 0);
@@ -866,16 +821,16 @@ static void namespace_zero_or_past_255_is_invalid(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint32_t ns = bad[i];
 
-		CHECK(LK_INVALID, lk_put(fx->db, ns, "k", 1, "v", 1, 0));
-		CHECK(LK_INVALID, lk_del(fx->db, ns, "k", 1));
-		CHECK(LK_INVALID, lk_get(NULL, NULL, fx->db, ns, "k", 1));
-		CHECK(LK_INVALID, lk_exists(fx->db, ns, "k", 1));
-		CHECK(LK_INVALID, lk_count(&count, fx->db, ns));
-		CHECK(LK_INVALID, lk_iter_open(&it, fx->db, ns, NULL, 0));
+		CHECK_ST(LK_INVALID, lk_put(fx->db, ns, "k", 1, "v", 1, 0));
+		CHECK_ST(LK_INVALID, lk_del(fx->db, ns, "k", 1));
+		CHECK_ST(LK_INVALID, lk_get(NULL, NULL, fx->db, ns, "k", 1));
+		CHECK_ST(LK_INVALID, lk_exists(fx->db, ns, "k", 1));
+		CHECK_ST(LK_INVALID, lk_count(&count, fx->db, ns));
+		CHECK_ST(LK_INVALID, lk_iter_open(&it, fx->db, ns, NULL, 0));
 		assert_null(it);
-		CHECK(LK_INVALID, lk_batch_put(b, ns, "k", 1, "v", 1, 0));
-		CHECK(LK_INVALID, lk_batch_del(b, ns, "k", 1));
-		CHECK(LK_INVALID, lk_ns_name(name, sizeof name, fx->db, ns));
+		CHECK_ST(LK_INVALID, lk_batch_put(b, ns, "k", 1, "v", 1, 0));
+		CHECK_ST(LK_INVALID, lk_batch_del(b, ns, "k", 1));
+		CHECK_ST(LK_INVALID, lk_ns_name(name, sizeof name, fx->db, ns));
 	}
 	assert_int_equal(lk_batch_count(b), 0);
 	lk_batch_free(b);
@@ -885,13 +840,14 @@ static void null_out_pointers_are_invalid(void **state)
 {
 	struct fixture *fx = *state;
 
-	CHECK(LK_INVALID, lk_count(NULL, fx->db, LK_NS_DEFAULT));
-	CHECK(LK_INVALID, lk_iter_open(NULL, fx->db, LK_NS_DEFAULT, NULL, 0));
-	CHECK(LK_INVALID, lk_ns_open(NULL, fx->db, "x"));
-	CHECK(LK_INVALID, lk_stats_get(NULL, fx->db));
-	CHECK(LK_INVALID, lk_recovery(NULL, fx->db));
-	CHECK(LK_INVALID, lk_batch_new(NULL));
-	CHECK(LK_INVALID, lk_open(NULL, fx->path, NULL));
+	CHECK_ST(LK_INVALID, lk_count(NULL, fx->db, LK_NS_DEFAULT));
+	CHECK_ST(LK_INVALID,
+		 lk_iter_open(NULL, fx->db, LK_NS_DEFAULT, NULL, 0));
+	CHECK_ST(LK_INVALID, lk_ns_open(NULL, fx->db, "x"));
+	CHECK_ST(LK_INVALID, lk_stats_get(NULL, fx->db));
+	CHECK_ST(LK_INVALID, lk_recovery(NULL, fx->db));
+	CHECK_ST(LK_INVALID, lk_batch_new(NULL));
+	CHECK_ST(LK_INVALID, lk_open(NULL, fx->path, NULL));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -945,10 +901,10 @@ static void ns_name_of_an_unknown_id_is_not_found(void **state)
 	struct fixture *fx = *state;
 	char name[LK_NS_NAME_BYTES_MAX + 1];
 
-	CHECK(LK_NOT_FOUND, lk_ns_name(name, sizeof name, fx->db, 2));
-	CHECK(LK_NOT_FOUND, lk_ns_name(name, sizeof name, fx->db, 255));
-	CHECK(LK_INVALID, lk_ns_name(NULL, 10, fx->db, LK_NS_DEFAULT));
-	CHECK(LK_INVALID, lk_ns_name(name, 0, fx->db, LK_NS_DEFAULT));
+	CHECK_ST(LK_NOT_FOUND, lk_ns_name(name, sizeof name, fx->db, 2));
+	CHECK_ST(LK_NOT_FOUND, lk_ns_name(name, sizeof name, fx->db, 255));
+	CHECK_ST(LK_INVALID, lk_ns_name(NULL, 10, fx->db, LK_NS_DEFAULT));
+	CHECK_ST(LK_INVALID, lk_ns_name(name, 0, fx->db, LK_NS_DEFAULT));
 }
 
 static void ns_name_truncates_to_the_buffer(void **state)
@@ -981,11 +937,11 @@ static void invalid_namespace_names_are_rejected(void **state)
 	too_long[LK_NS_NAME_BYTES_MAX + 1] = '\0';
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		CHECK(LK_INVALID, lk_ns_open(&ns, fx->db, bad[i]));
-	CHECK(LK_INVALID, lk_ns_open(&ns, fx->db, too_long));
-	CHECK(LK_INVALID, lk_ns_open(&ns, fx->db, NULL));
+		CHECK_ST(LK_INVALID, lk_ns_open(&ns, fx->db, bad[i]));
+	CHECK_ST(LK_INVALID, lk_ns_open(&ns, fx->db, too_long));
+	CHECK_ST(LK_INVALID, lk_ns_open(&ns, fx->db, NULL));
 	/* No rejected name took an id. */
-	CHECK(LK_NOT_FOUND, lk_ns_name(name, sizeof name, fx->db, 2));
+	CHECK_ST(LK_NOT_FOUND, lk_ns_name(name, sizeof name, fx->db, 2));
 
 	/* The longest name and every printable character are fine. */
 	CHECK_OK(lk_ns_open(&ns, fx->db, longest));
@@ -1060,11 +1016,12 @@ static void iteration_of_an_empty_namespace_ends_at_once(void **state)
 	size_t key_len;
 
 	CHECK_OK(lk_iter_open(&it, fx->db, LK_NS_DEFAULT, NULL, 0));
-	CHECK(LK_NOT_FOUND, lk_iter_next(it, &key, &key_len, NULL, NULL, NULL));
+	CHECK_ST(LK_NOT_FOUND,
+		 lk_iter_next(it, &key, &key_len, NULL, NULL, NULL));
 	lk_iter_close(it);
 	lk_iter_close(NULL);
 	CHECK_OK(lk_iter_open(&it, fx->db, 99, NULL, 0));
-	CHECK(LK_NOT_FOUND, lk_iter_next(it, NULL, NULL, NULL, NULL, NULL));
+	CHECK_ST(LK_NOT_FOUND, lk_iter_next(it, NULL, NULL, NULL, NULL, NULL));
 	lk_iter_close(it);
 }
 
@@ -1100,7 +1057,7 @@ static void iteration_filters_by_prefix(void **state)
 	iterate(&seen, fx->db, LK_NS_DEFAULT, "path/1/2");
 	assert_int_equal(seen.n, 1);
 
-	CHECK(LK_INVALID, lk_iter_open(&it, fx->db, LK_NS_DEFAULT, NULL, 3));
+	CHECK_ST(LK_INVALID, lk_iter_open(&it, fx->db, LK_NS_DEFAULT, NULL, 3));
 	assert_null(it);
 }
 
@@ -1400,18 +1357,18 @@ static void readonly_open_refuses_writes_and_reads(void **state)
 	ro.flags = LK_OPEN_READONLY;
 	CHECK_OK(reopen(fx, &ro));
 
-	CHECK(LK_READONLY, put_str(fx->db, LK_NS_DEFAULT, "k", "new"));
-	CHECK(LK_READONLY, put_str(fx->db, LK_NS_DEFAULT, "other", "new"));
-	CHECK(LK_READONLY, del_str(fx->db, LK_NS_DEFAULT, "k"));
+	CHECK_ST(LK_READONLY, put_str(fx->db, LK_NS_DEFAULT, "k", "new"));
+	CHECK_ST(LK_READONLY, put_str(fx->db, LK_NS_DEFAULT, "other", "new"));
+	CHECK_ST(LK_READONLY, del_str(fx->db, LK_NS_DEFAULT, "k"));
 	CHECK_OK(lk_batch_new(&b));
 	CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, "b", 1, "1", 1, 0));
-	CHECK(LK_READONLY, lk_commit(fx->db, b));
+	CHECK_ST(LK_READONLY, lk_commit(fx->db, b));
 	lk_batch_free(b);
-	CHECK(LK_READONLY, lk_sync(fx->db));
+	CHECK_ST(LK_READONLY, lk_sync(fx->db));
 	/* A read-only handle finds namespaces but does not create them. */
 	CHECK_OK(lk_ns_open(&ns, fx->db, "nodes"));
 	assert_int_equal(ns, nodes);
-	CHECK(LK_NOT_FOUND, lk_ns_open(&ns, fx->db, "brand-new"));
+	CHECK_ST(LK_NOT_FOUND, lk_ns_open(&ns, fx->db, "brand-new"));
 
 	EXPECT_VALUE(fx->db, LK_NS_DEFAULT, "k", "v");
 	EXPECT_VALUE(fx->db, nodes, "n1", "one");
@@ -1453,8 +1410,8 @@ static void readonly_open_changes_no_file(void **state)
 	EXPECT_ABSENT(fx->db, LK_NS_DEFAULT, "key-0");
 	EXPECT_ABSENT(fx->db, LK_NS_DEFAULT, "old");
 	assert_int_equal(count_of(fx->db, ns), 100);
-	CHECK(LK_READONLY, put_str(fx->db, LK_NS_DEFAULT, "k", "v"));
-	CHECK(LK_READONLY, lk_sync(fx->db));
+	CHECK_ST(LK_READONLY, put_str(fx->db, LK_NS_DEFAULT, "k", "v"));
+	CHECK_ST(LK_READONLY, lk_sync(fx->db));
 	CHECK_OK(lk_close(fx->db));
 	fx->db = NULL;
 	dir_image_take(&after, fx->path);
@@ -1487,10 +1444,10 @@ static void readonly_open_of_a_missing_directory_is_not_found(void **state)
 	snprintf(missing, sizeof missing, "%s/missing", fx->root);
 	/* LK_OPEN_CREATE is ignored by a read-only open. */
 	ro.flags = LK_OPEN_READONLY | LK_OPEN_CREATE;
-	CHECK(LK_NOT_FOUND, lk_open(&db, missing, &ro));
+	CHECK_ST(LK_NOT_FOUND, lk_open(&db, missing, &ro));
 	assert_null(db);
 	ro.flags = LK_OPEN_READONLY;
-	CHECK(LK_NOT_FOUND, lk_open(&db, missing, &ro));
+	CHECK_ST(LK_NOT_FOUND, lk_open(&db, missing, &ro));
 	assert_null(db);
 	assert_int_not_equal(stat(missing, &st), 0);
 }
@@ -1505,7 +1462,7 @@ static void open_without_create_of_a_missing_directory_is_not_found(void **state
 
 	snprintf(missing, sizeof missing, "%s/missing", fx->root);
 	opts.flags = 0;
-	CHECK(LK_NOT_FOUND, lk_open(&db, missing, &opts));
+	CHECK_ST(LK_NOT_FOUND, lk_open(&db, missing, &opts));
 	assert_null(db);
 	assert_int_not_equal(stat(missing, &st), 0);
 	/* With the flag it is created, and then opens without it. */
@@ -1534,10 +1491,10 @@ static void options_of_another_version_are_invalid(void **state)
 
 	snprintf(other, sizeof other, "%s/other", fx->root);
 	opts.version = LK_OPTIONS_VERSION + 1;
-	CHECK(LK_INVALID, lk_open(&db, other, &opts));
+	CHECK_ST(LK_INVALID, lk_open(&db, other, &opts));
 	assert_null(db);
 	opts.version = 0;
-	CHECK(LK_INVALID, lk_open(&db, other, &opts));
+	CHECK_ST(LK_INVALID, lk_open(&db, other, &opts));
 	assert_null(db);
 }
 
@@ -1550,10 +1507,10 @@ static void segment_size_below_the_minimum_is_invalid(void **state)
 
 	snprintf(other, sizeof other, "%s/other", fx->root);
 	opts.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES - 1;
-	CHECK(LK_INVALID, lk_open(&db, other, &opts));
+	CHECK_ST(LK_INVALID, lk_open(&db, other, &opts));
 	assert_null(db);
 	opts.segment_size_bytes = 0;
-	CHECK(LK_INVALID, lk_open(&db, other, &opts));
+	CHECK_ST(LK_INVALID, lk_open(&db, other, &opts));
 	assert_null(db);
 	opts.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
 	CHECK_OK(lk_open(&db, other, &opts));
@@ -1569,13 +1526,13 @@ static void unknown_flags_and_sync_modes_are_invalid(void **state)
 
 	snprintf(other, sizeof other, "%s/other", fx->root);
 	opts.flags = LK_OPEN_CREATE | 0x80u;
-	CHECK(LK_INVALID, lk_open(&db, other, &opts));
+	CHECK_ST(LK_INVALID, lk_open(&db, other, &opts));
 	opts = (lk_options)LK_OPTIONS_INIT;
 	opts.sync = (lk_sync_mode)7;
-	CHECK(LK_INVALID, lk_open(&db, other, &opts));
+	CHECK_ST(LK_INVALID, lk_open(&db, other, &opts));
 	assert_null(db);
-	CHECK(LK_INVALID, lk_open(&db, NULL, NULL));
-	CHECK(LK_INVALID, lk_open(&db, "", NULL));
+	CHECK_ST(LK_INVALID, lk_open(&db, NULL, NULL));
+	CHECK_ST(LK_INVALID, lk_open(&db, "", NULL));
 	assert_null(db);
 }
 
@@ -1776,7 +1733,7 @@ static void errmsg_is_per_thread_and_empty_until_a_failure(void **state)
 	pthread_t thread;
 	char msg[64] = "unset";
 
-	CHECK(LK_INVALID, lk_put(fx->db, 0, "k", 1, "v", 1, 0));
+	CHECK_ST(LK_INVALID, lk_put(fx->db, 0, "k", 1, "v", 1, 0));
 	assert_true(strlen(lk_errmsg()) > 0);
 	/* Another thread, which has not failed yet, has no detail. */
 	assert_int_equal(pthread_create(&thread, NULL, errmsg_of_a_new_thread,

@@ -19,8 +19,8 @@
  * operations against a plain array that says what each key should map
  * to.  As the engine does, every put is preceded by index_reserve(), since
  * index_put() asserts that room was made.  Statuses are checked with
- * CHECK(want, expr), which on failure prints the file, line, expression,
- * both statuses and lk_errmsg().
+ * check.h's CHECK_ST(want, expr) and CHECK_OK(expr), which on failure
+ * print the file, line, expression, both statuses and lk_errmsg().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,29 +32,12 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "endian.h"
 #include "error.h"
 #include "index.h"
 #include "logkeep_limits.h"
 #include "record.h"
-
-/* ---------------------------------------------------------------------- */
-/* The check macro                                                        */
-/* ---------------------------------------------------------------------- */
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_ = (expr);                                      \
-		if (got_ != (want)) {                                         \
-			print_error("%s:%d: %s\n  returned %s, want %s\n"     \
-				    "  detail: %s\n", __FILE__, __LINE__,     \
-				    #expr, lk_strerror(got_),                 \
-				    lk_strerror(want), lk_errmsg());          \
-			_fail(__FILE__, __LINE__);                            \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 /* ---------------------------------------------------------------------- */
 /* The fake key store                                                     */
@@ -209,7 +192,7 @@ static void assert_absent(struct index *ix, uint32_t id, uint64_t hash)
 {
 	struct ix_loc loc;
 
-	CHECK(LK_NOT_FOUND, get(ix, id, hash, &loc, NULL));
+	CHECK_ST(LK_NOT_FOUND, get(ix, id, hash, &loc, NULL));
 }
 
 /* A deterministic generator (splitmix64), so a failure replays. */
@@ -379,9 +362,9 @@ static void failed_key_check_fails_the_operation_and_changes_nothing(
 	put_new(ix, 0, 42, loc_of(0, 1), 0);
 	store.fail_with = LK_IO;
 	/* key 1 shares key 0's hash, so the index must read key 0 */
-	CHECK(LK_IO, get(ix, 1, 42, &loc, NULL));
-	CHECK(LK_IO, put(ix, 1, 42, loc_of(1, 1), 0, &old, &had_old));
-	CHECK(LK_IO, del(ix, 0, 42, &old, &had_old));
+	CHECK_ST(LK_IO, get(ix, 1, 42, &loc, NULL));
+	CHECK_ST(LK_IO, put(ix, 1, 42, loc_of(1, 1), 0, &old, &had_old));
+	CHECK_ST(LK_IO, del(ix, 0, 42, &old, &had_old));
 	assert_non_null(strstr(lk_errmsg(), "reading the key"));
 	store.fail_with = LK_OK;
 	assert_int_equal(index_keys(ix), 1);
@@ -404,8 +387,9 @@ static void a_unique_hash_needs_one_key_check(void **state)
 	assert_int_equal(store.calls, 100);
 	/* a miss whose hash no key has reads no key at all */
 	store.calls = 0;
-	CHECK(LK_NOT_FOUND, index_get(ix, 1, UINT64_C(0x0123456789abcdef), "zz",
-				      2, store_key_eq, &store, &loc, NULL));
+	CHECK_ST(LK_NOT_FOUND,
+		 index_get(ix, 1, UINT64_C(0x0123456789abcdef), "zz", 2,
+			   store_key_eq, &store, &loc, NULL));
 	assert_int_equal(store.calls, 0);
 }
 
@@ -571,8 +555,8 @@ static void check_colliding_keys(struct index *ix, uint64_t h, uint32_t same)
 	/* a key that is not there but shares the hash: every candidate is
 	 * read and refused */
 	store.calls = 0;
-	CHECK(LK_NOT_FOUND, index_get(ix, 1, h, "absent", 6, store_key_eq,
-				      &store, &loc, NULL));
+	CHECK_ST(LK_NOT_FOUND, index_get(ix, 1, h, "absent", 6, store_key_eq,
+					 &store, &loc, NULL));
 	assert_true(store.calls >= same);
 
 	/* replace each colliding key: it keeps its one entry */
@@ -613,11 +597,11 @@ static void check_colliding_keys(struct index *ix, uint64_t h, uint32_t same)
 	assert_int_equal(index_count(ix, 1), 0);
 	assert_int_equal(index_expiring(ix, 1), 0);
 	for (uint32_t id = 0; id < n; id++)
-		CHECK(LK_NOT_FOUND, index_get(ix, 1, id % 2 == 0 ? h
-								 : real_hash(id),
-					      store.keys[id].bytes,
-					      store.keys[id].len, store_key_eq,
-					      &store, &loc, NULL));
+		CHECK_ST(LK_NOT_FOUND, index_get(ix, 1, id % 2 == 0 ? h
+								    : real_hash(id),
+						 store.keys[id].bytes,
+						 store.keys[id].len, store_key_eq,
+						 &store, &loc, NULL));
 }
 
 static void keys_with_the_same_hash_stay_distinct(void **state)
@@ -736,7 +720,7 @@ static void run_model(struct index *ix, uint64_t (*hash)(uint32_t),
 				assert_same_loc(loc, loc_of(id, version[id]));
 				assert_int_equal(exp, expiring[id]);
 			} else {
-				CHECK(LK_NOT_FOUND, st);
+				CHECK_ST(LK_NOT_FOUND, st);
 			}
 		}
 		if (op % 10000 == 9999)
@@ -747,7 +731,8 @@ static void run_model(struct index *ix, uint64_t (*hash)(uint32_t),
 			CHECK_OK(get(ix, id, hash(id), &loc, &exp));
 			assert_same_loc(loc, loc_of(id, version[id]));
 		} else {
-			CHECK(LK_NOT_FOUND, get(ix, id, hash(id), &loc, &exp));
+			CHECK_ST(LK_NOT_FOUND,
+				 get(ix, id, hash(id), &loc, &exp));
 		}
 	}
 	check_model_counts(ix, version, expiring);
@@ -810,7 +795,7 @@ static void reserve_past_the_slot_limit_is_too_big(void **state)
 
 	store_make(1, "k", one_ns, 1);
 	put_new(ix, 0, real_hash(0), loc_of(0, 1), 0);
-	CHECK(LK_TOO_BIG, index_reserve(ix, LK_INDEX_SLOTS_MAX));
+	CHECK_ST(LK_TOO_BIG, index_reserve(ix, LK_INDEX_SLOTS_MAX));
 	assert_non_null(strstr(lk_errmsg(), "index"));
 	assert_int_equal(index_slots(ix), slots);
 	assert_found(ix, 0, real_hash(0), loc_of(0, 1));
@@ -828,9 +813,9 @@ static void reserve_of_more_keys_than_can_exist_is_too_big(void **state)
 	store_make(1, "k", one_ns, 1);
 	put_new(ix, 0, real_hash(0), loc_of(0, 1), 0);
 	/* keys + extra wraps to 0 */
-	CHECK(LK_TOO_BIG, index_reserve(ix, UINT64_MAX));
+	CHECK_ST(LK_TOO_BIG, index_reserve(ix, UINT64_MAX));
 	/* (keys + extra) * 5 wraps to a small number */
-	CHECK(LK_TOO_BIG, index_reserve(ix, UINT64_C(0x3333333333333333)));
+	CHECK_ST(LK_TOO_BIG, index_reserve(ix, UINT64_C(0x3333333333333333)));
 	assert_int_equal(index_slots(ix), slots);
 	assert_found(ix, 0, real_hash(0), loc_of(0, 1));
 }

@@ -13,12 +13,12 @@
  * named "posix: <test>" and "memory: <test>".  A few tests need a real
  * kernel (file modes, symbolic links, a lock held by another process) or
  * a knob of the memory layer (its clock, its size bound) and run on that
- * layer alone.  Statuses are checked with CHECK(want, expr), which on
- * failure prints the file, line, expression, the status and lk_errmsg();
- * other values with cmocka's assert_*.  The allocation test counts the
- * allocations of each call with mem_fail_at() and fails every one in turn.
+ * layer alone.  Statuses are checked with check.h's CHECK_ST(want, expr)
+ * and CHECK_OK(expr), which on failure print the file, line, expression,
+ * both statuses and lk_errmsg(); other values with cmocka's assert_*.
+ * The allocation test counts the allocations of each call with
+ * mem_fail_at() and fails every one in turn.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -37,25 +37,8 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "check.h"
 #include "io.h"
-
-/* ---------------------------------------------------------------------- */
-/* The check macro                                                        */
-/* ---------------------------------------------------------------------- */
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_ = (expr);                                      \
-		if (got_ != (want)) {                                         \
-			print_error("%s:%d: %s\n  returned %s, want %s\n"     \
-				    "  detail: %s\n", __FILE__, __LINE__,     \
-				    #expr, lk_strerror(got_),                 \
-				    lk_strerror(want), lk_errmsg());          \
-			_fail(__FILE__, __LINE__);                            \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 /* ---------------------------------------------------------------------- */
 /* The fixture                                                            */
@@ -90,11 +73,8 @@ static int setup_posix(void **state)
 
 	memset(&fx, 0, sizeof fx);
 	fx.io = lk_io_posix();
-	snprintf(fx.root, sizeof fx.root, "/tmp/logkeep-test-io-XXXXXX");
-	if (mkdtemp(fx.root) == NULL) {
-		perror("mkdtemp");
+	if (make_temp_dir(fx.root, sizeof fx.root, "io") != 0)
 		return -1;
-	}
 	snprintf(fx.db, sizeof fx.db, "%s/db", fx.root);
 	return setup_common(&fx, state);
 }
@@ -109,32 +89,6 @@ static int setup_memory(void **state)
 	fx.io = fx.mem;
 	snprintf(fx.db, sizeof fx.db, "db");
 	return setup_common(&fx, state);
-}
-
-/* Removes path and everything under it (the tests make no links). */
-static void remove_tree(const char *path)
-{
-	char child[512];
-	struct dirent *entry;
-	struct stat st;
-	DIR *d;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-		while ((entry = readdir(d)) != NULL) {
-			if (strcmp(entry->d_name, ".") == 0 ||
-			    strcmp(entry->d_name, "..") == 0)
-				continue;
-			snprintf(child, sizeof child, "%s/%s", path,
-				 entry->d_name);
-			remove_tree(child);
-		}
-		closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
 }
 
 static int teardown(void **state)
@@ -269,9 +223,9 @@ static void open_missing_file_without_create_is_not_found(void **state)
 	struct fixture *fx = *state;
 	lk_io_file *f = (void *)fx; /* must be reset */
 
-	CHECK(LK_NOT_FOUND, fx_open(fx, "absent", LK_IO_READ, &f));
+	CHECK_ST(LK_NOT_FOUND, fx_open(fx, "absent", LK_IO_READ, &f));
 	assert_null(f);
-	CHECK(LK_NOT_FOUND, fx_open(fx, "absent", LK_IO_WRITE, &f));
+	CHECK_ST(LK_NOT_FOUND, fx_open(fx, "absent", LK_IO_WRITE, &f));
 	assert_non_null(strstr(lk_errmsg(), "absent"));
 }
 
@@ -282,7 +236,7 @@ static void exclusive_create_of_existing_file_fails(void **state)
 
 	CHECK_OK(fx_open(fx, "a", RW_CREATE | LK_IO_EXCL, &f));
 	fx_close(fx, f);
-	CHECK(LK_EXISTS, fx_open(fx, "a", RW_CREATE | LK_IO_EXCL, &f));
+	CHECK_ST(LK_EXISTS, fx_open(fx, "a", RW_CREATE | LK_IO_EXCL, &f));
 	assert_null(f);
 }
 
@@ -310,13 +264,13 @@ static void names_with_slash_are_rejected(void **state)
 	memset(long_name, 'n', sizeof long_name - 1);
 	long_name[sizeof long_name - 1] = '\0';
 	for (i = 0; bad[i] != NULL; i++) {
-		CHECK(LK_INVALID, fx_open(fx, bad[i], RW_CREATE, &f));
-		CHECK(LK_INVALID, fx_lock(fx, bad[i], &f));
-		CHECK(LK_INVALID, fx_unlink(fx, bad[i]));
-		CHECK(LK_INVALID, fx_rename(fx, "ok", bad[i]));
-		CHECK(LK_INVALID, fx_rename(fx, bad[i], "ok"));
+		CHECK_ST(LK_INVALID, fx_open(fx, bad[i], RW_CREATE, &f));
+		CHECK_ST(LK_INVALID, fx_lock(fx, bad[i], &f));
+		CHECK_ST(LK_INVALID, fx_unlink(fx, bad[i]));
+		CHECK_ST(LK_INVALID, fx_rename(fx, "ok", bad[i]));
+		CHECK_ST(LK_INVALID, fx_rename(fx, bad[i], "ok"));
 	}
-	CHECK(LK_INVALID, fx_open(fx, long_name, RW_CREATE, &f));
+	CHECK_ST(LK_INVALID, fx_open(fx, long_name, RW_CREATE, &f));
 	long_name[255] = '\0'; /* 255 bytes is allowed */
 	CHECK_OK(fx_open(fx, long_name, RW_CREATE, &f));
 	fx_close(fx, f);
@@ -412,8 +366,8 @@ static void write_through_read_only_handle_fails(void **state)
 
 	put_file(fx, "a", "keep");
 	CHECK_OK(fx_open(fx, "a", LK_IO_READ, &f));
-	CHECK(LK_IO, fx_write(fx, f, "lost", 0));
-	CHECK(LK_IO, fx->io->truncate(fx->io->ctx, f, 0));
+	CHECK_ST(LK_IO, fx_write(fx, f, "lost", 0));
+	CHECK_ST(LK_IO, fx->io->truncate(fx->io->ctx, f, 0));
 	fx_close(fx, f);
 	expect_file(fx, "a", "keep");
 }
@@ -494,7 +448,7 @@ static void unlinked_file_stays_readable_while_open(void **state)
 	put_file(fx, "a", "still here");
 	CHECK_OK(fx_open(fx, "a", LK_IO_WRITE, &f));
 	CHECK_OK(fx_unlink(fx, "a"));
-	CHECK(LK_NOT_FOUND, fx_open(fx, "a", LK_IO_READ, &probe));
+	CHECK_ST(LK_NOT_FOUND, fx_open(fx, "a", LK_IO_READ, &probe));
 	CHECK_OK(fx_write(fx, f, "S", 0));
 	CHECK_OK(fx_read(fx, f, buf, sizeof buf, 0, &got));
 	assert_int_equal(got, 10);
@@ -511,10 +465,10 @@ static void unlink_of_missing_file_is_not_found(void **state)
 {
 	struct fixture *fx = *state;
 
-	CHECK(LK_NOT_FOUND, fx_unlink(fx, "absent"));
+	CHECK_ST(LK_NOT_FOUND, fx_unlink(fx, "absent"));
 	put_file(fx, "a", "x");
 	CHECK_OK(fx_unlink(fx, "a"));
-	CHECK(LK_NOT_FOUND, fx_unlink(fx, "a"));
+	CHECK_ST(LK_NOT_FOUND, fx_unlink(fx, "a"));
 }
 
 static void rename_replaces_target(void **state)
@@ -529,7 +483,7 @@ static void rename_replaces_target(void **state)
 	CHECK_OK(fx_open(fx, "current", LK_IO_READ, &old));
 	CHECK_OK(fx_rename(fx, "tmp", "current"));
 	expect_file(fx, "current", "new");
-	CHECK(LK_NOT_FOUND, fx_open(fx, "tmp", LK_IO_READ, &probe));
+	CHECK_ST(LK_NOT_FOUND, fx_open(fx, "tmp", LK_IO_READ, &probe));
 	/* The replaced file lives on through its handle. */
 	CHECK_OK(fx_read(fx, old, buf, sizeof buf, 0, &got));
 	assert_int_equal(got, 3);
@@ -541,7 +495,7 @@ static void rename_replaces_target(void **state)
 	/* A rename to a free name moves it. */
 	CHECK_OK(fx_rename(fx, "current", "moved"));
 	expect_file(fx, "moved", "new");
-	CHECK(LK_NOT_FOUND, fx_open(fx, "current", LK_IO_READ, &probe));
+	CHECK_ST(LK_NOT_FOUND, fx_open(fx, "current", LK_IO_READ, &probe));
 }
 
 static void rename_of_missing_file_is_not_found(void **state)
@@ -549,7 +503,7 @@ static void rename_of_missing_file_is_not_found(void **state)
 	struct fixture *fx = *state;
 
 	put_file(fx, "target", "kept");
-	CHECK(LK_NOT_FOUND, fx_rename(fx, "absent", "target"));
+	CHECK_ST(LK_NOT_FOUND, fx_rename(fx, "absent", "target"));
 	expect_file(fx, "target", "kept");
 }
 
@@ -563,10 +517,10 @@ static void second_lock_is_busy(void **state)
 	lk_io_file *first, *second = (void *)fx;
 
 	CHECK_OK(fx_lock(fx, "LOCK", &first));
-	CHECK(LK_BUSY, fx_lock(fx, "LOCK", &second));
+	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &second));
 	assert_null(second);
 	assert_non_null(strstr(lk_errmsg(), "LOCK is held by"));
-	CHECK(LK_BUSY, fx_lock(fx, "LOCK", &second));
+	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &second));
 	fx_close(fx, first);
 }
 
@@ -631,8 +585,8 @@ static void closing_another_handle_of_the_lock_file_keeps_the_lock(
 	 * neither a plain handle nor a refused lock may do that. */
 	CHECK_OK(fx_open(fx, "LOCK", LK_IO_READ, &other));
 	fx_close(fx, other);
-	CHECK(LK_BUSY, fx_lock(fx, "LOCK", &again));
-	CHECK(LK_BUSY, fx_lock(fx, "LOCK", &again));
+	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &again));
+	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &again));
 	if (fx->mem == NULL)
 		assert_false(another_process_can_lock(path));
 	fx_close(fx, lock);
@@ -676,7 +630,7 @@ static void lock_held_by_another_process_is_busy(void **state)
 	close(release[0]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	assert_int_equal(c, 'y');
-	CHECK(LK_BUSY, fx_lock(fx, "LOCK", &f));
+	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &f));
 	assert_string_equal(lk_errmsg(), "LOCK is held by another process");
 	close(release[1]);
 	close(ready[0]);
@@ -719,8 +673,8 @@ static void dir_list_stops_at_first_failing_callback(void **state)
 	put_file(fx, "a", "1");
 	put_file(fx, "b", "2");
 	put_file(fx, "c", "3");
-	CHECK(LK_CORRUPT,
-	      fx->io->dir_list(fx->io->ctx, fx->dir, collect, &names));
+	CHECK_ST(LK_CORRUPT,
+		 fx->io->dir_list(fx->io->ctx, fx->dir, collect, &names));
 	assert_int_equal(names.count, 2);
 }
 
@@ -746,9 +700,9 @@ static void dir_open_of_missing_directory_is_not_found(void **state)
 	char path[256];
 
 	snprintf(path, sizeof path, "%s-absent", fx->db);
-	CHECK(LK_NOT_FOUND, fx->io->dir_open(fx->io->ctx, path, 0, &d));
+	CHECK_ST(LK_NOT_FOUND, fx->io->dir_open(fx->io->ctx, path, 0, &d));
 	assert_null(d);
-	CHECK(LK_INVALID, fx->io->dir_open(fx->io->ctx, "", 1, &d));
+	CHECK_ST(LK_INVALID, fx->io->dir_open(fx->io->ctx, "", 1, &d));
 }
 
 static void dir_open_create_keeps_existing_files(void **state)
@@ -816,7 +770,7 @@ static void clocks_tell_real_and_monotonic_time(void **state)
 			mem_fail_at(0, 0);                                    \
 			if (rc_ == LK_OK)                                     \
 				break;                                        \
-			CHECK(LK_NOMEM, rc_);                                 \
+			CHECK_ST(LK_NOMEM, rc_);                              \
 			unchanged;                                            \
 		}                                                             \
 	} while (0)
@@ -830,8 +784,8 @@ static void allocation_failure_changes_nothing(void **state)
 	char path[256];
 
 	FAIL_EACH_ALLOCATION(fx_open(fx, "a", RW_CREATE, &f),
-			     CHECK(LK_NOT_FOUND,
-				   fx_open(fx, "a", LK_IO_READ, &probe)));
+			     CHECK_ST(LK_NOT_FOUND,
+				      fx_open(fx, "a", LK_IO_READ, &probe)));
 	CHECK_OK(fx_write(fx, f, "0123456789", 0));
 	FAIL_EACH_ALLOCATION(fx->io->pwrite(fx->io->ctx, f, "x", 1, 100000),
 			     assert_int_equal(fx_size(fx, f), 10));
@@ -839,8 +793,8 @@ static void allocation_failure_changes_nothing(void **state)
 			     assert_int_equal(fx_size(fx, f), 100001));
 	fx_close(fx, f);
 	FAIL_EACH_ALLOCATION(fx_lock(fx, "LOCK", &f),
-			     CHECK(LK_NOT_FOUND,
-				   fx_open(fx, "LOCK", LK_IO_READ, &probe)));
+			     CHECK_ST(LK_NOT_FOUND,
+				      fx_open(fx, "LOCK", LK_IO_READ, &probe)));
 	fx_close(fx, f);
 	FAIL_EACH_ALLOCATION(
 		fx->io->dir_list(fx->io->ctx, fx->dir, collect, &names),
@@ -848,8 +802,8 @@ static void allocation_failure_changes_nothing(void **state)
 	assert_int_equal(names.count, 2);
 	snprintf(path, sizeof path, "%s-new", fx->db);
 	FAIL_EACH_ALLOCATION(fx->io->dir_open(fx->io->ctx, path, 1, &d),
-			     CHECK(LK_NOT_FOUND, fx->io->dir_open(
-					   fx->io->ctx, path, 0, &d)));
+			     CHECK_ST(LK_NOT_FOUND, fx->io->dir_open(
+					      fx->io->ctx, path, 0, &d)));
 	fx->io->dir_close(fx->io->ctx, d);
 }
 
@@ -897,14 +851,14 @@ static void symbolic_links_are_not_followed(void **state)
 	snprintf(target, sizeof target, "%s/outside", fx->root);
 	snprintf(link, sizeof link, "%s/link", fx->db);
 	assert_int_equal(symlink(target, link), 0);
-	CHECK(LK_IO, fx_open(fx, "link", RW_CREATE, &f));
+	CHECK_ST(LK_IO, fx_open(fx, "link", RW_CREATE, &f));
 	assert_int_equal(access(target, F_OK), -1); /* nothing created */
 	put_file(fx, "real", "x");
 	snprintf(target, sizeof target, "%s/real", fx->db);
 	unlink(link);
 	assert_int_equal(symlink(target, link), 0);
-	CHECK(LK_IO, fx_open(fx, "link", LK_IO_READ, &f));
-	CHECK(LK_IO, fx_lock(fx, "link", &f));
+	CHECK_ST(LK_IO, fx_open(fx, "link", LK_IO_READ, &f));
+	CHECK_ST(LK_IO, fx_lock(fx, "link", &f));
 }
 
 static void directory_is_not_a_file(void **state)
@@ -915,7 +869,7 @@ static void directory_is_not_a_file(void **state)
 
 	snprintf(path, sizeof path, "%s/sub", fx->db);
 	assert_int_equal(mkdir(path, 0700), 0);
-	CHECK(LK_IO, fx_open(fx, "sub", LK_IO_READ, &f));
+	CHECK_ST(LK_IO, fx_open(fx, "sub", LK_IO_READ, &f));
 	assert_null(f);
 }
 
@@ -943,11 +897,12 @@ static void memory_file_cannot_grow_past_4_gib(void **state)
 
 	CHECK_OK(fx_open(fx, "a", RW_CREATE, &f));
 	CHECK_OK(fx_write(fx, f, "abc", 0));
-	CHECK(LK_NOSPACE, fx->io->pwrite(fx->io->ctx, f, "x", 1, limit));
-	CHECK(LK_NOSPACE, fx->io->pwrite(fx->io->ctx, f, "xy", 2, limit - 1));
-	CHECK(LK_NOSPACE,
-	      fx->io->pwrite(fx->io->ctx, f, "x", 1, UINT64_MAX));
-	CHECK(LK_NOSPACE, fx->io->truncate(fx->io->ctx, f, limit + 1));
+	CHECK_ST(LK_NOSPACE, fx->io->pwrite(fx->io->ctx, f, "x", 1, limit));
+	CHECK_ST(LK_NOSPACE,
+		 fx->io->pwrite(fx->io->ctx, f, "xy", 2, limit - 1));
+	CHECK_ST(LK_NOSPACE,
+		 fx->io->pwrite(fx->io->ctx, f, "x", 1, UINT64_MAX));
+	CHECK_ST(LK_NOSPACE, fx->io->truncate(fx->io->ctx, f, limit + 1));
 	assert_int_equal(fx_size(fx, f), 3);
 	fx_close(fx, f);
 	expect_file(fx, "a", "abc");
@@ -961,7 +916,7 @@ static void memory_file_systems_are_independent(void **state)
 
 	put_file(fx, "a", "1");
 	CHECK_OK(lk_io_memory_new(&other));
-	CHECK(LK_NOT_FOUND, other->dir_open(other->ctx, "db", 0, &d));
+	CHECK_ST(LK_NOT_FOUND, other->dir_open(other->ctx, "db", 0, &d));
 	lk_io_memory_free(other);
 	lk_io_memory_free(NULL);
 }

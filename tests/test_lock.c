@@ -22,10 +22,10 @@
  *    fresh process that knows nothing but what the kernel says.  Only that
  *    one proves the lock is held in the kernel.
  * A child holding the lock while the parent tries is driven over pipes.
- * Statuses are checked with CHECK(want, expr), which on failure prints the
- * file, line, expression, both statuses and lk_errmsg().
+ * Statuses are checked with check.h's CHECK_ST(want, expr) and
+ * CHECK_OK(expr), which on failure print the file, line, expression, both
+ * statuses and lk_errmsg().
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,34 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "logkeep.h"
-
-/* ---------------------------------------------------------------------- */
-/* The check macro                                                        */
-/* ---------------------------------------------------------------------- */
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_ = (expr);                                      \
-		if (got_ != (want)) {                                         \
-			print_error("%s:%d: %s\n  returned %s (%d), want %s " \
-				    "(%d)\n  detail: %s\n",                   \
-				    __FILE__, __LINE__, #expr,                \
-				    lk_strerror(got_), (int)got_,             \
-				    lk_strerror(want), (int)(want),           \
-				    lk_errmsg());                             \
-			_fail(__FILE__, __LINE__);                            \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 /* ---------------------------------------------------------------------- */
 /* The fixture                                                            */
@@ -82,11 +62,8 @@ static int setup(void **state)
 	lk_status st;
 
 	memset(&fx, 0, sizeof fx);
-	snprintf(fx.root, sizeof fx.root, "/tmp/logkeep-test-lock-XXXXXX");
-	if (mkdtemp(fx.root) == NULL) {
-		perror("mkdtemp");
+	if (make_temp_dir(fx.root, sizeof fx.root, "lock") != 0)
 		return -1;
-	}
 	snprintf(fx.path, sizeof fx.path, "%s/db", fx.root);
 	st = lk_open(&fx.writer, fx.path, NULL);
 	if (st == LK_OK)
@@ -97,31 +74,6 @@ static int setup(void **state)
 	}
 	*state = &fx;
 	return 0;
-}
-
-static void remove_tree(const char *path)
-{
-	char child[512];
-	struct dirent *entry;
-	struct stat st;
-	DIR *d;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-		while ((entry = readdir(d)) != NULL) {
-			if (strcmp(entry->d_name, ".") == 0 ||
-			    strcmp(entry->d_name, "..") == 0)
-				continue;
-			snprintf(child, sizeof child, "%s/%s", path,
-				 entry->d_name);
-			remove_tree(child);
-		}
-		closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
 }
 
 static int teardown(void **state)
@@ -268,12 +220,12 @@ static void second_writer_in_this_process_is_busy_until_the_first_closes(void **
 	struct fixture *fx = *state;
 	lk_db *db = (lk_db *)fx;
 
-	CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+	CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 	assert_null(db);
 	/* The detail names the directory. */
 	assert_non_null(strstr(lk_errmsg(), fx->path));
 	/* Asking again changes nothing. */
-	CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+	CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 	/* The first writer is unharmed. */
 	CHECK_OK(lk_put(fx->writer, LK_NS_DEFAULT, "k", 1, "v2", 2, 0));
 
@@ -282,7 +234,7 @@ static void second_writer_in_this_process_is_busy_until_the_first_closes(void **
 	CHECK_OK(lk_open(&fx->other, fx->path, NULL));
 	CHECK_OK(lk_exists(fx->other, LK_NS_DEFAULT, "k", 1));
 	/* And now the new one is the writer that excludes others. */
-	CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+	CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 }
 
 static void readonly_open_while_a_writer_holds_the_directory_is_ok(void **state)
@@ -298,7 +250,8 @@ static void readonly_open_while_a_writer_holds_the_directory_is_ok(void **state)
 	assert_int_equal(len, 2);
 	assert_memory_equal(value, "v1", 2);
 	lk_free(value);
-	CHECK(LK_READONLY, lk_put(fx->other, LK_NS_DEFAULT, "x", 1, "y", 1, 0));
+	CHECK_ST(LK_READONLY,
+		 lk_put(fx->other, LK_NS_DEFAULT, "x", 1, "y", 1, 0));
 	/* The writer goes on writing while the reader is open. */
 	CHECK_OK(lk_put(fx->writer, LK_NS_DEFAULT, "k2", 2, "v", 1, 0));
 	CHECK_OK(lk_close(fx->other));
@@ -356,7 +309,7 @@ static void closing_a_readonly_handle_keeps_the_writers_lock(void **state)
 		CHECK_OK(lk_close(fx->other));
 		fx->other = NULL;
 
-		CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+		CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 		assert_null(db);
 		assert_int_equal(open_in_forked_child(fx->path), LK_BUSY);
 		assert_int_equal(open_in_fresh_process(fx->path), LK_BUSY);
@@ -370,7 +323,7 @@ static void refused_second_writer_keeps_the_first_writers_lock(void **state)
 	lk_db *db = NULL;
 
 	for (int i = 0; i < 3; i++)
-		CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+		CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 	assert_int_equal(open_in_fresh_process(fx->path), LK_BUSY);
 	assert_int_equal(open_in_forked_child(fx->path), LK_BUSY);
 }
@@ -387,7 +340,7 @@ static void writer_in_another_process_makes_this_one_busy(void **state)
 	holder_start(&h, fx->path);
 	CHECK_OK(holder_wait_ready(&h));
 
-	CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+	CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 	assert_null(db);
 	assert_int_equal(open_in_fresh_process(fx->path), LK_BUSY);
 	/* Reading while the other process writes is fine. */
@@ -396,7 +349,7 @@ static void writer_in_another_process_makes_this_one_busy(void **state)
 	CHECK_OK(lk_exists(fx->other, LK_NS_DEFAULT, "k", 1));
 	CHECK_OK(lk_close(fx->other));
 	fx->other = NULL;
-	CHECK(LK_BUSY, lk_open(&db, fx->path, NULL));
+	CHECK_ST(LK_BUSY, lk_open(&db, fx->path, NULL));
 
 	/* Once it has closed, the directory is ours, with its write. */
 	assert_int_equal(holder_finish(&h), LK_OK);

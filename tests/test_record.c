@@ -18,9 +18,11 @@
  * record's seed, low 32 bits little-endian at [0..4)), so that the
  * structure check, not the checksum, is what must reject them; each such
  * test names the words of the rejection it expects.  Integers are
- * compared with literal byte arrays.  Statuses are checked with
- * CHECK(want, expr), which on failure prints the file, line, expression,
- * both statuses, lk_errmsg() and the codec's reason (`why`).
+ * compared with literal byte arrays.  Statuses are checked with check.h's
+ * macros, which on failure print the file, line, expression, both
+ * statuses and lk_errmsg(); calls that give the codec's reason for a
+ * rejection (`why`) are checked with CHECK_ST_WHY(want, expr, why) and
+ * CHECK_OK_WHY(expr, why), which print that reason too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,33 +34,18 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "endian.h"
 #include "logkeep_limits.h"
 #include "record.h"
 
 /* ---------------------------------------------------------------------- */
-/* The check macro                                                        */
+/* Checks                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* The codec's reason for its last rejection; CHECK prints it. */
+/* The codec's reason for its last rejection.  CHECK_ST_WHY and
+ * CHECK_OK_WHY clear it before the call and print it on failure. */
 static const char *why;
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_;                                               \
-		why = NULL;                                                   \
-		got_ = (expr);                                                \
-		if (got_ != (want)) {                                         \
-			print_error("%s:%d: %s\n  returned %s, want %s\n"     \
-				    "  detail: %s\n  why: %s\n", __FILE__,    \
-				    __LINE__, #expr, lk_strerror(got_),       \
-				    lk_strerror(want), lk_errmsg(),           \
-				    why ? why : "(none)");                    \
-			_fail(__FILE__, __LINE__);                            \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 /* ---------------------------------------------------------------------- */
 /* Where the records live                                                 */
@@ -143,7 +130,7 @@ static void round_trip(const struct record *r)
 	struct record d;
 	size_t n = encode(r);
 
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_same_record(r, &d, n);
 }
 
@@ -252,7 +239,7 @@ static size_t forge_finish(void)
 	do {                                                                  \
 		struct record d_;                                             \
 		size_t n_ = forge_finish();                                   \
-		CHECK(LK_CORRUPT, decode(&d_, buf, n_));                      \
+		CHECK_ST_WHY(LK_CORRUPT, decode(&d_, buf, n_), why);          \
 		if (strstr(why, (words)) == NULL) {                           \
 			print_error("%s:%d: rejected as \"%s\", want \"%s\"\n", \
 				    __FILE__, __LINE__, why, (words));        \
@@ -297,7 +284,7 @@ static void put_with_empty_value_round_trips(void **state)
 	(void)state;
 	round_trip(&r);
 	n = encode(&r);
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_int_equal(d.value_len, 0);
 }
 
@@ -394,11 +381,12 @@ static void seq_is_stored_as_a_delta_from_the_segment_base(void **state)
 		size_t n = encode(&r);
 
 		assert_int_equal(n, 4 + 1 + 2 + varint_size(deltas[i]) + 1 + 1 + 1);
-		CHECK_OK(decode(&d, buf, n));
+		CHECK_OK_WHY(decode(&d, buf, n), why);
 		assert_int_equal(d.seq, SEQ_BASE + deltas[i]);
 		/* The same bytes read against another base give another seq:
 		 * the base lives in the segment header, not in the record. */
-		CHECK_OK(record_decode(&d, buf, n, 5, seed_here(), &why));
+		CHECK_OK_WHY(record_decode(&d, buf, n, 5, seed_here(), &why),
+			     why);
 		assert_int_equal(d.seq, 5 + deltas[i]);
 	}
 }
@@ -431,9 +419,10 @@ static void encoded_size_is_the_bytes_written(void **state)
 				r.flags = (uint8_t)flags;
 				r.expire_at_ms = flags ? 77 : 0;
 				n = encode(&r);
-				CHECK_OK(record_peek_size(&size, buf, n, &why));
+				CHECK_OK_WHY(record_peek_size(&size, buf, n,
+							      &why), why);
 				assert_int_equal(size, n);
-				CHECK_OK(decode(&d, buf, n));
+				CHECK_OK_WHY(decode(&d, buf, n), why);
 				assert_same_record(&r, &d, n);
 			}
 		}
@@ -503,11 +492,12 @@ static void peek_size_of_a_truncated_prefix_is_not_found(void **state)
 	(void)state;
 	n = encode(&r);
 	for (size_t avail = 0; avail < REC_BYTES_MIN; avail++)
-		CHECK(LK_NOT_FOUND, record_peek_size(&size, buf, avail, &why));
+		CHECK_ST_WHY(LK_NOT_FOUND,
+			     record_peek_size(&size, buf, avail, &why), why);
 	/* Once the prefix is there, the rest of the record need not be. */
 	for (size_t avail = REC_BYTES_MIN; avail <= n; avail++) {
 		size = 0;
-		CHECK_OK(record_peek_size(&size, buf, avail, &why));
+		CHECK_OK_WHY(record_peek_size(&size, buf, avail, &why), why);
 		assert_int_equal(size, n);
 	}
 }
@@ -528,8 +518,9 @@ static void peek_size_of_a_truncated_long_length_is_not_found(void **state)
 	assert_int_equal(buf[4] & 0x80, 0x80);
 	assert_int_equal(buf[5] & 0x80, 0x80);
 	for (size_t avail = 0; avail < REC_BYTES_MIN; avail++)
-		CHECK(LK_NOT_FOUND, record_peek_size(&size, buf, avail, &why));
-	CHECK_OK(record_peek_size(&size, buf, REC_BYTES_MIN, &why));
+		CHECK_ST_WHY(LK_NOT_FOUND,
+			     record_peek_size(&size, buf, avail, &why), why);
+	CHECK_OK_WHY(record_peek_size(&size, buf, REC_BYTES_MIN, &why), why);
 	assert_int_equal(size, n);
 }
 
@@ -548,11 +539,18 @@ static void peek_size_rejects_zero_and_too_small_lengths(void **state)
 	uint32_t size;
 
 	(void)state;
-	CHECK(LK_CORRUPT, peek_length_bytes((const uint8_t[]){ 0x00 }, 1, &size));
-	CHECK(LK_CORRUPT, peek_length_bytes((const uint8_t[]){ 0x01 }, 1, &size));
-	CHECK(LK_CORRUPT, peek_length_bytes((const uint8_t[]){ 0x02 }, 1, &size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes((const uint8_t[]){ 0x00 }, 1, &size),
+		     why);
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes((const uint8_t[]){ 0x01 }, 1, &size),
+		     why);
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes((const uint8_t[]){ 0x02 }, 1, &size),
+		     why);
 	/* kind, ns and seq_delta: the least a body can be */
-	CHECK_OK(peek_length_bytes((const uint8_t[]){ 0x03 }, 1, &size));
+	CHECK_OK_WHY(peek_length_bytes((const uint8_t[]){ 0x03 }, 1, &size),
+		     why);
 	assert_int_equal(size, 4 + 1 + 3);
 }
 
@@ -563,18 +561,25 @@ static void peek_size_rejects_lengths_over_the_format_limit(void **state)
 
 	(void)state;
 	put_varint(len, LK_RECORD_BYTES_MAX);
-	CHECK_OK(peek_length_bytes(len, varint_size(LK_RECORD_BYTES_MAX),
-				   &size));
+	CHECK_OK_WHY(peek_length_bytes(len, varint_size(LK_RECORD_BYTES_MAX),
+				       &size),
+		     why);
 	assert_int_equal(size, 4 + varint_size(LK_RECORD_BYTES_MAX) +
 				       LK_RECORD_BYTES_MAX);
 	put_varint(len, LK_RECORD_BYTES_MAX + 1);
-	CHECK(LK_CORRUPT,
-	      peek_length_bytes(len, varint_size(LK_RECORD_BYTES_MAX + 1),
-				&size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes(len,
+				       varint_size(LK_RECORD_BYTES_MAX + 1),
+				       &size),
+		     why);
 	put_varint(len, UINT32_MAX);
-	CHECK(LK_CORRUPT, peek_length_bytes(len, varint_size(UINT32_MAX), &size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes(len, varint_size(UINT32_MAX), &size),
+		     why);
 	put_varint(len, UINT64_MAX);
-	CHECK(LK_CORRUPT, peek_length_bytes(len, varint_size(UINT64_MAX), &size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes(len, varint_size(UINT64_MAX), &size),
+		     why);
 }
 
 static void peek_size_rejects_a_length_that_is_no_varint(void **state)
@@ -584,14 +589,19 @@ static void peek_size_rejects_a_length_that_is_no_varint(void **state)
 	uint32_t size;
 
 	(void)state;
-	CHECK(LK_CORRUPT, peek_length_bytes(endless, sizeof endless, &size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes(endless, sizeof endless, &size), why);
 	/* an overlong spelling of 10 */
-	CHECK(LK_CORRUPT,
-	      peek_length_bytes((const uint8_t[]){ 0x8a, 0x00 }, 2, &size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes((const uint8_t[]){ 0x8a, 0x00 }, 2,
+				       &size),
+		     why);
 	/* a five-byte length, even of a small value */
-	CHECK(LK_CORRUPT,
-	      peek_length_bytes((const uint8_t[]){ 0x8a, 0x80, 0x80, 0x80, 0x01 },
-				5, &size));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     peek_length_bytes((const uint8_t[]){ 0x8a, 0x80, 0x80,
+							  0x80, 0x01 },
+				       5, &size),
+		     why);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -620,7 +630,7 @@ static void assert_every_bit_flip_is_rejected(size_t n, size_t following)
 		}
 		assert_int_equal(st, LK_CORRUPT);
 	}
-	CHECK_OK(decode(&d, buf, n + following));
+	CHECK_OK_WHY(decode(&d, buf, n + following), why);
 }
 
 static void any_flipped_bit_in_a_record_is_rejected(void **state)
@@ -665,22 +675,24 @@ static void checksum_binds_record_to_its_offset(void **state)
 
 	(void)state;
 	n = encode(&r);
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	for (uint64_t off = 0; off < 65536; off++) {
 		if (off == OFFSET)
 			continue;
-		CHECK(LK_CORRUPT,
-		      record_decode(&d, buf, n, SEQ_BASE,
-				    record_seed(DB_SEED, SEG_SEQ, GENERATION,
-						off),
-				    &why));
+		CHECK_ST_WHY(LK_CORRUPT,
+			     record_decode(&d, buf, n, SEQ_BASE,
+					   record_seed(DB_SEED, SEG_SEQ,
+						       GENERATION, off),
+					   &why),
+			     why);
 		assert_string_equal(why, "checksum mismatch");
 	}
-	CHECK(LK_CORRUPT,
-	      record_decode(&d, buf, n, SEQ_BASE,
-			    record_seed(DB_SEED, SEG_SEQ, GENERATION,
-					OFFSET + (UINT64_C(1) << 32)),
-			    &why));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     record_decode(&d, buf, n, SEQ_BASE,
+				   record_seed(DB_SEED, SEG_SEQ, GENERATION,
+					       OFFSET + (UINT64_C(1) << 32)),
+				   &why),
+		     why);
 }
 
 static void checksum_binds_record_to_its_segment(void **state)
@@ -693,11 +705,12 @@ static void checksum_binds_record_to_its_segment(void **state)
 	for (uint64_t seq = 0; seq < 4096; seq++) {
 		if (seq == SEG_SEQ)
 			continue;
-		CHECK(LK_CORRUPT,
-		      record_decode(&d, buf, n, SEQ_BASE,
-				    record_seed(DB_SEED, seq, GENERATION,
-						OFFSET),
-				    &why));
+		CHECK_ST_WHY(LK_CORRUPT,
+			     record_decode(&d, buf, n, SEQ_BASE,
+					   record_seed(DB_SEED, seq, GENERATION,
+						       OFFSET),
+					   &why),
+			     why);
 	}
 }
 
@@ -709,14 +722,18 @@ static void checksum_binds_record_to_its_generation(void **state)
 	(void)state;
 	n = encode(&r);
 	for (uint32_t gen = 1; gen < 4096; gen++)
-		CHECK(LK_CORRUPT,
-		      record_decode(&d, buf, n, SEQ_BASE,
-				    record_seed(DB_SEED, SEG_SEQ, gen, OFFSET),
-				    &why));
-	CHECK(LK_CORRUPT,
-	      record_decode(&d, buf, n, SEQ_BASE,
-			    record_seed(DB_SEED, SEG_SEQ, UINT32_MAX, OFFSET),
-			    &why));
+		CHECK_ST_WHY(LK_CORRUPT,
+			     record_decode(&d, buf, n, SEQ_BASE,
+					   record_seed(DB_SEED, SEG_SEQ, gen,
+						       OFFSET),
+					   &why),
+			     why);
+	CHECK_ST_WHY(LK_CORRUPT,
+		     record_decode(&d, buf, n, SEQ_BASE,
+				   record_seed(DB_SEED, SEG_SEQ, UINT32_MAX,
+					       OFFSET),
+				   &why),
+		     why);
 }
 
 static void checksum_binds_record_to_its_database(void **state)
@@ -727,14 +744,19 @@ static void checksum_binds_record_to_its_database(void **state)
 	(void)state;
 	n = encode(&r);
 	for (unsigned bit = 0; bit < 64; bit++)
-		CHECK(LK_CORRUPT,
-		      record_decode(&d, buf, n, SEQ_BASE,
-				    record_seed(DB_SEED ^ (UINT64_C(1) << bit),
-						SEG_SEQ, GENERATION, OFFSET),
-				    &why));
-	CHECK(LK_CORRUPT,
-	      record_decode(&d, buf, n, SEQ_BASE,
-			    record_seed(0, SEG_SEQ, GENERATION, OFFSET), &why));
+		CHECK_ST_WHY(LK_CORRUPT,
+			     record_decode(&d, buf, n, SEQ_BASE,
+					   record_seed(DB_SEED ^
+						       (UINT64_C(1) << bit),
+						       SEG_SEQ, GENERATION,
+						       OFFSET),
+					   &why),
+			     why);
+	CHECK_ST_WHY(LK_CORRUPT,
+		     record_decode(&d, buf, n, SEQ_BASE,
+				   record_seed(0, SEG_SEQ, GENERATION, OFFSET),
+				   &why),
+		     why);
 }
 
 static void seed_fields_do_not_cancel_out(void **state)
@@ -762,8 +784,8 @@ static void truncated_record_is_rejected(void **state)
 		size_t n = encode(&rs[i]);
 
 		for (size_t avail = 0; avail < n; avail++)
-			CHECK(LK_CORRUPT, decode(&d, buf, avail));
-		CHECK_OK(decode(&d, buf, n));
+			CHECK_ST_WHY(LK_CORRUPT, decode(&d, buf, avail), why);
+		CHECK_OK_WHY(decode(&d, buf, n), why);
 	}
 }
 
@@ -785,7 +807,7 @@ static void hand_built_records_are_accepted(void **state)
 	forge_bytes("key", 3);
 	forge_bytes("val", 3);
 	n = forge_finish();
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_int_equal(d.type, REC_PUT);
 	assert_int_equal(d.flags, REC_F_EXPIRY);
 	assert_int_equal(d.ns, 9);
@@ -800,13 +822,13 @@ static void hand_built_records_are_accepted(void **state)
 	forge_varint(3);
 	forge_bytes("key", 3);
 	n = forge_finish();
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 
 	forge_start(REC_SEAL, 0, 0);
 	forge_u32(100);
 	forge_varint(7);
 	n = forge_finish();
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_int_equal(d.count, 7);
 }
 
@@ -1041,7 +1063,7 @@ static void bad_sequence_delta_is_rejected(void **state)
 	forge_varint(1);
 	forge_bytes("k", 1);
 	n = forge_finish();
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_int_equal(d.seq, UINT64_MAX);
 }
 
@@ -1062,7 +1084,7 @@ static void raw_value_longer_than_the_limit_is_rejected(void **state)
 	forge_bytes("k", 1);
 	forge_fill('v', LK_VALUE_BYTES_MAX);
 	n = forge_finish();
-	CHECK_OK(decode(&d, buf, n));
+	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_int_equal(d.value_len, LK_VALUE_BYTES_MAX);
 
 	forge_start(REC_PUT, 1, 0);

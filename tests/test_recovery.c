@@ -108,7 +108,7 @@ static size_t last_of(const struct rec_list *l, uint8_t type)
 	for (size_t i = l->n; i-- > 0;)
 		if (l->v[i].type == type)
 			return i;
-	CHECK(!"no record of that type");
+	CHECK(0 && "no record of that type");
 	return 0;
 }
 
@@ -634,14 +634,14 @@ static void verify_reports_a_torn_tail_as_not_damage(void **state)
 static void posix_torn_tail_and_bit_flip(void **state)
 {
 	const lk_io *px = lk_io_posix();
-	char dir[] = "/tmp/lk-recovery-XXXXXX", cmd[64];
+	char dir[64];
 	lk_options o = test_options(px);
 	struct rec_list l;
 	lk_recovery_report rep;
 	lk_db *db;
 
 	(void)state;
-	CHECK(mkdtemp(dir) != NULL);
+	CHECK(make_temp_dir(dir, sizeof dir, "recovery") == 0);
 	CHECK_OK(lk_open(&db, dir, &o));
 	put_range(db, 0, KEYS);
 	CHECK_OK(lk_close(db));
@@ -653,8 +653,7 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	CHECK_OK(lk_close(db));
 	flip_bit(px, dir, SEG1, l.v[1].offset + 2, 0);
 	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	CHECK(remove_tree(dir) == 0);
 }
 
 int main(void)

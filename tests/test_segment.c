@@ -17,9 +17,11 @@
  * refuse them.  Reader tests run on the in-memory I/O layer: a fixture
  * creates a segment with seg_create(), append() pwrites records encoded
  * with the segment's seed after the header, and truncate/pwrite make the
- * tails.  Statuses are checked with CHECK(want, expr), which on failure
- * prints the file, line, expression, both statuses, lk_errmsg() and the
- * reason (`why`) the segment code gave.
+ * tails.  Statuses are checked with check.h's macros, which on failure
+ * print the file, line, expression, both statuses and lk_errmsg(); calls
+ * that give the segment code's reason for a rejection (`why`) are checked
+ * with CHECK_ST_WHY(want, expr, why) and CHECK_OK_WHY(expr, why), which
+ * print that reason too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "endian.h"
 #include "io.h"
 #include "logkeep_limits.h"
@@ -38,27 +41,12 @@
 #include "segment.h"
 
 /* ---------------------------------------------------------------------- */
-/* The check macro                                                        */
+/* Checks                                                                 */
 /* ---------------------------------------------------------------------- */
 
+/* The segment code's reason for its last rejection.  CHECK_ST_WHY and
+ * CHECK_OK_WHY clear it before the call and print it on failure. */
 static const char *why;
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_;                                               \
-		why = NULL;                                                   \
-		got_ = (expr);                                                \
-		if (got_ != (want)) {                                         \
-			print_error("%s:%d: %s\n  returned %s, want %s\n"     \
-				    "  detail: %s\n  why: %s\n", __FILE__,    \
-				    __LINE__, #expr, lk_strerror(got_),       \
-				    lk_strerror(want), lk_errmsg(),           \
-				    why ? why : "(none)");                    \
-			_fail(__FILE__, __LINE__);                            \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 /* ---------------------------------------------------------------------- */
 /* Headers                                                                */
@@ -330,7 +318,7 @@ static void header_round_trips(void **state)
 
 	(void)state;
 	seg_header_encode(b, &h);
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 	assert_same_header(&h, &d);
 
 	h.seq = UINT64_MAX;
@@ -339,14 +327,14 @@ static void header_round_trips(void **state)
 	h.generation = UINT32_MAX;
 	memset(h.db_id, 0xff, sizeof h.db_id);
 	seg_header_encode(b, &h);
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 	assert_same_header(&h, &d);
 
 	/* the first segment has no predecessor */
 	h.seq = 1;
 	h.seq_prev = 0;
 	seg_header_encode(b, &h);
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 	assert_same_header(&h, &d);
 }
 
@@ -388,7 +376,7 @@ static void header_with_bad_magic_is_rejected(void **state)
 		memcpy(b, good, sizeof b);
 		b[i] ^= 0x20; /* what a text-mode transfer might do */
 		reseal(b);
-		CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+		CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 		assert_non_null(strstr(why, "magic"));
 	}
 	/* "\r\n" turned into "\n" shifts everything after it */
@@ -396,10 +384,10 @@ static void header_with_bad_magic_is_rejected(void **state)
 	memcpy(b + 5, good + 6, sizeof b - 6);
 	b[63] = 0;
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 	/* a record's bytes where a header should be */
 	memset(b, 0, sizeof b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 }
 
 static void header_with_any_flipped_bit_is_rejected(void **state)
@@ -419,7 +407,7 @@ static void header_with_any_flipped_bit_is_rejected(void **state)
 		}
 		b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 }
 
 static void header_of_a_newer_format_is_a_version_error(void **state)
@@ -431,12 +419,12 @@ static void header_of_a_newer_format_is_a_version_error(void **state)
 	seg_header_encode(b, &h);
 	put_u16(b + 8, LK_FORMAT_VERSION + 1);
 	reseal(b);
-	CHECK(LK_VERSION, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_VERSION, seg_header_decode(&d, b, &why), why);
 	assert_int_equal(d.version, LK_FORMAT_VERSION + 1);
 
 	put_u16(b + 8, 0xffff);
 	reseal(b);
-	CHECK(LK_VERSION, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_VERSION, seg_header_decode(&d, b, &why), why);
 }
 
 static void header_with_seq_zero_is_rejected(void **state)
@@ -449,7 +437,7 @@ static void header_with_seq_zero_is_rejected(void **state)
 	put_u64(b + 32, 0);
 	put_u64(b + 40, 0);
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 }
 
 static void header_whose_predecessor_is_not_older_is_rejected(void **state)
@@ -461,16 +449,16 @@ static void header_whose_predecessor_is_not_older_is_rejected(void **state)
 	seg_header_encode(b, &h);
 	put_u64(b + 40, h.seq); /* itself */
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 	put_u64(b + 40, h.seq + 1);
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 	put_u64(b + 40, UINT64_MAX);
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 	put_u64(b + 40, h.seq - 1);
 	reseal(b);
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 }
 
 static void header_with_unknown_size_or_flags_is_rejected(void **state)
@@ -483,11 +471,11 @@ static void header_with_unknown_size_or_flags_is_rejected(void **state)
 	memcpy(b, good, sizeof b);
 	put_u16(b + 10, 128);
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 	memcpy(b, good, sizeof b);
 	put_u32(b + 12, 1);
 	reseal(b);
-	CHECK(LK_CORRUPT, seg_header_decode(&d, b, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -513,7 +501,7 @@ static void created_segment_holds_its_header_under_its_name(void **state)
 	assert_int_equal(s->file_size, SEG_HEADER_BYTES);
 	CHECK_OK(fx->io->pread(fx->io->ctx, s->file, b, sizeof b, 0, &got));
 	assert_int_equal(got, SEG_HEADER_BYTES);
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 	assert_same_header(&d, &h);
 	CHECK_OK(fx->io->size(fx->io->ctx, s->file, &size));
 	assert_int_equal(size, SEG_HEADER_BYTES);
@@ -533,12 +521,12 @@ static void creating_an_existing_segment_fails_and_keeps_it(void **state)
 
 	append_group(fx, offsets);
 	h.record_seq_base = 5; /* a different header for the same name */
-	CHECK(LK_EXISTS, seg_create(&s, fx->io, fx->dir, &h));
+	CHECK_ST(LK_EXISTS, seg_create(&s, fx->io, fx->dir, &h));
 	assert_null(s);
 	assert_non_null(strstr(lk_errmsg(), "0000000000000003.seg"));
 	CHECK_OK(fx->io->pread(fx->io->ctx, fx->seg->file, b, sizeof b, 0,
 			       &got));
-	CHECK_OK(seg_header_decode(&d, b, &why));
+	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 	assert_int_equal(d.record_seq_base, 1000);
 	CHECK_OK(fx->io->size(fx->io->ctx, fx->seg->file, &size));
 	assert_int_equal(size, fx->end);
@@ -549,8 +537,8 @@ static void opening_a_missing_segment_is_not_found(void **state)
 	struct fixture *fx = *state;
 	struct segment *s = (struct segment *)1;
 
-	CHECK(LK_NOT_FOUND, seg_open(&s, fx->io, fx->dir,
-				     "0000000000000004.seg", 0));
+	CHECK_ST(LK_NOT_FOUND, seg_open(&s, fx->io, fx->dir,
+					"0000000000000004.seg", 0));
 	assert_null(s);
 }
 
@@ -581,7 +569,7 @@ static void reader_walks_records_then_reports_end(void **state)
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, fx->end));
 	off = SEG_HEADER_BYTES;
 
-	CHECK_OK(seg_reader_record(&r, off, &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off, &rec, &why), why);
 	assert_int_equal(off, offsets[0]);
 	assert_int_equal(rec.type, REC_PUT);
 	assert_int_equal(rec.seq, 1001);
@@ -590,22 +578,23 @@ static void reader_walks_records_then_reports_end(void **state)
 	assert_memory_equal(rec.value, "started", 7);
 	off += rec.size;
 
-	CHECK_OK(seg_reader_record(&r, off, &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off, &rec, &why), why);
 	assert_int_equal(off, offsets[1]);
 	assert_int_equal(rec.type, REC_DEL);
 	assert_int_equal(rec.seq, 1002);
 	assert_memory_equal(rec.key, "node/2", 6);
 	off += rec.size;
 
-	CHECK_OK(seg_reader_record(&r, off, &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off, &rec, &why), why);
 	assert_int_equal(off, offsets[2]);
 	assert_int_equal(rec.type, REC_COMMIT);
 	assert_int_equal(rec.count, 2);
 	off += rec.size;
 
 	assert_int_equal(off, fx->end);
-	CHECK(LK_NOT_FOUND, seg_reader_record(&r, off, &rec, &why));
-	CHECK(LK_NOT_FOUND, seg_reader_record(&r, off + 100, &rec, &why));
+	CHECK_ST_WHY(LK_NOT_FOUND, seg_reader_record(&r, off, &rec, &why), why);
+	CHECK_ST_WHY(LK_NOT_FOUND,
+		     seg_reader_record(&r, off + 100, &rec, &why), why);
 	seg_reader_free(&r);
 	seg_reader_free(&r); /* twice is harmless */
 }
@@ -617,7 +606,8 @@ static void empty_segment_has_no_records(void **state)
 	struct record rec;
 
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, SEG_HEADER_BYTES));
-	CHECK(LK_NOT_FOUND, seg_reader_record(&r, SEG_HEADER_BYTES, &rec, &why));
+	CHECK_ST_WHY(LK_NOT_FOUND,
+		     seg_reader_record(&r, SEG_HEADER_BYTES, &rec, &why), why);
 	seg_reader_free(&r);
 }
 
@@ -643,11 +633,13 @@ static void record_cut_short_at_end_of_file_is_corrupt(void **state)
 		truncate_to(fx, cut);
 		CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, cut));
 		for (int i = 0; i < 3; i++) {
-			CHECK_OK(seg_reader_record(&r, off, &rec, &why));
+			CHECK_OK_WHY(seg_reader_record(&r, off, &rec, &why),
+				     why);
 			off += rec.size;
 		}
 		assert_int_equal(off, last);
-		CHECK(LK_CORRUPT, seg_reader_record(&r, off, &rec, &why));
+		CHECK_ST_WHY(LK_CORRUPT,
+			     seg_reader_record(&r, off, &rec, &why), why);
 		assert_non_null(why);
 		seg_reader_free(&r);
 	}
@@ -663,15 +655,17 @@ static void reader_reads_no_further_than_its_end(void **state)
 	append_group(fx, offsets);
 	/* the file goes on, the reader's end is before the commit */
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, offsets[2]));
-	CHECK_OK(seg_reader_record(&r, offsets[0], &rec, &why));
-	CHECK_OK(seg_reader_record(&r, offsets[1], &rec, &why));
-	CHECK(LK_NOT_FOUND, seg_reader_record(&r, offsets[2], &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, offsets[0], &rec, &why), why);
+	CHECK_OK_WHY(seg_reader_record(&r, offsets[1], &rec, &why), why);
+	CHECK_ST_WHY(LK_NOT_FOUND,
+		     seg_reader_record(&r, offsets[2], &rec, &why), why);
 	seg_reader_free(&r);
 
 	/* an end inside a record: that record runs past the end */
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, offsets[2] + 5));
-	CHECK_OK(seg_reader_record(&r, offsets[1], &rec, &why));
-	CHECK(LK_CORRUPT, seg_reader_record(&r, offsets[2], &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, offsets[1], &rec, &why), why);
+	CHECK_ST_WHY(LK_CORRUPT,
+		     seg_reader_record(&r, offsets[2], &rec, &why), why);
 	seg_reader_free(&r);
 }
 
@@ -688,9 +682,9 @@ static void reader_get_past_the_end_returns_what_there_is(void **state)
 	CHECK_OK(seg_reader_get(&r, 0, 8, &p, &got));
 	assert_int_equal(got, 8);
 	assert_memory_equal(p, "LKSEG\r\n\x1a", 8);
-	CHECK(LK_NOT_FOUND, seg_reader_get(&r, fx->end - 3, 10, &p, &got));
+	CHECK_ST(LK_NOT_FOUND, seg_reader_get(&r, fx->end - 3, 10, &p, &got));
 	assert_int_equal(got, 3);
-	CHECK(LK_NOT_FOUND, seg_reader_get(&r, fx->end, 1, &p, &got));
+	CHECK_ST(LK_NOT_FOUND, seg_reader_get(&r, fx->end, 1, &p, &got));
 	assert_int_equal(got, 0);
 	seg_reader_free(&r);
 }
@@ -711,9 +705,10 @@ static void record_at_another_offset_or_segment_is_corrupt(void **state)
 			  record_seed(fx->seg->db_seed, 4, 0, 64));
 	CHECK_OK(fx->io->pwrite(fx->io->ctx, fx->seg->file, enc, n, 64));
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, 64 + 2 * n));
-	CHECK(LK_CORRUPT, seg_reader_record(&r, 64, &rec, &why));
+	CHECK_ST_WHY(LK_CORRUPT, seg_reader_record(&r, 64, &rec, &why), why);
 	assert_string_equal(why, "checksum mismatch");
-	CHECK(LK_CORRUPT, seg_reader_record(&r, 64 + n, &rec, &why));
+	CHECK_ST_WHY(LK_CORRUPT,
+		     seg_reader_record(&r, 64 + n, &rec, &why), why);
 	assert_string_equal(why, "checksum mismatch");
 	seg_reader_free(&r);
 }
@@ -743,7 +738,7 @@ static void reader_walks_records_across_window_boundaries(void **state)
 	assert_true(fx->end > 2 * 1024 * 1024); /* past two windows */
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, fx->end));
 	for (uint32_t i = 0; i < COUNT; i++) {
-		CHECK_OK(seg_reader_record(&r, off, &rec, &why));
+		CHECK_OK_WHY(seg_reader_record(&r, off, &rec, &why), why);
 		snprintf(key, sizeof key, "key-%u", i);
 		assert_int_equal(rec.seq, 1001 + i);
 		assert_int_equal(rec.key_len, strlen(key));
@@ -751,7 +746,7 @@ static void reader_walks_records_across_window_boundaries(void **state)
 		assert_int_equal(rec.value_len, i % (sizeof value - 1));
 		off += rec.size;
 	}
-	CHECK(LK_NOT_FOUND, seg_reader_record(&r, off, &rec, &why));
+	CHECK_ST_WHY(LK_NOT_FOUND, seg_reader_record(&r, off, &rec, &why), why);
 	seg_reader_free(&r);
 }
 
@@ -783,19 +778,20 @@ static void reader_grows_its_window_for_the_largest_record(void **state)
 	assert_true(off[2] - off[1] > 1024 * 1024);
 
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, fx->end));
-	CHECK_OK(seg_reader_record(&r, off[0], &rec, &why));
-	CHECK_OK(seg_reader_record(&r, off[1], &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off[0], &rec, &why), why);
+	CHECK_OK_WHY(seg_reader_record(&r, off[1], &rec, &why), why);
 	assert_int_equal(rec.value_len, LK_VALUE_BYTES_MAX);
 	assert_memory_equal(rec.value, big, LK_VALUE_BYTES_MAX);
 	assert_int_equal(rec.key_len, LK_KEY_BYTES_MAX);
 	assert_int_equal(off[1] + rec.size, off[2]);
-	CHECK_OK(seg_reader_record(&r, off[2], &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off[2], &rec, &why), why);
 	assert_memory_equal(rec.value, big, 1000);
-	CHECK_OK(seg_reader_record(&r, off[3], &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off[3], &rec, &why), why);
 	assert_int_equal(rec.count, 3);
-	CHECK(LK_NOT_FOUND, seg_reader_record(&r, fx->end, &rec, &why));
+	CHECK_ST_WHY(LK_NOT_FOUND,
+		     seg_reader_record(&r, fx->end, &rec, &why), why);
 	/* and back to the start: the window moves backwards too */
-	CHECK_OK(seg_reader_record(&r, off[0], &rec, &why));
+	CHECK_OK_WHY(seg_reader_record(&r, off[0], &rec, &why), why);
 	assert_memory_equal(rec.key, "small", 5);
 	seg_reader_free(&r);
 }

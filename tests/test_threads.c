@@ -36,12 +36,11 @@
  * interleaving.  It is meant to run under ThreadSanitizer too.
  *
  * Usage: test_threads [OPS_PER_WRITER] (default 20000; 1000 is enough
- * under valgrind --tool=helgrind).  Statuses are checked with
- * CHECK(want, expr), which on failure prints the file, line, expression,
- * both statuses and lk_errmsg(), and aborts leaving the data directory;
- * other facts with EXPECT(cond, fmt, ...).
+ * under valgrind --tool=helgrind).  Statuses are checked with check.h's
+ * CHECK_ST(want, expr) and CHECK_OK(expr), which on failure print the
+ * file, line, expression, both statuses and lk_errmsg(), and abort
+ * leaving the data directory; other facts with EXPECT(cond, fmt, ...).
  */
-#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,11 +48,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "logkeep.h"
+
+/* A failed check ends the run through fail_now(), below, which keeps the
+ * data directory. */
+#define CHECK_FAIL() fail_now()
+#include "check.h"
 
 /* ---------------------------------------------------------------------- */
 /* Checks                                                                 */
@@ -67,21 +69,6 @@ static _Noreturn void fail_now(void)
 	fprintf(stderr, "  data directory kept: %s\n", path);
 	abort();
 }
-
-#define CHECK(want, expr)                                                     \
-	do {                                                                  \
-		lk_status got_ = (expr);                                      \
-		if (got_ != (want)) {                                         \
-			fprintf(stderr, "%s:%d: %s\n  returned %s (%d), want " \
-				"%s (%d)\n  detail: %s\n",                    \
-				__FILE__, __LINE__, #expr, lk_strerror(got_), \
-				(int)got_, lk_strerror(want), (int)(want),    \
-				lk_errmsg());                                 \
-			fail_now();                                           \
-		}                                                             \
-	} while (0)
-
-#define CHECK_OK(expr) CHECK(LK_OK, expr)
 
 #define EXPECT(cond, ...)                                                     \
 	do {                                                                  \
@@ -515,7 +502,7 @@ static void iterate_once(uint64_t *rng)
 		       p.version);
 		n++;
 	}
-	CHECK(LK_NOT_FOUND, st);
+	CHECK_ST(LK_NOT_FOUND, st);
 	lk_iter_close(it);
 	EXPECT(n == hi - lo, "iteration with prefix \"%s\" returned %u keys, "
 			     "want %u", prefix, n, hi - lo);
@@ -571,8 +558,8 @@ static void check_final_state(const char *when)
 	for (int w = 0; w < WRITERS; w++) {
 		for (int s = 0; s < SCRATCH_KEYS; s++) {
 			snprintf(key, sizeof key, "w%d-%d", w, s);
-			CHECK(scratch_present[w][s] ? LK_OK : LK_NOT_FOUND,
-			      lk_exists(db, scratch_ns, key, strlen(key)));
+			CHECK_ST(scratch_present[w][s] ? LK_OK : LK_NOT_FOUND,
+				 lk_exists(db, scratch_ns, key, strlen(key)));
 			present += (uint32_t)scratch_present[w][s];
 		}
 	}
@@ -584,31 +571,6 @@ static void check_final_state(const char *when)
 /* ---------------------------------------------------------------------- */
 /* Setup and the run                                                      */
 /* ---------------------------------------------------------------------- */
-
-static void remove_tree(const char *dir)
-{
-	char child[512];
-	struct dirent *entry;
-	struct stat st;
-	DIR *d;
-
-	if (lstat(dir, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(dir)) != NULL) {
-		while ((entry = readdir(d)) != NULL) {
-			if (strcmp(entry->d_name, ".") == 0 ||
-			    strcmp(entry->d_name, "..") == 0)
-				continue;
-			snprintf(child, sizeof child, "%s/%s", dir,
-				 entry->d_name);
-			remove_tree(child);
-		}
-		closedir(d);
-		rmdir(dir);
-	} else {
-		unlink(dir);
-	}
-}
 
 static lk_options options(void)
 {
@@ -649,11 +611,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1)
 		ops_per_writer = strtoul(argv[1], NULL, 10);
-	snprintf(root, sizeof root, "/tmp/logkeep-test-threads-XXXXXX");
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
+	if (make_temp_dir(root, sizeof root, "threads") != 0)
 		return 1;
-	}
 	snprintf(path, sizeof path, "%s/db", root);
 
 	CHECK_OK(lk_open(&db, path, &opts));

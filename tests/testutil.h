@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * testutil.h - what the engine-level test suites share: one check macro,
- * corruption helpers in the manner of LevelDB's corruption_test
- * (corrupt_bytes, flip_bit, truncate_to, append_bytes), and a walker that
- * lists the records of a segment so that a test can aim at "the last
- * record" or "a record that is not at the tail" by offset.
+ * testutil.h - what the engine-level test suites share beyond check.h
+ * (whose check macros and temporary directories it brings in): whole-file
+ * and corruption helpers in the manner of LevelDB's corruption_test
+ * (file_read, file_write, truncate_to, corrupt_bytes, which may also
+ * append, flip_bit, remove_file), and a walker that lists the records of
+ * a segment so that a test can aim at "the last record" or "a record that
+ * is not at the tail" by offset.
  *
  * Everything works through an lk_io table, so the same helpers serve the
  * in-memory layer (fast loops over thousands of cut points) and the POSIX
@@ -19,41 +21,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "check.h"
 #include "io.h"
 #include "logkeep.h"
 #include "record.h"
 #include "segment.h"
-
-/* With cmocka, a failed check fails the test; without, it aborts. */
-#ifdef cmocka_unit_test
-#define TEST_FAIL() fail()
-#else
-#define TEST_FAIL() abort()
-#endif
-
-/* Fails the test with file, line, the expression, and the engine's words. */
-#define CHECK_ST(want, expr)                                                   \
-	do {                                                                   \
-		lk_status st_ = (expr);                                        \
-		if (st_ != (want)) {                                           \
-			fprintf(stderr,                                        \
-				"%s:%d: %s\n  returned %d (%s), wanted %d "     \
-				"(%s)\n  detail: %s\n",                        \
-				__FILE__, __LINE__, #expr, (int)st_,           \
-				lk_strerror(st_), (int)(want),                 \
-				lk_strerror(want), lk_errmsg());               \
-			TEST_FAIL();                                             \
-		}                                                              \
-	} while (0)
-#define CHECK_OK(expr) CHECK_ST(LK_OK, expr)
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n  detail: %s\n", \
-				__FILE__, __LINE__, #cond, lk_errmsg());       \
-			TEST_FAIL();                                             \
-		}                                                              \
-	} while (0)
 
 /* ---- whole files through an I/O layer ---- */
 

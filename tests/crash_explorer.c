@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crash_explorer.c - power cuts at every I/O call, and faults at every
+ * call and every allocation, checked against a model (SPEC §9).
+ *
+ * Method.  A workload is a script of operations on the public API (puts,
+ * deletes, batches, expiring records, large values, syncs, reopens,
+ * namespaces) with its options (sync policy, segment size).  The script
+ * runs once on the fault-injecting layer (engine/io_fault.h) to count its
+ * I/O calls.  Then, for every call number c and several seeds:
+ *
+ *   run the script with the machine stopping at call c; close the dead
+ *   handle; reboot (each unsynced write kept, dropped, torn, zeroed or
+ *   garbled; each unsynced directory operation kept or undone);
+ *   reopen strictly and read every key back;
+ *
+ * and the state read back must equal the model's state after some prefix
+ * of the script's commits, no shorter than the last commit the API
+ * acknowledged as durable, and no longer than the commits attempted.  That
+ * one check covers "no acknowledged write lost", "nothing that was never
+ * written", "no deleted key back", "batches all or nothing" and "no
+ * expired record returned" (the model drops expired records).  A second
+ * open must find the same state and nothing left to cut.
+ *
+ * The fault loops run each script with the Nth allocation failing (once,
+ * and from then on), and with the Nth I/O call failing with EIO and with
+ * ENOSPC (once, and from then on): every call must return a status
+ * (never crash; LeakSanitizer checks for leaks in the sanitizer build),
+ * the script stops at the first failure, and a reopen on a healthy layer
+ * must again find a prefix no shorter than what was acknowledged.
+ *
+ * Usage: crash_explorer [--scale N] [--replay WORKLOAD:CUT:CHOICE]
+ * (--scale N: 2 + 4N reboot choices at every cut point; 1 by default.)
+ * Every failure prints the line that replays it.  The run ends with
+ *   crash states: N, workloads: W, acknowledged lost: 0, phantom: 0,
+ *   resurrected: 0, violations: 0
+ * and exits non-zero if any count but the first two is not 0.
+ *
+ * New workloads: add a script builder to the `workloads` table.  Later
+ * issues add compaction and snapshot steps as new operation kinds.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "io_fault.h"
+#include "logkeep.h"
+
+/* ---------------------------------------------------------------------- */
+/* Scripts                                                                */
+/* ---------------------------------------------------------------------- */
+
+#define KEYS 48             /* key space per namespace: k000 .. k047 */
+#define NSS 2               /* "default" and "other" */
+#define OPS_MAX 512
+#define VALUE_BYTES_MAX 4096
+#define CLOCK_START_MS UINT64_C(1800000000000)
+
+enum op_kind {
+	OP_PUT,    /* one durable-or-not put (a commit) */
+	OP_DEL,    /* one delete (a commit) */
+	OP_BATCH,  /* the next `len` OP_PUT/OP_DEL ops form one commit */
+	OP_SYNC,   /* lk_sync */
+	OP_REOPEN, /* lk_close, lk_open */
+	OP_NS,     /* lk_ns_open("other") (a commit: the catalog record) */
+};
+
+struct op {
+	enum op_kind kind;
+	uint8_t ns;          /* 0: default, 1: other */
+	uint8_t key;         /* index in the key space */
+	uint16_t len;        /* OP_BATCH: members; OP_PUT: value length */
+	uint32_t value_seed; /* the value's bytes are made from this */
+	uint64_t expire_at_ms;
+};
+
+struct script {
+	struct op ops[OPS_MAX];
+	size_t n;
+};
+
+struct workload {
+	const char *name;
+	lk_sync_mode sync;
+	uint64_t segment_size_bytes;
+	void (*build)(struct script *s, uint64_t seed);
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/* The value of a put: compressible when value_seed is even, random-ish
+ * when odd; the first bytes name the seed so values never collide. */
+static size_t make_value(uint8_t *buf, const struct op *o)
+{
+	uint64_t r = o->value_seed;
+
+	snprintf((char *)buf, 16, "v%08" PRIx32 "-", o->value_seed);
+	for (size_t i = 10; i < o->len; i++) {
+		if (o->value_seed & 1) {
+			r = mix(r);
+			buf[i] = (uint8_t)r;
+		} else {
+			buf[i] = (uint8_t)('a' + (i / 7) % 26);
+		}
+	}
+	return o->len < 10 ? 10 : o->len;
+}
+
+static void add(struct script *s, struct op o)
+{
+	if (s->n < OPS_MAX)
+		s->ops[s->n++] = o;
+}
+
+static struct op put(uint8_t ns, uint8_t key, uint16_t len, uint32_t vs)
+{
+	struct op o = { OP_PUT, ns, key, len, vs, 0 };
+	return o;
+}
+
+static struct op del(uint8_t ns, uint8_t key)
+{
+	struct op o = { OP_DEL, ns, key, 0, 0, 0 };
+	return o;
+}
+
+static struct op simple(enum op_kind k)
+{
+	struct op o = { k, 0, 0, 0, 0, 0 };
+	return o;
+}
+
+static void build_single_puts(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 40; i++)
+		add(s, put(0, (uint8_t)(mix(seed + i) % KEYS), 24,
+			   (uint32_t)i * 2));
+}
+
+static void build_batches(struct script *s, uint64_t seed)
+{
+	uint32_t v = 0;
+
+	for (int b = 0; b < 10; b++) {
+		uint16_t n = (uint16_t)(1 + mix(seed + (uint64_t)b) % 12);
+		struct op o = simple(OP_BATCH);
+
+		o.len = n;
+		add(s, o);
+		for (uint16_t i = 0; i < n; i++) {
+			uint64_t r = mix(seed * 31 + (uint64_t)b * 97 + i);
+			uint8_t key = (uint8_t)(r % KEYS);
+
+			if (r % 5 == 0)
+				add(s, del(0, key));
+			else
+				add(s, put(0, key, 40, v += 2));
+		}
+	}
+}
+
+static void build_deletes(struct script *s, uint64_t seed)
+{
+	uint32_t v = 0;
+
+	for (uint8_t k = 0; k < 16; k++)
+		add(s, put(0, k, 30, v += 2));
+	for (int i = 0; i < 30; i++) {
+		uint64_t r = mix(seed + (uint64_t)i);
+
+		if (r % 3)
+			add(s, del(0, (uint8_t)(r % 16)));
+		else
+			add(s, put(0, (uint8_t)(r % 16), 30, v += 2));
+	}
+}
+
+static void build_ttl(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 30; i++) {
+		struct op o = put(0, (uint8_t)(mix(seed + i) % 24), 20, i * 2);
+
+		/* a third already expired, a third far in the future */
+		if (i % 3 == 1)
+			o.expire_at_ms = CLOCK_START_MS - 1000;
+		else if (i % 3 == 2)
+			o.expire_at_ms = CLOCK_START_MS + 3600 * 1000;
+		add(s, o);
+	}
+}
+
+static void build_large_values(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 16; i++) {
+		/* even seeds compress (over 256 bytes), odd ones do not */
+		uint16_t len = (uint16_t)(300 + mix(seed + i) % 3000);
+
+		add(s, put(0, (uint8_t)(i % 10), len, i));
+	}
+}
+
+static void build_rotation(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 60; i++)
+		add(s, put(0, (uint8_t)(mix(seed + i) % KEYS), 120, i * 2));
+}
+
+static void build_sync_none(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 40; i++) {
+		add(s, put(0, (uint8_t)(mix(seed + i) % KEYS), 50, i * 2));
+		if (i % 10 == 9)
+			add(s, simple(OP_SYNC));
+	}
+}
+
+static void build_reopen_and_namespaces(struct script *s, uint64_t seed)
+{
+	add(s, simple(OP_NS));
+	for (uint32_t i = 0; i < 30; i++) {
+		uint64_t r = mix(seed + i);
+
+		add(s, put((uint8_t)(r & 1), (uint8_t)(r % 20), 30, i * 2));
+		if (i == 12)
+			add(s, simple(OP_REOPEN));
+		if (i % 7 == 6)
+			add(s, del((uint8_t)((r >> 8) & 1), (uint8_t)(r % 20)));
+	}
+}
+
+static const struct workload workloads[] = {
+	{ "single-puts", LK_SYNC_ALWAYS, 1u << 20, build_single_puts },
+	{ "batches", LK_SYNC_ALWAYS, 1u << 20, build_batches },
+	{ "deletes", LK_SYNC_ALWAYS, 1u << 20, build_deletes },
+	{ "ttl", LK_SYNC_ALWAYS, 1u << 20, build_ttl },
+	{ "large-values", LK_SYNC_ALWAYS, 1u << 20, build_large_values },
+	{ "rotation", LK_SYNC_ALWAYS, 4096, build_rotation },
+	{ "small-segments-none", LK_SYNC_NONE, 4096, build_sync_none },
+	{ "reopen-namespaces", LK_SYNC_ALWAYS, 4096,
+	  build_reopen_and_namespaces },
+};
+#define WORKLOADS (sizeof workloads / sizeof workloads[0])
+
+/* ---------------------------------------------------------------------- */
+/* The model                                                              */
+/* ---------------------------------------------------------------------- */
+
+/* The state of the store: for each (namespace, key), the op that wrote it
+ * last (its value is derived from the op), or none.  ns_other says
+ * whether "other" exists. */
+struct state {
+	int ns_other;
+	const struct op *slot[NSS][KEYS];
+};
+
+/* A commit is a run of ops applied atomically; commits[i] is the index of
+ * the op that starts commit i. */
+struct plan {
+	size_t commit_start[OPS_MAX + 1];
+	size_t ncommits;
+};
+
+static void make_plan(struct plan *p, const struct script *s)
+{
+	p->ncommits = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct op *o = &s->ops[i];
+
+		if (o->kind == OP_SYNC || o->kind == OP_REOPEN)
+			continue;
+		p->commit_start[p->ncommits++] = i;
+		if (o->kind == OP_BATCH)
+			i += o->len;
+	}
+}
+
+static int visible(const struct op *o, uint64_t now_ms)
+{
+	return o && o->kind == OP_PUT &&
+	       (o->expire_at_ms == 0 || o->expire_at_ms > now_ms);
+}
+
+/* The state after the first `commits` commits, as a reader at now_ms
+ * sees it (expired and deleted records absent). */
+static void model_state(struct state *st, const struct script *s,
+			const struct plan *p, size_t commits, uint64_t now_ms)
+{
+	memset(st, 0, sizeof *st);
+	for (size_t c = 0; c < commits; c++) {
+		size_t i = p->commit_start[c];
+		const struct op *o = &s->ops[i];
+		size_t n = o->kind == OP_BATCH ? o->len : 1;
+
+		if (o->kind == OP_NS) {
+			st->ns_other = 1;
+			continue;
+		}
+		if (o->kind == OP_BATCH)
+			o++;
+		for (size_t j = 0; j < n; j++)
+			st->slot[o[j].ns][o[j].key] = &o[j];
+	}
+	for (int ns = 0; ns < NSS; ns++)
+		for (int k = 0; k < KEYS; k++)
+			if (!visible(st->slot[ns][k], now_ms))
+				st->slot[ns][k] = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running a script                                                       */
+/* ---------------------------------------------------------------------- */
+
+struct outcome {
+	size_t attempted;  /* commits started (the last may have failed) */
+	size_t durable;    /* commits acknowledged as durable */
+	lk_status first_error;
+};
+
+static void key_name(char buf[8], uint8_t key)
+{
+	snprintf(buf, 8, "k%03u", key);
+}
+
+static lk_options options_for(const struct workload *w, const lk_io *io)
+{
+	lk_options o = LK_OPTIONS_INIT;
+
+	o.sync = w->sync;
+	o.segment_size_bytes = w->segment_size_bytes;
+	o.io = io;
+	return o;
+}
+
+static lk_status add_to_batch(lk_batch *b, uint32_t nsid[NSS],
+			      const struct op *o, uint8_t *vbuf)
+{
+	char key[8];
+
+	key_name(key, o->key);
+	if (o->kind == OP_DEL)
+		return lk_batch_del(b, nsid[o->ns], key, 4);
+	return lk_batch_put(b, nsid[o->ns], key, 4, vbuf, make_value(vbuf, o),
+			    o->expire_at_ms);
+}
+
+/* Runs the script until the first failure; the database is closed at the
+ * end whatever happened. */
+static void run(struct outcome *out, const struct script *s,
+		const struct workload *w, const lk_io *io)
+{
+	static uint8_t vbuf[VALUE_BYTES_MAX];
+	lk_options opts = options_for(w, io);
+	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
+	lk_db *db = NULL;
+	lk_status st;
+	char key[8];
+
+	memset(out, 0, sizeof *out);
+	st = lk_open(&db, "/db", &opts);
+	for (size_t i = 0; st == LK_OK && i < s->n; i++) {
+		const struct op *o = &s->ops[i];
+		lk_batch *b;
+
+		switch (o->kind) {
+		case OP_PUT:
+		case OP_DEL:
+			out->attempted++;
+			key_name(key, o->key);
+			if (o->ns == 1 && !nsid[1]) {
+				st = LK_INVALID; /* "other" never made it */
+				break;
+			}
+			st = o->kind == OP_DEL
+				     ? lk_del(db, nsid[o->ns], key, 4)
+				     : lk_put(db, nsid[o->ns], key, 4, vbuf,
+					      make_value(vbuf, o),
+					      o->expire_at_ms);
+			break;
+		case OP_BATCH:
+			out->attempted++;
+			st = lk_batch_new(&b);
+			for (size_t j = 1; st == LK_OK && j <= o->len; j++)
+				st = add_to_batch(b, nsid, &o[j], vbuf);
+			if (st == LK_OK)
+				st = lk_commit(db, b);
+			lk_batch_free(b);
+			i += o->len;
+			break;
+		case OP_NS:
+			out->attempted++;
+			st = lk_ns_open(&nsid[1], db, "other");
+			break;
+		case OP_SYNC:
+			st = lk_sync(db);
+			if (st == LK_OK)
+				out->durable = out->attempted;
+			continue;
+		case OP_REOPEN:
+			st = lk_close(db);
+			db = NULL;
+			if (st == LK_OK) {
+				out->durable = out->attempted;
+				st = lk_open(&db, "/db", &opts);
+			}
+			continue;
+		}
+		if (st == LK_OK && w->sync == LK_SYNC_ALWAYS)
+			out->durable = out->attempted;
+	}
+	out->first_error = st;
+	if (db) {
+		lk_status cst = lk_close(db);
+
+		if (st == LK_OK && cst == LK_OK)
+			out->durable = out->attempted;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading the state back                                                 */
+/* ---------------------------------------------------------------------- */
+
+struct found {
+	int ns_other;
+	/* the value read back for each key, as the op whose value it is */
+	const struct op *slot[NSS][KEYS];
+	int phantom;  /* a value no put of that key ever wrote */
+	int extra;    /* iteration saw keys that get did not, or the reverse */
+};
+
+/* Which op of the script wrote this value to this key, if any. */
+static const struct op *writer_of(const struct script *s, uint8_t ns,
+				  uint8_t key, const void *v, size_t len)
+{
+	static uint8_t buf[VALUE_BYTES_MAX];
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct op *o = &s->ops[i];
+
+		if (o->kind != OP_PUT || o->ns != ns || o->key != key)
+			continue;
+		if (make_value(buf, o) == len && memcmp(buf, v, len) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+static lk_status read_back(struct found *f, lk_db *db, const struct script *s)
+{
+	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
+	lk_status st;
+
+	memset(f, 0, sizeof *f);
+	st = lk_ns_find(&nsid[1], db, "other");
+	if (st != LK_OK && st != LK_NOT_FOUND)
+		return st;
+	f->ns_other = st == LK_OK;
+	for (int ns = 0; ns < NSS; ns++) {
+		size_t got = 0, seen = 0;
+		lk_iter *it;
+
+		if (!nsid[ns])
+			continue;
+		for (uint8_t k = 0; k < KEYS; k++) {
+			char key[8];
+			void *v;
+			size_t len;
+
+			key_name(key, k);
+			st = lk_get(&v, &len, db, nsid[ns], key, 4);
+			if (st == LK_NOT_FOUND)
+				continue;
+			if (st != LK_OK)
+				return st;
+			f->slot[ns][k] = writer_of(s, (uint8_t)ns, k, v, len);
+			if (!f->slot[ns][k])
+				f->phantom++;
+			got++;
+			lk_free(v);
+		}
+		st = lk_iter_open(&it, db, nsid[ns], NULL, 0);
+		if (st != LK_OK)
+			return st;
+		while ((st = lk_iter_next(it, NULL, NULL, NULL, NULL, NULL)) ==
+		       LK_OK)
+			seen++;
+		lk_iter_close(it);
+		if (st != LK_NOT_FOUND)
+			return st;
+		if (seen != got)
+			f->extra++;
+	}
+	return LK_OK;
+}
+
+static int same(const struct found *f, const struct state *m)
+{
+	if (f->ns_other != m->ns_other)
+		return 0;
+	return memcmp(f->slot, m->slot, sizeof f->slot) == 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Checking one crash state                                               */
+/* ---------------------------------------------------------------------- */
+
+struct tally {
+	uint64_t cuts; /* states reached by a power cut alone */
+	uint64_t states, lost, phantom, resurrected, violations, refused;
+	uint64_t alloc_sites, io_sites;
+};
+
+static struct tally tally;
+
+static void fail_note(const char *what, size_t wl, uint64_t cut, int choice,
+		      const char *detail)
+{
+	fprintf(stderr,
+		"FAIL %s: workload %s, cut at call %" PRIu64 ", choice %d: %s\n"
+		"  replay: crash_explorer --replay %zu:%" PRIu64 ":%d\n",
+		what, workloads[wl].name, cut, choice, detail, wl, cut, choice);
+}
+
+/* Reopens the rebooted file system and checks the state against every
+ * admissible prefix.  Returns 1 when it is one. */
+static int check(const struct script *s, const struct plan *p,
+		 const struct workload *w, const lk_io *io,
+		 const struct outcome *oc, size_t wl, uint64_t cut, int choice)
+{
+	lk_options opts = options_for(w, io);
+	lk_recovery_report rep, rep2;
+	struct found f, f2;
+	struct state m;
+	lk_db *db;
+	lk_status st;
+	int ok = 0;
+
+	tally.states++;
+	st = lk_open(&db, "/db", &opts);
+	if (st != LK_OK) {
+		char d[300];
+
+		snprintf(d, sizeof d, "reopen: %s: %s", lk_strerror(st),
+			 lk_errmsg());
+		tally.refused++;
+		tally.violations++;
+		fail_note("strict open refused a power-cut state", wl, cut,
+			  choice, d);
+		return 0;
+	}
+	st = read_back(&f, db, s);
+	lk_recovery(&rep, db);
+	lk_close(db);
+	if (st != LK_OK) {
+		tally.violations++;
+		fail_note("reading back failed", wl, cut, choice,
+			  lk_errmsg());
+		return 0;
+	}
+	for (size_t k = oc->durable; k <= oc->attempted && !ok; k++) {
+		model_state(&m, s, p, k, CLOCK_START_MS);
+		ok = same(&f, &m);
+	}
+	if (!ok) {
+		int lost = 0;
+
+		for (size_t k = 0; k < oc->durable && !lost; k++) {
+			model_state(&m, s, p, k, CLOCK_START_MS);
+			lost = same(&f, &m);
+		}
+		tally.violations++;
+		if (f.phantom)
+			tally.phantom++, fail_note("phantom value", wl, cut,
+						   choice, "a value never written");
+		else if (lost)
+			tally.lost++, fail_note("acknowledged write lost", wl,
+						cut, choice,
+						"state is an earlier prefix");
+		else
+			tally.resurrected++,
+				fail_note("state is no prefix (resurrected or "
+					  "partial batch)",
+					  wl, cut, choice, "");
+		return 0;
+	}
+	if (f.extra) {
+		tally.violations++;
+		fail_note("iteration and get disagree", wl, cut, choice, "");
+		return 0;
+	}
+
+	/* recovery is idempotent: the same state, nothing more to cut */
+	st = lk_open(&db, "/db", &opts);
+	if (st == LK_OK) {
+		st = read_back(&f2, db, s);
+		lk_recovery(&rep2, db);
+		lk_close(db);
+	}
+	if (st != LK_OK || memcmp(&f, &f2, sizeof f) != 0 ||
+	    rep2.bytes_cut != 0 ||
+	    rep2.records_replayed != rep.records_replayed) {
+		tally.violations++;
+		fail_note("second open differs from the first", wl, cut,
+			  choice, st != LK_OK ? lk_errmsg() : "");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The loops                                                              */
+/* ---------------------------------------------------------------------- */
+
+/* A failure is named by (workload, call or allocation number, choice):
+ * choices below ALLOC_CHOICE are power cuts (0: drop all pending, 1: keep
+ * all, then random reboots); ALLOC_CHOICE + 0/1: that allocation fails
+ * once/from then on; IO_CHOICE + 0..3: that I/O call fails with EIO,
+ * ENOSPC, then the same from then on. */
+#define ALLOC_CHOICE 1000
+#define IO_CHOICE 2000
+
+/* Random reboots per cut point, besides "keep all" and "drop all";
+ * --scale multiplies it. */
+static int choices_random = 4;
+
+static uint64_t seed_of(size_t wl, uint64_t cut, int choice)
+{
+	return mix(mix(wl + 1) ^ (cut * 1000003u) ^ (uint64_t)choice);
+}
+
+static struct fault_fs *new_fs(uint64_t seed)
+{
+	struct fault_fs *fs;
+
+	if (fault_new(&fs, seed) != LK_OK) {
+		fprintf(stderr, "fault_new failed\n");
+		exit(2);
+	}
+	fault_set_time_ms(fs, CLOCK_START_MS);
+	return fs;
+}
+
+static void one_cut(const struct script *s, const struct plan *p, size_t wl,
+		    uint64_t cut, int choice)
+{
+	const struct workload *w = &workloads[wl];
+	uint64_t seed = seed_of(wl, cut, choice);
+	struct fault_fs *fs = new_fs(seed);
+	enum fault_mode mode = choice == 0   ? FAULT_DROP_ALL
+			       : choice == 1 ? FAULT_KEEP_ALL
+					     : FAULT_RANDOM;
+	struct outcome oc;
+
+	fault_cut_at(fs, cut);
+	tally.cuts++;
+	run(&oc, s, w, fault_io(fs));
+	fault_reboot(fs, mode, seed, NULL);
+	check(s, p, w, fault_io(fs), &oc, wl, cut, choice);
+	fault_free(fs);
+}
+
+/* Counts the I/O calls and allocations of a clean run. */
+static void measure(const struct script *s, size_t wl, uint64_t *calls,
+		    uint64_t *allocs)
+{
+	struct fault_fs *fs = new_fs(1);
+	struct outcome oc;
+
+	mem_fail_at(0, 0);
+	run(&oc, s, &workloads[wl], fault_io(fs));
+	*allocs = mem_fail_at(0, 0);
+	*calls = fault_calls(fs, FK_ANY);
+	if (oc.first_error != LK_OK || oc.durable != oc.attempted) {
+		fprintf(stderr, "workload %s fails without faults: %s: %s\n",
+			workloads[wl].name, lk_strerror(oc.first_error),
+			lk_errmsg());
+		exit(2);
+	}
+	fault_free(fs);
+}
+
+static void crash_loop(size_t wl, uint64_t calls, uint64_t step)
+{
+	struct script s = { .n = 0 };
+	struct plan p;
+
+	workloads[wl].build(&s, wl + 1);
+	make_plan(&p, &s);
+	for (uint64_t cut = 1; cut <= calls + 1; cut += step)
+		for (int choice = 0; choice < 2 + choices_random; choice++)
+			one_cut(&s, &p, wl, cut, choice);
+}
+
+/* Fails allocation n (once, or from then on with sticky), stops at the
+ * first failure, then checks on a healthy reopen. */
+static void one_alloc_fault(const struct script *s, const struct plan *p,
+			    size_t wl, uint64_t n, int sticky)
+{
+	struct fault_fs *fs = new_fs(seed_of(wl, n, ALLOC_CHOICE + sticky));
+	struct outcome oc;
+
+	mem_fail_at(n, sticky);
+	run(&oc, s, &workloads[wl], fault_io(fs));
+	mem_fail_at(0, 0);
+	tally.alloc_sites++;
+	fault_reboot(fs, FAULT_KEEP_ALL, 0, NULL);
+	check(s, p, &workloads[wl], fault_io(fs), &oc, wl, n,
+	      ALLOC_CHOICE + sticky);
+	fault_free(fs);
+}
+
+/* Fails I/O call n of any kind with EIO (v even) or ENOSPC (v odd), once
+ * (v < 2) or from then on, then cuts the power (random) and checks. */
+static void one_io_fault(const struct script *s, const struct plan *p,
+			 size_t wl, uint64_t n, int v)
+{
+	static const lk_status kinds[] = { LK_IO, LK_NOSPACE };
+	uint64_t seed = seed_of(wl, n, IO_CHOICE + v);
+	struct fault_fs *fs = new_fs(seed);
+	struct outcome oc;
+
+	fault_fail(fs, FK_ANY, n, kinds[v & 1], v >> 1);
+	run(&oc, s, &workloads[wl], fault_io(fs));
+	tally.io_sites++;
+	fault_reboot(fs, FAULT_RANDOM, seed, NULL);
+	check(s, p, &workloads[wl], fault_io(fs), &oc, wl, n, IO_CHOICE + v);
+	fault_free(fs);
+}
+
+static void fault_loops(size_t wl, uint64_t calls, uint64_t allocs)
+{
+	struct script s = { .n = 0 };
+	struct plan p;
+
+	workloads[wl].build(&s, wl + 1);
+	make_plan(&p, &s);
+	for (uint64_t n = 1; n <= allocs; n++)
+		for (int sticky = 0; sticky < 2; sticky++)
+			one_alloc_fault(&s, &p, wl, n, sticky);
+	for (uint64_t n = 1; n <= calls; n++)
+		for (int v = 0; v < 4; v++)
+			one_io_fault(&s, &p, wl, n, v);
+}
+
+static int replay(const char *spec)
+{
+	struct script s = { .n = 0 };
+	unsigned long long cut;
+	struct plan p;
+	size_t wl;
+	int choice;
+
+	if (sscanf(spec, "%zu:%llu:%d", &wl, &cut, &choice) != 3 ||
+	    wl >= WORKLOADS) {
+		fprintf(stderr, "--replay WORKLOAD:CUT:CHOICE\n");
+		return 2;
+	}
+	workloads[wl].build(&s, wl + 1);
+	make_plan(&p, &s);
+	if (choice < ALLOC_CHOICE)
+		one_cut(&s, &p, wl, cut, choice);
+	else if (choice < IO_CHOICE)
+		one_alloc_fault(&s, &p, wl, cut, choice - ALLOC_CHOICE);
+	else
+		one_io_fault(&s, &p, wl, cut, choice - IO_CHOICE);
+	printf("replayed: %s\n", tally.violations ? "FAILED" : "ok");
+	return tally.violations ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t scale = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc)
+			scale = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--replay") == 0 && i + 1 < argc)
+			return replay(argv[++i]);
+		else {
+			fprintf(stderr, "usage: crash_explorer [--scale N] "
+					"[--replay W:CUT:CHOICE]\n");
+			return 2;
+		}
+	}
+	if (scale == 0 || scale > 200)
+		scale = 1;
+	choices_random = 4 * (int)scale;
+	for (size_t wl = 0; wl < WORKLOADS; wl++) {
+		struct script s = { .n = 0 };
+		uint64_t calls, allocs;
+
+		workloads[wl].build(&s, wl + 1);
+		measure(&s, wl, &calls, &allocs);
+		printf("# workload %-20s %3zu ops, %4" PRIu64
+		       " I/O calls, %5" PRIu64 " allocations\n",
+		       workloads[wl].name, s.n, calls, allocs);
+		fflush(stdout);
+		crash_loop(wl, calls, 1);
+		fault_loops(wl, calls, allocs);
+	}
+	printf("crash states: %" PRIu64 ", workloads: %zu, acknowledged lost: "
+	       "%" PRIu64 ", phantom: %" PRIu64 ", resurrected: %" PRIu64
+	       ", violations: %" PRIu64 "\n",
+	       tally.states, WORKLOADS, tally.lost, tally.phantom,
+	       tally.resurrected, tally.violations);
+	printf("# power-cut states: %" PRIu64 " (%d reboot choices per cut "
+	       "point); fault-loop states: %" PRIu64 "\n",
+	       tally.cuts, 2 + choices_random, tally.states - tally.cuts);
+	printf("# allocation-failure sites: %" PRIu64
+	       ", I/O-failure sites: %" PRIu64 ", refused opens: %" PRIu64
+	       "\n",
+	       tally.alloc_sites, tally.io_sites, tally.refused);
+	return tally.violations ? 1 : 0;
+}
