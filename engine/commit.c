@@ -451,6 +451,12 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		err_set(st, "an earlier fdatasync failed; reopen the database");
 		goto out;
 	}
+	if (atomic_load(&db->seq_last) + ops + 1 > SEG_SEQ_MAX) {
+		st = err_set(LK_TOO_BIG, "sequence numbers exhausted (the log "
+				         "claims %llu writes)",
+			     (unsigned long long)atomic_load(&db->seq_last));
+		goto out;
+	}
 	s = db->active;
 	if (!s || s->sealed ||
 	    (s->data_end > SEG_HEADER_BYTES &&

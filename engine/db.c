@@ -201,16 +201,6 @@ static int expired(const struct lk_db *db, const struct record *rec)
 /* Namespaces                                                             */
 /* ---------------------------------------------------------------------- */
 
-static int valid_ns_name(const char *name, size_t len)
-{
-	if (len == 0 || len > LK_NS_NAME_BYTES_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (name[i] < 0x21 || name[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 struct ns_load {
 	struct lk_db *db;
 	lk_status st;
@@ -231,9 +221,10 @@ static void load_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
 	nl->st = db_read_record(db, loc, &rec, &buf);
 	if (nl->st != LK_OK)
 		return;
-	id = rec.value_len == 1 && !(rec.flags & REC_F_ZSTD) ? rec.value[0] : 0;
-	if (id < 2 || !valid_ns_name((const char *)rec.key, rec.key_len) ||
-	    db->ns_names[id]) {
+	/* recovery checked the entry's form; a second name for an id can
+	 * only come from two entries that are each valid alone */
+	id = rec.value[0];
+	if (!record_catalog_valid(&rec) || db->ns_names[id]) {
 		nl->st = err_set(LK_CORRUPT, "namespace catalog entry at segment "
 				 "slot %u offset %u is invalid",
 				 loc.seg, loc.offset);
@@ -267,7 +258,7 @@ static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
 		return st;
 	if (!ns || !name)
 		return err_set(LK_INVALID, "namespace lookup: NULL argument");
-	if (!valid_ns_name(name, strlen(name)))
+	if (!record_ns_name_valid(name, strlen(name)))
 		return err_set(LK_INVALID, "namespace name \"%.64s\": 1 to %u "
 				           "printable characters, no spaces",
 			       name, LK_NS_NAME_BYTES_MAX);

@@ -239,3 +239,24 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 		return bad(why, "value length over the format's limit");
 	return LK_OK;
 }
+
+int record_ns_name_valid(const void *name, size_t len)
+{
+	const uint8_t *p = name;
+
+	if (len == 0 || len > LK_NS_NAME_BYTES_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int record_catalog_valid(const struct record *r)
+{
+	_Static_assert(LK_NS_COUNT_MAX == UINT8_MAX,
+		       "a one-byte id covers every namespace");
+	return r->ns == 0 && r->type == REC_PUT && r->flags == 0 &&
+	       r->value_len == 1 && r->value[0] >= 2 &&
+	       record_ns_name_valid(r->key, r->key_len);
+}

@@ -37,6 +37,9 @@
  * record to its database, segment and offset, so a record copied elsewhere
  * fails verification.
  *
+ * Namespace 0 is the engine's catalog of namespace names: each of its
+ * records is a put with the name as key and the id as a one-byte value.
+ *
  * Limits (logkeep_limits.h) are checked before anything is trusted: body_len
  * against LK_RECORD_BYTES_MAX and the bytes available, key_len against
  * LK_KEY_BYTES_MAX and the body, a compressed value's raw_len against
@@ -118,5 +121,14 @@ lk_status record_peek_size(uint32_t *size, const uint8_t *buf, size_t avail,
  * ("checksum mismatch", "key length past record end", ...). */
 lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 			uint64_t seq_base, uint64_t seed, const char **why);
+
+/* Namespace names: 1 to LK_NS_NAME_BYTES_MAX printable ASCII bytes, no
+ * space.  Returns 1 if valid. */
+int record_ns_name_valid(const void *name, size_t len);
+
+/* The namespace catalog lives in namespace 0: a put whose key is the name
+ * and whose value is one byte, the namespace id (2..LK_NS_COUNT_MAX).
+ * Returns 1 if the decoded record r is a valid catalog entry. */
+int record_catalog_valid(const struct record *r);
 
 #endif /* LK_RECORD_H */

@@ -80,6 +80,7 @@ struct scan {
 	size_t keys_len, keys_cap;
 
 	uint64_t last_seq;       /* newest put/delete seq seen so far */
+	uint64_t catalog[LK_NS_COUNT_MAX + 1]; /* id -> hash of its name */
 	uint64_t commit_end;     /* end of the last commit or seal read */
 	uint64_t stop;           /* where reading stopped */
 	const char *why;         /* why, or NULL at the end of the data */
@@ -291,6 +292,21 @@ static lk_status apply_group(struct scan *sc)
 /* Reading one segment                                                    */
 /* ---------------------------------------------------------------------- */
 
+/* Namespace 0 holds the catalog (record.h): each entry must be valid, and
+ * an id may not be given to two names. */
+static int catalog_ok(struct scan *sc, const struct record *rec)
+{
+	uint64_t name;
+
+	if (!record_catalog_valid(rec))
+		return 0;
+	name = record_hash(rec->key, rec->key_len, 0) | 1; /* never 0 */
+	if (sc->catalog[rec->value[0]] && sc->catalog[rec->value[0]] != name)
+		return 0;
+	sc->catalog[rec->value[0]] = name;
+	return 1;
+}
+
 /* Reads records from `from` until the data ends or a record fails; sets
  * sc->stop and sc->why.  Returns LK_OK or an I/O or memory status. */
 static lk_status read_records(struct scan *sc, uint64_t from)
@@ -313,6 +329,9 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 		else if (st == LK_OK && rec.type <= REC_DEL &&
 			 rec.seq <= sc->last_seq)
 			why = "sequence number does not increase";
+		else if (st == LK_OK && rec.ns == 0 && rec.type <= REC_DEL &&
+			 !catalog_ok(sc, &rec))
+			why = "invalid namespace catalog entry";
 		else if (st == LK_OK && rec.type <= REC_DEL &&
 			 sc->nops >= LK_BATCH_OPS_MAX)
 			why = "group larger than the format allows";
@@ -746,10 +765,17 @@ lk_status recovery_open(struct lk_db *db)
 	if (n > 0) {
 		memcpy(db->db_id, db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES);
 		db->active = db->segs[n];
+		/* The next write's seq must not fall below the active
+		 * segment's base, which a header may put past the last record
+		 * (an empty newest segment, or one from a damaged header): the
+		 * numbering skips ahead instead. */
+		atomic_store(&db->seq_last, sc.last_seq);
+		if (db->active->hdr.record_seq_base > sc.last_seq + 1)
+			atomic_store(&db->seq_last,
+				     db->active->hdr.record_seq_base - 1);
 	} else {
 		new_db_id(db);
 	}
-	atomic_store(&db->seq_last, sc.last_seq);
 	db->report.records_replayed = sc.records;
 	db->report.records_discarded = sc.discarded;
 	db->report.seq_last = sc.last_seq;

@@ -515,6 +515,7 @@ static int same(const struct found *f, const struct state *m)
 
 struct tally {
 	uint64_t cuts; /* states reached by a power cut alone */
+	uint64_t recovery_cuts; /* ... and a second one during recovery */
 	uint64_t states, lost, phantom, resurrected, violations, refused;
 	uint64_t alloc_sites, io_sites;
 };
@@ -624,9 +625,11 @@ static int check(const struct script *s, const struct plan *p,
  * choices below ALLOC_CHOICE are power cuts (0: drop all pending, 1: keep
  * all, then random reboots); ALLOC_CHOICE + 0/1: that allocation fails
  * once/from then on; IO_CHOICE + 0..3: that I/O call fails with EIO,
- * ENOSPC, then the same from then on. */
+ * ENOSPC, then the same from then on; RECOVERY_CHOICE + c: after the
+ * cut and reboot 2, the reopen is cut at its call c and rebooted again. */
 #define ALLOC_CHOICE 1000
 #define IO_CHOICE 2000
+#define RECOVERY_CHOICE 3000 /* + the reopen's call cut: see below */
 
 /* Random reboots per cut point, besides "keep all" and "drop all";
  * --scale multiplies it. */
@@ -668,6 +671,43 @@ static void one_cut(const struct script *s, const struct plan *p, size_t wl,
 	fault_free(fs);
 }
 
+/* A power cut during recovery: the workload is cut at `cut` and rebooted
+ * as choice 2 decides, then the reopen itself is cut at each of its I/O
+ * calls in turn (truncating a torn tail, syncing, removing a torn
+ * segment...), rebooted again, and the state checked once more.  Recovery
+ * must be safe to interrupt: each of its steps leaves a state that the
+ * next open recovers the same way. */
+static void cuts_during_recovery(const struct script *s, const struct plan *p,
+				 size_t wl, uint64_t cut)
+{
+	const struct workload *w = &workloads[wl];
+	lk_options opts = options_for(w, NULL);
+	int done = 0;
+
+	for (uint64_t c2 = 1; !done; c2++) {
+		uint64_t seed = seed_of(wl, cut, 2);
+		struct fault_fs *fs = new_fs(seed);
+		struct outcome oc;
+		lk_db *db = NULL;
+
+		fault_cut_at(fs, cut);
+		run(&oc, s, w, fault_io(fs));
+		fault_reboot(fs, FAULT_RANDOM, seed, NULL);
+		opts.io = fault_io(fs);
+		fault_cut_at(fs, c2);
+		if (lk_open(&db, "/db", &opts) == LK_OK)
+			lk_close(db);
+		done = !fault_is_cut(fs);
+		if (!done) {
+			tally.recovery_cuts++;
+			fault_reboot(fs, FAULT_RANDOM, mix(seed + c2), NULL);
+			check(s, p, w, fault_io(fs), &oc, wl, cut,
+			      RECOVERY_CHOICE + (int)c2);
+		}
+		fault_free(fs);
+	}
+}
+
 /* Counts the I/O calls and allocations of a clean run. */
 static void measure(const struct script *s, size_t wl, uint64_t *calls,
 		    uint64_t *allocs)
@@ -695,9 +735,11 @@ static void crash_loop(size_t wl, uint64_t calls, uint64_t step)
 
 	workloads[wl].build(&s, wl + 1);
 	make_plan(&p, &s);
-	for (uint64_t cut = 1; cut <= calls + 1; cut += step)
+	for (uint64_t cut = 1; cut <= calls + 1; cut += step) {
 		for (int choice = 0; choice < 2 + choices_random; choice++)
 			one_cut(&s, &p, wl, cut, choice);
+		cuts_during_recovery(&s, &p, wl, cut);
+	}
 }
 
 /* Fails allocation n (once, or from then on with sticky), stops at the
@@ -770,8 +812,10 @@ static int replay(const char *spec)
 		one_cut(&s, &p, wl, cut, choice);
 	else if (choice < IO_CHOICE)
 		one_alloc_fault(&s, &p, wl, cut, choice - ALLOC_CHOICE);
-	else
+	else if (choice < RECOVERY_CHOICE)
 		one_io_fault(&s, &p, wl, cut, choice - IO_CHOICE);
+	else
+		cuts_during_recovery(&s, &p, wl, cut);
 	printf("replayed: %s\n", tally.violations ? "FAILED" : "ok");
 	return tally.violations ? 1 : 0;
 }
@@ -813,8 +857,10 @@ int main(int argc, char **argv)
 	       tally.states, WORKLOADS, tally.lost, tally.phantom,
 	       tally.resurrected, tally.violations);
 	printf("# power-cut states: %" PRIu64 " (%d reboot choices per cut "
-	       "point); fault-loop states: %" PRIu64 "\n",
-	       tally.cuts, 2 + choices_random, tally.states - tally.cuts);
+	       "point), cut again during recovery: %" PRIu64
+	       ", fault-loop states: %" PRIu64 "\n",
+	       tally.cuts, 2 + choices_random, tally.recovery_cuts,
+	       tally.states - tally.cuts - tally.recovery_cuts);
 	printf("# allocation-failure sites: %" PRIu64
 	       ", I/O-failure sites: %" PRIu64 ", refused opens: %" PRIu64
 	       "\n",

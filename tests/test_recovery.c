@@ -656,6 +656,255 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	CHECK(remove_tree(dir) == 0);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Forged segments: valid checksums, impossible structure                  */
+/* ---------------------------------------------------------------------- */
+
+/* A segment written record by record with correct checksums, so that only
+ * the structural checks can refuse it. */
+struct forge {
+	uint8_t buf[1 << 21];
+	size_t len;
+	struct seg_header h;
+	uint64_t db_seed;
+};
+
+static const uint8_t forged_db_id[SEG_DB_ID_BYTES] = "forged-database";
+
+static void forge_begin(struct forge *f, uint64_t seq, uint64_t seq_prev,
+			uint64_t seq_base, uint32_t generation)
+{
+	memset(&f->h, 0, sizeof f->h);
+	f->h.version = LK_FORMAT_VERSION;
+	memcpy(f->h.db_id, forged_db_id, SEG_DB_ID_BYTES);
+	f->h.seq = seq;
+	f->h.seq_prev = seq_prev;
+	f->h.record_seq_base = seq_base;
+	f->h.generation = generation;
+	f->db_seed = record_hash(forged_db_id, SEG_DB_ID_BYTES, 0);
+	seg_header_encode(f->buf, &f->h);
+	f->len = SEG_HEADER_BYTES;
+}
+
+static void forge_record(struct forge *f, uint8_t type, uint64_t seq,
+			 uint32_t durable_upto, uint64_t count)
+{
+	struct record r = { 0 };
+	char key[16];
+
+	r.type = type;
+	r.seq = type <= REC_DEL ? seq : f->h.record_seq_base;
+	if (type <= REC_DEL) {
+		snprintf(key, sizeof key, "fk%" PRIu64, seq);
+		r.key = (const uint8_t *)key;
+		r.key_len = (uint32_t)strlen(key);
+		r.ns = LK_NS_DEFAULT;
+		r.value = (const uint8_t *)"forged";
+		r.value_len = type == REC_PUT ? 6 : 0;
+	}
+	r.durable_upto = durable_upto;
+	r.count = count;
+	CHECK(f->len + record_encoded_size(&r, f->h.record_seq_base) <=
+	      sizeof f->buf);
+	f->len += record_encode(f->buf + f->len, &r, f->h.record_seq_base,
+				record_seed(f->db_seed, f->h.seq,
+					    f->h.generation, f->len));
+}
+
+static void forge_write(struct forge *f, const char *name)
+{
+	char canon[SEG_NAME_BYTES];
+
+	if (!name) {
+		seg_name(canon, f->h.seq, f->h.generation);
+		name = canon;
+	}
+	file_write(mem, DIR, name, f->buf, f->len);
+}
+
+/* A sealed segment 1 holding one committed put, for use before a forged
+ * segment 2. */
+static void forge_good_first(void)
+{
+	static struct forge f;
+
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_record(&f, REC_SEAL, 0, (uint32_t)f.len, 1);
+	forge_write(&f, NULL);
+}
+
+/* Opens; wants LK_CORRUPT with `why` in the detail. */
+static void refused_for(const char *why)
+{
+	lk_db *db;
+
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	if (!strstr(lk_errmsg(), why)) {
+		fprintf(stderr, "wanted \"%s\" in \"%s\"\n", why, lk_errmsg());
+		CHECK(0 && "the refusal names another problem");
+	}
+}
+
+static void forged_sealed_segment_with_data_after_its_seal_is_refused(
+	void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_record(&f, REC_SEAL, 0, 0, 1);
+	forge_record(&f, REC_COMMIT, 0, 0, 0);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, 2, 0);
+	forge_write(&f, NULL);
+	refused_for("data after the seal record");
+}
+
+static void forged_sequence_going_back_is_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_good_first();
+	forge_begin(&f, 2, 1, 1, 0); /* base 1: seq 1 again */
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_record(&f, REC_SEAL, 0, 0, 1);
+	forge_write(&f, NULL);
+	forge_begin(&f, 3, 2, 5, 0);
+	forge_write(&f, NULL);
+	refused_for("sequence number does not increase");
+}
+
+static void forged_commit_claiming_the_future_is_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 1u << 20, 1);
+	forge_record(&f, REC_SEAL, 0, 0, 1);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, 2, 0);
+	forge_write(&f, NULL);
+	refused_for("commit claims durability past itself");
+}
+
+static void forged_commit_count_mismatch_is_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_PUT, 2, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_record(&f, REC_SEAL, 0, 0, 2);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, 3, 0);
+	forge_write(&f, NULL);
+	refused_for("commit count does not match its group");
+}
+
+static void forged_seal_inside_a_group_is_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_SEAL, 0, 0, 0);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, 2, 0);
+	forge_write(&f, NULL);
+	refused_for("seal inside an uncommitted group");
+}
+
+static void forged_seal_with_wrong_count_is_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_record(&f, REC_SEAL, 0, 0, 7);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, 2, 0);
+	forge_write(&f, NULL);
+	refused_for("seal's record count does not match");
+}
+
+static void forged_group_larger_than_the_format_allows_is_refused(
+	void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	for (uint64_t i = 1; i <= LK_BATCH_OPS_MAX + 1; i++)
+		forge_record(&f, REC_DEL, i, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, LK_BATCH_OPS_MAX + 1);
+	forge_record(&f, REC_SEAL, 0, 0, LK_BATCH_OPS_MAX + 1);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, LK_BATCH_OPS_MAX + 2, 0);
+	forge_write(&f, NULL);
+	refused_for("group larger than the format allows");
+}
+
+static void forged_file_name_and_header_disagreeing_is_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_good_first();
+	forge_begin(&f, 3, 1, 2, 0);
+	forge_write(&f, "0000000000000002.seg");
+	refused_for("file name and header disagree");
+}
+
+static void two_segments_at_one_position_are_refused(void **state)
+{
+	static struct forge f;
+
+	(void)state;
+	forge_good_first();
+	forge_begin(&f, 1, 0, 1, 1);
+	forge_record(&f, REC_SEAL, 0, 0, 0);
+	forge_write(&f, NULL); /* 0000000000000001.1.seg */
+	refused_for("duplicated segment");
+}
+
+static void forged_problems_in_the_newest_segment_are_a_torn_tail(
+	void **state)
+{
+	static struct forge f;
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	/* a commit whose count lies, at the end of the log: nothing after
+	 * it vouches for it, so it is cut like any torn tail */
+	forge_good_first();
+	forge_begin(&f, 2, 1, 2, 0);
+	forge_record(&f, REC_PUT, 2, 0, 0);
+	forge_record(&f, REC_PUT, 3, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_write(&f, NULL);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.cut_segment_seq == 2 && rep.cut_offset == SEG_HEADER_BYTES);
+	CHECK(strstr(rep.tail_note, "commit count") != NULL);
+	CHECK_ST(LK_NOT_FOUND, lk_exists(db, LK_NS_DEFAULT, "fk2", 3));
+	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "fk1", 3));
+	CHECK_OK(lk_close(db));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +927,16 @@ int main(void)
 		T(read_only_open_reports_a_torn_tail_and_changes_nothing),
 		T(verify_tells_torn_tail_from_damage_and_goes_on),
 		T(verify_reports_a_torn_tail_as_not_damage),
+		T(forged_sealed_segment_with_data_after_its_seal_is_refused),
+		T(forged_sequence_going_back_is_refused),
+		T(forged_commit_claiming_the_future_is_refused),
+		T(forged_commit_count_mismatch_is_refused),
+		T(forged_seal_inside_a_group_is_refused),
+		T(forged_seal_with_wrong_count_is_refused),
+		T(forged_group_larger_than_the_format_allows_is_refused),
+		T(forged_file_name_and_header_disagreeing_is_refused),
+		T(two_segments_at_one_position_are_refused),
+		T(forged_problems_in_the_newest_segment_are_a_torn_tail),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
 #undef T
 	};

@@ -58,14 +58,15 @@ static inline struct blob file_read(const lk_io *io, const char *dir,
 	return b;
 }
 
-/* Replaces the file's content with b (truncating or extending). */
+/* Replaces the file's content with b (truncating or extending); makes
+ * the directory and the file if they are missing. */
 static inline void file_write(const lk_io *io, const char *dir,
 			      const char *name, const void *p, size_t n)
 {
 	lk_io_file *f;
 	lk_io_dir *d;
 
-	CHECK_OK(io->dir_open(io->ctx, dir, 0, &d));
+	CHECK_OK(io->dir_open(io->ctx, dir, 1, &d));
 	CHECK_OK(io->open(io->ctx, d, name, LK_IO_WRITE | LK_IO_CREATE, &f));
 	CHECK_OK(io->truncate(io->ctx, f, 0));
 	if (n)
