@@ -451,7 +451,8 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		err_set(st, "an earlier fdatasync failed; reopen the database");
 		goto out;
 	}
-	if (atomic_load(&db->seq_last) + ops + 1 > SEG_SEQ_MAX) {
+	/* seq_last <= REC_SEQ_MAX: recovery read it from checked records */
+	if (ops >= REC_SEQ_MAX - atomic_load(&db->seq_last)) {
 		st = err_set(LK_TOO_BIG, "sequence numbers exhausted (the log "
 				         "claims %llu writes)",
 			     (unsigned long long)atomic_load(&db->seq_last));

@@ -63,7 +63,7 @@ static size_t payload_size(const struct record *r)
 
 static size_t body_size(const struct record *r, uint64_t seq_base)
 {
-	assert(r->seq >= seq_base);
+	assert(r->seq >= seq_base && r->seq <= REC_SEQ_MAX);
 	return 2 + varint_size(r->seq - seq_base) + payload_size(r);
 }
 
@@ -194,7 +194,7 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 	if (r->type != REC_PUT && r->flags)
 		return bad(why, "flags on a record type that takes none");
 	n = get_varint(p, (size_t)(end - p), &delta);
-	if (n == 0 || delta > UINT64_MAX - seq_base)
+	if (n == 0 || seq_base > REC_SEQ_MAX || delta > REC_SEQ_MAX - seq_base)
 		return bad(why, "bad sequence number");
 	p += n;
 	r->seq = seq_base + delta;

@@ -55,6 +55,11 @@
 
 #define LK_FORMAT_VERSION 1u
 
+/* Sequence numbers stay at or below 2^62 (4.6e18 writes: 146 years at a
+ * billion a second), in headers and records alike, so that no file can
+ * make them wrap. */
+#define REC_SEQ_MAX (UINT64_C(1) << 62)
+
 enum record_type {
 	REC_PUT = 1,
 	REC_DEL = 2,

@@ -77,7 +77,7 @@ void seg_header_encode(uint8_t out[SEG_HEADER_BYTES],
 		       const struct seg_header *h)
 {
 	assert(h->seq > 0 && h->seq_prev < h->seq);
-	assert(h->record_seq_base > 0 && h->record_seq_base <= SEG_SEQ_MAX);
+	assert(h->record_seq_base > 0 && h->record_seq_base <= REC_SEQ_MAX);
 	memset(out, 0, SEG_HEADER_BYTES);
 	memcpy(out, seg_magic, sizeof seg_magic);
 	put_u16(out + 8, h->version);
@@ -122,7 +122,7 @@ lk_status seg_header_decode(struct seg_header *h,
 		*why = "segment header chain fields out of order";
 		return LK_CORRUPT;
 	}
-	if (h->record_seq_base == 0 || h->record_seq_base > SEG_SEQ_MAX) {
+	if (h->record_seq_base == 0 || h->record_seq_base > REC_SEQ_MAX) {
 		*why = "segment header sequence base out of range";
 		return LK_CORRUPT;
 	}

@@ -37,9 +37,6 @@
 
 #define SEG_HEADER_BYTES 64u
 
-/* Record sequence numbers stay below 2^62 (4.6e18 writes: 146 years at a
- * billion a second), so that no header or record can make them wrap. */
-#define SEG_SEQ_MAX (UINT64_C(1) << 62)
 #define SEG_NAME_BYTES 40u
 #define SEG_DB_ID_BYTES 16u
 

@@ -47,73 +47,20 @@
 
 #include "alloc.h"
 #include "io_fault.h"
+#include "crash_model.h"
 #include "logkeep.h"
 
 /* ---------------------------------------------------------------------- */
 /* Scripts                                                                */
 /* ---------------------------------------------------------------------- */
 
-#define KEYS 48             /* key space per namespace: k000 .. k047 */
-#define NSS 2               /* "default" and "other" */
-#define OPS_MAX 512
-#define VALUE_BYTES_MAX 4096
-#define CLOCK_START_MS UINT64_C(1800000000000)
-
-enum op_kind {
-	OP_PUT,    /* one durable-or-not put (a commit) */
-	OP_DEL,    /* one delete (a commit) */
-	OP_BATCH,  /* the next `len` OP_PUT/OP_DEL ops form one commit */
-	OP_SYNC,   /* lk_sync */
-	OP_REOPEN, /* lk_close, lk_open */
-	OP_NS,     /* lk_ns_open("other") (a commit: the catalog record) */
-};
-
-struct op {
-	enum op_kind kind;
-	uint8_t ns;          /* 0: default, 1: other */
-	uint8_t key;         /* index in the key space */
-	uint16_t len;        /* OP_BATCH: members; OP_PUT: value length */
-	uint32_t value_seed; /* the value's bytes are made from this */
-	uint64_t expire_at_ms;
-};
-
-struct script {
-	struct op ops[OPS_MAX];
-	size_t n;
-};
-
 struct workload {
 	const char *name;
-	lk_sync_mode sync;
-	uint64_t segment_size_bytes;
+	struct cm_config cfg;
 	void (*build)(struct script *s, uint64_t seed);
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9E3779B97F4A7C15ull;
-	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-	return x ^ (x >> 31);
-}
-
-/* The value of a put: compressible when value_seed is even, random-ish
- * when odd; the first bytes name the seed so values never collide. */
-static size_t make_value(uint8_t *buf, const struct op *o)
-{
-	uint64_t r = o->value_seed;
-
-	snprintf((char *)buf, 16, "v%08" PRIx32 "-", o->value_seed);
-	for (size_t i = 10; i < o->len; i++) {
-		if (o->value_seed & 1) {
-			r = mix(r);
-			buf[i] = (uint8_t)r;
-		} else {
-			buf[i] = (uint8_t)('a' + (i / 7) % 26);
-		}
-	}
-	return o->len < 10 ? 10 : o->len;
-}
+#define mix cm_mix
 
 static void add(struct script *s, struct op o)
 {
@@ -238,280 +185,17 @@ static void build_reopen_and_namespaces(struct script *s, uint64_t seed)
 }
 
 static const struct workload workloads[] = {
-	{ "single-puts", LK_SYNC_ALWAYS, 1u << 20, build_single_puts },
-	{ "batches", LK_SYNC_ALWAYS, 1u << 20, build_batches },
-	{ "deletes", LK_SYNC_ALWAYS, 1u << 20, build_deletes },
-	{ "ttl", LK_SYNC_ALWAYS, 1u << 20, build_ttl },
-	{ "large-values", LK_SYNC_ALWAYS, 1u << 20, build_large_values },
-	{ "rotation", LK_SYNC_ALWAYS, 4096, build_rotation },
-	{ "small-segments-none", LK_SYNC_NONE, 4096, build_sync_none },
-	{ "reopen-namespaces", LK_SYNC_ALWAYS, 4096,
+	{ "single-puts", { LK_SYNC_ALWAYS, 1u << 20 }, build_single_puts },
+	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
+	{ "deletes", { LK_SYNC_ALWAYS, 1u << 20 }, build_deletes },
+	{ "ttl", { LK_SYNC_ALWAYS, 1u << 20 }, build_ttl },
+	{ "large-values", { LK_SYNC_ALWAYS, 1u << 20 }, build_large_values },
+	{ "rotation", { LK_SYNC_ALWAYS, 4096 }, build_rotation },
+	{ "small-segments-none", { LK_SYNC_NONE, 4096 }, build_sync_none },
+	{ "reopen-namespaces", { LK_SYNC_ALWAYS, 4096 },
 	  build_reopen_and_namespaces },
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
-
-/* ---------------------------------------------------------------------- */
-/* The model                                                              */
-/* ---------------------------------------------------------------------- */
-
-/* The state of the store: for each (namespace, key), the op that wrote it
- * last (its value is derived from the op), or none.  ns_other says
- * whether "other" exists. */
-struct state {
-	int ns_other;
-	const struct op *slot[NSS][KEYS];
-};
-
-/* A commit is a run of ops applied atomically; commits[i] is the index of
- * the op that starts commit i. */
-struct plan {
-	size_t commit_start[OPS_MAX + 1];
-	size_t ncommits;
-};
-
-static void make_plan(struct plan *p, const struct script *s)
-{
-	p->ncommits = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct op *o = &s->ops[i];
-
-		if (o->kind == OP_SYNC || o->kind == OP_REOPEN)
-			continue;
-		p->commit_start[p->ncommits++] = i;
-		if (o->kind == OP_BATCH)
-			i += o->len;
-	}
-}
-
-static int visible(const struct op *o, uint64_t now_ms)
-{
-	return o && o->kind == OP_PUT &&
-	       (o->expire_at_ms == 0 || o->expire_at_ms > now_ms);
-}
-
-/* The state after the first `commits` commits, as a reader at now_ms
- * sees it (expired and deleted records absent). */
-static void model_state(struct state *st, const struct script *s,
-			const struct plan *p, size_t commits, uint64_t now_ms)
-{
-	memset(st, 0, sizeof *st);
-	for (size_t c = 0; c < commits; c++) {
-		size_t i = p->commit_start[c];
-		const struct op *o = &s->ops[i];
-		size_t n = o->kind == OP_BATCH ? o->len : 1;
-
-		if (o->kind == OP_NS) {
-			st->ns_other = 1;
-			continue;
-		}
-		if (o->kind == OP_BATCH)
-			o++;
-		for (size_t j = 0; j < n; j++)
-			st->slot[o[j].ns][o[j].key] = &o[j];
-	}
-	for (int ns = 0; ns < NSS; ns++)
-		for (int k = 0; k < KEYS; k++)
-			if (!visible(st->slot[ns][k], now_ms))
-				st->slot[ns][k] = NULL;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Running a script                                                       */
-/* ---------------------------------------------------------------------- */
-
-struct outcome {
-	size_t attempted;  /* commits started (the last may have failed) */
-	size_t durable;    /* commits acknowledged as durable */
-	lk_status first_error;
-};
-
-static void key_name(char buf[8], uint8_t key)
-{
-	snprintf(buf, 8, "k%03u", key);
-}
-
-static lk_options options_for(const struct workload *w, const lk_io *io)
-{
-	lk_options o = LK_OPTIONS_INIT;
-
-	o.sync = w->sync;
-	o.segment_size_bytes = w->segment_size_bytes;
-	o.io = io;
-	return o;
-}
-
-static lk_status add_to_batch(lk_batch *b, uint32_t nsid[NSS],
-			      const struct op *o, uint8_t *vbuf)
-{
-	char key[8];
-
-	key_name(key, o->key);
-	if (o->kind == OP_DEL)
-		return lk_batch_del(b, nsid[o->ns], key, 4);
-	return lk_batch_put(b, nsid[o->ns], key, 4, vbuf, make_value(vbuf, o),
-			    o->expire_at_ms);
-}
-
-/* Runs the script until the first failure; the database is closed at the
- * end whatever happened. */
-static void run(struct outcome *out, const struct script *s,
-		const struct workload *w, const lk_io *io)
-{
-	static uint8_t vbuf[VALUE_BYTES_MAX];
-	lk_options opts = options_for(w, io);
-	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
-	lk_db *db = NULL;
-	lk_status st;
-	char key[8];
-
-	memset(out, 0, sizeof *out);
-	st = lk_open(&db, "/db", &opts);
-	for (size_t i = 0; st == LK_OK && i < s->n; i++) {
-		const struct op *o = &s->ops[i];
-		lk_batch *b;
-
-		switch (o->kind) {
-		case OP_PUT:
-		case OP_DEL:
-			out->attempted++;
-			key_name(key, o->key);
-			if (o->ns == 1 && !nsid[1]) {
-				st = LK_INVALID; /* "other" never made it */
-				break;
-			}
-			st = o->kind == OP_DEL
-				     ? lk_del(db, nsid[o->ns], key, 4)
-				     : lk_put(db, nsid[o->ns], key, 4, vbuf,
-					      make_value(vbuf, o),
-					      o->expire_at_ms);
-			break;
-		case OP_BATCH:
-			out->attempted++;
-			st = lk_batch_new(&b);
-			for (size_t j = 1; st == LK_OK && j <= o->len; j++)
-				st = add_to_batch(b, nsid, &o[j], vbuf);
-			if (st == LK_OK)
-				st = lk_commit(db, b);
-			lk_batch_free(b);
-			i += o->len;
-			break;
-		case OP_NS:
-			out->attempted++;
-			st = lk_ns_open(&nsid[1], db, "other");
-			break;
-		case OP_SYNC:
-			st = lk_sync(db);
-			if (st == LK_OK)
-				out->durable = out->attempted;
-			continue;
-		case OP_REOPEN:
-			st = lk_close(db);
-			db = NULL;
-			if (st == LK_OK) {
-				out->durable = out->attempted;
-				st = lk_open(&db, "/db", &opts);
-			}
-			continue;
-		}
-		if (st == LK_OK && w->sync == LK_SYNC_ALWAYS)
-			out->durable = out->attempted;
-	}
-	out->first_error = st;
-	if (db) {
-		lk_status cst = lk_close(db);
-
-		if (st == LK_OK && cst == LK_OK)
-			out->durable = out->attempted;
-	}
-}
-
-/* ---------------------------------------------------------------------- */
-/* Reading the state back                                                 */
-/* ---------------------------------------------------------------------- */
-
-struct found {
-	int ns_other;
-	/* the value read back for each key, as the op whose value it is */
-	const struct op *slot[NSS][KEYS];
-	int phantom;  /* a value no put of that key ever wrote */
-	int extra;    /* iteration saw keys that get did not, or the reverse */
-};
-
-/* Which op of the script wrote this value to this key, if any. */
-static const struct op *writer_of(const struct script *s, uint8_t ns,
-				  uint8_t key, const void *v, size_t len)
-{
-	static uint8_t buf[VALUE_BYTES_MAX];
-
-	for (size_t i = 0; i < s->n; i++) {
-		const struct op *o = &s->ops[i];
-
-		if (o->kind != OP_PUT || o->ns != ns || o->key != key)
-			continue;
-		if (make_value(buf, o) == len && memcmp(buf, v, len) == 0)
-			return o;
-	}
-	return NULL;
-}
-
-static lk_status read_back(struct found *f, lk_db *db, const struct script *s)
-{
-	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
-	lk_status st;
-
-	memset(f, 0, sizeof *f);
-	st = lk_ns_find(&nsid[1], db, "other");
-	if (st != LK_OK && st != LK_NOT_FOUND)
-		return st;
-	f->ns_other = st == LK_OK;
-	for (int ns = 0; ns < NSS; ns++) {
-		size_t got = 0, seen = 0;
-		lk_iter *it;
-
-		if (!nsid[ns])
-			continue;
-		for (uint8_t k = 0; k < KEYS; k++) {
-			char key[8];
-			void *v;
-			size_t len;
-
-			key_name(key, k);
-			st = lk_get(&v, &len, db, nsid[ns], key, 4);
-			if (st == LK_NOT_FOUND)
-				continue;
-			if (st != LK_OK)
-				return st;
-			f->slot[ns][k] = writer_of(s, (uint8_t)ns, k, v, len);
-			if (!f->slot[ns][k])
-				f->phantom++;
-			got++;
-			lk_free(v);
-		}
-		st = lk_iter_open(&it, db, nsid[ns], NULL, 0);
-		if (st != LK_OK)
-			return st;
-		while ((st = lk_iter_next(it, NULL, NULL, NULL, NULL, NULL)) ==
-		       LK_OK)
-			seen++;
-		lk_iter_close(it);
-		if (st != LK_NOT_FOUND)
-			return st;
-		if (seen != got)
-			f->extra++;
-	}
-	return LK_OK;
-}
-
-static int same(const struct found *f, const struct state *m)
-{
-	if (f->ns_other != m->ns_other)
-		return 0;
-	return memcmp(f->slot, m->slot, sizeof f->slot) == 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Checking one crash state                                               */
-/* ---------------------------------------------------------------------- */
 
 struct tally {
 	uint64_t cuts; /* states reached by a power cut alone */
@@ -522,99 +206,30 @@ struct tally {
 
 static struct tally tally;
 
-static void fail_note(const char *what, size_t wl, uint64_t cut, int choice,
-		      const char *detail)
-{
-	fprintf(stderr,
-		"FAIL %s: workload %s, cut at call %" PRIu64 ", choice %d: %s\n"
-		"  replay: crash_explorer --replay %zu:%" PRIu64 ":%d\n",
-		what, workloads[wl].name, cut, choice, detail, wl, cut, choice);
-}
-
-/* Reopens the rebooted file system and checks the state against every
- * admissible prefix.  Returns 1 when it is one. */
+/* Checks one state through the model and tallies the verdict; a failure
+ * prints the line that replays it. */
 static int check(const struct script *s, const struct plan *p,
 		 const struct workload *w, const lk_io *io,
 		 const struct outcome *oc, size_t wl, uint64_t cut, int choice)
 {
-	lk_options opts = options_for(w, io);
-	lk_recovery_report rep, rep2;
-	struct found f, f2;
-	struct state m;
-	lk_db *db;
-	lk_status st;
-	int ok = 0;
+	char detail[320];
+	enum cm_verdict v = cm_check(s, p, &w->cfg, io, oc, detail,
+				     sizeof detail);
 
 	tally.states++;
-	st = lk_open(&db, "/db", &opts);
-	if (st != LK_OK) {
-		char d[300];
-
-		snprintf(d, sizeof d, "reopen: %s: %s", lk_strerror(st),
-			 lk_errmsg());
-		tally.refused++;
-		tally.violations++;
-		fail_note("strict open refused a power-cut state", wl, cut,
-			  choice, d);
-		return 0;
-	}
-	st = read_back(&f, db, s);
-	lk_recovery(&rep, db);
-	lk_close(db);
-	if (st != LK_OK) {
-		tally.violations++;
-		fail_note("reading back failed", wl, cut, choice,
-			  lk_errmsg());
-		return 0;
-	}
-	for (size_t k = oc->durable; k <= oc->attempted && !ok; k++) {
-		model_state(&m, s, p, k, CLOCK_START_MS);
-		ok = same(&f, &m);
-	}
-	if (!ok) {
-		int lost = 0;
-
-		for (size_t k = 0; k < oc->durable && !lost; k++) {
-			model_state(&m, s, p, k, CLOCK_START_MS);
-			lost = same(&f, &m);
-		}
-		tally.violations++;
-		if (f.phantom)
-			tally.phantom++, fail_note("phantom value", wl, cut,
-						   choice, "a value never written");
-		else if (lost)
-			tally.lost++, fail_note("acknowledged write lost", wl,
-						cut, choice,
-						"state is an earlier prefix");
-		else
-			tally.resurrected++,
-				fail_note("state is no prefix (resurrected or "
-					  "partial batch)",
-					  wl, cut, choice, "");
-		return 0;
-	}
-	if (f.extra) {
-		tally.violations++;
-		fail_note("iteration and get disagree", wl, cut, choice, "");
-		return 0;
-	}
-
-	/* recovery is idempotent: the same state, nothing more to cut */
-	st = lk_open(&db, "/db", &opts);
-	if (st == LK_OK) {
-		st = read_back(&f2, db, s);
-		lk_recovery(&rep2, db);
-		lk_close(db);
-	}
-	if (st != LK_OK || memcmp(&f, &f2, sizeof f) != 0 ||
-	    rep2.bytes_cut != 0 ||
-	    rep2.records_replayed != rep.records_replayed) {
-		tally.violations++;
-		fail_note("second open differs from the first", wl, cut,
-			  choice, st != LK_OK ? lk_errmsg() : "");
-		return 0;
-	}
-	return 1;
+	if (v == CM_OK)
+		return 1;
+	tally.violations++;
+	tally.refused += v == CM_REFUSED;
+	tally.phantom += v == CM_PHANTOM;
+	tally.lost += v == CM_LOST;
+	tally.resurrected += v == CM_NOT_PREFIX;
+	fprintf(stderr,
+		"FAIL %s: workload %s, at call %" PRIu64 ", choice %d: %s\n"
+		"  replay: crash_explorer --replay %zu:%" PRIu64 ":%d\n",
+		cm_verdict_name(v), w->name, cut, choice, detail, wl, cut,
+		choice);
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -665,7 +280,7 @@ static void one_cut(const struct script *s, const struct plan *p, size_t wl,
 
 	fault_cut_at(fs, cut);
 	tally.cuts++;
-	run(&oc, s, w, fault_io(fs));
+	cm_run(&oc, s, &w->cfg, fault_io(fs));
 	fault_reboot(fs, mode, seed, NULL);
 	check(s, p, w, fault_io(fs), &oc, wl, cut, choice);
 	fault_free(fs);
@@ -681,9 +296,11 @@ static void cuts_during_recovery(const struct script *s, const struct plan *p,
 				 size_t wl, uint64_t cut)
 {
 	const struct workload *w = &workloads[wl];
-	lk_options opts = options_for(w, NULL);
+	lk_options opts = LK_OPTIONS_INIT;
 	int done = 0;
 
+	opts.sync = w->cfg.sync;
+	opts.segment_size_bytes = w->cfg.segment_size_bytes;
 	for (uint64_t c2 = 1; !done; c2++) {
 		uint64_t seed = seed_of(wl, cut, 2);
 		struct fault_fs *fs = new_fs(seed);
@@ -691,7 +308,7 @@ static void cuts_during_recovery(const struct script *s, const struct plan *p,
 		lk_db *db = NULL;
 
 		fault_cut_at(fs, cut);
-		run(&oc, s, w, fault_io(fs));
+		cm_run(&oc, s, &w->cfg, fault_io(fs));
 		fault_reboot(fs, FAULT_RANDOM, seed, NULL);
 		opts.io = fault_io(fs);
 		fault_cut_at(fs, c2);
@@ -716,7 +333,7 @@ static void measure(const struct script *s, size_t wl, uint64_t *calls,
 	struct outcome oc;
 
 	mem_fail_at(0, 0);
-	run(&oc, s, &workloads[wl], fault_io(fs));
+	cm_run(&oc, s, &workloads[wl].cfg, fault_io(fs));
 	*allocs = mem_fail_at(0, 0);
 	*calls = fault_calls(fs, FK_ANY);
 	if (oc.first_error != LK_OK || oc.durable != oc.attempted) {
@@ -734,7 +351,7 @@ static void crash_loop(size_t wl, uint64_t calls, uint64_t step)
 	struct plan p;
 
 	workloads[wl].build(&s, wl + 1);
-	make_plan(&p, &s);
+	cm_plan(&p, &s);
 	for (uint64_t cut = 1; cut <= calls + 1; cut += step) {
 		for (int choice = 0; choice < 2 + choices_random; choice++)
 			one_cut(&s, &p, wl, cut, choice);
@@ -751,7 +368,7 @@ static void one_alloc_fault(const struct script *s, const struct plan *p,
 	struct outcome oc;
 
 	mem_fail_at(n, sticky);
-	run(&oc, s, &workloads[wl], fault_io(fs));
+	cm_run(&oc, s, &workloads[wl].cfg, fault_io(fs));
 	mem_fail_at(0, 0);
 	tally.alloc_sites++;
 	fault_reboot(fs, FAULT_KEEP_ALL, 0, NULL);
@@ -771,7 +388,7 @@ static void one_io_fault(const struct script *s, const struct plan *p,
 	struct outcome oc;
 
 	fault_fail(fs, FK_ANY, n, kinds[v & 1], v >> 1);
-	run(&oc, s, &workloads[wl], fault_io(fs));
+	cm_run(&oc, s, &workloads[wl].cfg, fault_io(fs));
 	tally.io_sites++;
 	fault_reboot(fs, FAULT_RANDOM, seed, NULL);
 	check(s, p, &workloads[wl], fault_io(fs), &oc, wl, n, IO_CHOICE + v);
@@ -784,7 +401,7 @@ static void fault_loops(size_t wl, uint64_t calls, uint64_t allocs)
 	struct plan p;
 
 	workloads[wl].build(&s, wl + 1);
-	make_plan(&p, &s);
+	cm_plan(&p, &s);
 	for (uint64_t n = 1; n <= allocs; n++)
 		for (int sticky = 0; sticky < 2; sticky++)
 			one_alloc_fault(&s, &p, wl, n, sticky);
@@ -807,7 +424,7 @@ static int replay(const char *spec)
 		return 2;
 	}
 	workloads[wl].build(&s, wl + 1);
-	make_plan(&p, &s);
+	cm_plan(&p, &s);
 	if (choice < ALLOC_CHOICE)
 		one_cut(&s, &p, wl, cut, choice);
 	else if (choice < IO_CHOICE)

@@ -312,12 +312,12 @@ static void non_canonical_names_are_rejected(void **state)
 /* ---------------------------------------------------------------------- */
 
 /* Sequence numbers stay below 2^62 so that none can wrap: a header whose
- * base is 0 or past SEG_SEQ_MAX is refused (it was once accepted, and a
+ * base is 0 or past REC_SEQ_MAX is refused (it was once accepted, and a
  * write then asserted on the wrapped numbering). */
 static void header_with_sequence_base_out_of_range_is_rejected(void **state)
 {
 	struct seg_header h = header_example(), d;
-	const uint64_t bases[] = { 0, SEG_SEQ_MAX + 1, UINT64_MAX };
+	const uint64_t bases[] = { 0, REC_SEQ_MAX + 1, UINT64_MAX };
 	uint8_t b[SEG_HEADER_BYTES];
 
 	(void)state;
@@ -342,7 +342,7 @@ static void header_round_trips(void **state)
 
 	h.seq = UINT64_MAX;
 	h.seq_prev = UINT64_MAX - 1;
-	h.record_seq_base = SEG_SEQ_MAX;
+	h.record_seq_base = REC_SEQ_MAX;
 	h.generation = UINT32_MAX;
 	memset(h.db_id, 0xff, sizeof h.db_id);
 	seg_header_encode(b, &h);

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crash_model.c - scripts, their model, and the prefix check (see
+ * crash_model.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crash_model.h"
+
+uint64_t cm_mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/* The value of a put: compressible when value_seed is even, random-ish
+ * when odd; the first bytes name the seed so values never collide. */
+size_t cm_value(uint8_t *buf, const struct op *o)
+{
+	uint64_t r = o->value_seed;
+
+	snprintf((char *)buf, 16, "v%08" PRIx32 "-", o->value_seed);
+	for (size_t i = 10; i < o->len; i++) {
+		if (o->value_seed & 1) {
+			r = cm_mix(r);
+			buf[i] = (uint8_t)r;
+		} else {
+			buf[i] = (uint8_t)('a' + (i / 7) % 26);
+		}
+	}
+	return o->len < 10 ? 10 : o->len;
+}
+
+/* The state of the store: for each (namespace, key), the op that wrote it
+ * last (its value is derived from the op), or none.  ns_other says
+ * whether "other" exists. */
+struct state {
+	int ns_other;
+	const struct op *slot[NSS][KEYS];
+};
+
+void cm_plan(struct plan *p, const struct script *s)
+{
+	p->ncommits = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct op *o = &s->ops[i];
+
+		if (o->kind == OP_SYNC || o->kind == OP_REOPEN)
+			continue;
+		p->commit_start[p->ncommits++] = i;
+		if (o->kind == OP_BATCH)
+			i += o->len;
+	}
+}
+
+static int visible(const struct op *o, uint64_t now_ms)
+{
+	return o && o->kind == OP_PUT &&
+	       (o->expire_at_ms == 0 || o->expire_at_ms > now_ms);
+}
+
+/* The state after the first `commits` commits, as a reader at now_ms
+ * sees it (expired and deleted records absent). */
+static void model_state(struct state *st, const struct script *s,
+			const struct plan *p, size_t commits, uint64_t now_ms)
+{
+	memset(st, 0, sizeof *st);
+	for (size_t c = 0; c < commits; c++) {
+		size_t i = p->commit_start[c];
+		const struct op *o = &s->ops[i];
+		size_t n = o->kind == OP_BATCH ? o->len : 1;
+
+		if (o->kind == OP_NS) {
+			st->ns_other = 1;
+			continue;
+		}
+		if (o->kind == OP_BATCH)
+			o++;
+		for (size_t j = 0; j < n; j++)
+			st->slot[o[j].ns][o[j].key] = &o[j];
+	}
+	for (int ns = 0; ns < NSS; ns++)
+		for (int k = 0; k < KEYS; k++)
+			if (!visible(st->slot[ns][k], now_ms))
+				st->slot[ns][k] = NULL;
+}
+
+static void key_name(char buf[8], uint8_t key)
+{
+	snprintf(buf, 8, "k%03u", key);
+}
+
+static lk_options options_for(const struct cm_config *cfg, const struct lk_io *io)
+{
+	lk_options o = LK_OPTIONS_INIT;
+
+	o.sync = cfg->sync;
+	o.segment_size_bytes = cfg->segment_size_bytes;
+	o.io = io;
+	return o;
+}
+
+static lk_status add_to_batch(lk_batch *b, uint32_t nsid[NSS],
+			      const struct op *o, uint8_t *vbuf)
+{
+	char key[8];
+
+	key_name(key, o->key);
+	if (o->kind == OP_DEL)
+		return lk_batch_del(b, nsid[o->ns], key, 4);
+	return lk_batch_put(b, nsid[o->ns], key, 4, vbuf, cm_value(vbuf, o),
+			    o->expire_at_ms);
+}
+
+/* Runs the script until the first failure; the database is closed at the
+ * end whatever happened. */
+void cm_run(struct outcome *out, const struct script *s,
+	    const struct cm_config *cfg, const struct lk_io *io)
+{
+	static uint8_t vbuf[VALUE_BYTES_MAX];
+	lk_options opts = options_for(cfg, io);
+	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
+	lk_db *db = NULL;
+	lk_status st;
+	char key[8];
+
+	memset(out, 0, sizeof *out);
+	st = lk_open(&db, "/db", &opts);
+	for (size_t i = 0; st == LK_OK && i < s->n; i++) {
+		const struct op *o = &s->ops[i];
+		lk_batch *b;
+
+		switch (o->kind) {
+		case OP_PUT:
+		case OP_DEL:
+			out->attempted++;
+			key_name(key, o->key);
+			if (o->ns == 1 && !nsid[1]) {
+				st = LK_INVALID; /* "other" never made it */
+				break;
+			}
+			st = o->kind == OP_DEL
+				     ? lk_del(db, nsid[o->ns], key, 4)
+				     : lk_put(db, nsid[o->ns], key, 4, vbuf,
+					      cm_value(vbuf, o),
+					      o->expire_at_ms);
+			break;
+		case OP_BATCH:
+			out->attempted++;
+			st = lk_batch_new(&b);
+			for (size_t j = 1; st == LK_OK && j <= o->len; j++)
+				st = add_to_batch(b, nsid, &o[j], vbuf);
+			if (st == LK_OK)
+				st = lk_commit(db, b);
+			lk_batch_free(b);
+			i += o->len;
+			break;
+		case OP_NS:
+			out->attempted++;
+			st = lk_ns_open(&nsid[1], db, "other");
+			break;
+		case OP_SYNC:
+			st = lk_sync(db);
+			if (st == LK_OK)
+				out->durable = out->attempted;
+			continue;
+		case OP_REOPEN:
+			st = lk_close(db);
+			db = NULL;
+			if (st == LK_OK) {
+				out->durable = out->attempted;
+				st = lk_open(&db, "/db", &opts);
+			}
+			continue;
+		}
+		if (st == LK_OK && cfg->sync == LK_SYNC_ALWAYS)
+			out->durable = out->attempted;
+	}
+	out->first_error = st;
+	if (db) {
+		lk_status cst = lk_close(db);
+
+		if (st == LK_OK && cst == LK_OK)
+			out->durable = out->attempted;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading the state back                                                 */
+/* ---------------------------------------------------------------------- */
+
+struct found {
+	int ns_other;
+	/* the value read back for each key, as the op whose value it is */
+	const struct op *slot[NSS][KEYS];
+	int phantom;  /* a value no put of that key ever wrote */
+	int extra;    /* iteration saw keys that get did not, or the reverse */
+};
+
+/* Which op of the script wrote this value to this key, if any. */
+static const struct op *writer_of(const struct script *s, uint8_t ns,
+				  uint8_t key, const void *v, size_t len)
+{
+	static uint8_t buf[VALUE_BYTES_MAX];
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct op *o = &s->ops[i];
+
+		if (o->kind != OP_PUT || o->ns != ns || o->key != key)
+			continue;
+		if (cm_value(buf, o) == len && memcmp(buf, v, len) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+static lk_status read_back(struct found *f, lk_db *db, const struct script *s)
+{
+	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
+	lk_status st;
+
+	memset(f, 0, sizeof *f);
+	st = lk_ns_find(&nsid[1], db, "other");
+	if (st != LK_OK && st != LK_NOT_FOUND)
+		return st;
+	f->ns_other = st == LK_OK;
+	for (int ns = 0; ns < NSS; ns++) {
+		size_t got = 0, seen = 0;
+		lk_iter *it;
+
+		if (!nsid[ns])
+			continue;
+		for (uint8_t k = 0; k < KEYS; k++) {
+			char key[8];
+			void *v;
+			size_t len;
+
+			key_name(key, k);
+			st = lk_get(&v, &len, db, nsid[ns], key, 4);
+			if (st == LK_NOT_FOUND)
+				continue;
+			if (st != LK_OK)
+				return st;
+			f->slot[ns][k] = writer_of(s, (uint8_t)ns, k, v, len);
+			if (!f->slot[ns][k])
+				f->phantom++;
+			got++;
+			lk_free(v);
+		}
+		st = lk_iter_open(&it, db, nsid[ns], NULL, 0);
+		if (st != LK_OK)
+			return st;
+		while ((st = lk_iter_next(it, NULL, NULL, NULL, NULL, NULL)) ==
+		       LK_OK)
+			seen++;
+		lk_iter_close(it);
+		if (st != LK_NOT_FOUND)
+			return st;
+		if (seen != got)
+			f->extra++;
+	}
+	return LK_OK;
+}
+
+static int same(const struct found *f, const struct state *m)
+{
+	if (f->ns_other != m->ns_other)
+		return 0;
+	return memcmp(f->slot, m->slot, sizeof f->slot) == 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Checking one crash state                                               */
+/* ---------------------------------------------------------------------- */
+
+enum cm_verdict cm_check(const struct script *s, const struct plan *p,
+			 const struct cm_config *cfg, const struct lk_io *io,
+			 const struct outcome *oc, char *detail, size_t cap)
+{
+	lk_options opts = options_for(cfg, io);
+	lk_recovery_report rep, rep2;
+	struct found f, f2;
+	struct state m;
+	lk_db *db;
+	lk_status st;
+	int ok = 0;
+
+	detail[0] = 0;
+	st = lk_open(&db, "/db", &opts);
+	if (st != LK_OK) {
+		snprintf(detail, cap, "reopen: %s: %s", lk_strerror(st),
+			 lk_errmsg());
+		return CM_REFUSED;
+	}
+	st = read_back(&f, db, s);
+	lk_recovery(&rep, db);
+	lk_close(db);
+	if (st != LK_OK) {
+		snprintf(detail, cap, "%s", lk_errmsg());
+		return CM_READ_FAILED;
+	}
+	for (size_t k = oc->durable; k <= oc->attempted && !ok; k++) {
+		model_state(&m, s, p, k, CLOCK_START_MS);
+		ok = same(&f, &m);
+	}
+	if (!ok) {
+		int lost = 0;
+
+		for (size_t k = 0; k < oc->durable && !lost; k++) {
+			model_state(&m, s, p, k, CLOCK_START_MS);
+			lost = same(&f, &m);
+		}
+		snprintf(detail, cap, "acknowledged %zu commits, attempted %zu",
+			 oc->durable, oc->attempted);
+		return f.phantom ? CM_PHANTOM : lost ? CM_LOST : CM_NOT_PREFIX;
+	}
+	if (f.extra)
+		return CM_ITER_MISMATCH;
+
+	/* recovery is idempotent: the same state, nothing more to cut */
+	st = lk_open(&db, "/db", &opts);
+	if (st == LK_OK) {
+		st = read_back(&f2, db, s);
+		lk_recovery(&rep2, db);
+		lk_close(db);
+	}
+	if (st != LK_OK || memcmp(&f, &f2, sizeof f) != 0 ||
+	    rep2.bytes_cut != 0 ||
+	    rep2.records_replayed != rep.records_replayed) {
+		snprintf(detail, cap, "%s", st != LK_OK ? lk_errmsg() : "");
+		return CM_NOT_IDEMPOTENT;
+	}
+	return CM_OK;
+}
+
+const char *cm_verdict_name(enum cm_verdict v)
+{
+	switch (v) {
+	case CM_OK: return "ok";
+	case CM_REFUSED: return "strict open refused a crash state";
+	case CM_READ_FAILED: return "reading the state back failed";
+	case CM_PHANTOM: return "phantom value (never written)";
+	case CM_LOST: return "acknowledged write lost";
+	case CM_NOT_PREFIX: return "state is no prefix (resurrected key or "
+				   "partial batch)";
+	case CM_ITER_MISMATCH: return "iteration and get disagree";
+	case CM_NOT_IDEMPOTENT: return "second open differs from the first";
+	}
+	return "?";
+}
