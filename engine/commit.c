@@ -257,6 +257,10 @@ static lk_status rotate(struct lk_db *db)
 	struct seg_header h;
 	lk_status st;
 
+	if (old && old->hdr.seq >= REC_SEQ_MAX)
+		return err_set(LK_TOO_BIG, "segment numbers exhausted (the log "
+				           "is at segment %llu)",
+			       (unsigned long long)old->hdr.seq);
 	if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
 		return err_set(LK_TOO_BIG,
 			       "the log has %u segments, the limit: compact, or "

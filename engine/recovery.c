@@ -98,28 +98,26 @@ struct scan {
 static lk_status list_one(void *arg, const char *name)
 {
 	struct listing *l = arg;
-	struct seg_entry *e;
+	struct seg_entry e;
 
+	if (!seg_parse_name(name, &e.seq, &e.generation))
+		return LK_OK; /* LOCK, snapshots (later), strangers */
+	/* Twice the limit still lets verify name every problem; past it the
+	 * directory is not ours to read whole. */
+	if (l->n >= 2 * (size_t)LK_SEGMENT_COUNT_MAX)
+		return err_set(LK_TOO_BIG, "more than %u segment files",
+			       2 * LK_SEGMENT_COUNT_MAX);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct seg_entry *v = mem_realloc(l->v, cap * sizeof *v);
 
-		/* Twice the limit still lets us name the problem; past it the
-		 * directory is not ours to read whole. */
-		if (l->n >= 2 * (size_t)LK_SEGMENT_COUNT_MAX)
-			return err_set(LK_TOO_BIG,
-				       "more than %u segment files",
-				       2 * LK_SEGMENT_COUNT_MAX);
-		e = mem_realloc(l->v, cap * sizeof *e);
-		if (!e)
+		if (!v)
 			return err_set(LK_NOMEM, "listing segments");
-		l->v = e;
+		l->v = v;
 		l->cap = cap;
 	}
-	e = &l->v[l->n];
-	if (!seg_parse_name(name, &e->seq, &e->generation))
-		return LK_OK; /* LOCK, snapshots (later), strangers */
-	snprintf(e->name, sizeof e->name, "%s", name);
-	l->n++;
+	snprintf(e.name, sizeof e.name, "%s", name);
+	l->v[l->n++] = e;
 	return LK_OK;
 }
 

@@ -76,7 +76,7 @@ int seg_parse_name(const char *name, uint64_t *seq, uint32_t *generation)
 void seg_header_encode(uint8_t out[SEG_HEADER_BYTES],
 		       const struct seg_header *h)
 {
-	assert(h->seq > 0 && h->seq_prev < h->seq);
+	assert(h->seq > 0 && h->seq <= REC_SEQ_MAX && h->seq_prev < h->seq);
 	assert(h->record_seq_base > 0 && h->record_seq_base <= REC_SEQ_MAX);
 	memset(out, 0, SEG_HEADER_BYTES);
 	memcpy(out, seg_magic, sizeof seg_magic);
@@ -118,7 +118,7 @@ lk_status seg_header_decode(struct seg_header *h,
 	h->seq_prev = get_u64(in + 40);
 	h->record_seq_base = get_u64(in + 48);
 	h->generation = get_u32(in + 56);
-	if (h->seq == 0 || h->seq_prev >= h->seq) {
+	if (h->seq == 0 || h->seq > REC_SEQ_MAX || h->seq_prev >= h->seq) {
 		*why = "segment header chain fields out of order";
 		return LK_CORRUPT;
 	}

@@ -587,6 +587,12 @@ static void on_problem(void *arg, const lk_problem *p)
 	CHECK(p->what && p->file);
 }
 
+static void on_problem_ignore(void *arg, const lk_problem *p)
+{
+	(void)arg;
+	(void)p;
+}
+
 static void verify_tells_torn_tail_from_damage_and_goes_on(void **state)
 {
 	lk_options o = test_options(mem);
@@ -905,6 +911,132 @@ static void forged_problems_in_the_newest_segment_are_a_torn_tail(
 	CHECK_OK(lk_close(db));
 }
 
+static void too_many_segment_files_are_refused(void **state)
+{
+	char name[SEG_NAME_BYTES];
+	lk_options o = test_options(mem);
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	for (uint64_t i = 1; i <= LK_SEGMENT_COUNT_MAX + 1; i++) {
+		seg_name(name, i, 0);
+		file_write(mem, DIR, name, "", 0);
+	}
+	CHECK_ST(LK_TOO_BIG, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "segments") != NULL);
+	/* past twice the limit the listing itself stops */
+	for (uint64_t i = LK_SEGMENT_COUNT_MAX + 2;
+	     i <= 2 * LK_SEGMENT_COUNT_MAX + 1; i++) {
+		seg_name(name, i, 0);
+		file_write(mem, DIR, name, "", 0);
+	}
+	CHECK_ST(LK_TOO_BIG, open_db(&db, 0));
+	CHECK_ST(LK_TOO_BIG, lk_verify(&rep, DIR, &o, on_problem_ignore, NULL));
+}
+
+static void forged_catalog_giving_one_id_two_names_is_refused(void **state)
+{
+	static struct forge f;
+	struct record r = { 0 };
+	const uint8_t id = 2;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	for (int i = 0; i < 2; i++) {
+		r.type = REC_PUT;
+		r.ns = 0;
+		r.seq = (uint64_t)i + 1;
+		r.key = (const uint8_t *)(i ? "beta" : "alpha");
+		r.key_len = i ? 4 : 5;
+		r.value = &id;
+		r.value_len = 1;
+		f.len += record_encode(f.buf + f.len, &r, 1,
+				       record_seed(f.db_seed, 1, 0, f.len));
+	}
+	forge_record(&f, REC_COMMIT, 0, 0, 2);
+	forge_record(&f, REC_SEAL, 0, 0, 2);
+	forge_write(&f, NULL);
+	forge_begin(&f, 2, 1, 3, 0);
+	forge_write(&f, NULL);
+	refused_for("invalid namespace catalog entry");
+}
+
+/* Records too large for the index's 12-bit size field, overwritten so
+ * that replay must confirm keys by reading the old record back, across
+ * more than one read window. */
+static void large_records_overwritten_replay_exactly(void **state)
+{
+	static uint8_t big[9000];
+	lk_recovery_report rep;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(open_db(&db, LK_OPEN_CREATE));
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < 150; k++) {
+			char key[16];
+
+			for (size_t i = 0; i < sizeof big; i++)
+				big[i] = (uint8_t)((i * 2654435761u) >> 13 ^
+						   (unsigned)(k * 31 + round));
+			snprintf(key, sizeof key, "big%03d", k);
+			CHECK_OK(lk_put(db, LK_NS_DEFAULT, key, strlen(key),
+					big, sizeof big, 0));
+		}
+	}
+	CHECK_OK(lk_close(db));
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.records_replayed == 450);
+	for (int k = 0; k < 150; k++) {
+		char key[16];
+		size_t len;
+		void *v;
+
+		snprintf(key, sizeof key, "big%03d", k);
+		CHECK_OK(lk_get(&v, &len, db, LK_NS_DEFAULT, key, strlen(key)));
+		CHECK(len == sizeof big &&
+		      ((uint8_t *)v)[0] == (uint8_t)(k * 31 + 2));
+		lk_free(v);
+	}
+	{
+		lk_stats st;
+		uint64_t count;
+
+		CHECK_OK(lk_stats_get(&st, db));
+		CHECK(st.live_keys == 150);
+		CHECK_OK(lk_count(&count, db, LK_NS_DEFAULT));
+		CHECK(count == 150);
+		/* two thirds of the log are overwritten records */
+		CHECK(st.dead_bytes > st.live_bytes);
+	}
+	CHECK_OK(lk_close(db));
+}
+
+static void verify_names_every_kind_of_problem(void **state)
+{
+	lk_options o = test_options(mem);
+	uint8_t hdr[SEG_HEADER_BYTES];
+	lk_recovery_report rep;
+	struct seen s = { 0 };
+	struct blob b;
+
+	(void)state;
+	make_db(300, 4096);
+	/* segment 2 in a newer format, segment 4 missing */
+	b = file_read(mem, DIR, "0000000000000002.seg");
+	memcpy(hdr, b.p, sizeof hdr);
+	free(b.p);
+	put_u16(hdr + 8, 2);
+	put_u32(hdr + 60, (uint32_t)record_hash(hdr, 60, 0));
+	corrupt_bytes(mem, DIR, "0000000000000002.seg", 0, hdr, sizeof hdr);
+	remove_file(mem, DIR, "0000000000000004.seg");
+	CHECK_ST(LK_VERSION, lk_verify(&rep, DIR, &o, on_problem, &s));
+	CHECK(s.other >= 2); /* the version, the missing segment */
+	CHECK(strstr(lk_errmsg(), "problems") != NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +1069,10 @@ int main(void)
 		T(forged_file_name_and_header_disagreeing_is_refused),
 		T(two_segments_at_one_position_are_refused),
 		T(forged_problems_in_the_newest_segment_are_a_torn_tail),
+		T(too_many_segment_files_are_refused),
+		T(forged_catalog_giving_one_id_two_names_is_refused),
+		T(large_records_overwritten_replay_exactly),
+		T(verify_names_every_kind_of_problem),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
 #undef T
 	};

@@ -314,7 +314,7 @@ static void non_canonical_names_are_rejected(void **state)
 /* Sequence numbers stay below 2^62 so that none can wrap: a header whose
  * base is 0 or past REC_SEQ_MAX is refused (it was once accepted, and a
  * write then asserted on the wrapped numbering). */
-static void header_with_sequence_base_out_of_range_is_rejected(void **state)
+static void header_with_sequence_numbers_out_of_range_is_rejected(void **state)
 {
 	struct seg_header h = header_example(), d;
 	const uint64_t bases[] = { 0, REC_SEQ_MAX + 1, UINT64_MAX };
@@ -328,6 +328,11 @@ static void header_with_sequence_base_out_of_range_is_rejected(void **state)
 		CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 		CHECK(strstr(why, "sequence base") != NULL);
 	}
+	/* the segment's own position too: rotation adds one to it */
+	seg_header_encode(b, &h);
+	put_u64(b + 32, REC_SEQ_MAX + 1);
+	put_u32(b + 60, (uint32_t)record_hash(b, 60, 0));
+	CHECK_ST_WHY(LK_CORRUPT, seg_header_decode(&d, b, &why), why);
 }
 
 static void header_round_trips(void **state)
@@ -340,8 +345,8 @@ static void header_round_trips(void **state)
 	CHECK_OK_WHY(seg_header_decode(&d, b, &why), why);
 	assert_same_header(&h, &d);
 
-	h.seq = UINT64_MAX;
-	h.seq_prev = UINT64_MAX - 1;
+	h.seq = REC_SEQ_MAX;
+	h.seq_prev = REC_SEQ_MAX - 1;
 	h.record_seq_base = REC_SEQ_MAX;
 	h.generation = UINT32_MAX;
 	memset(h.db_id, 0xff, sizeof h.db_id);
@@ -883,7 +888,7 @@ int main(void)
 		cmocka_unit_test(non_canonical_names_are_rejected),
 		/* headers */
 		cmocka_unit_test(header_round_trips),
-		cmocka_unit_test(header_with_sequence_base_out_of_range_is_rejected),
+		cmocka_unit_test(header_with_sequence_numbers_out_of_range_is_rejected),
 		cmocka_unit_test(header_has_the_documented_layout),
 		cmocka_unit_test(header_with_bad_magic_is_rejected),
 		cmocka_unit_test(header_with_any_flipped_bit_is_rejected),
