@@ -29,12 +29,18 @@
 #ifndef LK_IO_H
 #define LK_IO_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "error.h"
 #include "logkeep.h"
 
 #define LK_IO_VERSION 1u
+
+/* A file name is one path component of NAME_MAX bytes, as on Linux. */
+#define IO_NAME_BYTES_MAX 255u
 
 /* Opaque to the engine; each implementation defines its own. */
 typedef struct lk_io_file lk_io_file;
@@ -100,5 +106,23 @@ const lk_io *lk_io_posix(void);
 LK_API lk_status lk_io_memory_new(lk_io **io);
 LK_API void lk_io_memory_free(lk_io *io);
 LK_API void lk_io_memory_set_time_ms(lk_io *io, uint64_t now_ms);
+
+/* The rule every layer applies to a file name before anything else:
+ * 1 to IO_NAME_BYTES_MAX bytes, no '/', not "." or "..".  Returns LK_OK or
+ * LK_INVALID with the detail set; `call` names the operation. */
+static inline lk_status io_check_name(const char *call, const char *name)
+{
+	size_t len;
+
+	assert(name != NULL); /* the engine's names are never NULL */
+	len = strnlen(name, IO_NAME_BYTES_MAX + 1);
+
+	if (len == 0 || len > IO_NAME_BYTES_MAX || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return err_set(LK_INVALID,
+			       "%s \"%.64s\": not a plain file name of 1 to %u "
+			       "bytes", call, name, IO_NAME_BYTES_MAX);
+	return LK_OK;
+}
 
 #endif /* LK_IO_H */

@@ -108,8 +108,6 @@
 #include "error.h"
 #include "io_fault.h"
 
-/* As in io_posix.c: a file name is one path component of NAME_MAX bytes. */
-#define NAME_BYTES_MAX 255u
 
 /* A file stops growing here (LK_NOSPACE).  Each file keeps two images and
  * a crash explorer keeps thousands of file systems: 256 MiB is far past
@@ -195,7 +193,7 @@ struct lk_io_file {
 	int writable;
 	int holds_lock;
 	int dead;
-	char name[NAME_BYTES_MAX + 1];  /* for error details */
+	char name[IO_NAME_BYTES_MAX + 1];  /* for error details */
 };
 
 struct lk_io_dir {
@@ -265,21 +263,6 @@ static void fs_leave(const struct fault_fs *fs)
 
 	assert(rc == 0);
 	(void)rc;
-}
-
-/* The same rule as io_posix.c; needs no mutex. */
-static lk_status check_name(const char *call, const char *name)
-{
-	size_t len;
-
-	assert(name != NULL);
-	len = strnlen(name, NAME_BYTES_MAX + 1);
-	if (len == 0 || len > NAME_BYTES_MAX || strchr(name, '/') != NULL ||
-	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return err_set(LK_INVALID,
-			       "%s \"%.64s\": not a plain file name of 1 to %u "
-			       "bytes", call, name, NAME_BYTES_MAX);
-	return LK_OK;
 }
 
 /* Counts a call against rule r; 1 if r fails it. */
@@ -785,7 +768,7 @@ fail:
 static lk_status ffs_dir_list(void *ctx, lk_io_dir *dir, lk_io_list_fn fn,
 			      void *arg)
 {
-	typedef char name_buf[NAME_BYTES_MAX + 1];
+	typedef char name_buf[IO_NAME_BYTES_MAX + 1];
 	struct fault_fs *fs = ctx;
 	struct fname *n;
 	name_buf *names;
@@ -878,9 +861,9 @@ static lk_status ffs_rename(void *ctx, lk_io_dir *dir, const char *from,
 	if (rc == LK_OK && dir->dead)
 		rc = dead_dir("rename");
 	if (rc == LK_OK)
-		rc = check_name("rename", from);
+		rc = io_check_name("rename", from);
 	if (rc == LK_OK)
-		rc = check_name("rename to", to);
+		rc = io_check_name("rename to", to);
 	if (rc != LK_OK)
 		goto out;
 	src = name_find(dir->dir, from);
@@ -934,7 +917,7 @@ static lk_status ffs_unlink(void *ctx, lk_io_dir *dir, const char *name)
 	if (rc == LK_OK && dir->dead)
 		rc = dead_dir("unlink");
 	if (rc == LK_OK)
-		rc = check_name("unlink", name);
+		rc = io_check_name("unlink", name);
 	if (rc != LK_OK)
 		goto out;
 	fn = name_find(dir->dir, name);
@@ -1043,7 +1026,7 @@ static lk_status ffs_open(void *ctx, lk_io_dir *dir, const char *name,
 	if (rc == LK_OK && dir->dead)
 		rc = dead_dir("open");
 	if (rc == LK_OK)
-		rc = check_name("open", name);
+		rc = io_check_name("open", name);
 	if (rc == LK_OK) {
 		f = mem_calloc(1, sizeof *f);
 		if (f == NULL)
@@ -1075,7 +1058,7 @@ static lk_status ffs_lock(void *ctx, lk_io_dir *dir, const char *name,
 	if (rc == LK_OK && dir->dead)
 		rc = dead_dir("lock");
 	if (rc == LK_OK)
-		rc = check_name("lock", name);
+		rc = io_check_name("lock", name);
 	if (rc == LK_OK) {
 		f = mem_calloc(1, sizeof *f);
 		if (f == NULL)

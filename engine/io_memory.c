@@ -57,8 +57,6 @@
 #include "error.h"
 #include "io.h"
 
-/* As in io_posix.c: a file name is one path component of NAME_MAX bytes. */
-#define NAME_BYTES_MAX 255u
 
 /* A file stops growing here: 4 GiB is four times the largest segment
  * (logkeep_limits.h) and more than a test should ever hold in memory. */
@@ -78,7 +76,7 @@ struct mfs_data {
 struct mfs_entry {
 	struct mfs_entry *next;
 	struct mfs_data *data;
-	char name[NAME_BYTES_MAX + 1];
+	char name[IO_NAME_BYTES_MAX + 1];
 };
 
 struct mfs_node {
@@ -103,7 +101,7 @@ struct lk_io_file {
 	struct mfs_data *data;
 	int writable;
 	int holds_lock;
-	char name[NAME_BYTES_MAX + 1]; /* for error details */
+	char name[IO_NAME_BYTES_MAX + 1]; /* for error details */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -124,21 +122,6 @@ static void fs_leave(struct mfs *fs)
 
 	assert(rc == 0);
 	(void)rc;
-}
-
-/* The same rule as io_posix.c; needs no mutex. */
-static lk_status check_name(const char *call, const char *name)
-{
-	size_t len;
-
-	assert(name != NULL);
-	len = strnlen(name, NAME_BYTES_MAX + 1);
-	if (len == 0 || len > NAME_BYTES_MAX || strchr(name, '/') != NULL ||
-	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return err_set(LK_INVALID,
-			       "%s \"%.64s\": not a plain file name of 1 to %u "
-			       "bytes", call, name, NAME_BYTES_MAX);
-	return LK_OK;
 }
 
 static struct mfs_node *node_find(struct mfs *fs, const char *path)
@@ -313,7 +296,7 @@ fail:
 static lk_status mfs_dir_list(void *ctx, lk_io_dir *dir, lk_io_list_fn fn,
 			      void *arg)
 {
-	typedef char name_buf[NAME_BYTES_MAX + 1];
+	typedef char name_buf[IO_NAME_BYTES_MAX + 1];
 	struct mfs *fs = ctx;
 	struct mfs_entry *entry;
 	name_buf *names;
@@ -369,9 +352,9 @@ static lk_status mfs_rename(void *ctx, lk_io_dir *dir, const char *from,
 	lk_status rc;
 
 	assert(fs != NULL && dir != NULL);
-	rc = check_name("rename", from);
+	rc = io_check_name("rename", from);
 	if (rc == LK_OK)
-		rc = check_name("rename to", to);
+		rc = io_check_name("rename to", to);
 	if (rc != LK_OK)
 		return rc;
 	fs_enter(fs);
@@ -400,7 +383,7 @@ static lk_status mfs_unlink(void *ctx, lk_io_dir *dir, const char *name)
 	lk_status rc;
 
 	assert(fs != NULL && dir != NULL);
-	rc = check_name("unlink", name);
+	rc = io_check_name("unlink", name);
 	if (rc != LK_OK)
 		return rc;
 	fs_enter(fs);
@@ -430,7 +413,7 @@ static lk_status mfs_open(void *ctx, lk_io_dir *dir, const char *name,
 	assert(!(flags & LK_IO_CREATE) || (flags & LK_IO_WRITE));
 	assert(!(flags & LK_IO_EXCL) || (flags & LK_IO_CREATE));
 	*file = NULL;
-	rc = check_name("open", name);
+	rc = io_check_name("open", name);
 	if (rc != LK_OK)
 		return rc;
 	f = mem_calloc(1, sizeof *f);
@@ -458,7 +441,7 @@ static lk_status mfs_lock(void *ctx, lk_io_dir *dir, const char *name,
 
 	assert(fs != NULL && dir != NULL && file != NULL);
 	*file = NULL;
-	rc = check_name("lock", name);
+	rc = io_check_name("lock", name);
 	if (rc != LK_OK)
 		return rc;
 	f = mem_calloc(1, sizeof *f);

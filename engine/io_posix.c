@@ -13,7 +13,7 @@
  *    opened relative to it with openat(): renaming or replacing the data
  *    directory's path while it is open cannot redirect the engine's files.
  *    File names are plain names (not empty, no '/', not "." or "..", at
- *    most NAME_BYTES_MAX bytes); anything else is LK_INVALID before any
+ *    most IO_NAME_BYTES_MAX bytes); anything else is LK_INVALID before any
  *    system call is made.
  *  - Every descriptor is close-on-exec, and files are opened O_NOFOLLOW and
  *    must be regular files: a symbolic link planted in the data directory
@@ -71,10 +71,6 @@
 #include "error.h"
 #include "io.h"
 
-/* A file name is one path component: 255 bytes is NAME_MAX on Linux file
- * systems, and bounds the copy each handle keeps for error details. */
-#define NAME_BYTES_MAX 255u
-
 /* One pread or pwrite call moves at most this much: Linux caps a transfer
  * at 2 GiB - 4 KiB anyway, and SSIZE_MAX is 2 GiB - 1 on 32-bit systems. */
 #define TRANSFER_BYTES_MAX (1u << 30)
@@ -96,7 +92,7 @@ struct lk_io_file {
 	ino_t ino;
 	struct lk_io_file *next;   /* on the held list, or on a holder's parked */
 	struct lk_io_file *parked; /* holder: descriptors closed with it */
-	char name[NAME_BYTES_MAX + 1];
+	char name[IO_NAME_BYTES_MAX + 1];
 };
 
 static pthread_mutex_t held_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -138,20 +134,6 @@ static lk_status sys_fail(const char *call, const char *name, int e)
 	if (strerror_r(e, words, sizeof words) != 0)
 		snprintf(words, sizeof words, "errno %d", e);
 	return err_set(status, "%s %s: %s", call, name, words);
-}
-
-static lk_status check_name(const char *call, const char *name)
-{
-	size_t len;
-
-	assert(name != NULL);
-	len = strnlen(name, NAME_BYTES_MAX + 1);
-	if (len == 0 || len > NAME_BYTES_MAX || strchr(name, '/') != NULL ||
-	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return err_set(LK_INVALID,
-			       "%s \"%.64s\": not a plain file name of 1 to %u "
-			       "bytes", call, name, NAME_BYTES_MAX);
-	return LK_OK;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -304,14 +286,14 @@ static void px_dir_close(void *ctx, lk_io_dir *dir)
 static lk_status px_rename(void *ctx, lk_io_dir *dir, const char *from,
 			   const char *to)
 {
-	char both[2 * NAME_BYTES_MAX + 8];
+	char both[2 * IO_NAME_BYTES_MAX + 8];
 	lk_status rc;
 
 	(void)ctx;
 	assert(dir != NULL);
-	rc = check_name("rename", from);
+	rc = io_check_name("rename", from);
 	if (rc == LK_OK)
-		rc = check_name("rename to", to);
+		rc = io_check_name("rename to", to);
 	if (rc != LK_OK)
 		return rc;
 	if (renameat(dir->fd, from, dir->fd, to) != 0) {
@@ -329,7 +311,7 @@ static lk_status px_unlink(void *ctx, lk_io_dir *dir, const char *name)
 
 	(void)ctx;
 	assert(dir != NULL);
-	rc = check_name("unlink", name);
+	rc = io_check_name("unlink", name);
 	if (rc != LK_OK)
 		return rc;
 	if (unlinkat(dir->fd, name, 0) != 0)
@@ -392,7 +374,7 @@ static lk_status px_open(void *ctx, lk_io_dir *dir, const char *name,
 	assert(!(flags & LK_IO_CREATE) || (flags & LK_IO_WRITE));
 	assert(!(flags & LK_IO_EXCL) || (flags & LK_IO_CREATE));
 	*file = NULL;
-	rc = check_name("open", name);
+	rc = io_check_name("open", name);
 	if (rc != LK_OK)
 		return rc;
 	oflags = (flags & LK_IO_WRITE) ? O_RDWR : O_RDONLY;
@@ -466,7 +448,7 @@ static lk_status px_lock(void *ctx, lk_io_dir *dir, const char *name,
 	(void)ctx;
 	assert(dir != NULL && file != NULL);
 	*file = NULL;
-	rc = check_name("lock", name);
+	rc = io_check_name("lock", name);
 	if (rc != LK_OK)
 		return rc;
 	rc = open_file(dir, name, O_RDWR | O_CREAT, &f);
