@@ -680,7 +680,7 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		if (st == LK_OK) {
 			uint64_t want = n > 0 ? segs[n - 1]->hdr.seq : 0;
 
-			if (s->hdr.seq_prev != want && !(n == 0 && sc->fn)) {
+			if (s->hdr.seq_prev != want) {
 				st = problem(sc, LK_PROBLEM_MISSING, e->seq,
 					     e->name, 0,
 					     "previous segment %" PRIu64

@@ -200,6 +200,7 @@ static const struct workload workloads[] = {
 struct tally {
 	uint64_t cuts; /* states reached by a power cut alone */
 	uint64_t recovery_cuts; /* ... and a second one during recovery */
+	uint64_t recovery_faults; /* ... and a failed call during recovery */
 	uint64_t states, lost, phantom, resurrected, violations, refused;
 	uint64_t alloc_sites, io_sites;
 };
@@ -241,10 +242,12 @@ static int check(const struct script *s, const struct plan *p,
  * all, then random reboots); ALLOC_CHOICE + 0/1: that allocation fails
  * once/from then on; IO_CHOICE + 0..3: that I/O call fails with EIO,
  * ENOSPC, then the same from then on; RECOVERY_CHOICE + c: after the
- * cut and reboot 2, the reopen is cut at its call c and rebooted again. */
+ * cut and reboot 2, the reopen is cut at its call c and rebooted again;
+ * RECOVERY_FAULT_CHOICE + c: after reboot 3, the reopen's call c fails. */
 #define ALLOC_CHOICE 1000
 #define IO_CHOICE 2000
 #define RECOVERY_CHOICE 3000 /* + the reopen's call cut: see below */
+#define RECOVERY_FAULT_CHOICE 4000 /* + the reopen's call that fails */
 
 /* Random reboots per cut point, besides "keep all" and "drop all";
  * --scale multiplies it. */
@@ -325,6 +328,44 @@ static void cuts_during_recovery(const struct script *s, const struct plan *p,
 	}
 }
 
+/* I/O failing during recovery: as above, but the reopen's call c2 fails
+ * with EIO (the open must refuse cleanly or recover), and the next open,
+ * on a healthy layer, must find the same admissible state. */
+static void faults_during_recovery(const struct script *s,
+				  const struct plan *p, size_t wl, uint64_t cut)
+{
+	const struct workload *w = &workloads[wl];
+	lk_options opts = LK_OPTIONS_INIT;
+	int done = 0;
+
+	opts.sync = w->cfg.sync;
+	opts.segment_size_bytes = w->cfg.segment_size_bytes;
+	for (uint64_t c2 = 1; !done; c2++) {
+		uint64_t seed = seed_of(wl, cut, 3);
+		struct fault_fs *fs = new_fs(seed);
+		uint64_t before;
+		struct outcome oc;
+		lk_db *db = NULL;
+
+		fault_cut_at(fs, cut);
+		cm_run(&oc, s, &w->cfg, fault_io(fs));
+		fault_reboot(fs, FAULT_RANDOM, seed, NULL);
+		opts.io = fault_io(fs);
+		before = fault_calls(fs, FK_ANY);
+		fault_fail(fs, FK_ANY, c2, LK_IO, 0);
+		if (lk_open(&db, "/db", &opts) == LK_OK)
+			lk_close(db);
+		done = fault_calls(fs, FK_ANY) - before < c2;
+		fault_fail(fs, FK_ANY, 0, LK_IO, 0);
+		if (!done) {
+			tally.recovery_faults++;
+			check(s, p, w, fault_io(fs), &oc, wl, cut,
+			      RECOVERY_FAULT_CHOICE + (int)c2);
+		}
+		fault_free(fs);
+	}
+}
+
 /* Counts the I/O calls and allocations of a clean run. */
 static void measure(const struct script *s, size_t wl, uint64_t *calls,
 		    uint64_t *allocs)
@@ -356,6 +397,7 @@ static void crash_loop(size_t wl, uint64_t calls, uint64_t step)
 		for (int choice = 0; choice < 2 + choices_random; choice++)
 			one_cut(&s, &p, wl, cut, choice);
 		cuts_during_recovery(&s, &p, wl, cut);
+		faults_during_recovery(&s, &p, wl, cut);
 	}
 }
 
@@ -431,8 +473,10 @@ static int replay(const char *spec)
 		one_alloc_fault(&s, &p, wl, cut, choice - ALLOC_CHOICE);
 	else if (choice < RECOVERY_CHOICE)
 		one_io_fault(&s, &p, wl, cut, choice - IO_CHOICE);
-	else
+	else if (choice < RECOVERY_FAULT_CHOICE)
 		cuts_during_recovery(&s, &p, wl, cut);
+	else
+		faults_during_recovery(&s, &p, wl, cut);
 	printf("replayed: %s\n", tally.violations ? "FAILED" : "ok");
 	return tally.violations ? 1 : 0;
 }
@@ -475,9 +519,12 @@ int main(int argc, char **argv)
 	       tally.resurrected, tally.violations);
 	printf("# power-cut states: %" PRIu64 " (%d reboot choices per cut "
 	       "point), cut again during recovery: %" PRIu64
-	       ", fault-loop states: %" PRIu64 "\n",
+	       ", EIO during recovery: %" PRIu64 ", fault-loop states: %" PRIu64
+	       "\n",
 	       tally.cuts, 2 + choices_random, tally.recovery_cuts,
-	       tally.states - tally.cuts - tally.recovery_cuts);
+	       tally.recovery_faults,
+	       tally.states - tally.cuts - tally.recovery_cuts -
+		       tally.recovery_faults);
 	printf("# allocation-failure sites: %" PRIu64
 	       ", I/O-failure sites: %" PRIu64 ", refused opens: %" PRIu64
 	       "\n",

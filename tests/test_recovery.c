@@ -407,14 +407,29 @@ static void missing_middle_segment_refuses_open_naming_it(void **state)
 	CHECK(strstr(lk_errmsg(), "previous segment 2 is missing") != NULL);
 }
 
+/* What lk_verify reported, by kind (on_problem below). */
+struct seen {
+	int torn, corrupt, other;
+	uint64_t first_offset;
+};
+
+static void on_problem(void *arg, const lk_problem *p);
+
 static void missing_first_segment_refuses_open(void **state)
 {
+	lk_options o = test_options(mem);
+	struct seen seen = { 0 };
+	lk_recovery_report rep;
 	lk_db *db;
 
 	(void)state;
 	make_db(300, 4096);
 	remove_file(mem, DIR, SEG1);
 	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "previous segment 1 is missing") != NULL);
+	/* and verify says so too (it once passed over the first segment) */
+	CHECK_ST(LK_CORRUPT, lk_verify(&rep, DIR, &o, on_problem, &seen));
+	CHECK(seen.other == 1);
 	CHECK(strstr(lk_errmsg(), "previous segment 1 is missing") != NULL);
 }
 
@@ -566,11 +581,6 @@ static void read_only_open_reports_a_torn_tail_and_changes_nothing(void **state)
 /* ---------------------------------------------------------------------- */
 /* lk_verify                                                              */
 /* ---------------------------------------------------------------------- */
-
-struct seen {
-	int torn, corrupt, other;
-	uint64_t first_offset;
-};
 
 static void on_problem(void *arg, const lk_problem *p)
 {
