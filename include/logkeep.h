@@ -337,6 +337,24 @@ typedef struct lk_stats {
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
 
 /* ---------------------------------------------------------------------- */
+/* Backup                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Called as a long operation moves on: done_bytes of total_bytes. */
+typedef void (*lk_progress_fn)(void *arg, uint64_t done_bytes,
+			       uint64_t total_bytes);
+
+/* Copies the database into directory dest_path (created if missing; it
+ * must be empty) while the handle keeps serving reads and writes: the
+ * copy holds every commit acknowledged before the call, ends on a commit,
+ * and is synced when LK_OK returns.  Restoring is opening the copy.
+ * progress may be NULL.  Returns LK_OK, LK_INVALID, LK_MISUSE, LK_EXISTS
+ * (dest_path is not empty), LK_IO, LK_NOSPACE, LK_NOMEM; on failure the
+ * partial copy is left in dest_path for the caller to remove. */
+LK_API lk_status lk_backup(lk_db *db, const char *dest_path,
+			   lk_progress_fn progress, void *arg);
+
+/* ---------------------------------------------------------------------- */
 /* Verification (the tools' offline check)                                */
 /* ---------------------------------------------------------------------- */
 

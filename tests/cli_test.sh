@@ -405,6 +405,19 @@ else
 	not_ok "load --segment-size 4096 of 1000 records makes several segments"
 fi
 
+# Backup: a consistent copy that opens as a database of its own.
+B=$T/backup-src
+gen_lines 500 | "$LK" load --segment-size 4096 "$B" >/dev/null 2>&1
+run "$LK" backup "$B" "$T/backup-copy"
+expect_rc "backup of a data directory exits 0" 0
+run "$LK" scan "$T/backup-copy"
+check "the backup holds every record" test "$(lines "$T/out")" = 500
+run "$LK" verify "$T/backup-copy"
+expect_rc "the backup verifies clean" 0
+run "$LK" backup "$B" "$T/backup-copy"
+check "a backup into a non-empty directory is refused" \
+	eval '[ "$rc" -ne 0 ] && grep -q "already" "$T/err"'
+
 # ---------------------------------------------------------------------------
 
 echo "1..$n"

@@ -74,8 +74,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Explains what getopt_long rejected ('?' or ':'); returns CLI_USAGE. */
 int cli_bad_option(const char *cmd, int c, char **argv);
 
-/* A progress line on the terminal (load) is erased by the next message;
- * the command that draws one marks it. */
+/* A progress line on the terminal (load, backup) is erased by the next
+ * message; the command that draws one marks it.  Redrawn at most every
+ * CLI_PROGRESS_PERIOD_MS: a few times a second is readable and costs
+ * nothing. */
+#define CLI_PROGRESS_PERIOD_MS 250u
 void cli_progress_mark(void);
 void cli_progress_clear(void);
 
@@ -121,5 +124,6 @@ int cmd_del(const char *cmd, int argc, char **argv);
 int cmd_scan(const char *cmd, int argc, char **argv);
 int cmd_load(const char *cmd, int argc, char **argv);
 int cmd_verify(const char *cmd, int argc, char **argv);
+int cmd_backup(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

@@ -28,9 +28,6 @@
 /* A line is a key, a TAB and a value. */
 #define CLI_LOAD_LINE_BYTES_MAX (CLI_KEY_BYTES_MAX + 1u + CLI_VALUE_BYTES_MAX)
 
-/* Progress on a terminal is redrawn at most this often: a few times a
- * second reads as live and costs nothing next to the writes. */
-#define CLI_PROGRESS_PERIOD_MS 250u
 
 #define CLI_LOAD_BATCH_DEFAULT 1000u
 

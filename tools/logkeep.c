@@ -131,6 +131,14 @@ static const struct command commands[] = {
 	  "                              when DIR opens as it is, a torn tail\n"
 	  "                              included), status, and report (the\n"
 	  "                              recovery report's fields)\n" },
+	{ "backup", cmd_backup, "backup DIR DEST",
+	  "copy a data directory consistently",
+	  "       Copies DIR into DEST (created if missing; it must be empty):\n"
+	  "       every committed record, ending on a commit, synced.  Opens\n"
+	  "       DIR read-only, so it works while another process writes:\n"
+	  "       the copy holds what was committed when it began.  Restore by\n"
+	  "       using DEST as the data directory.  When standard error is a\n"
+	  "       terminal, shows progress there.\n" },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
 	  "       Prints this manual, or the manual of COMMAND.\n" },
 };
