@@ -289,14 +289,21 @@ static void one_cut(const struct script *s, const struct plan *p, size_t wl,
 	fault_free(fs);
 }
 
-/* A power cut during recovery: the workload is cut at `cut` and rebooted
- * as choice 2 decides, then the reopen itself is cut at each of its I/O
- * calls in turn (truncating a torn tail, syncing, removing a torn
- * segment...), rebooted again, and the state checked once more.  Recovery
- * must be safe to interrupt: each of its steps leaves a state that the
- * next open recovers the same way. */
-static void cuts_during_recovery(const struct script *s, const struct plan *p,
-				 size_t wl, uint64_t cut)
+/* Trouble during recovery.  The workload is cut at `cut` and rebooted at
+ * random; then the reopen itself meets trouble at each of its I/O calls
+ * in turn (truncating a torn tail, syncing, removing a torn segment...):
+ *
+ *   fail == 0: the power is cut again at that call, and the machine
+ *              reboots once more;
+ *   fail == 1: that call fails with EIO (the open must refuse cleanly or
+ *              recover);
+ *
+ * and the next open, on a healthy layer, must find an admissible state.
+ * Recovery must be safe to interrupt: each of its steps leaves a state
+ * that the next open recovers the same way. */
+static void trouble_during_recovery(const struct script *s,
+				    const struct plan *p, size_t wl,
+				    uint64_t cut, int fail)
 {
 	const struct workload *w = &workloads[wl];
 	lk_options opts = LK_OPTIONS_INIT;
@@ -305,45 +312,8 @@ static void cuts_during_recovery(const struct script *s, const struct plan *p,
 	opts.sync = w->cfg.sync;
 	opts.segment_size_bytes = w->cfg.segment_size_bytes;
 	for (uint64_t c2 = 1; !done; c2++) {
-		uint64_t seed = seed_of(wl, cut, 2);
+		uint64_t seed = seed_of(wl, cut, 2 + fail), before;
 		struct fault_fs *fs = new_fs(seed);
-		struct outcome oc;
-		lk_db *db = NULL;
-
-		fault_cut_at(fs, cut);
-		cm_run(&oc, s, &w->cfg, fault_io(fs));
-		fault_reboot(fs, FAULT_RANDOM, seed, NULL);
-		opts.io = fault_io(fs);
-		fault_cut_at(fs, c2);
-		if (lk_open(&db, "/db", &opts) == LK_OK)
-			lk_close(db);
-		done = !fault_is_cut(fs);
-		if (!done) {
-			tally.recovery_cuts++;
-			fault_reboot(fs, FAULT_RANDOM, mix(seed + c2), NULL);
-			check(s, p, w, fault_io(fs), &oc, wl, cut,
-			      RECOVERY_CHOICE + (int)c2);
-		}
-		fault_free(fs);
-	}
-}
-
-/* I/O failing during recovery: as above, but the reopen's call c2 fails
- * with EIO (the open must refuse cleanly or recover), and the next open,
- * on a healthy layer, must find the same admissible state. */
-static void faults_during_recovery(const struct script *s,
-				  const struct plan *p, size_t wl, uint64_t cut)
-{
-	const struct workload *w = &workloads[wl];
-	lk_options opts = LK_OPTIONS_INIT;
-	int done = 0;
-
-	opts.sync = w->cfg.sync;
-	opts.segment_size_bytes = w->cfg.segment_size_bytes;
-	for (uint64_t c2 = 1; !done; c2++) {
-		uint64_t seed = seed_of(wl, cut, 3);
-		struct fault_fs *fs = new_fs(seed);
-		uint64_t before;
 		struct outcome oc;
 		lk_db *db = NULL;
 
@@ -352,15 +322,26 @@ static void faults_during_recovery(const struct script *s,
 		fault_reboot(fs, FAULT_RANDOM, seed, NULL);
 		opts.io = fault_io(fs);
 		before = fault_calls(fs, FK_ANY);
-		fault_fail(fs, FK_ANY, c2, LK_IO, 0);
+		if (fail)
+			fault_fail(fs, FK_ANY, c2, LK_IO, 0);
+		else
+			fault_cut_at(fs, c2);
 		if (lk_open(&db, "/db", &opts) == LK_OK)
 			lk_close(db);
+		/* the reopen made fewer calls than c2: no trouble reached it */
 		done = fault_calls(fs, FK_ANY) - before < c2;
-		fault_fail(fs, FK_ANY, 0, LK_IO, 0);
 		if (!done) {
-			tally.recovery_faults++;
+			if (fail) {
+				tally.recovery_faults++;
+				fault_fail(fs, FK_ANY, 0, LK_IO, 0);
+			} else {
+				tally.recovery_cuts++;
+				fault_reboot(fs, FAULT_RANDOM, mix(seed + c2),
+					     NULL);
+			}
 			check(s, p, w, fault_io(fs), &oc, wl, cut,
-			      RECOVERY_FAULT_CHOICE + (int)c2);
+			      (fail ? RECOVERY_FAULT_CHOICE : RECOVERY_CHOICE) +
+				      (int)c2);
 		}
 		fault_free(fs);
 	}
@@ -396,8 +377,8 @@ static void crash_loop(size_t wl, uint64_t calls, uint64_t step)
 	for (uint64_t cut = 1; cut <= calls + 1; cut += step) {
 		for (int choice = 0; choice < 2 + choices_random; choice++)
 			one_cut(&s, &p, wl, cut, choice);
-		cuts_during_recovery(&s, &p, wl, cut);
-		faults_during_recovery(&s, &p, wl, cut);
+		trouble_during_recovery(&s, &p, wl, cut, 0);
+		trouble_during_recovery(&s, &p, wl, cut, 1);
 	}
 }
 
@@ -473,10 +454,9 @@ static int replay(const char *spec)
 		one_alloc_fault(&s, &p, wl, cut, choice - ALLOC_CHOICE);
 	else if (choice < RECOVERY_CHOICE)
 		one_io_fault(&s, &p, wl, cut, choice - IO_CHOICE);
-	else if (choice < RECOVERY_FAULT_CHOICE)
-		cuts_during_recovery(&s, &p, wl, cut);
 	else
-		faults_during_recovery(&s, &p, wl, cut);
+		trouble_during_recovery(&s, &p, wl, cut,
+					choice >= RECOVERY_FAULT_CHOICE);
 	printf("replayed: %s\n", tally.violations ? "FAILED" : "ok");
 	return tally.violations ? 1 : 0;
 }
