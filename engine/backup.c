@@ -24,6 +24,9 @@
 #include "db.h"
 #include "error.h"
 
+/* One pread and one pwrite move this much: large enough that a copy is
+ * bound by the device, small enough for a router's memory, and the
+ * progress callback is called every quarter megabyte. */
 #define COPY_CHUNK_BYTES (256u * 1024u)
 
 struct copy_item {

@@ -22,6 +22,9 @@
 #include "error.h"
 #include "logkeep_limits.h"
 
+/* Contexts kept for reuse, of each kind: a router has 1 to 4 cores, so
+ * more threads than that compress at once only when they wait on I/O, and
+ * a context past the pool is simply made and freed. */
 #define POOL_SIZE 4
 #define COMPRESS_LEVEL 1 /* fastest: a router's core is slow */
 
