@@ -934,6 +934,69 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	return LK_OK;
 }
 
+static int info_cmp(const void *a, const void *b)
+{
+	const lk_segment_info *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
+		      lk_db *db)
+{
+	lk_segment_info *all;
+	lk_status st = check_db(db);
+	size_t n = 0;
+
+	if (st != LK_OK)
+		return st;
+	if (!count || (cap && !out))
+		return err_set(LK_INVALID, "lk_segments: NULL argument");
+	all = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *all);
+	if (!all)
+		return err_set(LK_NOMEM, "listing segments");
+	pthread_mutex_lock(&db->log_mu);
+	pthread_rwlock_rdlock(&db->ix_lock);
+	for (uint32_t i = 1; i < IX_SEG_SLOTS && n < LK_SEGMENT_COUNT_MAX;
+	     i++) {
+		const struct segment *s = db->segs[i];
+
+		if (!s)
+			continue;
+		all[n].seq = s->hdr.seq;
+		all[n].generation = s->hdr.generation;
+		all[n].sealed = s->sealed;
+		all[n].disk_bytes = s->file_size;
+		all[n].live_bytes = s->live_bytes;
+		all[n].dead_bytes = s->data_end - SEG_HEADER_BYTES - s->live_bytes;
+		n++;
+	}
+	pthread_rwlock_unlock(&db->ix_lock);
+	pthread_mutex_unlock(&db->log_mu);
+	qsort(all, n, sizeof *all, info_cmp);
+	if (cap)
+		memcpy(out, all, (n < cap ? n : cap) * sizeof *all);
+	mem_free(all);
+	*count = n;
+	return LK_OK;
+}
+
+lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
+{
+	lk_status st = check_db(db);
+
+	if (st != LK_OK)
+		return st;
+	if (!keys)
+		return err_set(LK_INVALID, "lk_ns_keys: NULL keys");
+	if (ns == 0 || ns > LK_NS_COUNT_MAX)
+		return err_set(LK_INVALID, "namespace %u out of range", ns);
+	pthread_rwlock_rdlock(&db->ix_lock);
+	*keys = index_count(db->ix, (uint8_t)ns);
+	pthread_rwlock_unlock(&db->ix_lock);
+	return LK_OK;
+}
+
 lk_status lk_verify(lk_recovery_report *report, const char *path,
 		    const lk_options *opts, lk_problem_fn fn, void *arg)
 {

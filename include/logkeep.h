@@ -336,6 +336,26 @@ typedef struct lk_stats {
 
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
 
+/* One segment file, as lk_segments() reports it. */
+typedef struct lk_segment_info {
+	uint64_t seq;           /* position in the log */
+	uint32_t generation;    /* 0 unless rewritten by compaction */
+	int sealed;             /* takes no more writes */
+	uint64_t disk_bytes;    /* the file's size, zero prefill included */
+	uint64_t live_bytes;    /* records the index points at */
+	uint64_t dead_bytes;    /* overwritten, deleted, commits, seals */
+} lk_segment_info;
+
+/* Copies the segments, in log order, into out[0..cap) and sets *count to
+ * how many there are (more than cap: call again with more room).
+ * Returns LK_OK, LK_INVALID, LK_MISUSE. */
+LK_API lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
+			     lk_db *db);
+
+/* The number of keys of namespace ns in the index (expired records
+ * included: lk_count() leaves them out at the cost of reading them). */
+LK_API lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns);
+
 /* ---------------------------------------------------------------------- */
 /* Backup                                                                 */
 /* ---------------------------------------------------------------------- */

@@ -418,6 +418,17 @@ run "$LK" backup "$B" "$T/backup-copy"
 check "a backup into a non-empty directory is refused" \
 	eval '[ "$rc" -ne 0 ] && grep -q "already" "$T/err"'
 
+# Stats: totals, namespaces and segments, as text and as JSON.
+run "$LK" stats "$B"
+check "stats draws a bar per segment" grep -q '^ *[0-9][0-9]*[ *] .*bytes \[' "$T/out"
+run "$LK" stats --json "$B"
+expect_rc "stats --json exits 0" 0
+check "stats --json is valid JSON" json_parses "$T/out"
+check "stats --json has live_keys 500, disk_bytes and live_bytes" \
+	eval 'grep -q "\"live_keys\":500," "$T/out" &&
+	      grep -q "\"disk_bytes\":" "$T/out" &&
+	      grep -q "\"live_bytes\":" "$T/out"'
+
 # ---------------------------------------------------------------------------
 
 echo "1..$n"

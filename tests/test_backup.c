@@ -7,7 +7,8 @@
  * publishes how many were acknowledged; the main thread notes that count,
  * backs up, and opens the copy: every put acknowledged before the backup
  * began must be there with its value, the copy must open without cutting
- * anything, and a second backup into the same place is refused.  Public
+ * anything, and a second backup into the same place is refused.  Also the
+ * per-segment and per-namespace figures behind `logkeep stats`.  Public
  * header only, on real directories.
  */
 #include <setjmp.h>
@@ -138,11 +139,55 @@ static void backup_of_a_closed_handle_or_bad_path_is_refused(void **state)
 	CHECK(remove_tree(root) == 0);
 }
 
+/* lk_segments and lk_ns_keys agree with lk_stats, in log order, and a
+ * small array gets the first segments and the true count. */
+static void segment_and_namespace_figures_add_up(void **state)
+{
+	char root[128], src[160], key[32], value[64];
+	lk_options o = LK_OPTIONS_INIT;
+	lk_segment_info segs[64], two[2];
+	uint64_t live = 0, disk = 0, keys;
+	size_t n, n2;
+	lk_stats st;
+	lk_db *d;
+
+	(void)state;
+	CHECK(make_temp_dir(root, sizeof root, "segments") == 0);
+	snprintf(src, sizeof src, "%s/db", root);
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&d, src, &o));
+	for (unsigned i = 0; i < 600; i++) {
+		kv(key, value, i % 200); /* two thirds overwritten */
+		CHECK_OK(lk_put(d, LK_NS_DEFAULT, key, strlen(key), value,
+				strlen(value), 0));
+	}
+	CHECK_OK(lk_stats_get(&st, d));
+	CHECK_OK(lk_segments(segs, 64, &n, d));
+	CHECK(n == st.segment_count && n > 3 && n <= 64);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(i == 0 || segs[i].seq > segs[i - 1].seq);
+		CHECK(segs[i].sealed == (i + 1 < n));
+		live += segs[i].live_bytes;
+		disk += segs[i].disk_bytes;
+	}
+	CHECK(live == st.live_bytes && disk == st.disk_bytes);
+	CHECK_OK(lk_segments(two, 2, &n2, d));
+	CHECK(n2 == n && two[0].seq == segs[0].seq && two[1].seq == segs[1].seq);
+	CHECK_OK(lk_segments(NULL, 0, &n2, d));
+	CHECK(n2 == n);
+	CHECK_OK(lk_ns_keys(&keys, d, LK_NS_DEFAULT));
+	CHECK(keys == 200 && keys == st.live_keys);
+	CHECK_ST(LK_INVALID, lk_ns_keys(&keys, d, 0));
+	CHECK_OK(lk_close(d));
+	CHECK(remove_tree(root) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(backup_during_writes_holds_every_acknowledged_commit),
 		cmocka_unit_test(backup_of_a_closed_handle_or_bad_path_is_refused),
+		cmocka_unit_test(segment_and_namespace_figures_add_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

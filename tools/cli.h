@@ -125,5 +125,6 @@ int cmd_scan(const char *cmd, int argc, char **argv);
 int cmd_load(const char *cmd, int argc, char **argv);
 int cmd_verify(const char *cmd, int argc, char **argv);
 int cmd_backup(const char *cmd, int argc, char **argv);
+int cmd_stats(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

@@ -131,6 +131,19 @@ static const struct command commands[] = {
 	  "                              when DIR opens as it is, a torn tail\n"
 	  "                              included), status, and report (the\n"
 	  "                              recovery report's fields)\n" },
+	{ "stats", cmd_stats, "stats [--json] DIR",
+	  "show keys and bytes per namespace and per segment",
+	  "       Prints the keys, the index's memory, the disk, live and dead\n"
+	  "       bytes, the keys of each namespace, and each segment's size\n"
+	  "       with its live (#) and dead (.) bytes drawn as a bar: dead\n"
+	  "       bytes are what compaction reclaims.  Opens DIR read-only.\n"
+	  "       --json                 print one JSON object instead, with\n"
+	  "                              live_keys, disk_bytes, live_bytes,\n"
+	  "                              dead_bytes, index_bytes,\n"
+	  "                              segment_count, namespaces (id, name,\n"
+	  "                              keys) and segments (seq, generation,\n"
+	  "                              sealed, disk_bytes, live_bytes,\n"
+	  "                              dead_bytes)\n" },
 	{ "backup", cmd_backup, "backup DIR DEST",
 	  "copy a data directory consistently",
 	  "       Copies DIR into DEST (created if missing; it must be empty):\n"

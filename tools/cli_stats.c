@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli_stats.c - logkeep stats [--json] DIR: keys, bytes and the index per
+ * namespace and per segment, with each segment's live and dead bytes drawn
+ * as a bar, so that an operator sees where compaction would reclaim space.
+ * Opens DIR read-only.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_format.h"
+
+#define BAR_WIDTH 40
+
+/* '#' live, '.' dead, ' ' the rest (header, zero prefill). */
+static void draw_bar(char bar[BAR_WIDTH + 1], const lk_segment_info *s)
+{
+	uint64_t disk = s->disk_bytes ? s->disk_bytes : 1;
+	size_t live = (size_t)(s->live_bytes * BAR_WIDTH / disk);
+	size_t dead = (size_t)(s->dead_bytes * BAR_WIDTH / disk);
+
+	if (live + dead > BAR_WIDTH)
+		dead = BAR_WIDTH - live;
+	memset(bar, ' ', BAR_WIDTH);
+	memset(bar, '#', live);
+	memset(bar + live, '.', dead);
+	bar[BAR_WIDTH] = 0;
+}
+
+static void print_text(lk_db *db, const lk_stats *st,
+		       const lk_segment_info *segs, size_t nsegs)
+{
+	char name[LK_NS_NAME_BYTES_MAX + 1], bar[BAR_WIDTH + 1];
+
+	printf("keys: %" PRIu64 " (index %" PRIu64 " bytes, %.1f per key)\n",
+	       st->live_keys, st->index_bytes,
+	       st->live_keys ? (double)st->index_bytes / (double)st->live_keys
+			     : 0.0);
+	printf("disk: %" PRIu64 " bytes in %u segments; live %" PRIu64
+	       ", dead %" PRIu64 "\n",
+	       st->disk_bytes, st->segment_count, st->live_bytes,
+	       st->dead_bytes);
+	printf("namespaces:\n");
+	for (uint32_t ns = 1; ns <= LK_NS_COUNT_MAX; ns++) {
+		uint64_t keys;
+
+		if (lk_ns_name(name, sizeof name, db, ns) != LK_OK ||
+		    lk_ns_keys(&keys, db, ns) != LK_OK)
+			continue;
+		printf("  %-24s %12" PRIu64 " keys\n", name, keys);
+	}
+	printf("segments (# live, . dead):\n");
+	for (size_t i = 0; i < nsegs; i++) {
+		draw_bar(bar, &segs[i]);
+		printf("  %6" PRIu64 "%s %10" PRIu64 " bytes [%s] %3u%% live\n",
+		       segs[i].seq, segs[i].sealed ? " " : "*",
+		       segs[i].disk_bytes, bar,
+		       segs[i].disk_bytes
+			       ? (unsigned)(segs[i].live_bytes * 100 /
+					    segs[i].disk_bytes)
+			       : 0u);
+	}
+	printf("  (* the active segment)\n");
+}
+
+static void print_json(lk_db *db, const lk_stats *st,
+		       const lk_segment_info *segs, size_t nsegs)
+{
+	char name[LK_NS_NAME_BYTES_MAX + 1];
+	const char *sep = "";
+
+	printf("{\"live_keys\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
+	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
+	       ",\"index_bytes\":%" PRIu64 ",\"segment_count\":%u"
+	       ",\"namespaces\":[",
+	       st->live_keys, st->disk_bytes, st->live_bytes, st->dead_bytes,
+	       st->index_bytes, st->segment_count);
+	for (uint32_t ns = 1; ns <= LK_NS_COUNT_MAX; ns++) {
+		uint64_t keys;
+
+		if (lk_ns_name(name, sizeof name, db, ns) != LK_OK ||
+		    lk_ns_keys(&keys, db, ns) != LK_OK)
+			continue;
+		printf("%s{\"id\":%u,\"name\":", sep, ns);
+		json_put_string(stdout, name, strlen(name));
+		printf(",\"keys\":%" PRIu64 "}", keys);
+		sep = ",";
+	}
+	printf("],\"segments\":[");
+	for (size_t i = 0; i < nsegs; i++)
+		printf("%s{\"seq\":%" PRIu64 ",\"generation\":%u,\"sealed\":%s"
+		       ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64
+		       ",\"dead_bytes\":%" PRIu64 "}",
+		       i ? "," : "", segs[i].seq, segs[i].generation,
+		       segs[i].sealed ? "true" : "false", segs[i].disk_bytes,
+		       segs[i].live_bytes, segs[i].dead_bytes);
+	printf("]}\n");
+}
+
+int cmd_stats(const char *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static lk_segment_info segs[LK_SEGMENT_COUNT_MAX];
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0 };
+	lk_db *db = NULL;
+	size_t nsegs = 0;
+	int c, rc, json = 0;
+	lk_stats st;
+	lk_status s;
+
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return CLI_SHOW_HELP;
+		default:
+			return cli_bad_option(cmd, c, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		return cli_usage_error(cmd, "expected DIR, got %d arguments",
+				       argc);
+	rc = cli_open_db(&db, cmd, argv[0], &op);
+	if (rc != CLI_OK)
+		return rc;
+	s = lk_stats_get(&st, db);
+	if (s == LK_OK)
+		s = lk_segments(segs, LK_SEGMENT_COUNT_MAX, &nsegs, db);
+	if (s != LK_OK) {
+		rc = cli_fail(cmd, s);
+	} else {
+		if (nsegs > LK_SEGMENT_COUNT_MAX)
+			nsegs = LK_SEGMENT_COUNT_MAX;
+		if (json)
+			print_json(db, &st, segs, nsegs);
+		else
+			print_text(db, &st, segs, nsegs);
+	}
+	return cli_close_db(db, cmd, rc);
+}
