@@ -71,6 +71,12 @@ int cli_fail(const char *cmd, lk_status st);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Checks the number of operands left after the options: min to max.
+ * Returns CLI_OK, or a usage error naming them ("expected DIR KEY, got 1
+ * argument"). */
+int cli_operands(const char *cmd, int argc, int min, int max,
+		 const char *names);
+
 /* Explains what getopt_long rejected ('?' or ':'); returns CLI_USAGE. */
 int cli_bad_option(const char *cmd, int c, char **argv);
 

@@ -56,10 +56,9 @@ int cmd_backup(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 2)
-		return cli_usage_error(cmd, "expected DIR DEST, got %d "
-				       "argument%s", argc,
-				       argc == 1 ? "" : "s");
+	rc = cli_operands(cmd, argc, 2, 2, "DIR DEST");
+	if (rc != CLI_OK)
+		return rc;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;

@@ -236,3 +236,11 @@ int cli_close_db(lk_db *db, const char *cmd, int rc)
 	return rc;
 }
 
+int cli_operands(const char *cmd, int argc, int min, int max,
+		 const char *names)
+{
+	if (argc >= min && argc <= max)
+		return CLI_OK;
+	return cli_usage_error(cmd, "expected %s, got %d argument%s", names,
+			       argc, argc == 1 ? "" : "s");
+}

@@ -128,10 +128,9 @@ int cmd_put(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 2 || argc > 3)
-		return cli_usage_error(cmd, "expected DIR KEY [VALUE], got "
-				       "%d argument%s", argc,
-				       argc == 1 ? "" : "s");
+	rc = cli_operands(cmd, argc, 2, 3, "DIR KEY [VALUE]");
+	if (rc != CLI_OK)
+		return rc;
 	if (ttl_s != 0) {
 		uint64_t now = cli_now_ms();
 
@@ -199,10 +198,9 @@ int cmd_get(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 2)
-		return cli_usage_error(cmd, "expected DIR KEY, got %d "
-				       "argument%s", argc,
-				       argc == 1 ? "" : "s");
+	rc = cli_operands(cmd, argc, 2, 2, "DIR KEY");
+	if (rc != CLI_OK)
+		return rc;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;
@@ -254,10 +252,9 @@ int cmd_del(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 2)
-		return cli_usage_error(cmd, "expected DIR KEY, got %d "
-				       "argument%s", argc,
-				       argc == 1 ? "" : "s");
+	rc = cli_operands(cmd, argc, 2, 2, "DIR KEY");
+	if (rc != CLI_OK)
+		return rc;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;
@@ -306,9 +303,9 @@ int cmd_scan(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
-		return cli_usage_error(cmd, "expected DIR, got %d arguments",
-				       argc);
+	rc = cli_operands(cmd, argc, 1, 1, "DIR");
+	if (rc != CLI_OK)
+		return rc;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;

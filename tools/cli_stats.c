@@ -128,9 +128,9 @@ int cmd_stats(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
-		return cli_usage_error(cmd, "expected DIR, got %d arguments",
-				       argc);
+	rc = cli_operands(cmd, argc, 1, 1, "DIR");
+	if (rc != CLI_OK)
+		return rc;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;

@@ -188,7 +188,7 @@ int cmd_verify(const char *cmd, int argc, char **argv)
 	lk_recovery_report report;
 	struct verify_out vo;
 	lk_status st;
-	int c;
+	int c, rc;
 
 	memset(&vo, 0, sizeof vo);
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -204,9 +204,9 @@ int cmd_verify(const char *cmd, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
-		return cli_usage_error(cmd, "expected DIR, got %d arguments",
-				       argc);
+	rc = cli_operands(cmd, argc, 1, 1, "DIR");
+	if (rc != CLI_OK)
+		return rc;
 	if (argv[0][0] == '\0')
 		return cli_usage_error(cmd, "DIR is empty");
 	memset(&report, 0, sizeof report);
