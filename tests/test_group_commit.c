@@ -90,6 +90,23 @@ static lk_status w_sync(void *ctx, lk_io_file *f)
 static lk_db *db;
 static int violations;
 
+/* A new memory file system, wrapped: `wrap` is its table with pwrite and,
+ * if given, sync replaced. */
+static lk_io *wrap_memory(lk_status (*pw)(void *, lk_io_file *, const void *,
+					  size_t, uint64_t),
+			  lk_status (*sy)(void *, lk_io_file *))
+{
+	lk_io *mem;
+
+	CHECK_OK(lk_io_memory_new(&mem));
+	inner = mem;
+	wrap = *mem;
+	wrap.pwrite = pw;
+	if (sy)
+		wrap.sync = sy;
+	return mem;
+}
+
 static void *committer(void *arg)
 {
 	int t = (int)(intptr_t)arg;
@@ -121,11 +138,7 @@ static void concurrent_durable_puts_share_fdatasyncs(void **state)
 	uint64_t puts = THREADS * PUTS_PER_THREAD;
 
 	(void)state;
-	CHECK_OK(lk_io_memory_new(&mem));
-	inner = mem;
-	wrap = *mem;
-	wrap.pwrite = w_pwrite;
-	wrap.sync = w_sync;
+	mem = wrap_memory(w_pwrite, w_sync);
 	o = test_options(&wrap);
 	CHECK_OK(lk_open(&db, "/gc", &o));
 	syncs = 0;
@@ -165,11 +178,7 @@ static void single_committer_syncs_once_per_put(void **state)
 	char key[32];
 
 	(void)state;
-	CHECK_OK(lk_io_memory_new(&mem));
-	inner = mem;
-	wrap = *mem;
-	wrap.pwrite = w_pwrite;
-	wrap.sync = w_sync;
+	mem = wrap_memory(w_pwrite, w_sync);
 	o = test_options(&wrap);
 	CHECK_OK(lk_open(&db, "/one", &o));
 	for (int i = 0; i < 50; i++) {
@@ -206,10 +215,7 @@ static void small_durable_commits_overwrite_prefilled_space(void **state)
 	char key[32];
 
 	(void)state;
-	CHECK_OK(lk_io_memory_new(&mem));
-	inner = mem;
-	wrap = *mem;
-	wrap.pwrite = grow_pwrite;
+	mem = wrap_memory(grow_pwrite, NULL);
 	o = test_options(&wrap);
 	CHECK_OK(lk_open(&db, "/prefill", &o));
 	growths = 0;

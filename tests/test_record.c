@@ -34,7 +34,7 @@
 
 #include <cmocka.h>
 
-#include "check.h"
+#include "testutil.h"
 #include "endian.h"
 #include "logkeep_limits.h"
 #include "record.h"
@@ -132,20 +132,6 @@ static void round_trip(const struct record *r)
 
 	CHECK_OK_WHY(decode(&d, buf, n), why);
 	assert_same_record(r, &d, n);
-}
-
-static struct record put_rec(const char *key, const char *value, uint64_t seq)
-{
-	struct record r = { 0 };
-
-	r.type = REC_PUT;
-	r.ns = 1;
-	r.seq = seq;
-	r.key = (const uint8_t *)key;
-	r.key_len = (uint32_t)strlen(key);
-	r.value = (const uint8_t *)value;
-	r.value_len = (uint32_t)strlen(value);
-	return r;
 }
 
 static struct record del_rec(const char *key, uint64_t seq)

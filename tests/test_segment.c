@@ -33,7 +33,7 @@
 
 #include <cmocka.h>
 
-#include "check.h"
+#include "testutil.h"
 #include "endian.h"
 #include "io.h"
 #include "logkeep_limits.h"
@@ -142,20 +142,6 @@ static uint64_t append(struct fixture *fx, const struct record *r)
 	return off;
 }
 
-static struct record put_rec(const char *key, const char *value, uint64_t seq)
-{
-	struct record r = { 0 };
-
-	r.type = REC_PUT;
-	r.ns = 1;
-	r.seq = seq;
-	r.key = (const uint8_t *)key;
-	r.key_len = (uint32_t)strlen(key);
-	r.value = (const uint8_t *)value;
-	r.value_len = (uint32_t)strlen(value);
-	return r;
-}
-
 /* A put, a delete and a commit: the smallest honest group. */
 static void append_group(struct fixture *fx, uint64_t offsets[3])
 {
@@ -176,7 +162,7 @@ static void append_group(struct fixture *fx, uint64_t offsets[3])
 		.count = 2 });
 }
 
-static void truncate_to(struct fixture *fx, uint64_t size)
+static void fx_truncate(struct fixture *fx, uint64_t size)
 {
 	CHECK_OK(fx->io->truncate(fx->io->ctx, fx->seg->file, size));
 }
@@ -654,7 +640,7 @@ static void record_cut_short_at_end_of_file_is_corrupt(void **state)
 		struct seg_reader r;
 		uint64_t off = SEG_HEADER_BYTES;
 
-		truncate_to(fx, cut);
+		fx_truncate(fx, cut);
 		CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, cut));
 		for (int i = 0; i < 3; i++) {
 			CHECK_OK_WHY(seg_reader_record(&r, off, &rec, &why),
@@ -830,7 +816,7 @@ static void zeroed_tail_is_told_from_data(void **state)
 	data_end = fx->end;
 	/* zeroes past the data, longer than the reader's window */
 	size = data_end + 3 * 1024 * 1024 + 17;
-	truncate_to(fx, size);
+	fx_truncate(fx, size);
 
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, size));
 	assert_true(seg_reader_zero_from(&r, data_end));
@@ -865,7 +851,7 @@ static void tail_past_end_of_file_is_not_known_zero(void **state)
 	uint64_t offsets[3];
 
 	append_group(fx, offsets);
-	truncate_to(fx, fx->end + 100);
+	fx_truncate(fx, fx->end + 100);
 	/* the reader expects 100 more bytes than the file has */
 	CHECK_OK(seg_reader_init(&r, fx->io, fx->seg, fx->end + 200));
 	assert_false(seg_reader_zero_from(&r, fx->end));

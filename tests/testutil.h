@@ -176,6 +176,23 @@ static inline void list_records(struct rec_list *out, const lk_io *io,
 	io->dir_close(io->ctx, d);
 }
 
+/* A put in namespace 1 of NUL-terminated key and value (which must
+ * outlive the record), for the codec and segment tests. */
+static inline struct record put_rec(const char *key, const char *value,
+				    uint64_t seq)
+{
+	struct record r = { 0 };
+
+	r.type = REC_PUT;
+	r.ns = 1;
+	r.seq = seq;
+	r.key = (const uint8_t *)key;
+	r.key_len = (uint32_t)strlen(key);
+	r.value = (const uint8_t *)value;
+	r.value_len = (uint32_t)strlen(value);
+	return r;
+}
+
 static inline lk_options test_options(const lk_io *io)
 {
 	lk_options o = LK_OPTIONS_INIT;
