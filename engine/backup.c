@@ -3,7 +3,8 @@
  * backup.c - lk_backup(): a consistent copy of an open database while it
  * keeps taking writes.  Restoring is opening the copy.
  *
- * Method.  Under log_mu (the leader's lock, held for microseconds) the
+ * Method.  Under log_mu (the leader's lock: the backup waits at most for
+ * one group's write and sync, then holds it for microseconds) the
  * backup notes the segments and, for the active one, its data_end: the end
  * of the last commit.  Every commit acknowledged before the backup started
  * lies below that point, and segment bytes below it never change (records

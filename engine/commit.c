@@ -441,6 +441,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 {
 	const lk_io *io = db->io;
 	size_t bound = COMMIT_BYTES_MAX, n, k = members;
+	int room;
 	uint64_t ops = 0;
 	struct segment *s;
 	lk_status st;
@@ -474,11 +475,20 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	st = ensure_buf(db, bound);
 	if (st != LK_OK)
 		goto out;
-	pthread_rwlock_wrlock(&db->ix_lock);
-	st = index_reserve(db->ix, ops);
+	/* Room for the group before it is written, so that applying it can
+	 * never fail for memory.  Only the leader inserts, so room seen under
+	 * the shared lock stays room; readers are blocked only when the
+	 * table really grows. */
+	pthread_rwlock_rdlock(&db->ix_lock);
+	room = index_has_room(db->ix, ops);
 	pthread_rwlock_unlock(&db->ix_lock);
-	if (st != LK_OK)
-		goto out;
+	if (!room) {
+		pthread_rwlock_wrlock(&db->ix_lock);
+		st = index_reserve(db->ix, ops);
+		pthread_rwlock_unlock(&db->ix_lock);
+		if (st != LK_OK)
+			goto out;
+	}
 
 	n = encode_group(db, s, first, members, &ops);
 	assert(n <= bound);

@@ -143,6 +143,13 @@ static void place(struct index *ix, struct slot s)
 	}
 }
 
+int index_has_room(const struct index *ix, uint64_t extra)
+{
+	return extra <= LK_INDEX_SLOTS_MAX &&
+	       ((uint64_t)ix->keys + extra) * LOAD_DEN <=
+		       (uint64_t)ix->cap * LOAD_NUM;
+}
+
 lk_status index_reserve(struct index *ix, uint64_t extra)
 {
 	uint64_t need, cap;
@@ -154,9 +161,9 @@ lk_status index_reserve(struct index *ix, uint64_t extra)
 		return err_set(LK_TOO_BIG, "room for %llu more keys asked, the "
 				           "index holds at most %u slots",
 			       (unsigned long long)extra, LK_INDEX_SLOTS_MAX);
-	need = (uint64_t)ix->keys + extra;
-	if (need * LOAD_DEN <= (uint64_t)ix->cap * LOAD_NUM)
+	if (index_has_room(ix, extra))
 		return LK_OK;
+	need = (uint64_t)ix->keys + extra;
 	cap = (uint64_t)ix->cap + ix->cap / 2;
 	if (cap * LOAD_NUM < need * LOAD_DEN)
 		cap = need * LOAD_DEN / LOAD_NUM + 1;

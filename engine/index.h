@@ -51,6 +51,9 @@ typedef lk_status (*ix_key_eq_fn)(void *ctx, struct ix_loc *loc,
 lk_status index_new(struct index **ix);
 void index_free(struct index *ix);
 
+/* 1 if `extra` more keys fit without growing the table. */
+int index_has_room(const struct index *ix, uint64_t extra);
+
 /* Makes room for `extra` more keys without further allocation.
  * Returns LK_OK, LK_NOMEM, LK_TOO_BIG (past LK_INDEX_SLOTS_MAX). */
 lk_status index_reserve(struct index *ix, uint64_t extra);
