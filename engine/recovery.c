@@ -86,6 +86,10 @@ struct scan {
 	const char *why;         /* why, or NULL at the end of the data */
 	int sealed;
 	int resynced;            /* verify: reading on after damage */
+	/* Repairs an open makes only once the whole log has been judged
+	 * good, so that a refused open changes nothing (SPEC §5). */
+	char torn_name[SEG_NAME_BYTES]; /* a newest segment torn at birth */
+	int cut_pending;         /* the newest segment's tail, at commit_end */
 	uint64_t records, discarded;
 	int problems;            /* verify: problems worse than a torn tail */
 	lk_status worst;
@@ -545,8 +549,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
 		rep->cut_offset = sc->commit_end;
 		snprintf(rep->tail_note, sizeof rep->tail_note, "%s", note);
 	}
-	if (sc->db && !sc->db->readonly)
-		st = cut_tail(sc);
+	sc->cut_pending = 1;
 out:
 	seg_reader_free(&sc->r);
 	sc->nops = sc->keys_len = 0;
@@ -604,8 +607,8 @@ static void new_db_id(struct lk_db *db)
 }
 
 /* Opens every listed segment and checks the chain.  Fills segs[] (in log
- * order) and *count.  A torn newest segment is removed (or, read-only,
- * left out). */
+ * order) and *count.  A torn newest segment is left out and named in
+ * sc->torn_name. */
 static lk_status open_chain(struct scan *sc, const struct listing *l,
 			    struct segment **segs, size_t *count)
 {
@@ -653,13 +656,9 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 					"%s; the segment holds no data and open "
 					"removes it", why);
 			seg_close(s, io);
-			if (!readonly) {
-				st = io->unlink(io->ctx, db->dir, e->name);
-				if (st == LK_OK)
-					st = io->dir_sync(io->ctx, db->dir);
-				if (st != LK_OK)
-					return st;
-			}
+			/* Removed by recovery_open once the rest is judged. */
+			snprintf(sc->torn_name, sizeof sc->torn_name, "%s",
+				 e->name);
 			st = LK_OK;
 			continue;
 		}
@@ -713,6 +712,31 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 	return LK_OK;
 }
 
+/* The repairs a read-write open makes, once every segment was read and
+ * found good: remove a segment torn while it was created, then cut the
+ * newest segment's torn tail.  Each is durable before open returns. */
+static lk_status repair(struct scan *sc)
+{
+	const lk_io *io = sc->io;
+	lk_status st = LK_OK;
+
+	if (sc->db->readonly)
+		return LK_OK;
+	if (sc->torn_name[0]) {
+		st = io->unlink(io->ctx, sc->db->dir, sc->torn_name);
+		if (st == LK_OK)
+			st = io->dir_sync(io->ctx, sc->db->dir);
+		if (st != LK_OK) {
+			err_prefix("removing the torn segment %s",
+				   sc->torn_name);
+			return st;
+		}
+	}
+	if (sc->cut_pending)
+		st = cut_tail(sc);
+	return st;
+}
+
 static void scan_free(struct scan *sc)
 {
 	mem_free(sc->ops);
@@ -760,6 +784,9 @@ lk_status recovery_open(struct lk_db *db)
 		if (st != LK_OK)
 			goto out;
 	}
+	st = repair(&sc);
+	if (st != LK_OK)
+		goto out;
 	if (n > 0) {
 		memcpy(db->db_id, db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES);
 		db->active = db->segs[n];

@@ -763,6 +763,37 @@ static void refused_for(const char *why)
 	}
 }
 
+/* A refused open makes no repair at all: the torn newest segment stays
+ * when the segment before it turns out damaged (found by fuzz_open). */
+static void refused_open_keeps_a_torn_newest_segment(void **state)
+{
+	static struct forge f;
+	char name[SEG_NAME_BYTES];
+	uint8_t half[30];
+	struct blob b;
+	lk_db *db;
+
+	(void)state;
+	forge_begin(&f, 1, 0, 1, 0);
+	forge_record(&f, REC_PUT, 1, 0, 0);
+	forge_record(&f, REC_COMMIT, 0, 0, 1);
+	forge_record(&f, REC_COMMIT, 0, 1u << 20, 0); /* damage ... */
+	forge_record(&f, REC_COMMIT, 0, (uint32_t)f.len, 0); /* ... synced */
+	forge_write(&f, NULL);
+	seg_name(name, 2, 0);
+	memset(half, 0, sizeof half);
+	memcpy(half, "LKSEG\r\n\032", 8);
+	file_write(mem, DIR, name, half, sizeof half);
+
+	refused_for("in data a later commit says was synced");
+	CHECK(segment_count() == 2);
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(segment_count() == 2);
+	b = file_read(mem, DIR, SEG1);
+	CHECK(b.n == f.len && memcmp(b.p, f.buf, b.n) == 0);
+	free(b.p);
+}
+
 static void forged_sealed_segment_with_data_after_its_seal_is_refused(
 	void **state)
 {
@@ -1064,6 +1095,7 @@ int main(void)
 		T(truncated_sealed_segment_fails_open),
 		T(every_record_survives_rotation_and_reopen),
 		T(segment_torn_while_created_is_removed),
+		T(refused_open_keeps_a_torn_newest_segment),
 		T(segment_of_another_database_is_refused),
 		T(unknown_format_version_is_refused),
 		T(read_only_open_reports_a_torn_tail_and_changes_nothing),
