@@ -14,8 +14,9 @@
  * of the active segment ends on a commit, unsealed: the newest segment of
  * the copy, which opens cleanly.  Zero prefill past data_end is not copied.
  *
- * Segments stay open, and in the table, until the handle closes; when
- * compaction removes segments it must hold them for a running backup.
+ * The backup pins the segments it noted (db_seg_pin): a compaction that
+ * replaces them meanwhile removes their files, but the copy goes on from
+ * the open files, and the copy is the log as it was when noted.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,8 +55,11 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && k < LK_SEGMENT_COUNT_MAX; i++) {
 		struct segment *s = db->segs[i];
 
-		if (!s)
+		/* A compaction's output joins the log when its old
+		 * segments leave the table, under this lock. */
+		if (!s || s->installing)
 			continue;
+		db_seg_pin(s);
 		v[k].seg = s;
 		v[k].end = s->data_end;
 		*total += s->data_end;
@@ -63,7 +67,7 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 	}
 	pthread_rwlock_unlock(&db->ix_lock);
 	pthread_mutex_unlock(&db->log_mu);
-	/* slots follow log order while segments are only ever appended */
+	/* slots are reused after compaction: sort by log position */
 	for (size_t a = 1; a < k; a++)
 		for (size_t b = a; b > 0 && v[b - 1].seg->hdr.seq >
 						  v[b].seg->hdr.seq;
@@ -158,6 +162,8 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 	if (st != LK_OK)
 		err_prefix("backup to %s", dest_path);
 	mem_free(buf);
+	for (size_t i = 0; i < n; i++)
+		db_seg_unpin(db, items[i].seg);
 	mem_free(items);
 	if (dest)
 		io->dir_close(io->ctx, dest);

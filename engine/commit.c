@@ -643,6 +643,26 @@ lk_status commit_sync(struct lk_db *db)
 	return st;
 }
 
+lk_status commit_seal_if_dead(struct lk_db *db)
+{
+	struct segment *s;
+	uint64_t dead = 0;
+	lk_status st = LK_OK;
+
+	pthread_mutex_lock(&db->log_mu);
+	s = db->active;
+	if (s) {
+		pthread_rwlock_rdlock(&db->ix_lock);
+		dead = s->data_end - SEG_HEADER_BYTES - s->live_bytes;
+		pthread_rwlock_unlock(&db->ix_lock);
+	}
+	/* Commits alone are a few bytes a group: not worth a segment. */
+	if (s && !atomic_load(&db->halted) && dead * 8 > s->data_end)
+		st = rotate(db);
+	pthread_mutex_unlock(&db->log_mu);
+	return st;
+}
+
 static void deadline_after(struct timespec *ts, uint32_t ms)
 {
 	clock_gettime(CLOCK_REALTIME, ts);

@@ -14,6 +14,7 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,13 @@ lk_status db_check_key(uint32_t ns, const void *key, size_t key_len)
 lk_status db_read_record(struct lk_db *db, struct ix_loc loc,
 			 struct record *rec, uint8_t **out)
 {
-	struct segment *s = db->segs[loc.seg];
+	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
+	return db_read_at(db, db->segs[loc.seg], loc, rec, out);
+}
+
+lk_status db_read_at(struct lk_db *db, struct segment *s, struct ix_loc loc,
+		     struct record *rec, uint8_t **out)
+{
 	uint32_t size = loc.size;
 	const char *why = NULL;
 	uint8_t *buf = NULL;
@@ -71,7 +78,7 @@ lk_status db_read_record(struct lk_db *db, struct ix_loc loc,
 	lk_status st;
 
 	*out = NULL;
-	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS && s);
+	assert(s);
 	if (size >= IX_SIZE_LARGE) {
 		uint8_t head[REC_PREFIX_BYTES_MAX];
 
@@ -118,13 +125,13 @@ struct lookup {
 	uint8_t *buf;
 };
 
-static lk_status lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
-			   size_t key_len, int *equal)
+static lk_status lookup_eq_at(struct lookup *lu, struct segment *s,
+			      struct ix_loc *loc, const void *key,
+			      size_t key_len, int *equal)
 {
-	struct lookup *lu = ctx;
 	struct record rec;
 	uint8_t *buf;
-	lk_status st = db_read_record(lu->db, *loc, &rec, &buf);
+	lk_status st = db_read_at(lu->db, s, *loc, &rec, &buf);
 
 	if (st != LK_OK)
 		return st;
@@ -138,6 +145,15 @@ static lk_status lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
 		mem_free(buf);
 	}
 	return LK_OK;
+}
+
+static lk_status lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
+			   size_t key_len, int *equal)
+{
+	struct lookup *lu = ctx;
+
+	return lookup_eq_at(lu, lu->db->segs[loc->seg], loc, key, key_len,
+			    equal);
 }
 
 lk_status db_key_eq(void *ctx, struct ix_loc *loc, const void *key,
@@ -184,11 +200,30 @@ lk_status db_add_segment(struct lk_db *db, struct segment *s)
 		if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
 			break;
 		s->slot = slot;
+		atomic_store(&s->refs, 1);
 		db->segs[slot] = s;
 		db->seg_count++;
 		return LK_OK;
 	}
 	return err_set(LK_TOO_BIG, "more than %u segments", LK_SEGMENT_COUNT_MAX);
+}
+
+void db_remove_segment(struct lk_db *db, struct segment *s)
+{
+	assert(db->segs[s->slot] == s);
+	db->segs[s->slot] = NULL;
+	db->seg_count--;
+}
+
+void db_seg_pin(struct segment *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+void db_seg_unpin(struct lk_db *db, struct segment *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		seg_close(s, db->io);
 }
 
 static int expired(const struct lk_db *db, const struct record *rec)
@@ -368,6 +403,8 @@ static void db_free(struct lk_db *db)
 {
 	const lk_io *io = db->io;
 
+	compact_stop(db);
+	compact_free(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		seg_close(db->segs[i], io);
 	index_free(db->ix);
@@ -411,7 +448,7 @@ static lk_status check_options(const lk_options *o)
 {
 	if (o->version != LK_OPTIONS_VERSION)
 		return err_set(LK_INVALID, "options version %u, this library "
-				           "knows %u: use LK_OPTIONS_INIT",
+				           "knows 1 to %u: use LK_OPTIONS_INIT",
 			       o->version, LK_OPTIONS_VERSION);
 	if (o->flags & ~(LK_OPEN_CREATE | LK_OPEN_READONLY))
 		return err_set(LK_INVALID, "unknown open flags 0x%x", o->flags);
@@ -428,12 +465,40 @@ static lk_status check_options(const lk_options *o)
 				           "bytes",
 			       o->segment_size_bytes, LK_SEGMENT_SIZE_MIN_BYTES,
 			       LK_SEGMENT_SIZE_MAX_BYTES);
+	if (o->compact_dead_pct > 99 || o->compact_idle_pct > 99 ||
+	    (o->compact_dead_pct &&
+	     (o->compact_idle_pct == 0 ||
+	      o->compact_idle_pct > o->compact_dead_pct)))
+		return err_set(LK_INVALID, "compaction at %u%% dead, %u%% when "
+				           "idle: 1 to 99, idle at most the "
+				           "other (or 0 for none)",
+			       o->compact_dead_pct, o->compact_idle_pct);
+	if (o->compact_idle_ms > 3600000)
+		return err_set(LK_INVALID, "compaction idle time of %u ms: at "
+				           "most 1 h",
+			       o->compact_idle_ms);
 	return LK_OK;
+}
+
+/* The caller's options in this library's version: a version 1 struct
+ * stops before the compaction fields, which take their defaults. */
+static lk_status take_options(lk_options *o, const lk_options *given)
+{
+	static const lk_options defaults = LK_OPTIONS_INIT;
+
+	*o = defaults;
+	if (given && given->version == 1)
+		memcpy(o, given, offsetof(lk_options, compact_dead_pct));
+	else if (given)
+		*o = *given;
+	if (o->version == 1)
+		o->version = LK_OPTIONS_VERSION;
+	return check_options(o);
 }
 
 lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 {
-	static const lk_options defaults = LK_OPTIONS_INIT;
+	lk_options o;
 	struct lk_db *db;
 	const lk_io *io;
 	lk_status st;
@@ -443,11 +508,10 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 	*out = NULL;
 	if (!path || !*path)
 		return err_set(LK_INVALID, "lk_open: no path");
-	if (!opts)
-		opts = &defaults;
-	st = check_options(opts);
+	st = take_options(&o, opts);
 	if (st != LK_OK)
 		return st;
+	opts = &o;
 	io = opts->io ? opts->io : lk_io_posix();
 	if (io->version != LK_IO_VERSION)
 		return err_set(LK_INVALID, "I/O layer version %u, expected %u",
@@ -490,6 +554,8 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 		st = db_load_namespaces(db);
 	if (st == LK_OK)
 		st = commit_init(db);
+	if (st == LK_OK)
+		st = compact_init(db);
 	if (st != LK_OK)
 		goto fail;
 	*out = db;
@@ -509,6 +575,7 @@ lk_status lk_close(lk_db *db)
 	st = check_db(db);
 	if (st != LK_OK)
 		return st;
+	compact_stop(db);
 	commit_stop(db);
 	st = commit_close(db);
 	db_free(db);
@@ -537,7 +604,8 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
  * copied under the index lock and confirmed by reading them after it is
  * released, so that a slow read never holds up a writer.  A location stays
  * readable after the lock is released: records are never rewritten in
- * place, and segments leave the table only when the handle closes.  Should
+ * place, and a segment that compaction takes out of the table stays open
+ * while a reader holds a reference to it.  Should
  * a key ever have more candidates than fit here, the lookup confirms them
  * under the lock instead. */
 #define LOOKUP_CANDIDATES 4
@@ -547,6 +615,7 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 {
 	struct lookup lu = { db, { 0 }, NULL };
 	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
+	struct segment *seg[LOOKUP_CANDIDATES];
 	int expiring[LOOKUP_CANDIDATES];
 	uint64_t hash;
 	size_t n;
@@ -564,6 +633,10 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 	if (n > LOOKUP_CANDIDATES)
 		st = index_get(db->ix, (uint8_t)ns, hash, key, key_len,
 			       lookup_eq, &lu, &loc, NULL);
+	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
+		seg[i] = db->segs[cand[i].seg];
+		db_seg_pin(seg[i]);
+	}
 	pthread_rwlock_unlock(&db->ix_lock);
 	if (n == 0)
 		return LK_NOT_FOUND;
@@ -571,7 +644,10 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 		int equal = 0;
 
 		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
-			st = lookup_eq(&lu, &cand[i], key, key_len, &equal);
+			st = lookup_eq_at(&lu, seg[i], &cand[i], key, key_len,
+					  &equal);
+		for (size_t i = 0; i < n; i++)
+			db_seg_unpin(db, seg[i]);
 		if (st == LK_OK && !equal)
 			st = LK_NOT_FOUND;
 	}
@@ -698,6 +774,7 @@ struct lk_iter {
 	uint32_t magic;
 	struct lk_db *db;
 	struct ix_loc *locs;
+	struct segment **pins;  /* the segment table when it was opened */
 	size_t n, cap, next;
 	uint8_t *prefix;
 	size_t prefix_len;
@@ -755,11 +832,22 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 			goto nomem;
 		memcpy(it->prefix, prefix, prefix_len);
 	}
+	it->pins = mem_calloc(IX_SEG_SLOTS, sizeof *it->pins);
+	if (!it->pins)
+		goto nomem;
 	pthread_rwlock_rdlock(&db->ix_lock);
 	it->cap = (size_t)index_count(db->ix, (uint8_t)ns);
 	it->locs = mem_alloc((it->cap ? it->cap : 1) * sizeof *it->locs);
-	if (it->locs)
+	if (it->locs) {
 		index_foreach(db->ix, (int)ns, collect, it);
+		/* The iterator reads as of now, from these segments, even
+		 * if compaction replaces them meanwhile. */
+		for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
+			it->pins[i] = db->segs[i];
+			if (it->pins[i])
+				db_seg_pin(it->pins[i]);
+		}
+	}
 	pthread_rwlock_unlock(&db->ix_lock);
 	if (!it->locs)
 		goto nomem;
@@ -790,9 +878,7 @@ lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
 		struct record rec;
 		lk_status st;
 
-		pthread_rwlock_rdlock(&it->db->ix_lock);
-		st = db_read_record(it->db, loc, &rec, &it->buf);
-		pthread_rwlock_unlock(&it->db->ix_lock);
+		st = db_read_at(it->db, it->pins[loc.seg], loc, &rec, &it->buf);
 		if (st != LK_OK)
 			return st;
 		if (expired(it->db, &rec) || rec.key_len < it->prefix_len ||
@@ -835,6 +921,10 @@ void lk_iter_close(lk_iter *it)
 	if (!it || it->magic != ITER_MAGIC)
 		return;
 	it->magic = 0;
+	for (uint32_t i = 1; it->pins && i < IX_SEG_SLOTS; i++)
+		if (it->pins[i])
+			db_seg_unpin(it->db, it->pins[i]);
+	mem_free(it->pins);
 	mem_free(it->locs);
 	mem_free(it->prefix);
 	mem_free(it->buf);
@@ -914,7 +1004,7 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 		const struct segment *s = db->segs[i];
 
-		if (!s)
+		if (!s || s->installing)
 			continue;
 		stats->segment_count++;
 		stats->disk_bytes += s->file_size;
@@ -931,6 +1021,15 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->commits = atomic_load(&db->commits);
 	stats->sync_calls = atomic_load(&db->sync_calls);
 	stats->write_groups = atomic_load(&db->write_groups);
+	stats->compactions = atomic_load(&db->compactions);
+	stats->compact_bytes_read = atomic_load(&db->compact_bytes_read);
+	stats->compact_bytes_written = atomic_load(&db->compact_bytes_written);
+	stats->compact_segments_removed =
+		atomic_load(&db->compact_segments_removed);
+	stats->compact_records_dropped =
+		atomic_load(&db->compact_records_dropped);
+	stats->compact_us = atomic_load(&db->compact_us);
+	stats->compact_stall_max_us = atomic_load(&db->compact_stall_max_us);
 	return LK_OK;
 }
 
@@ -961,7 +1060,7 @@ lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
 	     i++) {
 		const struct segment *s = db->segs[i];
 
-		if (!s)
+		if (!s || s->installing)
 			continue;
 		all[n].seq = s->hdr.seq;
 		all[n].generation = s->hdr.generation;

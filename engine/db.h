@@ -6,6 +6,8 @@
  * entry points, reads, namespaces, stats).
  *
  * Locks, in the order they are taken:
+ *   compact_mu one compaction at a time (compact.c); held across all its
+ *              steps, it takes ix_lock briefly, never write_mu or log_mu.
  *   write_mu   the queue of committers; the head of the queue is the
  *              leader and the only thread that appends to the log.
  *   log_mu     the active segment's write state (data_end, file_size,
@@ -48,7 +50,7 @@ struct lk_db {
 	pthread_rwlock_t ix_lock;
 	struct index *ix;
 	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
-	uint32_t seg_count;
+	_Atomic uint32_t seg_count;
 	struct segment *active;  /* the newest segment; NULL before the first */
 	_Atomic uint64_t seq_last;
 
@@ -70,8 +72,20 @@ struct lk_db {
 	pthread_mutex_t ns_mu;
 	char *ns_names[LK_NS_COUNT_MAX + 1];
 
+	/* compact.c: compact_mu lets one compaction run at a time, taken
+	 * before ix_lock; compact_cv_mu and compact_cv wake the thread. */
+	pthread_mutex_t compact_mu;
+	pthread_mutex_t compact_cv_mu;
+	pthread_cond_t compact_cv;
+	pthread_t compactor;
+	int compact_inited, compactor_running;
+	int compact_stop;        /* under compact_cv_mu */
+
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
+	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
+		compact_segments_removed, compact_records_dropped, compact_us,
+		compact_stall_max_us, compact_failures;
 };
 
 /* ---- db.c ---- */
@@ -88,9 +102,25 @@ lk_status db_read_record(struct lk_db *db, struct ix_loc loc,
 lk_status db_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 		    size_t key_len, int *equal);
 
-/* Adds a segment to the table (caller holds ix_lock exclusively or is
- * single-threaded in open).  Returns LK_TOO_BIG past the limit. */
+/* Adds a segment to the table, which takes its first reference (caller
+ * holds ix_lock exclusively or is single-threaded in open).  Returns
+ * LK_TOO_BIG past the limit. */
 lk_status db_add_segment(struct lk_db *db, struct segment *s);
+
+/* Takes s out of the table (caller holds ix_lock exclusively); the
+ * caller then drops the table's reference with db_seg_unpin() after
+ * releasing the lock. */
+void db_remove_segment(struct lk_db *db, struct segment *s);
+
+/* A reference that keeps s open after ix_lock is released: taken while
+ * s is in the table (caller holds ix_lock), dropped without locks.  The
+ * last drop closes the segment. */
+void db_seg_pin(struct segment *s);
+void db_seg_unpin(struct lk_db *db, struct segment *s);
+
+/* db_read_record through a pinned segment, without ix_lock. */
+lk_status db_read_at(struct lk_db *db, struct segment *s, struct ix_loc loc,
+		     struct record *rec, uint8_t **buf);
 
 /* Applies one committed put or delete to the index and the live-byte
  * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */
@@ -116,6 +146,16 @@ lk_status recovery_open(struct lk_db *db);
 lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			  lk_io_dir *dir, lk_problem_fn fn, void *arg);
 
+/* ---- compact.c ---- */
+
+/* Sets up compaction and starts its thread on a writable handle with
+ * automatic compaction on.  Returns LK_OK, LK_NOMEM. */
+lk_status compact_init(struct lk_db *db);
+/* Stops the thread (a compaction in progress gives up at its next write
+ * and leaves the log as it was); lk_compact() calls fail after it. */
+void compact_stop(struct lk_db *db);
+void compact_free(struct lk_db *db);
+
 /* ---- commit.c ---- */
 
 lk_status commit_init(struct lk_db *db);   /* starts the interval syncer */
@@ -129,5 +169,8 @@ lk_status batch_add(lk_batch *b, uint8_t type, uint32_t ns, const void *key,
 		    size_t key_len, const void *value, size_t value_len,
 		    uint64_t expire_at_ms);
 lk_status commit_sync(struct lk_db *db);
+/* Seals the active segment and starts the next when more than an eighth
+ * of it is dead, so that lk_compact() can reach that garbage too. */
+lk_status commit_seal_if_dead(struct lk_db *db);
 
 #endif /* LK_DB_H */

@@ -279,20 +279,11 @@ lk_status index_put(struct index *ix, uint8_t ns, uint64_t hash,
 	return LK_OK;
 }
 
-lk_status index_del(struct index *ix, uint8_t ns, uint64_t hash,
-		    const void *key, size_t key_len, ix_key_eq_fn eq,
-		    void *ctx, struct ix_loc *old, int *had_old)
+/* Removes the entry at pos. */
+static void remove_at(struct index *ix, uint8_t ns, uint32_t pos)
 {
-	uint32_t pos, nx;
-	lk_status st;
+	uint32_t nx;
 
-	*had_old = 0;
-	st = find(ix, ns, h31_of(hash), key, key_len, eq, ctx, &pos, old);
-	if (st == LK_NOT_FOUND)
-		return LK_OK;
-	if (st != LK_OK)
-		return st;
-	*had_old = 1;
 	ix->keys--;
 	ix->ns_keys[ns]--;
 	ix->ns_expiring[ns] -= (uint64_t)slot_expiring(&ix->slots[pos]);
@@ -306,7 +297,47 @@ lk_status index_del(struct index *ix, uint8_t ns, uint64_t hash,
 		ix->slots[pos] = *t;
 	}
 	memset(&ix->slots[pos], 0, sizeof ix->slots[pos]);
+}
+
+lk_status index_del(struct index *ix, uint8_t ns, uint64_t hash,
+		    const void *key, size_t key_len, ix_key_eq_fn eq,
+		    void *ctx, struct ix_loc *old, int *had_old)
+{
+	uint32_t pos;
+	lk_status st;
+
+	*had_old = 0;
+	st = find(ix, ns, h31_of(hash), key, key_len, eq, ctx, &pos, old);
+	if (st == LK_NOT_FOUND)
+		return LK_OK;
+	if (st != LK_OK)
+		return st;
+	*had_old = 1;
+	remove_at(ix, ns, pos);
 	return LK_OK;
+}
+
+int index_move(struct index *ix, uint8_t ns, uint64_t hash,
+	       struct ix_loc from, const struct ix_loc *to)
+{
+	uint32_t h31 = h31_of(hash), pos = home(ix, h31), d = 0;
+
+	for (;; pos = next(ix, pos), d++) {
+		struct slot *s = &ix->slots[pos];
+		struct ix_loc at;
+
+		if (is_empty(s) || dist(ix, pos, home(ix, slot_h31(s))) < d)
+			return 0;
+		at = slot_loc(s);
+		if (slot_h31(s) != h31 || slot_ns(s) != ns ||
+		    at.seg != from.seg || at.offset != from.offset)
+			continue;
+		if (to)
+			*s = make_slot(ns, h31, slot_expiring(s), *to);
+		else
+			remove_at(ix, ns, pos);
+		return 1;
+	}
 }
 
 void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg)

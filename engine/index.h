@@ -85,6 +85,13 @@ lk_status index_del(struct index *ix, uint8_t ns, uint64_t hash,
 		    const void *key, size_t key_len, ix_key_eq_fn eq,
 		    void *ctx, struct ix_loc *old, int *had_old);
 
+/* Compaction: if the entry of (ns, hash) is at `from` (segment and
+ * offset), points it at *to, or removes it when to is NULL, and returns 1;
+ * returns 0 when no entry is at `from` (the key moved on since).  A
+ * location names one record, so no key comparison is needed. */
+int index_move(struct index *ix, uint8_t ns, uint64_t hash,
+	       struct ix_loc from, const struct ix_loc *to);
+
 /* Calls fn for each entry of namespace ns (or every entry if ns < 0),
  * in table order. */
 typedef void (*ix_visit_fn)(void *arg, uint8_t ns, struct ix_loc loc,

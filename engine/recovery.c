@@ -47,6 +47,7 @@ struct seg_entry {
 	char name[SEG_NAME_BYTES];
 	uint64_t seq;
 	uint32_t generation;
+	int leftover;  /* of an interrupted compaction: not in the log */
 };
 
 struct listing {
@@ -90,6 +91,7 @@ struct scan {
 	 * good, so that a refused open changes nothing (SPEC §5). */
 	char torn_name[SEG_NAME_BYTES]; /* a newest segment torn at birth */
 	int cut_pending;         /* the newest segment's tail, at commit_end */
+	const struct listing *listing; /* its leftovers are removed */
 	uint64_t records, discarded;
 	int problems;            /* verify: problems worse than a torn tail */
 	lk_status worst;
@@ -121,6 +123,7 @@ static lk_status list_one(void *arg, const char *name)
 		l->cap = cap;
 	}
 	snprintf(e.name, sizeof e.name, "%s", name);
+	e.leftover = 0;
 	l->v[l->n++] = e;
 	return LK_OK;
 }
@@ -176,7 +179,7 @@ static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
 	if (!sc->fn)
 		return err_set(st, "segment %" PRIu64 " (%s) offset %" PRIu64
 			       ": %s", seq, file, offset, what);
-	if (kind != LK_PROBLEM_TORN_TAIL) {
+	if (kind != LK_PROBLEM_TORN_TAIL && kind != LK_PROBLEM_LEFTOVER) {
 		if (!sc->problems)
 			snprintf(sc->first, sizeof sc->first,
 				 "segment %" PRIu64 " (%s) offset %" PRIu64
@@ -606,6 +609,127 @@ static void new_db_id(struct lk_db *db)
 	put_u64(db->db_id + 8, b);
 }
 
+/* ---------------------------------------------------------------------- */
+/* What an interrupted compaction left                                    */
+/* ---------------------------------------------------------------------- */
+
+/* Opens listed file e and reads its header into s (caller closes s). */
+static lk_status open_entry(struct scan *sc, const struct seg_entry *e,
+			    struct segment **s)
+{
+	uint8_t hdr[SEG_HEADER_BYTES];
+	const char *why = NULL;
+	size_t got = 0;
+	lk_status st;
+
+	st = seg_open(s, sc->io, sc->db->dir, e->name, 0);
+	if (st != LK_OK)
+		return st;
+	st = sc->io->pread(sc->io->ctx, (*s)->file, hdr, sizeof hdr, 0, &got);
+	if (st == LK_OK && got < sizeof hdr)
+		st = LK_CORRUPT;
+	if (st == LK_OK)
+		st = seg_header_decode(&(*s)->hdr, hdr, &why);
+	if (st == LK_OK && ((*s)->hdr.seq != e->seq ||
+			    (*s)->hdr.generation != e->generation))
+		st = LK_CORRUPT;
+	if (st == LK_OK)
+		(*s)->db_seed = record_hash((*s)->hdr.db_id, SEG_DB_ID_BYTES, 0);
+	if (st != LK_OK) {
+		seg_close(*s, sc->io);
+		*s = NULL;
+	}
+	return st;
+}
+
+/* Sets *complete if the compaction output s passes every record check
+ * and ends with its seal at the end of the file: compact.c synced it
+ * whole before removing anything it replaces. */
+static lk_status output_complete(struct scan *sc, struct segment *s,
+				 int *complete)
+{
+	uint64_t pos = SEG_HEADER_BYTES;
+	struct seg_reader r;
+	int sealed = 0;
+	lk_status st;
+
+	*complete = 0;
+	st = seg_reader_init(&r, sc->io, s, s->file_size);
+	while (st == LK_OK) {
+		struct record rec;
+		const char *why;
+
+		st = seg_reader_record(&r, pos, &rec, &why);
+		if (st != LK_OK)
+			break;
+		sealed = rec.type == REC_SEAL;
+		pos += rec.size;
+	}
+	seg_reader_free(&r);
+	if (st == LK_NOT_FOUND) {
+		*complete = sealed && pos == s->file_size;
+		st = LK_OK;
+	}
+	return st == LK_CORRUPT ? LK_OK : st;
+}
+
+static void leftover(struct scan *sc, struct seg_entry *e, const char *why)
+{
+	e->leftover = 1;
+	sc->rep->compaction_leftovers++;
+	if (sc->fn)
+		problem(sc, LK_PROBLEM_LEFTOVER, e->seq, e->name, 0,
+			"%s; open removes it", why);
+}
+
+/* Marks the files that an interrupted compaction left (compact.c): a
+ * complete new segment supersedes the files between its seq_prev and its
+ * seq (older generations of its place included); an incomplete one is
+ * dropped while the files it was to replace are all still there.  Goes
+ * from the newest down, so that a run replaced twice resolves. */
+static lk_status find_leftovers(struct scan *sc, struct listing *l)
+{
+	for (size_t i = l->n; i-- > 0;) {
+		struct seg_entry *e = &l->v[i];
+		int has_lower = i > 0 && l->v[i - 1].seq == e->seq;
+		int complete = 0, covers = 0;
+		uint64_t seq_prev;
+		struct segment *s;
+		lk_status st;
+
+		if (e->leftover || e->generation == 0)
+			continue;
+		st = open_entry(sc, e, &s);
+		if (st == LK_CORRUPT && has_lower) {
+			leftover(sc, e, "compaction output cut before its "
+					"header was written");
+			continue;
+		}
+		if (st != LK_OK) /* the chain checks report it */
+			continue;
+		seq_prev = s->hdr.seq_prev;
+		for (size_t k = 0; k < i; k++)
+			covers |= !l->v[k].leftover && l->v[k].seq > seq_prev;
+		st = covers ? output_complete(sc, s, &complete) : LK_OK;
+		seg_close(s, sc->io);
+		if (st != LK_OK)
+			return st;
+		if (!covers)
+			continue;
+		if (!complete) {
+			if (has_lower)
+				leftover(sc, e, "compaction output cut before "
+						"its seal was synced");
+			continue;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (!l->v[k].leftover && l->v[k].seq > seq_prev)
+				leftover(sc, &l->v[k], "replaced by compaction");
+	}
+	sc->listing = l;
+	return LK_OK;
+}
+
 /* Opens every listed segment and checks the chain.  Fills segs[] (in log
  * order) and *count.  A torn newest segment is left out and named in
  * sc->torn_name. */
@@ -615,27 +739,34 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 	const lk_io *io = sc->io;
 	struct lk_db *db = sc->db;
 	int readonly = !db || db->readonly;
+	const struct seg_entry *prev = NULL;
 	lk_status st = LK_OK;
-	size_t n = 0;
+	size_t n = 0, last = 0;
 
 	/* *count stays current so that the caller closes what was opened
 	 * when this fails half-way. */
 	*count = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->v[i].leftover)
+			last = i;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct seg_entry *e = &l->v[i];
-		int newest = i + 1 == l->n, torn = 0;
+		int newest = i == last, torn = 0;
 		const char *why = NULL;
 		struct segment *s;
 
-		if (i > 0 && e->seq == l->v[i - 1].seq) {
+		if (e->leftover)
+			continue;
+		if (prev && e->seq == prev->seq) {
 			st = problem(sc, LK_PROBLEM_FOREIGN, e->seq, e->name, 0,
 				     "log position %" PRIu64 " is held by %s too"
 				     " (duplicated segment)",
-				     e->seq, l->v[i - 1].name);
+				     e->seq, prev->name);
 			if (st != LK_OK)
 				return st;
 			continue;
 		}
+		prev = e;
 		/* Writable unless read-only: which segment ends up the
 		 * newest is known only once torn ones are removed. */
 		st = seg_open(&s, io, db ? db->dir : NULL, e->name, !readonly);
@@ -722,6 +853,22 @@ static lk_status repair(struct scan *sc)
 
 	if (sc->db->readonly)
 		return LK_OK;
+	for (size_t i = 0; sc->listing && i < sc->listing->n; i++) {
+		const struct seg_entry *e = &sc->listing->v[i];
+
+		if (!e->leftover)
+			continue;
+		st = io->unlink(io->ctx, sc->db->dir, e->name);
+		if (st != LK_OK) {
+			err_prefix("removing %s, left by a compaction", e->name);
+			return st;
+		}
+	}
+	if (sc->rep->compaction_leftovers) {
+		st = io->dir_sync(io->ctx, sc->db->dir);
+		if (st != LK_OK)
+			return st;
+	}
 	if (sc->torn_name[0]) {
 		st = io->unlink(io->ctx, sc->db->dir, sc->torn_name);
 		if (st == LK_OK)
@@ -769,7 +916,9 @@ lk_status recovery_open(struct lk_db *db)
 		st = err_set(LK_NOMEM, "opening %zu segments", l.n);
 		goto out;
 	}
-	st = open_chain(&sc, &l, segs, &n);
+	st = find_leftovers(&sc, &l);
+	if (st == LK_OK)
+		st = open_chain(&sc, &l, segs, &n);
 	if (st != LK_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -849,7 +998,9 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		goto out;
 	}
 	sc.db = &shim;
-	st = open_chain(&sc, &l, segs, &n);
+	st = find_leftovers(&sc, &l);
+	if (st == LK_OK)
+		st = open_chain(&sc, &l, segs, &n);
 	sc.db = NULL;
 	if (st != LK_OK)
 		goto out;

@@ -29,6 +29,7 @@
 #ifndef LK_SEGMENT_H
 #define LK_SEGMENT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,10 @@ struct segment {
 	uint64_t synced_end;  /* data below this is known to be durable */
 	uint64_t live_bytes;  /* bytes of records the index points at */
 	uint64_t ops;         /* committed puts and deletes in the segment */
+	/* The table's reference and one per reader that reads the segment
+	 * outside the index lock; the last one closes it (db_seg_unpin). */
+	_Atomic uint32_t refs;
+	int installing;       /* a compaction's output not yet in the log */
 };
 
 void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation);

@@ -40,7 +40,7 @@ static void parse_ops(struct script *s, const uint8_t *p, size_t n)
 	s->n = 0;
 	for (size_t i = 0; i + 4 <= n && s->n < OPS_MAX - 16; i += 4) {
 		struct op o = { 0 };
-		uint8_t kind = p[i] % 8;
+		uint8_t kind = p[i] % 9;
 
 		o.ns = (uint8_t)((p[i + 1] >> 7) & 1);
 		o.key = (uint8_t)((p[i + 1] & 0x7f) % KEYS);
@@ -88,6 +88,9 @@ static void parse_ops(struct script *s, const uint8_t *p, size_t n)
 			break;
 		case 7:
 			o.kind = OP_NS;
+			break;
+		case 8:
+			o.kind = OP_COMPACT;
 			break;
 		}
 		s->ops[s->n++] = o;

@@ -150,8 +150,20 @@ typedef enum lk_sync_mode {
 #define LK_OPEN_CREATE 0x1u   /* create the directory if it does not exist */
 #define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
 
-#define LK_OPTIONS_VERSION 1u
+/* Version 2 added the compaction fields; a version 1 struct (without
+ * them) is still accepted and gets their defaults. */
+#define LK_OPTIONS_VERSION 2u
 
+/* Compaction (see lk_compact) runs on a background thread of a writable
+ * handle.  It starts when dead bytes (overwritten, deleted and expired
+ * records, commits and seals) pass compact_dead_pct percent of the log,
+ * and rewrites only runs of segments at least 60% dead: under a steady
+ * write load that bounds the disk used to about 1/(1 - pct) of the live
+ * data without rewriting any record many times.  Once no write has come
+ * for compact_idle_ms, it goes on until dead bytes are under
+ * compact_idle_pct percent, rewriting runs at least 20% dead: a quiet node
+ * gets its flash back.  compact_rate_bytes caps what it writes per second
+ * (0: no cap) so that a slow flash device keeps serving the daemon. */
 typedef struct lk_options {
 	uint32_t version;            /* LK_OPTIONS_VERSION */
 	uint32_t flags;              /* LK_OPEN_* */
@@ -159,11 +171,16 @@ typedef struct lk_options {
 	uint32_t sync_interval_ms;   /* LK_SYNC_INTERVAL period */
 	uint64_t segment_size_bytes; /* rotate the active segment past this */
 	const struct lk_io *io;      /* NULL: the POSIX layer */
+	/* version 2 */
+	uint32_t compact_dead_pct;   /* 1..99; 0: no automatic compaction */
+	uint32_t compact_idle_pct;   /* 1..99, at most compact_dead_pct */
+	uint32_t compact_idle_ms;    /* quiet time before idle compaction */
+	uint64_t compact_rate_bytes; /* bytes written per second; 0: no cap */
 } lk_options;
 
 #define LK_OPTIONS_INIT                                                       \
 	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
-	  16u * 1024 * 1024, NULL }
+	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024 }
 
 /* Opens (and with LK_OPEN_CREATE creates) the database in directory
  * `path`, replaying its log.  opts may be NULL for the defaults.
@@ -289,10 +306,32 @@ LK_API lk_status lk_commit(lk_db *db, lk_batch *batch);
 LK_API lk_status lk_sync(lk_db *db);
 
 /* ---------------------------------------------------------------------- */
+/* Compaction                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* Compacts now, in the calling thread: every run of sealed segments that
+ * holds dead bytes is rewritten with only its live records into one new
+ * segment (same place in the log, next generation), and the old files are
+ * removed.  The active segment is sealed first if more than an eighth of
+ * it is dead, so its garbage goes too.  A tombstone is kept while an older
+ * segment may still hold its key; an expired record is dropped (or, with
+ * older segments behind it, kept as a tombstone).  Reads go on
+ * throughout; writes wait only while the index is repointed, a few
+ * thousand keys at a time.  Waits for a background compaction in progress.
+ * A power cut at any point leaves the old segments or the new one, never
+ * a mix: the new segment is synced before any old one is removed, and
+ * open removes what an interrupted compaction left.  Rate-limited by
+ * compact_rate_bytes like the background thread.
+ * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_READONLY, LK_HALTED, LK_IO,
+ * LK_NOSPACE, LK_NOMEM, LK_TOO_BIG (segment limits), LK_CORRUPT (a record
+ * of an old segment fails its checksum: nothing is changed). */
+LK_API lk_status lk_compact(lk_db *db);
+
+/* ---------------------------------------------------------------------- */
 /* Reports                                                                */
 /* ---------------------------------------------------------------------- */
 
-#define LK_REPORT_VERSION 1u
+#define LK_REPORT_VERSION 2u
 #define LK_NOTE_BYTES 160
 
 /* What the last lk_open() found and did. */
@@ -306,6 +345,8 @@ typedef struct lk_recovery_report {
 	uint64_t cut_offset;           /* offset where the cut starts */
 	uint64_t zero_tail_bytes;      /* preallocated zeroes after the data */
 	uint64_t segments_removed;     /* empty torn segments removed */
+	uint64_t compaction_leftovers; /* files of an interrupted compaction
+					  removed (or ignored, read-only) */
 	uint64_t seq_last;             /* newest committed sequence number */
 	uint64_t duration_us;          /* time lk_open() took */
 	int snapshot_used;             /* 0 until snapshots exist */
@@ -316,7 +357,7 @@ typedef struct lk_recovery_report {
 /* Copies the recovery report of the open that made this handle. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 1u
+#define LK_STATS_VERSION 2u
 
 typedef struct lk_stats {
 	uint32_t version;           /* LK_STATS_VERSION */
@@ -332,6 +373,14 @@ typedef struct lk_stats {
 	uint64_t commits;           /* batches committed by this handle */
 	uint64_t sync_calls;        /* fdatasyncs of segment data by this handle */
 	uint64_t write_groups;      /* group writes (one or more batches each) */
+	/* version 2: compaction by this handle */
+	uint64_t compactions;       /* runs of segments rewritten */
+	uint64_t compact_bytes_read;    /* of old segments */
+	uint64_t compact_bytes_written; /* of new segments */
+	uint64_t compact_segments_removed;
+	uint64_t compact_records_dropped; /* dead records left behind */
+	uint64_t compact_us;        /* time spent compacting */
+	uint64_t compact_stall_max_us;  /* longest hold of the index lock */
 } lk_stats;
 
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
@@ -386,6 +435,8 @@ typedef enum lk_problem_kind {
 				      duplicate */
 	LK_PROBLEM_VERSION = 5,    /* an unknown format version */
 	LK_PROBLEM_IO = 6,         /* a file could not be read */
+	LK_PROBLEM_LEFTOVER = 7,   /* a file an interrupted compaction left,
+				      which open removes: not damage */
 } lk_problem_kind;
 
 typedef struct lk_problem {

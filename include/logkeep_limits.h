@@ -53,6 +53,12 @@
  * flash. */
 #define LK_SEGMENT_COUNT_MAX 1000u
 
+/* Records one compaction copies at most (puts and deletes of its run, live
+ * or not): the keys it repoints at the end take 32 bytes each, so this
+ * bounds its memory to 16 MiB, on top of a 1 MiB copy buffer.  A run of
+ * 16 MiB segments of 100-byte records holds about 170k. */
+#define LK_COMPACT_RECORDS_MAX (512u * 1024u)
+
 /* Namespaces are a byte on disk and in the index.  0 is the engine's
  * catalog of namespace names; 1 is "default". */
 #define LK_NS_COUNT_MAX 255u

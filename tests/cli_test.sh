@@ -418,6 +418,24 @@ run "$LK" backup "$B" "$T/backup-copy"
 check "a backup into a non-empty directory is refused" \
 	eval '[ "$rc" -ne 0 ] && grep -q "already" "$T/err"'
 
+# Compact: the same records in less space.
+C=$T/compact
+for round in 1 2 3 4; do
+	gen_lines 300 | "$LK" load --segment-size 4096 "$C" >/dev/null 2>&1
+done
+before=$(du -sk "$C" | cut -f1)
+run "$LK" compact "$C"
+expect_rc "compact exits 0" 0
+check "compact reports what it dropped" grep -q '^records_dropped: [1-9]' "$T/out"
+run "$LK" scan "$C"
+check "after compact every key is still there" test "$(lines "$T/out")" = 300
+check "compact shrinks the directory" test "$(du -sk "$C" | cut -f1)" -lt "$before"
+run "$LK" verify "$C"
+expect_rc "the compacted directory verifies clean" 0
+run "$LK" compact "$T/no-such-dir"
+expect_rc "compact of a missing DIR is a usage error" 2
+check "compact does not create a missing DIR" test ! -e "$T/no-such-dir"
+
 # Stats: totals, namespaces and segments, as text and as JSON.
 run "$LK" stats "$B"
 check "stats draws a bar per segment" grep -q '^ *[0-9][0-9]*[ *] .*bytes \[' "$T/out"

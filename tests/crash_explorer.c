@@ -36,8 +36,10 @@
  *   resurrected: 0, violations: 0
  * and exits non-zero if any count but the first two is not 0.
  *
- * New workloads: add a script builder to the `workloads` table.  Later
- * issues add compaction and snapshot steps as new operation kinds.
+ * New workloads: add a script builder to the `workloads` table.  The
+ * "compaction" workload runs lk_compact() between writes (OP_COMPACT), so
+ * cuts fall between every pair of its I/O calls.  Snapshot steps come
+ * with snapshots.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -184,6 +186,32 @@ static void build_reopen_and_namespaces(struct script *s, uint64_t seed)
 	}
 }
 
+/* Overwrites, deletes and expiring records over small segments, with
+ * compactions between them (and a reopen), so that cuts land in every
+ * step of a compaction and in the cleanup at open. */
+static void build_compaction(struct script *s, uint64_t seed)
+{
+	struct op o;
+
+	for (uint32_t i = 0; i < 72; i++) {
+		uint64_t r = mix(seed + i);
+		uint8_t key = (uint8_t)(r % 12);
+
+		if (i % 9 == 4) {
+			add(s, del(0, key));
+		} else {
+			o = put(0, key, 150, i * 2);
+			if (i % 11 == 3) /* expired at the clock's start */
+				o.expire_at_ms = CLOCK_START_MS - 1;
+			add(s, o);
+		}
+		if (i % 24 == 23)
+			add(s, simple(OP_COMPACT));
+		if (i == 40)
+			add(s, simple(OP_REOPEN));
+	}
+}
+
 static const struct workload workloads[] = {
 	{ "single-puts", { LK_SYNC_ALWAYS, 1u << 20 }, build_single_puts },
 	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
@@ -194,6 +222,7 @@ static const struct workload workloads[] = {
 	{ "small-segments-none", { LK_SYNC_NONE, 4096 }, build_sync_none },
 	{ "reopen-namespaces", { LK_SYNC_ALWAYS, 4096 },
 	  build_reopen_and_namespaces },
+	{ "compaction", { LK_SYNC_ALWAYS, 4096 }, build_compaction },
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
 

@@ -49,7 +49,8 @@ void cm_plan(struct plan *p, const struct script *s)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct op *o = &s->ops[i];
 
-		if (o->kind == OP_SYNC || o->kind == OP_REOPEN)
+		if (o->kind == OP_SYNC || o->kind == OP_REOPEN ||
+		    o->kind == OP_COMPACT)
 			continue;
 		p->commit_start[p->ncommits++] = i;
 		if (o->kind == OP_BATCH)
@@ -101,6 +102,9 @@ static lk_options options_for(const struct cm_config *cfg, const struct lk_io *i
 	o.sync = cfg->sync;
 	o.segment_size_bytes = cfg->segment_size_bytes;
 	o.io = io;
+	/* no background thread: the calls of a run must be the same each
+	 * time, so that a cut at call c is the same cut; OP_COMPACT compacts */
+	o.compact_dead_pct = 0;
 	return o;
 }
 
@@ -167,6 +171,9 @@ void cm_run(struct outcome *out, const struct script *s,
 			st = lk_sync(db);
 			if (st == LK_OK)
 				out->durable = out->attempted;
+			continue;
+		case OP_COMPACT:
+			st = lk_compact(db);
 			continue;
 		case OP_REOPEN:
 			st = lk_close(db);

@@ -32,6 +32,7 @@ enum op_kind {
 	OP_SYNC,   /* lk_sync */
 	OP_REOPEN, /* lk_close, lk_open */
 	OP_NS,     /* lk_ns_open("other") (a commit: the catalog record) */
+	OP_COMPACT, /* lk_compact: changes no state */
 };
 
 struct op {

@@ -198,6 +198,7 @@ static inline lk_options test_options(const lk_io *io)
 	lk_options o = LK_OPTIONS_INIT;
 
 	o.io = io;
+	o.compact_dead_pct = 0; /* files change only when a test says so */
 	return o;
 }
 

@@ -80,6 +80,13 @@ int cli_operands(const char *cmd, int argc, int min, int max,
 /* Explains what getopt_long rejected ('?' or ':'); returns CLI_USAGE. */
 int cli_bad_option(const char *cmd, int c, char **argv);
 
+/* Reads the options of a command that takes none but -h/--help, then
+ * checks for exactly `operands` operands named `names`.  On CLI_OK
+ * *first is the index in argv of the first operand.  Returns CLI_OK,
+ * CLI_SHOW_HELP or CLI_USAGE. */
+int cli_operands_only(const char *cmd, int argc, char **argv, int operands,
+		      const char *names, int *first);
+
 /* A progress line on the terminal (load, backup) is erased by the next
  * message; the command that draws one marks it.  Redrawn at most every
  * CLI_PROGRESS_PERIOD_MS: a few times a second is readable and costs
@@ -109,6 +116,7 @@ struct cli_open_params {
 	int readonly;                /* get, scan: no lock, nothing changed */
 	lk_sync_mode sync;
 	uint64_t segment_size_bytes; /* 0: the engine's default */
+	int must_exist;              /* writable, but never create DIR */
 };
 
 /* Opens DIR, creating it unless readonly.  Returns an exit status; a DIR
@@ -132,5 +140,6 @@ int cmd_load(const char *cmd, int argc, char **argv);
 int cmd_verify(const char *cmd, int argc, char **argv);
 int cmd_backup(const char *cmd, int argc, char **argv);
 int cmd_stats(const char *cmd, int argc, char **argv);
+int cmd_compact(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

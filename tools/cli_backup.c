@@ -7,7 +7,6 @@
  * the committed state as of the open, and it opens cleanly.  A daemon
  * that wants its latest commits in the copy calls lk_backup() itself.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -36,29 +35,16 @@ static void backup_progress(void *arg, uint64_t done, uint64_t total)
 
 int cmd_backup(const char *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	struct backup_progress bp = { cmd, 0 };
 	lk_db *db = NULL;
 	lk_status st;
-	int c, rc;
+	int first, rc;
 
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return CLI_SHOW_HELP;
-		default:
-			return cli_bad_option(cmd, c, argv);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	rc = cli_operands(cmd, argc, 2, 2, "DIR DEST");
+	rc = cli_operands_only(cmd, argc, argv, 2, "DIR DEST", &first);
 	if (rc != CLI_OK)
 		return rc;
+	argv += first;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;

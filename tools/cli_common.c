@@ -206,7 +206,9 @@ int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 	*db = NULL;
 	if (dir[0] == '\0')
 		return cli_usage_error(cmd, "DIR is empty");
-	opts.flags = p->readonly ? LK_OPEN_READONLY : LK_OPEN_CREATE;
+	opts.flags = p->readonly     ? LK_OPEN_READONLY
+		     : p->must_exist ? 0
+				     : LK_OPEN_CREATE;
 	opts.sync = p->sync;
 	if (p->segment_size_bytes != 0)
 		opts.segment_size_bytes = p->segment_size_bytes;
@@ -243,4 +245,22 @@ int cli_operands(const char *cmd, int argc, int min, int max,
 		return CLI_OK;
 	return cli_usage_error(cmd, "expected %s, got %d argument%s", names,
 			       argc, argc == 1 ? "" : "s");
+}
+
+int cli_operands_only(const char *cmd, int argc, char **argv, int operands,
+		      const char *names, int *first)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		if (c == 'h')
+			return CLI_SHOW_HELP;
+		return cli_bad_option(cmd, c, argv);
+	}
+	*first = optind;
+	return cli_operands(cmd, argc - optind, operands, operands, names);
 }

@@ -90,7 +90,7 @@ int cmd_put(const char *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
 	const char *ns_name = "default";
 	uint64_t ttl_s = 0, expire_at_ms = 0;
 	unsigned char *stdin_value = NULL;
@@ -176,7 +176,7 @@ int cmd_get(const char *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	const char *ns_name = "default";
 	void *value = NULL;
 	size_t value_len = 0;
@@ -232,7 +232,7 @@ int cmd_del(const char *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
 	const char *ns_name = "default";
 	lk_db *db = NULL;
 	uint32_t ns;
@@ -278,7 +278,7 @@ int cmd_scan(const char *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	const char *ns_name = "default";
 	const char *prefix = "";
 	lk_iter *it = NULL;

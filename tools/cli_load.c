@@ -177,7 +177,7 @@ int cmd_load(const char *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
 	struct load ld;
 	const char *ns_name = "default";
 	lk_status st;

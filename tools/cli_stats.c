@@ -108,7 +108,7 @@ int cmd_stats(const char *cmd, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static lk_segment_info segs[LK_SEGMENT_COUNT_MAX];
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	lk_db *db = NULL;
 	size_t nsegs = 0;
 	int c, rc, json = 0;

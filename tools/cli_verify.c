@@ -42,6 +42,7 @@ static const char *problem_kind_name(lk_problem_kind kind)
 	case LK_PROBLEM_FOREIGN: return "foreign";
 	case LK_PROBLEM_VERSION: return "version";
 	case LK_PROBLEM_IO: return "io";
+	case LK_PROBLEM_LEFTOVER: return "leftover";
 	}
 	return "unknown";
 }
@@ -82,7 +83,9 @@ static void verify_problem(void *arg, const lk_problem *pb)
 		    strncmp(what, where, (size_t)where_len) == 0)
 			what += where_len;
 	}
-	if (pb->kind == LK_PROBLEM_TORN_TAIL)
+	/* both are what an open repairs, not damage */
+	if (pb->kind == LK_PROBLEM_TORN_TAIL ||
+	    pb->kind == LK_PROBLEM_LEFTOVER)
 		vo->torn++;
 	else
 		vo->damage++;
@@ -169,10 +172,14 @@ static void verify_print_text(const struct verify_out *vo, lk_status st,
 		       vo->damage + vo->torn == 1 ? "" : "s");
 	else if (st != LK_OK)
 		printf("result: not checked to the end: %s\n", lk_strerror(st));
-	else if (vo->torn > 0)
+	else if (vo->torn > 0 && r->bytes_cut > 0)
 		printf("result: torn tail: the next writing open cuts %" PRIu64
 		       " bytes at segment %" PRIu64 " offset %" PRIu64 "\n",
 		       r->bytes_cut, r->cut_segment_seq, r->cut_offset);
+	else if (vo->torn > 0)
+		printf("result: repairable: the next writing open removes %"
+		       PRIu64 " leftover file%s\n",
+		       vo->torn, vo->torn == 1 ? "" : "s");
 	else
 		puts("result: ok");
 }

@@ -152,6 +152,16 @@ static const struct command commands[] = {
 	  "       the copy holds what was committed when it began.  Restore by\n"
 	  "       using DEST as the data directory.  When standard error is a\n"
 	  "       terminal, shows progress there.\n" },
+	{ "compact", cmd_compact, "compact DIR",
+	  "reclaim the space of overwritten and deleted records",
+	  "       Rewrites every sealed segment of DIR that holds dead bytes\n"
+	  "       (overwritten, deleted and expired records) with its live\n"
+	  "       records only, then removes the old files, and prints the\n"
+	  "       segments and bytes before and after.  Takes DIR's lock: a\n"
+	  "       daemon that has DIR open compacts in the background itself\n"
+	  "       (lk_compact), and this command then exits with status 5.\n"
+	  "       A power cut in the middle leaves the old state or the new\n"
+	  "       one; the next open removes any leftover file.\n" },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
 	  "       Prints this manual, or the manual of COMMAND.\n" },
 };

@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * compact.c - compaction (SPEC §6): rewrites the live records of a run of
+ * sealed segments into one new segment and removes the old files.
+ *
+ * The new segment takes the place of the run in the log: it has the seq of
+ * the run's last segment, the next generation, and the seq_prev of the
+ * run's first, so the chain skips the old ones, and its records keep their
+ * sequence numbers and their order.  Replaying the log gives the same
+ * index before and after.
+ *
+ * Steps, and what a power cut after each leaves (recovery.c cleans up):
+ *   1. pick    a run, under the index lock (shared): no change.
+ *   2. copy    every record the index points at, every tombstone that an
+ *              older segment may still need, into <seq>.<gen+1>.seg,
+ *              reading the old files with no lock held.  Cut here: the new
+ *              file is incomplete (no seal) and open removes it.
+ *   3. seal    and fdatasync the new file.  From here the new file is
+ *              complete, and open prefers it to the run it replaces.
+ *   4. install under the index lock (exclusive), a few thousand keys at a
+ *              time: keys still at their old place move to the new one;
+ *              then the old segments leave the table, in one step.
+ *   5. remove  the old files, then sync the directory.  Cut before: open
+ *              removes what is left, since the complete new file
+ *              supersedes them.
+ * Readers that copied a location before step 4 hold a reference to the old
+ * segment (db_seg_pin), which stays open until they are done.
+ *
+ * Writers are never blocked by steps 1 to 3; step 4 takes the exclusive
+ * lock for INSTALL_CHUNK keys at a time, which bounds a write's stall.
+ *
+ * What is dropped: puts the index no longer points at (overwritten or
+ * deleted), commits and seals (rewritten), expired puts, and tombstones
+ * when no older segment can still hold their key: the run starts at the
+ * oldest segment, or the key lives on in a newer record.  An expired put
+ * with older segments behind it becomes a tombstone, lest an older value
+ * come back.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "error.h"
+
+/* Run choice (see lk_options): under load only runs at least this dead
+ * are worth rewriting; when idle, runs this dead.  A simulation of 1M
+ * random overwrites on 1M keys put the pair at 60/20: below 60 under load
+ * write amplification climbs past 2, above 20 when idle the disk stays
+ * 20% larger than the data. */
+#define RUN_DEAD_PCT_LOAD 60u
+#define RUN_DEAD_PCT_IDLE 20u
+/* A run with less dead data than this is not worth a new file. */
+#define RUN_DEAD_BYTES_MIN (64u * 1024u)
+/* Keys repointed per hold of the exclusive index lock: about a
+ * millisecond of work on a router's CPU. */
+#define INSTALL_CHUNK 4096u
+/* Records per commit in a new segment: the group limit of recovery. */
+#define GROUP_OPS 4096u
+/* The copy buffer: one write per megabyte, and room for the largest
+ * record with its commit. */
+#define OUT_BUF_BYTES (LK_RECORD_BYTES_MAX + 64u * 1024u)
+/* The background thread looks at the dead ratio this often. */
+#define POLL_MS 200u
+
+/* A put copied to the new segment, to repoint at install. */
+struct moved {
+	uint64_t hash;
+	uint32_t from_off, from_size;
+	uint32_t to_off, to_size;
+	uint32_t victim;  /* index in the run */
+	uint8_t ns;
+	uint8_t drop;     /* expired: remove from the index instead */
+};
+
+struct job {
+	struct lk_db *db;
+	struct segment **run;
+	size_t nrun;
+	int from_oldest;  /* no segment is older than the run */
+	struct segment *out;
+	uint8_t *buf;
+	size_t buf_len;
+	uint64_t buf_off;  /* file offset of buf[0] */
+	uint64_t ops, group_ops;
+	uint64_t last_at;  /* where copy_op put the last record */
+	struct moved *moved;
+	size_t nmoved, cap;
+	uint64_t t0_us, read, written, dropped;
+	uint64_t now_ms;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Waiting                                                                */
+/* ---------------------------------------------------------------------- */
+
+static void deadline_in(struct timespec *ts, uint64_t us)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(us / 1000000u);
+	ts->tv_nsec += (long)(us % 1000000u) * 1000;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Waits up to us microseconds, less if the handle is closing.  Returns 1
+ * if it is. */
+static int wait_us(struct lk_db *db, uint64_t us)
+{
+	struct timespec ts;
+	int stop;
+
+	deadline_in(&ts, us);
+	pthread_mutex_lock(&db->compact_cv_mu);
+	while (!db->compact_stop &&
+	       pthread_cond_timedwait(&db->compact_cv, &db->compact_cv_mu,
+				      &ts) != ETIMEDOUT)
+		;
+	stop = db->compact_stop;
+	pthread_mutex_unlock(&db->compact_cv_mu);
+	return stop;
+}
+
+static int stopping(struct lk_db *db)
+{
+	int stop;
+
+	pthread_mutex_lock(&db->compact_cv_mu);
+	stop = db->compact_stop;
+	pthread_mutex_unlock(&db->compact_cv_mu);
+	return stop;
+}
+
+/* Holds the copy to compact_rate_bytes per second. */
+static lk_status throttle(struct job *j)
+{
+	struct lk_db *db = j->db;
+	uint64_t rate = db->opts.compact_rate_bytes, due_us, spent_us;
+
+	if (rate == 0)
+		return stopping(db) ? err_set(LK_BUSY, "compaction stopped: "
+						       "the handle is closing")
+				    : LK_OK;
+	due_us = j->written * 1000000u / rate;
+	spent_us = db->io->mono_us(db->io->ctx) - j->t0_us;
+	if ((due_us > spent_us && wait_us(db, due_us - spent_us)) ||
+	    stopping(db))
+		return err_set(LK_BUSY, "compaction stopped: the handle is "
+				        "closing");
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Picking a run                                                          */
+/* ---------------------------------------------------------------------- */
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct segment *x = *(struct segment *const *)a;
+	const struct segment *y = *(struct segment *const *)b;
+
+	return x->hdr.seq < y->hdr.seq ? -1 : x->hdr.seq > y->hdr.seq;
+}
+
+static uint64_t dead_of(const struct segment *s)
+{
+	return s->data_end - SEG_HEADER_BYTES - s->live_bytes;
+}
+
+/* Fills the sealed segments in log order (all but the newest, which may
+ * take writes or have just been sealed by a rotation) and returns how
+ * many.  Caller holds ix_lock. */
+static size_t sealed_segments(struct lk_db *db, struct segment **v)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		if (db->segs[i] && !db->segs[i]->installing)
+			v[n++] = db->segs[i];
+	qsort(v, n, sizeof *v, by_seq);
+	return n ? n - 1 : 0;
+}
+
+/* Chooses the run of consecutive sealed segments with the most dead bytes
+ * whose live data fits one segment and which is at least min_pct dead.
+ * `fresh` (may be NULL) excludes runs made only of segments written by
+ * this lk_compact() call, so that it ends.  Returns 1 and fills the job's
+ * run, or 0. */
+static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
+		int (*fresh)(void *, const struct segment *), void *arg)
+{
+	struct lk_db *db = j->db;
+	struct segment **v = j->run;
+	uint64_t best_dead = 0, best_live = 0;
+	size_t n, best_i = 0, best_n = 0;
+
+	pthread_rwlock_rdlock(&db->ix_lock);
+	n = sealed_segments(db, v);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t live = 0, dead = 0, ops = 0;
+		int old = 0;
+
+		for (size_t k = i; k < n; k++) {
+			live += v[k]->live_bytes;
+			dead += dead_of(v[k]);
+			ops += v[k]->ops;
+			old |= !fresh || !fresh(arg, v[k]);
+			if (k > i && (live > db->opts.segment_size_bytes ||
+				      ops > LK_COMPACT_RECORDS_MAX))
+				break;
+			if (!old || dead < min_dead || dead == 0 ||
+			    dead * 100 < (uint64_t)min_pct * (live + dead))
+				continue;
+			if (dead > best_dead ||
+			    (dead == best_dead && live < best_live)) {
+				best_dead = dead;
+				best_live = live;
+				best_i = i;
+				best_n = k - i + 1;
+			}
+		}
+	}
+	if (best_n) {
+		memmove(v, v + best_i, best_n * sizeof *v);
+		j->from_oldest = best_i == 0;
+	}
+	j->nrun = best_n;
+	pthread_rwlock_unlock(&db->ix_lock);
+	return best_n > 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Copying                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Namespaces whose history is kept whole: their records are copied even
+ * when dead.  None yet; the audit ledger's will be (append-only). */
+static int keeps_history(const struct lk_db *db, uint8_t ns)
+{
+	(void)db;
+	(void)ns;
+	return 0;
+}
+
+static lk_status flush(struct job *j)
+{
+	const lk_io *io = j->db->io;
+	lk_status st;
+
+	if (j->buf_len == 0)
+		return LK_OK;
+	st = io->pwrite(io->ctx, j->out->file, j->buf, j->buf_len, j->buf_off);
+	if (st != LK_OK)
+		return st;
+	j->written += j->buf_len;
+	j->buf_off += j->buf_len;
+	j->buf_len = 0;
+	return throttle(j);
+}
+
+/* Makes room for `need` bytes in the buffer. */
+static lk_status reserve(struct job *j, size_t need)
+{
+	return j->buf_len + need > OUT_BUF_BYTES ? flush(j) : LK_OK;
+}
+
+/* Appends r to the new segment; *at is where it starts. */
+static lk_status emit(struct job *j, const struct record *r, uint64_t *at)
+{
+	size_t need = record_encoded_size(r, j->out->hdr.record_seq_base);
+	lk_status st = reserve(j, need);
+
+	if (st != LK_OK)
+		return st;
+	*at = j->buf_off + j->buf_len;
+	j->buf_len += record_encode(j->buf + j->buf_len, r,
+				    j->out->hdr.record_seq_base,
+				    seg_seed(j->out, *at));
+	return LK_OK;
+}
+
+static lk_status emit_end(struct job *j, uint8_t type, uint64_t count)
+{
+	struct record c = { 0 };
+	uint64_t at;
+
+	c.type = type;
+	c.seq = j->out->hdr.record_seq_base;
+	c.count = count;
+	return emit(j, &c, &at);
+}
+
+/* Remembers a key to repoint (to != NULL) or to remove at install. */
+static lk_status note(struct job *j, const struct record *r, uint32_t victim,
+		      uint64_t from_off, uint64_t hash, const uint64_t *to)
+{
+	struct moved *m;
+
+	if (j->nmoved == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 4096;
+
+		m = mem_realloc(j->moved, cap * sizeof *m);
+		if (!m)
+			return err_set(LK_NOMEM, "compaction: %zu moved keys",
+				       cap);
+		j->moved = m;
+		j->cap = cap;
+	}
+	m = &j->moved[j->nmoved++];
+	m->hash = hash;
+	m->from_off = (uint32_t)from_off;
+	m->from_size = r->size;
+	m->to_off = to ? (uint32_t)*to : 0;
+	m->to_size = to ? (uint32_t)record_encoded_size(
+				  r, j->out->hdr.record_seq_base)
+			: 0;
+	m->victim = victim;
+	m->ns = r->ns;
+	m->drop = to == NULL;
+	return LK_OK;
+}
+
+/* Copies a put or a tombstone into the new segment. */
+static lk_status copy_op(struct job *j, const struct record *r)
+{
+	lk_status st = emit(j, r, &j->last_at);
+
+	if (st != LK_OK)
+		return st;
+	j->ops++;
+	if (++j->group_ops == GROUP_OPS) {
+		st = emit_end(j, REC_COMMIT, j->group_ops);
+		j->group_ops = 0;
+	}
+	return st;
+}
+
+/* 1 if the index points at (seg, off). */
+static int is_live(struct lk_db *db, const struct segment *seg, uint64_t off,
+		   uint8_t ns, uint64_t hash)
+{
+	struct ix_loc cand[16];
+	int expiring[16];
+	size_t n;
+	int live = 0;
+
+	pthread_rwlock_rdlock(&db->ix_lock);
+	n = index_candidates(db->ix, ns, hash, cand, expiring, 16);
+	for (size_t i = 0; i < n && i < 16; i++)
+		live |= cand[i].seg == seg->slot && cand[i].offset == off;
+	pthread_rwlock_unlock(&db->ix_lock);
+	/* Past 16 entries of one hash (never seen): keep it, to be safe. */
+	return live || n > 16;
+}
+
+/* 1 if key has a live record now: a newer put, since the tombstone being
+ * copied removed every older one.  Sets *st on a failed read. */
+static int key_lives(struct lk_db *db, const struct record *r, uint64_t hash,
+		     lk_status *st)
+{
+	struct ix_loc loc;
+
+	pthread_rwlock_rdlock(&db->ix_lock);
+	*st = index_get(db->ix, r->ns, hash, r->key, r->key_len, db_key_eq, db,
+			&loc, NULL);
+	pthread_rwlock_unlock(&db->ix_lock);
+	if (*st == LK_NOT_FOUND) {
+		*st = LK_OK;
+		return 0;
+	}
+	return *st == LK_OK;
+}
+
+/* Decides the fate of one put or delete of run[victim] at pos. */
+static lk_status take_op(struct job *j, uint32_t victim, uint64_t pos,
+			 struct record *rec)
+{
+	struct lk_db *db = j->db;
+	uint64_t hash = record_key_hash(rec->ns, rec->key, rec->key_len);
+	lk_status st = LK_OK;
+
+	if (rec->type == REC_DEL) {
+		/* Kept while an older segment may hold the key, unless a
+		 * newer put of it stands in front of that one anyway. */
+		if (j->from_oldest || key_lives(db, rec, hash, &st)) {
+			j->dropped++;
+			return st;
+		}
+		return st != LK_OK ? st : copy_op(j, rec);
+	}
+	if (!is_live(db, j->run[victim], pos, rec->ns, hash)) {
+		if (!keeps_history(db, rec->ns)) {
+			j->dropped++;
+			return LK_OK;
+		}
+		return copy_op(j, rec);
+	}
+	if (rec->expire_at_ms && rec->expire_at_ms <= j->now_ms) {
+		/* Expired: gone from the index at install; on disk, nothing,
+		 * or a tombstone in its place if older segments follow. */
+		st = note(j, rec, victim, pos, hash, NULL);
+		if (st != LK_OK || j->from_oldest) {
+			j->dropped++;
+			return st;
+		}
+		rec->type = REC_DEL;
+		rec->flags = 0;
+		rec->expire_at_ms = 0;
+		rec->value_len = 0;
+		return copy_op(j, rec);
+	}
+	st = copy_op(j, rec);
+	if (st == LK_OK)
+		st = note(j, rec, victim, pos, hash, &j->last_at);
+	return st;
+}
+
+static lk_status copy_segment(struct job *j, uint32_t victim)
+{
+	struct lk_db *db = j->db;
+	struct segment *s = j->run[victim];
+	struct seg_reader r;
+	uint64_t pos = SEG_HEADER_BYTES;
+	lk_status st;
+
+	st = seg_reader_init(&r, db->io, s, s->data_end);
+	while (st == LK_OK) {
+		struct record rec;
+		const char *why = NULL;
+
+		st = seg_reader_record(&r, pos, &rec, &why);
+		if (st == LK_NOT_FOUND) {
+			st = LK_OK;
+			break;
+		}
+		if (st == LK_CORRUPT)
+			st = err_set(LK_CORRUPT, "compaction: segment %" PRIu64
+						 " (%s) offset %" PRIu64 ": %s",
+				     s->hdr.seq, s->name, pos, why);
+		if (st != LK_OK)
+			break;
+		j->read += rec.size;
+		if (rec.type <= REC_DEL)
+			st = take_op(j, victim, pos, &rec);
+		pos += rec.size;
+	}
+	seg_reader_free(&r);
+	return st;
+}
+
+/* Steps 2 and 3: the new segment, complete and synced. */
+static lk_status write_output(struct job *j)
+{
+	struct lk_db *db = j->db;
+	const lk_io *io = db->io;
+	struct segment *first = j->run[0], *last = j->run[j->nrun - 1];
+	struct seg_header h;
+	lk_status st;
+
+	if (last->hdr.generation == UINT32_MAX)
+		return err_set(LK_TOO_BIG, "segment %" PRIu64 " was compacted "
+					   "2^32 times",
+			       last->hdr.seq);
+	memset(&h, 0, sizeof h);
+	h.version = LK_FORMAT_VERSION;
+	memcpy(h.db_id, db->db_id, SEG_DB_ID_BYTES);
+	h.seq = last->hdr.seq;
+	h.seq_prev = first->hdr.seq_prev;
+	h.record_seq_base = first->hdr.record_seq_base;
+	h.generation = last->hdr.generation + 1;
+	st = seg_create(&j->out, io, db->dir, &h);
+	if (st != LK_OK) {
+		j->out = NULL;
+		return st;
+	}
+	j->buf_off = SEG_HEADER_BYTES;
+	for (uint32_t i = 0; st == LK_OK && i < j->nrun; i++)
+		st = copy_segment(j, i);
+	if (st == LK_OK && j->group_ops)
+		st = emit_end(j, REC_COMMIT, j->group_ops);
+	if (st == LK_OK)
+		st = emit_end(j, REC_SEAL, j->ops);
+	if (st == LK_OK)
+		st = flush(j);
+	/* Synced before any old segment goes (step 3).  A failed sync
+	 * leaves the file's contents unknown: it is dropped, not retried. */
+	if (st == LK_OK)
+		st = io->sync(io->ctx, j->out->file);
+	if (st != LK_OK)
+		return st;
+	j->out->sealed = 1;
+	j->out->data_end = j->out->file_size = j->out->synced_end = j->buf_off;
+	j->out->ops = j->ops;
+	j->out->installing = 1;
+	return LK_OK;
+}
+
+/* Drops a new segment that will not be installed. */
+static void discard_output(struct job *j)
+{
+	const lk_io *io = j->db->io;
+	char name[SEG_NAME_BYTES];
+
+	if (!j->out)
+		return;
+	memcpy(name, j->out->name, sizeof name);
+	seg_close(j->out, io);
+	j->out = NULL;
+	/* Best effort: open removes an incomplete or unneeded one. */
+	if (io->unlink(io->ctx, j->db->dir, name) == LK_OK)
+		(void)io->dir_sync(io->ctx, j->db->dir);
+}
+
+static void note_stall(struct lk_db *db, uint64_t t0)
+{
+	uint64_t us = db->io->mono_us(db->io->ctx) - t0;
+
+	if (us > atomic_load(&db->compact_stall_max_us))
+		atomic_store(&db->compact_stall_max_us, us);
+}
+
+/* Step 4: keys move to the new segment; the run leaves the table. */
+static lk_status install(struct job *j)
+{
+	struct lk_db *db = j->db;
+	const lk_io *io = db->io;
+	struct segment *out = j->out;
+	uint64_t t0;
+	lk_status st;
+
+	t0 = io->mono_us(io->ctx);
+	pthread_rwlock_wrlock(&db->ix_lock);
+	st = db_add_segment(db, out);
+	pthread_rwlock_unlock(&db->ix_lock);
+	note_stall(db, t0);
+	if (st != LK_OK)
+		return st;
+	for (size_t at = 0; at < j->nmoved; at += INSTALL_CHUNK) {
+		size_t end = at + INSTALL_CHUNK < j->nmoved ? at + INSTALL_CHUNK
+							     : j->nmoved;
+
+		t0 = io->mono_us(io->ctx);
+		pthread_rwlock_wrlock(&db->ix_lock);
+		for (size_t i = at; i < end; i++) {
+			const struct moved *m = &j->moved[i];
+			struct segment *from = j->run[m->victim];
+			struct ix_loc old = { from->slot, m->from_off,
+					      m->from_size };
+			struct ix_loc to = { out->slot, m->to_off, m->to_size };
+
+			if (!index_move(db->ix, m->ns, m->hash, old,
+					m->drop ? NULL : &to))
+				continue; /* overwritten since */
+			from->live_bytes -= m->from_size;
+			if (!m->drop)
+				out->live_bytes += m->to_size;
+		}
+		pthread_rwlock_unlock(&db->ix_lock);
+		note_stall(db, t0);
+	}
+	t0 = io->mono_us(io->ctx);
+	pthread_rwlock_wrlock(&db->ix_lock);
+	for (size_t i = 0; i < j->nrun; i++)
+		db_remove_segment(db, j->run[i]);
+	out->installing = 0;
+	pthread_rwlock_unlock(&db->ix_lock);
+	note_stall(db, t0);
+	j->out = NULL; /* the table's now */
+	return LK_OK;
+}
+
+/* Step 5: the old files go; open would remove them anyway. */
+static lk_status remove_run(struct job *j)
+{
+	struct lk_db *db = j->db;
+	const lk_io *io = db->io;
+	lk_status st = LK_OK;
+
+	for (size_t i = 0; i < j->nrun; i++) {
+		char name[SEG_NAME_BYTES];
+		lk_status u;
+
+		memcpy(name, j->run[i]->name, sizeof name);
+		db_seg_unpin(db, j->run[i]); /* the table's reference */
+		j->run[i] = NULL;
+		u = io->unlink(io->ctx, db->dir, name);
+		if (st == LK_OK && u != LK_OK)
+			st = u;
+	}
+	if (st == LK_OK)
+		st = io->dir_sync(io->ctx, db->dir);
+	if (st != LK_OK)
+		err_prefix("compaction: removing the old segments (open removes "
+			   "what is left)");
+	return st;
+}
+
+/* One run, steps 1 to 5.  Caller holds compact_mu.  *done is 0 when no
+ * run qualified. */
+static lk_status compact_one(struct lk_db *db, unsigned min_pct,
+			     uint64_t min_dead,
+			     int (*fresh)(void *, const struct segment *),
+			     void *arg, struct segment **made, int *done)
+{
+	struct job j;
+	lk_status st;
+	uint64_t t0 = db->io->mono_us(db->io->ctx);
+
+	*done = 0;
+	memset(&j, 0, sizeof j);
+	j.db = db;
+	j.t0_us = t0;
+	j.now_ms = db->io->now_ms(db->io->ctx);
+	j.run = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *j.run);
+	j.buf = mem_alloc(OUT_BUF_BYTES);
+	if (!j.run || !j.buf) {
+		st = err_set(LK_NOMEM, "compaction buffers");
+		goto out;
+	}
+	if (!pick(&j, min_pct, min_dead, fresh, arg)) {
+		st = LK_OK;
+		goto out;
+	}
+	st = write_output(&j);
+	if (st == LK_OK && made)
+		*made = j.out;
+	if (st == LK_OK)
+		st = install(&j);
+	if (st != LK_OK) {
+		discard_output(&j);
+		goto out;
+	}
+	atomic_fetch_add(&db->compactions, 1);
+	atomic_fetch_add(&db->compact_bytes_read, j.read);
+	atomic_fetch_add(&db->compact_bytes_written, j.written +
+			 SEG_HEADER_BYTES);
+	atomic_fetch_add(&db->compact_segments_removed, j.nrun);
+	atomic_fetch_add(&db->compact_records_dropped, j.dropped);
+	*done = 1;
+	st = remove_run(&j);
+out:
+	atomic_fetch_add(&db->compact_us, db->io->mono_us(db->io->ctx) - t0);
+	mem_free(j.moved);
+	mem_free(j.buf);
+	mem_free(j.run);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* On demand                                                              */
+/* ---------------------------------------------------------------------- */
+
+struct made {
+	struct segment *v[LK_SEGMENT_COUNT_MAX];
+	size_t n;
+};
+
+static int made_here(void *arg, const struct segment *s)
+{
+	const struct made *m = arg;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i] == s)
+			return 1;
+	return 0;
+}
+
+lk_status lk_compact(lk_db *db)
+{
+	struct made *m;
+	lk_status st;
+	int done = 1;
+
+	if (!db)
+		return err_set(LK_INVALID, "lk_compact: NULL database handle");
+	if (db->magic != DB_MAGIC)
+		return err_set(LK_MISUSE, "not an open database handle");
+	if (db->readonly)
+		return err_set(LK_READONLY, "lk_compact: the handle is "
+					    "read-only");
+	if (atomic_load(&db->halted))
+		return err_set(LK_HALTED, "lk_compact: writes are halted");
+	m = mem_calloc(1, sizeof *m);
+	if (!m)
+		return err_set(LK_NOMEM, "lk_compact");
+	pthread_mutex_lock(&db->compact_mu);
+	st = commit_seal_if_dead(db);
+	/* Each run holds a segment older than this call: it ends. */
+	for (; st == LK_OK && done;) {
+		struct segment *made = NULL;
+
+		st = compact_one(db, 0, 1, made_here, m, &made, &done);
+		if (done && m->n < LK_SEGMENT_COUNT_MAX)
+			m->v[m->n++] = made;
+	}
+	pthread_mutex_unlock(&db->compact_mu);
+	mem_free(m);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* In the background                                                      */
+/* ---------------------------------------------------------------------- */
+
+/* The share of the log that is dead, in percent. */
+static unsigned dead_pct(struct lk_db *db)
+{
+	uint64_t live = 0, dead = 0;
+
+	pthread_rwlock_rdlock(&db->ix_lock);
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
+		const struct segment *s = db->segs[i];
+
+		if (!s || s->installing || s == db->active)
+			continue;
+		live += s->live_bytes;
+		dead += dead_of(s);
+	}
+	pthread_rwlock_unlock(&db->ix_lock);
+	return live + dead ? (unsigned)(dead * 100 / (live + dead)) : 0;
+}
+
+static void *compactor_main(void *arg)
+{
+	struct lk_db *db = arg;
+	const lk_io *io = db->io;
+	uint64_t seen = atomic_load(&db->commits);
+	uint64_t quiet_since = io->mono_us(io->ctx);
+
+	while (!wait_us(db, POLL_MS * 1000u)) {
+		uint64_t commits = atomic_load(&db->commits);
+		uint64_t now = io->mono_us(io->ctx);
+		int idle, done = 1;
+		lk_status st = LK_OK;
+
+		if (commits != seen) {
+			seen = commits;
+			quiet_since = now;
+		}
+		idle = now - quiet_since >= db->opts.compact_idle_ms * 1000ull;
+		while (st == LK_OK && done && !atomic_load(&db->halted)) {
+			unsigned pct = dead_pct(db);
+
+			if (idle ? pct < db->opts.compact_idle_pct
+				 : pct < db->opts.compact_dead_pct)
+				break;
+			pthread_mutex_lock(&db->compact_mu);
+			st = compact_one(db, idle ? RUN_DEAD_PCT_IDLE
+						  : RUN_DEAD_PCT_LOAD,
+					 RUN_DEAD_BYTES_MIN, NULL, NULL, NULL,
+					 &done);
+			pthread_mutex_unlock(&db->compact_mu);
+			if (st != LK_OK)
+				atomic_fetch_add(&db->compact_failures, 1);
+		}
+	}
+	return NULL;
+}
+
+lk_status compact_init(struct lk_db *db)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&db->compact_mu, NULL);
+	pthread_mutex_init(&db->compact_cv_mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->compact_cv, &attr);
+	pthread_condattr_destroy(&attr);
+	db->compact_inited = 1;
+	if (db->readonly || db->opts.compact_dead_pct == 0)
+		return LK_OK;
+	if (pthread_create(&db->compactor, NULL, compactor_main, db) != 0)
+		return err_set(LK_NOMEM, "starting the compaction thread");
+	db->compactor_running = 1;
+	return LK_OK;
+}
+
+void compact_stop(struct lk_db *db)
+{
+	if (!db->compact_inited)
+		return;
+	pthread_mutex_lock(&db->compact_cv_mu);
+	db->compact_stop = 1;
+	pthread_cond_broadcast(&db->compact_cv);
+	pthread_mutex_unlock(&db->compact_cv_mu);
+	if (db->compactor_running)
+		pthread_join(db->compactor, NULL);
+	db->compactor_running = 0;
+}
+
+void compact_free(struct lk_db *db)
+{
+	if (!db->compact_inited)
+		return;
+	pthread_cond_destroy(&db->compact_cv);
+	pthread_mutex_destroy(&db->compact_cv_mu);
+	pthread_mutex_destroy(&db->compact_mu);
+	db->compact_inited = 0;
+}

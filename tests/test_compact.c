@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_compact.c - compaction (SPEC §6): what it keeps, what it drops, and
+ * what a power cut in the middle of it leaves.
+ *
+ * Method: random puts, overwrites and deletes against a model (the value
+ * each key should hold), on the in-memory layer with 4 KiB segments so
+ * that a few hundred writes make dozens of segments; then lk_compact(),
+ * reads of every key, a scan of every record on disk (no dead put left in
+ * a sealed segment, no key twice), and a reopen.  The tombstone rule and
+ * crash safety run on the fault layer: a power cut at every I/O call of a
+ * compaction, each followed by a reboot and a strict reopen that must find
+ * the model's state, with no deleted key back.  The background thread
+ * runs against writer, reader, iterator and backup threads.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "io_fault.h"
+#include "testutil.h"
+
+#define DIR "/db"
+#define NKEYS 64
+#define T0_MS UINT64_C(1800000000000)
+
+/* The model: the value seed each key holds, or -1 when absent. */
+static int model[NKEYS];
+
+static void key_of(char k[16], int i)
+{
+	snprintf(k, 16, "key-%03d", i);
+}
+
+/* Values of 20 to 400 bytes, made from a seed. */
+static size_t value_of(char v[512], int seed)
+{
+	size_t n = 20 + (size_t)(seed * 37 % 230); /* never compressed */
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = (char)('a' + (seed + (int)i * 7) % 26);
+	return n;
+}
+
+static lk_options options(const lk_io *io)
+{
+	lk_options o = test_options(io);
+
+	o.segment_size_bytes = 4096;
+	o.compact_dead_pct = 0; /* only lk_compact() */
+	return o;
+}
+
+/* `n` random writes: 1 in 5 a delete. */
+static void churn(lk_db *db, int n, uint64_t seed)
+{
+	char k[16], v[512];
+
+	for (int i = 0; i < n; i++) {
+		uint64_t r = (seed + (uint64_t)i) * 0x9e3779b97f4a7c15u;
+		int key = (int)((r >> 20) % NKEYS);
+
+		key_of(k, key);
+		if ((r >> 40) % 5 == 0) {
+			CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+			model[key] = -1;
+		} else {
+			int s = (int)((r >> 8) % 100000);
+
+			CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v,
+					value_of(v, s), 0));
+			model[key] = s;
+		}
+	}
+}
+
+static void check_model(lk_db *db)
+{
+	char k[16], v[512];
+
+	for (int i = 0; i < NKEYS; i++) {
+		void *got = NULL;
+		size_t len = 0;
+		lk_status st;
+
+		key_of(k, i);
+		st = lk_get(&got, &len, db, LK_NS_DEFAULT, k, strlen(k));
+		if (model[i] < 0) {
+			if (st != LK_NOT_FOUND)
+				fprintf(stderr, "%s: deleted, came back\n", k);
+			CHECK_ST(LK_NOT_FOUND, st);
+			continue;
+		}
+		CHECK_OK(st);
+		CHECK(len == value_of(v, model[i]) && memcmp(got, v, len) == 0);
+		lk_free(got);
+	}
+}
+
+/* ---- every record on disk ---- */
+
+struct disk {
+	int puts[NKEYS];       /* puts of each key in sealed segments */
+	int dels[NKEYS];
+	int dead_puts;         /* puts in sealed segments not the model's */
+	int segments;
+	int expired_puts;
+};
+
+struct lister {
+	const lk_io *io;
+	lk_io_dir *dir;
+	struct disk *d;
+	uint64_t newest;
+};
+
+static lk_status find_newest(void *arg, const char *name)
+{
+	struct lister *l = arg;
+	uint64_t seq;
+	uint32_t gen;
+
+	if (seg_parse_name(name, &seq, &gen) && seq > l->newest)
+		l->newest = seq;
+	return LK_OK;
+}
+
+static lk_status scan_one(void *arg, const char *name)
+{
+	struct lister *l = arg;
+	uint8_t hdr[SEG_HEADER_BYTES];
+	uint64_t pos = SEG_HEADER_BYTES, seq;
+	struct seg_reader r;
+	struct segment *s;
+	const char *why;
+	uint32_t gen;
+	size_t got;
+
+	if (!seg_parse_name(name, &seq, &gen))
+		return LK_OK;
+	l->d->segments++;
+	CHECK_OK(seg_open(&s, l->io, l->dir, name, 0));
+	CHECK_OK(l->io->pread(l->io->ctx, s->file, hdr, sizeof hdr, 0, &got));
+	CHECK_OK(seg_header_decode(&s->hdr, hdr, &why));
+	s->db_seed = record_hash(s->hdr.db_id, SEG_DB_ID_BYTES, 0);
+	CHECK_OK(seg_reader_init(&r, l->io, s, s->file_size));
+	for (;;) {
+		struct record rec;
+		char v[512];
+		int key;
+
+		if (seg_reader_record(&r, pos, &rec, &why) != LK_OK)
+			break;
+		pos += rec.size;
+		if (rec.type > REC_DEL || rec.ns != LK_NS_DEFAULT ||
+		    seq == l->newest)
+			continue;
+		if (rec.key_len != 7 || memcmp(rec.key, "key-", 4) != 0)
+			continue; /* filler */
+		CHECK(sscanf((const char *)rec.key + 4, "%3d", &key) == 1);
+		if (rec.type == REC_DEL) {
+			l->d->dels[key]++;
+			continue;
+		}
+		l->d->puts[key]++;
+		if (rec.expire_at_ms)
+			l->d->expired_puts++;
+		if (model[key] < 0 ||
+		    rec.value_len != value_of(v, model[key]) ||
+		    memcmp(rec.value, v, rec.value_len) != 0)
+			l->d->dead_puts++;
+	}
+	seg_reader_free(&r);
+	seg_close(s, l->io);
+	return LK_OK;
+}
+
+/* Scans every segment but the newest (the active one, which compaction
+ * leaves alone). */
+static void scan_disk(struct disk *d, const lk_io *io)
+{
+	struct lister l = { io, NULL, d, 0 };
+
+	memset(d, 0, sizeof *d);
+	CHECK_OK(io->dir_open(io->ctx, DIR, 0, &l.dir));
+	CHECK_OK(io->dir_list(io->ctx, l.dir, find_newest, &l));
+	CHECK_OK(io->dir_list(io->ctx, l.dir, scan_one, &l));
+	io->dir_close(io->ctx, l.dir);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void keeps_every_live_record_and_drops_every_dead_one(void **state)
+{
+	lk_options o;
+	lk_stats before, after;
+	struct disk d;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = options(io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	churn(db, 1500, 1);
+	CHECK_OK(lk_stats_get(&before, db));
+	scan_disk(&d, io);
+	CHECK(d.dead_puts > 500); /* there is something to drop */
+
+	CHECK_OK(lk_compact(db));
+	check_model(db);
+	CHECK_OK(lk_stats_get(&after, db));
+	CHECK(after.compactions > 0);
+	CHECK(after.compact_records_dropped > 0);
+	CHECK(after.segment_count < before.segment_count);
+	CHECK(after.disk_bytes < before.disk_bytes / 2);
+	CHECK(after.live_keys == before.live_keys);
+	scan_disk(&d, io);
+	CHECK(d.dead_puts == 0);
+	for (int i = 0; i < NKEYS; i++)
+		CHECK(d.puts[i] <= 1);
+
+	/* Writes go on, and a second compaction finds the new garbage. */
+	churn(db, 300, 2);
+	CHECK_OK(lk_compact(db));
+	check_model(db);
+	CHECK_OK(lk_close(db));
+
+	CHECK_OK(lk_open(&db, DIR, &o));
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
+/* Tombstones: deleted keys stay deleted across compaction and reopen,
+ * whichever runs the compaction chose; once everything is compacted from
+ * the oldest segment no tombstone needs to stay. */
+static void deleted_keys_never_come_back(void **state)
+{
+	lk_options o;
+	struct disk d;
+	lk_io *io;
+	lk_db *db;
+	char k[16], v[512];
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = options(io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	/* old values of keys 0..9 at the start of the log */
+	for (int i = 0; i < 10; i++) {
+		key_of(k, i);
+		model[i] = 1000 + i;
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v,
+				value_of(v, model[i]), 0));
+	}
+	for (int i = 10; i < NKEYS; i++)
+		model[i] = -1;
+	churn(db, 600, 3);
+	for (int i = 0; i < 10; i++) {
+		key_of(k, i);
+		CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+		model[i] = -1;
+	}
+	churn(db, 200, 4);
+	for (int i = 0; i < 10; i++) {
+		key_of(k, i);
+		CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+		model[i] = -1;
+	}
+	CHECK_OK(lk_compact(db));
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_open(&db, DIR, &o));
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	scan_disk(&d, io);
+	for (int i = 0; i < NKEYS; i++)
+		if (model[i] < 0)
+			CHECK(d.puts[i] == 0 || d.dels[i] > 0);
+	lk_io_memory_free(io);
+}
+
+static void expired_records_are_dropped(void **state)
+{
+	lk_options o;
+	struct disk d;
+	lk_stats st;
+	lk_io *io;
+	lk_db *db;
+	char k[16], v[512];
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	lk_io_memory_set_time_ms(io, T0_MS);
+	o = options(io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	for (int i = 0; i < NKEYS; i++) {
+		key_of(k, i);
+		model[i] = i;
+		/* even keys expire a minute from now */
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v,
+				value_of(v, i), i % 2 ? 0 : T0_MS + 60000));
+	}
+	for (int i = 0; i < 40; i++) { /* seal the segments above */
+		snprintf(k, sizeof k, "fill-%03d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v, 300, 0));
+	}
+	lk_io_memory_set_time_ms(io, T0_MS + 120000);
+	for (int i = 0; i < NKEYS; i += 2)
+		model[i] = -1;
+	check_model(db);
+	CHECK_OK(lk_compact(db));
+	check_model(db);
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.compact_records_dropped > 0);
+	CHECK(st.live_keys == NKEYS / 2 + 40);
+	/* no expired put left in a sealed segment: each is gone, or (with
+	 * older segments before its run) a tombstone */
+	scan_disk(&d, io);
+	CHECK(d.expired_puts == 0);
+	for (int i = 0; i < NKEYS; i += 2)
+		CHECK(d.puts[i] == 0);
+	CHECK_OK(lk_close(db));
+	/* and they stay gone, whatever the clock says after reopening */
+	lk_io_memory_set_time_ms(io, T0_MS);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
+/* A power cut at every I/O call of a compaction: the reopened store holds
+ * the model's state (compaction changes no data), deleted keys included,
+ * and a second open finds nothing left to clean. */
+static void power_cut_anywhere_in_a_compaction(void **state)
+{
+	uint64_t cuts = 0, leftovers = 0;
+
+	(void)state;
+	for (uint64_t cut = 1;; cut++) {
+		struct fault_fs *fs;
+		lk_recovery_report rep;
+		lk_options o;
+		lk_db *db;
+		lk_status st;
+
+		for (int i = 0; i < NKEYS; i++)
+			model[i] = -1;
+		CHECK_OK(fault_new(&fs, cut));
+		o = options(fault_io(fs));
+		CHECK_OK(lk_open(&db, DIR, &o));
+		churn(db, 400, 5);
+		fault_cut_at(fs, cut);
+		st = lk_compact(db);
+		fault_cut_at(fs, 0);
+		if (!fault_is_cut(fs)) {
+			/* the compaction ran whole: every cut point done */
+			CHECK_OK(st);
+			CHECK_OK(lk_close(db));
+			fault_free(fs);
+			break;
+		}
+		CHECK(st != LK_OK);
+		(void)lk_close(db);
+		fault_reboot(fs, FAULT_RANDOM, cut * 7919, NULL);
+		cuts++;
+		CHECK_OK(lk_open(&db, DIR, &o));
+		CHECK_OK(lk_recovery(&rep, db));
+		leftovers += rep.compaction_leftovers;
+		check_model(db);
+		CHECK_OK(lk_close(db));
+		CHECK_OK(lk_open(&db, DIR, &o));
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(rep.compaction_leftovers == 0 && rep.bytes_cut == 0);
+		check_model(db);
+		CHECK_OK(lk_close(db));
+		fault_free(fs);
+	}
+	print_message("power cuts during compaction: %" PRIu64 " states, %"
+		      PRIu64 " leftover files removed at open\n",
+		      cuts, leftovers);
+	CHECK(cuts > 20);
+	CHECK(leftovers > 0);
+}
+
+/* verify names an interrupted compaction's file as a leftover, not as
+ * damage, and a writing open removes it. */
+static int leftover_problems;
+static void count_leftover(void *arg, const lk_problem *p)
+{
+	(void)arg;
+	CHECK(p->kind == LK_PROBLEM_LEFTOVER || p->kind == LK_PROBLEM_TORN_TAIL);
+	leftover_problems += p->kind == LK_PROBLEM_LEFTOVER;
+}
+
+static void verify_reports_leftovers_and_open_removes_them(void **state)
+{
+	struct fault_fs *fs;
+	lk_recovery_report rep;
+	lk_options o;
+	lk_db *db;
+	int found = 0;
+
+	(void)state;
+	/* the first cut that leaves a compaction output behind */
+	for (uint64_t cut = 1; cut < 400 && !found; cut++) {
+		CHECK_OK(fault_new(&fs, 1));
+		o = options(fault_io(fs));
+		for (int i = 0; i < NKEYS; i++)
+			model[i] = -1;
+		CHECK_OK(lk_open(&db, DIR, &o));
+		churn(db, 400, 6);
+		fault_cut_at(fs, cut);
+		(void)lk_compact(db);
+		(void)lk_close(db);
+		fault_reboot(fs, FAULT_KEEP_ALL, 1, NULL);
+		leftover_problems = 0;
+		CHECK_OK(lk_verify(&rep, DIR, &o, count_leftover, NULL));
+		if (leftover_problems > 0) {
+			found = 1;
+			CHECK(rep.compaction_leftovers ==
+			      (uint64_t)leftover_problems);
+			o.flags = LK_OPEN_READONLY;
+			CHECK_OK(lk_open(&db, DIR, &o));
+			check_model(db);
+			CHECK_OK(lk_close(db));
+			o.flags = 0;
+			CHECK_OK(lk_open(&db, DIR, &o));
+			CHECK_OK(lk_recovery(&rep, db));
+			CHECK(rep.compaction_leftovers ==
+			      (uint64_t)leftover_problems);
+			check_model(db);
+			CHECK_OK(lk_close(db));
+			leftover_problems = 0;
+			CHECK_OK(lk_verify(&rep, DIR, &o, count_leftover, NULL));
+			CHECK(leftover_problems == 0);
+		}
+		fault_free(fs);
+	}
+	CHECK(found);
+}
+
+static void misuse_and_options(void **state)
+{
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = options(io);
+	CHECK_ST(LK_INVALID, lk_compact(NULL));
+	o.compact_dead_pct = 30;
+	o.compact_idle_pct = 50; /* above the other */
+	CHECK_ST(LK_INVALID, lk_open(&db, DIR, &o));
+	o.compact_dead_pct = 100;
+	CHECK_ST(LK_INVALID, lk_open(&db, DIR, &o));
+	/* a version 1 struct stops before the compaction fields */
+	o = options(io);
+	o.version = 1;
+	o.compact_dead_pct = 12345; /* past a v1 struct: never read */
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_compact(db)); /* nothing to do */
+	CHECK_OK(lk_close(db));
+	o = options(io);
+	o.flags = LK_OPEN_READONLY;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_ST(LK_READONLY, lk_compact(db));
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
+/* ---- the background thread against everything else ---- */
+
+#define BG_KEYS 400
+
+static lk_db *bg_db;
+static atomic_int bg_stop;
+static atomic_uint bg_round;
+
+static void bg_value(char v[64], int key, unsigned round)
+{
+	snprintf(v, 64, "v-%04d-%08u-0123456789abcdef0123456789", key, round);
+}
+
+/* Rewrites every key, round after round; readers check that a key's
+ * value is of a round no older than the last finished one. */
+static void *bg_writer(void *arg)
+{
+	char k[16], v[64];
+
+	(void)arg;
+	for (unsigned round = 1; !atomic_load(&bg_stop) && round < 60; round++) {
+		for (int i = 0; i < BG_KEYS; i++) {
+			key_of(k, i);
+			bg_value(v, i, round);
+			CHECK_OK(lk_put(bg_db, LK_NS_DEFAULT, k, strlen(k), v,
+					strlen(v), 0));
+		}
+		atomic_store(&bg_round, round);
+	}
+	return NULL;
+}
+
+static void *bg_reader(void *arg)
+{
+	char k[16];
+
+	(void)arg;
+	while (!atomic_load(&bg_stop)) {
+		unsigned done = atomic_load(&bg_round);
+		lk_iter *it;
+		const void *key, *value;
+		size_t klen, vlen;
+		int n = 0;
+
+		for (int i = 0; i < BG_KEYS; i += 7) {
+			void *got;
+			size_t len;
+			unsigned round;
+			int key_no;
+
+			key_of(k, i);
+			CHECK_OK(lk_get(&got, &len, bg_db, LK_NS_DEFAULT, k,
+					strlen(k)));
+			CHECK(sscanf(got, "v-%4d-%8u", &key_no, &round) == 2);
+			CHECK(key_no == i && round >= done);
+			lk_free(got);
+		}
+		CHECK_OK(lk_iter_open(&it, bg_db, LK_NS_DEFAULT, NULL, 0));
+		while (lk_iter_next(it, &key, &klen, &value, &vlen, NULL) ==
+		       LK_OK)
+			n++;
+		lk_iter_close(it);
+		CHECK(n == BG_KEYS);
+	}
+	return NULL;
+}
+
+static void background_compaction_under_load(void **state)
+{
+	char path[256], copy[300];
+	pthread_t w, r[2];
+	lk_options o = LK_OPTIONS_INIT;
+	lk_stats st;
+	lk_db *b;
+
+	(void)state;
+	CHECK(make_temp_dir(path, sizeof path, "compact") == 0);
+	o.segment_size_bytes = 64 * 1024;
+	o.sync = LK_SYNC_NONE;
+	o.compact_dead_pct = 30;
+	o.compact_idle_pct = 10;
+	o.compact_idle_ms = 50;
+	o.compact_rate_bytes = 0;
+	CHECK_OK(lk_open(&bg_db, path, &o));
+	atomic_store(&bg_stop, 0);
+	atomic_store(&bg_round, 0);
+	{
+		char k[16], v[64];
+
+		for (int i = 0; i < BG_KEYS; i++) {
+			key_of(k, i);
+			bg_value(v, i, 0);
+			CHECK_OK(lk_put(bg_db, LK_NS_DEFAULT, k, strlen(k), v,
+					strlen(v), 0));
+		}
+	}
+	CHECK(pthread_create(&w, NULL, bg_writer, NULL) == 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&r[i], NULL, bg_reader, NULL) == 0);
+	/* a backup in the middle of it all */
+	while (atomic_load(&bg_round) < 20)
+		;
+	snprintf(copy, sizeof copy, "%s/copy", path);
+	CHECK_OK(lk_backup(bg_db, copy, NULL, NULL));
+	pthread_join(w, NULL);
+	atomic_store(&bg_stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(r[i], NULL);
+	CHECK_OK(lk_stats_get(&st, bg_db));
+	print_message("background: %" PRIu64 " compactions, %" PRIu64
+		      " segments removed, longest index hold %" PRIu64 " us\n",
+		      st.compactions, st.compact_segments_removed,
+		      st.compact_stall_max_us);
+	CHECK(st.compactions > 0);
+	CHECK_OK(lk_close(bg_db));
+
+	/* the copy opens and holds every key */
+	o.compact_dead_pct = 0;
+	CHECK_OK(lk_open(&b, copy, &o));
+	CHECK_OK(lk_stats_get(&st, b));
+	CHECK(st.live_keys == BG_KEYS);
+	CHECK_OK(lk_close(b));
+	CHECK_OK(lk_open(&b, path, &o));
+	CHECK_OK(lk_stats_get(&st, b));
+	CHECK(st.live_keys == BG_KEYS);
+	CHECK_OK(lk_close(b));
+	remove_tree(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(keeps_every_live_record_and_drops_every_dead_one),
+		cmocka_unit_test(deleted_keys_never_come_back),
+		cmocka_unit_test(expired_records_are_dropped),
+		cmocka_unit_test(power_cut_anywhere_in_a_compaction),
+		cmocka_unit_test(verify_reports_leftovers_and_open_removes_them),
+		cmocka_unit_test(misuse_and_options),
+		cmocka_unit_test(background_compaction_under_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
