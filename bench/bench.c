@@ -102,6 +102,7 @@
 #define SEED_FILL UINT64_C(1)
 #define SEED_GET_HIT UINT64_C(2)
 #define SEED_GET_MISS UINT64_C(3)
+#define SEED_OVERWRITE UINT64_C(4)
 #define SALT_KEY UINT64_C(0x6c6f676b65657031)   /* "logkeep1" */
 #define SALT_VALUE UINT64_C(0x76616c7565736565) /* "valuesee" */
 #define SALT_BASELINE UINT64_C(0x626173656c696e65) /* "baseline" */
@@ -264,6 +265,12 @@ struct engine_stats {
 	double disk_bytes;
 	double index_bytes;
 	double records_replayed; /* by the open that made the handle */
+	double dead_bytes;
+	double compactions;      /* by this handle */
+	double compact_bytes_written;
+	double compact_s;        /* time spent compacting */
+	double compact_stall_us; /* longest hold of the index lock */
+	double log_bytes_written;
 };
 
 struct engine;
@@ -463,6 +470,12 @@ static bool logkeep_stats(struct engine *e, struct engine_stats *stats)
 	stats->disk_bytes = (double)st.disk_bytes;
 	stats->index_bytes = (double)st.index_bytes;
 	stats->records_replayed = (double)report.records_replayed;
+	stats->dead_bytes = (double)st.dead_bytes;
+	stats->compactions = (double)st.compactions;
+	stats->compact_bytes_written = (double)st.compact_bytes_written;
+	stats->compact_s = (double)st.compact_us / 1e6;
+	stats->compact_stall_us = (double)st.compact_stall_max_us;
+	stats->log_bytes_written = (double)st.log_bytes_written;
 	return true;
 }
 
@@ -509,6 +522,19 @@ struct results {
 	double index_bytes_per_key;
 	double disk_bytes;
 	double space_amplification;
+	double overwrite_ops_s;
+	double overwrite_stall_ms;
+	double settle_s;
+	double compactions;
+	double compact_mb_s;
+	double compact_stall_us;
+	double overwrite_disk_bytes;
+	double overwrite_space_amp;
+	double overwrite_write_amp;
+	double overwrite_device_write_amp;
+	double compact_bytes_written;
+	double reopen_after_ms;
+	double records_replayed_after;
 };
 
 /* The rows of the table and the members of each engine's JSON object. */
@@ -545,6 +571,20 @@ static const struct figure figures[] = {
 	FIGURE("index per live key", "bytes", index_bytes_per_key, 2),
 	FIGURE("disk", "bytes", disk_bytes, 0),
 	FIGURE("space amplification", "ratio", space_amplification, 3),
+	FIGURE("random overwrites, batches of 1000", "ops/s", overwrite_ops_s, 0),
+	FIGURE("slowest overwrite batch", "ms", overwrite_stall_ms, 2),
+	FIGURE("compaction settled after", "s", settle_s, 1),
+	FIGURE("compactions", "count", compactions, 0),
+	FIGURE("compaction throughput (written)", "MB/s", compact_mb_s, 1),
+	FIGURE("longest index hold, compaction", "us", compact_stall_us, 0),
+	FIGURE("disk after overwrites", "bytes", overwrite_disk_bytes, 0),
+	FIGURE("space amp. after compaction", "ratio", overwrite_space_amp, 3),
+	FIGURE("compaction wrote", "bytes", compact_bytes_written, 0),
+	FIGURE("write amp., engine bytes", "ratio", overwrite_write_amp, 3),
+	FIGURE("write amp., device (/proc io)", "ratio",
+	       overwrite_device_write_amp, 3),
+	FIGURE("reopen after compaction", "ms", reopen_after_ms, 2),
+	FIGURE("records replayed by it", "count", records_replayed_after, 0),
 };
 #define FIGURE_COUNT (sizeof figures / sizeof figures[0])
 
@@ -901,6 +941,128 @@ static bool run_space(struct run *r)
 	return true;
 }
 
+/* Bytes this process caused to be written to storage (Linux
+ * /proc/self/io write_bytes), or NAN. */
+static double storage_bytes_written(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	double v = NAN;
+
+	if (f == NULL)
+		return NAN;
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned long long n;
+
+		if (sscanf(line, "write_bytes: %llu", &n) == 1)
+			v = (double)n;
+	}
+	fclose(f);
+	return v;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* 7. As many random overwrites as keys, in synced batches of
+ * OVERWRITE_BATCH like the fill (the slowest batch is the longest write
+ * stall a writer saw), then a wait for automatic compaction to finish:
+ * space amplification after it, and write amplification over the
+ * overwrites' logical bytes, compaction included: as the engine counts
+ * its writes (log appends, zero prefill, compaction output), and as the
+ * kernel counts this process's writes to storage (/proc/self/io, which
+ * adds the file system's rewrites of partial pages at each fdatasync). */
+#define OVERWRITE_BATCH 1000u
+#define SETTLE_QUIET_MS 3000u
+#define SETTLE_LIMIT_MS 300000u
+
+static bool run_overwrite(struct run *r)
+{
+	struct engine *e = &r->engine;
+	uint64_t n = r->cfg->keys;
+	uint64_t ns = 0, slowest = 0;
+	struct engine_stats st;
+	double written0 = storage_bytes_written();
+	uint64_t x = SEED_OVERWRITE;
+
+	if (!e->ops->stats(e, &st))
+		return false;
+	double log0 = st.log_bytes_written;
+	double compact0 = st.compact_bytes_written;
+
+	for (uint64_t i = 0; i < n; i += OVERWRITE_BATCH) {
+		size_t count = (size_t)(n - i < OVERWRITE_BATCH
+						? n - i
+						: OVERWRITE_BATCH);
+		for (size_t j = 0; j < count; j++) {
+			x = mix64(x + i + j);
+			r->blk->ids[j] = x % n;
+		}
+		block_prepare_puts(r->blk, count);
+		uint64_t t0 = now_ns();
+		if (!e->ops->put_batch(e, r->blk->kv, count))
+			return false;
+		uint64_t t = now_ns() - t0;
+		ns += t;
+		if (t > slowest)
+			slowest = t;
+	}
+	r->res.overwrite_ops_s = ops_per_s(n, ns);
+	r->res.overwrite_stall_ms = (double)slowest / 1e6;
+
+	/* Settled: no new compaction for SETTLE_QUIET_MS. */
+	uint64_t t0 = now_ns(), quiet_since = t0;
+	double last = -1;
+	for (;;) {
+		if (!e->ops->stats(e, &st))
+			return false;
+		uint64_t now = now_ns();
+		if (st.compactions != last) {
+			last = st.compactions;
+			quiet_since = now;
+		}
+		if (isnan(st.compactions) ||
+		    now - quiet_since >= SETTLE_QUIET_MS * 1000000ull ||
+		    now - t0 >= SETTLE_LIMIT_MS * 1000000ull)
+			break;
+		sleep_ms(100);
+	}
+	r->res.settle_s = (double)(quiet_since - t0) / 1e9;
+	r->res.compactions = st.compactions;
+	r->res.compact_mb_s = st.compact_bytes_written / 1e6 / st.compact_s;
+	r->res.compact_stall_us = st.compact_stall_us;
+	r->res.overwrite_disk_bytes = st.disk_bytes;
+	r->res.overwrite_space_amp =
+		st.disk_bytes / (st.live_keys * (KEY_BYTES + VALUE_BYTES));
+	double user = (double)n * (KEY_BYTES + VALUE_BYTES);
+	r->res.compact_bytes_written = st.compact_bytes_written - compact0;
+	r->res.overwrite_write_amp = (st.log_bytes_written - log0 +
+				      st.compact_bytes_written - compact0) /
+				     user;
+	r->res.overwrite_device_write_amp =
+		(storage_bytes_written() - written0) / user;
+	return true;
+}
+
+/* 8. The reopen again, on the compacted log. */
+static bool run_reopen_after(struct run *r)
+{
+	struct results before = r->res;
+
+	if (!run_reopen(r))
+		return false;
+	r->res.reopen_after_ms = r->res.reopen_ms;
+	r->res.records_replayed_after = r->res.records_replayed;
+	r->res.close_ms = before.close_ms;
+	r->res.reopen_ms = before.reopen_ms;
+	r->res.records_replayed = before.records_replayed;
+	return true;
+}
+
 /* In order: each may rely on the ones before it. */
 static const struct workload workloads[] = {
 	{ "fill", run_fill },
@@ -910,6 +1072,8 @@ static const struct workload workloads[] = {
 	{ "get-miss", run_get_misses },
 	{ "check-durable", run_check_durable },
 	{ "space", run_space },
+	{ "overwrite+compaction", run_overwrite },
+	{ "reopen after compaction", run_reopen_after },
 };
 #define WORKLOAD_COUNT (sizeof workloads / sizeof workloads[0])
 

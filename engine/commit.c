@@ -279,6 +279,8 @@ static lk_status rotate(struct lk_db *db)
 				  seg_seed(old, old->data_end));
 		st = io->pwrite(io->ctx, old->file, buf, n, old->data_end);
 		if (st == LK_OK)
+			atomic_fetch_add(&db->log_bytes_written, n);
+		if (st == LK_OK)
 			st = io->truncate(io->ctx, old->file, old->data_end + n);
 		if (st != LK_OK)
 			return st;
@@ -337,6 +339,7 @@ static void prefill(struct lk_db *db, struct segment *s, uint64_t group_end)
 		size_t n = to - from < sizeof zeroes ? (size_t)(to - from)
 						     : sizeof zeroes;
 
+		atomic_fetch_add(&db->log_bytes_written, n);
 		if (io->pwrite(io->ctx, s->file, zeroes, n, from) != LK_OK)
 			return;
 		from += n;
@@ -495,6 +498,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
 	st = io->pwrite(io->ctx, s->file, db->group_buf, n, s->data_end);
+	atomic_fetch_add(&db->log_bytes_written, n);
 	if (st != LK_OK) {
 		err_prefix("appending to segment %s", s->name);
 		goto out;
@@ -747,6 +751,7 @@ lk_status commit_close(struct lk_db *db)
 	mark.durable_upto = (uint32_t)s->data_end;
 	n = record_encode(buf, &mark, mark.seq, seg_seed(s, s->data_end));
 	st = db->io->pwrite(db->io->ctx, s->file, buf, n, s->data_end);
+	atomic_fetch_add(&db->log_bytes_written, n);
 	if (st == LK_OK) {
 		s->data_end += n;
 		st = sync_active(db);

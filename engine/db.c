@@ -1021,6 +1021,7 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->commits = atomic_load(&db->commits);
 	stats->sync_calls = atomic_load(&db->sync_calls);
 	stats->write_groups = atomic_load(&db->write_groups);
+	stats->log_bytes_written = atomic_load(&db->log_bytes_written);
 	stats->compactions = atomic_load(&db->compactions);
 	stats->compact_bytes_read = atomic_load(&db->compact_bytes_read);
 	stats->compact_bytes_written = atomic_load(&db->compact_bytes_written);

@@ -83,6 +83,7 @@ struct lk_db {
 
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
+	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
 	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
 		compact_segments_removed, compact_records_dropped, compact_us,
 		compact_stall_max_us, compact_failures;

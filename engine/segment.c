@@ -290,8 +290,8 @@ int seg_reader_zero_from(struct seg_reader *r, uint64_t from)
 		size_t n = r->end - from < READER_WINDOW_BYTES
 				   ? (size_t)(r->end - from)
 				   : READER_WINDOW_BYTES;
-		const uint8_t *p;
-		size_t got;
+		const uint8_t *p = NULL;
+		size_t got = 0;
 
 		if (seg_reader_get(r, from, n, &p, &got) != LK_OK || got != n)
 			return 0;
@@ -306,9 +306,9 @@ int seg_reader_zero_from(struct seg_reader *r, uint64_t from)
 lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
 			    struct record *rec, const char **why)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 	uint32_t size;
-	size_t got;
+	size_t got = 0;
 	lk_status st;
 
 	if (off >= r->end)

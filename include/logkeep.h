@@ -373,7 +373,10 @@ typedef struct lk_stats {
 	uint64_t commits;           /* batches committed by this handle */
 	uint64_t sync_calls;        /* fdatasyncs of segment data by this handle */
 	uint64_t write_groups;      /* group writes (one or more batches each) */
-	/* version 2: compaction by this handle */
+	/* version 2 */
+	uint64_t log_bytes_written; /* appended by commits (zero prefill
+				       included) through this handle */
+	/* compaction by this handle */
 	uint64_t compactions;       /* runs of segments rewritten */
 	uint64_t compact_bytes_read;    /* of old segments */
 	uint64_t compact_bytes_written; /* of new segments */

@@ -52,11 +52,29 @@ static void print_text(lk_db *db, const lk_stats *st,
 			continue;
 		printf("  %-24s %12" PRIu64 " keys\n", name, keys);
 	}
-	printf("segments (# live, . dead):\n");
+	{
+		size_t rewritten = 0;
+		uint64_t data = st->live_bytes + st->dead_bytes;
+
+		for (size_t i = 0; i < nsegs; i++)
+			rewritten += segs[i].generation > 0;
+		printf("compaction: %zu of %zu segments rewritten; %u%% of the "
+		       "log is dead\n",
+		       rewritten, nsegs,
+		       data ? (unsigned)(st->dead_bytes * 100 / data) : 0u);
+	}
+	printf("segments (# live, . dead; SEQ.GEN after compaction):\n");
 	for (size_t i = 0; i < nsegs; i++) {
+		char label[32];
+
+		if (segs[i].generation)
+			snprintf(label, sizeof label, "%" PRIu64 ".%x",
+				 segs[i].seq, segs[i].generation);
+		else
+			snprintf(label, sizeof label, "%" PRIu64, segs[i].seq);
 		draw_bar(bar, &segs[i]);
-		printf("  %6" PRIu64 "%s %10" PRIu64 " bytes [%s] %3u%% live\n",
-		       segs[i].seq, segs[i].sealed ? " " : "*",
+		printf("  %8s%s %10" PRIu64 " bytes [%s] %3u%% live\n",
+		       label, segs[i].sealed ? " " : "*",
 		       segs[i].disk_bytes, bar,
 		       segs[i].disk_bytes
 			       ? (unsigned)(segs[i].live_bytes * 100 /
