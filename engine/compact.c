@@ -65,8 +65,11 @@
 /* The copy buffer: one write per megabyte, and room for the largest
  * record with its commit. */
 #define OUT_BUF_BYTES (LK_RECORD_BYTES_MAX + 64u * 1024u)
-/* The background thread looks at the dead ratio this often. */
+/* The background thread looks at the dead ratio this often, and waits
+ * this long after a failed compaction (a full or failing device) before
+ * it tries again. */
 #define POLL_MS 200u
+#define RETRY_MS 10000u
 
 /* A put copied to the new segment, to repoint at install. */
 struct moved {
@@ -760,6 +763,8 @@ static void *compactor_main(void *arg)
 			if (st != LK_OK)
 				atomic_fetch_add(&db->compact_failures, 1);
 		}
+		if (st != LK_OK && wait_us(db, RETRY_MS * 1000u))
+			break;
 	}
 	return NULL;
 }

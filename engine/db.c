@@ -1031,6 +1031,7 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 		atomic_load(&db->compact_records_dropped);
 	stats->compact_us = atomic_load(&db->compact_us);
 	stats->compact_stall_max_us = atomic_load(&db->compact_stall_max_us);
+	stats->compact_failures = atomic_load(&db->compact_failures);
 	return LK_OK;
 }
 

@@ -7,7 +7,8 @@
  *
  * Locks, in the order they are taken:
  *   compact_mu one compaction at a time (compact.c); held across all its
- *              steps, it takes ix_lock briefly, never write_mu or log_mu.
+ *              steps, it takes log_mu (lk_compact seals the active
+ *              segment) and ix_lock briefly, never write_mu.
  *   write_mu   the queue of committers; the head of the queue is the
  *              leader and the only thread that appends to the log.
  *   log_mu     the active segment's write state (data_end, file_size,

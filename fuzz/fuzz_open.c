@@ -10,10 +10,17 @@
  *   input  := flags:u8 desc{nfiles} content
  *   flags  := bits 0-1  nfiles - 1 (1 to 4 segment files)
  *             bit 2     PREPEND: each file gets a valid 64-byte header in
- *                       front of its content, for database FUZZ_DB_ID:
- *                       seq i, seq_prev i - 1, generation 0, and the
- *                       record_seq_base of its desc (out of 1..REC_SEQ_MAX:
- *                       1 + it % REC_SEQ_MAX)
+ *                       front of its content, for database FUZZ_DB_ID,
+ *                       made from the u64 of its desc: the low 56 bits
+ *                       give the record_seq_base (out of 1..REC_SEQ_MAX:
+ *                       1 + it % REC_SEQ_MAX); of the top byte, bits 0-1
+ *                       are the generation, bit 2 puts the file at the
+ *                       seq of the file before it (a compaction's output
+ *                       beside the file it replaces; the generation is
+ *                       raised past that file's), bits 3-4 how many
+ *                       positions seq_prev skips (a run it replaced).
+ *                       Otherwise file i has seq i, seq_prev i - 1,
+ *                       generation 0
  *             bit 3     FIX_HEADER: the header checksum (bytes 60..64) of
  *                       each file is recomputed, so that mutated header
  *                       fields reach the checks behind it
@@ -33,8 +40,8 @@
  *   content   the files' bytes in order: each takes len bytes (or what is
  *             left), the last takes the rest
  *
- * File i (from 1) is named 000000000000000i.seg in directory "db" of a
- * fresh lk_io_memory file system.
+ * File i (from 1) is named after its seq and generation (i and 0 but
+ * with PREPEND) in directory "db" of a fresh lk_io_memory file system.
  *
  * Method and properties (FUZZ_CHECK aborts; ASan finds the rest):
  *   1. lk_verify() returns a documented status; every problem it reports
@@ -87,6 +94,8 @@ static const char put_value[] = "the value of the put after recovery";
 
 struct file {
 	char name[SEG_NAME_BYTES];
+	uint64_t seq;
+	uint32_t generation;
 	uint8_t *bytes;
 	size_t len;
 };
@@ -102,16 +111,17 @@ struct dir {
 /* Building the directory                                                 */
 /* ---------------------------------------------------------------------- */
 
-static void fuzz_header(uint8_t out[SEG_HEADER_BYTES], uint64_t seq,
-			uint64_t record_seq_base)
+static void fuzz_header(uint8_t out[SEG_HEADER_BYTES], const struct file *f,
+			uint64_t seq_prev, uint64_t record_seq_base)
 {
 	struct seg_header h;
 
 	memset(&h, 0, sizeof h);
 	h.version = LK_FORMAT_VERSION;
 	memcpy(h.db_id, FUZZ_DB_ID, SEG_DB_ID_BYTES);
-	h.seq = seq;
-	h.seq_prev = seq - 1;
+	h.seq = f->seq;
+	h.seq_prev = seq_prev;
+	h.generation = f->generation;
 	/* The header is valid: the base is brought into 1..REC_SEQ_MAX. */
 	if (record_seq_base == 0 || record_seq_base > REC_SEQ_MAX)
 		record_seq_base = 1 + record_seq_base % REC_SEQ_MAX;
@@ -151,6 +161,8 @@ static int parse(struct dir *d, const uint8_t *data, size_t size)
 {
 	size_t len[FILES_MAX] = { 0 };
 	uint64_t base[FILES_MAX] = { 0 };
+	uint64_t prev_seq = 0;
+	uint32_t prev_gen = 0;
 	size_t pos = 1, prefix;
 
 	memset(d, 0, sizeof *d);
@@ -175,7 +187,18 @@ static int parse(struct dir *d, const uint8_t *data, size_t size)
 	prefix = d->flags & F_PREPEND ? SEG_HEADER_BYTES : 0;
 	for (int i = 0; i < d->nfiles; i++) {
 		struct file *f = &d->f[i];
+		unsigned top = prefix ? (unsigned)(base[i] >> 56) : 0;
+		uint64_t skip = (top >> 3) & 3, seq_prev;
 		size_t n = size - pos;
+
+		f->seq = i == 0 ? 1 : prev_seq + !(top & 4);
+		f->generation = top & 3;
+		if (i > 0 && f->seq == prev_seq && f->generation <= prev_gen)
+			f->generation = prev_gen + 1;
+		prev_seq = f->seq;
+		prev_gen = f->generation;
+		seq_prev = f->seq - 1 > skip ? f->seq - 1 - skip : 0;
+		base[i] &= (UINT64_C(1) << 56) - 1;
 
 		if (i + 1 < d->nfiles && len[i] < n)
 			n = len[i];
@@ -184,7 +207,7 @@ static int parse(struct dir *d, const uint8_t *data, size_t size)
 		if (!f->bytes)
 			return 0;
 		if (prefix)
-			fuzz_header(f->bytes, (uint64_t)i + 1, base[i]);
+			fuzz_header(f->bytes, f, seq_prev, base[i]);
 		if (n)
 			memcpy(f->bytes + prefix, data + pos, n);
 		pos += n;
@@ -193,7 +216,7 @@ static int parse(struct dir *d, const uint8_t *data, size_t size)
 				(uint32_t)record_hash(f->bytes, 60, 0));
 		if (d->flags & F_FIX_RECORDS)
 			fix_records(f);
-		seg_name(f->name, (uint64_t)i + 1, 0);
+		seg_name(f->name, f->seq, f->generation);
 		d->total_bytes += f->len;
 	}
 	return 1;
@@ -244,17 +267,26 @@ static void on_problem(void *arg, const lk_problem *p)
 	const struct dir *d = pr->d;
 
 	pr->count++;
-	pr->torn += p->kind == LK_PROBLEM_TORN_TAIL;
-	FUZZ_CHECK(p->kind >= LK_PROBLEM_TORN_TAIL && p->kind <= LK_PROBLEM_IO);
+	pr->torn += p->kind == LK_PROBLEM_TORN_TAIL ||
+		    p->kind == LK_PROBLEM_LEFTOVER;
+	FUZZ_CHECK(p->kind >= LK_PROBLEM_TORN_TAIL &&
+		   p->kind <= LK_PROBLEM_LEFTOVER);
 	FUZZ_CHECK(p->what != NULL && *p->what != '\0');
 	FUZZ_CHECK(strlen(p->what) < 4096);
 	if (!d || p->segment_seq == 0)
 		return; /* d: NULL once the engine has written segments */
 	FUZZ_CHECK(p->segment_seq <= (uint64_t)d->nfiles);
-	/* A problem about segment i is in file i: names are 1..nfiles. */
+	/* A problem about a segment names one of the files, and its seq. */
 	FUZZ_CHECK(p->file != NULL);
-	FUZZ_CHECK(strcmp(p->file, d->f[p->segment_seq - 1].name) == 0);
-	FUZZ_CHECK(p->offset <= d->f[p->segment_seq - 1].len);
+	{
+		const struct file *f = NULL;
+
+		for (int i = 0; i < d->nfiles; i++)
+			if (strcmp(p->file, d->f[i].name) == 0)
+				f = &d->f[i];
+		FUZZ_CHECK(f != NULL && f->seq == p->segment_seq);
+		FUZZ_CHECK(p->offset <= f->len);
+	}
 }
 
 static void check_report(const lk_recovery_report *r, const struct dir *d)
@@ -265,11 +297,17 @@ static void check_report(const lk_recovery_report *r, const struct dir *d)
 	FUZZ_CHECK(r->bytes_cut <= d->total_bytes);
 	FUZZ_CHECK(r->zero_tail_bytes <= d->total_bytes);
 	FUZZ_CHECK(r->cut_segment_seq <= (uint64_t)d->nfiles);
+	FUZZ_CHECK(r->compaction_leftovers <= (uint64_t)d->nfiles);
 	if (r->cut_segment_seq) {
-		const struct file *f = &d->f[r->cut_segment_seq - 1];
+		int fits = 0;
 
+		/* one of the files at that seq (two generations may share
+		 * it) ends where the cut does */
+		for (int i = 0; i < d->nfiles; i++)
+			fits |= d->f[i].seq == r->cut_segment_seq &&
+				r->cut_offset + r->bytes_cut == d->f[i].len;
 		FUZZ_CHECK(r->cut_offset >= SEG_HEADER_BYTES);
-		FUZZ_CHECK(r->cut_offset + r->bytes_cut == f->len);
+		FUZZ_CHECK(fits);
 	} else {
 		FUZZ_CHECK(r->bytes_cut == 0);
 	}

@@ -384,6 +384,8 @@ typedef struct lk_stats {
 	uint64_t compact_records_dropped; /* dead records left behind */
 	uint64_t compact_us;        /* time spent compacting */
 	uint64_t compact_stall_max_us;  /* longest hold of the index lock */
+	uint64_t compact_failures;  /* background runs that failed (I/O, no
+				       space); the thread retries later */
 } lk_stats;
 
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
