@@ -15,8 +15,10 @@
  *              older segment may still need, into <seq>.<gen+1>.seg,
  *              reading the old files with no lock held.  Cut here: the new
  *              file is incomplete (no seal) and open removes it.
- *   3. seal    and fdatasync the new file.  From here the new file is
- *              complete, and open prefers it to the run it replaces.
+ *   3. seal    after syncing the active segment (the records that made
+ *              others dead must be durable first), and fdatasync the new
+ *              file.  From here the new file is complete, and open
+ *              prefers it to the run it replaces.
  *   4. install under the index lock (exclusive), a few thousand keys at a
  *              time: keys still at their old place move to the new one;
  *              then the old segments leave the table, in one step.
@@ -488,6 +490,13 @@ static lk_status write_output(struct job *j)
 		st = copy_segment(j, i);
 	if (st == LK_OK && j->group_ops)
 		st = emit_end(j, REC_COMMIT, j->group_ops);
+	/* What the copy left out as dead was judged against the index,
+	 * which under sync "interval" and "none" runs ahead of the disk: the
+	 * newer records that made it dead must be durable before the new
+	 * segment can be complete, or a power cut would bring back an older
+	 * value, or a deleted key. */
+	if (st == LK_OK)
+		st = commit_sync(db);
 	if (st == LK_OK)
 		st = emit_end(j, REC_SEAL, j->ops);
 	if (st == LK_OK)
