@@ -80,12 +80,20 @@ int cli_operands(const char *cmd, int argc, int min, int max,
 /* Explains what getopt_long rejected ('?' or ':'); returns CLI_USAGE. */
 int cli_bad_option(const char *cmd, int c, char **argv);
 
-/* Reads the options of a command that takes none but -h/--help, then
- * checks for exactly `operands` operands named `names`.  On CLI_OK
- * *first is the index in argv of the first operand.  Returns CLI_OK,
- * CLI_SHOW_HELP or CLI_USAGE. */
-int cli_operands_only(const char *cmd, int argc, char **argv, int operands,
-		      const char *names, int *first);
+/* The options that several commands share; a NULL member means the
+ * command does not take that option (it is then an unknown option). */
+struct cli_common_opts {
+	int *json;       /* --json: set to 1 */
+	const char **ns; /* -n NS, --namespace NS */
+};
+
+/* Reads a command's options (-h/--help and those of `o`, which may be
+ * NULL), then checks for exactly `operands` operands named `names`.  On
+ * CLI_OK *first is the index in argv of the first operand.  Returns
+ * CLI_OK, CLI_SHOW_HELP or CLI_USAGE. */
+int cli_parse_args(const char *cmd, int argc, char **argv,
+	      const struct cli_common_opts *o, int operands, const char *names,
+	      int *first);
 
 /* A progress line on the terminal (load, backup) is erased by the next
  * message; the command that draws one marks it.  Redrawn at most every

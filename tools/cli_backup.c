@@ -41,7 +41,7 @@ int cmd_backup(const char *cmd, int argc, char **argv)
 	lk_status st;
 	int first, rc;
 
-	rc = cli_operands_only(cmd, argc, argv, 2, "DIR DEST", &first);
+	rc = cli_parse_args(cmd, argc, argv, NULL, 2, "DIR DEST", &first);
 	if (rc != CLI_OK)
 		return rc;
 	argv += first;

@@ -247,19 +247,34 @@ int cli_operands(const char *cmd, int argc, int min, int max,
 			       argc, argc == 1 ? "" : "s");
 }
 
-int cli_operands_only(const char *cmd, int argc, char **argv, int operands,
-		      const char *names, int *first)
+int cli_parse_args(const char *cmd, int argc, char **argv,
+	      const struct cli_common_opts *o, int operands, const char *names,
+	      int *first)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	struct option longopts[4];
+	int n = 0, c;
 
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		if (c == 'h')
+	memset(longopts, 0, sizeof longopts);
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	if (o && o->json)
+		longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
+	if (o && o->ns)
+		longopts[n++] = (struct option){ "namespace", required_argument,
+						 NULL, 'n' };
+	while ((c = getopt_long(argc, argv, o && o->ns ? "+:n:h" : "+:h",
+				longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
 			return CLI_SHOW_HELP;
-		return cli_bad_option(cmd, c, argv);
+		case 'j':
+			*o->json = 1;
+			break;
+		case 'n':
+			*o->ns = optarg;
+			break;
+		default:
+			return cli_bad_option(cmd, c, argv);
+		}
 	}
 	*first = optind;
 	return cli_operands(cmd, argc - optind, operands, operands, names);

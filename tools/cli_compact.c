@@ -16,7 +16,7 @@ int cmd_compact(const char *cmd, int argc, char **argv)
 	lk_status st;
 	int first, rc;
 
-	rc = cli_operands_only(cmd, argc, argv, 1, "DIR", &first);
+	rc = cli_parse_args(cmd, argc, argv, NULL, 1, "DIR", &first);
 	if (rc != CLI_OK)
 		return rc;
 	argv += first;

@@ -171,11 +171,6 @@ done:
 
 int cmd_get(const char *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	const char *ns_name = "default";
 	void *value = NULL;
@@ -183,24 +178,13 @@ int cmd_get(const char *cmd, int argc, char **argv)
 	lk_db *db = NULL;
 	uint32_t ns;
 	lk_status st;
-	int c, rc;
+	int first, rc;
+	const struct cli_common_opts flags = { NULL, &ns_name };
 
-	while ((c = getopt_long(argc, argv, "+:n:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			ns_name = optarg;
-			break;
-		case 'h':
-			return CLI_SHOW_HELP;
-		default:
-			return cli_bad_option(cmd, c, argv);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	rc = cli_operands(cmd, argc, 2, 2, "DIR KEY");
+	rc = cli_parse_args(cmd, argc, argv, &flags, 2, "DIR KEY", &first);
 	if (rc != CLI_OK)
 		return rc;
+	argv += first;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;
@@ -227,34 +211,18 @@ int cmd_get(const char *cmd, int argc, char **argv)
 
 int cmd_del(const char *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
 	const char *ns_name = "default";
 	lk_db *db = NULL;
 	uint32_t ns;
 	lk_status st;
-	int c, rc;
+	int first, rc;
+	const struct cli_common_opts flags = { NULL, &ns_name };
 
-	while ((c = getopt_long(argc, argv, "+:n:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			ns_name = optarg;
-			break;
-		case 'h':
-			return CLI_SHOW_HELP;
-		default:
-			return cli_bad_option(cmd, c, argv);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	rc = cli_operands(cmd, argc, 2, 2, "DIR KEY");
+	rc = cli_parse_args(cmd, argc, argv, &flags, 2, "DIR KEY", &first);
 	if (rc != CLI_OK)
 		return rc;
+	argv += first;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;

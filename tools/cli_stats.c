@@ -5,7 +5,6 @@
  * as a bar, so that an operator sees where compaction would reclaim space.
  * Opens DIR read-only.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,35 +119,19 @@ static void print_json(lk_db *db, const lk_stats *st,
 
 int cmd_stats(const char *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static lk_segment_info segs[LK_SEGMENT_COUNT_MAX];
 	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	lk_db *db = NULL;
 	size_t nsegs = 0;
-	int c, rc, json = 0;
+	int first, rc, json = 0;
+	const struct cli_common_opts flags = { &json, NULL };
 	lk_stats st;
 	lk_status s;
 
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return CLI_SHOW_HELP;
-		default:
-			return cli_bad_option(cmd, c, argv);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	rc = cli_operands(cmd, argc, 1, 1, "DIR");
+	rc = cli_parse_args(cmd, argc, argv, &flags, 1, "DIR", &first);
 	if (rc != CLI_OK)
 		return rc;
+	argv += first;
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;

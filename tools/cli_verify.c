@@ -14,7 +14,6 @@
  * problem but a torn tail); 2 no such DIR; 4 the check could not finish.
  */
 #include <assert.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,34 +185,18 @@ static void verify_print_text(const struct verify_out *vo, lk_status st,
 
 int cmd_verify(const char *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	lk_options opts = LK_OPTIONS_INIT;
 	lk_recovery_report report;
 	struct verify_out vo;
 	lk_status st;
-	int c, rc;
+	int first, rc;
+	const struct cli_common_opts flags = { &vo.json, NULL };
 
 	memset(&vo, 0, sizeof vo);
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			vo.json = 1;
-			break;
-		case 'h':
-			return CLI_SHOW_HELP;
-		default:
-			return cli_bad_option(cmd, c, argv);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	rc = cli_operands(cmd, argc, 1, 1, "DIR");
+	rc = cli_parse_args(cmd, argc, argv, &flags, 1, "DIR", &first);
 	if (rc != CLI_OK)
 		return rc;
+	argv += first;
 	if (argv[0][0] == '\0')
 		return cli_usage_error(cmd, "DIR is empty");
 	memset(&report, 0, sizeof report);
