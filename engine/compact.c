@@ -525,9 +525,10 @@ static void discard_output(struct job *j)
 	memcpy(name, j->out->name, sizeof name);
 	seg_close(j->out, io);
 	j->out = NULL;
-	/* Best effort: open removes an incomplete or unneeded one. */
-	if (io->unlink(io->ctx, j->db->dir, name) == LK_OK)
-		(void)io->dir_sync(io->ctx, j->db->dir);
+	/* Not synced, and a failure only leaves the file: whether or not
+	 * the name survives a power cut, open drops an output whose run is
+	 * still there (recovery.c, find_leftovers). */
+	(void)io->unlink(io->ctx, j->db->dir, name);
 }
 
 static void note_stall(struct lk_db *db, uint64_t t0)
@@ -631,16 +632,19 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 	j.t0_us = t0;
 	j.now_ms = db->io->now_ms(db->io->ctx);
 	j.run = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *j.run);
-	j.buf = mem_alloc(OUT_BUF_BYTES);
-	if (!j.run || !j.buf) {
-		st = err_set(LK_NOMEM, "compaction buffers");
+	if (!j.run) {
+		st = err_set(LK_NOMEM, "compaction: the segment list");
 		goto out;
 	}
 	if (!pick(&j, min_pct, min_dead, fresh, arg)) {
 		st = LK_OK;
 		goto out;
 	}
-	st = write_output(&j);
+	/* the copy buffer only once there is something to copy */
+	j.buf = mem_alloc(OUT_BUF_BYTES);
+	st = j.buf ? write_output(&j)
+		   : err_set(LK_NOMEM, "compaction: a %u-byte copy buffer",
+			     OUT_BUF_BYTES);
 	if (st == LK_OK && made)
 		*made = j.out;
 	if (st == LK_OK)

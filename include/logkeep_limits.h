@@ -53,10 +53,12 @@
  * flash. */
 #define LK_SEGMENT_COUNT_MAX 1000u
 
-/* Records one compaction copies at most (puts and deletes of its run, live
- * or not): the keys it repoints at the end take 32 bytes each, so this
- * bounds its memory to 16 MiB, on top of a 1 MiB copy buffer.  A run of
- * 16 MiB segments of 100-byte records holds about 170k. */
+/* Records (puts and deletes, live or not) that a run of several segments
+ * may hold for one compaction.  The live puts it repoints at the end take
+ * 32 bytes each, so a run costs at most 16 MiB, on top of a 1.1 MiB copy
+ * buffer.  A single segment is compacted whatever its count: then the
+ * bound is its live puts, 32 bytes each (a 16 MiB segment of 100-byte
+ * records holds about 170k: 5 MiB). */
 #define LK_COMPACT_RECORDS_MAX (512u * 1024u)
 
 /* Namespaces are a byte on disk and in the index.  0 is the engine's

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdatomic.h>
 
 #include "io_fault.h"
@@ -576,14 +578,21 @@ static void background_compaction_under_load(void **state)
 		CHECK(pthread_create(&r[i], NULL, bg_reader, NULL) == 0);
 	/* a backup in the middle of it all */
 	while (atomic_load(&bg_round) < 20)
-		;
+		sched_yield();
 	snprintf(copy, sizeof copy, "%s/copy", path);
 	CHECK_OK(lk_backup(bg_db, copy, NULL, NULL));
 	pthread_join(w, NULL);
 	atomic_store(&bg_stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(r[i], NULL);
-	CHECK_OK(lk_stats_get(&st, bg_db));
+	/* The thread looks every 200 ms and compacts when the writes stop
+	 * if not before: wait for it (bounded), not for a time. */
+	for (int i = 0; i < 3000; i++) {
+		CHECK_OK(lk_stats_get(&st, bg_db));
+		if (st.compactions > 0)
+			break;
+		usleep(10000);
+	}
 	print_message("background: %" PRIu64 " compactions, %" PRIu64
 		      " segments removed, longest index hold %" PRIu64 " us\n",
 		      st.compactions, st.compact_segments_removed,
