@@ -635,6 +635,11 @@ static lk_status sync_active(struct lk_db *db)
 	return LK_OK;
 }
 
+lk_status commit_sync_held(struct lk_db *db)
+{
+	return sync_active(db);
+}
+
 lk_status commit_sync(struct lk_db *db)
 {
 	lk_status st;

@@ -49,6 +49,7 @@
 #include "alloc.h"
 #include "db.h"
 #include "error.h"
+#include "snapshot.h"
 
 /* Run choice (see lk_options): under load only runs at least this dead
  * are worth rewriting; when idle, runs this dead.  A simulation of 1M
@@ -678,6 +679,16 @@ struct made {
 	size_t n;
 };
 
+/* A compaction renamed segments that the newest snapshot names, so open
+ * would no longer trust it: a new one, if snapshots are automatic.  Its
+ * failure costs a replay at the next open, never data; stats count it.
+ * Caller holds compact_mu. */
+static void auto_snapshot(struct lk_db *db)
+{
+	if (db->opts.snapshot_every_bytes && snapshot_write(db) != LK_OK)
+		atomic_fetch_add(&db->snapshot_failures, 1);
+}
+
 static int made_here(void *arg, const struct segment *s)
 {
 	const struct made *m = arg;
@@ -716,6 +727,8 @@ lk_status lk_compact(lk_db *db)
 		if (done && m->n < LK_SEGMENT_COUNT_MAX)
 			m->v[m->n++] = made;
 	}
+	if (m->n)
+		auto_snapshot(db);
 	pthread_mutex_unlock(&db->compact_mu);
 	mem_free(m);
 	return st;
@@ -753,7 +766,7 @@ static void *compactor_main(void *arg)
 	while (!wait_us(db, POLL_MS * 1000u)) {
 		uint64_t commits = atomic_load(&db->commits);
 		uint64_t now = io->mono_us(io->ctx);
-		int idle, done = 1;
+		int idle, done = 1, compacted = 0;
 		lk_status st = LK_OK;
 
 		if (commits != seen) {
@@ -761,7 +774,8 @@ static void *compactor_main(void *arg)
 			quiet_since = now;
 		}
 		idle = now - quiet_since >= db->opts.compact_idle_ms * 1000ull;
-		while (st == LK_OK && done && !atomic_load(&db->halted)) {
+		while (st == LK_OK && done && !atomic_load(&db->halted) &&
+		       db->opts.compact_dead_pct) {
 			unsigned pct = dead_pct(db);
 
 			if (idle ? pct < db->opts.compact_idle_pct
@@ -773,8 +787,18 @@ static void *compactor_main(void *arg)
 					 RUN_DEAD_BYTES_MIN, NULL, NULL, NULL,
 					 &done);
 			pthread_mutex_unlock(&db->compact_mu);
+			compacted |= st == LK_OK && done;
 			if (st != LK_OK)
 				atomic_fetch_add(&db->compact_failures, 1);
+		}
+		/* One snapshot after a pass of compactions, or when the
+		 * log has grown by the interval since the last one. */
+		if (db->opts.snapshot_every_bytes && !atomic_load(&db->halted) &&
+		    (compacted || snapshot_behind(db) >=
+					  db->opts.snapshot_every_bytes)) {
+			pthread_mutex_lock(&db->compact_mu);
+			auto_snapshot(db);
+			pthread_mutex_unlock(&db->compact_mu);
 		}
 		if (st != LK_OK && wait_us(db, RETRY_MS * 1000u))
 			break;
@@ -793,7 +817,8 @@ lk_status compact_init(struct lk_db *db)
 	pthread_cond_init(&db->compact_cv, &attr);
 	pthread_condattr_destroy(&attr);
 	db->compact_inited = 1;
-	if (db->readonly || db->opts.compact_dead_pct == 0)
+	if (db->readonly || (db->opts.compact_dead_pct == 0 &&
+			     db->opts.snapshot_every_bytes == 0))
 		return LK_OK;
 	if (pthread_create(&db->compactor, NULL, compactor_main, db) != 0)
 		return err_set(LK_NOMEM, "starting the compaction thread");

@@ -23,6 +23,7 @@
 #include "db.h"
 #include "endian.h"
 #include "error.h"
+#include "snapshot.h"
 
 #define ITER_MAGIC 0x6c6b6974u /* "lkit" */
 
@@ -473,6 +474,12 @@ static lk_status check_options(const lk_options *o)
 				           "idle: 1 to 99, idle at most the "
 				           "other (or 0 for none)",
 			       o->compact_dead_pct, o->compact_idle_pct);
+	if (o->snapshot_every_bytes &&
+	    o->snapshot_every_bytes < LK_SNAPSHOT_EVERY_MIN_BYTES)
+		return err_set(LK_INVALID, "a snapshot every %" PRIu64 " bytes "
+				           "of log: 0 (none) or at least %u",
+			       o->snapshot_every_bytes,
+			       LK_SNAPSHOT_EVERY_MIN_BYTES);
 	if (o->compact_idle_ms > 3600000)
 		return err_set(LK_INVALID, "compaction idle time of %u ms: at "
 				           "most 1 h",
@@ -480,8 +487,8 @@ static lk_status check_options(const lk_options *o)
 	return LK_OK;
 }
 
-/* The caller's options in this library's version: a version 1 struct
- * stops before the compaction fields, which take their defaults. */
+/* The caller's options in this library's version: an older struct stops
+ * before the fields added since, which take their defaults. */
 static lk_status take_options(lk_options *o, const lk_options *given)
 {
 	static const lk_options defaults = LK_OPTIONS_INIT;
@@ -489,9 +496,11 @@ static lk_status take_options(lk_options *o, const lk_options *given)
 	*o = defaults;
 	if (given && given->version == 1)
 		memcpy(o, given, offsetof(lk_options, compact_dead_pct));
+	else if (given && given->version == 2)
+		memcpy(o, given, offsetof(lk_options, snapshot_every_bytes));
 	else if (given)
 		*o = *given;
-	if (o->version == 1)
+	if (o->version == 1 || o->version == 2)
 		o->version = LK_OPTIONS_VERSION;
 	return check_options(o);
 }
@@ -578,7 +587,33 @@ lk_status lk_close(lk_db *db)
 	compact_stop(db);
 	commit_stop(db);
 	st = commit_close(db);
+	/* The next open loads this instead of replaying the log.  Not
+	 * taking it costs that replay, not data: its failure is not the
+	 * close's. */
+	if (st == LK_OK && !db->readonly && db->opts.snapshot_every_bytes &&
+	    !atomic_load(&db->halted) &&
+	    snapshot_behind(db) >= LK_SNAPSHOT_CLOSE_MIN_BYTES) {
+		pthread_mutex_lock(&db->compact_mu);
+		if (snapshot_write(db) != LK_OK)
+			atomic_fetch_add(&db->snapshot_failures, 1);
+		pthread_mutex_unlock(&db->compact_mu);
+	}
 	db_free(db);
+	return st;
+}
+
+lk_status lk_snapshot(lk_db *db)
+{
+	lk_status st = check_db(db);
+
+	if (st != LK_OK)
+		return st;
+	if (db->readonly)
+		return err_set(LK_READONLY, "lk_snapshot: the handle is "
+					    "read-only");
+	pthread_mutex_lock(&db->compact_mu);
+	st = snapshot_write(db);
+	pthread_mutex_unlock(&db->compact_mu);
 	return st;
 }
 
@@ -1032,6 +1067,18 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->compact_us = atomic_load(&db->compact_us);
 	stats->compact_stall_max_us = atomic_load(&db->compact_stall_max_us);
 	stats->compact_failures = atomic_load(&db->compact_failures);
+	{
+		uint64_t made = atomic_load(&db->snap_created_ms);
+		uint64_t now = db->io->now_ms(db->io->ctx);
+
+		stats->snapshot_serial = atomic_load(&db->snap_serial);
+		stats->snapshot_age_ms = made && now > made ? now - made : 0;
+	}
+	stats->snapshot_behind_bytes = snapshot_behind(db);
+	stats->snapshots_written = atomic_load(&db->snapshots_written);
+	stats->snapshot_bytes_written =
+		atomic_load(&db->snapshot_bytes_written);
+	stats->snapshot_failures = atomic_load(&db->snapshot_failures);
 	return LK_OK;
 }
 

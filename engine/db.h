@@ -82,6 +82,19 @@ struct lk_db {
 	int compact_inited, compactor_running;
 	int compact_stop;        /* under compact_cv_mu */
 
+	/* snapshot.c: the newest snapshot, under compact_mu (the atomics
+	 * are read by stats without it) */
+	_Atomic uint64_t snap_serial; /* its file's serial; 0: none */
+	uint64_t snap_next_serial; /* for the next one */
+	uint64_t snap_seg_seq, snap_pos; /* its log position */
+	uint32_t snap_seg_gen;
+	uint64_t snap_compactions; /* db->compactions when it was taken */
+	_Atomic uint64_t snap_log_mark;    /* log_bytes_written then */
+	_Atomic uint64_t snap_behind_open; /* log replayed past it at open */
+	_Atomic uint64_t snap_created_ms;  /* wall clock; 0: none */
+	_Atomic uint64_t snapshots_written, snapshot_bytes_written,
+		snapshot_failures;
+
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
@@ -171,6 +184,8 @@ lk_status batch_add(lk_batch *b, uint8_t type, uint32_t ns, const void *key,
 		    size_t key_len, const void *value, size_t value_len,
 		    uint64_t expire_at_ms);
 lk_status commit_sync(struct lk_db *db);
+/* commit_sync for a caller that holds log_mu. */
+lk_status commit_sync_held(struct lk_db *db);
 /* Seals the active segment and starts the next when more than an eighth
  * of it is dead, so that lk_compact() can reach that garbage too. */
 lk_status commit_seal_if_dead(struct lk_db *db);

@@ -98,6 +98,42 @@ typedef void (*ix_visit_fn)(void *arg, uint8_t ns, struct ix_loc loc,
 			    int expiring);
 void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg);
 
+/* Snapshots (snapshot.c) store the table as it is, so that loading one
+ * is a copy, not a rebuild:
+ *   bitmap   capacity bits, bit i set if slot i holds an entry, padded
+ *            to a multiple of 8 bytes (bit i is bit i%8 of byte i/8)
+ *   entries  12 bytes each, in slot order: offset, segment | size | ns,
+ *            hash | expiring, as little-endian u32 (the slot words)
+ * Segment slots go through a map both ways, because the slots of a
+ * running handle are not those of the next open. */
+#define IX_EXPORT_BITMAP_BYTES(cap) ((((uint64_t)(cap) + 63) / 64) * 8)
+
+/* Writes the bitmap and the entries into out, which holds
+ * IX_EXPORT_BITMAP_BYTES(index_slots(ix)) + 12 * index_keys(ix) bytes;
+ * each entry's segment slot s becomes seg_map[s] (nonzero). */
+void index_export(const struct index *ix, const uint16_t *seg_map,
+		  uint8_t *out);
+
+/* Replaces the contents of ix with a table of cap slots holding `keys`
+ * entries, from bitmap (IX_EXPORT_BITMAP_BYTES(cap) bytes) and the
+ * entries, which the caller has read into ix's own table through
+ * index_import_area() (so that no second copy of the table is needed).
+ * Entry segment numbers go through seg_map (nsegs entries; 0 or out of
+ * range is invalid); seg_end[m] is the data end of mapped segment m, and
+ * an entry must lie inside it.  Checks every entry and the Robin Hood
+ * order that lookups rely on.  Returns LK_OK, LK_CORRUPT with *why (ix
+ * is then empty), LK_NOMEM, LK_TOO_BIG. */
+lk_status index_import(struct index *ix, uint32_t cap, uint64_t keys,
+		       const uint8_t *bitmap, const uint32_t *seg_map,
+		       uint32_t nsegs, const uint64_t *seg_end,
+		       const char **why);
+
+/* Sizes ix's table to cap empty slots and returns where the caller reads
+ * the `keys` exported entries (12 bytes each) before index_import().
+ * Returns NULL (nothing changed) on failure with the status in *st. */
+uint8_t *index_import_area(struct index *ix, uint32_t cap, uint64_t keys,
+			   lk_status *st);
+
 uint64_t index_count(const struct index *ix, uint8_t ns);
 uint64_t index_expiring(const struct index *ix, uint8_t ns);
 uint64_t index_keys(const struct index *ix);

@@ -36,6 +36,7 @@
 #include "db.h"
 #include "endian.h"
 #include "error.h"
+#include "snapshot.h"
 
 /* Verify's search for the next valid record after damage hashes at most
  * this many bytes per damaged stretch, so hostile input cannot make it
@@ -107,7 +108,7 @@ static lk_status list_one(void *arg, const char *name)
 	struct seg_entry e;
 
 	if (!seg_parse_name(name, &e.seq, &e.generation))
-		return LK_OK; /* LOCK, snapshots (later), strangers */
+		return LK_OK; /* LOCK, snapshots, strangers */
 	/* Twice the limit still lets verify name every problem; past it the
 	 * directory is not ours to read whole. */
 	if (l->n >= 2 * (size_t)LK_SEGMENT_COUNT_MAX)
@@ -461,17 +462,19 @@ static lk_status cut_tail(struct scan *sc)
 	return st;
 }
 
-/* Scans one segment and judges its end. */
-static lk_status scan_segment(struct scan *sc, struct segment *s, int newest)
+/* Scans one segment from `from` (the end of its header, or the position
+ * of a snapshot, where it may already be `sealed`) and judges its end. */
+static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
+			      uint64_t from, int sealed)
 {
 	lk_recovery_report *rep = sc->rep;
 	uint64_t seq = s->hdr.seq, end = s->file_size;
-	uint64_t pos = SEG_HEADER_BYTES;
+	uint64_t pos = from;
 	lk_status st;
 
 	sc->seg = s;
-	sc->commit_end = SEG_HEADER_BYTES;
-	sc->sealed = 0;
+	sc->commit_end = from;
+	sc->sealed = sealed;
 	sc->resynced = 0;
 	sc->nops = sc->keys_len = 0;
 	st = seg_reader_init(&sc->r, sc->io, s, end);
@@ -895,8 +898,11 @@ lk_status recovery_open(struct lk_db *db)
 	const lk_io *io = db->io;
 	uint64_t t0 = io->mono_us(io->ctx);
 	struct segment **segs = NULL;
+	struct snap_start start;
 	struct scan sc = { 0 };
 	struct listing l;
+	uint64_t behind = 0;
+	uint32_t first = 1;
 	size_t n = 0;
 	lk_status st;
 
@@ -928,14 +934,40 @@ lk_status recovery_open(struct lk_db *db)
 		segs[i] = NULL; /* owned by db now */
 		db->report.segments_read++;
 	}
-	for (uint32_t i = 1; i <= n; i++) {
-		st = scan_segment(&sc, db->segs[i], i == n);
+	/* With a snapshot, replay starts at its position. */
+	st = snapshot_load(db, (uint32_t)n, &start);
+	if (st == LK_OK) {
+		first = start.seg;
+		sc.last_seq = start.seq_last;
+		memcpy(sc.catalog, start.catalog, sizeof sc.catalog);
+	} else if (st == LK_NOT_FOUND) {
+		start.seg = 0;
+	} else {
+		goto out;
+	}
+	for (uint32_t i = first; i <= n; i++) {
+		int resume = i == start.seg;
+		uint64_t from = resume ? start.offset : SEG_HEADER_BYTES;
+
+		st = scan_segment(&sc, db->segs[i], i == n, from,
+				  resume && start.sealed);
 		if (st != LK_OK)
 			goto out;
+		behind += db->segs[i]->data_end - from;
 	}
 	st = repair(&sc);
+	if (st == LK_OK && !db->readonly)
+		st = snapshot_cleanup(db);
 	if (st != LK_OK)
 		goto out;
+	atomic_store(&db->snap_behind_open, behind);
+	if (start.seg) {
+		size_t len = strlen(db->report.snapshot_note);
+
+		snprintf(db->report.snapshot_note + len,
+			 sizeof db->report.snapshot_note - len,
+			 ": %" PRIu64 " log bytes replayed after it", behind);
+	}
 	if (n > 0) {
 		memcpy(db->db_id, db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES);
 		db->active = db->segs[n];
@@ -953,8 +985,6 @@ lk_status recovery_open(struct lk_db *db)
 	db->report.records_replayed = sc.records;
 	db->report.records_discarded = sc.discarded;
 	db->report.seq_last = sc.last_seq;
-	snprintf(db->report.snapshot_note, sizeof db->report.snapshot_note,
-		 "no snapshot: the whole log was replayed");
 out:
 	for (size_t i = 0; segs && i < n; i++)
 		seg_close(segs[i], io);
@@ -1006,7 +1036,8 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		segs[i]->slot = (uint32_t)i + 1;
-		st = scan_segment(&sc, segs[i], i + 1 == n);
+		st = scan_segment(&sc, segs[i], i + 1 == n, SEG_HEADER_BYTES,
+				  0);
 		if (st != LK_OK) {
 			problem(&sc, LK_PROBLEM_IO, segs[i]->hdr.seq,
 				segs[i]->name, 0, "%s", lk_errmsg());

@@ -150,9 +150,9 @@ typedef enum lk_sync_mode {
 #define LK_OPEN_CREATE 0x1u   /* create the directory if it does not exist */
 #define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
 
-/* Version 2 added the compaction fields; a version 1 struct (without
- * them) is still accepted and gets their defaults. */
-#define LK_OPTIONS_VERSION 2u
+/* Version 2 added the compaction fields, version 3 the snapshot field; an
+ * older struct (without them) is still accepted and gets their defaults. */
+#define LK_OPTIONS_VERSION 3u
 
 /* Compaction (see lk_compact) runs on a background thread of a writable
  * handle.  It starts when dead bytes (overwritten, deleted and expired
@@ -176,11 +176,14 @@ typedef struct lk_options {
 	uint32_t compact_idle_pct;   /* 1..99, at most compact_dead_pct */
 	uint32_t compact_idle_ms;    /* quiet time before idle compaction */
 	uint64_t compact_rate_bytes; /* bytes written per second; 0: no cap */
+	/* version 3 */
+	uint64_t snapshot_every_bytes; /* see lk_snapshot; 0: only on demand */
 } lk_options;
 
 #define LK_OPTIONS_INIT                                                       \
 	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
-	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024 }
+	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
+	  32u * 1024 * 1024 }
 
 /* Opens (and with LK_OPEN_CREATE creates) the database in directory
  * `path`, replaying its log.  opts may be NULL for the defaults.
@@ -328,6 +331,37 @@ LK_API lk_status lk_sync(lk_db *db);
 LK_API lk_status lk_compact(lk_db *db);
 
 /* ---------------------------------------------------------------------- */
+/* Snapshots                                                              */
+/* ---------------------------------------------------------------------- */
+
+/* An index snapshot is a file in the data directory holding the index as
+ * of a position in the log, so that open loads it and replays only the
+ * log after that position: at a million keys, milliseconds instead of a
+ * replay of the whole log.  It costs about 12 bytes per key to write.
+ *
+ * With snapshot_every_bytes > 0, a writable handle writes one by itself:
+ * whenever that many bytes of log were written since the last one, after
+ * each compaction (which makes the last one useless), and at lk_close()
+ * when at least LK_SNAPSHOT_CLOSE_MIN_BYTES of log are not covered.  The
+ * interval trades write amplification (a snapshot per interval) for the
+ * replay after a crash (up to an interval of log).
+ *
+ * Open trusts a snapshot only if its checksums, the database id and the
+ * log all match (a compaction since, a truncated or damaged file, another
+ * database's file: the whole log is replayed), and the recovery report's
+ * snapshot_used and snapshot_note say which one was used or why none was.
+ * A snapshot is written to a temporary file, synced, renamed and the
+ * directory synced; a power cut leaves the old snapshot or the new one.
+ *
+ * lk_snapshot() writes one now (the log is synced first), unless the
+ * newest one already holds this exact state.  Writers wait while the
+ * index is copied (about 2 ms a million keys); readers never wait.
+ * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_READONLY, LK_HALTED, LK_IO,
+ * LK_NOSPACE, LK_NOMEM.  A failure leaves the previous snapshot in use
+ * and the log writable. */
+LK_API lk_status lk_snapshot(lk_db *db);
+
+/* ---------------------------------------------------------------------- */
 /* Reports                                                                */
 /* ---------------------------------------------------------------------- */
 
@@ -349,15 +383,15 @@ typedef struct lk_recovery_report {
 					  removed (or ignored, read-only) */
 	uint64_t seq_last;             /* newest committed sequence number */
 	uint64_t duration_us;          /* time lk_open() took */
-	int snapshot_used;             /* 0 until snapshots exist */
-	char snapshot_note[LK_NOTE_BYTES];
+	int snapshot_used;             /* the index came from a snapshot */
+	char snapshot_note[LK_NOTE_BYTES]; /* which one, or why none */
 	char tail_note[LK_NOTE_BYTES]; /* what was cut and why, or "" */
 } lk_recovery_report;
 
 /* Copies the recovery report of the open that made this handle. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 2u
+#define LK_STATS_VERSION 3u
 
 typedef struct lk_stats {
 	uint32_t version;           /* LK_STATS_VERSION */
@@ -386,6 +420,14 @@ typedef struct lk_stats {
 	uint64_t compact_stall_max_us;  /* longest hold of the index lock */
 	uint64_t compact_failures;  /* background runs that failed (I/O, no
 				       space); the thread retries later */
+	/* version 3: snapshots */
+	uint64_t snapshot_serial;   /* the newest snapshot's number; 0: none */
+	uint64_t snapshot_age_ms;   /* since it was taken (0 without one) */
+	uint64_t snapshot_behind_bytes; /* log after it: what open replays */
+	uint64_t snapshots_written; /* by this handle */
+	uint64_t snapshot_bytes_written;
+	uint64_t snapshot_failures; /* automatic snapshots that failed (I/O,
+				       no space): open replays more log */
 } lk_stats;
 
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);

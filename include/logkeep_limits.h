@@ -86,4 +86,13 @@
 #define LK_PREFILL_MIN_BYTES (16u * 1024u)
 #define LK_PREFILL_GROUP_BYTES_MAX (16u * 1024u)
 
+/* lk_close() writes a snapshot when at least this much log is not covered
+ * by one: below it the next open replays the rest in about a millisecond,
+ * less than writing a snapshot of a large index would cost. */
+#define LK_SNAPSHOT_CLOSE_MIN_BYTES (1024u * 1024u)
+
+/* snapshot_every_bytes is 0 or at least this: an index snapshot per few
+ * kilobytes of log would write more than the log. */
+#define LK_SNAPSHOT_EVERY_MIN_BYTES (64u * 1024u)
+
 #endif /* LOGKEEP_LIMITS_H */

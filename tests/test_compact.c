@@ -54,6 +54,7 @@ static lk_options options(const lk_io *io)
 
 	o.segment_size_bytes = 4096;
 	o.compact_dead_pct = 0; /* only lk_compact() */
+	o.snapshot_every_bytes = 1u << 30; /* and the snapshot after it */
 	return o;
 }
 
@@ -341,7 +342,7 @@ static void expired_records_are_dropped(void **state)
  * and a second open finds nothing left to clean. */
 static void power_cut_anywhere_in_a_compaction(void **state)
 {
-	uint64_t cuts = 0, leftovers = 0;
+	uint64_t cuts = 0, leftovers = 0, snapshot_cuts = 0;
 
 	(void)state;
 	for (uint64_t cut = 1;; cut++) {
@@ -367,7 +368,15 @@ static void power_cut_anywhere_in_a_compaction(void **state)
 			fault_free(fs);
 			break;
 		}
-		CHECK(st != LK_OK);
+		if (st == LK_OK) {
+			/* cut in the snapshot after the compaction: it
+			 * failed, the compaction stands */
+			lk_stats sst;
+
+			CHECK_OK(lk_stats_get(&sst, db));
+			CHECK(sst.snapshot_failures == 1);
+			snapshot_cuts++;
+		}
 		(void)lk_close(db);
 		fault_reboot(fs, FAULT_RANDOM, cut * 7919, NULL);
 		cuts++;
@@ -383,10 +392,12 @@ static void power_cut_anywhere_in_a_compaction(void **state)
 		CHECK_OK(lk_close(db));
 		fault_free(fs);
 	}
-	print_message("power cuts during compaction: %" PRIu64 " states, %"
-		      PRIu64 " leftover files removed at open\n",
-		      cuts, leftovers);
+	print_message("power cuts during compaction: %" PRIu64 " states (%"
+		      PRIu64 " in the snapshot after it), %" PRIu64 " leftover "
+		      "files removed at open\n", cuts, snapshot_cuts,
+		      leftovers);
 	CHECK(cuts > 20);
+	CHECK(snapshot_cuts > 3);
 	CHECK(leftovers > 0);
 }
 

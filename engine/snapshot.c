@@ -1,0 +1,741 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.c - writing and loading index snapshots (format and trust
+ * rules in snapshot.h).
+ *
+ * Writing.  Under log_mu (writers wait; readers go on) the log is synced
+ * and the index is encoded into a buffer as of the end of the last commit:
+ * the leader applies a group to the index before it releases log_mu, so
+ * the index and that position agree.  The file is written, synced and
+ * renamed with no lock but compact_mu, which keeps compaction from
+ * removing a segment the snapshot names until it is in place.
+ *
+ * Loading.  The entries are read straight into the new index's table and
+ * spread out in place (index_import), so a load costs one read, two hashes
+ * and one pass over the table, and no second copy of it.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "endian.h"
+#include "error.h"
+#include "snapshot.h"
+
+static const uint8_t snap_magic[8] = { 'L', 'K', 'S', 'N', 'P', '\r', '\n',
+				       0x1a };
+
+/* Open looks at this many snapshot files, newest first: there is one but
+ * after a crash between a rename and the removal of the older one. */
+#define SNAP_TRIES_MAX 4u
+
+int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp)
+{
+	uint64_t v = 0;
+	char canon[SNAP_NAME_BYTES];
+
+	for (int i = 0; i < 16; i++) {
+		char c = name[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return 0;
+	}
+	if (v == 0)
+		return 0;
+	snprintf(canon, sizeof canon, "%016" PRIx64 ".snap", v);
+	if (strcmp(name, canon) == 0)
+		*tmp = 0;
+	else if (strncmp(name, canon, 21) == 0 && strcmp(name + 21, ".tmp") == 0)
+		*tmp = 1;
+	else
+		return 0;
+	*serial = v;
+	return 1;
+}
+
+static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)
+{
+	snprintf(name, SNAP_NAME_BYTES, "%016" PRIx64 ".snap%s", serial,
+		 tmp ? ".tmp" : "");
+}
+
+/* The hash of the SNAP_TAIL_BYTES before `end` in s. */
+static lk_status tail_hash(const lk_io *io, struct segment *s, uint64_t end,
+			   uint64_t *hash)
+{
+	uint8_t buf[SNAP_TAIL_BYTES];
+	uint64_t from = end > SNAP_TAIL_BYTES ? end - SNAP_TAIL_BYTES : 0;
+	size_t got = 0;
+	lk_status st;
+
+	st = io->pread(io->ctx, s->file, buf, (size_t)(end - from), from, &got);
+	if (st == LK_OK && got != end - from)
+		st = err_set(LK_CORRUPT, "segment %s is shorter than %" PRIu64
+				         " bytes", s->name, end);
+	if (st == LK_OK)
+		*hash = record_hash(buf, got, 0);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing                                                                */
+/* ---------------------------------------------------------------------- */
+
+struct capture {
+	uint8_t *buf;
+	size_t len;
+	uint32_t nsegs;
+	struct segment *segs[LK_SEGMENT_COUNT_MAX];
+	uint64_t ends[LK_SEGMENT_COUNT_MAX];
+	uint64_t compactions, log_mark;
+};
+
+static int seg_by_seq(const void *a, const void *b)
+{
+	const struct segment *x = *(struct segment *const *)a;
+	const struct segment *y = *(struct segment *const *)b;
+
+	return x->hdr.seq < y->hdr.seq ? -1 : x->hdr.seq > y->hdr.seq;
+}
+
+/* Encodes the index and the segment table into c->buf.  Caller holds
+ * log_mu and ix_lock (shared). */
+static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
+{
+	uint16_t map[IX_SEG_SLOTS] = { 0 };
+	uint64_t cap = index_slots(db->ix), keys = index_keys(db->ix);
+	uint8_t *h, *p;
+	uint64_t len;
+
+	c->nsegs = 0;
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		if (db->segs[i] && !db->segs[i]->installing)
+			c->segs[c->nsegs++] = db->segs[i];
+	qsort(c->segs, c->nsegs, sizeof c->segs[0], seg_by_seq);
+	len = SNAP_HEADER_BYTES + (uint64_t)c->nsegs * SNAP_SEG_BYTES +
+	      IX_EXPORT_BITMAP_BYTES(cap) + keys * IX_SLOT_BYTES +
+	      SNAP_TRAILER_BYTES;
+	if (len > SIZE_MAX)
+		return err_set(LK_TOO_BIG, "a snapshot of %" PRIu64 " bytes",
+			       len);
+	c->buf = mem_alloc((size_t)len);
+	if (!c->buf)
+		return err_set(LK_NOMEM, "a snapshot of %" PRIu64 " bytes", len);
+	c->len = (size_t)len;
+
+	h = c->buf;
+	memset(h, 0, SNAP_HEADER_BYTES);
+	memcpy(h, snap_magic, sizeof snap_magic);
+	put_u16(h + 8, SNAP_VERSION);
+	put_u16(h + 10, SNAP_HEADER_BYTES);
+	put_u32(h + 12, c->nsegs);
+	memcpy(h + 16, db->db_id, SEG_DB_ID_BYTES);
+	put_u64(h + 32, serial);
+	put_u64(h + 40, db->io->now_ms(db->io->ctx));
+	put_u64(h + 48, atomic_load(&db->seq_last));
+	put_u32(h + 56, (uint32_t)cap);
+	put_u32(h + 60, (uint32_t)keys);
+	put_u64(h + 64, len);
+	put_u32(h + 76, (uint32_t)record_hash(h, 76, 0));
+
+	p = h + SNAP_HEADER_BYTES;
+	for (uint32_t i = 0; i < c->nsegs; i++, p += SNAP_SEG_BYTES) {
+		const struct segment *s = c->segs[i];
+
+		map[s->slot] = (uint16_t)(i + 1);
+		c->ends[i] = s->data_end;
+		memset(p, 0, SNAP_SEG_BYTES);
+		put_u64(p, s->hdr.seq);
+		put_u64(p + 8, s->hdr.seq_prev);
+		put_u64(p + 16, s->hdr.record_seq_base);
+		put_u64(p + 24, s->data_end);
+		put_u64(p + 32, s->live_bytes);
+		put_u64(p + 40, s->ops);
+		put_u32(p + 48, s->hdr.generation);
+		put_u32(p + 52, s->sealed ? 1u : 0u);
+	}
+	index_export(db->ix, map, p);
+	return LK_OK;
+}
+
+/* Fills in the tail hashes and the two trailing hashes. */
+static lk_status seal_capture(struct lk_db *db, struct capture *c)
+{
+	uint8_t *segs = c->buf + SNAP_HEADER_BYTES;
+	uint64_t cap = get_u32(c->buf + 56), keys = get_u32(c->buf + 60);
+	size_t meta = SNAP_HEADER_BYTES + (size_t)c->nsegs * SNAP_SEG_BYTES +
+		      (size_t)IX_EXPORT_BITMAP_BYTES(cap);
+	uint8_t *trailer = c->buf + c->len - SNAP_TRAILER_BYTES;
+
+	for (uint32_t i = 0; i < c->nsegs; i++) {
+		uint64_t hash;
+		lk_status st = tail_hash(db->io, c->segs[i], c->ends[i], &hash);
+
+		if (st != LK_OK)
+			return st;
+		put_u64(segs + (size_t)i * SNAP_SEG_BYTES + 56, hash);
+	}
+	put_u64(trailer, record_hash(c->buf, meta, 0));
+	put_u64(trailer + 8, record_hash(c->buf + meta,
+					 (size_t)keys * IX_SLOT_BYTES, 0));
+	return LK_OK;
+}
+
+/* Writes the file: temporary name, sync, rename, directory sync. */
+static lk_status write_file(struct lk_db *db, const struct capture *c,
+			    uint64_t serial)
+{
+	const lk_io *io = db->io;
+	char tmp[SNAP_NAME_BYTES], name[SNAP_NAME_BYTES];
+	lk_io_file *f = NULL;
+	lk_status st;
+
+	snap_name(tmp, serial, 1);
+	snap_name(name, serial, 0);
+	st = io->open(io->ctx, db->dir, tmp,
+		      LK_IO_WRITE | LK_IO_CREATE | LK_IO_EXCL, &f);
+	if (st != LK_OK)
+		return st;
+	st = io->pwrite(io->ctx, f, c->buf, c->len, 0);
+	/* A failed sync is not retried: this snapshot is dropped whole,
+	 * and the next one is a new file. */
+	if (st == LK_OK)
+		st = io->sync(io->ctx, f);
+	io->close(io->ctx, f);
+	if (st == LK_OK)
+		st = io->rename(io->ctx, db->dir, tmp, name);
+	if (st == LK_OK)
+		st = io->dir_sync(io->ctx, db->dir);
+	if (st != LK_OK) {
+		char why[LK_ERRMSG_BYTES];
+
+		snprintf(why, sizeof why, "%s", lk_errmsg());
+		/* The next open removes the file if this cannot. */
+		if (io->unlink(io->ctx, db->dir, tmp) != LK_OK)
+			err_set(st, "%s", why);
+		err_prefix("writing snapshot %s", name);
+	}
+	return st;
+}
+
+uint64_t snapshot_behind(struct lk_db *db)
+{
+	return atomic_load(&db->snap_behind_open) +
+	       atomic_load(&db->log_bytes_written) -
+	       atomic_load(&db->snap_log_mark);
+}
+
+lk_status snapshot_write(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+	struct capture *c;
+	struct segment *a;
+	uint64_t serial = db->snap_next_serial ? db->snap_next_serial : 1;
+	lk_status st;
+
+	if (db->readonly)
+		return err_set(LK_READONLY, "the database was opened read-only");
+	c = mem_calloc(1, sizeof *c);
+	if (!c)
+		return err_set(LK_NOMEM, "taking a snapshot");
+	pthread_mutex_lock(&db->log_mu);
+	a = db->active;
+	st = commit_sync_held(db);
+	if (st == LK_OK && a && db->snap_serial &&
+	    db->snap_seg_seq == a->hdr.seq &&
+	    db->snap_seg_gen == a->hdr.generation &&
+	    db->snap_pos == a->data_end &&
+	    db->snap_compactions == atomic_load(&db->compactions))
+		a = NULL; /* the newest snapshot is of this very state */
+	if (st == LK_OK && a) {
+		pthread_rwlock_rdlock(&db->ix_lock);
+		st = encode(db, c, serial);
+		pthread_rwlock_unlock(&db->ix_lock);
+		c->compactions = atomic_load(&db->compactions);
+		c->log_mark = atomic_load(&db->log_bytes_written);
+	}
+	pthread_mutex_unlock(&db->log_mu);
+	if (st != LK_OK || !a)
+		goto out;
+
+	st = seal_capture(db, c);
+	if (st == LK_OK)
+		st = write_file(db, c, serial);
+	if (st != LK_OK)
+		goto out;
+	db->snap_next_serial = serial + 1;
+	atomic_fetch_add(&db->snapshots_written, 1);
+	atomic_fetch_add(&db->snapshot_bytes_written, c->len);
+	if (db->snap_serial) {
+		char old[SNAP_NAME_BYTES];
+
+		/* The new one is durable; the old one is of no more use, and
+		 * if its removal is lost, open prefers the newer. */
+		snap_name(old, db->snap_serial, 0);
+		st = io->unlink(io->ctx, db->dir, old);
+		if (st == LK_OK)
+			st = io->dir_sync(io->ctx, db->dir);
+		else if (st == LK_NOT_FOUND)
+			st = LK_OK;
+	}
+	db->snap_serial = serial;
+	db->snap_seg_seq = c->segs[c->nsegs - 1]->hdr.seq;
+	db->snap_seg_gen = c->segs[c->nsegs - 1]->hdr.generation;
+	db->snap_pos = c->ends[c->nsegs - 1];
+	db->snap_compactions = c->compactions;
+	atomic_store(&db->snap_behind_open, 0);
+	atomic_store(&db->snap_log_mark, c->log_mark);
+	atomic_store(&db->snap_created_ms, get_u64(c->buf + 40));
+out:
+	mem_free(c->buf);
+	mem_free(c);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Loading                                                                */
+/* ---------------------------------------------------------------------- */
+
+struct snap_list {
+	uint64_t serials[SNAP_TRIES_MAX]; /* newest first */
+	size_t n;
+	uint64_t newest;                  /* of all, tmp files included */
+};
+
+static lk_status list_one(void *arg, const char *name)
+{
+	struct snap_list *l = arg;
+	uint64_t serial;
+	size_t i;
+	int tmp;
+
+	if (!snapshot_parse_name(name, &serial, &tmp))
+		return LK_OK;
+	if (serial > l->newest)
+		l->newest = serial;
+	if (tmp)
+		return LK_OK;
+	/* keep the SNAP_TRIES_MAX newest, newest first */
+	for (i = 0; i < l->n && l->serials[i] > serial; i++)
+		;
+	if (i == SNAP_TRIES_MAX)
+		return LK_OK;
+	if (l->n < SNAP_TRIES_MAX)
+		l->n++;
+	memmove(&l->serials[i + 1], &l->serials[i],
+		(l->n - 1 - i) * sizeof l->serials[0]);
+	l->serials[i] = serial;
+	return LK_OK;
+}
+
+/* One snapshot file being judged. */
+struct loader {
+	struct lk_db *db;
+	uint32_t nsegs;            /* segments in the log */
+	const char *name;
+	lk_io_file *f;
+	uint64_t size;
+	uint8_t hdr[SNAP_HEADER_BYTES];
+	uint8_t *meta;             /* header, segments and bitmap */
+	size_t meta_len;
+	uint32_t seg_count, cap;
+	uint64_t keys;
+	struct index *ix;
+	int adopted;               /* db->ix and the segments took it */
+	uint64_t created_ms;
+	char why[LK_NOTE_BYTES];
+};
+
+static lk_status reject(struct loader *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static lk_status reject(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ld->why, sizeof ld->why, fmt, ap);
+	va_end(ap);
+	return LK_NOT_FOUND;
+}
+
+static lk_status read_exact(struct loader *ld, void *buf, size_t n,
+			    uint64_t off)
+{
+	const lk_io *io = ld->db->io;
+	size_t got = 0;
+	lk_status st = io->pread(io->ctx, ld->f, buf, n, off, &got);
+
+	if (st == LK_NOMEM)
+		return st;
+	if (st != LK_OK)
+		return reject(ld, "unreadable (%.100s)", lk_errmsg());
+	if (got != n)
+		return reject(ld, "changed while it was read");
+	return LK_OK;
+}
+
+/* The header: its own checks, the sizes it implies, the database. */
+static lk_status check_header(struct loader *ld)
+{
+	const uint8_t *h = ld->hdr;
+	uint64_t want;
+	lk_status st;
+
+	if (ld->size < SNAP_HEADER_BYTES)
+		return reject(ld, "shorter than its header (%" PRIu64
+			      " bytes)", ld->size);
+	st = read_exact(ld, ld->hdr, SNAP_HEADER_BYTES, 0);
+	if (st != LK_OK)
+		return st;
+	if (memcmp(h, snap_magic, sizeof snap_magic) != 0)
+		return reject(ld, "not a snapshot (bad magic)");
+	if (get_u32(h + 76) != (uint32_t)record_hash(h, 76, 0))
+		return reject(ld, "header checksum mismatch");
+	if (get_u16(h + 8) != SNAP_VERSION || get_u16(h + 10) !=
+	    SNAP_HEADER_BYTES || get_u32(h + 72) != 0)
+		return reject(ld, "format version %u, this library reads %u",
+			      get_u16(h + 8), SNAP_VERSION);
+	if (memcmp(h + 16, ld->db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES) != 0)
+		return reject(ld, "belongs to another database");
+	ld->seg_count = get_u32(h + 12);
+	ld->cap = get_u32(h + 56);
+	ld->keys = get_u32(h + 60);
+	if (ld->seg_count == 0 || ld->seg_count > LK_SEGMENT_COUNT_MAX)
+		return reject(ld, "covers %u segments, past the limit",
+			      ld->seg_count);
+	if (ld->cap == 0 || ld->cap > LK_INDEX_SLOTS_MAX ||
+	    ld->keys * 5 > (uint64_t)ld->cap * 4)
+		return reject(ld, "an index of %" PRIu64 " keys in %u slots is "
+			      "past the limits", ld->keys, ld->cap);
+	ld->meta_len = SNAP_HEADER_BYTES +
+		       (size_t)ld->seg_count * SNAP_SEG_BYTES +
+		       (size_t)IX_EXPORT_BITMAP_BYTES(ld->cap);
+	want = ld->meta_len + ld->keys * IX_SLOT_BYTES + SNAP_TRAILER_BYTES;
+	if (get_u64(h + 64) != want)
+		return reject(ld, "header sizes disagree");
+	if (ld->size < want)
+		return reject(ld, "truncated (%" PRIu64 " of %" PRIu64
+			      " bytes)", ld->size, want);
+	if (ld->size > want)
+		return reject(ld, "%" PRIu64 " bytes longer than it should be",
+			      ld->size - want);
+	return LK_OK;
+}
+
+/* The segment table against the log, and the tail of every segment. */
+static lk_status check_segments(struct loader *ld, uint64_t *ends)
+{
+	const lk_io *io = ld->db->io;
+	const uint8_t *p = ld->meta + SNAP_HEADER_BYTES;
+
+	for (uint32_t i = 1; i <= ld->seg_count; i++, p += SNAP_SEG_BYTES) {
+		struct segment *s = ld->db->segs[i];
+		int last = i == ld->seg_count;
+		uint64_t end = get_u64(p + 24), hash;
+		lk_status st;
+
+		if (i > ld->nsegs)
+			return reject(ld, "covers %u segments, the log has %u",
+				      ld->seg_count, ld->nsegs);
+		if (get_u64(p) != s->hdr.seq ||
+		    get_u32(p + 48) != s->hdr.generation)
+			return reject(ld, "segment %" PRIu64 ".%u is not in the "
+				      "log any more (rewritten by a "
+				      "compaction since?)",
+				      get_u64(p), get_u32(p + 48));
+		if (get_u64(p + 8) != s->hdr.seq_prev ||
+		    get_u64(p + 16) != s->hdr.record_seq_base)
+			return reject(ld, "segment %" PRIu64 " has another "
+				      "header", s->hdr.seq);
+		if (end < SEG_HEADER_BYTES || end > s->file_size ||
+		    (!last && end != s->file_size) ||
+		    (!last && !(get_u32(p + 52) & 1)) ||
+		    get_u32(p + 52) > 1)
+			return reject(ld, "segment %" PRIu64 " ends at %" PRIu64
+				      ", the snapshot has %" PRIu64,
+				      s->hdr.seq, s->file_size, end);
+		if (get_u64(p + 32) > end - SEG_HEADER_BYTES)
+			return reject(ld, "segment %" PRIu64 " has more live "
+				      "bytes than bytes", s->hdr.seq);
+		st = tail_hash(io, s, end, &hash);
+		if (st == LK_NOMEM)
+			return st;
+		if (st != LK_OK)
+			return reject(ld, "segment %" PRIu64 ": %.100s",
+				      s->hdr.seq, lk_errmsg());
+		if (hash != get_u64(p + 56))
+			return reject(ld, "segment %" PRIu64 " holds other "
+				      "bytes before %" PRIu64, s->hdr.seq, end);
+		ends[i] = end;
+	}
+	return LK_OK;
+}
+
+/* The namespace catalog in the loaded index, as recovery checks it. */
+struct catalog_load {
+	struct lk_db *db;
+	uint64_t *catalog;
+	int bad;
+};
+
+static void catalog_one(void *arg, uint8_t ns, struct ix_loc loc,
+			int expiring)
+{
+	struct catalog_load *cl = arg;
+	struct record rec;
+	uint8_t *buf = NULL;
+
+	(void)ns;
+	(void)expiring;
+	if (cl->bad)
+		return;
+	if (db_read_record(cl->db, loc, &rec, &buf) != LK_OK ||
+	    rec.type != REC_PUT || !record_catalog_valid(&rec) ||
+	    cl->catalog[rec.value[0]])
+		cl->bad = 1;
+	else
+		cl->catalog[rec.value[0]] =
+			record_hash(rec.key, rec.key_len, 0) | 1;
+	mem_free(buf);
+}
+
+static lk_status load_one(struct loader *ld, struct snap_start *start)
+{
+	struct lk_db *db = ld->db;
+	const lk_io *io = db->io;
+	uint64_t ends[LK_SEGMENT_COUNT_MAX + 1] = { 0 };
+	uint32_t map[LK_SEGMENT_COUNT_MAX + 1];
+	uint8_t trailer[SNAP_TRAILER_BYTES];
+	struct catalog_load cl = { 0 };
+	const uint8_t *p;
+	const char *why = NULL;
+	uint8_t *area;
+	lk_status st;
+
+	st = io->open(io->ctx, db->dir, ld->name, LK_IO_READ, &ld->f);
+	if (st == LK_OK)
+		st = io->size(io->ctx, ld->f, &ld->size);
+	if (st == LK_NOMEM)
+		return st;
+	if (st != LK_OK)
+		return reject(ld, "unreadable (%.100s)", lk_errmsg());
+	st = check_header(ld);
+	if (st != LK_OK)
+		return st;
+	ld->meta = mem_alloc(ld->meta_len);
+	if (!ld->meta)
+		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
+	st = read_exact(ld, ld->meta, ld->meta_len, 0);
+	if (st == LK_OK)
+		st = read_exact(ld, trailer, sizeof trailer,
+				ld->size - sizeof trailer);
+	if (st != LK_OK)
+		return st;
+	if (record_hash(ld->meta, ld->meta_len, 0) != get_u64(trailer))
+		return reject(ld, "checksum mismatch in its segment table");
+	st = check_segments(ld, ends);
+	if (st != LK_OK)
+		return st;
+
+	st = index_new(&ld->ix);
+	if (st != LK_OK)
+		return st;
+	area = index_import_area(ld->ix, ld->cap, ld->keys, &st);
+	if (!area)
+		return st;
+	st = read_exact(ld, area, (size_t)ld->keys * IX_SLOT_BYTES,
+			ld->meta_len);
+	if (st != LK_OK)
+		return st;
+	if (record_hash(area, (size_t)ld->keys * IX_SLOT_BYTES, 0) !=
+	    get_u64(trailer + 8))
+		return reject(ld, "checksum mismatch in its index entries");
+	/* open numbered the segments in log order, from 1 */
+	for (uint32_t i = 1; i <= ld->seg_count; i++)
+		map[i] = db->segs[i]->slot;
+	st = index_import(ld->ix, ld->cap, ld->keys,
+			  ld->meta + SNAP_HEADER_BYTES +
+				  (size_t)ld->seg_count * SNAP_SEG_BYTES,
+			  map, ld->seg_count, ends, &why);
+	if (st == LK_CORRUPT)
+		return reject(ld, "invalid index: %s", why);
+	if (st != LK_OK)
+		return st;
+
+	/* Adopted from here on: the caller undoes it if the catalog fails. */
+	p = ld->meta + SNAP_HEADER_BYTES;
+	for (uint32_t i = 1; i <= ld->seg_count; i++, p += SNAP_SEG_BYTES) {
+		struct segment *s = db->segs[i];
+
+		s->data_end = s->synced_end = ends[i];
+		s->live_bytes = get_u64(p + 32);
+		s->ops = get_u64(p + 40);
+		s->sealed = (get_u32(p + 52) & 1) != 0;
+	}
+	{
+		struct index *empty = db->ix;
+
+		db->ix = ld->ix;
+		ld->ix = empty;
+		ld->adopted = 1;
+	}
+	memset(start, 0, sizeof *start);
+	cl.db = db;
+	cl.catalog = start->catalog;
+	index_foreach(db->ix, 0, catalog_one, &cl);
+	if (cl.bad)
+		return reject(ld, "its namespace catalog does not read back");
+	start->seg = ld->seg_count;
+	start->offset = ends[ld->seg_count];
+	start->sealed = db->segs[ld->seg_count]->sealed;
+	start->seq_last = get_u64(ld->hdr + 48);
+	ld->created_ms = get_u64(ld->hdr + 40);
+	return LK_OK;
+}
+
+/* Puts back what load_one adopted before it failed. */
+static void unadopt(struct loader *ld)
+{
+	struct lk_db *db = ld->db;
+	struct index *loaded = db->ix;
+
+	if (!ld->adopted)
+		return;
+	db->ix = ld->ix; /* the empty one */
+	ld->ix = loaded;
+	ld->adopted = 0;
+	for (uint32_t i = 1; i <= ld->nsegs; i++) {
+		struct segment *s = db->segs[i];
+
+		s->data_end = s->synced_end = 0;
+		s->live_bytes = s->ops = 0;
+		s->sealed = 0;
+	}
+}
+
+static void loader_free(struct loader *ld)
+{
+	const lk_io *io = ld->db->io;
+
+	if (ld->f)
+		io->close(io->ctx, ld->f);
+	index_free(ld->ix);
+	mem_free(ld->meta);
+	ld->f = NULL;
+	ld->ix = NULL;
+	ld->meta = NULL;
+}
+
+lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
+			struct snap_start *start)
+{
+	lk_recovery_report *rep = &db->report;
+	struct snap_list l = { 0 };
+	char first_why[LK_NOTE_BYTES] = "";
+	char name[SNAP_NAME_BYTES];
+	lk_status st;
+
+	st = db->io->dir_list(db->io->ctx, db->dir, list_one, &l);
+	if (st == LK_NOMEM)
+		return st;
+	if (st != LK_OK) {
+		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
+			 "snapshots not listed (%.100s): the whole log was "
+			 "replayed", lk_errmsg());
+		return LK_NOT_FOUND;
+	}
+	db->snap_next_serial = l.newest + 1;
+	if (l.n == 0 || nsegs == 0) {
+		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
+			 "no snapshot: the whole log was replayed");
+		return LK_NOT_FOUND;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct loader ld = { 0 };
+
+		snap_name(name, l.serials[i], 0);
+		ld.db = db;
+		ld.nsegs = nsegs;
+		ld.name = name;
+		st = load_one(&ld, start);
+		if (st != LK_OK)
+			unadopt(&ld);
+		loader_free(&ld);
+		if (st == LK_NOMEM)
+			return st;
+		if (st == LK_OK) {
+			/* the next write knows this state from here */
+			atomic_store(&db->snap_serial, l.serials[i]);
+			atomic_store(&db->snap_created_ms, ld.created_ms);
+			db->snap_seg_seq = db->segs[start->seg]->hdr.seq;
+			db->snap_seg_gen = db->segs[start->seg]->hdr.generation;
+			db->snap_pos = start->offset;
+			db->snap_compactions = 0;
+			snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
+				 "snapshot %s%s%.60s%s", name,
+				 first_why[0] ? " (a newer one " : "",
+				 first_why, first_why[0] ? ")" : "");
+			rep->snapshot_used = 1;
+			return LK_OK;
+		}
+		if (!first_why[0])
+			snprintf(first_why, sizeof first_why, "%s", ld.why);
+	}
+	snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
+		 "snapshot %016" PRIx64 ".snap not used: %.80s; the whole "
+		 "log was replayed", l.serials[0], first_why);
+	return LK_NOT_FOUND;
+}
+
+/* Removes every snapshot file but the one in use. */
+struct cleanup {
+	struct lk_db *db;
+	char names[SNAP_TRIES_MAX * 4][SNAP_NAME_BYTES];
+	size_t n;
+};
+
+static lk_status cleanup_one(void *arg, const char *name)
+{
+	struct cleanup *c = arg;
+	uint64_t serial;
+	int tmp;
+
+	if (!snapshot_parse_name(name, &serial, &tmp) ||
+	    (!tmp && serial == c->db->snap_serial))
+		return LK_OK;
+	/* a few at a time: more are removed by the next open */
+	if (c->n < sizeof c->names / sizeof c->names[0])
+		snprintf(c->names[c->n++], SNAP_NAME_BYTES, "%s", name);
+	return LK_OK;
+}
+
+lk_status snapshot_cleanup(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+	struct cleanup *c = mem_calloc(1, sizeof *c);
+	lk_status st;
+
+	if (!c)
+		return err_set(LK_NOMEM, "removing old snapshots");
+	c->db = db;
+	st = io->dir_list(io->ctx, db->dir, cleanup_one, c);
+	for (size_t i = 0; st == LK_OK && i < c->n; i++) {
+		st = io->unlink(io->ctx, db->dir, c->names[i]);
+		if (st == LK_NOT_FOUND)
+			st = LK_OK;
+		if (st != LK_OK)
+			err_prefix("removing snapshot file %s", c->names[i]);
+	}
+	if (st == LK_OK && c->n)
+		st = io->dir_sync(io->ctx, db->dir);
+	mem_free(c);
+	return st;
+}

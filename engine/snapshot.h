@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.h - index snapshots: the hash index as of a log position, so
+ * that open loads it and replays only the log after that position.
+ *
+ * A snapshot is a file named <serial as 16 hex digits>.snap, written as
+ * <serial>.snap.tmp, fdatasynced, renamed, and the directory synced; the
+ * older snapshot is removed after that.  Layout (little-endian):
+ *
+ *   header (80 bytes)
+ *     0  magic          8  "LKSNP\r\n\032"
+ *     8  version        u16  SNAP_VERSION
+ *    10  header_bytes   u16  80
+ *    12  seg_count      u32  segments covered, 1..LK_SEGMENT_COUNT_MAX
+ *    16  db_id          16   the database's id, as in segment headers
+ *    32  serial         u64  the number in the file name
+ *    40  created_ms     u64  wall clock when taken
+ *    48  seq_last       u64  newest record sequence number at the position
+ *    56  index_slots    u32  capacity of the index
+ *    60  keys           u32  entries in the index
+ *    64  file_bytes     u64  size of the whole file
+ *    72  flags          u32  0
+ *    76  checksum       u32  low 32 bits of XXH3_64(bytes 0..76)
+ *   segments (seg_count x 64 bytes), in log order; the last one holds the
+ *   position, and its data_end is the position
+ *     0  seq u64, 8 seq_prev u64, 16 record_seq_base u64,
+ *    24  data_end u64, 32 live_bytes u64, 40 ops u64,
+ *    48  generation u32, 52 flags u32 (bit 0: sealed),
+ *    56  tail_hash u64   XXH3_64 of the 64 bytes before data_end (fewer
+ *                        if the segment is shorter): ties the snapshot to
+ *                        the bytes of the log, not just to file names
+ *   bitmap and entries of the index (index.h, "Snapshots"); an entry's
+ *   segment is its place in the list above, from 1
+ *   meta_hash u64        XXH3_64 of the header, segments and bitmap
+ *   entries_hash u64     XXH3_64 of the entries
+ *
+ * Trust.  Open uses the newest snapshot that passes every check: its
+ * header, both hashes, the database id, and the log: each listed segment
+ * must be the file now at that place in the chain (same seq, generation,
+ * links), every one but the last sealed with the same size, the last at
+ * least as long as the position, and each one's tail_hash must match.
+ * A compaction renames the segments it rewrites, so a snapshot taken
+ * before it never matches afterwards: one is written after each
+ * compaction.  Anything else falls back to replaying the whole log, and
+ * the recovery report says why.
+ */
+#ifndef LK_SNAPSHOT_H
+#define LK_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "db.h"
+
+#define SNAP_VERSION 1u
+#define SNAP_HEADER_BYTES 80u
+#define SNAP_SEG_BYTES 64u
+#define SNAP_TRAILER_BYTES 16u
+#define SNAP_NAME_BYTES 40u
+#define SNAP_TAIL_BYTES 64u
+
+/* What open needs to replay the log after a loaded snapshot. */
+struct snap_start {
+	uint32_t seg;      /* db->segs[1..seg] are covered; replay starts in
+			      db->segs[seg] at `offset` */
+	uint64_t offset;
+	int sealed;        /* db->segs[seg] ends with its seal at offset */
+	uint64_t seq_last;
+	uint64_t catalog[LK_NS_COUNT_MAX + 1]; /* as recovery.c keeps it */
+};
+
+/* Returns 1 and sets *serial and *tmp if name is a snapshot file name
+ * (tmp: an unfinished "<serial>.snap.tmp"), else 0. */
+int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
+
+/* Open, after the chain of segments is in db->segs[1..nsegs] in log order
+ * (db->ix empty): loads the newest snapshot that matches the log into
+ * db->ix and the segments' counters, and fills *start.  Returns LK_OK
+ * (used), LK_NOT_FOUND (none usable: the report's snapshot_note says why;
+ * nothing was changed), or LK_NOMEM. */
+lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
+			struct snap_start *start);
+
+/* Writable open, once the log was judged good: removes unfinished and
+ * unused snapshot files.  Returns LK_OK or an I/O status. */
+lk_status snapshot_cleanup(struct lk_db *db);
+
+/* Writes a snapshot of the index as of the end of the log, unless one of
+ * that exact state exists.  Caller holds compact_mu (so no compaction is
+ * half-installed).  Syncs the log first.  Returns LK_OK, LK_HALTED,
+ * LK_IO, LK_NOSPACE, LK_NOMEM; a failure leaves the previous snapshot in
+ * place and never halts the log. */
+lk_status snapshot_write(struct lk_db *db);
+
+/* Log bytes written since the newest snapshot's position (all of them
+ * when there is none): what the next open would replay. */
+uint64_t snapshot_behind(struct lk_db *db);
+
+#endif /* LK_SNAPSHOT_H */

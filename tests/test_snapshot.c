@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_snapshot.c - index snapshots (SPEC §5, §6): an open that loads one
+ * finds what a full replay finds; a snapshot that is damaged, foreign or
+ * no longer matches the log is ignored with its reason and the log is
+ * replayed; a power cut anywhere in writing one loses nothing.
+ *
+ * Method: random workloads (puts of every size, overwrites, deletes,
+ * expiring keys, three namespaces, batches, compactions) on the in-memory
+ * layer with 4 KiB segments, snapshots taken at random points, then two
+ * opens of the same files: one with the snapshot, one with the snapshot
+ * files hidden (a full replay).  Both must give the same answers to every
+ * get, the same iteration of every namespace, the same stats and the same
+ * live and dead bytes per segment, and match the model.  Damage is done to
+ * the snapshot file through the I/O layer; power cuts on the fault layer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "endian.h"
+#include "io_fault.h"
+#include "snapshot.h"
+#include "testutil.h"
+
+#define DIR "/db"
+#define NKEYS 200
+#define NSPACES 3
+#define T0_MS UINT64_C(1800000000000)
+
+/* The model: the value seed of each (namespace, key), or -1 (absent),
+ * and its expiry. */
+static int model[NSPACES][NKEYS];
+static uint64_t model_exp[NSPACES][NKEYS];
+static uint32_t ns_ids[NSPACES];
+static uint64_t now_ms = T0_MS;
+
+static void key_of(char k[32], int i)
+{
+	snprintf(k, 32, "key-%05d", i);
+}
+
+/* Values from 0 bytes to 6 KiB (past the index's 4095-byte size field),
+ * some compressible, from a seed. */
+static size_t value_of(uint8_t *v, int seed)
+{
+	size_t n = (size_t)(seed * 131 % 997);
+
+	if (seed % 17 == 0)
+		n = 4000 + (size_t)(seed % 2200);
+	for (size_t i = 0; i < n; i++)
+		v[i] = seed % 3 == 0 ? (uint8_t)('a' + i % 4)
+				     : (uint8_t)(seed * 7 + (int)i * 13);
+	return n;
+}
+
+static void model_reset(void)
+{
+	for (int n = 0; n < NSPACES; n++)
+		for (int i = 0; i < NKEYS; i++)
+			model[n][i] = -1;
+}
+
+static int live_in_model(int n, int i)
+{
+	return model[n][i] >= 0 && (model_exp[n][i] == 0 ||
+				    model_exp[n][i] > now_ms);
+}
+
+static void open_spaces(lk_db *db)
+{
+	static const char *names[NSPACES] = { "default", "nodes", "paths" };
+
+	for (int n = 0; n < NSPACES; n++)
+		CHECK_OK(lk_ns_open(&ns_ids[n], db, names[n]));
+}
+
+/* `count` random writes, some in batches. */
+static void churn(lk_db *db, int count, uint64_t seed)
+{
+	static uint8_t v[8192];
+	lk_batch *b;
+	char k[32];
+
+	CHECK_OK(lk_batch_new(&b));
+	for (int i = 0; i < count; i++) {
+		uint64_t r = (seed * 1000003u + (uint64_t)i) *
+			     0x9e3779b97f4a7c15u;
+		int key = (int)((r >> 20) % NKEYS), n = (int)((r >> 50) % NSPACES);
+		int in_batch = (r >> 12) % 4 == 0;
+		uint64_t exp = 0;
+
+		key_of(k, key);
+		if ((r >> 40) % 6 == 0) {
+			if (in_batch)
+				CHECK_OK(lk_batch_del(b, ns_ids[n], k, strlen(k)));
+			else
+				CHECK_OK(lk_del(db, ns_ids[n], k, strlen(k)));
+			model[n][key] = -1;
+		} else {
+			int s = (int)((r >> 8) % 100000);
+			size_t len = value_of(v, s);
+
+			if ((r >> 30) % 5 == 0)
+				exp = now_ms + 1000 * ((r >> 33) % 4);
+			if (in_batch)
+				CHECK_OK(lk_batch_put(b, ns_ids[n], k, strlen(k),
+						      v, len, exp));
+			else
+				CHECK_OK(lk_put(db, ns_ids[n], k, strlen(k), v,
+						len, exp));
+			model[n][key] = s;
+			model_exp[n][key] = exp;
+		}
+		if (lk_batch_count(b) >= 8 || (!in_batch && lk_batch_count(b)))
+			CHECK_OK(lk_commit(db, b));
+	}
+	CHECK_OK(lk_commit(db, b));
+	lk_batch_free(b);
+}
+
+static void check_model(lk_db *db)
+{
+	static uint8_t v[8192];
+	char k[32];
+
+	for (int n = 0; n < NSPACES; n++) {
+		for (int i = 0; i < NKEYS; i++) {
+			void *got = NULL;
+			size_t len = 0;
+			lk_status st;
+
+			key_of(k, i);
+			st = lk_get(&got, &len, db, ns_ids[n], k, strlen(k));
+			if (!live_in_model(n, i)) {
+				CHECK_ST(LK_NOT_FOUND, st);
+				continue;
+			}
+			CHECK_OK(st);
+			CHECK(len == value_of(v, model[n][i]) &&
+			      memcmp(got, v, len) == 0);
+			lk_free(got);
+		}
+	}
+}
+
+/* Everything an open's index determines, folded to compare two opens. */
+struct state {
+	lk_stats st;
+	uint64_t iter_hash[NSPACES], iter_count[NSPACES];
+	size_t nsegs;
+	lk_segment_info segs[512];
+	uint64_t index_keys[NSPACES];
+};
+
+static uint64_t fold(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3u;
+	return h;
+}
+
+static void collect(lk_db *db, struct state *s)
+{
+	memset(s, 0, sizeof *s);
+	CHECK_OK(lk_stats_get(&s->st, db));
+	CHECK_OK(lk_segments(s->segs, 512, &s->nsegs, db));
+	CHECK(s->nsegs <= 512);
+	for (int n = 0; n < NSPACES; n++) {
+		const void *k, *v;
+		size_t kl, vl;
+		uint64_t exp, h = 0xcbf29ce484222325u;
+		lk_iter *it;
+		lk_status st;
+
+		CHECK_OK(lk_ns_keys(&s->index_keys[n], db, ns_ids[n]));
+		CHECK_OK(lk_iter_open(&it, db, ns_ids[n], NULL, 0));
+		while ((st = lk_iter_next(it, &k, &kl, &v, &vl, &exp)) == LK_OK) {
+			h = fold(h, k, kl);
+			h = fold(h, v, vl);
+			h = fold(h, &exp, sizeof exp);
+			s->iter_count[n]++;
+		}
+		CHECK_ST(LK_NOT_FOUND, st);
+		lk_iter_close(it);
+		s->iter_hash[n] = h;
+	}
+}
+
+static void same_state(const struct state *a, const struct state *b)
+{
+	CHECK(a->st.live_keys == b->st.live_keys);
+	CHECK(a->st.live_bytes == b->st.live_bytes);
+	CHECK(a->st.dead_bytes == b->st.dead_bytes);
+	CHECK(a->st.disk_bytes == b->st.disk_bytes);
+	CHECK(a->st.seq_last == b->st.seq_last);
+	CHECK(a->st.segment_count == b->st.segment_count);
+	CHECK(a->nsegs == b->nsegs);
+	for (size_t i = 0; i < a->nsegs; i++) {
+		CHECK(a->segs[i].seq == b->segs[i].seq);
+		CHECK(a->segs[i].generation == b->segs[i].generation);
+		CHECK(a->segs[i].sealed == b->segs[i].sealed);
+		CHECK(a->segs[i].live_bytes == b->segs[i].live_bytes);
+		CHECK(a->segs[i].dead_bytes == b->segs[i].dead_bytes);
+	}
+	for (int n = 0; n < NSPACES; n++) {
+		CHECK(a->index_keys[n] == b->index_keys[n]);
+		CHECK(a->iter_count[n] == b->iter_count[n]);
+		CHECK(a->iter_hash[n] == b->iter_hash[n]);
+	}
+}
+
+/* ---- files ---- */
+
+struct names {
+	char v[16][64];
+	int n;
+};
+
+static lk_status snap_names_one(void *arg, const char *name)
+{
+	struct names *l = arg;
+	uint64_t serial;
+	int tmp;
+
+	if (snapshot_parse_name(name, &serial, &tmp) && l->n < 16)
+		snprintf(l->v[l->n++], 64, "%s", name);
+	return LK_OK;
+}
+
+static void snap_files(const lk_io *io, struct names *l)
+{
+	lk_io_dir *dir;
+
+	memset(l, 0, sizeof *l);
+	CHECK_OK(io->dir_open(io->ctx, DIR, 0, &dir));
+	CHECK_OK(io->dir_list(io->ctx, dir, snap_names_one, l));
+	io->dir_close(io->ctx, dir);
+}
+
+/* The one snapshot file's name. */
+static void the_snapshot(const lk_io *io, char name[64])
+{
+	struct names l;
+
+	snap_files(io, &l);
+	CHECK(l.n == 1);
+	snprintf(name, 64, "%s", l.v[0]);
+}
+
+static void rename_file(const lk_io *io, const char *from, const char *to)
+{
+	lk_io_dir *dir;
+
+	CHECK_OK(io->dir_open(io->ctx, DIR, 0, &dir));
+	CHECK_OK(io->rename(io->ctx, dir, from, to));
+	io->dir_close(io->ctx, dir);
+}
+
+static uint64_t size_of(const lk_io *io, const char *name)
+{
+	struct blob b = file_read(io, DIR, name);
+
+	free(b.p);
+	return b.n;
+}
+
+static uint64_t u64_at(const lk_io *io, const char *name, uint64_t off)
+{
+	struct blob b = file_read(io, DIR, name);
+	uint64_t v;
+
+	CHECK(off + 8 <= b.n);
+	v = get_u64(b.p + off);
+	free(b.p);
+	return v;
+}
+
+/* An empty file system in memory, its clock and the model at T0_MS. */
+static lk_io *fresh_io(void)
+{
+	lk_io *io;
+
+	model_reset();
+	now_ms = T0_MS;
+	CHECK_OK(lk_io_memory_new(&io));
+	lk_io_memory_set_time_ms(io, now_ms);
+	return io;
+}
+
+static lk_options options(const lk_io *io, uint64_t every)
+{
+	lk_options o = test_options(io);
+
+	o.segment_size_bytes = 4096;
+	o.snapshot_every_bytes = every;
+	return o;
+}
+
+static void open_checked(lk_db **db, const lk_options *o,
+			 lk_recovery_report *rep)
+{
+	CHECK_OK(lk_open(db, DIR, o));
+	CHECK_OK(lk_recovery(rep, *db));
+	open_spaces(*db);
+}
+
+/* Opens, checks the model and whether a snapshot was used, and closes.
+ * Returns the records replayed. */
+static uint64_t reopen_check(const lk_options *o, int used)
+{
+	lk_recovery_report rep;
+	lk_db *db;
+
+	open_checked(&db, o, &rep);
+	CHECK(rep.snapshot_used == used);
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	return rep.records_replayed;
+}
+
+/* ---- tests ---- */
+
+/* For random workloads: the open that loads a snapshot and the open that
+ * replays everything agree with each other and with the model. */
+static void snapshot_load_equals_full_replay(void **state)
+{
+	uint64_t used = 0, replayed_after = 0, compactions = 0;
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		struct state a, b;
+		lk_recovery_report rep;
+		struct names files;
+		lk_options o;
+		lk_io *io;
+		lk_db *db;
+
+		io = fresh_io();
+		/* odd seeds: automatic snapshots (after compactions, at
+		 * close); even ones: only lk_snapshot() */
+		o = options(io, seed % 2 ? LK_SNAPSHOT_EVERY_MIN_BYTES : 0);
+		open_checked(&db, &o, &rep);
+		for (int round = 0; round < 6; round++) {
+			uint64_t r = (seed * 31 + (uint64_t)round) *
+				     0x2545f4914f6cdd1du;
+
+			churn(db, 60 + (int)(r >> 58), seed * 100 + (uint64_t)round);
+			if ((r >> 20) % 3 == 0) {
+				CHECK_OK(lk_compact(db));
+				compactions++;
+			}
+			if ((r >> 30) % 2 == 0)
+				CHECK_OK(lk_snapshot(db));
+			if ((r >> 40) % 3 == 0) { /* time passes */
+				now_ms += 1500;
+				lk_io_memory_set_time_ms(io, now_ms);
+			}
+		}
+		CHECK_OK(lk_snapshot(db));
+		churn(db, (int)(seed % 5) * 30, seed * 977); /* replayed */
+		check_model(db);
+		CHECK_OK(lk_close(db));
+
+		open_checked(&db, &o, &rep);
+		CHECK(rep.snapshot_used);
+		used++;
+		replayed_after += rep.records_replayed;
+		check_model(db);
+		collect(db, &a);
+		CHECK_OK(lk_close(db));
+
+		/* hide the snapshot: a full replay */
+		snap_files(io, &files);
+		CHECK(files.n == 1);
+		rename_file(io, files.v[0], "hidden");
+		o.snapshot_every_bytes = 0;
+		open_checked(&db, &o, &rep);
+		CHECK(!rep.snapshot_used);
+		check_model(db);
+		collect(db, &b);
+		CHECK_OK(lk_close(db));
+		same_state(&a, &b);
+		lk_io_memory_free(io);
+	}
+	print_message("snapshot opens equal to full replays: %" PRIu64
+		      " (%" PRIu64 " records replayed after snapshots, %"
+		      PRIu64 " compactions)\n",
+		      used, replayed_after, compactions);
+	CHECK(replayed_after > 0);
+}
+
+/* A database with a snapshot and a few writes after it; io holds it. */
+static lk_io *make_db(lk_options *o, int compact_after)
+{
+	lk_recovery_report rep;
+	lk_io *io;
+	lk_db *db;
+
+	io = fresh_io();
+	*o = options(io, 0);
+	open_checked(&db, o, &rep);
+	churn(db, 300, 7);
+	CHECK_OK(lk_snapshot(db));
+	churn(db, 40, 8);
+	if (compact_after)
+		CHECK_OK(lk_compact(db)); /* no snapshot after it: every 0 */
+	CHECK_OK(lk_close(db));
+	return io;
+}
+
+/* Opens the damaged database: the snapshot is not used, the note says
+ * why, and the answers are the model's. */
+static void falls_back(const lk_options *o, const char *why)
+{
+	lk_recovery_report rep;
+	lk_db *db;
+
+	open_checked(&db, o, &rep);
+	if (rep.snapshot_used || !strstr(rep.snapshot_note, why))
+		fprintf(stderr, "want \"%s\", note: %s\n", why,
+			rep.snapshot_note);
+	CHECK(!rep.snapshot_used);
+	CHECK(strstr(rep.snapshot_note, why) != NULL);
+	CHECK(strstr(rep.snapshot_note, "whole log was replayed") != NULL);
+	check_model(db);
+	CHECK_OK(lk_close(db));
+}
+
+static void damaged_snapshots_fall_back_to_replay(void **state)
+{
+	static const struct {
+		const char *what;
+		int64_t at;       /* byte to flip; negative: from the end */
+		const char *why;
+	} flips[] = {
+		{ "magic", 0, "bad magic" },
+		{ "version", 8, "header checksum" },
+		{ "header checksum", 77, "header checksum" },
+		{ "segment table", SNAP_HEADER_BYTES + 3, "segment table" },
+		{ "bitmap", SNAP_HEADER_BYTES + SNAP_SEG_BYTES * 2,
+		  "segment table" },
+		{ "an entry", -40, "index entries" },
+		{ "meta hash", -12, "segment table" },
+		{ "entries hash", -2, "index entries" },
+	};
+	static const struct {
+		int64_t size;     /* -1: one byte short; -2: half */
+		const char *why;
+	} cuts[] = {
+		{ 0, "shorter than its header" },
+		{ 79, "shorter than its header" },
+		{ 80, "truncated" },
+		{ -1, "truncated" },
+		{ -2, "truncated" }, /* special: half */
+	};
+	char name[64];
+	lk_options o;
+	lk_io *io;
+	int cases = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+		uint64_t size;
+
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		size = size_of(io, name);
+		flip_bit(io, DIR, name,
+			 flips[i].at >= 0 ? (uint64_t)flips[i].at
+					  : size - (uint64_t)-flips[i].at, 3);
+		falls_back(&o, flips[i].why);
+		lk_io_memory_free(io);
+		cases++;
+	}
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		uint64_t size;
+
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		size = size_of(io, name);
+		truncate_to(io, DIR, name,
+			    cuts[i].size >= 0	 ? (uint64_t)cuts[i].size
+			    : cuts[i].size == -2 ? size / 2
+						 : size - 1);
+		falls_back(&o, cuts[i].why);
+		lk_io_memory_free(io);
+		cases++;
+	}
+
+	/* bytes appended */
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	corrupt_bytes(io, DIR, name, size_of(io, name), "extra", 5);
+	falls_back(&o, "longer than it should be");
+	lk_io_memory_free(io);
+	cases++;
+
+	/* a compaction since: the segments it names were rewritten */
+	io = make_db(&o, 1);
+	falls_back(&o, "not in the log any more");
+	lk_io_memory_free(io);
+	cases++;
+
+	/* the log lost the end the snapshot covers: a snapshot at the
+	 * very end, then the newest segment cut 3 bytes short of it (the
+	 * close's empty commit, which a replay cuts as a torn tail) */
+	{
+		lk_recovery_report rep;
+		char seg[64];
+		uint64_t entry, end;
+		lk_db *db;
+
+		io = make_db(&o, 0);
+		open_checked(&db, &o, &rep);
+		CHECK_OK(lk_snapshot(db));
+		CHECK_OK(lk_close(db));
+		the_snapshot(io, name);
+		entry = SNAP_HEADER_BYTES +
+			(u64_at(io, name, 12) & 0xffffffffu) * SNAP_SEG_BYTES -
+			SNAP_SEG_BYTES;
+		end = u64_at(io, name, entry + 24);
+		seg_name(seg, u64_at(io, name, entry),
+			 (uint32_t)u64_at(io, name, entry + 48));
+		truncate_to(io, DIR, seg, end - 3);
+		falls_back(&o, "ends at");
+		lk_io_memory_free(io);
+		cases++;
+	}
+
+	/* another database's snapshot, under this database's name */
+	{
+		lk_options o2;
+		lk_io *other = make_db(&o2, 0);
+		struct blob b;
+
+		the_snapshot(other, name);
+		b = file_read(other, DIR, name);
+		/* make_db is deterministic but for the database id */
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		file_write(io, DIR, name, b.p, b.n);
+		falls_back(&o, "another database");
+		free(b.p);
+		lk_io_memory_free(io);
+		lk_io_memory_free(other);
+		cases++;
+	}
+	print_message("damaged snapshot cases, each replayed: %d\n", cases);
+}
+
+/* Files that are not a usable snapshot: an unfinished one is removed by a
+ * writing open; a newer broken one is passed over for the older good one,
+ * and removed. */
+static void unfinished_and_broken_files(void **state)
+{
+	lk_recovery_report rep;
+	struct names files;
+	char name[64];
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	file_write(io, DIR, "00000000000000f0.snap.tmp", "half", 4);
+	file_write(io, DIR, "00000000000000f1.snap", "LKSNP garbage", 13);
+	o.flags |= LK_OPEN_READONLY;
+	open_checked(&db, &o, &rep); /* read-only: uses, removes nothing */
+	CHECK(rep.snapshot_used);
+	CHECK(strstr(rep.snapshot_note, "a newer one") != NULL);
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	snap_files(io, &files);
+	CHECK(files.n == 3);
+	o.flags &= ~LK_OPEN_READONLY;
+	open_checked(&db, &o, &rep);
+	CHECK(rep.snapshot_used);
+	check_model(db);
+	/* the next snapshot's number is past every file seen */
+	churn(db, 10, 99);
+	CHECK_OK(lk_snapshot(db));
+	CHECK_OK(lk_close(db));
+	snap_files(io, &files);
+	CHECK(files.n == 1);
+	CHECK(strcmp(files.v[0], "00000000000000f2.snap") == 0);
+	CHECK(reopen_check(&o, 1) == 0);
+	lk_io_memory_free(io);
+}
+
+/* lk_close() leaves a snapshot when a megabyte of log is not covered, and
+ * the next open replays nothing; a compaction leaves one too. */
+static void close_and_compaction_write_snapshots(void **state)
+{
+	lk_recovery_report rep;
+	lk_stats st;
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	io = fresh_io();
+	o = options(io, 1u << 30); /* never by interval in this test */
+	o.segment_size_bytes = 64 * 1024;
+	open_checked(&db, &o, &rep);
+	CHECK(!rep.snapshot_used);
+	churn(db, 100, 1); /* well under a megabyte */
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.snapshot_serial == 0 && st.snapshot_behind_bytes > 0);
+	CHECK_OK(lk_close(db));
+	open_checked(&db, &o, &rep);
+	CHECK(!rep.snapshot_used); /* not worth one */
+	churn(db, 4000, 2);        /* a few megabytes */
+	CHECK_OK(lk_close(db));
+	open_checked(&db, &o, &rep);
+	CHECK(rep.snapshot_used);
+	CHECK(rep.records_replayed == 0);
+	check_model(db);
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.snapshot_serial > 0 && st.snapshot_behind_bytes == 0);
+	now_ms += 5000;
+	lk_io_memory_set_time_ms(io, now_ms);
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.snapshot_age_ms == 5000);
+	churn(db, 2000, 3);
+	CHECK_OK(lk_compact(db));
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.compactions > 0 && st.snapshots_written == 1);
+	CHECK(st.snapshot_behind_bytes == 0 && st.snapshot_bytes_written > 0);
+	CHECK_OK(lk_close(db));
+	CHECK(reopen_check(&o, 1) == 0);
+	lk_io_memory_free(io);
+}
+
+/* Open after a power cut (or a killed writer: every write kept) replays
+ * only the log after the snapshot and holds every acknowledged write. */
+static void killed_writer_replays_only_after_the_snapshot(void **state)
+{
+	static const enum fault_mode modes[] = { FAULT_KEEP_ALL, FAULT_RANDOM,
+						 FAULT_DROP_ALL };
+
+	(void)state;
+	for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+		lk_recovery_report rep;
+		struct fault_fs *fs;
+		lk_options o;
+		lk_db *db;
+
+		model_reset();
+		now_ms = T0_MS;
+		CHECK_OK(fault_new(&fs, 11 + m));
+		fault_set_time_ms(fs, now_ms);
+		o = options(fault_io(fs), 0);
+		open_checked(&db, &o, &rep);
+		churn(db, 300, 21);
+		CHECK_OK(lk_snapshot(db));
+		churn(db, 80, 22);
+		fault_cut_at(fs, 1);
+		(void)lk_close(db);
+		fault_reboot(fs, modes[m], 5 + m, NULL);
+		open_checked(&db, &o, &rep);
+		CHECK(rep.snapshot_used);
+		CHECK(rep.records_replayed > 0 && rep.records_replayed <= 80);
+		check_model(db);
+		CHECK_OK(lk_close(db));
+		fault_free(fs);
+	}
+}
+
+/* A power cut at every I/O call of lk_snapshot(): the reopened store holds
+ * every acknowledged write, from the old snapshot, the new one, or a full
+ * replay. */
+static void power_cut_anywhere_in_a_snapshot(void **state)
+{
+	uint64_t cuts = 0, used = 0;
+
+	(void)state;
+	for (uint64_t cut = 1;; cut++) {
+		lk_recovery_report rep;
+		struct fault_fs *fs;
+		lk_options o;
+		lk_status st;
+		lk_db *db;
+
+		model_reset();
+		now_ms = T0_MS;
+		CHECK_OK(fault_new(&fs, cut));
+		fault_set_time_ms(fs, now_ms);
+		o = options(fault_io(fs), 0);
+		open_checked(&db, &o, &rep);
+		churn(db, 200, 31);
+		CHECK_OK(lk_snapshot(db));
+		churn(db, 60, 32);
+		fault_cut_at(fs, cut);
+		st = lk_snapshot(db);
+		fault_cut_at(fs, 0);
+		if (!fault_is_cut(fs)) {
+			CHECK_OK(st);
+			CHECK_OK(lk_close(db));
+			fault_free(fs);
+			break;
+		}
+		CHECK(st != LK_OK);
+		(void)lk_close(db);
+		fault_reboot(fs, FAULT_RANDOM, cut * 7919, NULL);
+		cuts++;
+		open_checked(&db, &o, &rep);
+		used += rep.snapshot_used != 0;
+		check_model(db);
+		CHECK_OK(lk_close(db));
+		open_checked(&db, &o, &rep);
+		check_model(db);
+		CHECK_OK(lk_close(db));
+		fault_free(fs);
+	}
+	print_message("power cuts during a snapshot: %" PRIu64 " states, %"
+		      PRIu64 " reopened from a snapshot\n", cuts, used);
+	CHECK(cuts >= 6);
+	CHECK(used > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(snapshot_load_equals_full_replay),
+		cmocka_unit_test(damaged_snapshots_fall_back_to_replay),
+		cmocka_unit_test(unfinished_and_broken_files),
+		cmocka_unit_test(close_and_compaction_write_snapshots),
+		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
+		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
