@@ -1145,6 +1145,30 @@ lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
 	return LK_OK;
 }
 
+/* The report says what a read-only open would do, and the snapshot is
+ * part of that: a read-only open judges it with every check it has. */
+static void check_snapshot(lk_recovery_report *report, const char *path,
+			   const lk_io *io)
+{
+	lk_options o = LK_OPTIONS_INIT;
+	lk_db *db = NULL;
+	lk_status st;
+
+	o.flags = LK_OPEN_READONLY;
+	o.io = io;
+	st = lk_open(&db, path, &o);
+	if (st == LK_OK) {
+		report->snapshot_used = db->report.snapshot_used;
+		memcpy(report->snapshot_note, db->report.snapshot_note,
+		       sizeof report->snapshot_note);
+		(void)lk_close(db); /* read-only: nothing to fail */
+	} else {
+		snprintf(report->snapshot_note, sizeof report->snapshot_note,
+			 "not checked: a read-only open failed (%.100s)",
+			 lk_errmsg());
+	}
+}
+
 lk_status lk_verify(lk_recovery_report *report, const char *path,
 		    const lk_options *opts, lk_problem_fn fn, void *arg)
 {
@@ -1161,5 +1185,7 @@ lk_status lk_verify(lk_recovery_report *report, const char *path,
 	}
 	st = recovery_verify(report, io, dir, fn, arg);
 	io->dir_close(io->ctx, dir);
+	if (st == LK_OK)
+		check_snapshot(report, path, io);
 	return st;
 }

@@ -436,6 +436,25 @@ run "$LK" compact "$T/no-such-dir"
 expect_rc "compact of a missing DIR is a usage error" 2
 check "compact does not create a missing DIR" test ! -e "$T/no-such-dir"
 
+# Snapshot: the next open loads the index instead of replaying the log.
+check "compact leaves a snapshot" eval 'ls "$C" | grep -q "^[0-9a-f]\{16\}\.snap$"'
+run "$LK" put "$C" after-compact value
+run "$LK" snapshot "$C"
+expect_rc "snapshot exits 0" 0
+check "snapshot names the file it wrote" grep -q '^snapshot: [0-9a-f]\{16\}\.snap, ' "$T/out"
+check "the snapshot file is in DIR" eval 'ls "$C" | grep -q "^[0-9a-f]\{16\}\.snap$"'
+run "$LK" snapshot "$C"
+check "a second snapshot of the same state writes nothing" grep -q 'is up to date' "$T/out"
+run "$LK" stats "$C"
+check "stats shows the snapshot and no log after it" \
+	grep -q '^snapshot: [0-9a-f]\{16\}\.snap, taken .*; 0 bytes of log after it' "$T/out"
+run "$LK" verify --json "$C"
+check "verify's report says the snapshot is used" grep -q '"snapshot_used":true' "$T/out"
+run "$LK" scan "$C"
+check "after the snapshot every key is still there" test "$(lines "$T/out")" = 301
+run "$LK" snapshot "$T/no-such-dir"
+expect_rc "snapshot of a missing DIR is a usage error" 2
+
 # Stats: totals, namespaces and segments, as text and as JSON.
 run "$LK" stats "$B"
 check "stats draws a bar per segment" grep -q '^ *[0-9][0-9]*[ *] .*bytes \[' "$T/out"

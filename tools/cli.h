@@ -149,5 +149,6 @@ int cmd_verify(const char *cmd, int argc, char **argv);
 int cmd_backup(const char *cmd, int argc, char **argv);
 int cmd_stats(const char *cmd, int argc, char **argv);
 int cmd_compact(const char *cmd, int argc, char **argv);
+int cmd_snapshot(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

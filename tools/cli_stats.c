@@ -62,6 +62,14 @@ static void print_text(lk_db *db, const lk_stats *st,
 		       rewritten, nsegs,
 		       data ? (unsigned)(st->dead_bytes * 100 / data) : 0u);
 	}
+	if (st->snapshot_serial)
+		printf("snapshot: %016" PRIx64 ".snap, taken %" PRIu64 " s ago; "
+		       "%" PRIu64 " bytes of log after it\n",
+		       st->snapshot_serial, st->snapshot_age_ms / 1000,
+		       st->snapshot_behind_bytes);
+	else
+		printf("snapshot: none; open replays all %" PRIu64 " bytes of "
+		       "log\n", st->snapshot_behind_bytes);
 	printf("segments (# live, . dead; SEQ.GEN after compaction):\n");
 	for (size_t i = 0; i < nsegs; i++) {
 		char label[32];
@@ -114,7 +122,15 @@ static void print_json(lk_db *db, const lk_stats *st,
 		       i ? "," : "", segs[i].seq, segs[i].generation,
 		       segs[i].sealed ? "true" : "false", segs[i].disk_bytes,
 		       segs[i].live_bytes, segs[i].dead_bytes);
-	printf("]}\n");
+	printf("],\"snapshot\":");
+	if (st->snapshot_serial)
+		printf("{\"serial\":%" PRIu64 ",\"age_ms\":%" PRIu64
+		       ",\"behind_bytes\":%" PRIu64 "}", st->snapshot_serial,
+		       st->snapshot_age_ms, st->snapshot_behind_bytes);
+	else
+		printf("null");
+	printf(",\"log_replayed_bytes\":%" PRIu64 "}\n",
+	       st->snapshot_behind_bytes);
 }
 
 int cmd_stats(const char *cmd, int argc, char **argv)

@@ -136,14 +136,18 @@ static const struct command commands[] = {
 	  "       Prints the keys, the index's memory, the disk, live and dead\n"
 	  "       bytes, the keys of each namespace, and each segment's size\n"
 	  "       with its live (#) and dead (.) bytes drawn as a bar: dead\n"
-	  "       bytes are what compaction reclaims.  Opens DIR read-only.\n"
+	  "       bytes are what compaction reclaims, and the snapshot the\n"
+	  "       next open loads (its age, and the log replayed after it).\n"
+	  "       Opens DIR read-only.\n"
 	  "       --json                 print one JSON object instead, with\n"
 	  "                              live_keys, disk_bytes, live_bytes,\n"
 	  "                              dead_bytes, index_bytes,\n"
 	  "                              segment_count, namespaces (id, name,\n"
 	  "                              keys) and segments (seq, generation,\n"
 	  "                              sealed, disk_bytes, live_bytes,\n"
-	  "                              dead_bytes)\n" },
+	  "                              dead_bytes), snapshot (serial,\n"
+	  "                              age_ms, behind_bytes; null if none)\n"
+	  "                              and log_replayed_bytes\n" },
 	{ "backup", cmd_backup, "backup DIR DEST",
 	  "copy a data directory consistently",
 	  "       Copies DIR into DEST (created if missing; it must be empty):\n"
@@ -162,6 +166,15 @@ static const struct command commands[] = {
 	  "       (lk_compact), and this command then exits with status 5.\n"
 	  "       A power cut in the middle leaves the old state or the new\n"
 	  "       one; the next open removes any leftover file.\n" },
+	{ "snapshot", cmd_snapshot, "snapshot DIR",
+	  "write an index snapshot so the next open is fast",
+	  "       Writes the index of DIR to a snapshot file, so that the next\n"
+	  "       open loads it instead of replaying the whole log, and removes\n"
+	  "       the older snapshot.  Does nothing if the newest snapshot is\n"
+	  "       of the current state.  A daemon writes snapshots itself\n"
+	  "       (every snapshot_every_bytes of log, after compaction, at\n"
+	  "       close); takes DIR's lock like compact (status 5 if held).\n"
+	  "       A power cut leaves the old snapshot or the new one.\n" },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
 	  "       Prints this manual, or the manual of COMMAND.\n" },
 };
