@@ -571,6 +571,8 @@ static void background_compaction_under_load(void **state)
 	o.compact_idle_pct = 10;
 	o.compact_idle_ms = 50;
 	o.compact_rate_bytes = 0;
+	/* and snapshots every 64 KiB of log, after every pass, at close */
+	o.snapshot_every_bytes = LK_SNAPSHOT_EVERY_MIN_BYTES;
 	CHECK_OK(lk_open(&bg_db, path, &o));
 	atomic_store(&bg_stop, 0);
 	atomic_store(&bg_round, 0);
@@ -605,10 +607,12 @@ static void background_compaction_under_load(void **state)
 		usleep(10000);
 	}
 	print_message("background: %" PRIu64 " compactions, %" PRIu64
-		      " segments removed, longest index hold %" PRIu64 " us\n",
+		      " segments removed, longest index hold %" PRIu64 " us, %"
+		      PRIu64 " snapshots\n",
 		      st.compactions, st.compact_segments_removed,
-		      st.compact_stall_max_us);
+		      st.compact_stall_max_us, st.snapshots_written);
 	CHECK(st.compactions > 0);
+	CHECK(st.snapshots_written > 0 && st.snapshot_failures == 0);
 	CHECK_OK(lk_close(bg_db));
 
 	/* the copy opens and holds every key */
@@ -620,6 +624,24 @@ static void background_compaction_under_load(void **state)
 	CHECK_OK(lk_open(&b, path, &o));
 	CHECK_OK(lk_stats_get(&st, b));
 	CHECK(st.live_keys == BG_KEYS);
+	{
+		lk_recovery_report rep;
+		char k[16], v[64];
+
+		CHECK_OK(lk_recovery(&rep, b));
+		CHECK(rep.snapshot_used);
+		for (int i = 0; i < BG_KEYS; i++) { /* the last round's */
+			void *got;
+			size_t len;
+
+			key_of(k, i);
+			bg_value(v, i, atomic_load(&bg_round));
+			CHECK_OK(lk_get(&got, &len, b, LK_NS_DEFAULT, k,
+					strlen(k)));
+			CHECK(len == strlen(v) && memcmp(got, v, len) == 0);
+			lk_free(got);
+		}
+	}
 	CHECK_OK(lk_close(b));
 	remove_tree(path);
 }
