@@ -36,6 +36,11 @@
  *   ids [N, N + D)           the durable single puts: new keys, D <= count
  *   ids [2^40, 2^40 + N)     the misses: never written
  *
+ * A value is seeded by its id and a salt.  Every workload writes the
+ * salt SALT_VALUE (so the overwrites rewrite the same bytes), except the
+ * killed writer, whose SALT_KILLED values differ from what was there:
+ * finding them after its crash shows its writes survived, not the fill's.
+ *
  * Timing
  * ------
  * CLOCK_MONOTONIC.  Keys and values are generated and results checked
@@ -44,6 +49,16 @@
  * are timed one operation at a time, for latency percentiles.  Nothing is
  * asserted about a figure (the machine is shared and noisy): the bench
  * reports.
+ *
+ * Restart
+ * -------
+ * logkeep's open loads an index snapshot and replays only the log after
+ * it.  Three opens of the database are timed: after a clean close (which
+ * writes one), of the same files with the snapshot files renamed aside
+ * (the whole log replayed: what an open costs without one), and after a
+ * forked writer died by SIGKILL without closing (the log after its last
+ * snapshot replayed).  Each reports whether a snapshot was used and the
+ * records replayed; n/a for engines without snapshots.
  *
  * The baseline "append 4 KiB + fdatasync" is the one place the bench does
  * I/O on data itself: what one durable write costs on this file system
@@ -60,6 +75,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,6 +85,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,9 +121,11 @@
 #define SEED_GET_HIT UINT64_C(2)
 #define SEED_GET_MISS UINT64_C(3)
 #define SEED_OVERWRITE UINT64_C(4)
+#define SEED_KILLED UINT64_C(5)
 #define SALT_KEY UINT64_C(0x6c6f676b65657031)   /* "logkeep1" */
 #define SALT_VALUE UINT64_C(0x76616c7565736565) /* "valuesee" */
 #define SALT_BASELINE UINT64_C(0x626173656c696e65) /* "baseline" */
+#define SALT_KILLED UINT64_C(0x6b696c6c65642121)   /* "killed!!" */
 
 #define ERR_BYTES 512
 
@@ -152,9 +172,11 @@ static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
 	}
 }
 
-static void make_value(uint8_t value[VALUE_BYTES], uint64_t id)
+/* salt: SALT_VALUE, or SALT_KILLED for the killed writer's values. */
+static void make_value(uint8_t value[VALUE_BYTES], uint64_t id,
+		       uint64_t salt)
 {
-	fill_random(value, VALUE_BYTES, id ^ SALT_VALUE);
+	fill_random(value, VALUE_BYTES, id ^ salt);
 }
 
 /* A pseudo-random permutation of [0, n) that needs no memory: a four-round
@@ -271,6 +293,13 @@ struct engine_stats {
 	double compact_s;        /* time spent compacting */
 	double compact_stall_us; /* longest hold of the index lock */
 	double log_bytes_written;
+	/* index snapshots (NAN: the engine keeps none) */
+	double snapshot_used;    /* 1 if the open loaded one, else 0 */
+	double snapshots_written; /* by this handle */
+	double snapshot_bytes_written;
+	double snapshot_behind_bytes; /* log after the newest: what an open
+					 would replay */
+	double snapshot_failures;
 };
 
 struct engine;
@@ -295,6 +324,11 @@ struct engine_ops {
 		    void *value, size_t value_cap, size_t *value_len,
 		    bool *found);
 	bool (*stats)(struct engine *e, struct engine_stats *stats);
+	/* NULL for an engine without snapshot files.  With the database
+	 * closed, renames the snapshot files in dir so that open does not
+	 * see them (hide), or back (!hide); *count: the files renamed. */
+	bool (*hide_snapshots)(struct engine *e, const char *dir, bool hide,
+			       size_t *count);
 };
 
 struct engine {
@@ -476,7 +510,83 @@ static bool logkeep_stats(struct engine *e, struct engine_stats *stats)
 	stats->compact_s = (double)st.compact_us / 1e6;
 	stats->compact_stall_us = (double)st.compact_stall_max_us;
 	stats->log_bytes_written = (double)st.log_bytes_written;
+	stats->snapshot_used = report.snapshot_used ? 1 : 0;
+	stats->snapshots_written = (double)st.snapshots_written;
+	stats->snapshot_bytes_written = (double)st.snapshot_bytes_written;
+	stats->snapshot_behind_bytes = (double)st.snapshot_behind_bytes;
+	stats->snapshot_failures = (double)st.snapshot_failures;
 	return true;
+}
+
+/* The file names are the engine's (engine/snapshot.h), not the public
+ * API's: "<serial as 16 lowercase hex digits>.snap".  Open and its clean-up
+ * recognise only those and "<...>.snap.tmp", so "<...>.snap.hidden" is a
+ * stranger they leave alone. */
+#define SNAP_HEX_DIGITS 16
+#define SNAP_SUFFIX ".snap"
+#define SNAP_HIDDEN_SUFFIX ".hidden"
+
+/* Whether name is "<16 lowercase hex>.snap", followed by ".hidden" if
+ * hidden. */
+static bool is_snapshot_name(const char *name, bool hidden)
+{
+	for (int i = 0; i < SNAP_HEX_DIGITS; i++) {
+		char c = name[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	const char *rest = name + SNAP_HEX_DIGITS;
+	size_t len = strlen(SNAP_SUFFIX);
+	if (strncmp(rest, SNAP_SUFFIX, len) != 0)
+		return false;
+	return strcmp(rest + len, hidden ? SNAP_HIDDEN_SUFFIX : "") == 0;
+}
+
+static bool logkeep_hide_snapshots(struct engine *e, const char *dir,
+				   bool hide, size_t *count)
+{
+	assert(e->impl == NULL); /* only a closed database's files */
+	DIR *d = opendir(dir);
+	bool ok = true;
+
+	*count = 0;
+	if (d == NULL)
+		return failf(e, "opendir %s: %s", dir, strerror(errno));
+	/* Renaming while reading the directory may show a renamed file
+	 * again under its new name; the two names never both match one
+	 * pattern, so no file is renamed twice. */
+	struct dirent *de;
+	while (ok && (de = readdir(d)) != NULL) {
+		char from[PATH_MAX], to[PATH_MAX];
+		size_t len = strlen(de->d_name);
+		int n1, n2;
+
+		if (!is_snapshot_name(de->d_name, !hide))
+			continue;
+		n1 = snprintf(from, sizeof from, "%s/%s", dir, de->d_name);
+		if (hide)
+			n2 = snprintf(to, sizeof to, "%s/%s%s", dir,
+				      de->d_name, SNAP_HIDDEN_SUFFIX);
+		else
+			n2 = snprintf(to, sizeof to, "%s/%.*s", dir,
+				      (int)(len - strlen(SNAP_HIDDEN_SUFFIX)),
+				      de->d_name);
+		if (n1 < 0 || (size_t)n1 >= sizeof from || n2 < 0 ||
+		    (size_t)n2 >= sizeof to) {
+			ok = failf(e, "snapshot file name too long in %s", dir);
+			break;
+		}
+		/* Putting one back may replace a snapshot of the same serial
+		 * that the open without them wrote: both describe this
+		 * database's log, and open checks whichever it finds. */
+		if (rename(from, to) != 0) {
+			ok = failf(e, "rename %s: %s", from, strerror(errno));
+			break;
+		}
+		(*count)++;
+	}
+	closedir(d);
+	return ok;
 }
 
 static const struct engine_ops logkeep_ops = {
@@ -487,6 +597,7 @@ static const struct engine_ops logkeep_ops = {
 	.put_durable = logkeep_put_durable,
 	.get = logkeep_get,
 	.stats = logkeep_stats,
+	.hide_snapshots = logkeep_hide_snapshots,
 };
 
 /* The engines of a run, in order.  Peers are appended here. */
@@ -514,7 +625,12 @@ struct results {
 	double durable_vs_baseline;
 	double close_ms;
 	double reopen_ms;
+	double reopen_snapshot_used;
 	double records_replayed;
+	double replay_hidden_files;
+	double replay_ms;
+	double replay_snapshot_used;
+	double replay_records_replayed;
 	double get_hit_ops_s;
 	double get_miss_ops_s;
 	double live_keys;
@@ -531,10 +647,24 @@ struct results {
 	double overwrite_disk_bytes;
 	double overwrite_space_amp;
 	double overwrite_write_amp;
+	double overwrite_snapshots;
+	double overwrite_snapshot_bytes;
+	double snapshot_mean_bytes;
+	double snapshot_bytes_per_key;
+	double overwrite_snapshot_failures;
+	double overwrite_write_amp_snap;
 	double overwrite_device_write_amp;
 	double compact_bytes_written;
 	double reopen_after_ms;
+	double reopen_after_snapshot_used;
 	double records_replayed_after;
+	double killed_overwrites;
+	double killed_behind_bytes;
+	double killed_snapshots;
+	double killed_reopen_ms;
+	double killed_snapshot_used;
+	double killed_records_replayed;
+	double killed_checked;
 };
 
 /* The rows of the table and the members of each engine's JSON object. */
@@ -562,8 +692,13 @@ static const struct figure figures[] = {
 	FIGURE("baseline latency p99", "us", baseline_p99_us, 1),
 	FIGURE("durable puts / baseline", "ratio", durable_vs_baseline, 3),
 	FIGURE("close", "ms", close_ms, 2),
-	FIGURE("reopen (full replay)", "ms", reopen_ms, 2),
+	FIGURE("reopen after clean close", "ms", reopen_ms, 2),
+	FIGURE("snapshot used by it", "0/1", reopen_snapshot_used, 0),
 	FIGURE("records replayed by reopen", "count", records_replayed, 0),
+	FIGURE("snapshot files hidden", "count", replay_hidden_files, 0),
+	FIGURE("reopen, full replay (hidden)", "ms", replay_ms, 2),
+	FIGURE("snapshot used by it", "0/1", replay_snapshot_used, 0),
+	FIGURE("records replayed by it", "count", replay_records_replayed, 0),
 	FIGURE("gets, hits", "ops/s", get_hit_ops_s, 0),
 	FIGURE("gets, misses", "ops/s", get_miss_ops_s, 0),
 	FIGURE("live keys", "count", live_keys, 0),
@@ -581,10 +716,27 @@ static const struct figure figures[] = {
 	FIGURE("space amp. after compaction", "ratio", overwrite_space_amp, 3),
 	FIGURE("compaction wrote", "bytes", compact_bytes_written, 0),
 	FIGURE("write amp., engine bytes", "ratio", overwrite_write_amp, 3),
+	FIGURE("snapshots written", "count", overwrite_snapshots, 0),
+	FIGURE("snapshots wrote", "bytes", overwrite_snapshot_bytes, 0),
+	FIGURE("snapshot size, mean", "bytes", snapshot_mean_bytes, 0),
+	FIGURE("snapshot per live key", "bytes", snapshot_bytes_per_key, 2),
+	FIGURE("snapshot failures", "count", overwrite_snapshot_failures, 0),
+	FIGURE("write amp., engine + snapshots", "ratio",
+	       overwrite_write_amp_snap, 3),
 	FIGURE("write amp., device (/proc io)", "ratio",
 	       overwrite_device_write_amp, 3),
 	FIGURE("reopen after compaction", "ms", reopen_after_ms, 2),
+	FIGURE("snapshot used by it", "0/1", reopen_after_snapshot_used, 0),
 	FIGURE("records replayed by it", "count", records_replayed_after, 0),
+	FIGURE("killed writer: overwrites acked", "count", killed_overwrites,
+	       0),
+	FIGURE("its log after its last snapshot", "bytes",
+	       killed_behind_bytes, 0),
+	FIGURE("snapshots it wrote", "count", killed_snapshots, 0),
+	FIGURE("reopen after killed writer", "ms", killed_reopen_ms, 2),
+	FIGURE("snapshot used by it", "0/1", killed_snapshot_used, 0),
+	FIGURE("records replayed by it", "count", killed_records_replayed, 0),
+	FIGURE("its acked writes read back", "count", killed_checked, 0),
 };
 #define FIGURE_COUNT (sizeof figures / sizeof figures[0])
 
@@ -641,13 +793,15 @@ struct workload {
 	bool (*run)(struct run *r);
 };
 
-/* Fills blk->kv[0..count) with the keys and values of blk->ids. */
-static void block_prepare_puts(struct block *blk, size_t count)
+/* Fills blk->kv[0..count) with the keys and values (of salt) of
+ * blk->ids. */
+static void block_prepare_puts(struct block *blk, size_t count,
+			       uint64_t salt)
 {
 	assert(count <= BLOCK_OPS);
 	for (size_t j = 0; j < count; j++) {
 		make_key(blk->keys[j], blk->ids[j]);
-		make_value(blk->values[j], blk->ids[j]);
+		make_value(blk->values[j], blk->ids[j], salt);
 		blk->kv[j] = (struct bench_kv){ blk->keys[j], KEY_BYTES,
 						blk->values[j], VALUE_BYTES };
 	}
@@ -673,8 +827,10 @@ static bool block_get(struct run *r, size_t count, uint64_t *ns)
 	return true;
 }
 
-/* Checks that every key of the block was found with its value. */
-static bool block_check_hits(struct run *r, size_t count, const char *what)
+/* Checks that every key of the block was found with its value (of
+ * salt). */
+static bool block_check_hits(struct run *r, size_t count, uint64_t salt,
+			     const char *what)
 {
 	struct block *blk = r->blk;
 	uint8_t expected[VALUE_BYTES];
@@ -684,7 +840,7 @@ static bool block_check_hits(struct run *r, size_t count, const char *what)
 		if (!blk->found[j])
 			return failf(&r->engine, "%s: key id %" PRIu64
 				     " not found", what, id);
-		make_value(expected, id);
+		make_value(expected, id, salt);
 		if (blk->value_lens[j] != VALUE_BYTES ||
 		    memcmp(blk->values[j], expected, VALUE_BYTES) != 0)
 			return failf(&r->engine, "%s: key id %" PRIu64
@@ -708,7 +864,7 @@ static bool run_fill(struct run *r)
 		size_t count = (size_t)(n - i < BATCH_OPS ? n - i : BATCH_OPS);
 		for (size_t j = 0; j < count; j++)
 			r->blk->ids[j] = perm_at(&order, i + j);
-		block_prepare_puts(r->blk, count);
+		block_prepare_puts(r->blk, count, SALT_VALUE);
 
 		uint64_t t0 = now_ns();
 		if (!e->ops->put_batch(e, r->blk->kv, count))
@@ -799,7 +955,7 @@ static bool run_durable(struct run *r)
 	while (done < count && now_ns() - start < budget_ns) {
 		for (size_t i = 0; i < DURABLE_ROUND && done < count; i++) {
 			blk->ids[0] = r->cfg->keys + done;
-			block_prepare_puts(blk, 1);
+			block_prepare_puts(blk, 1, SALT_VALUE);
 			uint64_t t0 = now_ns();
 			if (!e->ops->put_durable(e, &blk->kv[0]))
 				goto out;
@@ -835,27 +991,86 @@ out:
 	return ok;
 }
 
-/* 5. Close, then open again: the open replays the whole log.  It runs
- * before the gets so that they also check what the replay rebuilt. */
-static bool run_reopen(struct run *r)
+/* Opens the database (closed), timed, and gets the stats of the open. */
+static bool timed_open(struct run *r, double *open_ms,
+		       struct engine_stats *stats)
 {
 	struct engine *e = &r->engine;
-	struct engine_stats stats;
+
+	uint64_t t0 = now_ns();
+	if (!e->ops->open(e, r->dir))
+		return false;
+	*open_ms = (double)(now_ns() - t0) / 1e6;
+	return e->ops->stats(e, stats);
+}
+
+/* Closes and opens again, both timed.  For logkeep the close writes an
+ * index snapshot (when at least 1 MiB of log is not covered by one) and
+ * the open loads it and replays only the log after it. */
+static bool timed_reopen(struct run *r, double *close_ms, double *open_ms,
+			 struct engine_stats *stats)
+{
+	struct engine *e = &r->engine;
 
 	uint64_t t0 = now_ns();
 	if (!e->ops->close(e))
 		return false;
-	uint64_t t1 = now_ns();
-	if (!e->ops->open(e, r->dir))
-		return false;
-	uint64_t t2 = now_ns();
+	*close_ms = (double)(now_ns() - t0) / 1e6;
+	return timed_open(r, open_ms, stats);
+}
 
-	r->res.close_ms = (double)(t1 - t0) / 1e6;
-	r->res.reopen_ms = (double)(t2 - t1) / 1e6;
-	if (!e->ops->stats(e, &stats))
+/* 5. Close, then open again, as a daemon restarts.  It runs before the
+ * gets so that they also check what the open rebuilt. */
+static bool run_reopen(struct run *r)
+{
+	struct engine_stats stats;
+
+	if (!timed_reopen(r, &r->res.close_ms, &r->res.reopen_ms, &stats))
 		return false;
+	r->res.reopen_snapshot_used = stats.snapshot_used;
 	r->res.records_replayed = stats.records_replayed;
 	return true;
+}
+
+/* 5b. The same files opened without their snapshots: what the reopen
+ * costs when it has to replay the whole log (no snapshot yet, or one
+ * that no longer matches).  Close, hide the snapshot files, open (timed),
+ * close, put them back and open again, so the workloads after this one
+ * find the engine as "reopen" left it.  Engines without snapshot files
+ * skip it (n/a).  If a step fails the files stay hidden: the run stops
+ * anyway, and they are removed with the directory. */
+static bool run_reopen_replay(struct run *r)
+{
+	struct engine *e = &r->engine;
+	struct engine_stats stats;
+	uint64_t keys = r->cfg->keys + r->durable_done;
+	size_t hidden = 0, restored = 0;
+	double ms;
+
+	if (e->ops->hide_snapshots == NULL)
+		return true;
+	if (!e->ops->close(e) ||
+	    !e->ops->hide_snapshots(e, r->dir, true, &hidden) ||
+	    !timed_open(r, &r->res.replay_ms, &stats))
+		return false;
+	r->res.replay_hidden_files = (double)hidden;
+	r->res.replay_snapshot_used = stats.snapshot_used;
+	r->res.replay_records_replayed = stats.records_replayed;
+	/* The figure is only what it says if no snapshot was used, and the
+	 * replay rebuilt every key. */
+	if (stats.snapshot_used != 0)
+		return failf(e, "open with the snapshot files hidden used a "
+			     "snapshot");
+	if (!isnan(stats.live_keys) && stats.live_keys != (double)keys)
+		return failf(e, "full replay: %.0f live keys, %" PRIu64
+			     " written", stats.live_keys, keys);
+	if (!e->ops->close(e) ||
+	    !e->ops->hide_snapshots(e, r->dir, false, &restored))
+		return false;
+	if (restored != hidden)
+		return failf(e, "%zu snapshot files hidden, %zu put back",
+			     hidden, restored);
+	return timed_open(r, &ms, &stats);
 }
 
 /* 4a. Gets of every filled key, in another permuted order. */
@@ -871,7 +1086,7 @@ static bool run_get_hits(struct run *r)
 		for (size_t j = 0; j < count; j++)
 			r->blk->ids[j] = perm_at(&order, i + j);
 		if (!block_get(r, count, &ns) ||
-		    !block_check_hits(r, count, "get of a hit"))
+		    !block_check_hits(r, count, SALT_VALUE, "get of a hit"))
 			return false;
 	}
 	r->res.get_hit_ops_s = ops_per_s(n, ns);
@@ -914,7 +1129,8 @@ static bool run_check_durable(struct run *r)
 		for (size_t j = 0; j < count; j++)
 			r->blk->ids[j] = r->cfg->keys + i + j;
 		if (!block_get(r, count, &ns) ||
-		    !block_check_hits(r, count, "get of a durable put"))
+		    !block_check_hits(r, count, SALT_VALUE,
+				      "get of a durable put"))
 			return false;
 	}
 	return true;
@@ -973,8 +1189,10 @@ static void sleep_ms(unsigned ms)
  * stall a writer saw), then a wait for automatic compaction to finish:
  * space amplification after it, and write amplification over the
  * overwrites' logical bytes, compaction included: as the engine counts
- * its writes (log appends, zero prefill, compaction output), and as the
- * kernel counts this process's writes to storage (/proc/self/io, which
+ * its writes (log appends, zero prefill, compaction output), then with
+ * its index snapshots added (one after each compaction pass and one per
+ * snapshot interval of log), and as the kernel counts this process's
+ * writes to storage (/proc/self/io, which has the snapshots already and
  * adds the file system's rewrites of partial pages at each fdatasync). */
 #define OVERWRITE_BATCH 1000u
 #define SETTLE_QUIET_MS 3000u
@@ -993,6 +1211,9 @@ static bool run_overwrite(struct run *r)
 		return false;
 	double log0 = st.log_bytes_written;
 	double compact0 = st.compact_bytes_written;
+	double snaps0 = st.snapshots_written;
+	double snap_bytes0 = st.snapshot_bytes_written;
+	double snap_failures0 = st.snapshot_failures;
 
 	for (uint64_t i = 0; i < n; i += OVERWRITE_BATCH) {
 		size_t count = (size_t)(n - i < OVERWRITE_BATCH
@@ -1002,7 +1223,7 @@ static bool run_overwrite(struct run *r)
 			x = mix64(x + i + j);
 			r->blk->ids[j] = x % n;
 		}
-		block_prepare_puts(r->blk, count);
+		block_prepare_puts(r->blk, count, SALT_VALUE);
 		uint64_t t0 = now_ns();
 		if (!e->ops->put_batch(e, r->blk->kv, count))
 			return false;
@@ -1043,6 +1264,21 @@ static bool run_overwrite(struct run *r)
 	r->res.overwrite_write_amp = (st.log_bytes_written - log0 +
 				      st.compact_bytes_written - compact0) /
 				     user;
+	double snaps = st.snapshots_written - snaps0;
+	double snap_bytes = st.snapshot_bytes_written - snap_bytes0;
+	r->res.overwrite_snapshots = snaps;
+	r->res.overwrite_snapshot_bytes = snap_bytes;
+	r->res.overwrite_snapshot_failures =
+		st.snapshot_failures - snap_failures0;
+	if (snaps > 0) {
+		r->res.snapshot_mean_bytes = snap_bytes / snaps;
+		r->res.snapshot_bytes_per_key =
+			r->res.snapshot_mean_bytes / st.live_keys;
+	}
+	r->res.overwrite_write_amp_snap = (st.log_bytes_written - log0 +
+					   st.compact_bytes_written - compact0 +
+					   snap_bytes) /
+					  user;
 	r->res.overwrite_device_write_amp =
 		(storage_bytes_written() - written0) / user;
 	return true;
@@ -1051,15 +1287,162 @@ static bool run_overwrite(struct run *r)
 /* 8. The reopen again, on the compacted log. */
 static bool run_reopen_after(struct run *r)
 {
-	struct results before = r->res;
+	struct engine_stats stats;
+	double close_ms;
 
-	if (!run_reopen(r))
+	if (!timed_reopen(r, &close_ms, &r->res.reopen_after_ms, &stats))
 		return false;
-	r->res.reopen_after_ms = r->res.reopen_ms;
-	r->res.records_replayed_after = r->res.records_replayed;
-	r->res.close_ms = before.close_ms;
-	r->res.reopen_ms = before.reopen_ms;
-	r->res.records_replayed = before.records_replayed;
+	r->res.reopen_after_snapshot_used = stats.snapshot_used;
+	r->res.records_replayed_after = stats.records_replayed;
+	return true;
+}
+
+/* 9. A writer that dies without closing: the parent closes its handle
+ * (one writer at a time), a forked child opens the database as the bench
+ * does, overwrites KILLED_OVERWRITES distinct keys (a permutation) with
+ * new values in synced batches of OVERWRITE_BATCH, reporting each
+ * acknowledged batch through a pipe, and kills itself with SIGKILL.  The
+ * parent then times the open, which replays the log after the child's
+ * last snapshot, reads back every acknowledged write and keeps the handle.
+ *
+ * Why 100,000: a writer killed at a random moment leaves on average half
+ * a snapshot interval of log after its last snapshot; 100,000 records of
+ * 16 + 100 bytes are about 12.7 MB of log, some 38% of the default 32 MiB
+ * interval, and under a whole one, so the child writes no interval
+ * snapshot and the open replays all of its writes (unless a compaction
+ * ran in the child: "snapshots it wrote" and "its log after its last
+ * snapshot" say what happened). */
+#define KILLED_OVERWRITES UINT64_C(100000)
+
+/* The child's overwrites: KILLED_OVERWRITES, or every key if fewer. */
+static uint64_t killed_count(const struct config *cfg)
+{
+	return cfg->keys < KILLED_OVERWRITES ? cfg->keys : KILLED_OVERWRITES;
+}
+
+/* What the child sends after each acknowledged batch. */
+struct killed_msg {
+	uint64_t acked;      /* overwrites acknowledged so far */
+	double behind_bytes; /* log after its newest snapshot (NAN: none) */
+	double snapshots;    /* snapshots it wrote */
+};
+
+/* The child: never returns, and never closes the database. */
+static _Noreturn void killed_writer(struct run *r, int fd, uint64_t count)
+{
+	struct engine *e = &r->engine;
+	struct engine_stats st;
+	struct perm order;
+
+	perm_init(&order, r->cfg->keys, SEED_KILLED);
+	if (!e->ops->open(e, r->dir))
+		goto fail;
+	for (uint64_t i = 0; i < count; i += OVERWRITE_BATCH) {
+		size_t n = (size_t)(count - i < OVERWRITE_BATCH
+						? count - i
+						: OVERWRITE_BATCH);
+		for (size_t j = 0; j < n; j++)
+			r->blk->ids[j] = perm_at(&order, i + j);
+		block_prepare_puts(r->blk, n, SALT_KILLED);
+		if (!e->ops->put_batch(e, r->blk->kv, n) ||
+		    !e->ops->stats(e, &st))
+			goto fail;
+		struct killed_msg msg = { i + n, st.snapshot_behind_bytes,
+					  st.snapshots_written };
+		/* Under PIPE_BUF bytes: written and read whole. */
+		if (!write_all(fd, (const uint8_t *)&msg, sizeof msg)) {
+			failf(e, "pipe: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	raise(SIGKILL);
+	failf(e, "raise(SIGKILL) returned");
+fail:
+	fprintf(stderr, "\nlogkeep-bench: %s: killed writer (child): %s\n",
+		e->ops->name, e->err);
+	_exit(1);
+}
+
+static bool run_killed(struct run *r)
+{
+	_Static_assert(sizeof(struct killed_msg) <= PIPE_BUF,
+		       "a message is written atomically");
+	struct engine *e = &r->engine;
+	struct engine_stats stats;
+	struct killed_msg msg, last = { 0, NAN, NAN };
+	uint64_t count = killed_count(r->cfg);
+	uint64_t ns = 0;
+	struct perm order;
+	int fds[2], status;
+
+	if (!e->ops->close(e))
+		return false;
+	if (pipe(fds) != 0)
+		return failf(e, "pipe: %s", strerror(errno));
+	/* Nothing buffered is written twice; the child never flushes. */
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		failf(e, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return false;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		killed_writer(r, fds[1], count);
+	}
+	close(fds[1]);
+	bool ok = true;
+	for (;;) {
+		ssize_t n = read(fds[0], &msg, sizeof msg);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			break; /* the child is gone */
+		if (n != (ssize_t)sizeof msg) {
+			ok = failf(e, "pipe: %s", n < 0 ? strerror(errno)
+						       : "a short message");
+			break;
+		}
+		last = msg;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return failf(e, "waitpid: %s", strerror(errno));
+	}
+	if (!ok)
+		return false;
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		return failf(e, "the killed writer ended otherwise (wait "
+			     "status %d); its error is above", status);
+	if (last.acked != count)
+		return failf(e, "the killed writer acknowledged %" PRIu64
+			     " of %" PRIu64 " overwrites", last.acked, count);
+
+	if (!timed_open(r, &r->res.killed_reopen_ms, &stats))
+		return false;
+	r->res.killed_overwrites = (double)last.acked;
+	r->res.killed_behind_bytes = last.behind_bytes;
+	r->res.killed_snapshots = last.snapshots;
+	r->res.killed_snapshot_used = stats.snapshot_used;
+	r->res.killed_records_replayed = stats.records_replayed;
+
+	/* Untimed: every acknowledged write is there with the child's value. */
+	perm_init(&order, r->cfg->keys, SEED_KILLED);
+	for (uint64_t i = 0; i < last.acked; i += BLOCK_OPS) {
+		uint64_t left = last.acked - i;
+		size_t n = (size_t)(left < BLOCK_OPS ? left : BLOCK_OPS);
+		for (size_t j = 0; j < n; j++)
+			r->blk->ids[j] = perm_at(&order, i + j);
+		if (!block_get(r, n, &ns) ||
+		    !block_check_hits(r, n, SALT_KILLED,
+				      "get of a killed writer's overwrite"))
+			return false;
+	}
+	r->res.killed_checked = (double)last.acked;
 	return true;
 }
 
@@ -1068,12 +1451,14 @@ static const struct workload workloads[] = {
 	{ "fill", run_fill },
 	{ "durable+baseline", run_durable },
 	{ "reopen", run_reopen },
+	{ "reopen, full replay", run_reopen_replay },
 	{ "get-hit", run_get_hits },
 	{ "get-miss", run_get_misses },
 	{ "check-durable", run_check_durable },
 	{ "space", run_space },
 	{ "overwrite+compaction", run_overwrite },
 	{ "reopen after compaction", run_reopen_after },
+	{ "killed writer", run_killed },
 };
 #define WORKLOAD_COUNT (sizeof workloads / sizeof workloads[0])
 
@@ -1138,8 +1523,12 @@ static void print_table(const struct config *cfg, const char *root,
 	       cfg->smoke ? " (smoke)" : "", cfg->keys, KEY_BYTES,
 	       VALUE_BYTES);
 	printf("durable puts and baseline: at most %" PRIu64 " ops or "
-	       "%g s; directory %s%s\n\n", cfg->durable_count,
+	       "%g s; directory %s%s\n", cfg->durable_count,
 	       cfg->durable_budget_s, root, cfg->keep ? " (kept)" : "");
+	printf("full replay: the same files, snapshot files renamed aside; "
+	       "killed writer: a child\nprocess overwrites %" PRIu64
+	       " distinct keys in synced batches of %u, then SIGKILL\n\n",
+	       killed_count(cfg), OVERWRITE_BATCH);
 
 	printf("%-*s %-*s", LABEL_WIDTH, "figure", UNIT_WIDTH, "unit");
 	for (size_t k = 0; k < ENGINE_COUNT; k++)
@@ -1210,6 +1599,8 @@ static bool write_json(const char *path, const struct config *cfg,
 		cfg->durable_count);
 	fprintf(f, "  \"durable_budget_s\": %.3f,\n", cfg->durable_budget_s);
 	fprintf(f, "  \"baseline_write_bytes\": %u,\n", BASELINE_WRITE_BYTES);
+	fprintf(f, "  \"killed_writer_overwrites\": %" PRIu64 ",\n",
+		killed_count(cfg));
 	fprintf(f, "  \"dir\": ");
 	json_string(f, root);
 	fprintf(f, ",\n  \"rss_start_kib\": %ld,\n", rss_start);
