@@ -95,6 +95,12 @@ struct lk_db {
 	_Atomic uint64_t snapshots_written, snapshot_bytes_written,
 		snapshot_failures;
 
+	/* open: where the namespace catalog's entries are, when a snapshot
+	 * said so, so that loading the names need not walk the index */
+	struct ix_loc catalog_locs[LK_NS_COUNT_MAX + 1];
+	size_t catalog_n;
+	int catalog_known;
+
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */

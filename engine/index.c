@@ -358,8 +358,8 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg)
 /* Snapshots                                                              */
 /* ---------------------------------------------------------------------- */
 
-void index_export(const struct index *ix, const uint16_t *seg_map,
-		  uint8_t *out)
+int index_export(const struct index *ix, const uint16_t *seg_map,
+		 uint8_t *out)
 {
 	uint64_t bitmap_bytes = IX_EXPORT_BITMAP_BYTES(ix->cap);
 	uint8_t *e = out + bitmap_bytes;
@@ -371,40 +371,15 @@ void index_export(const struct index *ix, const uint16_t *seg_map,
 
 		if (is_empty(s))
 			continue;
-		assert(seg_map[seg] != 0);
+		if (seg_map[seg] == 0)
+			return -1;
 		out[i / 8] |= (uint8_t)(1u << (i % 8));
 		put_u32(e, s->w0);
 		put_u32(e + 4, (uint32_t)seg_map[seg] << 20 | (s->w1 & 0xfffffu));
 		put_u32(e + 8, s->w2);
 		e += IX_SLOT_BYTES;
 	}
-}
-
-uint8_t *index_import_area(struct index *ix, uint32_t cap, uint64_t keys,
-			   lk_status *st)
-{
-	struct slot *fresh;
-
-	/* Bounded first: keys * LOAD_DEN cannot wrap below this. */
-	if (cap < 1 || cap > LK_INDEX_SLOTS_MAX ||
-	    keys * LOAD_DEN > (uint64_t)cap * LOAD_NUM) {
-		*st = err_set(LK_TOO_BIG, "an index of %llu keys in %u slots",
-			      (unsigned long long)keys, cap);
-		return NULL;
-	}
-	fresh = mem_calloc(cap, sizeof *fresh);
-	if (!fresh) {
-		*st = err_set(LK_NOMEM, "allocating an index of %u slots", cap);
-		return NULL;
-	}
-	mem_free(ix->slots);
-	ix->slots = fresh;
-	ix->cap = cap;
-	ix->keys = 0;
-	memset(ix->ns_keys, 0, sizeof ix->ns_keys);
-	memset(ix->ns_expiring, 0, sizeof ix->ns_expiring);
-	*st = LK_OK;
-	return (uint8_t *)&fresh[cap - keys];
+	return 0;
 }
 
 static lk_status import_fail(struct index *ix, const char **why,
@@ -418,20 +393,38 @@ static lk_status import_fail(struct index *ix, const char **why,
 	return LK_CORRUPT;
 }
 
-/* The entries sit densely at the end of the table (index_import_area);
- * entry r moves to the position of the r-th set bit, which is never past
- * where it sits, so walking forward never overwrites an entry not yet
- * moved, and every slot behind the walk is free to clear. */
-lk_status index_import(struct index *ix, uint32_t cap, uint64_t keys,
-		       const uint8_t *bitmap, const uint32_t *seg_map,
-		       uint32_t nsegs, const uint64_t *seg_end,
-		       const char **why)
+lk_status index_import_begin(struct index *ix, struct ix_import *im,
+			     uint32_t cap, uint64_t keys,
+			     const uint8_t *bitmap, const uint32_t *seg_map,
+			     uint32_t nsegs, const uint64_t *seg_end,
+			     const char **why)
 {
 	uint64_t words = IX_EXPORT_BITMAP_BYTES(cap) / 8, bits = 0;
-	uint64_t src = cap - keys, r = 0;
-	uint32_t next_free = 0, prev_dist = 0;
+	struct slot *fresh;
 
-	assert(ix->cap == cap);
+	/* Bounded first: keys * LOAD_DEN cannot wrap below this. */
+	if (cap < 1 || cap > LK_INDEX_SLOTS_MAX ||
+	    keys * LOAD_DEN > (uint64_t)cap * LOAD_NUM)
+		return err_set(LK_TOO_BIG, "an index of %llu keys in %u slots",
+			       (unsigned long long)keys, cap);
+	/* Not zeroed here: the walk writes every slot once, holes too. */
+	fresh = mem_alloc((size_t)cap * sizeof *fresh);
+	if (!fresh)
+		return err_set(LK_NOMEM, "allocating an index of %u slots", cap);
+	mem_free(ix->slots);
+	ix->slots = fresh;
+	ix->cap = cap;
+	ix->keys = 0;
+	memset(ix->ns_keys, 0, sizeof ix->ns_keys);
+	memset(ix->ns_expiring, 0, sizeof ix->ns_expiring);
+
+	memset(im, 0, sizeof *im);
+	im->bitmap = bitmap;
+	im->seg_map = seg_map;
+	im->seg_end = seg_end;
+	im->nsegs = nsegs;
+	im->keys = keys;
+	im->words = words;
 	for (uint64_t w = 0; w < words; w++) {
 		uint64_t v = get_u64(bitmap + w * 8);
 
@@ -441,55 +434,86 @@ lk_status index_import(struct index *ix, uint32_t cap, uint64_t keys,
 	}
 	if (bits != keys)
 		return import_fail(ix, why, "bitmap and key count disagree");
+	im->bits = words ? get_u64(bitmap) : 0;
+	return LK_OK;
+}
 
-	for (uint64_t w = 0; w < words; w++) {
-		uint64_t v = get_u64(bitmap + w * 8);
+lk_status index_import_add(struct index *ix, struct ix_import *im,
+			   const uint8_t *e, size_t n, const char **why)
+{
+	uint64_t ns_run = 0;
+	uint8_t run_ns = 0;
 
-		while (v) {
-			uint32_t pos = (uint32_t)(w * 64) +
-				       (uint32_t)__builtin_ctzll(v);
-			const uint8_t *e = (const uint8_t *)&ix->slots[src + r];
-			struct slot s = { get_u32(e), get_u32(e + 4),
-					  get_u32(e + 8) };
-			uint32_t seg = s.w1 >> 20, size = (s.w1 >> 8) & 0xfffu;
-			uint32_t d = dist(ix, pos, home(ix, slot_h31(&s)));
+	if (n > im->keys - im->done)
+		return import_fail(ix, why, "more entries than keys");
+	for (size_t i = 0; i < n; i++, e += IX_SLOT_BYTES) {
+		struct slot s = { get_u32(e), get_u32(e + 4), get_u32(e + 8) };
+		uint32_t seg = s.w1 >> 20, size = (s.w1 >> 8) & 0xfffu, pos, d;
 
-			v &= v - 1;
-			if (seg == 0 || seg > nsegs || seg_map[seg] == 0 ||
-			    seg_map[seg] >= IX_SEG_SLOTS)
-				return import_fail(ix, why, "entry names no "
-							    "segment");
-			if (size < REC_BYTES_MIN || s.w0 < SEG_HEADER_BYTES ||
-			    (uint64_t)s.w0 + size > seg_end[seg])
-				return import_fail(ix, why, "entry lies outside "
-							    "its segment");
-			/* Lookups walk from an entry's home to it and stop
-			 * at a hole or at an entry closer to its own home:
-			 * so one away from home needs the slot before it
-			 * full, and no more than one step closer to home. */
-			if (d > 0 && pos > 0 &&
-			    (r == 0 || next_free != pos || prev_dist + 1 < d))
-				return import_fail(ix, why, "entries out of "
-							    "probe order");
-			s.w1 = seg_map[seg] << 20 | (s.w1 & 0xfffffu);
-			while (next_free < pos)
-				memset(&ix->slots[next_free++], 0,
-				       sizeof(struct slot));
-			ix->slots[pos] = s;
-			next_free = pos + 1;
-			prev_dist = d;
-			ix->ns_keys[slot_ns(&s)]++;
-			ix->ns_expiring[slot_ns(&s)] +=
-				(uint64_t)slot_expiring(&s);
-			r++;
+		while (!im->bits) /* bits == keys: a set bit lies ahead */
+			im->bits = get_u64(im->bitmap + ++im->word * 8);
+		pos = (uint32_t)(im->word * 64) +
+		      (uint32_t)__builtin_ctzll(im->bits);
+		im->bits &= im->bits - 1;
+		d = dist(ix, pos, home(ix, slot_h31(&s)));
+		if (seg == 0 || seg > im->nsegs || im->seg_map[seg] == 0 ||
+		    im->seg_map[seg] >= IX_SEG_SLOTS)
+			return import_fail(ix, why, "entry names no segment");
+		if (size < REC_BYTES_MIN || s.w0 < SEG_HEADER_BYTES ||
+		    (uint64_t)s.w0 + size > im->seg_end[seg])
+			return import_fail(ix, why, "entry lies outside its "
+						    "segment");
+		/* Lookups walk from an entry's home to it and stop at a hole
+		 * or at an entry closer to its own home: so one away from
+		 * home needs the slot before it full, and no more than one
+		 * step closer to home. */
+		if (d > 0 && pos > 0 &&
+		    (im->done + i == 0 || im->next_free != pos ||
+		     im->prev_dist + 1 < d))
+			return import_fail(ix, why, "entries out of probe "
+						    "order");
+		s.w1 = im->seg_map[seg] << 20 | (s.w1 & 0xfffffu);
+		while (im->next_free < pos)
+			ix->slots[im->next_free++] = (struct slot){ 0, 0, 0 };
+		ix->slots[pos] = s;
+		im->next_free = pos + 1;
+		im->prev_dist = d;
+		/* counted by runs: most neighbours share a namespace */
+		if (slot_ns(&s) != run_ns) {
+			ix->ns_keys[run_ns] += ns_run;
+			run_ns = slot_ns(&s);
+			ns_run = 0;
+		}
+		ns_run++;
+		if (slot_expiring(&s))
+			ix->ns_expiring[run_ns]++;
+		if (run_ns == 0) {
+			if (im->ns0_n == LK_NS_COUNT_MAX + 1)
+				return import_fail(ix, why, "more catalog "
+							    "entries than "
+							    "namespaces");
+			im->ns0[im->ns0_n++] = slot_loc(&s);
 		}
 	}
-	while (next_free < cap)
-		memset(&ix->slots[next_free++], 0, sizeof(struct slot));
-	ix->keys = (uint32_t)keys;
+	ix->ns_keys[run_ns] += ns_run;
+	ix->keys += (uint32_t)n;
+	im->done += n;
+	return LK_OK;
+}
+
+lk_status index_import_end(struct index *ix, struct ix_import *im,
+			   const char **why)
+{
+	uint32_t cap = ix->cap;
+
+	if (im->done != im->keys)
+		return import_fail(ix, why, "fewer entries than keys");
+	if (im->next_free < cap)
+		memset(&ix->slots[im->next_free], 0,
+		       (cap - im->next_free) * sizeof(struct slot));
 	/* Slot 0 continues slot cap - 1: an entry at 0 away from home needs
 	 * cap - 1 full and no closer to its home than one less. */
-	if (keys && !is_empty(&ix->slots[0])) {
+	if (im->keys && !is_empty(&ix->slots[0])) {
 		uint32_t d0 = dist(ix, 0, home(ix, slot_h31(&ix->slots[0])));
 		const struct slot *last = &ix->slots[cap - 1];
 

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "logkeep.h"
+#include "logkeep_limits.h"
 
 #define IX_SEG_SLOTS 4096u        /* 12 bits; slot 0 means empty */
 #define IX_SIZE_LARGE 4095u       /* size field saturates: read the header */
@@ -110,29 +111,45 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg);
 
 /* Writes the bitmap and the entries into out, which holds
  * IX_EXPORT_BITMAP_BYTES(index_slots(ix)) + 12 * index_keys(ix) bytes;
- * each entry's segment slot s becomes seg_map[s] (nonzero). */
-void index_export(const struct index *ix, const uint16_t *seg_map,
-		  uint8_t *out);
+ * each entry's segment slot s becomes seg_map[s].  Returns 0, or -1 if an
+ * entry's slot maps to 0 (an entry that names no segment of the log). */
+int index_export(const struct index *ix, const uint16_t *seg_map,
+		 uint8_t *out);
 
-/* Replaces the contents of ix with a table of cap slots holding `keys`
- * entries, from bitmap (IX_EXPORT_BITMAP_BYTES(cap) bytes) and the
- * entries, which the caller has read into ix's own table through
- * index_import_area() (so that no second copy of the table is needed).
- * Entry segment numbers go through seg_map (nsegs entries; 0 or out of
- * range is invalid); seg_end[m] is the data end of mapped segment m, and
- * an entry must lie inside it.  Checks every entry and the Robin Hood
- * order that lookups rely on.  Returns LK_OK, LK_CORRUPT with *why (ix
- * is then empty), LK_NOMEM, LK_TOO_BIG. */
-lk_status index_import(struct index *ix, uint32_t cap, uint64_t keys,
-		       const uint8_t *bitmap, const uint32_t *seg_map,
-		       uint32_t nsegs, const uint64_t *seg_end,
-		       const char **why);
+/* Loading a snapshot: index_import_begin() replaces the contents of ix
+ * with an empty table of cap slots that is to hold `keys` entries, placed
+ * by `bitmap` (IX_EXPORT_BITMAP_BYTES(cap) bytes, which must stay valid
+ * until the end); index_import_add() places the next n entries (12 bytes
+ * each, as exported) in order; index_import_end() checks that all came.
+ * Entry segment numbers go through seg_map (nsegs + 1 entries; 0 or out
+ * of range is invalid); seg_end[m] is the data end of segment number m,
+ * and an entry must lie inside it.  Every entry is checked, and so is the
+ * Robin Hood order that lookups rely on.  The entries of namespace 0 (the
+ * catalog) are listed in ns0[], so the caller need not walk the table for
+ * them.  Each returns LK_OK or LK_CORRUPT with *why (ix is then empty);
+ * begin also LK_NOMEM and LK_TOO_BIG. */
+struct ix_import {
+	const uint8_t *bitmap;
+	const uint32_t *seg_map;
+	const uint64_t *seg_end;
+	uint32_t nsegs;
+	uint64_t keys, done;      /* entries expected, placed */
+	uint64_t word, words;     /* the bitmap word being walked */
+	uint64_t bits;            /* its bits not yet placed */
+	uint32_t next_free, prev_dist;
+	struct ix_loc ns0[LK_NS_COUNT_MAX + 1];
+	size_t ns0_n;
+};
 
-/* Sizes ix's table to cap empty slots and returns where the caller reads
- * the `keys` exported entries (12 bytes each) before index_import().
- * Returns NULL (nothing changed) on failure with the status in *st. */
-uint8_t *index_import_area(struct index *ix, uint32_t cap, uint64_t keys,
-			   lk_status *st);
+lk_status index_import_begin(struct index *ix, struct ix_import *im,
+			     uint32_t cap, uint64_t keys,
+			     const uint8_t *bitmap, const uint32_t *seg_map,
+			     uint32_t nsegs, const uint64_t *seg_end,
+			     const char **why);
+lk_status index_import_add(struct index *ix, struct ix_import *im,
+			   const uint8_t *entries, size_t n, const char **why);
+lk_status index_import_end(struct index *ix, struct ix_import *im,
+			   const char **why);
 
 uint64_t index_count(const struct index *ix, uint8_t ns);
 uint64_t index_expiring(const struct index *ix, uint8_t ns);

@@ -29,6 +29,31 @@ uint64_t record_hash(const void *data, size_t len, uint64_t seed)
 	return XXH3_64bits_withSeed(data, len, seed);
 }
 
+struct rec_hasher *record_hasher_new(uint64_t seed)
+{
+	XXH3_state_t *st = XXH3_createState();
+
+	if (st && XXH3_64bits_reset_withSeed(st, seed) != XXH_OK) {
+		XXH3_freeState(st);
+		st = NULL;
+	}
+	return (struct rec_hasher *)st;
+}
+
+void record_hasher_add(struct rec_hasher *h, const void *data, size_t len)
+{
+	(void)XXH3_64bits_update((XXH3_state_t *)h, data, len); /* only
+		fails for a NULL state, which new never returns */
+}
+
+uint64_t record_hasher_done(struct rec_hasher *h)
+{
+	uint64_t v = XXH3_64bits_digest((XXH3_state_t *)h);
+
+	XXH3_freeState((XXH3_state_t *)h);
+	return v;
+}
+
 uint64_t record_key_hash(uint32_t ns, const void *key, size_t key_len)
 {
 	return XXH3_64bits_withSeed(key, key_len, ns);

@@ -94,6 +94,7 @@ struct scan {
 	int cut_pending;         /* the newest segment's tail, at commit_end */
 	const struct listing *listing; /* its leftovers are removed */
 	uint64_t records, discarded;
+	uint64_t catalog_ops;    /* namespace catalog records read */
 	int problems;            /* verify: problems worse than a torn tail */
 	lk_status worst;
 };
@@ -336,7 +337,7 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 			 rec.seq <= sc->last_seq)
 			why = "sequence number does not increase";
 		else if (st == LK_OK && rec.ns == 0 && rec.type <= REC_DEL &&
-			 !catalog_ok(sc, &rec))
+			 (sc->catalog_ops++, !catalog_ok(sc, &rec)))
 			why = "invalid namespace catalog entry";
 		else if (st == LK_OK && rec.type <= REC_DEL &&
 			 sc->nops >= LK_BATCH_OPS_MAX)
@@ -961,6 +962,9 @@ lk_status recovery_open(struct lk_db *db)
 	if (st != LK_OK)
 		goto out;
 	atomic_store(&db->snap_behind_open, behind);
+	/* names registered after the snapshot are not in its list */
+	if (sc.catalog_ops)
+		db->catalog_known = 0;
 	if (start.seg) {
 		size_t len = strlen(db->report.snapshot_note);
 

@@ -28,6 +28,9 @@
 static const uint8_t snap_magic[8] = { 'L', 'K', 'S', 'N', 'P', '\r', '\n',
 				       0x1a };
 
+/* Entries are read and placed this many at a time: 64 KiB of buffer. */
+#define SNAP_CHUNK_ENTRIES 5460u
+
 /* Open looks at this many snapshot files, newest first: there is one but
  * after a crash between a rename and the removal of the older one. */
 #define SNAP_TRIES_MAX 4u
@@ -161,7 +164,9 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 		put_u32(p + 48, s->hdr.generation);
 		put_u32(p + 52, s->sealed ? 1u : 0u);
 	}
-	index_export(db->ix, map, p);
+	if (index_export(db->ix, map, p) != 0)
+		return err_set(LK_CORRUPT, "the index names a segment that is "
+				           "not in the log");
 	return LK_OK;
 }
 
@@ -348,6 +353,7 @@ struct loader {
 	uint32_t seg_count, cap;
 	uint64_t keys;
 	struct index *ix;
+	struct ix_import im;
 	int adopted;               /* db->ix and the segments took it */
 	uint64_t created_ms;
 	char why[LK_NOTE_BYTES];
@@ -480,31 +486,73 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 }
 
 /* The namespace catalog in the loaded index, as recovery checks it. */
-struct catalog_load {
-	struct lk_db *db;
-	uint64_t *catalog;
-	int bad;
-};
-
-static void catalog_one(void *arg, uint8_t ns, struct ix_loc loc,
-			int expiring)
+static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
 {
-	struct catalog_load *cl = arg;
-	struct record rec;
-	uint8_t *buf = NULL;
+	for (size_t i = 0; i < db->catalog_n; i++) {
+		struct record rec;
+		uint8_t *buf = NULL;
+		int ok = db_read_record(db, db->catalog_locs[i], &rec, &buf) ==
+				 LK_OK &&
+			 rec.type == REC_PUT && record_catalog_valid(&rec) &&
+			 !catalog[rec.value[0]];
 
-	(void)ns;
-	(void)expiring;
-	if (cl->bad)
-		return;
-	if (db_read_record(cl->db, loc, &rec, &buf) != LK_OK ||
-	    rec.type != REC_PUT || !record_catalog_valid(&rec) ||
-	    cl->catalog[rec.value[0]])
-		cl->bad = 1;
-	else
-		cl->catalog[rec.value[0]] =
-			record_hash(rec.key, rec.key_len, 0) | 1;
+		if (ok)
+			catalog[rec.value[0]] =
+				record_hash(rec.key, rec.key_len, 0) | 1;
+		mem_free(buf);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Reads the entries into ld->ix a chunk at a time (no second copy of the
+ * table), hashing them as they come. */
+static lk_status read_entries(struct loader *ld, const uint64_t *ends,
+			      const uint8_t *trailer)
+{
+	uint32_t map[LK_SEGMENT_COUNT_MAX + 1];
+	uint64_t off = ld->meta_len, left = ld->keys;
+	struct rec_hasher *h = NULL;
+	const char *why = NULL;
+	uint8_t *buf;
+	lk_status st;
+
+	/* open numbered the segments in log order, from 1 */
+	for (uint32_t i = 1; i <= ld->seg_count; i++)
+		map[i] = ld->db->segs[i]->slot;
+	buf = mem_alloc(SNAP_CHUNK_ENTRIES * IX_SLOT_BYTES);
+	if (buf)
+		h = record_hasher_new(0);
+	if (!h) {
+		mem_free(buf);
+		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
+	}
+	st = index_import_begin(ld->ix, &ld->im, ld->cap, ld->keys,
+				ld->meta + SNAP_HEADER_BYTES +
+					(size_t)ld->seg_count * SNAP_SEG_BYTES,
+				map, ld->seg_count, ends, &why);
+	while (st == LK_OK && left) {
+		size_t n = left < SNAP_CHUNK_ENTRIES ? (size_t)left
+						     : SNAP_CHUNK_ENTRIES;
+
+		st = read_exact(ld, buf, n * IX_SLOT_BYTES, off);
+		if (st == LK_OK) {
+			record_hasher_add(h, buf, n * IX_SLOT_BYTES);
+			st = index_import_add(ld->ix, &ld->im, buf, n, &why);
+		}
+		off += n * IX_SLOT_BYTES;
+		left -= n;
+	}
+	if (st == LK_OK)
+		st = index_import_end(ld->ix, &ld->im, &why);
 	mem_free(buf);
+	if (record_hasher_done(h) != get_u64(trailer + 8) &&
+	    (st == LK_OK || st == LK_CORRUPT))
+		return reject(ld, "checksum mismatch in its index entries");
+	if (st == LK_CORRUPT)
+		return reject(ld, "invalid index: %s", why);
+	return st;
 }
 
 static lk_status load_one(struct loader *ld, struct snap_start *start)
@@ -512,12 +560,8 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 	struct lk_db *db = ld->db;
 	const lk_io *io = db->io;
 	uint64_t ends[LK_SEGMENT_COUNT_MAX + 1] = { 0 };
-	uint32_t map[LK_SEGMENT_COUNT_MAX + 1];
 	uint8_t trailer[SNAP_TRAILER_BYTES];
-	struct catalog_load cl = { 0 };
 	const uint8_t *p;
-	const char *why = NULL;
-	uint8_t *area;
 	lk_status st;
 
 	st = io->open(io->ctx, db->dir, ld->name, LK_IO_READ, &ld->f);
@@ -546,27 +590,8 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		return st;
 
 	st = index_new(&ld->ix);
-	if (st != LK_OK)
-		return st;
-	area = index_import_area(ld->ix, ld->cap, ld->keys, &st);
-	if (!area)
-		return st;
-	st = read_exact(ld, area, (size_t)ld->keys * IX_SLOT_BYTES,
-			ld->meta_len);
-	if (st != LK_OK)
-		return st;
-	if (record_hash(area, (size_t)ld->keys * IX_SLOT_BYTES, 0) !=
-	    get_u64(trailer + 8))
-		return reject(ld, "checksum mismatch in its index entries");
-	/* open numbered the segments in log order, from 1 */
-	for (uint32_t i = 1; i <= ld->seg_count; i++)
-		map[i] = db->segs[i]->slot;
-	st = index_import(ld->ix, ld->cap, ld->keys,
-			  ld->meta + SNAP_HEADER_BYTES +
-				  (size_t)ld->seg_count * SNAP_SEG_BYTES,
-			  map, ld->seg_count, ends, &why);
-	if (st == LK_CORRUPT)
-		return reject(ld, "invalid index: %s", why);
+	if (st == LK_OK)
+		st = read_entries(ld, ends, trailer);
 	if (st != LK_OK)
 		return st;
 
@@ -587,11 +612,11 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		ld->ix = empty;
 		ld->adopted = 1;
 	}
+	memcpy(db->catalog_locs, ld->im.ns0, ld->im.ns0_n * sizeof ld->im.ns0[0]);
+	db->catalog_n = ld->im.ns0_n;
+	db->catalog_known = 1;
 	memset(start, 0, sizeof *start);
-	cl.db = db;
-	cl.catalog = start->catalog;
-	index_foreach(db->ix, 0, catalog_one, &cl);
-	if (cl.bad)
+	if (!catalog_reads_back(db, start->catalog))
 		return reject(ld, "its namespace catalog does not read back");
 	start->seg = ld->seg_count;
 	start->offset = ends[ld->seg_count];
@@ -612,6 +637,7 @@ static void unadopt(struct loader *ld)
 	db->ix = ld->ix; /* the empty one */
 	ld->ix = loaded;
 	ld->adopted = 0;
+	db->catalog_known = 0;
 	for (uint32_t i = 1; i <= ld->nsegs; i++) {
 		struct segment *s = db->segs[i];
 

@@ -363,6 +363,12 @@ static void snapshot_load_equals_full_replay(void **state)
 		}
 		CHECK_OK(lk_snapshot(db));
 		churn(db, (int)(seed % 5) * 30, seed * 977); /* replayed */
+		if (seed % 3 == 0) { /* a namespace the snapshot lacks */
+			uint32_t late;
+
+			CHECK_OK(lk_ns_open(&late, db, "late"));
+			CHECK_OK(lk_put(db, late, "k", 1, "v", 1, 0));
+		}
 		check_model(db);
 		CHECK_OK(lk_close(db));
 
@@ -371,6 +377,12 @@ static void snapshot_load_equals_full_replay(void **state)
 		used++;
 		replayed_after += rep.records_replayed;
 		check_model(db);
+		if (seed % 3 == 0) {
+			uint32_t late;
+
+			CHECK_OK(lk_ns_find(&late, db, "late"));
+			CHECK_OK(lk_exists(db, late, "k", 1));
+		}
 		collect(db, &a);
 		CHECK_OK(lk_close(db));
 
