@@ -15,7 +15,8 @@
  *   bytes 6-13    the reboot's seed; byte 14 its mode (random, keep all,
  *                 drop all)
  *   then ops, 4 bytes each: kind, namespace and key, value length and
- *                 seed, expiry class
+ *                 seed, expiry class (kind 8 is lk_compact, or
+ *                 lk_snapshot when the value length byte is odd)
  *
  * The script runs on the fault-injecting layer (engine/io_fault.h); then
  * the machine reboots and crash_model.c checks that a strict reopen finds
@@ -90,7 +91,8 @@ static void parse_ops(struct script *s, const uint8_t *p, size_t n)
 			o.kind = OP_NS;
 			break;
 		case 8:
-			o.kind = OP_COMPACT;
+			/* the value length byte, unused by both, picks */
+			o.kind = p[i + 2] & 1 ? OP_SNAPSHOT : OP_COMPACT;
 			break;
 		}
 		s->ops[s->n++] = o;

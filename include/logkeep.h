@@ -270,7 +270,9 @@ LK_API void lk_iter_close(lk_iter *it);
  * 0 means never.  Keys are 1 to LK_KEY_BYTES_MAX bytes, values 0 to
  * LK_VALUE_BYTES_MAX.
  * Write statuses: LK_OK, LK_INVALID, LK_TOO_BIG, LK_READONLY, LK_HALTED,
- * LK_IO, LK_NOSPACE, LK_NOMEM, LK_MISUSE.  On any status but LK_OK the
+ * LK_IO, LK_NOSPACE, LK_NOMEM, LK_MISUSE, and LK_CORRUPT when the record
+ * read to confirm that a key is the one being replaced fails its checks
+ * (the write is then on disk but the handle halts until reopened).  On any status but LK_OK the
  * write is not visible to readers; after LK_IO from a failed sync it may
  * or may not survive a crash (it was never acknowledged). */
 LK_API lk_status lk_put(lk_db *db, uint32_t ns, const void *key,

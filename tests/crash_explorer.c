@@ -38,8 +38,9 @@
  *
  * New workloads: add a script builder to the `workloads` table.  The
  * "compaction" workload runs lk_compact() between writes (OP_COMPACT), so
- * cuts fall between every pair of its I/O calls.  Snapshot steps come
- * with snapshots.
+ * cuts fall between every pair of its I/O calls; the "snapshots"
+ * workloads do the same for lk_snapshot() (OP_SNAPSHOT) and for the
+ * opens that load one.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -229,6 +230,43 @@ static void build_compaction_unsynced(struct script *s, uint64_t seed)
 	}
 }
 
+/* Snapshots between overwrites, deletes, a namespace and a compaction,
+ * and reopens that load them: cuts land in every step of writing one
+ * (temporary file, sync, rename, directory sync, removing the old one),
+ * in a load, and in the replay after it. */
+static void build_snapshots(struct script *s, uint64_t seed)
+{
+	add(s, simple(OP_NS));
+	for (uint32_t i = 0; i < 60; i++) {
+		uint64_t r = mix(seed + i);
+		uint8_t key = (uint8_t)(r % 14);
+
+		if (i % 8 == 5)
+			add(s, del((uint8_t)(r >> 9 & 1), key));
+		else
+			add(s, put((uint8_t)(r >> 9 & 1), key, 120, i * 2));
+		if (i % 15 == 14)
+			add(s, simple(OP_SNAPSHOT));
+		if (i == 30)
+			add(s, simple(OP_COMPACT)); /* the snapshot is stale */
+		if (i == 35 || i == 50)
+			add(s, simple(OP_REOPEN));
+	}
+}
+
+/* Under sync "none" a snapshot makes the log durable up to its position
+ * before it names that position. */
+static void build_snapshots_unsynced(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 40; i++) {
+		add(s, put(0, (uint8_t)(mix(seed + i) % 10), 200, i * 2));
+		if (i % 13 == 12)
+			add(s, simple(OP_SNAPSHOT));
+		if (i == 27)
+			add(s, simple(OP_REOPEN));
+	}
+}
+
 static const struct workload workloads[] = {
 	{ "single-puts", { LK_SYNC_ALWAYS, 1u << 20 }, build_single_puts },
 	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
@@ -244,6 +282,9 @@ static const struct workload workloads[] = {
 	 * must have been made dead by durable records */
 	{ "compaction-sync-none", { LK_SYNC_NONE, 4096 },
 	  build_compaction_unsynced },
+	{ "snapshots", { LK_SYNC_ALWAYS, 4096 }, build_snapshots },
+	{ "snapshots-sync-none", { LK_SYNC_NONE, 4096 },
+	  build_snapshots_unsynced },
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
 

@@ -50,7 +50,7 @@ void cm_plan(struct plan *p, const struct script *s)
 		const struct op *o = &s->ops[i];
 
 		if (o->kind == OP_SYNC || o->kind == OP_REOPEN ||
-		    o->kind == OP_COMPACT)
+		    o->kind == OP_COMPACT || o->kind == OP_SNAPSHOT)
 			continue;
 		p->commit_start[p->ncommits++] = i;
 		if (o->kind == OP_BATCH)
@@ -103,8 +103,10 @@ static lk_options options_for(const struct cm_config *cfg, const struct lk_io *i
 	o.segment_size_bytes = cfg->segment_size_bytes;
 	o.io = io;
 	/* no background thread: the calls of a run must be the same each
-	 * time, so that a cut at call c is the same cut; OP_COMPACT compacts */
+	 * time, so that a cut at call c is the same cut; OP_COMPACT compacts
+	 * and OP_SNAPSHOT snapshots */
 	o.compact_dead_pct = 0;
+	o.snapshot_every_bytes = 0;
 	return o;
 }
 
@@ -128,8 +130,8 @@ void cm_run(struct outcome *out, const struct script *s,
 	static uint8_t vbuf[VALUE_BYTES_MAX];
 	lk_options opts = options_for(cfg, io);
 	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
+	lk_status st, snapshot_st = LK_OK;
 	lk_db *db = NULL;
-	lk_status st;
 	char key[8];
 
 	memset(out, 0, sizeof *out);
@@ -175,6 +177,20 @@ void cm_run(struct outcome *out, const struct script *s,
 		case OP_COMPACT:
 			st = lk_compact(db);
 			continue;
+		case OP_SNAPSHOT:
+			/* It syncs the log first.  A failure after that
+			 * leaves the log writable and the script goes on;
+			 * lk_sync() tells which (LK_HALTED if the log's own
+			 * sync failed, and no I/O when it was done). */
+			st = lk_snapshot(db);
+			if (st != LK_OK) {
+				if (snapshot_st == LK_OK)
+					snapshot_st = st;
+				st = lk_sync(db);
+			}
+			if (st == LK_OK)
+				out->durable = out->attempted;
+			continue;
 		case OP_REOPEN:
 			st = lk_close(db);
 			db = NULL;
@@ -187,7 +203,7 @@ void cm_run(struct outcome *out, const struct script *s,
 		if (st == LK_OK && cfg->sync == LK_SYNC_ALWAYS)
 			out->durable = out->attempted;
 	}
-	out->first_error = st;
+	out->first_error = snapshot_st != LK_OK ? snapshot_st : st;
 	if (db) {
 		lk_status cst = lk_close(db);
 

@@ -33,6 +33,10 @@ enum op_kind {
 	OP_REOPEN, /* lk_close, lk_open */
 	OP_NS,     /* lk_ns_open("other") (a commit: the catalog record) */
 	OP_COMPACT, /* lk_compact: changes no state */
+	OP_SNAPSHOT, /* lk_snapshot: changes no state; it syncs the log
+			first, so on LK_OK every commit so far is durable.
+			On a failure that left the log writable (lk_sync
+			succeeds) the script goes on; first_error keeps it */
 };
 
 struct op {
@@ -65,7 +69,7 @@ struct plan {
 struct outcome {
 	size_t attempted;  /* commits started (the last may have failed) */
 	size_t durable;    /* commits acknowledged as durable */
-	lk_status first_error;
+	lk_status first_error; /* of the first op that failed */
 };
 
 enum cm_verdict {
