@@ -441,7 +441,15 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 lk_status index_import_add(struct index *ix, struct ix_import *im,
 			   const uint8_t *e, size_t n, const char **why)
 {
-	uint64_t ns_run = 0;
+	/* Locals, not im->: stores into the table could alias them, and
+	 * this loop runs once per key at every open. */
+	struct slot *slots = ix->slots;
+	const uint32_t *seg_map = im->seg_map;
+	const uint64_t *seg_end = im->seg_end;
+	uint64_t bits = im->bits, word = im->word, ns_run = 0;
+	uint32_t next_free = im->next_free, prev_dist = im->prev_dist;
+	uint32_t nsegs = im->nsegs;
+	int first = im->done == 0;
 	uint8_t run_ns = 0;
 
 	if (n > im->keys - im->done)
@@ -450,17 +458,16 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 		struct slot s = { get_u32(e), get_u32(e + 4), get_u32(e + 8) };
 		uint32_t seg = s.w1 >> 20, size = (s.w1 >> 8) & 0xfffu, pos, d;
 
-		while (!im->bits) /* bits == keys: a set bit lies ahead */
-			im->bits = get_u64(im->bitmap + ++im->word * 8);
-		pos = (uint32_t)(im->word * 64) +
-		      (uint32_t)__builtin_ctzll(im->bits);
-		im->bits &= im->bits - 1;
+		while (!bits) /* bits == keys: a set bit lies ahead */
+			bits = get_u64(im->bitmap + ++word * 8);
+		pos = (uint32_t)(word * 64) + (uint32_t)__builtin_ctzll(bits);
+		bits &= bits - 1;
 		d = dist(ix, pos, home(ix, slot_h31(&s)));
-		if (seg == 0 || seg > im->nsegs || im->seg_map[seg] == 0 ||
-		    im->seg_map[seg] >= IX_SEG_SLOTS)
+		if (seg == 0 || seg > nsegs || seg_map[seg] == 0 ||
+		    seg_map[seg] >= IX_SEG_SLOTS)
 			return import_fail(ix, why, "entry names no segment");
 		if (size < REC_BYTES_MIN || s.w0 < SEG_HEADER_BYTES ||
-		    (uint64_t)s.w0 + size > im->seg_end[seg])
+		    (uint64_t)s.w0 + size > seg_end[seg])
 			return import_fail(ix, why, "entry lies outside its "
 						    "segment");
 		/* Lookups walk from an entry's home to it and stop at a hole
@@ -468,16 +475,16 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 		 * home needs the slot before it full, and no more than one
 		 * step closer to home. */
 		if (d > 0 && pos > 0 &&
-		    (im->done + i == 0 || im->next_free != pos ||
-		     im->prev_dist + 1 < d))
+		    (first || next_free != pos || prev_dist + 1 < d))
 			return import_fail(ix, why, "entries out of probe "
 						    "order");
-		s.w1 = im->seg_map[seg] << 20 | (s.w1 & 0xfffffu);
-		while (im->next_free < pos)
-			ix->slots[im->next_free++] = (struct slot){ 0, 0, 0 };
-		ix->slots[pos] = s;
-		im->next_free = pos + 1;
-		im->prev_dist = d;
+		first = 0;
+		s.w1 = seg_map[seg] << 20 | (s.w1 & 0xfffffu);
+		while (next_free < pos)
+			slots[next_free++] = (struct slot){ 0, 0, 0 };
+		slots[pos] = s;
+		next_free = pos + 1;
+		prev_dist = d;
 		/* counted by runs: most neighbours share a namespace */
 		if (slot_ns(&s) != run_ns) {
 			ix->ns_keys[run_ns] += ns_run;
@@ -498,6 +505,10 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 	ix->ns_keys[run_ns] += ns_run;
 	ix->keys += (uint32_t)n;
 	im->done += n;
+	im->bits = bits;
+	im->word = word;
+	im->next_free = next_free;
+	im->prev_dist = prev_dist;
 	return LK_OK;
 }
 
