@@ -93,7 +93,7 @@ static lk_status tail_hash(const lk_io *io, struct segment *s, uint64_t end,
 
 struct capture {
 	uint8_t *buf;
-	size_t len;
+	size_t len, cap;
 	uint32_t nsegs;
 	struct segment *segs[LK_SEGMENT_COUNT_MAX];
 	uint64_t ends[LK_SEGMENT_COUNT_MAX];
@@ -128,9 +128,15 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 	if (len > SIZE_MAX)
 		return err_set(LK_TOO_BIG, "a snapshot of %" PRIu64 " bytes",
 			       len);
-	c->buf = mem_alloc((size_t)len);
-	if (!c->buf)
-		return err_set(LK_NOMEM, "a snapshot of %" PRIu64 " bytes", len);
+	if (len > c->cap) { /* the index grew since reserve_capture() */
+		uint8_t *b = mem_realloc(c->buf, (size_t)len);
+
+		if (!b)
+			return err_set(LK_NOMEM, "a snapshot of %" PRIu64
+					         " bytes", len);
+		c->buf = b;
+		c->cap = (size_t)len;
+	}
 	c->len = (size_t)len;
 
 	h = c->buf;
@@ -167,6 +173,32 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 	if (index_export(db->ix, map, p) != 0)
 		return err_set(LK_CORRUPT, "the index names a segment that is "
 				           "not in the log");
+	return LK_OK;
+}
+
+/* Allocates and touches the buffer before the locks are taken, sized for
+ * the index as it is now with room for some growth: first touches of
+ * fresh memory are page faults, and writers should not wait for them. */
+static lk_status reserve_capture(struct lk_db *db, struct capture *c)
+{
+	uint64_t cap, keys, len;
+
+	pthread_rwlock_rdlock(&db->ix_lock);
+	cap = index_slots(db->ix);
+	keys = index_keys(db->ix);
+	pthread_rwlock_unlock(&db->ix_lock);
+	keys += keys / 8 + 1024;
+	len = SNAP_HEADER_BYTES + (uint64_t)LK_SEGMENT_COUNT_MAX * SNAP_SEG_BYTES +
+	      IX_EXPORT_BITMAP_BYTES(cap + cap / 2) + keys * IX_SLOT_BYTES +
+	      SNAP_TRAILER_BYTES;
+	if (len > SIZE_MAX)
+		return err_set(LK_TOO_BIG, "a snapshot of %" PRIu64 " bytes",
+			       len);
+	c->buf = mem_alloc((size_t)len);
+	if (!c->buf)
+		return err_set(LK_NOMEM, "a snapshot of %" PRIu64 " bytes", len);
+	memset(c->buf, 0, (size_t)len);
+	c->cap = (size_t)len;
 	return LK_OK;
 }
 
@@ -250,6 +282,11 @@ lk_status snapshot_write(struct lk_db *db)
 	c = mem_calloc(1, sizeof *c);
 	if (!c)
 		return err_set(LK_NOMEM, "taking a snapshot");
+	st = reserve_capture(db, c);
+	if (st != LK_OK) {
+		mem_free(c);
+		return st;
+	}
 	pthread_mutex_lock(&db->log_mu);
 	a = db->active;
 	st = commit_sync_held(db);
