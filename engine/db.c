@@ -1198,8 +1198,12 @@ lk_status lk_verify(lk_recovery_report *report, const char *path,
 		return st;
 	}
 	st = recovery_verify(report, io, dir, fn, arg);
-	io->dir_close(io->ctx, dir);
-	if (st == LK_OK)
+	/* Without a snapshot, an open would replay the log just checked. */
+	if (st == LK_OK && snapshot_exists(io, dir))
 		check_snapshot(report, path, io);
+	else if (st == LK_OK)
+		snprintf(report->snapshot_note, sizeof report->snapshot_note,
+			 SNAP_NOTE_NONE);
+	io->dir_close(io->ctx, dir);
 	return st;
 }

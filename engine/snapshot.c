@@ -269,6 +269,18 @@ uint64_t snapshot_behind(struct lk_db *db)
 	       atomic_load(&db->snap_log_mark);
 }
 
+/* 1 if there is nothing to snapshot: no log yet, or the newest snapshot
+ * is of this very state.  Caller holds log_mu. */
+static int current(struct lk_db *db)
+{
+	const struct segment *a = db->active;
+
+	return !a || (db->snap_serial && db->snap_seg_seq == a->hdr.seq &&
+		      db->snap_seg_gen == a->hdr.generation &&
+		      db->snap_pos == a->data_end &&
+		      db->snap_compactions == atomic_load(&db->compactions));
+}
+
 lk_status snapshot_write(struct lk_db *db)
 {
 	const lk_io *io = db->io;
@@ -279,6 +291,11 @@ lk_status snapshot_write(struct lk_db *db)
 
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
+	pthread_mutex_lock(&db->log_mu);
+	a = current(db) ? NULL : db->active;
+	pthread_mutex_unlock(&db->log_mu);
+	if (!a)
+		return LK_OK;
 	c = mem_calloc(1, sizeof *c);
 	if (!c)
 		return err_set(LK_NOMEM, "taking a snapshot");
@@ -288,14 +305,8 @@ lk_status snapshot_write(struct lk_db *db)
 		return st;
 	}
 	pthread_mutex_lock(&db->log_mu);
-	a = db->active;
 	st = commit_sync_held(db);
-	if (st == LK_OK && a && db->snap_serial &&
-	    db->snap_seg_seq == a->hdr.seq &&
-	    db->snap_seg_gen == a->hdr.generation &&
-	    db->snap_pos == a->data_end &&
-	    db->snap_compactions == atomic_load(&db->compactions))
-		a = NULL; /* the newest snapshot is of this very state */
+	a = current(db) ? NULL : db->active; /* a writer may have come */
 	if (st == LK_OK && a) {
 		pthread_rwlock_rdlock(&db->ix_lock);
 		st = encode(db, c, serial);
@@ -718,7 +729,7 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 	db->snap_next_serial = l.newest + 1;
 	if (l.n == 0 || nsegs == 0) {
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
-			 "no snapshot: the whole log was replayed");
+			 SNAP_NOTE_NONE);
 		return LK_NOT_FOUND;
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -756,6 +767,13 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		 "snapshot %016" PRIx64 ".snap not used: %.80s; the whole "
 		 "log was replayed", l.serials[0], first_why);
 	return LK_NOT_FOUND;
+}
+
+int snapshot_exists(const lk_io *io, lk_io_dir *dir)
+{
+	struct snap_list l = { 0 };
+
+	return io->dir_list(io->ctx, dir, list_one, &l) != LK_OK || l.n > 0;
 }
 
 /* Removes every snapshot file but the one in use. */

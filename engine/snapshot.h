@@ -57,6 +57,7 @@
 #define SNAP_TRAILER_BYTES 16u
 #define SNAP_NAME_BYTES 40u
 #define SNAP_TAIL_BYTES 64u
+#define SNAP_NOTE_NONE "no snapshot: the whole log was replayed"
 
 /* What open needs to replay the log after a loaded snapshot. */
 struct snap_start {
@@ -79,6 +80,9 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
  * nothing was changed), or LK_NOMEM. */
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			struct snap_start *start);
+
+/* 1 if dir holds a snapshot file (or cannot be listed), else 0. */
+int snapshot_exists(const lk_io *io, lk_io_dir *dir);
 
 /* Writable open, once the log was judged good: removes unfinished and
  * unused snapshot files.  Returns LK_OK or an I/O status. */

@@ -452,6 +452,9 @@ run "$LK" verify --json "$C"
 check "verify's report says the snapshot is used" grep -q '"snapshot_used":true' "$T/out"
 run "$LK" scan "$C"
 check "after the snapshot every key is still there" test "$(lines "$T/out")" = 301
+mkdir "$T/empty-dir"
+run "$LK" snapshot "$T/empty-dir"
+check "a snapshot of an empty DIR writes nothing" grep -q '^snapshot: none needed' "$T/out"
 run "$LK" snapshot "$T/no-such-dir"
 expect_rc "snapshot of a missing DIR is a usage error" 2
 

@@ -45,7 +45,9 @@ int cmd_snapshot(const char *cmd, int argc, char **argv)
 
 	if (rc != CLI_OK)
 		return rc;
-	if (after.snapshots_written == 0)
+	if (after.snapshot_serial == 0)
+		printf("snapshot: none needed, the log is empty\n");
+	else if (after.snapshots_written == 0)
 		printf("snapshot: %016" PRIx64 ".snap is up to date\n",
 		       after.snapshot_serial);
 	else
