@@ -248,13 +248,44 @@ static lk_status halt(struct lk_db *db, struct segment *s, lk_status st)
 	return st;
 }
 
+/* Creates the segment that follows the active one (or the first), header
+ * and directory entry synced, unless an earlier rotation whose seal failed
+ * left one ready.  Caller holds log_mu and leads. */
+static lk_status next_segment(struct lk_db *db, struct segment **out)
+{
+	struct segment *old = db->active;
+	struct seg_header h;
+
+	if (db->next_seg) {
+		*out = db->next_seg;
+		db->next_seg = NULL;
+		return LK_OK;
+	}
+	memset(&h, 0, sizeof h);
+	h.version = LK_FORMAT_VERSION;
+	memcpy(h.db_id, db->db_id, SEG_DB_ID_BYTES);
+	h.seq = old ? old->hdr.seq + 1 : 1;
+	h.seq_prev = old ? old->hdr.seq : 0;
+	h.record_seq_base = atomic_load(&db->seq_last) + 1;
+	return seg_create(out, db->io, db->dir, &h);
+}
+
 /* Appends a seal to the active segment (dropping its zero prefill) and
- * starts the next segment.  Caller holds log_mu and leads. */
+ * makes the next segment active.  Caller holds log_mu and leads.
+ *
+ * The order is what makes a missing newest segment detectable (format
+ * version 2): the next segment is created and its header and directory
+ * entry synced first, and only then is the seal written and synced.  So
+ * a sealed segment always has a successor on disk, and recovery refuses
+ * a log whose newest segment is sealed (the files after it are gone).  A
+ * power cut between the two steps leaves an unsealed segment followed by
+ * one that holds only its header: recovery removes the empty one, and the
+ * unsealed one is the newest again.  If the seal cannot be written, the
+ * new segment waits in next_seg for the next rotation. */
 static lk_status rotate(struct lk_db *db)
 {
 	const lk_io *io = db->io;
 	struct segment *old = db->active, *s;
-	struct seg_header h;
 	lk_status st;
 
 	if (old && old->hdr.seq >= REC_SEQ_MAX)
@@ -266,6 +297,9 @@ static lk_status rotate(struct lk_db *db)
 			       "the log has %u segments, the limit: compact, or "
 			       "raise the segment size",
 			       LK_SEGMENT_COUNT_MAX);
+	st = next_segment(db, &s);
+	if (st != LK_OK)
+		return st;
 	if (old && !old->sealed) {
 		uint8_t buf[COMMIT_BYTES_MAX];
 		struct record seal = { 0 };
@@ -282,34 +316,27 @@ static lk_status rotate(struct lk_db *db)
 			atomic_fetch_add(&db->log_bytes_written, n);
 		if (st == LK_OK)
 			st = io->truncate(io->ctx, old->file, old->data_end + n);
-		if (st != LK_OK)
+		if (st != LK_OK) {
+			db->next_seg = s;
 			return st;
+		}
 		st = io->sync(io->ctx, old->file);
 		atomic_fetch_add(&db->sync_calls, 1);
-		if (st != LK_OK)
+		if (st != LK_OK) {
+			db->next_seg = s;
 			return halt(db, old, st);
+		}
 		old->sealed = 1;
 		old->data_end += n;
 		old->file_size = old->synced_end = old->data_end;
 	}
-	memset(&h, 0, sizeof h);
-	h.version = LK_FORMAT_VERSION;
-	memcpy(h.db_id, db->db_id, SEG_DB_ID_BYTES);
-	h.seq = old ? old->hdr.seq + 1 : 1;
-	h.seq_prev = old ? old->hdr.seq : 0;
-	h.record_seq_base = atomic_load(&db->seq_last) + 1;
-	st = seg_create(&s, io, db->dir, &h);
-	if (st != LK_OK)
-		return st;
 	pthread_rwlock_wrlock(&db->ix_lock);
 	st = db_add_segment(db, s);
 	if (st == LK_OK)
 		db->active = s;
 	pthread_rwlock_unlock(&db->ix_lock);
-	if (st != LK_OK) {
-		seg_close(s, io);
-		(void)io->unlink(io->ctx, db->dir, s->name);
-	}
+	if (st != LK_OK)
+		db->next_seg = s; /* the sealed one needs its successor kept */
 	return st;
 }
 

@@ -180,8 +180,9 @@ static uint64_t dead_of(const struct segment *s)
 	return s->data_end - SEG_HEADER_BYTES - s->live_bytes;
 }
 
-/* Fills the sealed segments in log order (all but the newest, which may
- * take writes or have just been sealed by a rotation) and returns how
+/* Fills the sealed segments in log order (all but the newest, which
+ * takes writes, or in a version 1 log may have been sealed by a rotation
+ * cut before its successor) and returns how
  * many.  Caller holds ix_lock. */
 static size_t sealed_segments(struct lk_db *db, struct segment **v)
 {

@@ -422,6 +422,7 @@ static void db_free(struct lk_db *db)
 	compact_free(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		seg_close(db->segs[i], io);
+	seg_close(db->next_seg, io);
 	index_free(db->ix);
 	compressor_free(db->cmp);
 	for (uint32_t i = 0; i <= LK_NS_COUNT_MAX; i++)

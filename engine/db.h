@@ -53,6 +53,8 @@ struct lk_db {
 	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
 	_Atomic uint32_t seg_count;
 	struct segment *active;  /* the newest segment; NULL before the first */
+	struct segment *next_seg; /* created by a rotation whose seal failed,
+				     for the next one (under log_mu) */
 	_Atomic uint64_t seq_last;
 
 	pthread_mutex_t write_mu;

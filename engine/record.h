@@ -3,7 +3,7 @@
  * record.h - the record codec: encode, decode and verify one log record.
  * Pure functions: no I/O, no allocation.  xxhash enters logkeep here.
  *
- * Format version 1.  A segment file is
+ * Format version 2.  A segment file is
  *
  *   segment     := seg_header record*
  *   seg_header  := 64 bytes, see segment.h
@@ -53,7 +53,14 @@
 
 #include "logkeep.h"
 
-#define LK_FORMAT_VERSION 1u
+/* Version 2 changed no byte of the grammar, only the order of a
+ * rotation: a segment of version 2 is sealed only after its successor
+ * exists, so that a sealed newest segment means a missing one (see
+ * commit.c, rotate).  Version 1 segments are still read. */
+#define LK_FORMAT_VERSION 2u
+#define LK_FORMAT_VERSION_MIN 1u
+/* The first version whose seal promises a successor. */
+#define LK_FORMAT_VERSION_SEAL_LINKS 2u
 
 /* Sequence numbers stay at or below 2^62 (4.6e18 writes: 146 years at a
  * billion a second), in headers and records alike, so that no file can

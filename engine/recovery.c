@@ -91,7 +91,12 @@ struct scan {
 	/* Repairs an open makes only once the whole log has been judged
 	 * good, so that a refused open changes nothing (SPEC §5). */
 	char torn_name[SEG_NAME_BYTES]; /* a newest segment torn at birth */
+	char unsealed_next[SEG_NAME_BYTES]; /* an empty newest segment after
+					       an unsealed one: a cut rotation */
+	int rotation_cut;        /* the last scan found that case */
 	int cut_pending;         /* the newest segment's tail, at commit_end */
+	struct segment *cut_seg; /* that segment */
+	uint64_t cut_end;        /* and where it is cut */
 	const struct listing *listing; /* its leftovers are removed */
 	uint64_t records, discarded;
 	uint64_t catalog_ops;    /* namespace catalog records read */
@@ -446,27 +451,27 @@ static uint64_t next_valid(struct scan *sc, uint64_t from, int *gave_up)
 	return r->end;
 }
 
-/* Cuts the newest segment's tail at sc->commit_end (open, read-write). */
+/* Cuts the newest segment's tail at sc->cut_end (open, read-write). */
 static lk_status cut_tail(struct scan *sc)
 {
 	const lk_io *io = sc->io;
-	struct segment *s = sc->seg;
+	struct segment *s = sc->cut_seg;
 	lk_status st;
 
-	st = io->truncate(io->ctx, s->file, sc->commit_end);
+	st = io->truncate(io->ctx, s->file, sc->cut_end);
 	if (st == LK_OK)
 		st = io->sync(io->ctx, s->file);
 	if (st != LK_OK)
 		err_prefix("cutting the torn tail of segment %s", s->name);
 	else
-		s->file_size = sc->commit_end;
+		s->file_size = sc->cut_end;
 	return st;
 }
 
 /* Scans one segment from `from` (the end of its header, or the position
  * of a snapshot, where it may already be `sealed`) and judges its end. */
 static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
-			      uint64_t from, int sealed)
+			      int next_empty, uint64_t from, int sealed)
 {
 	lk_recovery_report *rep = sc->rep;
 	uint64_t seq = s->hdr.seq, end = s->file_size;
@@ -488,7 +493,11 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 		st = read_records(sc, pos);
 		if (st != LK_OK)
 			goto out;
-		if (!sc->why || newest)
+		if (!sc->why || newest || (next_empty && !sc->sealed))
+			break;
+		/* A rotation cut after the seal was written but before the
+		 * zero prefill behind it was dropped and synced. */
+		if (next_empty && seg_reader_zero_from(&sc->r, sc->stop))
 			break;
 		/* Damage in a sealed part of the log: name it; verify goes on
 		 * from the next valid record. */
@@ -515,13 +524,28 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	s->synced_end = sc->commit_end;
 	s->sealed = sc->sealed;
 	if (!newest) {
+		if (sc->sealed && sc->why) { /* zeroes after it: see above */
+			rep->zero_tail_bytes = end - sc->commit_end;
+			sc->cut_pending = 1;
+			sc->cut_seg = s;
+			sc->cut_end = sc->commit_end;
+		}
 		if (sc->sealed)
 			goto out;
-		st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name,
-			     sc->commit_end,
-			     "segment ends without its seal record (truncated, "
-			     "or a later segment is foreign)");
-		goto out;
+		if (!next_empty) {
+			st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name,
+				     sc->commit_end,
+				     "segment ends without its seal record "
+				     "(truncated, or a later segment is "
+				     "foreign)");
+			goto out;
+		}
+		/* The next and newest segment holds no data: a rotation cut
+		 * between creating it and sealing this one (commit.c).  This
+		 * one is the newest, under the newest segment's rules (its
+		 * seal, if any, was not synced: under sync none, neither was
+		 * data before it); the empty one goes. */
+		sc->rotation_cut = 1;
 	}
 
 	/* The newest segment: clean, zero prefill, torn tail, or damage. */
@@ -557,10 +581,45 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 		snprintf(rep->tail_note, sizeof rep->tail_note, "%s", note);
 	}
 	sc->cut_pending = 1;
+	sc->cut_seg = s;
+	sc->cut_end = sc->commit_end;
 out:
 	seg_reader_free(&sc->r);
 	sc->nops = sc->keys_len = 0;
 	return st;
+}
+
+/* 1 if s holds nothing after its header but zeroes: no record was ever
+ * written to it (0 on a read error: then it is scanned like any other). */
+static int holds_no_data(struct scan *sc, struct segment *s)
+{
+	struct seg_reader r;
+	int empty;
+
+	if (s->file_size <= SEG_HEADER_BYTES)
+		return 1;
+	if (seg_reader_init(&r, sc->io, s, s->file_size) != LK_OK)
+		return 0;
+	empty = seg_reader_zero_from(&r, SEG_HEADER_BYTES);
+	seg_reader_free(&r);
+	return empty;
+}
+
+/* From format version 2 on, a segment is sealed only once its successor
+ * exists on disk (commit.c, rotate), so a sealed newest segment means the
+ * segments after it are gone: their commits, deletes included, would be
+ * silently undone.  Version 1 sealed before creating the successor, so a
+ * power cut could leave a sealed newest segment; it is accepted. */
+static lk_status check_successor(struct scan *sc, const struct segment *s)
+{
+	if (!s->sealed || s->hdr.version < LK_FORMAT_VERSION_SEAL_LINKS)
+		return LK_OK;
+	return problem(sc, LK_PROBLEM_MISSING, s->hdr.seq, s->name,
+		       s->data_end,
+		       "segment %" PRIu64 " is sealed, so segment %" PRIu64
+		       " was created after it, but no later segment is in "
+		       "the directory: the newest segment is missing",
+		       s->hdr.seq, s->hdr.seq + 1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -883,6 +942,16 @@ static lk_status repair(struct scan *sc)
 			return st;
 		}
 	}
+	if (sc->unsealed_next[0]) {
+		st = io->unlink(io->ctx, sc->db->dir, sc->unsealed_next);
+		if (st == LK_OK)
+			st = io->dir_sync(io->ctx, sc->db->dir);
+		if (st != LK_OK) {
+			err_prefix("removing the empty segment %s",
+				   sc->unsealed_next);
+			return st;
+		}
+	}
 	if (sc->cut_pending)
 		st = cut_tail(sc);
 	return st;
@@ -949,14 +1018,29 @@ lk_status recovery_open(struct lk_db *db)
 	for (uint32_t i = first; i <= n; i++) {
 		int resume = i == start.seg;
 		uint64_t from = resume ? start.offset : SEG_HEADER_BYTES;
+		int next_empty = i + 1 == n && holds_no_data(&sc, db->segs[n]);
 
-		st = scan_segment(&sc, db->segs[i], i == n, from,
+		st = scan_segment(&sc, db->segs[i], i == n, next_empty, from,
 				  resume && start.sealed);
 		if (st != LK_OK)
 			goto out;
 		behind += db->segs[i]->data_end - from;
+		if (sc.rotation_cut)
+			break;
 	}
-	st = repair(&sc);
+	if (sc.rotation_cut) {
+		struct segment *e = db->segs[n];
+
+		snprintf(sc.unsealed_next, sizeof sc.unsealed_next, "%s",
+			 e->name);
+		db->report.segments_removed++;
+		db_remove_segment(db, e);
+		db_seg_unpin(db, e);
+		n--;
+	}
+	st = n > 0 ? check_successor(&sc, db->segs[n]) : LK_OK;
+	if (st == LK_OK)
+		st = repair(&sc);
 	if (st == LK_OK && !db->readonly)
 		st = snapshot_cleanup(db);
 	if (st != LK_OK)
@@ -1039,16 +1123,29 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	if (st != LK_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
+		int next_empty = i + 2 == n && holds_no_data(&sc, segs[n - 1]);
+
 		segs[i]->slot = (uint32_t)i + 1;
-		st = scan_segment(&sc, segs[i], i + 1 == n, SEG_HEADER_BYTES,
-				  0);
+		st = scan_segment(&sc, segs[i], i + 1 == n, next_empty,
+				  SEG_HEADER_BYTES, 0);
 		if (st != LK_OK) {
 			problem(&sc, LK_PROBLEM_IO, segs[i]->hdr.seq,
 				segs[i]->name, 0, "%s", lk_errmsg());
 			st = LK_OK;
 		}
 		report->segments_read++;
+		if (sc.rotation_cut) {
+			report->segments_removed++;
+			problem(&sc, LK_PROBLEM_TORN_TAIL, segs[n - 1]->hdr.seq,
+				segs[n - 1]->name, 0,
+				"the segment holds no data and the one before "
+				"it is not sealed (a rotation cut by a power "
+				"loss); open removes it");
+			break;
+		}
 	}
+	if (n > 0)
+		(void)check_successor(&sc, segs[sc.rotation_cut ? n - 2 : n - 1]);
 	report->records_replayed = sc.records;
 	report->records_discarded = sc.discarded;
 	report->seq_last = sc.last_seq;

@@ -105,7 +105,8 @@ lk_status seg_header_decode(struct seg_header *h,
 		return LK_CORRUPT;
 	}
 	h->version = get_u16(in + 8);
-	if (h->version != LK_FORMAT_VERSION) {
+	if (h->version < LK_FORMAT_VERSION_MIN ||
+	    h->version > LK_FORMAT_VERSION) {
 		*why = "unknown segment format version";
 		return LK_VERSION;
 	}

@@ -24,7 +24,9 @@
  *
  * Invariants: segments of a database form a chain by seq; every segment
  * but the newest ends with a seal record; a segment's header is synced
- * (and the directory too) before any record in it is acknowledged.
+ * (and the directory too) before any record in it is acknowledged; from
+ * format version 2 on, a segment is sealed only after its successor's
+ * header and directory entry are synced, so the newest is never sealed.
  */
 #ifndef LK_SEGMENT_H
 #define LK_SEGMENT_H

@@ -252,7 +252,8 @@ static void check_header(const uint8_t in[SEG_HEADER_BYTES])
 		FUZZ_CHECK(why != NULL && *why != '\0');
 		return;
 	}
-	FUZZ_CHECK(h.version == LK_FORMAT_VERSION);
+	FUZZ_CHECK(h.version >= LK_FORMAT_VERSION_MIN &&
+		   h.version <= LK_FORMAT_VERSION);
 	FUZZ_CHECK(h.seq > 0 && h.seq_prev < h.seq);
 	seg_header_encode(out, &h);
 	FUZZ_CHECK(memcmp(out, in, SEG_HEADER_BYTES) == 0);

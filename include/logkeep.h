@@ -62,6 +62,9 @@
  * recovery report.  Damage anywhere else fails the open with LK_CORRUPT
  * and a message naming the segment, the offset and the problem; nothing
  * on disk is changed.  A read-only open never changes anything on disk.
+ * A log whose newest segment file is missing is refused too: the last
+ * segment present is sealed, and a seal is written only once the next
+ * segment exists (format version 2).
  *
  * Caveats
  * -------

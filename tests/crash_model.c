@@ -95,7 +95,7 @@ static void key_name(char buf[8], uint8_t key)
 	snprintf(buf, 8, "k%03u", key);
 }
 
-static lk_options options_for(const struct cm_config *cfg, const struct lk_io *io)
+lk_options cm_options(const struct cm_config *cfg, const struct lk_io *io)
 {
 	lk_options o = LK_OPTIONS_INIT;
 
@@ -128,7 +128,7 @@ void cm_run(struct outcome *out, const struct script *s,
 	    const struct cm_config *cfg, const struct lk_io *io)
 {
 	static uint8_t vbuf[VALUE_BYTES_MAX];
-	lk_options opts = options_for(cfg, io);
+	lk_options opts = cm_options(cfg, io);
 	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
 	lk_status st, snapshot_st = LK_OK;
 	lk_db *db = NULL;
@@ -304,7 +304,7 @@ enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 			 const struct cm_config *cfg, const struct lk_io *io,
 			 const struct outcome *oc, char *detail, size_t cap)
 {
-	lk_options opts = options_for(cfg, io);
+	lk_options opts = cm_options(cfg, io);
 	lk_recovery_report rep, rep2;
 	struct found f, f2;
 	struct state m;

@@ -59,6 +59,10 @@ struct cm_config {
 	uint64_t segment_size_bytes;
 };
 
+/* The options every open of a workload uses: no background thread, so
+ * that the calls of a run are the same each time. */
+lk_options cm_options(const struct cm_config *cfg, const struct lk_io *io);
+
 /* A commit is a run of ops applied atomically; commit_start[i] is the
  * index of the op that starts commit i. */
 struct plan {

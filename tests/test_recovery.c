@@ -434,6 +434,126 @@ static void missing_first_segment_refuses_open(void **state)
 	CHECK(strstr(lk_errmsg(), "previous segment 1 is missing") != NULL);
 }
 
+/* The newest segment's file removed: its commits (here a delete and a put)
+ * would be silently undone and the deleted key back.  The seal of the
+ * segment before it says that a successor was created (format 2). */
+static void missing_newest_segment_refuses_open_naming_it(void **state)
+{
+	lk_options o = test_options(mem);
+	char name[SEG_NAME_BYTES], k[16];
+	struct seen seen = { 0 };
+	lk_recovery_report rep;
+	lk_db *db;
+	int n;
+
+	(void)state;
+	make_db(300, 4096);
+	CHECK_OK(open_db(&db, 0));
+	key_of(k, 7);
+	CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+	put_range(db, 300, 301);
+	CHECK_OK(lk_close(db));
+	n = segment_count();
+	CHECK(n >= 4);
+	seg_name(name, (uint64_t)n, 0);
+	remove_file(mem, DIR, name);
+
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "the newest segment is missing") != NULL);
+	CHECK_ST(LK_CORRUPT, open_db(&db, LK_OPEN_READONLY));
+	CHECK_ST(LK_CORRUPT, lk_verify(&rep, DIR, &o, on_problem, &seen));
+	CHECK(seen.other == 1 && seen.corrupt == 0);
+	CHECK(strstr(lk_errmsg(), "the newest segment is missing") != NULL);
+	CHECK(segment_count() == n - 1); /* the refusals changed nothing */
+}
+
+/* A rotation creates the next segment before it seals the active one; a
+ * power cut between the two leaves an unsealed segment and an empty one
+ * after it.  That is not damage: open removes the empty one and goes on
+ * writing where the log ended. */
+static void rotation_cut_before_the_seal_is_recovered(void **state)
+{
+	lk_options o = test_options(mem);
+	char name[SEG_NAME_BYTES], prev[SEG_NAME_BYTES];
+	struct seen seen = { 0 };
+	uint8_t hdr[SEG_HEADER_BYTES];
+	struct seg_header h;
+	const char *why = NULL;
+	lk_recovery_report rep;
+	struct blob b;
+	lk_db *db;
+	int n;
+
+	(void)state;
+	make_db(300, 4096);
+	n = segment_count();
+	seg_name(prev, (uint64_t)n, 0);
+	b = file_read(mem, DIR, prev);
+	CHECK_OK_WHY(seg_header_decode(&h, b.p, &why), why);
+	free(b.p);
+	h.seq_prev = h.seq;
+	h.seq++;
+	h.record_seq_base += 1000;
+	seg_header_encode(hdr, &h);
+	seg_name(name, h.seq, 0);
+	file_write(mem, DIR, name, hdr, sizeof hdr);
+
+	CHECK_OK(lk_verify(&rep, DIR, &o, on_problem, &seen));
+	CHECK(seen.torn == 1 && seen.corrupt == 0 && seen.other == 0);
+	CHECK(rep.segments_removed == 1);
+
+	CHECK_OK(open_db(&db, LK_OPEN_READONLY)); /* reported, left alone */
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.segments_removed == 1);
+	CHECK(has_key(db, 299));
+	CHECK_OK(lk_close(db));
+	CHECK(segment_count() == n + 1);
+
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.segments_removed == 1);
+	CHECK(segment_count() == n);
+	put_range(db, 300, 400); /* rotates again, over the same number */
+	CHECK_OK(lk_close(db));
+	CHECK_OK(open_db(&db, 0));
+	CHECK(has_key(db, 299) && has_key(db, 399));
+	CHECK_OK(lk_close(db));
+}
+
+/* Format version 1 sealed a segment before it created the next, so a
+ * power cut could leave a sealed newest segment: such logs still open. */
+static void version_1_log_ending_in_a_sealed_segment_opens(void **state)
+{
+	char name[SEG_NAME_BYTES];
+	lk_db *db;
+	int n;
+
+	(void)state;
+	make_db(300, 4096);
+	n = segment_count();
+	for (int i = 1; i <= n; i++) {
+		uint8_t hdr[SEG_HEADER_BYTES];
+		struct blob b;
+
+		seg_name(name, (uint64_t)i, 0);
+		b = file_read(mem, DIR, name);
+		memcpy(hdr, b.p, sizeof hdr);
+		free(b.p);
+		put_u16(hdr + 8, 1);
+		put_u32(hdr + 60, (uint32_t)record_hash(hdr, 60, 0));
+		corrupt_bytes(mem, DIR, name, 0, hdr, sizeof hdr);
+	}
+	seg_name(name, (uint64_t)n, 0);
+	remove_file(mem, DIR, name);
+	CHECK_OK(open_db(&db, 0));
+	CHECK(has_key(db, 0));
+	put_range(db, 300, 310);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(open_db(&db, 0));
+	CHECK(has_key(db, 305));
+	CHECK_OK(lk_close(db));
+}
+
 static void bit_flip_in_a_sealed_segment_fails_open(void **state)
 {
 	struct rec_list l;
@@ -546,7 +666,7 @@ static void unknown_format_version_is_refused(void **state)
 	make_db(10, 0);
 	b = file_read(mem, DIR, SEG1);
 	memcpy(hdr, b.p, sizeof hdr);
-	put_u16(hdr + 8, 2);
+	put_u16(hdr + 8, LK_FORMAT_VERSION + 1);
 	put_u32(hdr + 60, (uint32_t)record_hash(hdr, 60, 0));
 	corrupt_bytes(mem, DIR, SEG1, 0, hdr, sizeof hdr);
 	free(b.p);
@@ -752,6 +872,18 @@ static void forge_good_first(void)
 	forge_write(&f, NULL);
 }
 
+/* A newest segment holding one committed put, so that the forged segment
+ * before it is judged as a sealed one: an empty newest segment after an
+ * unsealed one is a rotation cut by a power loss, judged as a tail. */
+static void forge_successor(struct forge *f, uint64_t seq, uint64_t prev,
+			    uint64_t base)
+{
+	forge_begin(f, seq, prev, base, 0);
+	forge_record(f, REC_PUT, base, 0, 0);
+	forge_record(f, REC_COMMIT, 0, 0, 1);
+	forge_write(f, NULL);
+}
+
 /* Opens; wants LK_CORRUPT with `why` in the detail. */
 static void refused_for(const char *why)
 {
@@ -807,8 +939,7 @@ static void forged_sealed_segment_with_data_after_its_seal_is_refused(
 	forge_record(&f, REC_SEAL, 0, 0, 1);
 	forge_record(&f, REC_COMMIT, 0, 0, 0);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, 2, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, 2);
 	refused_for("data after the seal record");
 }
 
@@ -823,8 +954,7 @@ static void forged_sequence_going_back_is_refused(void **state)
 	forge_record(&f, REC_COMMIT, 0, 0, 1);
 	forge_record(&f, REC_SEAL, 0, 0, 1);
 	forge_write(&f, NULL);
-	forge_begin(&f, 3, 2, 5, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 3, 2, 5);
 	refused_for("sequence number does not increase");
 }
 
@@ -838,8 +968,7 @@ static void forged_commit_claiming_the_future_is_refused(void **state)
 	forge_record(&f, REC_COMMIT, 0, 1u << 20, 1);
 	forge_record(&f, REC_SEAL, 0, 0, 1);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, 2, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, 2);
 	refused_for("commit claims durability past itself");
 }
 
@@ -854,8 +983,7 @@ static void forged_commit_count_mismatch_is_refused(void **state)
 	forge_record(&f, REC_COMMIT, 0, 0, 1);
 	forge_record(&f, REC_SEAL, 0, 0, 2);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, 3, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, 3);
 	refused_for("commit count does not match its group");
 }
 
@@ -868,8 +996,7 @@ static void forged_seal_inside_a_group_is_refused(void **state)
 	forge_record(&f, REC_PUT, 1, 0, 0);
 	forge_record(&f, REC_SEAL, 0, 0, 0);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, 2, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, 2);
 	refused_for("seal inside an uncommitted group");
 }
 
@@ -883,8 +1010,7 @@ static void forged_seal_with_wrong_count_is_refused(void **state)
 	forge_record(&f, REC_COMMIT, 0, 0, 1);
 	forge_record(&f, REC_SEAL, 0, 0, 7);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, 2, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, 2);
 	refused_for("seal's record count does not match");
 }
 
@@ -900,8 +1026,7 @@ static void forged_group_larger_than_the_format_allows_is_refused(
 	forge_record(&f, REC_COMMIT, 0, 0, LK_BATCH_OPS_MAX + 1);
 	forge_record(&f, REC_SEAL, 0, 0, LK_BATCH_OPS_MAX + 1);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, LK_BATCH_OPS_MAX + 2, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, LK_BATCH_OPS_MAX + 2);
 	refused_for("group larger than the format allows");
 }
 
@@ -928,6 +1053,8 @@ static void two_generations_at_one_position_keep_the_complete_one(
 
 	(void)state;
 	forge_good_first();
+	forge_begin(&f, 2, 1, 2, 0); /* the successor a seal promises */
+	forge_write(&f, NULL);
 	forge_begin(&f, 1, 0, 1, 1);
 	forge_record(&f, REC_PUT, 1, 0, 0);
 	forge_record(&f, REC_COMMIT, 0, 0, 1); /* no seal: cut short */
@@ -936,7 +1063,7 @@ static void two_generations_at_one_position_keep_the_complete_one(
 	CHECK_OK(lk_recovery(&rep, db));
 	CHECK(rep.compaction_leftovers == 1);
 	CHECK_OK(lk_close(db));
-	CHECK(segment_count() == 1);
+	CHECK(segment_count() == 2);
 	{
 		struct blob b = file_read(mem, DIR, SEG1);
 
@@ -952,11 +1079,11 @@ static void two_generations_at_one_position_keep_the_complete_one(
 	CHECK(rep.compaction_leftovers == 1);
 	CHECK_ST(LK_NOT_FOUND, lk_exists(db, LK_NS_DEFAULT, "fk1", 3));
 	CHECK_OK(lk_close(db));
-	CHECK(segment_count() == 2);
+	CHECK(segment_count() == 3);
 	CHECK_OK(open_db(&db, 0));
 	CHECK_ST(LK_NOT_FOUND, lk_exists(db, LK_NS_DEFAULT, "fk1", 3));
 	CHECK_OK(lk_close(db));
-	CHECK(segment_count() == 1);
+	CHECK(segment_count() == 2);
 }
 
 static void forged_problems_in_the_newest_segment_are_a_torn_tail(
@@ -1030,8 +1157,7 @@ static void forged_catalog_giving_one_id_two_names_is_refused(void **state)
 	forge_record(&f, REC_COMMIT, 0, 0, 2);
 	forge_record(&f, REC_SEAL, 0, 0, 2);
 	forge_write(&f, NULL);
-	forge_begin(&f, 2, 1, 3, 0);
-	forge_write(&f, NULL);
+	forge_successor(&f, 2, 1, 3);
 	refused_for("invalid namespace catalog entry");
 }
 
@@ -1101,7 +1227,7 @@ static void verify_names_every_kind_of_problem(void **state)
 	b = file_read(mem, DIR, "0000000000000002.seg");
 	memcpy(hdr, b.p, sizeof hdr);
 	free(b.p);
-	put_u16(hdr + 8, 2);
+	put_u16(hdr + 8, LK_FORMAT_VERSION + 1);
 	put_u32(hdr + 60, (uint32_t)record_hash(hdr, 60, 0));
 	corrupt_bytes(mem, DIR, "0000000000000002.seg", 0, hdr, sizeof hdr);
 	remove_file(mem, DIR, "0000000000000004.seg");
@@ -1127,6 +1253,9 @@ int main(void)
 		T(truncated_sealed_segment_fails_open),
 		T(every_record_survives_rotation_and_reopen),
 		T(segment_torn_while_created_is_removed),
+		T(missing_newest_segment_refuses_open_naming_it),
+		T(rotation_cut_before_the_seal_is_recovered),
+		T(version_1_log_ending_in_a_sealed_segment_opens),
 		T(refused_open_keeps_a_torn_newest_segment),
 		T(segment_of_another_database_is_refused),
 		T(unknown_format_version_is_refused),
