@@ -75,6 +75,7 @@ struct writer {
  * seq_delta, key_len, expiry. */
 #define OP_FRAME_BYTES_MAX (4u + 4u + 2u + 10u + 5u + 8u)
 #define COMMIT_BYTES_MAX (4u + 1u + 3u + 4u + 10u)
+#define SEAL_BYTES_MAX (COMMIT_BYTES_MAX + 8u) /* + segment_hash */
 
 static const uint8_t zeroes[64 * 1024];
 
@@ -301,7 +302,7 @@ static lk_status rotate(struct lk_db *db)
 	if (st != LK_OK)
 		return st;
 	if (old && !old->sealed) {
-		uint8_t buf[COMMIT_BYTES_MAX];
+		uint8_t buf[SEAL_BYTES_MAX];
 		struct record seal = { 0 };
 		size_t n;
 
@@ -309,6 +310,14 @@ static lk_status rotate(struct lk_db *db)
 		seal.seq = old->hdr.record_seq_base;
 		seal.durable_upto = (uint32_t)old->synced_end;
 		seal.count = old->ops;
+		/* Costs no read unless the segment was active at open: its
+		 * running hash then starts with a read of the file. */
+		st = seg_hash_get(old, io, old->data_end, &seal.seg_hash);
+		if (st != LK_OK) {
+			db->next_seg = s;
+			return st;
+		}
+		seal.flags = REC_F_SEG_HASH;
 		n = record_encode(buf, &seal, seal.seq,
 				  seg_seed(old, old->data_end));
 		st = io->pwrite(io->ctx, old->file, buf, n, old->data_end);
@@ -481,9 +490,8 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		ops += w->batch->n;
 	}
 	pthread_mutex_lock(&db->log_mu);
-	st = atomic_load(&db->halted);
-	if (st != LK_OK) {
-		err_set(st, "an earlier fdatasync failed; reopen the database");
+	if (atomic_load(&db->halted)) {
+		st = db_refuse_halted(db, "commit");
 		goto out;
 	}
 	/* seq_last <= REC_SEQ_MAX: recovery read it from checked records */
@@ -530,6 +538,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		err_prefix("appending to segment %s", s->name);
 		goto out;
 	}
+	seg_hash_add(s, db->group_buf, n, s->data_end);
 	s->data_end += n;
 	s->ops += ops;
 	if (s->file_size < s->data_end)
@@ -571,10 +580,8 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		return err_set(LK_READONLY, "the database was opened read-only");
 	if (b->n == 0)
 		return LK_OK;
-	st = atomic_load(&db->halted);
-	if (st != LK_OK)
-		return err_set(st, "an earlier fdatasync failed; reopen the "
-				   "database");
+	if (atomic_load(&db->halted))
+		return db_refuse_halted(db, "commit");
 	memset(&self, 0, sizeof self);
 	self.batch = b;
 	st = prepare(db, b, &self.bytes);
@@ -649,9 +656,10 @@ static lk_status sync_active(struct lk_db *db)
 	struct segment *s = db->active;
 	lk_status st;
 
-	if (atomic_load(&db->halted))
-		return err_set(LK_HALTED, "an earlier fdatasync failed; reopen "
-				          "the database");
+	/* Damage found by the scrub refuses new writes, not the sync of
+	 * those already acknowledged. */
+	if (atomic_load(&db->halted) == LK_HALTED)
+		return db_refuse_halted(db, "sync");
 	if (!s || s->synced_end >= s->data_end)
 		return LK_OK;
 	st = db->io->sync(db->io->ctx, s->file);
@@ -774,7 +782,7 @@ lk_status commit_close(struct lk_db *db)
 		return LK_OK;
 	pthread_mutex_lock(&db->log_mu);
 	s = db->active;
-	st = atomic_load(&db->halted) ? LK_OK : sync_active(db);
+	st = atomic_load(&db->halted) == LK_HALTED ? LK_OK : sync_active(db);
 	if (st != LK_OK || !s || s->sealed || !db->wrote ||
 	    atomic_load(&db->halted))
 		goto out;
@@ -785,6 +793,7 @@ lk_status commit_close(struct lk_db *db)
 	st = db->io->pwrite(db->io->ctx, s->file, buf, n, s->data_end);
 	atomic_fetch_add(&db->log_bytes_written, n);
 	if (st == LK_OK) {
+		seg_hash_add(s, buf, n, s->data_end);
 		s->data_end += n;
 		st = sync_active(db);
 	}

@@ -266,6 +266,7 @@ static lk_status flush(struct job *j)
 	st = io->pwrite(io->ctx, j->out->file, j->buf, j->buf_len, j->buf_off);
 	if (st != LK_OK)
 		return st;
+	seg_hash_add(j->out, j->buf, j->buf_len, j->buf_off);
 	j->written += j->buf_len;
 	j->buf_off += j->buf_len;
 	j->buf_len = 0;
@@ -301,6 +302,17 @@ static lk_status emit_end(struct job *j, uint8_t type, uint64_t count)
 	c.type = type;
 	c.seq = j->out->hdr.record_seq_base;
 	c.count = count;
+	if (type == REC_SEAL) {
+		/* the seal's hash covers every byte before it */
+		lk_status st = flush(j);
+
+		if (st == LK_OK)
+			st = seg_hash_get(j->out, j->db->io, j->buf_off,
+					  &c.seg_hash);
+		if (st != LK_OK)
+			return st;
+		c.flags = REC_F_SEG_HASH;
+	}
 	return emit(j, &c, &at);
 }
 
@@ -714,7 +726,7 @@ lk_status lk_compact(lk_db *db)
 		return err_set(LK_READONLY, "lk_compact: the handle is "
 					    "read-only");
 	if (atomic_load(&db->halted))
-		return err_set(LK_HALTED, "lk_compact: writes are halted");
+		return db_refuse_halted(db, "lk_compact");
 	m = mem_calloc(1, sizeof *m);
 	if (!m)
 		return err_set(LK_NOMEM, "lk_compact");

@@ -46,6 +46,19 @@ static lk_status check_db(const struct lk_db *db)
 	return LK_OK;
 }
 
+lk_status db_refuse_halted(struct lk_db *db, const char *call)
+{
+	if (atomic_load(&db->halted) == LK_CORRUPT)
+		return err_set(LK_CORRUPT,
+			       "%s: the scrub found damage in the log; writes "
+			       "are refused until it is repaired (logkeep "
+			       "verify DIR names it)",
+			       call);
+	return err_set(LK_HALTED, "%s: an earlier fdatasync failed; writes "
+				  "are halted until the database is reopened",
+		       call);
+}
+
 lk_status db_check_key(uint32_t ns, const void *key, size_t key_len)
 {
 	if (!key || key_len == 0)
@@ -1035,6 +1048,13 @@ lk_status lk_sync(lk_db *db)
 	return st != LK_OK ? st : commit_sync(db);
 }
 
+lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)
+{
+	lk_status st = check_db(db);
+
+	return st != LK_OK ? st : scrub_run(db, fn, arg);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Stats and verification                                                 */
 /* ---------------------------------------------------------------------- */
@@ -1094,6 +1114,9 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->snapshot_bytes_written =
 		atomic_load(&db->snapshot_bytes_written);
 	stats->snapshot_failures = atomic_load(&db->snapshot_failures);
+	stats->scrub_segments = atomic_load(&db->scrub_segments);
+	stats->scrub_bytes = atomic_load(&db->scrub_bytes);
+	stats->scrub_damage = atomic_load(&db->scrub_damage);
 	return LK_OK;
 }
 

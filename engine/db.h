@@ -60,7 +60,8 @@ struct lk_db {
 	pthread_mutex_t write_mu;
 	struct writer *wq_head, *wq_tail;
 	pthread_mutex_t log_mu;
-	_Atomic int halted;      /* 0, or LK_HALTED once a sync failed */
+	_Atomic int halted;      /* 0, or LK_HALTED once a sync failed, or
+				    LK_CORRUPT once the scrub found damage */
 	uint8_t *group_buf;
 	size_t group_cap;
 	int wrote;               /* a group was written since open */
@@ -106,6 +107,7 @@ struct lk_db {
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
+	_Atomic uint64_t scrub_segments, scrub_bytes, scrub_damage; /* scrub.c */
 	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
 		compact_segments_removed, compact_records_dropped, compact_us,
 		compact_stall_max_us, compact_failures;
@@ -178,6 +180,17 @@ lk_status compact_init(struct lk_db *db);
  * and leaves the log as it was); lk_compact() calls fail after it. */
 void compact_stop(struct lk_db *db);
 void compact_free(struct lk_db *db);
+
+/* ---- scrub.c ---- */
+
+/* lk_scrub(): checks every sealed segment (see scrub.c), calling fn (may
+ * be NULL) for each damaged one.  Returns LK_OK, LK_CORRUPT (and latches
+ * a writable handle), LK_IO, LK_NOMEM. */
+lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg);
+
+/* The status and detail of a write refused because the handle latched
+ * (db->halted): a failed sync, or damage found by the scrub. */
+lk_status db_refuse_halted(struct lk_db *db, const char *call);
 
 /* ---- commit.c ---- */
 

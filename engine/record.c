@@ -80,7 +80,8 @@ static size_t payload_size(const struct record *r)
 		return varint_size(r->key_len) + r->key_len;
 	case REC_COMMIT:
 	case REC_SEAL:
-		return 4 + varint_size(r->count);
+		return 4 + varint_size(r->count) +
+		       (r->flags & REC_F_SEG_HASH ? 8u : 0u);
 	}
 	assert(0 && "unknown record type");
 	return 0;
@@ -106,8 +107,9 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 	size_t n = 4;
 
 	assert(r->type >= REC_PUT && r->type <= REC_SEAL);
-	assert((r->flags & ~REC_F_MASK) == 0);
-	assert(r->type == REC_PUT || r->flags == 0);
+	assert(r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) == 0
+	       : r->type == REC_PUT ? (r->flags & ~REC_F_MASK) == 0
+				    : r->flags == 0);
 	assert(r->type == REC_PUT || r->type == REC_DEL || r->ns == 0);
 	assert(!(r->flags & REC_F_EXPIRY) || r->expire_at_ms != 0);
 	assert(r->type > REC_DEL ||
@@ -139,6 +141,10 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 		put_u32(buf + n, r->durable_upto);
 		n += 4;
 		n += put_varint(buf + n, r->count);
+		if (r->flags & REC_F_SEG_HASH) {
+			put_u64(buf + n, r->seg_hash);
+			n += 8;
+		}
 		break;
 	}
 	assert(n == record_encoded_size(r, seq_base));
@@ -214,9 +220,11 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 	r->ns = *p++;
 	if (r->type < REC_PUT || r->type > REC_SEAL)
 		return bad(why, "unknown record type");
-	if (r->flags & ~REC_F_MASK)
+	if (r->flags & ~(REC_F_MASK | REC_F_SEG_HASH))
 		return bad(why, "unknown record flags");
-	if (r->type != REC_PUT && r->flags)
+	if (r->type == REC_PUT ? (r->flags & ~REC_F_MASK) != 0
+	    : r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) != 0
+				 : r->flags != 0)
 		return bad(why, "flags on a record type that takes none");
 	n = get_varint(p, (size_t)(end - p), &delta);
 	if (n == 0 || seq_base > REC_SEQ_MAX || delta > REC_SEQ_MAX - seq_base)
@@ -232,7 +240,16 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 		r->durable_upto = get_u32(p);
 		p += 4;
 		n = get_varint(p, (size_t)(end - p), &r->count);
-		if (n == 0 || p + n != end)
+		if (n == 0)
+			return bad(why, "bad commit record count");
+		p += n;
+		if (r->flags & REC_F_SEG_HASH) {
+			if (end - p < 8)
+				return bad(why, "seal's segment hash truncated");
+			r->seg_hash = get_u64(p);
+			p += 8;
+		}
+		if (p != end)
 			return bad(why, "bad commit record count");
 		return LK_OK;
 	}

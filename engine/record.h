@@ -18,6 +18,7 @@
  *   del         := key_len:varint key
  *   commit      := durable_upto:u32 op_count:varint
  *   seal        := durable_upto:u32 op_count:varint
+ *                  [segment_hash:u64 if SEG_HASH]
  *   value       := bytes                          (the rest of the body)
  *                | raw_len:varint zstd_frame      (if ZSTD)
  *
@@ -33,7 +34,11 @@
  * commit; recovery uses it to tell a torn unsynced tail (cut it) from
  * damage to data that had been synced (refuse).  A seal is the last record
  * of a segment that will take no more writes; its op_count is the number
- * of committed puts and deletes in the segment.  The checksum's seed binds a
+ * of committed puts and deletes in the segment, and its segment_hash (from
+ * format version 2 on, flag SEG_HASH) is XXH3_64 of every byte of the file
+ * before the seal, seeded by seg_hash_seed(): the scrub checks a whole
+ * sealed segment with one streaming hash and no parsing, and parses it
+ * record by record only to name the place of a mismatch.  The checksum's seed binds a
  * record to its database, segment and offset, so a record copied elsewhere
  * fails verification.
  *
@@ -53,10 +58,10 @@
 
 #include "logkeep.h"
 
-/* Version 2 changed no byte of the grammar, only the order of a
- * rotation: a segment of version 2 is sealed only after its successor
- * exists, so that a sealed newest segment means a missing one (see
- * commit.c, rotate).  Version 1 segments are still read. */
+/* Version 2: a segment is sealed only after its successor exists, so that
+ * a sealed newest segment means a missing one (commit.c, rotate), and its
+ * seal carries the hash of the whole segment (SEG_HASH).  Version 1
+ * segments, without either, are still read. */
 #define LK_FORMAT_VERSION 2u
 #define LK_FORMAT_VERSION_MIN 1u
 /* The first version whose seal promises a successor. */
@@ -77,7 +82,8 @@ enum record_type {
 /* Flags, in the high nibble of the kind byte. */
 #define REC_F_EXPIRY 0x10u /* an expire_at_ms field follows key_len */
 #define REC_F_ZSTD 0x20u   /* the value is raw_len + a zstd frame */
-#define REC_F_MASK 0x30u
+#define REC_F_MASK 0x30u   /* the flags a put may carry */
+#define REC_F_SEG_HASH 0x40u /* on a seal: segment_hash follows op_count */
 
 /* checksum + the largest body_len varint for LK_RECORD_BYTES_MAX */
 #define REC_PREFIX_BYTES_MAX 8u
@@ -99,6 +105,7 @@ struct record {
 	uint32_t value_len;
 	uint32_t durable_upto;  /* commit and seal */
 	uint64_t count;         /* commit: op_count; seal: record_count */
+	uint64_t seg_hash;      /* seal with REC_F_SEG_HASH */
 	uint32_t size;          /* bytes of the whole record */
 };
 

@@ -25,6 +25,10 @@ static const uint8_t seg_magic[8] = { 'L', 'K', 'S', 'E', 'G', '\r', '\n',
 
 _Static_assert(SEG_HEADER_BYTES == 64, "the header layout is 64 bytes");
 
+/* The read-back of seg_hash_get goes in steps of this size: big enough
+ * for one pread to cost little per byte, small for a router. */
+#define SEG_HASH_CHUNK_BYTES (64u * 1024u)
+
 void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation)
 {
 	if (generation == 0)
@@ -172,6 +176,8 @@ lk_status seg_create(struct segment **out, const lk_io *io, lk_io_dir *dir,
 	if (st != LK_OK)
 		goto fail_file;
 	s->data_end = s->file_size = s->synced_end = SEG_HEADER_BYTES;
+	s->hasher = record_hasher_new(seg_hash_seed(s));
+	seg_hash_add(s, hdr, sizeof hdr, 0);
 	*out = s;
 	return LK_OK;
 
@@ -213,10 +219,132 @@ lk_status seg_open(struct segment **out, const lk_io *io, lk_io_dir *dir,
 	return LK_OK;
 }
 
+uint64_t seg_hash_seed(const struct segment *s)
+{
+	/* the seed of a record at offset 2^63, where none can be */
+	return seg_seed(s, UINT64_C(1) << 63);
+}
+
+static void hash_drop(struct segment *s)
+{
+	if (s->hasher)
+		(void)record_hasher_done(s->hasher);
+	s->hasher = NULL;
+	s->hashed_end = 0;
+}
+
+void seg_hash_add(struct segment *s, const void *p, size_t n, uint64_t at)
+{
+	if (!s->hasher)
+		return;
+	if (at != s->hashed_end) {
+		hash_drop(s);
+		return;
+	}
+	record_hasher_add(s->hasher, p, n);
+	s->hashed_end += n;
+}
+
+lk_status seg_hash_get(struct segment *s, const lk_io *io, uint64_t end,
+		       uint64_t *hash)
+{
+	if (s->hasher && s->hashed_end == end) {
+		*hash = record_hasher_done(s->hasher);
+		s->hasher = NULL;
+		s->hashed_end = 0;
+		return LK_OK;
+	}
+	hash_drop(s);
+	return seg_hash_read(s, io, end, hash);
+}
+
+lk_status seg_hash_read(const struct segment *s, const lk_io *io,
+			uint64_t end, uint64_t *hash)
+{
+	struct rec_hasher *h;
+	uint8_t *buf;
+	uint64_t off = 0;
+	lk_status st = LK_OK;
+
+	h = record_hasher_new(seg_hash_seed(s));
+	buf = mem_alloc(SEG_HASH_CHUNK_BYTES);
+	if (!h || !buf) {
+		st = err_set(LK_NOMEM, "hashing segment %s", s->name);
+		goto out;
+	}
+	while (off < end) {
+		size_t want = end - off < SEG_HASH_CHUNK_BYTES
+				      ? (size_t)(end - off)
+				      : SEG_HASH_CHUNK_BYTES;
+		size_t got = 0;
+
+		st = io->pread(io->ctx, s->file, buf, want, off, &got);
+		if (st == LK_OK && got != want)
+			st = err_set(LK_CORRUPT,
+				     "segment %s ends at %llu, before its data "
+				     "end %llu",
+				     s->name, (unsigned long long)(off + got),
+				     (unsigned long long)end);
+		if (st != LK_OK)
+			goto out;
+		record_hasher_add(h, buf, want);
+		off += want;
+	}
+out:
+	if (h) {
+		uint64_t v = record_hasher_done(h);
+
+		if (st == LK_OK)
+			*hash = v;
+	}
+	mem_free(buf);
+	return st;
+}
+
+/* A seal is 13 to 22 bytes long, 21 to 30 with its segment_hash:
+ * checksum 4, body_len 1, kind, ns and seq_delta 3, durable_upto 4,
+ * op_count 1 to 10, segment_hash 8 (record.h). */
+#define SEAL_BYTES_MIN 13u
+#define SEAL_BYTES_MAX 30u
+
+lk_status seg_find_seal(const struct segment *s, const lk_io *io,
+			uint64_t data_end, struct record *rec,
+			uint64_t *offset)
+{
+	uint8_t tail[SEAL_BYTES_MAX];
+	uint64_t from;
+	size_t got = 0, n;
+	lk_status st;
+
+	if (data_end < SEG_HEADER_BYTES + SEAL_BYTES_MIN)
+		return LK_NOT_FOUND;
+	from = data_end - SEAL_BYTES_MAX < SEG_HEADER_BYTES
+		       ? SEG_HEADER_BYTES
+		       : data_end - SEAL_BYTES_MAX;
+	n = (size_t)(data_end - from);
+	st = io->pread(io->ctx, s->file, tail, n, from, &got);
+	if (st != LK_OK)
+		return st;
+	if (got != n)
+		return LK_NOT_FOUND;
+	for (size_t at = 0; at + SEAL_BYTES_MIN <= n; at++) {
+		const char *why;
+
+		if (record_decode(rec, tail + at, n - at, s->hdr.record_seq_base,
+				  seg_seed(s, from + at), &why) == LK_OK &&
+		    rec->type == REC_SEAL && rec->size == n - at) {
+			*offset = from + at;
+			return LK_OK;
+		}
+	}
+	return LK_NOT_FOUND;
+}
+
 void seg_close(struct segment *s, const lk_io *io)
 {
 	if (!s)
 		return;
+	hash_drop(s);
 	if (s->file)
 		io->close(io->ctx, s->file);
 	mem_free(s);

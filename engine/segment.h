@@ -70,6 +70,11 @@ struct segment {
 	 * outside the index lock; the last one closes it (db_seg_unpin). */
 	_Atomic uint32_t refs;
 	int installing;       /* a compaction's output not yet in the log */
+	/* The writer's running hash of bytes [0, hashed_end), for the seal's
+	 * segment_hash (seg_hash_add); NULL after a gap or for no memory,
+	 * and then seg_hash_get reads the file back instead. */
+	struct rec_hasher *hasher;
+	uint64_t hashed_end;
 };
 
 void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation);
@@ -93,6 +98,34 @@ uint64_t seg_seed(const struct segment *s, uint64_t offset);
  * the header, and syncs the directory.  Returns write statuses. */
 lk_status seg_create(struct segment **s, const lk_io *io, lk_io_dir *dir,
 		     const struct seg_header *h);
+
+/* The seed of s's segment_hash (record.h): binds it to the database and
+ * to the segment's place and generation, like a record's checksum. */
+uint64_t seg_hash_seed(const struct segment *s);
+
+/* Tells the running hash of s that bytes p[0..n) were written at `at` and
+ * are now part of its data.  Bytes that do not follow what it holds drop
+ * it (seg_hash_get then reads the file). */
+void seg_hash_add(struct segment *s, const void *p, size_t n, uint64_t at);
+
+/* The segment_hash of bytes [0, end) of s: from the running hash when it
+ * holds exactly those bytes, else read back from the file in 64 KiB
+ * steps.  Returns LK_OK, LK_IO, LK_NOMEM, or LK_CORRUPT if the file ends
+ * before `end`. */
+lk_status seg_hash_get(struct segment *s, const lk_io *io, uint64_t end,
+		       uint64_t *hash);
+
+/* The same, always read from the file; touches no field of s, so that a
+ * reader that pinned s may call it beside the writer. */
+lk_status seg_hash_read(const struct segment *s, const lk_io *io,
+			uint64_t end, uint64_t *hash);
+
+/* Finds the seal that ends a sealed segment at data_end: the one record
+ * that ends exactly there and decodes as a seal.  Returns LK_OK with *rec
+ * and *offset, LK_NOT_FOUND (no seal there), LK_IO. */
+lk_status seg_find_seal(const struct segment *s, const lk_io *io,
+			uint64_t data_end, struct record *rec,
+			uint64_t *offset);
 
 /* Opens an existing segment file (header not read).  Fills file_size. */
 lk_status seg_open(struct segment **s, const lk_io *io, lk_io_dir *dir,

@@ -397,7 +397,7 @@ typedef struct lk_recovery_report {
 /* Copies the recovery report of the open that made this handle. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 3u
+#define LK_STATS_VERSION 4u
 
 typedef struct lk_stats {
 	uint32_t version;           /* LK_STATS_VERSION */
@@ -434,6 +434,10 @@ typedef struct lk_stats {
 	uint64_t snapshot_bytes_written;
 	uint64_t snapshot_failures; /* automatic snapshots that failed (I/O,
 				       no space): open replays more log */
+	/* version 4: the scrub (lk_scrub), by this handle */
+	uint64_t scrub_segments;    /* sealed segments checked */
+	uint64_t scrub_bytes;       /* bytes read to check them */
+	uint64_t scrub_damage;      /* damaged segments found (each time) */
 } lk_stats;
 
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
@@ -477,7 +481,7 @@ LK_API lk_status lk_backup(lk_db *db, const char *dest_path,
 			   lk_progress_fn progress, void *arg);
 
 /* ---------------------------------------------------------------------- */
-/* Verification (the tools' offline check)                                */
+/* Verification                                                           */
 /* ---------------------------------------------------------------------- */
 
 typedef enum lk_problem_kind {
@@ -509,6 +513,29 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
  * LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory), LK_NOMEM. */
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
+
+/* Re-reads every sealed segment of an open database while it serves
+ * reads and writes, and calls fn (may be NULL) for each damaged one with
+ * its segment and the offset of the first record that fails.
+ *
+ * What open checks, and what it leaves to this.  An open without a
+ * snapshot reads and checks every record of the log.  An open that loads
+ * a snapshot reads only the log after it: each sealed segment before it
+ * is checked for its size and the hash of its last 64 bytes (against the
+ * snapshot's table), not read.  Each seal (format version 2) carries a
+ * hash of every byte of its segment before it, so lk_scrub() checks a
+ * segment with one sequential read and no parsing, and parses it record
+ * by record only to name the place of a mismatch (a version 1 segment,
+ * without that hash, is always read record by record).
+ *
+ * Damage found latches a writable handle: every later write returns
+ * LK_CORRUPT ("the scrub found damage"), so that nothing more is
+ * acknowledged on top of a log that a full replay would refuse; reads
+ * and lk_sync() of what was acknowledged go on.  lk_stats counts the
+ * segments checked, the bytes read and the damage found.
+ * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_CORRUPT (detail: how many
+ * segments, and the first), LK_IO, LK_NOMEM. */
+LK_API lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg);
 
 #ifdef __cplusplus
 }
