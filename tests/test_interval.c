@@ -2,7 +2,8 @@
 /*
  * test_interval.c - LK_SYNC_INTERVAL keeps its promise (logkeep.h): a
  * write older than the interval plus one sync survives a power cut, on the
- * monotonic clock whatever the wall clock does; and the sleeps and threads
+ * monotonic clock whatever the wall clock does; a failed interval sync
+ * is reported by lk_close() if nothing else reported it; and the sleeps and threads
  * of the I/O table (engine/io.h, simclock.h) that the syncer runs on
  * behave as the engine trusts them to.
  *
@@ -185,6 +186,25 @@ static void interval_sync_follows_the_monotonic_clock_not_the_wall_clock(
 	fault_free(fs);
 }
 
+static void close_after_a_failed_interval_sync_reports_the_loss(void **state)
+{
+	struct fault_fs *fs;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(fault_new(&fs, 4));
+	fault_set_time_ms(fs, WALL_MS);
+	db = open_interval(fs);
+	put_n(db, 'a', 5);
+	/* The syncer's fdatasync fails: the handle latches, and nobody
+	 * writes again to hear LK_HALTED; close must tell. */
+	fault_fail(fs, FK_SYNC, 1, LK_IO, 0);
+	fault_advance_us(fs, INTERVAL_US);
+	CHECK_ST(LK_HALTED, lk_close(db));
+	CHECK(strstr(lk_errmsg(), "may be lost") != NULL);
+	fault_free(fs);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The sleeps of the I/O table                                            */
 /* ---------------------------------------------------------------------- */
@@ -296,6 +316,8 @@ int main(void)
 			every_write_is_synced_one_interval_after_the_last_sync),
 		cmocka_unit_test(
 			interval_sync_follows_the_monotonic_clock_not_the_wall_clock),
+		cmocka_unit_test(
+			close_after_a_failed_interval_sync_reports_the_loss),
 		cmocka_unit_test(
 			simulated_sleeper_wakes_exactly_at_its_deadlines),
 		cmocka_unit_test(
