@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (fail)
 		fault_fail(fs, FK_ANY, fail,
 			   data[5] & 1 ? LK_NOSPACE : LK_IO, (data[5] >> 1) & 1);
-	cm_run(&oc, &s, &cfg, fault_io(fs));
+	cm_run(&oc, &s, &cfg, fs);
 	fault_reboot(fs, mode, seed, NULL);
 	v = cm_check(&s, &p, &cfg, fault_io(fs), &oc, detail, sizeof detail);
 	if (v != CM_OK) {
