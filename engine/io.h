@@ -10,7 +10,9 @@
  *                looks at errno (translated once, into lk_status + detail).
  *   io_memory.c  a file system in memory, for tests, fuzzers and embedders
  *                that want a throwaway store.
- *   (tests)      the fault-injecting layer wraps the memory layer.
+ *   (tests)      the fault-injecting layer (io_fault.c).
+ *   simclock.c   the simulated monotonic clock, threads and sleeps of the
+ *                memory and fault layers.
  *
  * Contracts every implementation keeps:
  *   - Functions return LK_OK or a status: LK_NOT_FOUND (no such file),
