@@ -31,9 +31,7 @@
  * prove them durable.
  */
 #include <assert.h>
-#include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "db.h"
@@ -707,63 +705,67 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 	return st;
 }
 
-static void deadline_after(struct timespec *ts, uint32_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-/* LK_SYNC_INTERVAL: syncs the active segment every sync_interval_ms while
- * it has unsynced data.  A failure halts the handle like any other. */
-static void *syncer_main(void *arg)
+/* LK_SYNC_INTERVAL: syncs the active segment sync_interval_ms after the
+ * end of its last sync (or the open), on the monotonic clock of the I/O
+ * layer, so that a write acknowledged at t is durable by t + the interval
+ * + one sync, however the wall clock jumps.  A failure halts the handle
+ * like any other.  It sleeps without log_mu. */
+static void syncer_main(void *arg)
 {
 	struct lk_db *db = arg;
+	const lk_io *io = db->io;
+	uint64_t interval_us = db->opts.sync_interval_ms * UINT64_C(1000);
+	uint64_t due_us = io->mono_us(io->ctx) + interval_us;
 
+	assert(interval_us > 0); /* lk_open checked the option */
 	pthread_mutex_lock(&db->log_mu);
 	while (!db->closing) {
-		struct timespec ts;
-
-		deadline_after(&ts, db->opts.sync_interval_ms);
-		while (!db->closing &&
-		       pthread_cond_timedwait(&db->syncer_cv, &db->log_mu, &ts) !=
-			       ETIMEDOUT)
-			;
-		if (!db->closing)
+		if (io->mono_us(io->ctx) >= due_us) {
 			(void)sync_active(db);
+			due_us = io->mono_us(io->ctx) + interval_us;
+			continue;
+		}
+		pthread_mutex_unlock(&db->log_mu);
+		(void)io->wait_until(io->ctx, db->syncer_wait, due_us);
+		pthread_mutex_lock(&db->log_mu);
 	}
 	pthread_mutex_unlock(&db->log_mu);
-	return NULL;
 }
 
 lk_status commit_init(struct lk_db *db)
 {
+	const lk_io *io = db->io;
+	lk_status st;
+
 	if (db->readonly || db->opts.sync != LK_SYNC_INTERVAL)
 		return LK_OK;
-	pthread_cond_init(&db->syncer_cv, NULL);
-	if (pthread_create(&db->syncer, NULL, syncer_main, db) != 0) {
-		pthread_cond_destroy(&db->syncer_cv);
-		return err_set(LK_NOMEM, "starting the interval sync thread");
+	st = io->wait_new(io->ctx, &db->syncer_wait);
+	if (st == LK_OK) {
+		st = io->thread_start(io->ctx, &db->syncer, syncer_main, db);
+		if (st != LK_OK) {
+			io->wait_free(io->ctx, db->syncer_wait);
+			db->syncer_wait = NULL;
+		}
 	}
-	db->syncer_running = 1;
-	return LK_OK;
+	if (st != LK_OK)
+		err_prefix("starting the interval sync thread");
+	return st;
 }
 
 void commit_stop(struct lk_db *db)
 {
-	if (!db->syncer_running)
+	const lk_io *io = db->io;
+
+	if (!db->syncer)
 		return;
 	pthread_mutex_lock(&db->log_mu);
 	db->closing = 1;
-	pthread_cond_signal(&db->syncer_cv);
 	pthread_mutex_unlock(&db->log_mu);
-	pthread_join(db->syncer, NULL);
-	pthread_cond_destroy(&db->syncer_cv);
-	db->syncer_running = 0;
+	io->wait_stop(io->ctx, db->syncer_wait);
+	io->thread_join(io->ctx, db->syncer);
+	io->wait_free(io->ctx, db->syncer_wait);
+	db->syncer = NULL;
+	db->syncer_wait = NULL;
 }
 
 /* A clean close syncs the log and appends an empty commit whose
@@ -782,7 +784,24 @@ lk_status commit_close(struct lk_db *db)
 		return LK_OK;
 	pthread_mutex_lock(&db->log_mu);
 	s = db->active;
-	st = atomic_load(&db->halted) == LK_HALTED ? LK_OK : sync_active(db);
+	if (atomic_load(&db->halted) == LK_HALTED) {
+		/* No sync now: it would prove nothing (commit.c's top).  Under
+		 * LK_SYNC_ALWAYS every acknowledged write is durable; under
+		 * the other policies those not yet synced may be lost, and the
+		 * caller may have had no write since to learn of it. */
+		st = LK_OK;
+		if (db->opts.sync != LK_SYNC_ALWAYS && s &&
+		    s->synced_end < s->data_end)
+			st = err_set(LK_HALTED,
+				     "closing %s: an earlier fdatasync failed; "
+				     "writes since the last one that succeeded "
+				     "may be lost",
+				     s->name);
+		goto out;
+	}
+	/* Damage found by the scrub (LK_CORRUPT) refuses new writes, not
+	 * the sync of those acknowledged; no close marker on top of it. */
+	st = sync_active(db);
 	if (st != LK_OK || !s || s->sealed || !db->wrote ||
 	    atomic_load(&db->halted))
 		goto out;

@@ -38,13 +38,11 @@
  * with older segments behind it becomes a tombstone, lest an older value
  * come back.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "db.h"
@@ -105,35 +103,6 @@ struct job {
 /* Waiting                                                                */
 /* ---------------------------------------------------------------------- */
 
-static void deadline_in(struct timespec *ts, uint64_t us)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(us / 1000000u);
-	ts->tv_nsec += (long)(us % 1000000u) * 1000;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-/* Waits up to us microseconds, less if the handle is closing.  Returns 1
- * if it is. */
-static int wait_us(struct lk_db *db, uint64_t us)
-{
-	struct timespec ts;
-	int stop;
-
-	deadline_in(&ts, us);
-	pthread_mutex_lock(&db->compact_cv_mu);
-	while (!db->compact_stop &&
-	       pthread_cond_timedwait(&db->compact_cv, &db->compact_cv_mu,
-				      &ts) != ETIMEDOUT)
-		;
-	stop = db->compact_stop;
-	pthread_mutex_unlock(&db->compact_cv_mu);
-	return stop;
-}
-
 static int stopping(struct lk_db *db)
 {
 	int stop;
@@ -142,6 +111,17 @@ static int stopping(struct lk_db *db)
 	stop = db->compact_stop;
 	pthread_mutex_unlock(&db->compact_cv_mu);
 	return stop;
+}
+
+/* Sleeps up to us microseconds of the I/O layer's monotonic clock, less
+ * if the handle is closing.  Returns 1 if it is. */
+static int wait_us(struct lk_db *db, uint64_t us)
+{
+	const lk_io *io = db->io;
+
+	(void)io->wait_until(io->ctx, db->compact_wait,
+			     io->mono_us(io->ctx) + us);
+	return stopping(db);
 }
 
 /* Holds the copy to compact_rate_bytes per second. */
@@ -769,7 +749,7 @@ static unsigned dead_pct(struct lk_db *db)
 	return live + dead ? (unsigned)(dead * 100 / (live + dead)) : 0;
 }
 
-static void *compactor_main(void *arg)
+static void compactor_main(void *arg)
 {
 	struct lk_db *db = arg;
 	const lk_io *io = db->io;
@@ -816,47 +796,49 @@ static void *compactor_main(void *arg)
 		if (st != LK_OK && wait_us(db, RETRY_MS * 1000u))
 			break;
 	}
-	return NULL;
 }
 
 lk_status compact_init(struct lk_db *db)
 {
-	pthread_condattr_t attr;
+	const lk_io *io = db->io;
+	lk_status st;
 
+	st = io->wait_new(io->ctx, &db->compact_wait);
+	if (st != LK_OK)
+		return st;
 	pthread_mutex_init(&db->compact_mu, NULL);
 	pthread_mutex_init(&db->compact_cv_mu, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->compact_cv, &attr);
-	pthread_condattr_destroy(&attr);
 	db->compact_inited = 1;
 	if (db->readonly || (db->opts.compact_dead_pct == 0 &&
 			     db->opts.snapshot_every_bytes == 0))
 		return LK_OK;
-	if (pthread_create(&db->compactor, NULL, compactor_main, db) != 0)
-		return err_set(LK_NOMEM, "starting the compaction thread");
-	db->compactor_running = 1;
-	return LK_OK;
+	st = io->thread_start(io->ctx, &db->compactor, compactor_main, db);
+	if (st != LK_OK)
+		err_prefix("starting the compaction thread");
+	return st;
 }
 
 void compact_stop(struct lk_db *db)
 {
+	const lk_io *io = db->io;
+
 	if (!db->compact_inited)
 		return;
 	pthread_mutex_lock(&db->compact_cv_mu);
 	db->compact_stop = 1;
-	pthread_cond_broadcast(&db->compact_cv);
 	pthread_mutex_unlock(&db->compact_cv_mu);
-	if (db->compactor_running)
-		pthread_join(db->compactor, NULL);
-	db->compactor_running = 0;
+	io->wait_stop(io->ctx, db->compact_wait);
+	if (db->compactor)
+		io->thread_join(io->ctx, db->compactor);
+	db->compactor = NULL;
 }
 
 void compact_free(struct lk_db *db)
 {
 	if (!db->compact_inited)
 		return;
-	pthread_cond_destroy(&db->compact_cv);
+	db->io->wait_free(db->io->ctx, db->compact_wait);
+	db->compact_wait = NULL;
 	pthread_mutex_destroy(&db->compact_cv_mu);
 	pthread_mutex_destroy(&db->compact_mu);
 	db->compact_inited = 0;

@@ -432,6 +432,7 @@ static void db_free(struct lk_db *db)
 	const lk_io *io = db->io;
 
 	compact_stop(db);
+	commit_stop(db); /* an open that failed after commit_init */
 	compact_free(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		seg_close(db->segs[i], io);

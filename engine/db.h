@@ -66,10 +66,9 @@ struct lk_db {
 	size_t group_cap;
 	int wrote;               /* a group was written since open */
 
-	pthread_t syncer;
-	int syncer_running;
+	lk_io_thread *syncer;    /* the interval syncer, or NULL */
+	lk_io_wait *syncer_wait; /* its sleep; stopped at close */
 	int closing;             /* under log_mu */
-	pthread_cond_t syncer_cv;
 
 	struct compressor *cmp;
 
@@ -77,12 +76,13 @@ struct lk_db {
 	char *ns_names[LK_NS_COUNT_MAX + 1];
 
 	/* compact.c: compact_mu lets one compaction run at a time, taken
-	 * before ix_lock; compact_cv_mu and compact_cv wake the thread. */
+	 * before ix_lock; compact_stop (under compact_cv_mu) and stopping
+	 * compact_wait end the thread's sleeps and the rate limit's. */
 	pthread_mutex_t compact_mu;
 	pthread_mutex_t compact_cv_mu;
-	pthread_cond_t compact_cv;
-	pthread_t compactor;
-	int compact_inited, compactor_running;
+	lk_io_wait *compact_wait;
+	lk_io_thread *compactor; /* or NULL */
+	int compact_inited;
 	int compact_stop;        /* under compact_cv_mu */
 
 	/* snapshot.c: the newest snapshot, under compact_mu (the atomics

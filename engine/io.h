@@ -10,7 +10,9 @@
  *                looks at errno (translated once, into lk_status + detail).
  *   io_memory.c  a file system in memory, for tests, fuzzers and embedders
  *                that want a throwaway store.
- *   (tests)      the fault-injecting layer wraps the memory layer.
+ *   (tests)      the fault-injecting layer (io_fault.c).
+ *   simclock.c   the simulated monotonic clock, threads and sleeps of the
+ *                memory and fault layers.
  *
  * Contracts every implementation keeps:
  *   - Functions return LK_OK or a status: LK_NOT_FOUND (no such file),
@@ -25,6 +27,13 @@
  *   - File names are plain names inside the directory: no '/'.
  *   - Files are created 0600 and opened close-on-exec and without
  *     following symbolic links; directories are created 0700.
+ *   - Clocks, threads and sleeps go through the table too (version 2), so
+ *     that the memory and fault layers run the background threads (the
+ *     interval syncer, compaction) on simulated time: a test moves the
+ *     clock, and no test sleeps.  Every interval and deadline of the
+ *     engine is on mono_us; now_ms (the wall clock, which a router
+ *     without a hardware clock sees jump hours at its first NTP sync) is
+ *     for expiry and timestamps written to disk only.
  */
 #ifndef LK_IO_H
 #define LK_IO_H
@@ -37,7 +46,8 @@
 #include "error.h"
 #include "logkeep.h"
 
-#define LK_IO_VERSION 1u
+/* 2: thread_start, thread_join and the sleeps (wait_*) */
+#define LK_IO_VERSION 2u
 
 /* A file name is one path component of NAME_MAX bytes, as on Linux. */
 #define IO_NAME_BYTES_MAX 255u
@@ -45,6 +55,8 @@
 /* Opaque to the engine; each implementation defines its own. */
 typedef struct lk_io_file lk_io_file;
 typedef struct lk_io_dir lk_io_dir;
+typedef struct lk_io_thread lk_io_thread;
+typedef struct lk_io_wait lk_io_wait;
 
 /* open flags */
 #define LK_IO_READ 0x0u    /* read only */
@@ -95,17 +107,45 @@ typedef struct lk_io {
 	 * clock for intervals and reports (us, arbitrary origin). */
 	uint64_t (*now_ms)(void *ctx);
 	uint64_t (*mono_us)(void *ctx);
+
+	/* Threads (version 2): fn(arg) runs on a new thread until it
+	 * returns; thread_join waits for that and frees t.  thread_start
+	 * returns LK_OK or LK_NOMEM (no thread). */
+	lk_status (*thread_start)(void *ctx, lk_io_thread **t,
+				  void (*fn)(void *arg), void *arg);
+	void (*thread_join)(void *ctx, lk_io_thread *t);
+
+	/* Sleeps (version 2), for the background threads.  wait_until
+	 * sleeps until mono_us reaches deadline_us, or until wait_stop(w)
+	 * is called, whichever comes first, and returns 1 if w is stopped,
+	 * else 0 (it may also return early: callers look at the clock).
+	 * wait_stop is final: it wakes every sleeper of w, and every later
+	 * wait_until on w returns 1 at once.  wait_new returns LK_OK or
+	 * LK_NOMEM. */
+	lk_status (*wait_new)(void *ctx, lk_io_wait **w);
+	void (*wait_free)(void *ctx, lk_io_wait *w);
+	int (*wait_until)(void *ctx, lk_io_wait *w, uint64_t deadline_us);
+	void (*wait_stop)(void *ctx, lk_io_wait *w);
 } lk_io;
 
 /* The POSIX layer (a static table; never freed). */
 const lk_io *lk_io_posix(void);
 
 /* The in-memory layer.  Each lk_io_memory_new() is an independent file
- * system; directories are named by path strings.  Its clock starts at the
- * real time and can be moved by lk_io_memory_set_time_ms() for tests. */
+ * system; directories are named by path strings.  Its clocks are
+ * simulated: the wall clock starts at the real time and moves only by
+ * lk_io_memory_set_time_ms(); the monotonic clock moves only by
+ * lk_io_memory_advance_us() (see simclock.h), so the background threads
+ * of a handle on it (interval sync, compaction) run only when a test
+ * moves it. */
 LK_API lk_status lk_io_memory_new(lk_io **io);
 LK_API void lk_io_memory_free(lk_io *io);
 LK_API void lk_io_memory_set_time_ms(lk_io *io, uint64_t now_ms);
+/* Moves the monotonic clock us microseconds on, deadline by deadline, and
+ * returns when every background thread started on io has done what fell
+ * due and sleeps again (simclock_advance_us).  The caller holds no lock
+ * of a handle on io. */
+LK_API void lk_io_memory_advance_us(lk_io *io, uint64_t us);
 
 /* The rule every layer applies to a file name before anything else:
  * 1 to IO_NAME_BYTES_MAX bytes, no '/', not "." or "..".  Returns LK_OK or

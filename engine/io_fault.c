@@ -107,6 +107,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "io_fault.h"
+#include "simclock.h"
 
 
 /* A file stops growing here (LK_NOSPACE).  Each file keeps two images and
@@ -203,6 +204,7 @@ struct lk_io_dir {
 };
 
 struct fault_fs {
+	struct simclock *clock; /* first: simclock_fill_io() finds it here */
 	lk_io io; /* io.ctx points back here */
 	pthread_mutex_t mutex;
 	struct fdir *dirs;
@@ -216,6 +218,7 @@ struct fault_fs {
 	struct rule rules[FK_KINDS + 1]; /* [FK_ANY] counts every kind */
 	uint64_t cut_nth, cut_seen; /* cut_nth 0: no cut armed */
 	uint64_t cut_call;          /* the call the power went at; 0: none */
+	uint64_t failed_at_us;      /* mono_us of the first failed call */
 	uint64_t op_seq;            /* the last pending operation's id */
 	size_t pending_ops;
 };
@@ -296,6 +299,8 @@ static lk_status gate(struct fault_fs *fs, enum fault_kind k,
 	if (fs->cut_call == 0 && fs->cut_nth != 0 &&
 	    ++fs->cut_seen >= fs->cut_nth)
 		fs->cut_call = *call_no;
+	if (fs->cut_call != 0 && fs->failed_at_us == 0)
+		fs->failed_at_us = simclock_now_us(fs->clock);
 	if (fs->cut_call != 0)
 		return err_set(LK_IO, "%s %s: power cut at call %llu", call,
 			       what, (unsigned long long)fs->cut_call);
@@ -308,6 +313,8 @@ static lk_status gate(struct fault_fs *fs, enum fault_kind k,
 		st = fs->rules[FK_ANY].status;
 	else
 		return LK_OK;
+	if (fs->failed_at_us == 0)
+		fs->failed_at_us = simclock_now_us(fs->clock);
 	/* As io_posix.c: a failed sync is LK_IO whatever errno said. */
 	if (k == FK_SYNC || k == FK_DIR_SYNC)
 		st = LK_IO;
@@ -1279,11 +1286,6 @@ static uint64_t ffs_now_ms(void *ctx)
 	return now_ms;
 }
 
-static uint64_t ffs_mono_us(void *ctx)
-{
-	(void)ctx;
-	return lk_io_posix()->mono_us(NULL);
-}
 
 /* ---------------------------------------------------------------------- */
 /* The file system                                                        */
@@ -1307,7 +1309,7 @@ static const lk_io ffs_methods = {
 	.size = ffs_size,
 	.close = ffs_close,
 	.now_ms = ffs_now_ms,
-	.mono_us = ffs_mono_us,
+	/* mono_us, threads and sleeps: simclock_fill_io() */
 };
 
 lk_status fault_new(struct fault_fs **out, uint64_t seed)
@@ -1319,12 +1321,18 @@ lk_status fault_new(struct fault_fs **out, uint64_t seed)
 	fs = mem_calloc(1, sizeof *fs);
 	if (fs == NULL)
 		return err_set(LK_NOMEM, "fault file system: out of memory");
+	if (simclock_new(&fs->clock) != LK_OK) {
+		mem_free(fs);
+		return LK_NOMEM;
+	}
 	if (pthread_mutex_init(&fs->mutex, NULL) != 0) {
+		simclock_free(fs->clock);
 		mem_free(fs);
 		return err_set(LK_NOMEM, "fault file system: no mutex");
 	}
 	fs->io = ffs_methods;
 	fs->io.ctx = fs;
+	simclock_fill_io(&fs->io);
 	fs->seed = seed;
 	fs->now_ms = lk_io_posix()->now_ms(NULL);
 	*out = fs;
@@ -1371,6 +1379,7 @@ void fault_free(struct fault_fs *fs)
 		mem_free(inode);
 	}
 	pthread_mutex_destroy(&fs->mutex);
+	simclock_free(fs->clock);
 	mem_free(fs);
 }
 
@@ -1501,4 +1510,21 @@ void fault_set_time_ms(struct fault_fs *fs, uint64_t now_ms)
 	fs_enter(fs);
 	fs->now_ms = now_ms;
 	fs_leave(fs);
+}
+
+void fault_advance_us(struct fault_fs *fs, uint64_t us)
+{
+	assert(fs != NULL);
+	simclock_advance_us(fs->clock, us);
+}
+
+uint64_t fault_failed_at_us(const struct fault_fs *fs)
+{
+	uint64_t at;
+
+	assert(fs != NULL);
+	fs_enter(fs);
+	at = fs->failed_at_us;
+	fs_leave(fs);
+	return at;
 }

@@ -72,7 +72,8 @@ void fault_free(struct fault_fs *fs);
 const lk_io *fault_io(struct fault_fs *fs);
 
 /* Calls of kind k (FK_ANY: of every kind) since fault_new().  close,
- * dir_close and the clocks are not counted and never fail. */
+ * dir_close, the clocks, threads and sleeps are not counted and never
+ * fail. */
 uint64_t fault_calls(const struct fault_fs *fs, enum fault_kind k);
 
 /* The nth call of kind k from now (1: the next one) fails with status
@@ -120,5 +121,17 @@ size_t fault_pending(const struct fault_fs *fs);
 
 /* The wall clock seen by the engine (expiry); starts at the real time. */
 void fault_set_time_ms(struct fault_fs *fs, uint64_t now_ms);
+
+/* The monotonic clock, the threads and the sleeps are simulated
+ * (simclock.h): time moves only by fault_advance_us(), which returns when
+ * the background threads of a handle on fs (the interval syncer,
+ * compaction) have done what fell due by then.  Their I/O calls then
+ * happen in the same order in every run, so a cut at call N replays.
+ * The caller holds no lock of a handle on fs. */
+void fault_advance_us(struct fault_fs *fs, uint64_t us);
+
+/* The simulated time (mono_us) of the first call since fault_new() that
+ * a cut or a rule of fault_fail() failed; 0 if none has. */
+uint64_t fault_failed_at_us(const struct fault_fs *fs);
 
 #endif /* LK_IO_FAULT_H */

@@ -41,10 +41,11 @@
  * was.  A file never grows past FILE_BYTES_MAX (LK_NOSPACE), which keeps
  * a runaway test from eating the machine.
  *
- * The clock: now_ms is frozen at the real time of creation and moves only
- * with lk_io_memory_set_time_ms(), so that expiry tests are deterministic;
- * mono_us is the real monotonic clock, borrowed from the POSIX layer, which
- * is the only file that reads clocks.
+ * The clocks are simulated, so that tests are deterministic: now_ms is
+ * frozen at the real time of creation (read once from the POSIX layer,
+ * the only file that reads clocks) and moves only with
+ * lk_io_memory_set_time_ms(); mono_us, the threads and the sleeps are a
+ * simclock.h clock, which moves only with lk_io_memory_advance_us().
  *
  * The methods are named mfs_<slot of lk_io>.
  */
@@ -56,6 +57,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "io.h"
+#include "simclock.h"
 
 
 /* A file stops growing here: 4 GiB is four times the largest segment
@@ -86,6 +88,7 @@ struct mfs_node {
 };
 
 struct mfs {
+	struct simclock *clock; /* first: simclock_fill_io() finds it here */
 	lk_io io; /* io.ctx points back here */
 	pthread_mutex_t mutex;
 	struct mfs_node *dirs;
@@ -600,12 +603,6 @@ static uint64_t mfs_now_ms(void *ctx)
 	return now_ms;
 }
 
-static uint64_t mfs_mono_us(void *ctx)
-{
-	(void)ctx;
-	return lk_io_posix()->mono_us(NULL);
-}
-
 /* ---------------------------------------------------------------------- */
 /* The file system                                                        */
 /* ---------------------------------------------------------------------- */
@@ -628,7 +625,7 @@ static const lk_io mfs_methods = {
 	.size = mfs_size,
 	.close = mfs_close,
 	.now_ms = mfs_now_ms,
-	.mono_us = mfs_mono_us,
+	/* mono_us, threads and sleeps: simclock_fill_io() */
 };
 
 /* The file system behind an lk_io made here; asserts that it is one. */
@@ -649,12 +646,18 @@ lk_status lk_io_memory_new(lk_io **io)
 	fs = mem_calloc(1, sizeof *fs);
 	if (fs == NULL)
 		return err_set(LK_NOMEM, "memory file system: out of memory");
+	if (simclock_new(&fs->clock) != LK_OK) {
+		mem_free(fs);
+		return LK_NOMEM;
+	}
 	if (pthread_mutex_init(&fs->mutex, NULL) != 0) {
+		simclock_free(fs->clock);
 		mem_free(fs);
 		return err_set(LK_NOMEM, "memory file system: no mutex");
 	}
 	fs->io = mfs_methods;
 	fs->io.ctx = fs;
+	simclock_fill_io(&fs->io);
 	fs->now_ms = lk_io_posix()->now_ms(NULL);
 	*io = &fs->io;
 	return LK_OK;
@@ -677,6 +680,7 @@ void lk_io_memory_free(lk_io *io)
 		mem_free(node);
 	}
 	pthread_mutex_destroy(&fs->mutex);
+	simclock_free(fs->clock);
 	mem_free(fs);
 }
 
@@ -687,4 +691,9 @@ void lk_io_memory_set_time_ms(lk_io *io, uint64_t now_ms)
 	fs_enter(fs);
 	fs->now_ms = now_ms;
 	fs_leave(fs);
+}
+
+void lk_io_memory_advance_us(lk_io *io, uint64_t us)
+{
+	simclock_advance_us(fs_of(io)->clock, us);
 }

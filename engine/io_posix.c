@@ -641,6 +641,140 @@ static uint64_t px_mono_us(void *ctx)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Threads and sleeps                                                     */
+/* ---------------------------------------------------------------------- */
+
+struct lk_io_thread {
+	pthread_t id;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void *px_thread_main(void *arg)
+{
+	struct lk_io_thread *t = arg;
+
+	t->fn(t->arg);
+	return NULL;
+}
+
+/* pthread_create returns its error number instead of setting errno. */
+static lk_status px_thread_start(void *ctx, lk_io_thread **out,
+				 void (*fn)(void *arg), void *arg)
+{
+	struct lk_io_thread *t;
+	int rc;
+
+	(void)ctx;
+	assert(out != NULL && fn != NULL);
+	*out = NULL;
+	t = mem_alloc(sizeof *t);
+	if (t == NULL)
+		return err_set(LK_NOMEM, "starting a thread: out of memory");
+	t->fn = fn;
+	t->arg = arg;
+	rc = pthread_create(&t->id, NULL, px_thread_main, t);
+	if (rc != 0) {
+		mem_free(t);
+		(void)sys_fail("pthread_create", "(a background thread)", rc);
+		return LK_NOMEM;
+	}
+	*out = t;
+	return LK_OK;
+}
+
+static void px_thread_join(void *ctx, lk_io_thread *t)
+{
+	int rc;
+
+	(void)ctx;
+	assert(t != NULL);
+	rc = pthread_join(t->id, NULL);
+	assert(rc == 0); /* only a programming error fails a join */
+	(void)rc;
+	mem_free(t);
+}
+
+/* A sleep is a condition variable on CLOCK_MONOTONIC, the clock of
+ * px_mono_us, so a deadline of mono_us is its absolute time as is. */
+struct lk_io_wait {
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	int stopped;
+};
+
+static lk_status px_wait_new(void *ctx, lk_io_wait **out)
+{
+	struct lk_io_wait *w;
+	pthread_condattr_t attr;
+	int rc;
+
+	(void)ctx;
+	assert(out != NULL);
+	*out = NULL;
+	w = mem_calloc(1, sizeof *w);
+	if (w == NULL)
+		return err_set(LK_NOMEM, "a sleep: out of memory");
+	rc = pthread_condattr_init(&attr);
+	if (rc == 0) {
+		rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		if (rc == 0)
+			rc = pthread_cond_init(&w->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	if (rc == 0) {
+		rc = pthread_mutex_init(&w->mutex, NULL);
+		if (rc != 0)
+			pthread_cond_destroy(&w->cond);
+	}
+	if (rc != 0) {
+		mem_free(w);
+		(void)sys_fail("pthread_cond_init", "(a sleep)", rc);
+		return LK_NOMEM;
+	}
+	*out = w;
+	return LK_OK;
+}
+
+static void px_wait_free(void *ctx, lk_io_wait *w)
+{
+	(void)ctx;
+	if (w == NULL)
+		return;
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mutex);
+	mem_free(w);
+}
+
+static int px_wait_until(void *ctx, lk_io_wait *w, uint64_t deadline_us)
+{
+	struct timespec ts;
+	int stopped;
+
+	(void)ctx;
+	assert(w != NULL);
+	ts.tv_sec = (time_t)(deadline_us / 1000000u);
+	ts.tv_nsec = (long)(deadline_us % 1000000u) * 1000L;
+	pthread_mutex_lock(&w->mutex);
+	while (!w->stopped &&
+	       pthread_cond_timedwait(&w->cond, &w->mutex, &ts) != ETIMEDOUT)
+		;
+	stopped = w->stopped;
+	pthread_mutex_unlock(&w->mutex);
+	return stopped;
+}
+
+static void px_wait_stop(void *ctx, lk_io_wait *w)
+{
+	(void)ctx;
+	assert(w != NULL);
+	pthread_mutex_lock(&w->mutex);
+	w->stopped = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mutex);
+}
+
+/* ---------------------------------------------------------------------- */
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
 
@@ -663,6 +797,12 @@ static const lk_io posix_io = {
 	.close = px_close,
 	.now_ms = px_now_ms,
 	.mono_us = px_mono_us,
+	.thread_start = px_thread_start,
+	.thread_join = px_thread_join,
+	.wait_new = px_wait_new,
+	.wait_free = px_wait_free,
+	.wait_until = px_wait_until,
+	.wait_stop = px_wait_stop,
 };
 
 const lk_io *lk_io_posix(void)

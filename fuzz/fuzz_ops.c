@@ -5,9 +5,9 @@
  *
  * The input is read as:
  *
- *   byte 0        options: bit 0-1 sync (always, none; interval is left
- *                 out: its thread would make runs irreproducible), bit 2
- *                 small segments (4 KiB) or 1 MiB
+ *   byte 0        options: bit 0 sync none (else always), bit 2 small
+ *                 segments (4 KiB) or 1 MiB, bit 3 sync interval
+ *                 (CM_SYNC_INTERVAL_MS; over bit 0)
  *   bytes 1-2     the I/O call to cut the power at (little-endian; 0: no
  *                 cut, the run ends with a clean close)
  *   bytes 3-4     the I/O call to fail instead, and byte 5 how (bit 0:
@@ -16,13 +16,19 @@
  *                 drop all)
  *   then ops, 4 bytes each: kind, namespace and key, value length and
  *                 seed, expiry class (kind 8 is lk_compact, or
- *                 lk_snapshot when the value length byte is odd)
+ *                 lk_snapshot when the value length byte is odd; under
+ *                 sync interval, kind 5 (lk_sync) with that byte odd
+ *                 moves the simulated clock on by 1 to 8 quarters of the
+ *                 interval, by the last byte, which runs the syncer)
  *
- * The script runs on the fault-injecting layer (engine/io_fault.h); then
+ * The script runs on the fault-injecting layer (engine/io_fault.h), whose
+ * monotonic clock is simulated: the interval syncer runs only inside the
+ * clock's advances, at its deadlines, so a run replays exactly; then
  * the machine reboots and crash_model.c checks that a strict reopen finds
  * the model's state after some prefix of the commits no shorter than the
- * acknowledged one, and that a second open agrees.  Any other verdict
- * aborts with the model's words.
+ * acknowledged one (under sync interval: and every commit acknowledged
+ * more than the interval before the first failure), and that a second
+ * open agrees.  Any other verdict aborts with the model's words.
  */
 #include <string.h>
 
@@ -35,8 +41,10 @@ static uint16_t u16(const uint8_t *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-/* Turns the op bytes into a script the model can follow. */
-static void parse_ops(struct script *s, const uint8_t *p, size_t n)
+/* Turns the op bytes into a script the model can follow; interval: the
+ * run is under LK_SYNC_INTERVAL. */
+static void parse_ops(struct script *s, const uint8_t *p, size_t n,
+		      int interval)
 {
 	s->n = 0;
 	for (size_t i = 0; i + 4 <= n && s->n < OPS_MAX - 16; i += 4) {
@@ -83,6 +91,11 @@ static void parse_ops(struct script *s, const uint8_t *p, size_t n)
 		}
 		case 5:
 			o.kind = OP_SYNC;
+			if (interval && (p[i + 2] & 1)) {
+				o.kind = OP_ADVANCE;
+				o.value_seed = (1u + p[i + 3] % 8u) *
+					       CM_SYNC_INTERVAL_MS * 250u;
+			}
 			break;
 		case 6:
 			o.kind = OP_REOPEN;
@@ -114,7 +127,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 15)
 		return 0;
-	cfg.sync = data[0] & 1 ? LK_SYNC_NONE : LK_SYNC_ALWAYS;
+	cfg.sync = data[0] & 8   ? LK_SYNC_INTERVAL
+		   : data[0] & 1 ? LK_SYNC_NONE
+				 : LK_SYNC_ALWAYS;
 	cfg.segment_size_bytes = data[0] & 4 ? 4096 : 1u << 20;
 	cut = u16(data + 1);
 	fail = u16(data + 3);
@@ -123,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[14] % 3 == 0   ? FAULT_RANDOM
 	       : data[14] % 3 == 1 ? FAULT_KEEP_ALL
 				   : FAULT_DROP_ALL;
-	parse_ops(&s, data + 15, size - 15);
+	parse_ops(&s, data + 15, size - 15, cfg.sync == LK_SYNC_INTERVAL);
 	cm_plan(&p, &s);
 
 	FUZZ_CHECK(fault_new(&fs, seed) == LK_OK);
@@ -133,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (fail)
 		fault_fail(fs, FK_ANY, fail,
 			   data[5] & 1 ? LK_NOSPACE : LK_IO, (data[5] >> 1) & 1);
-	cm_run(&oc, &s, &cfg, fault_io(fs));
+	cm_run(&oc, &s, &cfg, fs);
 	fault_reboot(fs, mode, seed, NULL);
 	v = cm_check(&s, &p, &cfg, fault_io(fs), &oc, detail, sizeof detail);
 	if (v != CM_OK) {

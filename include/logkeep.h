@@ -198,8 +198,11 @@ LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
 
 /* Syncs (unless LK_SYNC_NONE already failed), releases the lock and frees
  * the handle.  Other threads must have finished using it.  NULL is a no-op.
- * Returns LK_OK, or LK_IO if the final sync failed (the handle is freed
- * all the same). */
+ * Returns LK_OK, LK_IO if the final sync failed, or LK_HALTED if an
+ * earlier sync had failed (the handle latched) while writes acknowledged
+ * under LK_SYNC_INTERVAL or LK_SYNC_NONE were not yet synced: a power cut
+ * may lose them, and a failed interval sync has no other caller to tell.
+ * The handle is freed all the same. */
 LK_API lk_status lk_close(lk_db *db);
 
 /* ---------------------------------------------------------------------- */

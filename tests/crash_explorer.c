@@ -29,15 +29,24 @@
  * the script stops at the first failure, and a reopen on a healthy layer
  * must again find a prefix no shorter than what was acknowledged.
  *
- * Usage: crash_explorer [--scale N] [--replay WORKLOAD:CUT:CHOICE]
+ * Usage: crash_explorer [--scale N] [--workload NAME]
+ *                       [--replay WORKLOAD:CUT:CHOICE]
  * (--scale N: 2 + 4N reboot choices at every cut point; without --scale,
  * the environment variable LK_CRASH_SCALE, else 1.  `meson test` runs
- * scale 1, about 11,000 power-cut states in under a minute; CI runs
- * LK_CRASH_SCALE=6, about 47,000, the same code with more reboots.)
+ * scale 1; CI runs LK_CRASH_SCALE=6, the same code with more reboots.
+ * --workload NAME: only that workload; the counts are its own.)
  * Every failure prints the line that replays it.  The run ends with
  *   crash states: N, workloads: W, acknowledged lost: 0, phantom: 0,
  *   resurrected: 0, violations: 0
  * and exits non-zero if any count but the first two is not 0.
+ *
+ * Time.  The fault layer's monotonic clock is simulated: the "interval"
+ * workloads (LK_SYNC_INTERVAL) move it between writes (OP_ADVANCE), which
+ * runs the syncer thread at exactly its deadlines and waits for it, so
+ * its syncs are calls like any other, in the same order in every run, and
+ * cuts fall in them too.  Their check adds the interval's promise: every
+ * commit acknowledged more than the interval (plus one sync, which takes
+ * no simulated time) before the cut survives (crash_model.h).
  *
  * New workloads: add a script builder to the `workloads` table.  The
  * "compaction" workload runs lk_compact() between writes (OP_COMPACT), so
@@ -271,6 +280,59 @@ static void build_snapshots_unsynced(struct script *s, uint64_t seed)
 	}
 }
 
+/* LK_SYNC_INTERVAL: the clock moves between writes by steps from a tenth
+ * of the interval to two and a half intervals (OP_ADVANCE), so that
+ * cuts land before, in and after each sync of the syncer, with writes of
+ * every age behind them. */
+#define INTERVAL_MS CM_SYNC_INTERVAL_MS
+
+static struct op advance_us(uint64_t us)
+{
+	struct op o = simple(OP_ADVANCE);
+
+	o.value_seed = (uint32_t)us;
+	return o;
+}
+
+static void build_interval(struct script *s, uint64_t seed)
+{
+	static const uint32_t tenths[] = { 1, 0, 3, 7, 0, 12, 2, 25, 5, 10 };
+
+	for (uint32_t i = 0; i < 40; i++) {
+		add(s, put(0, (uint8_t)(mix(seed + i) % KEYS), 40, i * 2));
+		add(s, advance_us(tenths[mix(seed * 7 + i) % 10] *
+				  INTERVAL_MS * 100u));
+	}
+}
+
+/* The same over small segments, with batches, deletes and a reopen:
+ * rotations seal (and sync) a segment between the syncer's syncs. */
+static void build_interval_rotation(struct script *s, uint64_t seed)
+{
+	uint32_t v = 0;
+
+	for (uint32_t i = 0; i < 30; i++) {
+		uint64_t r = mix(seed + i);
+
+		if (i % 5 == 4) {
+			struct op b = simple(OP_BATCH);
+
+			b.len = 3;
+			add(s, b);
+			add(s, put(0, (uint8_t)(r % 16), 300, v += 2));
+			add(s, del(0, (uint8_t)((r >> 8) % 16)));
+			add(s, put(0, (uint8_t)((r >> 16) % 16), 300, v += 2));
+		} else if (i % 7 == 3) {
+			add(s, del(0, (uint8_t)(r % 16)));
+		} else {
+			add(s, put(0, (uint8_t)(r % 16), 300, v += 2));
+		}
+		add(s, advance_us((r >> 24) % 16 * INTERVAL_MS * 200u));
+		if (i == 17)
+			add(s, simple(OP_REOPEN));
+	}
+}
+
 static const struct workload workloads[] = {
 	{ "single-puts", { LK_SYNC_ALWAYS, 1u << 20 }, build_single_puts },
 	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
@@ -289,6 +351,11 @@ static const struct workload workloads[] = {
 	{ "snapshots", { LK_SYNC_ALWAYS, 4096 }, build_snapshots },
 	{ "snapshots-sync-none", { LK_SYNC_NONE, 4096 },
 	  build_snapshots_unsynced },
+	/* every write older than the interval plus one sync survives */
+	{ "interval", { LK_SYNC_INTERVAL, 1u << 20 },
+	  build_interval },
+	{ "interval-rotation", { LK_SYNC_INTERVAL, 4096 },
+	  build_interval_rotation },
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -450,7 +517,7 @@ static void one_cut(const struct script *s, const struct plan *p, size_t wl,
 
 	fault_cut_at(fs, cut);
 	tally.cuts++;
-	cm_run(&oc, s, &w->cfg, fault_io(fs));
+	cm_run(&oc, s, &w->cfg, fs);
 	fault_reboot(fs, mode, seed, NULL);
 	if (check(s, p, w, fault_io(fs), &oc, wl, cut, choice) && choice < 2)
 		remove_newest(w, fault_io(fs), wl, cut, choice);
@@ -478,6 +545,7 @@ static void trouble_during_recovery(const struct script *s,
 	int done = 0;
 
 	opts.sync = w->cfg.sync;
+	opts.sync_interval_ms = CM_SYNC_INTERVAL_MS;
 	opts.segment_size_bytes = w->cfg.segment_size_bytes;
 	for (uint64_t c2 = 1; !done; c2++) {
 		uint64_t seed = seed_of(wl, cut, 2 + fail), before;
@@ -486,7 +554,7 @@ static void trouble_during_recovery(const struct script *s,
 		lk_db *db = NULL;
 
 		fault_cut_at(fs, cut);
-		cm_run(&oc, s, &w->cfg, fault_io(fs));
+		cm_run(&oc, s, &w->cfg, fs);
 		fault_reboot(fs, FAULT_RANDOM, seed, NULL);
 		opts.io = fault_io(fs);
 		before = fault_calls(fs, FK_ANY);
@@ -523,7 +591,7 @@ static void measure(const struct script *s, size_t wl, uint64_t *calls,
 	struct outcome oc;
 
 	mem_fail_at(0, 0);
-	cm_run(&oc, s, &workloads[wl].cfg, fault_io(fs));
+	cm_run(&oc, s, &workloads[wl].cfg, fs);
 	*allocs = mem_fail_at(0, 0);
 	*calls = fault_calls(fs, FK_ANY);
 	if (oc.first_error != LK_OK || oc.durable != oc.attempted) {
@@ -559,7 +627,7 @@ static void one_alloc_fault(const struct script *s, const struct plan *p,
 	struct outcome oc;
 
 	mem_fail_at(n, sticky);
-	cm_run(&oc, s, &workloads[wl].cfg, fault_io(fs));
+	cm_run(&oc, s, &workloads[wl].cfg, fs);
 	mem_fail_at(0, 0);
 	tally.alloc_sites++;
 	fault_reboot(fs, FAULT_KEEP_ALL, 0, NULL);
@@ -579,7 +647,7 @@ static void one_io_fault(const struct script *s, const struct plan *p,
 	struct outcome oc;
 
 	fault_fail(fs, FK_ANY, n, kinds[v & 1], v >> 1);
-	cm_run(&oc, s, &workloads[wl].cfg, fault_io(fs));
+	cm_run(&oc, s, &workloads[wl].cfg, fs);
 	tally.io_sites++;
 	fault_reboot(fs, FAULT_RANDOM, seed, NULL);
 	check(s, p, &workloads[wl], fault_io(fs), &oc, wl, n, IO_CHOICE + v);
@@ -632,15 +700,20 @@ static int replay(const char *spec)
 int main(int argc, char **argv)
 {
 	const char *env = getenv("LK_CRASH_SCALE");
+	const char *only = NULL;
 	uint64_t scale = env ? strtoull(env, NULL, 10) : 1;
+	size_t ran = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc)
 			scale = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc)
+			only = argv[++i];
 		else if (strcmp(argv[i], "--replay") == 0 && i + 1 < argc)
 			return replay(argv[++i]);
 		else {
 			fprintf(stderr, "usage: crash_explorer [--scale N] "
+					"[--workload NAME] "
 					"[--replay W:CUT:CHOICE]\n");
 			return 2;
 		}
@@ -652,6 +725,9 @@ int main(int argc, char **argv)
 		struct script s = { .n = 0 };
 		uint64_t calls, allocs;
 
+		if (only && strcmp(only, workloads[wl].name) != 0)
+			continue;
+		ran++;
 		workloads[wl].build(&s, wl + 1);
 		measure(&s, wl, &calls, &allocs);
 		printf("# workload %-20s %3zu ops, %4" PRIu64
@@ -661,10 +737,14 @@ int main(int argc, char **argv)
 		crash_loop(wl, calls, 1);
 		fault_loops(wl, calls, allocs);
 	}
+	if (ran == 0) {
+		fprintf(stderr, "no workload named %s\n", only);
+		return 2;
+	}
 	printf("crash states: %" PRIu64 ", workloads: %zu, acknowledged lost: "
 	       "%" PRIu64 ", phantom: %" PRIu64 ", resurrected: %" PRIu64
 	       ", violations: %" PRIu64 "\n",
-	       tally.states, WORKLOADS, tally.lost, tally.phantom,
+	       tally.states, ran, tally.lost, tally.phantom,
 	       tally.resurrected, tally.violations);
 	printf("# power-cut states: %" PRIu64 " (%d reboot choices per cut "
 	       "point), cut again during recovery: %" PRIu64

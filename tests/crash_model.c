@@ -50,7 +50,8 @@ void cm_plan(struct plan *p, const struct script *s)
 		const struct op *o = &s->ops[i];
 
 		if (o->kind == OP_SYNC || o->kind == OP_REOPEN ||
-		    o->kind == OP_COMPACT || o->kind == OP_SNAPSHOT)
+		    o->kind == OP_COMPACT || o->kind == OP_SNAPSHOT ||
+		    o->kind == OP_ADVANCE)
 			continue;
 		p->commit_start[p->ncommits++] = i;
 		if (o->kind == OP_BATCH)
@@ -100,11 +101,13 @@ lk_options cm_options(const struct cm_config *cfg, const struct lk_io *io)
 	lk_options o = LK_OPTIONS_INIT;
 
 	o.sync = cfg->sync;
+	o.sync_interval_ms = CM_SYNC_INTERVAL_MS;
 	o.segment_size_bytes = cfg->segment_size_bytes;
 	o.io = io;
-	/* no background thread: the calls of a run must be the same each
-	 * time, so that a cut at call c is the same cut; OP_COMPACT compacts
-	 * and OP_SNAPSHOT snapshots */
+	/* no background thread but the interval syncer, which runs on the
+	 * fault layer's simulated clock, only inside OP_ADVANCE: the calls of
+	 * a run must be the same each time, so that a cut at call c is the
+	 * same cut; OP_COMPACT compacts and OP_SNAPSHOT snapshots */
 	o.compact_dead_pct = 0;
 	o.snapshot_every_bytes = 0;
 	return o;
@@ -124,10 +127,26 @@ static lk_status add_to_batch(lk_batch *b, uint32_t nsid[NSS],
 
 /* Runs the script until the first failure; the database is closed at the
  * end whatever happened. */
+/* OP_ADVANCE: moves the clock, unless something failed already (time
+ * after the failure would not change what must have survived it).  A
+ * sync the syncer completed in it, before any failure, made every commit
+ * so far durable. */
+static void advance(struct outcome *out, struct fault_fs *fs, uint64_t us)
+{
+	uint64_t syncs = fault_calls(fs, FK_SYNC);
+
+	if (fault_failed_at_us(fs) != 0)
+		return;
+	fault_advance_us(fs, us);
+	if (fault_failed_at_us(fs) == 0 && fault_calls(fs, FK_SYNC) > syncs)
+		out->durable = out->attempted;
+}
+
 void cm_run(struct outcome *out, const struct script *s,
-	    const struct cm_config *cfg, const struct lk_io *io)
+	    const struct cm_config *cfg, struct fault_fs *fs)
 {
 	static uint8_t vbuf[VALUE_BYTES_MAX];
+	const struct lk_io *io = fault_io(fs);
 	lk_options opts = cm_options(cfg, io);
 	uint32_t nsid[NSS] = { LK_NS_DEFAULT, 0 };
 	lk_status st, snapshot_st = LK_OK;
@@ -199,10 +218,18 @@ void cm_run(struct outcome *out, const struct script *s,
 				st = lk_open(&db, "/db", &opts);
 			}
 			continue;
+		case OP_ADVANCE:
+			advance(out, fs, o->value_seed);
+			continue;
 		}
+		if (st == LK_OK)
+			out->ack_us[out->attempted - 1] = io->mono_us(io->ctx);
 		if (st == LK_OK && cfg->sync == LK_SYNC_ALWAYS)
 			out->durable = out->attempted;
 	}
+	out->failed_us = fault_failed_at_us(fs);
+	if (out->failed_us == 0)
+		out->failed_us = io->mono_us(io->ctx);
 	out->first_error = snapshot_st != LK_OK ? snapshot_st : st;
 	if (db) {
 		lk_status cst = lk_close(db);
@@ -300,10 +327,28 @@ static int same(const struct found *f, const struct state *m)
 /* Checking one crash state                                               */
 /* ---------------------------------------------------------------------- */
 
+/* The commits that must have survived: those a sync made durable, and
+ * under LK_SYNC_INTERVAL those acknowledged more than the interval (plus
+ * one sync, which takes no simulated time) before the first failure. */
+static size_t timed_durable(const struct cm_config *cfg,
+			    const struct outcome *oc)
+{
+	uint64_t interval_us = CM_SYNC_INTERVAL_MS * UINT64_C(1000);
+	size_t k = oc->durable;
+
+	if (cfg->sync != LK_SYNC_INTERVAL)
+		return k;
+	while (k < oc->attempted && oc->ack_us[k] != 0 &&
+	       oc->ack_us[k] + interval_us < oc->failed_us)
+		k++;
+	return k;
+}
+
 enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 			 const struct cm_config *cfg, const struct lk_io *io,
 			 const struct outcome *oc, char *detail, size_t cap)
 {
+	size_t durable;
 	lk_options opts = cm_options(cfg, io);
 	lk_recovery_report rep, rep2;
 	struct found f, f2;
@@ -326,19 +371,23 @@ enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 		snprintf(detail, cap, "%s", lk_errmsg());
 		return CM_READ_FAILED;
 	}
-	for (size_t k = oc->durable; k <= oc->attempted && !ok; k++) {
+	durable = timed_durable(cfg, oc);
+	for (size_t k = durable; k <= oc->attempted && !ok; k++) {
 		model_state(&m, s, p, k, CLOCK_START_MS);
 		ok = same(&f, &m);
 	}
 	if (!ok) {
 		int lost = 0;
 
-		for (size_t k = 0; k < oc->durable && !lost; k++) {
+		for (size_t k = 0; k < durable && !lost; k++) {
 			model_state(&m, s, p, k, CLOCK_START_MS);
 			lost = same(&f, &m);
 		}
-		snprintf(detail, cap, "acknowledged %zu commits, attempted %zu",
-			 oc->durable, oc->attempted);
+		snprintf(detail, cap,
+			 "acknowledged %zu commits (%zu by a sync, the rest "
+			 "older than the interval at the failure at %" PRIu64
+			 " us), attempted %zu",
+			 durable, oc->durable, oc->failed_us, oc->attempted);
 		return f.phantom ? CM_PHANTOM : lost ? CM_LOST : CM_NOT_PREFIX;
 	}
 	if (f.extra)

@@ -6,6 +6,16 @@
  * explorer (tests/crash_explorer.c) and the operation-sequence fuzzer
  * (fuzz/fuzz_ops.c).
  *
+ * Time.  Under LK_SYNC_INTERVAL a script moves the fault layer's
+ * simulated monotonic clock (OP_ADVANCE), and the outcome keeps the time
+ * each commit was acknowledged and the time of the first failure (a cut or
+ * an injected fault).  The promise checked: every commit acknowledged
+ * more than the interval plus one sync before the first failure survives.
+ * A sync takes no simulated time on the fault layer, so that bound is
+ * ack + interval < failure.  Besides, when the clock's advance made the
+ * syncer complete a sync before any failure, every commit acknowledged
+ * before it is durable.
+ *
  * A script's keys come from a small key space (KEYS per namespace, in two
  * namespaces), so that a state is a small table: for each key, the op
  * whose value it holds.  Values are derived from their op, so a value
@@ -17,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io_fault.h"
 #include "logkeep.h"
 
 #define KEYS 48             /* key space per namespace: k000 .. k047 */
@@ -37,6 +48,8 @@ enum op_kind {
 			first, so on LK_OK every commit so far is durable.
 			On a failure that left the log writable (lk_sync
 			succeeds) the script goes on; first_error keeps it */
+	OP_ADVANCE, /* the simulated clock moves value_seed microseconds
+		       on (fault_advance_us); changes no state */
 };
 
 struct op {
@@ -59,6 +72,9 @@ struct cm_config {
 	uint64_t segment_size_bytes;
 };
 
+/* The sync_interval_ms of every script under LK_SYNC_INTERVAL. */
+#define CM_SYNC_INTERVAL_MS 100u
+
 /* The options every open of a workload uses: no background thread, so
  * that the calls of a run are the same each time. */
 lk_options cm_options(const struct cm_config *cfg, const struct lk_io *io);
@@ -74,6 +90,9 @@ struct outcome {
 	size_t attempted;  /* commits started (the last may have failed) */
 	size_t durable;    /* commits acknowledged as durable */
 	lk_status first_error; /* of the first op that failed */
+	/* mono_us when commit i was acknowledged (LK_OK), 0 if it was not */
+	uint64_t ack_us[OPS_MAX + 1];
+	uint64_t failed_us; /* the first failure's mono_us, or the end's */
 };
 
 enum cm_verdict {
@@ -94,13 +113,15 @@ size_t cm_value(uint8_t *buf, const struct op *o);
 
 void cm_plan(struct plan *p, const struct script *s);
 
-/* Runs the script on io at "/db" until the first failure, then closes. */
+/* Runs the script on fs at "/db" until the first failure, then closes. */
 void cm_run(struct outcome *out, const struct script *s,
-	    const struct cm_config *cfg, const struct lk_io *io);
+	    const struct cm_config *cfg, struct fault_fs *fs);
 
 /* Opens "/db" on io strictly, reads every key back, and checks that the
  * state is the model's after k commits for some k in [durable, attempted]
- * (records expire by CLOCK_START_MS), then that a second open agrees.
+ * (records expire by CLOCK_START_MS), durable raised to the commits
+ * acknowledged more than CM_SYNC_INTERVAL_MS before the first failure under
+ * LK_SYNC_INTERVAL, then that a second open agrees.
  * On a verdict other than CM_OK, detail says more. */
 enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 			 const struct cm_config *cfg, const struct lk_io *io,
