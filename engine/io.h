@@ -25,6 +25,10 @@
  *   - File names are plain names inside the directory: no '/'.
  *   - Files are created 0600 and opened close-on-exec and without
  *     following symbolic links; directories are created 0700.
+ *   - open and lock accept regular files only: a FIFO, a device, a socket
+ *     or a directory under the name is LK_IO ("not a regular file") at
+ *     once, without blocking and without opening a device.  dir_open of a
+ *     path that is not a directory is LK_NOT_FOUND.
  */
 #ifndef LK_IO_H
 #define LK_IO_H
