@@ -782,6 +782,22 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 				lk_errmsg());
 			continue;
 		}
+		if (s->file_size > LK_SEGMENT_FILE_BYTES_MAX) {
+			/* Never written by logkeep: refused before any byte
+			 * past the bound is read (verify reads up to it). */
+			st = problem(sc, LK_PROBLEM_CORRUPT, e->seq, e->name,
+				     LK_SEGMENT_FILE_BYTES_MAX,
+				     "segment file of %" PRIu64 " bytes, larger "
+				     "than any segment (%" PRIu64 " bytes); "
+				     "nothing past that was read",
+				     s->file_size,
+				     (uint64_t)LK_SEGMENT_FILE_BYTES_MAX);
+			if (st != LK_OK) {
+				seg_close(s, io);
+				return st;
+			}
+			s->file_size = LK_SEGMENT_FILE_BYTES_MAX;
+		}
 		st = read_header(sc, s, &torn, &why);
 		if (st == LK_CORRUPT && newest && torn) {
 			/* Cut by a power loss while it was being created. */

@@ -673,6 +673,63 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	CHECK(remove_tree(dir) == 0);
 }
 
+/* The bytes an open reads, through a wrapped POSIX layer. */
+static const lk_io *counted_inner;
+static uint64_t counted_bytes;
+
+static lk_status counting_pread(void *ctx, lk_io_file *f, void *buf,
+				size_t n, uint64_t offset, size_t *got)
+{
+	lk_status st = counted_inner->pread(ctx, f, buf, n, offset, got);
+
+	counted_bytes += *got;
+	return st;
+}
+
+/* `truncate -s 8G` on the newest segment: before, every open read all 8
+ * GiB of zeroes (time linear in the apparent size).  Now a segment file
+ * larger than any segment logkeep writes is damage, refused after reading
+ * the header, and nothing on disk changes. */
+static void sparse_tail_past_the_segment_limit_is_refused_unread(void **state)
+{
+	const uint64_t huge = UINT64_C(8) << 30;
+	const lk_io *px = lk_io_posix();
+	lk_io counted = *px;
+	lk_options o = test_options(&counted);
+	lk_io_file *f;
+	lk_io_dir *d;
+	uint64_t size;
+	char dir[64];
+	lk_db *db;
+
+	(void)state;
+	counted_inner = px;
+	counted.pread = counting_pread;
+	CHECK(make_temp_dir(dir, sizeof dir, "sparse") == 0);
+	CHECK_OK(lk_open(&db, dir, &o));
+	put_range(db, 0, KEYS);
+	CHECK_OK(lk_close(db));
+	truncate_to(px, dir, SEG1, huge);
+
+	counted_bytes = 0;
+	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
+	CHECK(strstr(lk_errmsg(), SEG1) != NULL);
+	CHECK(strstr(lk_errmsg(), "larger than any segment") != NULL);
+	CHECK(counted_bytes < 1024 * 1024);
+	o.flags = LK_OPEN_READONLY;
+	counted_bytes = 0;
+	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
+	CHECK(counted_bytes < 1024 * 1024);
+
+	CHECK_OK(px->dir_open(px->ctx, dir, 0, &d));
+	CHECK_OK(px->open(px->ctx, d, SEG1, LK_IO_READ, &f));
+	CHECK_OK(px->size(px->ctx, f, &size));
+	CHECK(size == huge); /* the refused writing open kept it as it was */
+	px->close(px->ctx, f);
+	px->dir_close(px->ctx, d);
+	CHECK(remove_tree(dir) == 0);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Forged segments: valid checksums, impossible structure                  */
 /* ---------------------------------------------------------------------- */
@@ -1148,6 +1205,8 @@ int main(void)
 		T(large_records_overwritten_replay_exactly),
 		T(verify_names_every_kind_of_problem),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
+		cmocka_unit_test(
+			sparse_tail_past_the_segment_limit_is_refused_unread),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
