@@ -1069,7 +1069,12 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	report->records_discarded = sc.discarded;
 	report->seq_last = sc.last_seq;
 	st = sc.worst;
-	if (st != LK_OK)
+	if (l.n > LK_SEGMENT_COUNT_MAX)
+		/* what an open says first, before it reads anything */
+		st = err_set(LK_TOO_BIG, "%zu segment files, the limit is %u: "
+			     "an open refuses the directory",
+			     l.n, LK_SEGMENT_COUNT_MAX);
+	else if (st != LK_OK)
 		err_set(st, "%d problem%s; the first: %s", sc.problems,
 			sc.problems == 1 ? "" : "s", sc.first);
 out:

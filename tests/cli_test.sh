@@ -470,6 +470,77 @@ check "stats --json has live_keys 500, disk_bytes and live_bytes" \
 	      grep -q "\"live_bytes\":" "$T/out"'
 
 # ---------------------------------------------------------------------------
+# Hostile directories: one exit status per kind of state, from every command
+# ---------------------------------------------------------------------------
+
+# run_t COMMAND...: run, but a command that hangs is killed after 60
+# seconds (exit status 124) instead of hanging the suite.
+run_t() {
+	if command -v timeout >/dev/null 2>&1; then
+		run timeout 60 "$@"
+	else
+		run "$@"
+	fi
+}
+
+# every_command NAME WANT DIR: runs the read and write commands on DIR
+# and checks that each exits WANT.
+every_command() {
+	for c in "get $3 key0001" "scan $3" "verify $3" "stats $3" \
+		"put $3 k v" "del $3 k" "compact $3" "snapshot $3" \
+		"backup $3 $T/hostile-backup"; do
+		# shellcheck disable=SC2086 # the words of c are meant
+		run_t "$LK" $c
+		expect_rc "$1: ${c%% *} exits $2" "$2"
+		rm -rf "$T/hostile-backup"
+	done
+}
+
+H=$T/hostile
+gen_lines 20 | "$LK" load "$H" >/dev/null 2>&1
+mkfifo "$H/00000000000000ff.seg"
+every_command "a FIFO named like a segment is refused without blocking" 4 "$H"
+run_t "$LK" get "$H" key0001
+check "the refusal of a FIFO names it" grep -q '00000000000000ff.seg.*FIFO' \
+	"$T/err"
+rm -f "$H/00000000000000ff.seg"
+mkfifo "$H/00000000000000ff.snap"
+run_t "$LK" get "$H" key0001
+expect_rc "a FIFO named like a snapshot is not used, nor waited on" 0
+run_t "$LK" verify "$H"
+check "verify says why the FIFO snapshot is not used" \
+	eval '[ "$rc" -eq 0 ] && grep -q "snapshot_note: .*FIFO" "$T/out"'
+rm -f "$H/00000000000000ff.snap" "$H/LOCK"
+mkfifo "$H/LOCK"
+run_t "$LK" put "$H" k v
+check "a FIFO as the LOCK file fails a writing open with exit 4" \
+	eval '[ "$rc" -eq 4 ] && grep -q "LOCK.*FIFO" "$T/err"'
+run_t "$LK" get "$H" key0001
+expect_rc "a read-only open takes no lock, so the LOCK FIFO is not opened" 0
+rm -f "$H/LOCK"
+
+: >"$T/plain-file"
+every_command "a regular file given as DIR is a bad argument" 2 \
+	"$T/plain-file"
+
+M=$T/many-segments
+mkdir "$M"
+awk 'BEGIN { for (i = 1; i <= 1001; i++) printf "%016x.seg\n", i }' |
+	while read -r f; do : >"$M/$f"; done
+every_command "more than 1000 segment files exceed the limit" 6 "$M"
+
+# A newest segment with an 8 GiB sparse tail: refused as damage from its
+# size, without reading the tail.
+Z=$T/sparse
+gen_lines 20 | "$LK" load "$Z" >/dev/null 2>&1
+seg=$(newest_segment "$Z")
+if command -v truncate >/dev/null 2>&1 && truncate -s 8G "$seg"; then
+	every_command "a segment with an 8 GiB sparse tail is damage" 3 "$Z"
+	check "the refused opens left the sparse segment as it was" \
+		test "$(file_size "$seg")" = 8589934592
+fi
+
+# ---------------------------------------------------------------------------
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then
