@@ -24,6 +24,11 @@
  * tail is cut at commit_end (unless the handle is read-only) and reported.
  * A tail of zeroes only is not damage: it is the zero prefill that lets
  * durable commits overwrite allocated blocks (see commit.c), and it stays.
+ *
+ * Every listed segment file is opened before any is read (take_listing):
+ * a read-only open beside a writer then holds one state of the log, which
+ * the writer's compactions can no longer remove from under it, and it
+ * lists again until the listing it opened is current.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -38,6 +43,15 @@
 #include "error.h"
 #include "snapshot.h"
 
+/* A read-only open shares the directory with a writer, whose compaction
+ * removes segment files and rotation adds them: a listing that changed
+ * before its files were opened is taken again, this many times at most.
+ * A listing and its opens take a millisecond or so, a compaction at
+ * least the copy and fdatasync of a segment; ten changed listings in a
+ * row mean a directory rewritten faster than it can be read, and the
+ * open gives up (LK_BUSY) rather than spin. */
+#define RELIST_MAX 10u
+
 /* Verify's search for the next valid record after damage hashes at most
  * this many bytes per damaged stretch, so hostile input cannot make it
  * quadratic; past the budget the rest of the segment is reported
@@ -49,6 +63,10 @@ struct seg_entry {
 	uint64_t seq;
 	uint32_t generation;
 	int leftover;  /* of an interrupted compaction: not in the log */
+	/* Opened right after the listing (take_listing), so that a writer's
+	 * compaction that removes the file cannot take it away from this
+	 * open; NULL if it could not be opened (open_chain says why). */
+	struct segment *seg;
 };
 
 struct listing {
@@ -126,6 +144,7 @@ static lk_status list_one(void *arg, const char *name)
 	}
 	snprintf(e.name, sizeof e.name, "%s", name);
 	e.leftover = 0;
+	e.seg = NULL;
 	l->v[l->n++] = e;
 	return LK_OK;
 }
@@ -151,6 +170,83 @@ static lk_status list_segments(struct listing *l, const lk_io *io,
 	if (l->n)
 		qsort(l->v, l->n, sizeof *l->v, entry_cmp);
 	return LK_OK;
+}
+
+static void listing_free(struct listing *l, const lk_io *io)
+{
+	for (size_t i = 0; i < l->n; i++)
+		seg_close(l->v[i].seg, io);
+	mem_free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+static int listing_same(const struct listing *a, const struct listing *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, b->v[i].name) != 0)
+			return 0;
+	return 1;
+}
+
+/* Opens every listed file.  *stale is set when one of them is gone: the
+ * listing no longer describes the directory.  Other failures leave the
+ * entry's seg NULL; open_chain opens it again and reports the failure in
+ * its place in the log. */
+static lk_status pin_listing(struct listing *l, const lk_io *io,
+			     lk_io_dir *dir, int writable, int *stale)
+{
+	*stale = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		lk_status st = seg_open(&l->v[i].seg, io, dir, l->v[i].name,
+					writable);
+
+		if (st == LK_NOT_FOUND) {
+			*stale = 1;
+			return LK_OK;
+		}
+		if (st == LK_NOMEM)
+			return st;
+	}
+	return LK_OK;
+}
+
+/* Lists the segment files and opens them all (at most count_max).  A
+ * read-only open lists the directory again after the opens: an equal
+ * listing means no file came or went meanwhile (a compaction creates its
+ * output before it removes anything, so a change is never undone), and
+ * the open files are one state of the log, which no later removal can
+ * take away.  Otherwise it starts again, RELIST_MAX times at most.  A
+ * writing open holds the lock: no one else changes the files. */
+static lk_status take_listing(struct listing *l, const lk_io *io,
+			      lk_io_dir *dir, int readonly, size_t count_max)
+{
+	for (unsigned attempt = 0;; attempt++) {
+		struct listing again;
+		int stale = 0;
+		lk_status st;
+
+		st = list_segments(l, io, dir);
+		if (st == LK_OK && l->n > count_max)
+			st = err_set(LK_TOO_BIG, "%zu segments, the limit is %u",
+				     l->n, LK_SEGMENT_COUNT_MAX);
+		if (st == LK_OK)
+			st = pin_listing(l, io, dir, !readonly, &stale);
+		if (st == LK_OK && !stale && readonly) {
+			st = list_segments(&again, io, dir);
+			stale = st == LK_OK && !listing_same(l, &again);
+			mem_free(again.v);
+		}
+		if (st != LK_OK || !stale)
+			return st;
+		listing_free(l, io);
+		if (attempt + 1 >= RELIST_MAX)
+			return err_set(LK_BUSY, "the segment files changed "
+				       "under %u listings in a row (a writer "
+				       "compacting the directory)",
+				       RELIST_MAX);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -617,32 +713,27 @@ static void new_db_id(struct lk_db *db)
 /* What an interrupted compaction left                                    */
 /* ---------------------------------------------------------------------- */
 
-/* Opens listed file e and reads its header into s (caller closes s). */
-static lk_status open_entry(struct scan *sc, const struct seg_entry *e,
-			    struct segment **s)
+/* Reads the header of listed file e (pinned by take_listing). */
+static lk_status entry_header(struct scan *sc, const struct seg_entry *e)
 {
 	uint8_t hdr[SEG_HEADER_BYTES];
+	struct segment *s = e->seg;
 	const char *why = NULL;
 	size_t got = 0;
 	lk_status st;
 
-	st = seg_open(s, sc->io, sc->db->dir, e->name, 0);
-	if (st != LK_OK)
-		return st;
-	st = sc->io->pread(sc->io->ctx, (*s)->file, hdr, sizeof hdr, 0, &got);
+	if (!s)
+		return LK_IO; /* could not be opened: open_chain says why */
+	st = sc->io->pread(sc->io->ctx, s->file, hdr, sizeof hdr, 0, &got);
 	if (st == LK_OK && got < sizeof hdr)
 		st = LK_CORRUPT;
 	if (st == LK_OK)
-		st = seg_header_decode(&(*s)->hdr, hdr, &why);
-	if (st == LK_OK && ((*s)->hdr.seq != e->seq ||
-			    (*s)->hdr.generation != e->generation))
+		st = seg_header_decode(&s->hdr, hdr, &why);
+	if (st == LK_OK && (s->hdr.seq != e->seq ||
+			    s->hdr.generation != e->generation))
 		st = LK_CORRUPT;
 	if (st == LK_OK)
-		(*s)->db_seed = record_hash((*s)->hdr.db_id, SEG_DB_ID_BYTES, 0);
-	if (st != LK_OK) {
-		seg_close(*s, sc->io);
-		*s = NULL;
-	}
+		s->db_seed = record_hash(s->hdr.db_id, SEG_DB_ID_BYTES, 0);
 	return st;
 }
 
@@ -703,7 +794,8 @@ static lk_status find_leftovers(struct scan *sc, struct listing *l)
 
 		if (e->leftover || e->generation == 0)
 			continue;
-		st = open_entry(sc, e, &s);
+		st = entry_header(sc, e);
+		s = e->seg;
 		if (st == LK_CORRUPT && has_lower) {
 			leftover(sc, e, "compaction output cut before its "
 					"header was written");
@@ -715,7 +807,6 @@ static lk_status find_leftovers(struct scan *sc, struct listing *l)
 		for (size_t k = 0; k < i; k++)
 			covers |= !l->v[k].leftover && l->v[k].seq > seq_prev;
 		st = covers ? output_complete(sc, s, &complete) : LK_OK;
-		seg_close(s, sc->io);
 		if (st != LK_OK)
 			return st;
 		if (!covers)
@@ -737,7 +828,7 @@ static lk_status find_leftovers(struct scan *sc, struct listing *l)
 /* Opens every listed segment and checks the chain.  Fills segs[] (in log
  * order) and *count.  A torn newest segment is left out and named in
  * sc->torn_name. */
-static lk_status open_chain(struct scan *sc, const struct listing *l,
+static lk_status open_chain(struct scan *sc, struct listing *l,
 			    struct segment **segs, size_t *count)
 {
 	const lk_io *io = sc->io;
@@ -754,7 +845,7 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		if (!l->v[i].leftover)
 			last = i;
 	for (size_t i = 0; i < l->n; i++) {
-		const struct seg_entry *e = &l->v[i];
+		struct seg_entry *e = &l->v[i];
 		int newest = i == last, torn = 0;
 		const char *why = NULL;
 		struct segment *s;
@@ -772,8 +863,14 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		}
 		prev = e;
 		/* Writable unless read-only: which segment ends up the
-		 * newest is known only once torn ones are removed. */
-		st = seg_open(&s, io, db ? db->dir : NULL, e->name, !readonly);
+		 * newest is known only once torn ones are removed.  Opened
+		 * by take_listing; one it could not open is tried again
+		 * here, for the failure's words. */
+		s = e->seg;
+		e->seg = NULL;
+		st = s ? LK_OK
+		       : seg_open(&s, io, db ? db->dir : NULL, e->name,
+				  !readonly);
 		if (st != LK_OK) {
 			err_prefix("opening segment %s", e->name);
 			if (!sc->fn)
@@ -926,14 +1023,9 @@ lk_status recovery_open(struct lk_db *db)
 	sc.db = db;
 	sc.rep = &db->report;
 	sc.io = io;
-	st = list_segments(&l, io, db->dir);
+	st = take_listing(&l, io, db->dir, db->readonly, LK_SEGMENT_COUNT_MAX);
 	if (st != LK_OK)
 		goto out;
-	if (l.n > LK_SEGMENT_COUNT_MAX) {
-		st = err_set(LK_TOO_BIG, "%zu segments, the limit is %u", l.n,
-			     LK_SEGMENT_COUNT_MAX);
-		goto out;
-	}
 	segs = mem_calloc(l.n + 1, sizeof *segs);
 	if (!segs) {
 		st = err_set(LK_NOMEM, "opening %zu segments", l.n);
@@ -1009,7 +1101,7 @@ out:
 	for (size_t i = 0; segs && i < n; i++)
 		seg_close(segs[i], io);
 	mem_free(segs);
-	mem_free(l.v);
+	listing_free(&l, io);
 	scan_free(&sc);
 	db->report.duration_us = io->mono_us(io->ctx) - t0;
 	return st;
@@ -1039,7 +1131,7 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	sc.fn = fn;
 	sc.arg = arg;
 	sc.rep = report;
-	st = list_segments(&l, io, dir);
+	st = take_listing(&l, io, dir, 1, SIZE_MAX);
 	if (st != LK_OK)
 		goto out;
 	segs = mem_calloc(l.n + 1, sizeof *segs);
@@ -1081,7 +1173,7 @@ out:
 	for (size_t i = 0; segs && i < n; i++)
 		seg_close(segs[i], io);
 	mem_free(segs);
-	mem_free(l.v);
+	listing_free(&l, io);
 	scan_free(&sc);
 	report->duration_us = io->mono_us(io->ctx) - t0;
 	return st;

@@ -646,6 +646,55 @@ static void background_compaction_under_load(void **state)
 	remove_tree(path);
 }
 
+/* Read-only opens (the tools' get, scan, backup) beside a writer whose
+ * compactions remove segments between their listing and their opens:
+ * every one succeeds (recovery.c takes the listing again).  The
+ * interleaving is up to the scheduler; the deterministic case is in
+ * test_recovery.c. */
+static atomic_int ro_done;
+
+static void *ro_opener(void *arg)
+{
+	const lk_io *io = arg;
+	lk_options o = options(io);
+	unsigned opens = 0;
+
+	o.flags = LK_OPEN_READONLY;
+	while (!atomic_load(&ro_done) || opens == 0) {
+		lk_db *db;
+
+		CHECK_OK(lk_open(&db, DIR, &o));
+		CHECK_OK(lk_close(db));
+		opens++;
+	}
+	return NULL;
+}
+
+static void read_only_opens_beside_compactions_succeed(void **state)
+{
+	lk_options o;
+	pthread_t t;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = options(io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	churn(db, 300, 7);
+	atomic_store(&ro_done, 0);
+	CHECK(pthread_create(&t, NULL, ro_opener, io) == 0);
+	for (int round = 0; round < 30; round++) {
+		churn(db, 100, 100 + (uint64_t)round);
+		CHECK_OK(lk_compact(db));
+	}
+	atomic_store(&ro_done, 1);
+	CHECK(pthread_join(t, NULL) == 0);
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +705,7 @@ int main(void)
 		cmocka_unit_test(verify_reports_leftovers_and_open_removes_them),
 		cmocka_unit_test(misuse_and_options),
 		cmocka_unit_test(background_compaction_under_load),
+		cmocka_unit_test(read_only_opens_beside_compactions_succeed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -731,6 +731,129 @@ static void sparse_tail_past_the_segment_limit_is_refused_unread(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Readers beside a writer                                                */
+/* ---------------------------------------------------------------------- */
+
+/* A layer over the memory one whose dir_list runs `between` once the
+ * listing is taken, as if another process acted between a reader's
+ * listing and its opens. */
+static lk_io beside;
+static void (*between)(void);
+static unsigned listings;
+
+static lk_status beside_dir_list(void *ctx, lk_io_dir *dir, lk_io_list_fn fn,
+				 void *arg)
+{
+	lk_status st = mem->dir_list(ctx, dir, fn, arg);
+
+	listings++;
+	if (between)
+		between();
+	return st;
+}
+
+static lk_db *writer;
+
+/* The writer's compaction rewrites the sealed segments and removes them. */
+static void compact_once(void)
+{
+	between = NULL;
+	CHECK_OK(lk_compact(writer));
+}
+
+/* Several sealed segments, every key written eight times: a compaction
+ * rewrites and removes them. */
+static void open_writer_with_dead_segments(void)
+{
+	lk_options o = test_options(mem);
+
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&writer, DIR, &o));
+	for (int round = 0; round < 8; round++)
+		put_range(writer, 0, KEYS);
+	beside = *mem;
+	beside.dir_list = beside_dir_list;
+	listings = 0;
+}
+
+static void check_every_key(lk_db *db)
+{
+	for (int i = 0; i < KEYS; i++)
+		CHECK(has_key(db, i));
+}
+
+static void read_only_open_retries_when_compaction_removes_a_listed_segment(
+	void **state)
+{
+	lk_options o = test_options(&beside);
+	lk_stats st = { .version = LK_STATS_VERSION };
+	lk_db *db;
+
+	(void)state;
+	open_writer_with_dead_segments();
+	CHECK_OK(lk_stats_get(&st, writer));
+	CHECK(st.segment_count > 2);
+	o.flags = LK_OPEN_READONLY;
+	between = compact_once;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(between == NULL); /* the compaction did run in between */
+	CHECK(listings >= 3);   /* listed, found stale, listed again (twice) */
+	check_every_key(db);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_close(writer));
+}
+
+static void verify_retries_when_compaction_removes_a_listed_segment(
+	void **state)
+{
+	lk_options o = test_options(&beside);
+	lk_recovery_report rep;
+	struct seen s = { 0 };
+
+	(void)state;
+	open_writer_with_dead_segments();
+	between = compact_once;
+	CHECK_OK(lk_verify(&rep, DIR, &o, on_problem, &s));
+	CHECK(between == NULL);
+	CHECK(s.torn == 0 && s.corrupt == 0 && s.other == 0);
+	CHECK(rep.records_replayed >= KEYS);
+	CHECK_OK(lk_close(writer));
+}
+
+/* A segment file that comes and goes at every listing. */
+static void flicker(void)
+{
+	lk_io_dir *d;
+	lk_io_file *f;
+
+	CHECK_OK(mem->dir_open(mem->ctx, DIR, 0, &d));
+	if (mem->unlink(mem->ctx, d, "00000000000000ff.seg") == LK_NOT_FOUND) {
+		CHECK_OK(mem->open(mem->ctx, d, "00000000000000ff.seg",
+				   LK_IO_WRITE | LK_IO_CREATE, &f));
+		mem->close(mem->ctx, f);
+	}
+	mem->dir_close(mem->ctx, d);
+}
+
+static void read_only_open_gives_up_busy_when_the_listing_never_settles(
+	void **state)
+{
+	lk_options o = test_options(&beside);
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	beside = *mem;
+	beside.dir_list = beside_dir_list;
+	listings = 0;
+	o.flags = LK_OPEN_READONLY;
+	between = flicker;
+	CHECK_ST(LK_BUSY, lk_open(&db, DIR, &o));
+	CHECK(listings == 20); /* two listings per attempt, ten attempts */
+	between = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Forged segments: valid checksums, impossible structure                  */
 /* ---------------------------------------------------------------------- */
 
@@ -1204,6 +1327,9 @@ int main(void)
 		T(forged_catalog_giving_one_id_two_names_is_refused),
 		T(large_records_overwritten_replay_exactly),
 		T(verify_names_every_kind_of_problem),
+		T(read_only_open_retries_when_compaction_removes_a_listed_segment),
+		T(verify_retries_when_compaction_removes_a_listed_segment),
+		T(read_only_open_gives_up_busy_when_the_listing_never_settles),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
 		cmocka_unit_test(
 			sparse_tail_past_the_segment_limit_is_refused_unread),
