@@ -333,7 +333,9 @@ LK_API lk_status lk_sync(lk_db *db);
  * compact_rate_bytes like the background thread.
  * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_READONLY, LK_HALTED, LK_IO,
  * LK_NOSPACE, LK_NOMEM, LK_TOO_BIG (segment limits), LK_CORRUPT (a record
- * of an old segment fails its checksum: nothing is changed). */
+ * of a segment it would copy fails its check: every such record is read
+ * before the active segment is sealed or anything is written, so nothing
+ * is changed). */
 LK_API lk_status lk_compact(lk_db *db);
 
 /* ---------------------------------------------------------------------- */

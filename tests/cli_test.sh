@@ -540,6 +540,26 @@ if command -v truncate >/dev/null 2>&1 && truncate -s 8G "$seg"; then
 		test "$(file_size "$seg")" = 8589934592
 fi
 
+# compact on a directory with damage behind a snapshot (which a writing
+# open does not read): refused with exit 3, every file as it was.
+X=$T/compact-damaged
+gen_lines 300 | "$LK" load --batch 10 --segment-size 4096 "$X" >/dev/null 2>&1
+gen_lines 300 | "$LK" load --batch 10 --segment-size 4096 "$X" >/dev/null 2>&1
+"$LK" snapshot "$X" >/dev/null 2>&1
+for i in 1 2 3 4 5 6 7 8; do # dead bytes in the active segment, which
+	"$LK" put "$X" key0001 "changed $i" >/dev/null 2>&1 # compact seals
+done
+seg=$(oldest_segment "$X")
+flip_byte "$seg" $(($(file_size "$seg") / 2))
+listing() {
+	for f in "$1"/*; do echo "${f##*/} $(file_size "$f")"; done
+}
+listing "$X" >"$T/before"
+run_t "$LK" compact "$X"
+expect_rc "compact of a damaged directory exits 3" 3
+listing "$X" >"$T/after"
+check "a refused compact changes no file" cmp -s "$T/before" "$T/after"
+
 # ---------------------------------------------------------------------------
 
 echo "1..$n"
