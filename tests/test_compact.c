@@ -646,6 +646,19 @@ static void background_compaction_under_load(void **state)
 	remove_tree(path);
 }
 
+/* A new memory file system with a database in DIR after n writes. */
+static lk_db *open_churned(lk_io **io, int n, uint64_t seed)
+{
+	lk_options o;
+	lk_db *db;
+
+	CHECK_OK(lk_io_memory_new(io));
+	o = options(*io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	churn(db, n, seed);
+	return db;
+}
+
 /* The names and sizes of the files in DIR, as one string. */
 struct dir_state {
 	const lk_io *io;
@@ -690,13 +703,10 @@ static void compaction_refused_for_damage_changes_nothing(void **state)
 	struct rec_list l;
 	lk_options o;
 	lk_io *io;
-	lk_db *db;
+	lk_db *db = open_churned(&io, 600, 5);
 
 	(void)state;
-	CHECK_OK(lk_io_memory_new(&io));
 	o = options(io);
-	CHECK_OK(lk_open(&db, DIR, &o));
-	churn(db, 600, 5);
 	CHECK_OK(lk_snapshot(db));
 	churn(db, 20, 6); /* the active segment has dead bytes to seal */
 	CHECK_OK(lk_close(db));
@@ -743,16 +753,11 @@ static void *ro_opener(void *arg)
 
 static void read_only_opens_beside_compactions_succeed(void **state)
 {
-	lk_options o;
 	pthread_t t;
 	lk_io *io;
-	lk_db *db;
+	lk_db *db = open_churned(&io, 300, 7);
 
 	(void)state;
-	CHECK_OK(lk_io_memory_new(&io));
-	o = options(io);
-	CHECK_OK(lk_open(&db, DIR, &o));
-	churn(db, 300, 7);
 	atomic_store(&ro_done, 0);
 	CHECK(pthread_create(&t, NULL, ro_opener, io) == 0);
 	for (int round = 0; round < 30; round++) {
