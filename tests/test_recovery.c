@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "endian.h"
@@ -670,6 +671,37 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	CHECK_OK(lk_close(db));
 	flip_bit(px, dir, SEG1, l.v[1].offset + 2, 0);
 	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
+	CHECK(remove_tree(dir) == 0);
+}
+
+/* Before, a read-only open and lk_verify waited forever for a writer of
+ * the FIFO; the alarm turns such a hang into a failure. */
+static void fifo_named_like_a_segment_fails_every_open_without_blocking(
+	void **state)
+{
+	const lk_io *px = lk_io_posix();
+	lk_options o = test_options(px);
+	struct seen seen = { 0 };
+	lk_recovery_report rep;
+	char dir[64], fifo[128];
+	lk_db *db;
+
+	(void)state;
+	CHECK(make_temp_dir(dir, sizeof dir, "fifo") == 0);
+	CHECK_OK(lk_open(&db, dir, &o));
+	put_range(db, 0, KEYS);
+	CHECK_OK(lk_close(db));
+	snprintf(fifo, sizeof fifo, "%s/00000000000000ff.seg", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	alarm(30);
+	CHECK_ST(LK_IO, lk_open(&db, dir, &o));
+	CHECK(strstr(lk_errmsg(), "00000000000000ff.seg") != NULL);
+	o.flags = LK_OPEN_READONLY;
+	CHECK_ST(LK_IO, lk_open(&db, dir, &o));
+	CHECK(strstr(lk_errmsg(), "not a regular file (a FIFO)") != NULL);
+	CHECK_ST(LK_IO, lk_verify(&rep, dir, &o, on_problem, &seen));
+	CHECK(seen.other == 1);
+	alarm(0);
 	CHECK(remove_tree(dir) == 0);
 }
 
@@ -1331,6 +1363,8 @@ int main(void)
 		T(verify_retries_when_compaction_removes_a_listed_segment),
 		T(read_only_open_gives_up_busy_when_the_listing_never_settles),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
+		cmocka_unit_test(
+			fifo_named_like_a_segment_fails_every_open_without_blocking),
 		cmocka_unit_test(
 			sparse_tail_past_the_segment_limit_is_refused_unread),
 #undef T
