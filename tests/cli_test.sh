@@ -12,10 +12,16 @@
 # into its data, before the zero tail that verify reports (a torn tail), or
 # flip one byte in the middle of the log with many commits after it
 # (damage).  Segment files are DIR/<16 digits>.seg.  A second writer is a
-# `load` that holds DIR while it waits on a FIFO.
+# `load` that holds DIR while it waits on a FIFO.  Hostile directories (a
+# FIFO under a segment's, a snapshot's or the LOCK's name, a plain file as
+# DIR, 1001 segment files, an 8 GiB sparse segment, damage behind a
+# snapshot) are run through every command, each under `timeout` so that a
+# hang fails its check instead of hanging the suite.
 #
 # Usage: sh tests/cli_test.sh path/to/logkeep
-# Needs: POSIX sh, awk, od, dd, mkfifo; python3 (optional) parses --json.
+# Needs: POSIX sh, awk, od, dd, mkfifo; python3 (optional) parses --json;
+# timeout and truncate (optional) guard against hangs and make the sparse
+# file.
 
 # Checks are `check NAME eval '...'` so that they read as one condition;
 # the single quotes are meant (the condition expands when it runs).
