@@ -180,14 +180,21 @@ static void listing_free(struct listing *l, const lk_io *io)
 	memset(l, 0, sizeof *l);
 }
 
-static int listing_same(const struct listing *a, const struct listing *b)
+/* 1 if listing `now`, taken after `was`, holds every file of `was` and
+ * nothing new but segments past its newest: those a rotation added since,
+ * which an open that stops at `was`'s newest may ignore.  Both sorted. */
+static int listing_still(const struct listing *was, const struct listing *now)
 {
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].name, b->v[i].name) != 0)
-			return 0;
-	return 1;
+	uint64_t newest = was->n ? was->v[was->n - 1].seq : 0;
+	size_t i = 0;
+
+	for (size_t k = 0; k < now->n; k++) {
+		if (i < was->n && strcmp(was->v[i].name, now->v[k].name) == 0)
+			i++;
+		else if (now->v[k].seq <= newest)
+			return 0; /* a compaction's output, say */
+	}
+	return i == was->n;
 }
 
 /* Opens every listed file.  *stale is set when one of them is gone: the
@@ -213,12 +220,14 @@ static lk_status pin_listing(struct listing *l, const lk_io *io,
 }
 
 /* Lists the segment files and opens them all (at most count_max).  A
- * read-only open lists the directory again after the opens: an equal
- * listing means no file came or went meanwhile (a compaction creates its
- * output before it removes anything, so a change is never undone), and
- * the open files are one state of the log, which no later removal can
- * take away.  Otherwise it starts again, RELIST_MAX times at most.  A
- * writing open holds the lock: no one else changes the files. */
+ * read-only open lists the directory again after the opens: when no file
+ * went and none came but new segments past the newest (a rotation), the
+ * open files are one state of the log, which no later removal can take
+ * away (a compaction creates its output before it removes anything, so
+ * its changes are never undone between two listings; and a listing taken
+ * while files come and go may miss some, which the second one shows).
+ * Otherwise it starts again, RELIST_MAX times at most.  A writing open
+ * holds the lock: no one else changes the files. */
 static lk_status take_listing(struct listing *l, const lk_io *io,
 			      lk_io_dir *dir, int readonly, size_t count_max)
 {
@@ -235,7 +244,7 @@ static lk_status take_listing(struct listing *l, const lk_io *io,
 			st = pin_listing(l, io, dir, !readonly, &stale);
 		if (st == LK_OK && !stale && readonly) {
 			st = list_segments(&again, io, dir);
-			stale = st == LK_OK && !listing_same(l, &again);
+			stale = st == LK_OK && !listing_still(l, &again);
 			mem_free(again.v);
 		}
 		if (st != LK_OK || !stale)

@@ -852,19 +852,62 @@ static void verify_retries_when_compaction_removes_a_listed_segment(
 	CHECK_OK(lk_close(writer));
 }
 
-/* A segment file that comes and goes at every listing. */
+/* A segment file that comes and goes at every listing, at a place in
+ * the log a compaction's output would take. */
 static void flicker(void)
 {
+	static const char name[] = "0000000000000001.5.seg";
 	lk_io_dir *d;
 	lk_io_file *f;
 
 	CHECK_OK(mem->dir_open(mem->ctx, DIR, 0, &d));
-	if (mem->unlink(mem->ctx, d, "00000000000000ff.seg") == LK_NOT_FOUND) {
-		CHECK_OK(mem->open(mem->ctx, d, "00000000000000ff.seg",
+	if (mem->unlink(mem->ctx, d, name) == LK_NOT_FOUND) {
+		CHECK_OK(mem->open(mem->ctx, d, name,
 				   LK_IO_WRITE | LK_IO_CREATE, &f));
 		mem->close(mem->ctx, f);
 	}
 	mem->dir_close(mem->ctx, d);
+}
+
+/* A rotation between the listings adds a segment past the newest: the
+ * open goes on with the log as first listed. */
+static void rotate_once(void)
+{
+	lk_options o = test_options(mem);
+	char v[64];
+	lk_db *db;
+
+	between = NULL;
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	memset(v, 'r', sizeof v);
+	for (int i = 0; i < 100; i++)
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "rot", 3, v, sizeof v, 0));
+	CHECK_OK(lk_close(db));
+}
+
+static void read_only_open_ignores_a_segment_a_rotation_added(void **state)
+{
+	lk_options o = test_options(&beside);
+	unsigned undisturbed;
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	beside = *mem;
+	beside.dir_list = beside_dir_list;
+	o.flags = LK_OPEN_READONLY;
+	listings = 0;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_close(db));
+	undisturbed = listings;
+	listings = 0;
+	between = rotate_once;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(between == NULL);
+	CHECK(listings == undisturbed); /* not taken again */
+	check_every_key(db);
+	CHECK_OK(lk_close(db));
 }
 
 static void read_only_open_gives_up_busy_when_the_listing_never_settles(
@@ -1362,6 +1405,7 @@ int main(void)
 		T(read_only_open_retries_when_compaction_removes_a_listed_segment),
 		T(verify_retries_when_compaction_removes_a_listed_segment),
 		T(read_only_open_gives_up_busy_when_the_listing_never_settles),
+		T(read_only_open_ignores_a_segment_a_rotation_added),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
 		cmocka_unit_test(
 			fifo_named_like_a_segment_fails_every_open_without_blocking),
