@@ -599,10 +599,11 @@ static void background_compaction_under_load(void **state)
 	for (int i = 0; i < 2; i++)
 		pthread_join(r[i], NULL);
 	/* The thread looks every 200 ms and compacts when the writes stop
-	 * if not before: wait for it (bounded), not for a time. */
+	 * if not before, then writes the pass's snapshot: wait for both
+	 * (bounded), not for a time. */
 	for (int i = 0; i < 3000; i++) {
 		CHECK_OK(lk_stats_get(&st, bg_db));
-		if (st.compactions > 0)
+		if (st.compactions > 0 && st.snapshots_written > 0)
 			break;
 		usleep(10000);
 	}
