@@ -38,6 +38,7 @@
  * with older segments behind it becomes a tombstone, lest an older value
  * come back.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -421,15 +422,16 @@ static lk_status take_op(struct job *j, uint32_t victim, uint64_t pos,
 	return st;
 }
 
-static lk_status copy_segment(struct job *j, uint32_t victim)
+/* Reads every record of s below `end`, checking each; with a job, takes
+ * its puts and deletes into the new segment (s is the run's `victim`). */
+static lk_status read_segment(struct lk_db *db, struct segment *s,
+			      uint64_t end, struct job *j, uint32_t victim)
 {
-	struct lk_db *db = j->db;
-	struct segment *s = j->run[victim];
 	struct seg_reader r;
 	uint64_t pos = SEG_HEADER_BYTES;
 	lk_status st;
 
-	st = seg_reader_init(&r, db->io, s, s->data_end);
+	st = seg_reader_init(&r, db->io, s, end);
 	while (st == LK_OK) {
 		struct record rec;
 		const char *why = NULL;
@@ -445,13 +447,21 @@ static lk_status copy_segment(struct job *j, uint32_t victim)
 				     s->hdr.seq, s->name, pos, why);
 		if (st != LK_OK)
 			break;
-		j->read += rec.size;
-		if (rec.type <= REC_DEL)
+		if (j)
+			j->read += rec.size;
+		if (j && rec.type <= REC_DEL)
 			st = take_op(j, victim, pos, &rec);
 		pos += rec.size;
 	}
 	seg_reader_free(&r);
 	return st;
+}
+
+static lk_status copy_segment(struct job *j, uint32_t victim)
+{
+	struct segment *s = j->run[victim];
+
+	return read_segment(j->db, s, s->data_end, j, victim);
 }
 
 /* Steps 2 and 3: the new segment, complete and synced. */
@@ -692,6 +702,50 @@ static int made_here(void *arg, const struct segment *s)
 	return 0;
 }
 
+/* lk_compact() refuses damage before it changes anything (logkeep.h):
+ * every record a run can hold is read and checked first.  Runs start and
+ * end at segments with dead bytes, so they lie between the oldest sealed
+ * segment with dead bytes and the active one, which commit_seal_if_dead
+ * may seal into that range; those are checked, up to the active
+ * segment's committed end.  The bytes are the ones the compaction then
+ * copies, so the second read comes from the page cache.  Caller holds
+ * compact_mu: no other compaction changes the table meanwhile. */
+static lk_status check_before_compact(struct lk_db *db)
+{
+	struct segment **v = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *v);
+	uint64_t active_end = 0;
+	size_t n, first;
+	lk_status st = LK_OK;
+
+	if (!v)
+		return err_set(LK_NOMEM, "compaction: the segment list");
+	/* lock order: log_mu, then ix_lock (db.h) */
+	pthread_mutex_lock(&db->log_mu);
+	pthread_rwlock_rdlock(&db->ix_lock);
+	n = sealed_segments(db, v);
+	if (db->active) /* the newest, filled in v[n] */
+		n++;
+	assert(n == 0 || v[n - 1] == db->active);
+	for (first = 0; first + 1 < n && dead_of(v[first]) == 0; first++)
+		;
+	for (size_t i = first; i < n; i++)
+		db_seg_pin(v[i]);
+	if (n > 0)
+		active_end = v[n - 1]->data_end;
+	pthread_rwlock_unlock(&db->ix_lock);
+	pthread_mutex_unlock(&db->log_mu);
+	for (size_t i = first; i < n; i++) {
+		if (st == LK_OK)
+			st = read_segment(db, v[i],
+					  i + 1 == n ? active_end
+						     : v[i]->data_end,
+					  NULL, 0);
+		db_seg_unpin(db, v[i]);
+	}
+	mem_free(v);
+	return st;
+}
+
 lk_status lk_compact(lk_db *db)
 {
 	struct made *m;
@@ -711,7 +765,9 @@ lk_status lk_compact(lk_db *db)
 	if (!m)
 		return err_set(LK_NOMEM, "lk_compact");
 	pthread_mutex_lock(&db->compact_mu);
-	st = commit_seal_if_dead(db);
+	st = check_before_compact(db);
+	if (st == LK_OK)
+		st = commit_seal_if_dead(db);
 	/* Each run holds a segment older than this call: it ends. */
 	for (; st == LK_OK && done;) {
 		struct segment *made = NULL;

@@ -27,6 +27,10 @@
  *   - File names are plain names inside the directory: no '/'.
  *   - Files are created 0600 and opened close-on-exec and without
  *     following symbolic links; directories are created 0700.
+ *   - open and lock accept regular files only: a FIFO, a device, a socket
+ *     or a directory under the name is LK_IO ("not a regular file") at
+ *     once, without blocking and without opening a device.  dir_open of a
+ *     path that is not a directory is LK_NOT_FOUND.
  *   - Clocks, threads and sleeps go through the table too (version 2), so
  *     that the memory and fault layers run the background threads (the
  *     interval syncer, compaction) on simulated time: a test moves the

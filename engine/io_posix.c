@@ -17,7 +17,8 @@
  *    system call is made.
  *  - Every descriptor is close-on-exec, and files are opened O_NOFOLLOW and
  *    must be regular files: a symbolic link planted in the data directory
- *    is an error, not a redirection.  Files are created 0600 and
+ *    is an error, not a redirection, and a FIFO or a device is refused
+ *    without blocking (open_file()).  Files are created 0600 and
  *    directories 0700; the umask can only narrow that.  A directory that
  *    dir_open() creates has its parent synced, so that it survives a power
  *    cut together with what is later synced inside it.
@@ -111,6 +112,7 @@ static lk_status sys_fail(const char *call, const char *name, int e)
 
 	switch (e) {
 	case ENOENT:
+	case ENOTDIR: /* a path whose directory is a file: no such directory */
 		status = LK_NOT_FOUND;
 		break;
 	case EEXIST:
@@ -323,21 +325,56 @@ static lk_status px_unlink(void *ctx, lk_io_dir *dir, const char *name)
 /* Opening and closing files                                              */
 /* ---------------------------------------------------------------------- */
 
+/* What a file that is not a regular file is, for the refusal. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a regular file";
+}
+
+static lk_status not_regular(const char *name, mode_t mode)
+{
+	return err_set(LK_IO, "open %s: not a regular file (%s)", name,
+		       file_kind(mode));
+}
+
 /* Opens `name` with oflags (plus close-on-exec and no-follow) and checks
- * that it is a regular file.  The caller has checked the name. */
+ * that it is a regular file.  The caller has checked the name.
+ *
+ * A FIFO, a device or a directory planted under a segment's, a snapshot's
+ * or the lock's name is refused at once, never waited on: fstatat()
+ * refuses it before the open when it is there already (so a device's open
+ * and its side effects never happen), and O_NONBLOCK keeps the open of a
+ * FIFO put in its place meanwhile from waiting for a writer.  The fstat()
+ * of the open descriptor is the check that counts; O_NONBLOCK is cleared
+ * once the file is known to be regular. */
 static lk_status open_file(lk_io_dir *dir, const char *name, int oflags,
 			   lk_io_file **file)
 {
 	struct stat st;
 	lk_io_file *f;
 	lk_status rc;
+	int fl;
 
 	*file = NULL;
+	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return not_regular(name, st.st_mode);
 	f = mem_calloc(1, sizeof *f);
 	if (f == NULL)
 		return err_set(LK_NOMEM, "open %s: out of memory", name);
 	memcpy(f->name, name, strlen(name) + 1);
-	f->fd = openat(dir->fd, name, oflags | O_CLOEXEC | O_NOFOLLOW,
+	f->fd = openat(dir->fd, name,
+		       oflags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
 		       (mode_t)0600);
 	if (f->fd < 0) {
 		rc = sys_fail("open", name, errno);
@@ -348,7 +385,12 @@ static lk_status open_file(lk_io_dir *dir, const char *name, int oflags,
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = err_set(LK_IO, "open %s: not a regular file", name);
+		rc = not_regular(name, st.st_mode);
+		goto fail;
+	}
+	fl = fcntl(f->fd, F_GETFL);
+	if (fl == -1 || fcntl(f->fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		rc = sys_fail("fcntl", name, errno);
 		goto fail;
 	}
 	f->dev = st.st_dev;

@@ -24,6 +24,11 @@
  * tail is cut at commit_end (unless the handle is read-only) and reported.
  * A tail of zeroes only is not damage: it is the zero prefill that lets
  * durable commits overwrite allocated blocks (see commit.c), and it stays.
+ *
+ * Every listed segment file is opened before any is read (take_listing):
+ * a read-only open beside a writer then holds one state of the log, which
+ * the writer's compactions can no longer remove from under it, and it
+ * lists again until the listing it opened is current.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -38,6 +43,15 @@
 #include "error.h"
 #include "snapshot.h"
 
+/* A read-only open shares the directory with a writer, whose compaction
+ * removes segment files and rotation adds them: a listing that changed
+ * before its files were opened is taken again, this many times at most.
+ * A listing and its opens take a millisecond or so, a compaction at
+ * least the copy and fdatasync of a segment; ten changed listings in a
+ * row mean a directory rewritten faster than it can be read, and the
+ * open gives up (LK_BUSY) rather than spin. */
+#define RELIST_MAX 10u
+
 /* Verify's search for the next valid record after damage hashes at most
  * this many bytes per damaged stretch, so hostile input cannot make it
  * quadratic; past the budget the rest of the segment is reported
@@ -49,6 +63,10 @@ struct seg_entry {
 	uint64_t seq;
 	uint32_t generation;
 	int leftover;  /* of an interrupted compaction: not in the log */
+	/* Opened right after the listing (take_listing), so that a writer's
+	 * compaction that removes the file cannot take it away from this
+	 * open; NULL if it could not be opened (open_chain says why). */
+	struct segment *seg;
 };
 
 struct listing {
@@ -71,6 +89,7 @@ struct scan {
 	lk_recovery_report *rep; /* filled in both modes */
 	char first[LK_ERRMSG_BYTES]; /* verify: the first problem */
 	const lk_io *io;
+	lk_io_dir *dir;
 	lk_problem_fn fn;        /* verify mode */
 	void *arg;
 	struct seg_reader r;
@@ -131,6 +150,7 @@ static lk_status list_one(void *arg, const char *name)
 	}
 	snprintf(e.name, sizeof e.name, "%s", name);
 	e.leftover = 0;
+	e.seg = NULL;
 	l->v[l->n++] = e;
 	return LK_OK;
 }
@@ -156,6 +176,92 @@ static lk_status list_segments(struct listing *l, const lk_io *io,
 	if (l->n)
 		qsort(l->v, l->n, sizeof *l->v, entry_cmp);
 	return LK_OK;
+}
+
+static void listing_free(struct listing *l, const lk_io *io)
+{
+	for (size_t i = 0; i < l->n; i++)
+		seg_close(l->v[i].seg, io);
+	mem_free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+/* 1 if listing `now`, taken after `was`, holds every file of `was` and
+ * nothing new but segments past its newest: those a rotation added since,
+ * which an open that stops at `was`'s newest may ignore.  Both sorted. */
+static int listing_still(const struct listing *was, const struct listing *now)
+{
+	uint64_t newest = was->n ? was->v[was->n - 1].seq : 0;
+	size_t i = 0;
+
+	for (size_t k = 0; k < now->n; k++) {
+		if (i < was->n && strcmp(was->v[i].name, now->v[k].name) == 0)
+			i++;
+		else if (now->v[k].seq <= newest)
+			return 0; /* a compaction's output, say */
+	}
+	return i == was->n;
+}
+
+/* Opens every listed file.  *stale is set when one of them is gone: the
+ * listing no longer describes the directory.  Other failures leave the
+ * entry's seg NULL; open_chain opens it again and reports the failure in
+ * its place in the log. */
+static lk_status pin_listing(struct listing *l, const lk_io *io,
+			     lk_io_dir *dir, int writable, int *stale)
+{
+	*stale = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		lk_status st = seg_open(&l->v[i].seg, io, dir, l->v[i].name,
+					writable);
+
+		if (st == LK_NOT_FOUND) {
+			*stale = 1;
+			return LK_OK;
+		}
+		if (st == LK_NOMEM)
+			return st;
+	}
+	return LK_OK;
+}
+
+/* Lists the segment files and opens them all (at most count_max).  A
+ * read-only open lists the directory again after the opens: when no file
+ * went and none came but new segments past the newest (a rotation), the
+ * open files are one state of the log, which no later removal can take
+ * away (a compaction creates its output before it removes anything, so
+ * its changes are never undone between two listings; and a listing taken
+ * while files come and go may miss some, which the second one shows).
+ * Otherwise it starts again, RELIST_MAX times at most.  A writing open
+ * holds the lock: no one else changes the files. */
+static lk_status take_listing(struct listing *l, const lk_io *io,
+			      lk_io_dir *dir, int readonly, size_t count_max)
+{
+	for (unsigned attempt = 0;; attempt++) {
+		struct listing again;
+		int stale = 0;
+		lk_status st;
+
+		st = list_segments(l, io, dir);
+		if (st == LK_OK && l->n > count_max)
+			st = err_set(LK_TOO_BIG, "%zu segments, the limit is %u",
+				     l->n, LK_SEGMENT_COUNT_MAX);
+		if (st == LK_OK)
+			st = pin_listing(l, io, dir, !readonly, &stale);
+		if (st == LK_OK && !stale && readonly) {
+			st = list_segments(&again, io, dir);
+			stale = st == LK_OK && !listing_still(l, &again);
+			mem_free(again.v);
+		}
+		if (st != LK_OK || !stale)
+			return st;
+		listing_free(l, io);
+		if (attempt + 1 >= RELIST_MAX)
+			return err_set(LK_BUSY, "the segment files changed "
+				       "under %u listings in a row (a writer "
+				       "compacting the directory)",
+				       RELIST_MAX);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -632,7 +738,21 @@ static int holds_no_data(struct scan *sc, struct segment *s)
  * power cut could leave a sealed newest segment; it is accepted. */
 static lk_status check_successor(struct scan *sc, const struct segment *s)
 {
+	struct listing now;
+	int later = 0;
+
 	if (!s->sealed || s->hdr.version < LK_FORMAT_VERSION_SEAL_LINKS)
+		return LK_OK;
+	/* A reader beside a writer may have listed the directory just before
+	 * a rotation created the successor and sealed this one: the files
+	 * it opened are still one state of the log, ending here. */
+	if ((!sc->db || sc->db->readonly) &&
+	    list_segments(&now, sc->io, sc->dir) == LK_OK) {
+		for (size_t i = 0; i < now.n; i++)
+			later |= now.v[i].seq > s->hdr.seq;
+		mem_free(now.v);
+	}
+	if (later)
 		return LK_OK;
 	return problem(sc, LK_PROBLEM_MISSING, s->hdr.seq, s->name,
 		       s->data_end,
@@ -696,32 +816,27 @@ static void new_db_id(struct lk_db *db)
 /* What an interrupted compaction left                                    */
 /* ---------------------------------------------------------------------- */
 
-/* Opens listed file e and reads its header into s (caller closes s). */
-static lk_status open_entry(struct scan *sc, const struct seg_entry *e,
-			    struct segment **s)
+/* Reads the header of listed file e (pinned by take_listing). */
+static lk_status entry_header(struct scan *sc, const struct seg_entry *e)
 {
 	uint8_t hdr[SEG_HEADER_BYTES];
+	struct segment *s = e->seg;
 	const char *why = NULL;
 	size_t got = 0;
 	lk_status st;
 
-	st = seg_open(s, sc->io, sc->db->dir, e->name, 0);
-	if (st != LK_OK)
-		return st;
-	st = sc->io->pread(sc->io->ctx, (*s)->file, hdr, sizeof hdr, 0, &got);
+	if (!s)
+		return LK_IO; /* could not be opened: open_chain says why */
+	st = sc->io->pread(sc->io->ctx, s->file, hdr, sizeof hdr, 0, &got);
 	if (st == LK_OK && got < sizeof hdr)
 		st = LK_CORRUPT;
 	if (st == LK_OK)
-		st = seg_header_decode(&(*s)->hdr, hdr, &why);
-	if (st == LK_OK && ((*s)->hdr.seq != e->seq ||
-			    (*s)->hdr.generation != e->generation))
+		st = seg_header_decode(&s->hdr, hdr, &why);
+	if (st == LK_OK && (s->hdr.seq != e->seq ||
+			    s->hdr.generation != e->generation))
 		st = LK_CORRUPT;
 	if (st == LK_OK)
-		(*s)->db_seed = record_hash((*s)->hdr.db_id, SEG_DB_ID_BYTES, 0);
-	if (st != LK_OK) {
-		seg_close(*s, sc->io);
-		*s = NULL;
-	}
+		s->db_seed = record_hash(s->hdr.db_id, SEG_DB_ID_BYTES, 0);
 	return st;
 }
 
@@ -782,7 +897,8 @@ static lk_status find_leftovers(struct scan *sc, struct listing *l)
 
 		if (e->leftover || e->generation == 0)
 			continue;
-		st = open_entry(sc, e, &s);
+		st = entry_header(sc, e);
+		s = e->seg;
 		if (st == LK_CORRUPT && has_lower) {
 			leftover(sc, e, "compaction output cut before its "
 					"header was written");
@@ -794,7 +910,6 @@ static lk_status find_leftovers(struct scan *sc, struct listing *l)
 		for (size_t k = 0; k < i; k++)
 			covers |= !l->v[k].leftover && l->v[k].seq > seq_prev;
 		st = covers ? output_complete(sc, s, &complete) : LK_OK;
-		seg_close(s, sc->io);
 		if (st != LK_OK)
 			return st;
 		if (!covers)
@@ -816,7 +931,7 @@ static lk_status find_leftovers(struct scan *sc, struct listing *l)
 /* Opens every listed segment and checks the chain.  Fills segs[] (in log
  * order) and *count.  A torn newest segment is left out and named in
  * sc->torn_name. */
-static lk_status open_chain(struct scan *sc, const struct listing *l,
+static lk_status open_chain(struct scan *sc, struct listing *l,
 			    struct segment **segs, size_t *count)
 {
 	const lk_io *io = sc->io;
@@ -833,7 +948,7 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		if (!l->v[i].leftover)
 			last = i;
 	for (size_t i = 0; i < l->n; i++) {
-		const struct seg_entry *e = &l->v[i];
+		struct seg_entry *e = &l->v[i];
 		int newest = i == last, torn = 0;
 		const char *why = NULL;
 		struct segment *s;
@@ -851,8 +966,14 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 		}
 		prev = e;
 		/* Writable unless read-only: which segment ends up the
-		 * newest is known only once torn ones are removed. */
-		st = seg_open(&s, io, db ? db->dir : NULL, e->name, !readonly);
+		 * newest is known only once torn ones are removed.  Opened
+		 * by take_listing; one it could not open is tried again
+		 * here, for the failure's words. */
+		s = e->seg;
+		e->seg = NULL;
+		st = s ? LK_OK
+		       : seg_open(&s, io, db ? db->dir : NULL, e->name,
+				  !readonly);
 		if (st != LK_OK) {
 			err_prefix("opening segment %s", e->name);
 			if (!sc->fn)
@@ -860,6 +981,22 @@ static lk_status open_chain(struct scan *sc, const struct listing *l,
 			problem(sc, LK_PROBLEM_IO, e->seq, e->name, 0, "%s",
 				lk_errmsg());
 			continue;
+		}
+		if (s->file_size > LK_SEGMENT_FILE_BYTES_MAX) {
+			/* Never written by logkeep: refused before any byte
+			 * past the bound is read (verify reads up to it). */
+			st = problem(sc, LK_PROBLEM_CORRUPT, e->seq, e->name,
+				     LK_SEGMENT_FILE_BYTES_MAX,
+				     "segment file of %" PRIu64 " bytes, larger "
+				     "than any segment (%" PRIu64 " bytes); "
+				     "nothing past that was read",
+				     s->file_size,
+				     (uint64_t)LK_SEGMENT_FILE_BYTES_MAX);
+			if (st != LK_OK) {
+				seg_close(s, io);
+				return st;
+			}
+			s->file_size = LK_SEGMENT_FILE_BYTES_MAX;
 		}
 		st = read_header(sc, s, &torn, &why);
 		if (st == LK_CORRUPT && newest && torn) {
@@ -999,14 +1136,10 @@ lk_status recovery_open(struct lk_db *db)
 	sc.db = db;
 	sc.rep = &db->report;
 	sc.io = io;
-	st = list_segments(&l, io, db->dir);
+	sc.dir = db->dir;
+	st = take_listing(&l, io, db->dir, db->readonly, LK_SEGMENT_COUNT_MAX);
 	if (st != LK_OK)
 		goto out;
-	if (l.n > LK_SEGMENT_COUNT_MAX) {
-		st = err_set(LK_TOO_BIG, "%zu segments, the limit is %u", l.n,
-			     LK_SEGMENT_COUNT_MAX);
-		goto out;
-	}
 	segs = mem_calloc(l.n + 1, sizeof *segs);
 	if (!segs) {
 		st = err_set(LK_NOMEM, "opening %zu segments", l.n);
@@ -1097,7 +1230,7 @@ out:
 	for (size_t i = 0; segs && i < n; i++)
 		seg_close(segs[i], io);
 	mem_free(segs);
-	mem_free(l.v);
+	listing_free(&l, io);
 	scan_free(&sc);
 	db->report.duration_us = io->mono_us(io->ctx) - t0;
 	return st;
@@ -1124,10 +1257,11 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	shim.dir = dir;
 	shim.readonly = 1;
 	sc.io = io;
+	sc.dir = dir;
 	sc.fn = fn;
 	sc.arg = arg;
 	sc.rep = report;
-	st = list_segments(&l, io, dir);
+	st = take_listing(&l, io, dir, 1, SIZE_MAX);
 	if (st != LK_OK)
 		goto out;
 	segs = mem_calloc(l.n + 1, sizeof *segs);
@@ -1170,14 +1304,19 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	report->records_discarded = sc.discarded;
 	report->seq_last = sc.last_seq;
 	st = sc.worst;
-	if (st != LK_OK)
+	if (l.n > LK_SEGMENT_COUNT_MAX)
+		/* what an open says first, before it reads anything */
+		st = err_set(LK_TOO_BIG, "%zu segment files, the limit is %u: "
+			     "an open refuses the directory",
+			     l.n, LK_SEGMENT_COUNT_MAX);
+	else if (st != LK_OK)
 		err_set(st, "%d problem%s; the first: %s", sc.problems,
 			sc.problems == 1 ? "" : "s", sc.first);
 out:
 	for (size_t i = 0; segs && i < n; i++)
 		seg_close(segs[i], io);
 	mem_free(segs);
-	mem_free(l.v);
+	listing_free(&l, io);
 	scan_free(&sc);
 	report->duration_us = io->mono_us(io->ctx) - t0;
 	return st;

@@ -192,7 +192,11 @@ typedef struct lk_options {
  * `path`, replaying its log.  opts may be NULL for the defaults.
  * On success *db is a new handle; on failure *db is NULL.
  * Returns LK_OK, LK_INVALID, LK_NOT_FOUND (no such directory and no
- * LK_OPEN_CREATE), LK_BUSY, LK_CORRUPT, LK_VERSION, LK_IO, LK_NOSPACE,
+ * LK_OPEN_CREATE, or path is not a directory), LK_BUSY (another writer;
+ * read-only: a writer's compactions changed the segment files under ten
+ * listings in a row), LK_CORRUPT (also a segment file larger than LK_SEGMENT_FILE_BYTES_MAX, refused unread),
+ * LK_VERSION, LK_IO (also a FIFO, device or directory under a segment's or
+ * the LOCK file's name: refused at once, never waited on), LK_NOSPACE,
  * LK_NOMEM, LK_TOO_BIG (more segments or keys than the limits allow). */
 LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
 
@@ -335,7 +339,9 @@ LK_API lk_status lk_sync(lk_db *db);
  * compact_rate_bytes like the background thread.
  * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_READONLY, LK_HALTED, LK_IO,
  * LK_NOSPACE, LK_NOMEM, LK_TOO_BIG (segment limits), LK_CORRUPT (a record
- * of an old segment fails its checksum: nothing is changed). */
+ * of a segment it would copy fails its check: every such record is read
+ * before the active segment is sealed or anything is written, so nothing
+ * is changed). */
 LK_API lk_status lk_compact(lk_db *db);
 
 /* ---------------------------------------------------------------------- */
@@ -513,7 +519,11 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
  * calling fn for each problem found (it keeps going past damage).  The
  * report describes what a read-only open would do.  opts: only io is used.
  * Returns LK_OK when no problem but a torn tail was found, LK_CORRUPT,
- * LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory), LK_NOMEM. */
+ * LK_VERSION, LK_IO (a file that cannot be read or is not a regular
+ * file), LK_NOT_FOUND (no such directory, or not a directory), LK_NOMEM,
+ * LK_TOO_BIG (more segment files than LK_SEGMENT_COUNT_MAX: what lk_open
+ * says first, returned after every other problem was reported), LK_BUSY
+ * (as a read-only lk_open). */
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
 

@@ -47,6 +47,18 @@
 #define LK_SEGMENT_SIZE_MIN_BYTES 4096u
 #define LK_SEGMENT_SIZE_MAX_BYTES (1024u * 1024u * 1024u)
 
+/* The largest a segment file can be.  A segment rotates before a group
+ * that would pass its rotation size, unless the group is the segment's
+ * first, and a group holds at most one batch when it is larger than
+ * LK_GROUP_BYTES_MAX; the zero prefill never passes the rotation size.  So
+ * a segment's data ends below the largest rotation size plus one batch.
+ * Open refuses a larger file as damage (a sparse or padded file put in the
+ * directory) instead of reading gigabytes of it: the time and memory of an
+ * open are bounded by what the format allows, not by a file's apparent
+ * size.  Offsets in the index and in commit records are 32-bit: it fits. */
+#define LK_SEGMENT_FILE_BYTES_MAX                                             \
+	((uint64_t)LK_SEGMENT_SIZE_MAX_BYTES + LK_BATCH_BYTES_MAX)
+
 /* Each segment keeps one file descriptor open, and RLIMIT_NOFILE is often
  * 1024 on a router; the index packs the segment slot in 12 bits (4095).
  * 1000 segments of the default 16 MiB is 16 GiB, beyond any router's

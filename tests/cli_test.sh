@@ -12,10 +12,16 @@
 # into its data, before the zero tail that verify reports (a torn tail), or
 # flip one byte in the middle of the log with many commits after it
 # (damage).  Segment files are DIR/<16 digits>.seg.  A second writer is a
-# `load` that holds DIR while it waits on a FIFO.
+# `load` that holds DIR while it waits on a FIFO.  Hostile directories (a
+# FIFO under a segment's, a snapshot's or the LOCK's name, a plain file as
+# DIR, 1001 segment files, an 8 GiB sparse segment, damage behind a
+# snapshot) are run through every command, each under `timeout` so that a
+# hang fails its check instead of hanging the suite.
 #
 # Usage: sh tests/cli_test.sh path/to/logkeep
-# Needs: POSIX sh, awk, od, dd, mkfifo; python3 (optional) parses --json.
+# Needs: POSIX sh, awk, od, dd, mkfifo; python3 (optional) parses --json;
+# timeout and truncate (optional) guard against hangs and make the sparse
+# file.
 
 # Checks are `check NAME eval '...'` so that they read as one condition;
 # the single quotes are meant (the condition expands when it runs).
@@ -468,6 +474,97 @@ check "stats --json has live_keys 500, disk_bytes and live_bytes" \
 	eval 'grep -q "\"live_keys\":500," "$T/out" &&
 	      grep -q "\"disk_bytes\":" "$T/out" &&
 	      grep -q "\"live_bytes\":" "$T/out"'
+
+# ---------------------------------------------------------------------------
+# Hostile directories: one exit status per kind of state, from every command
+# ---------------------------------------------------------------------------
+
+# run_t COMMAND...: run, but a command that hangs is killed after 60
+# seconds (exit status 124) instead of hanging the suite.
+run_t() {
+	if command -v timeout >/dev/null 2>&1; then
+		run timeout 60 "$@"
+	else
+		run "$@"
+	fi
+}
+
+# every_command NAME WANT DIR: runs the read and write commands on DIR
+# and checks that each exits WANT.
+every_command() {
+	for c in "get $3 key0001" "scan $3" "verify $3" "stats $3" \
+		"put $3 k v" "del $3 k" "compact $3" "snapshot $3" \
+		"backup $3 $T/hostile-backup"; do
+		# shellcheck disable=SC2086 # the words of c are meant
+		run_t "$LK" $c
+		expect_rc "$1: ${c%% *} exits $2" "$2"
+		rm -rf "$T/hostile-backup"
+	done
+}
+
+H=$T/hostile
+gen_lines 20 | "$LK" load "$H" >/dev/null 2>&1
+mkfifo "$H/00000000000000ff.seg"
+every_command "a FIFO named like a segment is refused without blocking" 4 "$H"
+run_t "$LK" get "$H" key0001
+check "the refusal of a FIFO names it" grep -q '00000000000000ff.seg.*FIFO' \
+	"$T/err"
+rm -f "$H/00000000000000ff.seg"
+mkfifo "$H/00000000000000ff.snap"
+run_t "$LK" get "$H" key0001
+expect_rc "a FIFO named like a snapshot is not used, nor waited on" 0
+run_t "$LK" verify "$H"
+check "verify says why the FIFO snapshot is not used" \
+	eval '[ "$rc" -eq 0 ] && grep -q "snapshot_note: .*FIFO" "$T/out"'
+rm -f "$H/00000000000000ff.snap" "$H/LOCK"
+mkfifo "$H/LOCK"
+run_t "$LK" put "$H" k v
+check "a FIFO as the LOCK file fails a writing open with exit 4" \
+	eval '[ "$rc" -eq 4 ] && grep -q "LOCK.*FIFO" "$T/err"'
+run_t "$LK" get "$H" key0001
+expect_rc "a read-only open takes no lock, so the LOCK FIFO is not opened" 0
+rm -f "$H/LOCK"
+
+: >"$T/plain-file"
+every_command "a regular file given as DIR is a bad argument" 2 \
+	"$T/plain-file"
+
+M=$T/many-segments
+mkdir "$M"
+awk 'BEGIN { for (i = 1; i <= 1001; i++) printf "%016x.seg\n", i }' |
+	while read -r f; do : >"$M/$f"; done
+every_command "more than 1000 segment files exceed the limit" 6 "$M"
+
+# A newest segment with an 8 GiB sparse tail: refused as damage from its
+# size, without reading the tail.
+Z=$T/sparse
+gen_lines 20 | "$LK" load "$Z" >/dev/null 2>&1
+seg=$(newest_segment "$Z")
+if command -v truncate >/dev/null 2>&1 && truncate -s 8G "$seg"; then
+	every_command "a segment with an 8 GiB sparse tail is damage" 3 "$Z"
+	check "the refused opens left the sparse segment as it was" \
+		test "$(file_size "$seg")" = 8589934592
+fi
+
+# compact on a directory with damage behind a snapshot (which a writing
+# open does not read): refused with exit 3, every file as it was.
+X=$T/compact-damaged
+gen_lines 300 | "$LK" load --batch 10 --segment-size 4096 "$X" >/dev/null 2>&1
+gen_lines 300 | "$LK" load --batch 10 --segment-size 4096 "$X" >/dev/null 2>&1
+"$LK" snapshot "$X" >/dev/null 2>&1
+for i in 1 2 3 4 5 6 7 8; do # dead bytes in the active segment, which
+	"$LK" put "$X" key0001 "changed $i" >/dev/null 2>&1 # compact seals
+done
+seg=$(oldest_segment "$X")
+flip_byte "$seg" $(($(file_size "$seg") / 2))
+listing() {
+	for f in "$1"/*; do echo "${f##*/} $(file_size "$f")"; done
+}
+listing "$X" >"$T/before"
+run_t "$LK" compact "$X"
+expect_rc "compact of a damaged directory exits 3" 3
+listing "$X" >"$T/after"
+check "a refused compact changes no file" cmp -s "$T/before" "$T/after"
 
 # ---------------------------------------------------------------------------
 

@@ -599,10 +599,11 @@ static void background_compaction_under_load(void **state)
 	for (int i = 0; i < 2; i++)
 		pthread_join(r[i], NULL);
 	/* The thread looks every 200 ms and compacts when the writes stop
-	 * if not before: wait for it (bounded), not for a time. */
+	 * if not before, then writes the pass's snapshot: wait for both
+	 * (bounded), not for a time. */
 	for (int i = 0; i < 3000; i++) {
 		CHECK_OK(lk_stats_get(&st, bg_db));
-		if (st.compactions > 0)
+		if (st.compactions > 0 && st.snapshots_written > 0)
 			break;
 		usleep(10000);
 	}
@@ -646,6 +647,131 @@ static void background_compaction_under_load(void **state)
 	remove_tree(path);
 }
 
+/* A new memory file system with a database in DIR after n writes. */
+static lk_db *open_churned(lk_io **io, int n, uint64_t seed)
+{
+	lk_options o;
+	lk_db *db;
+
+	CHECK_OK(lk_io_memory_new(io));
+	o = options(*io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	churn(db, n, seed);
+	return db;
+}
+
+/* The names and sizes of the files in DIR, as one string. */
+struct dir_state {
+	const lk_io *io;
+	lk_io_dir *dir;
+	char text[16384];
+	size_t len;
+};
+
+static lk_status note_file(void *arg, const char *name)
+{
+	struct dir_state *ds = arg;
+	lk_io_file *f;
+	uint64_t size = 0;
+
+	CHECK_OK(ds->io->open(ds->io->ctx, ds->dir, name, LK_IO_READ, &f));
+	CHECK_OK(ds->io->size(ds->io->ctx, f, &size));
+	ds->io->close(ds->io->ctx, f);
+	ds->len += (size_t)snprintf(ds->text + ds->len,
+				    sizeof ds->text - ds->len, "%s %" PRIu64
+				    "\n", name, size);
+	CHECK(ds->len < sizeof ds->text);
+	return LK_OK;
+}
+
+static void dir_state(struct dir_state *ds, const lk_io *io)
+{
+	memset(ds, 0, sizeof *ds);
+	ds->io = io;
+	CHECK_OK(io->dir_open(io->ctx, DIR, 0, &ds->dir));
+	CHECK_OK(io->dir_list(io->ctx, ds->dir, note_file, ds));
+	io->dir_close(io->ctx, ds->dir);
+}
+
+/* A snapshot lets a writing open skip the old segments, so a flipped bit
+ * in one is first met by the compaction that copies it.  Before, lk_compact
+ * had already sealed the active segment and started a new one when it
+ * returned LK_CORRUPT; now it reads what it will copy first, and refuses
+ * with the directory as it was. */
+static void compaction_refused_for_damage_changes_nothing(void **state)
+{
+	struct dir_state before, after;
+	struct rec_list l;
+	lk_options o;
+	lk_io *io;
+	lk_db *db = open_churned(&io, 600, 5);
+
+	(void)state;
+	o = options(io);
+	CHECK_OK(lk_snapshot(db));
+	churn(db, 20, 6); /* the active segment has dead bytes to seal */
+	CHECK_OK(lk_close(db));
+	list_records(&l, io, DIR, "0000000000000001.seg");
+	CHECK(l.n > 4);
+	flip_bit(io, DIR, "0000000000000001.seg", l.v[2].offset + 12, 3);
+
+	CHECK_OK(lk_open(&db, DIR, &o));
+	dir_state(&before, io);
+	CHECK_ST(LK_CORRUPT, lk_compact(db));
+	CHECK(strstr(lk_errmsg(), "0000000000000001.seg") != NULL);
+	dir_state(&after, io);
+	if (strcmp(before.text, after.text) != 0)
+		fprintf(stderr, "before:\n%safter:\n%s", before.text,
+			after.text);
+	CHECK(strcmp(before.text, after.text) == 0);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
+/* Read-only opens (the tools' get, scan, backup) beside a writer whose
+ * compactions remove segments between their listing and their opens:
+ * every one succeeds (recovery.c takes the listing again).  The
+ * interleaving is up to the scheduler; the deterministic case is in
+ * test_recovery.c. */
+static atomic_int ro_done;
+
+static void *ro_opener(void *arg)
+{
+	const lk_io *io = arg;
+	lk_options o = options(io);
+	unsigned opens = 0;
+
+	o.flags = LK_OPEN_READONLY;
+	while (!atomic_load(&ro_done) || opens == 0) {
+		lk_db *db;
+
+		CHECK_OK(lk_open(&db, DIR, &o));
+		CHECK_OK(lk_close(db));
+		opens++;
+	}
+	return NULL;
+}
+
+static void read_only_opens_beside_compactions_succeed(void **state)
+{
+	pthread_t t;
+	lk_io *io;
+	lk_db *db = open_churned(&io, 300, 7);
+
+	(void)state;
+	atomic_store(&ro_done, 0);
+	CHECK(pthread_create(&t, NULL, ro_opener, io) == 0);
+	for (int round = 0; round < 30; round++) {
+		churn(db, 100, 100 + (uint64_t)round);
+		CHECK_OK(lk_compact(db));
+	}
+	atomic_store(&ro_done, 1);
+	CHECK(pthread_join(t, NULL) == 0);
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +782,8 @@ int main(void)
 		cmocka_unit_test(verify_reports_leftovers_and_open_removes_them),
 		cmocka_unit_test(misuse_and_options),
 		cmocka_unit_test(background_compaction_under_load),
+		cmocka_unit_test(read_only_opens_beside_compactions_succeed),
+		cmocka_unit_test(compaction_refused_for_damage_changes_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

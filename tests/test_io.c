@@ -873,6 +873,45 @@ static void directory_is_not_a_file(void **state)
 	assert_null(f);
 }
 
+/* Before the fix a read-only open of a FIFO waited for a writer forever;
+ * the alarm turns such a hang into a failure (SIGALRM kills the test). */
+static void fifo_named_like_a_segment_is_refused_without_blocking(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const names[] = { "0000000000000001.seg",
+					     "0000000000000001.snap", "LOCK" };
+	char path[256];
+	lk_io_file *f = (void *)fx;
+
+	alarm(30);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", fx->db, names[i]);
+		assert_int_equal(mkfifo(path, 0600), 0);
+		CHECK_ST(LK_IO, fx_open(fx, names[i], LK_IO_READ, &f));
+		assert_null(f);
+		assert_non_null(strstr(lk_errmsg(), names[i]));
+		assert_non_null(strstr(lk_errmsg(), "FIFO"));
+		CHECK_ST(LK_IO, fx_open(fx, names[i], LK_IO_WRITE, &f));
+		CHECK_ST(LK_IO, fx_open(fx, names[i], RW_CREATE, &f));
+		CHECK_ST(LK_IO, fx_lock(fx, names[i], &f));
+		assert_null(f);
+	}
+	alarm(0);
+}
+
+static void dir_open_of_a_regular_file_is_not_found(void **state)
+{
+	struct fixture *fx = *state;
+	lk_io_dir *d = (void *)fx;
+	char path[256];
+
+	put_file(fx, "plain", "x");
+	snprintf(path, sizeof path, "%s/plain", fx->db);
+	CHECK_ST(LK_NOT_FOUND, fx->io->dir_open(fx->io->ctx, path, 0, &d));
+	assert_null(d);
+	CHECK_ST(LK_NOT_FOUND, fx->io->dir_open(fx->io->ctx, path, 1, &d));
+}
+
 /* ---------------------------------------------------------------------- */
 /* Memory only                                                            */
 /* ---------------------------------------------------------------------- */
@@ -961,6 +1000,8 @@ int main(void)
 		POSIX(files_are_created_0600_and_dirs_0700),
 		POSIX(symbolic_links_are_not_followed),
 		POSIX(directory_is_not_a_file),
+		POSIX(fifo_named_like_a_segment_is_refused_without_blocking),
+		POSIX(dir_open_of_a_regular_file_is_not_found),
 		POSIX(lock_held_by_another_process_is_busy),
 		MEMORY(memory_clock_moves_only_when_set),
 		MEMORY(memory_file_cannot_grow_past_4_gib),

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "endian.h"
@@ -793,6 +794,262 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	CHECK(remove_tree(dir) == 0);
 }
 
+/* Before, a read-only open and lk_verify waited forever for a writer of
+ * the FIFO; the alarm turns such a hang into a failure. */
+static void fifo_named_like_a_segment_fails_every_open_without_blocking(
+	void **state)
+{
+	const lk_io *px = lk_io_posix();
+	lk_options o = test_options(px);
+	struct seen seen = { 0 };
+	lk_recovery_report rep;
+	char dir[64], fifo[128];
+	lk_db *db;
+
+	(void)state;
+	CHECK(make_temp_dir(dir, sizeof dir, "fifo") == 0);
+	CHECK_OK(lk_open(&db, dir, &o));
+	put_range(db, 0, KEYS);
+	CHECK_OK(lk_close(db));
+	snprintf(fifo, sizeof fifo, "%s/00000000000000ff.seg", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	alarm(30);
+	CHECK_ST(LK_IO, lk_open(&db, dir, &o));
+	CHECK(strstr(lk_errmsg(), "00000000000000ff.seg") != NULL);
+	o.flags = LK_OPEN_READONLY;
+	CHECK_ST(LK_IO, lk_open(&db, dir, &o));
+	CHECK(strstr(lk_errmsg(), "not a regular file (a FIFO)") != NULL);
+	CHECK_ST(LK_IO, lk_verify(&rep, dir, &o, on_problem, &seen));
+	CHECK(seen.other == 1);
+	alarm(0);
+	CHECK(remove_tree(dir) == 0);
+}
+
+/* The bytes an open reads, through a wrapped POSIX layer. */
+static const lk_io *counted_inner;
+static uint64_t counted_bytes;
+
+static lk_status counting_pread(void *ctx, lk_io_file *f, void *buf,
+				size_t n, uint64_t offset, size_t *got)
+{
+	lk_status st = counted_inner->pread(ctx, f, buf, n, offset, got);
+
+	counted_bytes += *got;
+	return st;
+}
+
+/* `truncate -s 8G` on the newest segment: before, every open read all 8
+ * GiB of zeroes (time linear in the apparent size).  Now a segment file
+ * larger than any segment logkeep writes is damage, refused after reading
+ * the header, and nothing on disk changes. */
+static void sparse_tail_past_the_segment_limit_is_refused_unread(void **state)
+{
+	const uint64_t huge = UINT64_C(8) << 30;
+	const lk_io *px = lk_io_posix();
+	lk_io counted = *px;
+	lk_options o = test_options(&counted);
+	lk_io_file *f;
+	lk_io_dir *d;
+	uint64_t size;
+	char dir[64];
+	lk_db *db;
+
+	(void)state;
+	counted_inner = px;
+	counted.pread = counting_pread;
+	CHECK(make_temp_dir(dir, sizeof dir, "sparse") == 0);
+	CHECK_OK(lk_open(&db, dir, &o));
+	put_range(db, 0, KEYS);
+	CHECK_OK(lk_close(db));
+	truncate_to(px, dir, SEG1, huge);
+
+	counted_bytes = 0;
+	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
+	CHECK(strstr(lk_errmsg(), SEG1) != NULL);
+	CHECK(strstr(lk_errmsg(), "larger than any segment") != NULL);
+	CHECK(counted_bytes < 1024 * 1024);
+	o.flags = LK_OPEN_READONLY;
+	counted_bytes = 0;
+	CHECK_ST(LK_CORRUPT, lk_open(&db, dir, &o));
+	CHECK(counted_bytes < 1024 * 1024);
+
+	CHECK_OK(px->dir_open(px->ctx, dir, 0, &d));
+	CHECK_OK(px->open(px->ctx, d, SEG1, LK_IO_READ, &f));
+	CHECK_OK(px->size(px->ctx, f, &size));
+	CHECK(size == huge); /* the refused writing open kept it as it was */
+	px->close(px->ctx, f);
+	px->dir_close(px->ctx, d);
+	CHECK(remove_tree(dir) == 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Readers beside a writer                                                */
+/* ---------------------------------------------------------------------- */
+
+/* A layer over the memory one whose dir_list runs `between` once the
+ * listing is taken, as if another process acted between a reader's
+ * listing and its opens. */
+static lk_io beside;
+static void (*between)(void);
+static unsigned listings;
+
+static lk_status beside_dir_list(void *ctx, lk_io_dir *dir, lk_io_list_fn fn,
+				 void *arg)
+{
+	lk_status st = mem->dir_list(ctx, dir, fn, arg);
+
+	listings++;
+	if (between)
+		between();
+	return st;
+}
+
+static lk_db *writer;
+
+/* The writer's compaction rewrites the sealed segments and removes them. */
+static void compact_once(void)
+{
+	between = NULL;
+	CHECK_OK(lk_compact(writer));
+}
+
+/* Several sealed segments, every key written eight times: a compaction
+ * rewrites and removes them. */
+static void open_writer_with_dead_segments(void)
+{
+	lk_options o = test_options(mem);
+
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&writer, DIR, &o));
+	for (int round = 0; round < 8; round++)
+		put_range(writer, 0, KEYS);
+	beside = *mem;
+	beside.dir_list = beside_dir_list;
+	listings = 0;
+}
+
+static void check_every_key(lk_db *db)
+{
+	for (int i = 0; i < KEYS; i++)
+		CHECK(has_key(db, i));
+}
+
+static void read_only_open_retries_when_compaction_removes_a_listed_segment(
+	void **state)
+{
+	lk_options o = test_options(&beside);
+	lk_stats st = { .version = LK_STATS_VERSION };
+	lk_db *db;
+
+	(void)state;
+	open_writer_with_dead_segments();
+	CHECK_OK(lk_stats_get(&st, writer));
+	CHECK(st.segment_count > 2);
+	o.flags = LK_OPEN_READONLY;
+	between = compact_once;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(between == NULL); /* the compaction did run in between */
+	CHECK(listings >= 3);   /* listed, found stale, listed again (twice) */
+	check_every_key(db);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_close(writer));
+}
+
+static void verify_retries_when_compaction_removes_a_listed_segment(
+	void **state)
+{
+	lk_options o = test_options(&beside);
+	lk_recovery_report rep;
+	struct seen s = { 0 };
+
+	(void)state;
+	open_writer_with_dead_segments();
+	between = compact_once;
+	CHECK_OK(lk_verify(&rep, DIR, &o, on_problem, &s));
+	CHECK(between == NULL);
+	CHECK(s.torn == 0 && s.corrupt == 0 && s.other == 0);
+	CHECK(rep.records_replayed >= KEYS);
+	CHECK_OK(lk_close(writer));
+}
+
+/* A segment file that comes and goes at every listing, at a place in
+ * the log a compaction's output would take. */
+static void flicker(void)
+{
+	static const char name[] = "0000000000000001.5.seg";
+	lk_io_dir *d;
+	lk_io_file *f;
+
+	CHECK_OK(mem->dir_open(mem->ctx, DIR, 0, &d));
+	if (mem->unlink(mem->ctx, d, name) == LK_NOT_FOUND) {
+		CHECK_OK(mem->open(mem->ctx, d, name,
+				   LK_IO_WRITE | LK_IO_CREATE, &f));
+		mem->close(mem->ctx, f);
+	}
+	mem->dir_close(mem->ctx, d);
+}
+
+/* A rotation between the listings adds a segment past the newest: the
+ * open goes on with the log as first listed. */
+static void rotate_once(void)
+{
+	lk_options o = test_options(mem);
+	char v[64];
+	lk_db *db;
+
+	between = NULL;
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	memset(v, 'r', sizeof v);
+	for (int i = 0; i < 100; i++)
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "rot", 3, v, sizeof v, 0));
+	CHECK_OK(lk_close(db));
+}
+
+static void read_only_open_ignores_a_segment_a_rotation_added(void **state)
+{
+	lk_options o = test_options(&beside);
+	unsigned undisturbed;
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	beside = *mem;
+	beside.dir_list = beside_dir_list;
+	o.flags = LK_OPEN_READONLY;
+	listings = 0;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_close(db));
+	undisturbed = listings;
+	listings = 0;
+	between = rotate_once;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(between == NULL);
+	/* not taken again; one more listing finds the successor that
+	 * makes the seal of the newest segment opened legitimate */
+	CHECK(listings == undisturbed + 1);
+	check_every_key(db);
+	CHECK_OK(lk_close(db));
+}
+
+static void read_only_open_gives_up_busy_when_the_listing_never_settles(
+	void **state)
+{
+	lk_options o = test_options(&beside);
+	lk_db *db;
+
+	(void)state;
+	make_db(KEYS, 0);
+	beside = *mem;
+	beside.dir_list = beside_dir_list;
+	listings = 0;
+	o.flags = LK_OPEN_READONLY;
+	between = flicker;
+	CHECK_ST(LK_BUSY, lk_open(&db, DIR, &o));
+	CHECK(listings == 20); /* two listings per attempt, ten attempts */
+	between = NULL;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Forged segments: valid checksums, impossible structure                  */
 /* ---------------------------------------------------------------------- */
@@ -1276,7 +1533,15 @@ int main(void)
 		T(forged_catalog_giving_one_id_two_names_is_refused),
 		T(large_records_overwritten_replay_exactly),
 		T(verify_names_every_kind_of_problem),
+		T(read_only_open_retries_when_compaction_removes_a_listed_segment),
+		T(verify_retries_when_compaction_removes_a_listed_segment),
+		T(read_only_open_gives_up_busy_when_the_listing_never_settles),
+		T(read_only_open_ignores_a_segment_a_rotation_added),
 		cmocka_unit_test(posix_torn_tail_and_bit_flip),
+		cmocka_unit_test(
+			fifo_named_like_a_segment_fails_every_open_without_blocking),
+		cmocka_unit_test(
+			sparse_tail_past_the_segment_limit_is_refused_unread),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,20 +38,37 @@
 /* Exit statuses                                                          */
 /* ---------------------------------------------------------------------- */
 
+/* One code per kind of outcome, whichever command meets it (logkeep.c's
+ * exit_text is the manual of this table). */
 enum {
 	CLI_OK = 0,      /* success */
 	CLI_NO = 1,      /* the answer is no: key absent, torn tail only */
-	CLI_USAGE = 2,   /* bad option, bad argument, malformed input */
+	CLI_USAGE = 2,   /* bad option, bad argument, malformed input, a DIR
+			    that does not exist or is not a directory */
 	CLI_CORRUPT = 3, /* damage on disk, unknown format version */
-	CLI_ERROR = 4,   /* I/O and every other failure */
-	CLI_BUSY = 5,    /* another writer holds the directory */
+	CLI_ERROR = 4,   /* I/O (a file that cannot be read, one that is not
+			    a regular file) and every other failure */
+	CLI_BUSY = 5,    /* another writer holds the directory, or changed it
+			    faster than a read-only open could read it */
+	CLI_TOO_BIG = 6, /* DIR holds more than this logkeep opens */
 };
 
 /* What a command returns for -h/--help: main() prints its manual. */
 #define CLI_SHOW_HELP (-1)
 
+/* Where a status came from.  The same status means a different thing
+ * from each: LK_NOT_FOUND from opening DIR is a DIR that is not there (a
+ * bad argument), from lk_get a key that is not there (a "no"); LK_TOO_BIG
+ * from opening DIR is a directory past the engine's limits (more segment
+ * files than LK_SEGMENT_COUNT_MAX), from a write the user's key, value or
+ * batch. */
+enum cli_origin {
+	CLI_FROM_DIR,  /* opening or checking DIR: lk_open, lk_verify */
+	CLI_FROM_CALL, /* a call with the user's operands on an open DIR */
+};
+
 /* The one mapping from an engine status to an exit status. */
-int cli_exit_for(lk_status st);
+int cli_exit_for(lk_status st, enum cli_origin origin);
 
 /* ---------------------------------------------------------------------- */
 /* Diagnostics (stderr only: stdout is the command's output)              */
@@ -66,6 +83,9 @@ void cli_msg(const char *cmd, const char *fmt, ...)
  * engine call can replace lk_errmsg(). */
 int cli_fail_at(const char *cmd, const char *where, lk_status st);
 int cli_fail(const char *cmd, lk_status st);
+/* The same for a status of opening or checking DIR: returns
+ * cli_exit_for(st, CLI_FROM_DIR). */
+int cli_fail_dir(const char *cmd, lk_status st);
 
 /* A usage error and where to read the usage; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -127,8 +147,9 @@ struct cli_open_params {
 	int must_exist;              /* writable, but never create DIR */
 };
 
-/* Opens DIR, creating it unless readonly.  Returns an exit status; a DIR
- * that does not exist is a bad argument (CLI_USAGE), not a "no". */
+/* Opens DIR, creating it unless readonly.  Returns an exit status
+ * (cli_exit_for with CLI_FROM_DIR): a DIR that does not exist is a bad
+ * argument (CLI_USAGE), not a "no". */
 int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 		const struct cli_open_params *p);
 

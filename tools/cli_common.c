@@ -19,16 +19,19 @@
 /* ---------------------------------------------------------------------- */
 
 /* The one mapping from an engine status to an exit status. */
-int cli_exit_for(lk_status st)
+int cli_exit_for(lk_status st, enum cli_origin origin)
 {
+	int dir = origin == CLI_FROM_DIR;
+
 	switch (st) {
 	case LK_OK:
 		return CLI_OK;
 	case LK_NOT_FOUND:
-		return CLI_NO;
+		return dir ? CLI_USAGE : CLI_NO; /* no such DIR; no such key */
 	case LK_INVALID:
-	case LK_TOO_BIG:
 		return CLI_USAGE;
+	case LK_TOO_BIG:
+		return dir ? CLI_TOO_BIG : CLI_USAGE;
 	case LK_CORRUPT:
 	case LK_VERSION:
 		return CLI_CORRUPT;
@@ -83,12 +86,12 @@ void cli_msg(const char *cmd, const char *fmt, ...)
 }
 
 /* Reports an engine failure, with `where` ("line 7: ") between the
- * command and the status when given, and returns its exit status.
- * Must be called before any other engine call replaces lk_errmsg().
+ * command and the status when given; the callers below return its exit
+ * status.  Must be called before any other engine call replaces lk_errmsg().
  * The detail quotes file and namespace names, which may hold any bytes:
  * it is escaped like scan output, so that it stays one line and cannot
  * drive the terminal. */
-int cli_fail_at(const char *cmd, const char *where, lk_status st)
+static void report(const char *cmd, const char *where, lk_status st)
 {
 	const char *detail = lk_errmsg();
 
@@ -101,12 +104,23 @@ int cli_fail_at(const char *cmd, const char *where, lk_status st)
 		text_put_escaped(stderr, detail, strlen(detail));
 	}
 	fputc('\n', stderr);
-	return cli_exit_for(st);
+}
+
+int cli_fail_at(const char *cmd, const char *where, lk_status st)
+{
+	report(cmd, where, st);
+	return cli_exit_for(st, CLI_FROM_CALL);
 }
 
 int cli_fail(const char *cmd, lk_status st)
 {
 	return cli_fail_at(cmd, "", st);
+}
+
+int cli_fail_dir(const char *cmd, lk_status st)
+{
+	report(cmd, "", st);
+	return cli_exit_for(st, CLI_FROM_DIR);
 }
 
 /* Reports a usage error and where to find the usage; returns CLI_USAGE. */
@@ -195,7 +209,7 @@ uint64_t cli_monotonic_ms(void)
 
 /* Opens DIR: writing commands create it, read commands open it read-only.
  * A DIR that does not exist is a bad argument (exit 2), not a "no": exit
- * status 1 from get must mean that the key is absent. */
+ * status 1 from get must mean that the key is absent (cli_exit_for). */
 int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 		const struct cli_open_params *p)
 {
@@ -213,12 +227,8 @@ int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 	if (p->segment_size_bytes != 0)
 		opts.segment_size_bytes = p->segment_size_bytes;
 	st = lk_open(db, dir, &opts);
-	if (st == LK_NOT_FOUND) {
-		cli_fail(cmd, st);
-		return CLI_USAGE;
-	}
 	if (st != LK_OK)
-		return cli_fail(cmd, st);
+		return cli_fail_dir(cmd, st);
 	assert(*db != NULL);
 	return CLI_OK;
 }

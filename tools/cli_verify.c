@@ -9,9 +9,11 @@
  * puts "problems" first and the verdict ("ok", "status") and "report",
  * known only when lk_verify() returns, after it.
  *
- * Exit status: 0 no problem; 1 only a torn tail (which the next writing
- * open cuts, so not damage); 3 damage (LK_CORRUPT, LK_VERSION, or any
- * problem but a torn tail); 2 no such DIR; 4 the check could not finish.
+ * Exit status (cli.h): 0 no problem; 1 only a torn tail (which the next
+ * writing open cuts, so not damage); 3 damage (LK_CORRUPT, LK_VERSION, or
+ * any problem but a torn tail); 2 no such DIR; 4 a file that cannot be
+ * read, or the check could not finish; 6 more segment files than an open
+ * accepts.  lk_verify's status says which, as lk_open's would.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -165,7 +167,12 @@ static void verify_print_text(const struct verify_out *vo, lk_status st,
 		text_put_escaped(stdout, r->snapshot_note, note_len);
 		putchar('\n');
 	}
-	if (st == LK_CORRUPT || st == LK_VERSION || vo->damage > 0)
+	if (st == LK_TOO_BIG)
+		printf("result: beyond this logkeep's limits, an open refuses "
+		       "DIR; %" PRIu64 " problem%s listed\n",
+		       vo->damage + vo->torn,
+		       vo->damage + vo->torn == 1 ? "" : "s");
+	else if (st == LK_CORRUPT || st == LK_VERSION || vo->damage > 0)
 		printf("result: damaged: %" PRIu64 " problem%s\n",
 		       vo->damage + vo->torn,
 		       vo->damage + vo->torn == 1 ? "" : "s");
@@ -203,20 +210,17 @@ int cmd_verify(const char *cmd, int argc, char **argv)
 	report.version = LK_REPORT_VERSION;
 	opts.flags = LK_OPEN_READONLY;
 	st = lk_verify(&report, argv[0], &opts, verify_problem, &vo);
-	if ((st == LK_NOT_FOUND || st == LK_INVALID) && !vo.json_open) {
-		cli_fail(cmd, st);
-		return CLI_USAGE; /* no such DIR: a bad argument */
-	}
 	if (st != LK_OK)
-		cli_fail(cmd, st);
+		rc = cli_fail_dir(cmd, st);
+	/* no such DIR: nothing was read, there is no report to print */
+	if ((st == LK_NOT_FOUND || st == LK_INVALID) && !vo.json_open)
+		return rc;
 	if (vo.json)
 		verify_print_json(&vo, st, &report);
 	else
 		verify_print_text(&vo, st, &report);
-	if (st == LK_NOT_FOUND)
-		return CLI_USAGE;
 	if (st != LK_OK)
-		return cli_exit_for(st);
+		return rc;
 	if (vo.damage > 0)
 		return CLI_CORRUPT; /* the engine said ok but saw damage */
 	return vo.torn > 0 ? CLI_NO : CLI_OK;

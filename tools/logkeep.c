@@ -37,19 +37,25 @@
 
 static const char exit_text[] =
 	"EXIT STATUS\n"
-	"       The same for every command:\n"
+	"       The same for every command, one for each kind of outcome:\n"
 	"       0  success.\n"
 	"       1  no: get found no such key (absent, deleted, expired, or no\n"
 	"          such namespace); verify found nothing but a torn tail, which\n"
 	"          the next writing open cuts off.\n"
 	"       2  usage error: a bad option or argument, malformed input, a\n"
 	"          key, value or batch over a limit, or a DIR that does not\n"
-	"          exist (get, scan, verify).\n"
-	"       3  corruption: the data fails a check or uses a format version\n"
+	"          exist or is not a directory.\n"
+	"       3  damage: the data fails a check or uses a format version\n"
 	"          this logkeep does not know, or verify found damage.\n"
-	"       4  I/O or other error: a failed read, write or sync, a full\n"
-	"          device, no memory, a write error on standard output.\n"
-	"       5  busy: another process holds DIR for writing.\n";
+	"       4  I/O or other error: a file of DIR that cannot be read or is\n"
+	"          not a regular file (a FIFO or a device under a segment's\n"
+	"          or the LOCK's name; under a snapshot's, it is not used), a\n"
+	"          failed read, write or sync, a full device, no memory, a\n"
+	"          write error on standard output.\n"
+	"       5  busy: another process holds DIR for writing, or changed it\n"
+	"          faster than a read-only open could read it.\n"
+	"       6  too big: DIR holds more than this logkeep opens (more than\n"
+	"          1000 segment files, or more keys than its index holds).\n";
 
 /* ---------------------------------------------------------------------- */
 /* The command table and the manual                                       */
