@@ -146,6 +146,26 @@ static void place(struct index *ix, struct slot s)
 	}
 }
 
+int index_slots_fit(uint64_t slots, uint64_t keys)
+{
+	return keys <= LK_INDEX_SLOTS_MAX && slots <= LK_INDEX_SLOTS_MAX &&
+	       keys * LOAD_DEN <= slots * LOAD_NUM;
+}
+
+/* Growth adds half at 80% full (or jumps to just past 80% for a large
+ * reservation), so a table that only ever grew for the keys it holds is
+ * more than 8/15 full past INITIAL_SLOTS: twice the keys has margin. */
+uint64_t index_slots_max(uint64_t keys)
+{
+	uint64_t m = keys * 2;
+
+	if (keys > LK_INDEX_SLOTS_MAX)
+		return LK_INDEX_SLOTS_MAX;
+	if (m < INITIAL_SLOTS)
+		m = INITIAL_SLOTS;
+	return m < LK_INDEX_SLOTS_MAX ? m : LK_INDEX_SLOTS_MAX;
+}
+
 int index_has_room(const struct index *ix, uint64_t extra)
 {
 	return extra <= LK_INDEX_SLOTS_MAX &&
@@ -358,8 +378,8 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg)
 /* Snapshots                                                              */
 /* ---------------------------------------------------------------------- */
 
-int index_export(const struct index *ix, const uint16_t *seg_map,
-		 uint8_t *out)
+static int export_table(const struct index *ix, const uint16_t *seg_map,
+			uint8_t *out)
 {
 	uint64_t bitmap_bytes = IX_EXPORT_BITMAP_BYTES(ix->cap);
 	uint8_t *e = out + bitmap_bytes;
@@ -380,6 +400,40 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
 		e += IX_SLOT_BYTES;
 	}
 	return 0;
+}
+
+uint32_t index_export_slots(const struct index *ix)
+{
+	uint64_t slots;
+
+	if (ix->cap <= index_slots_max(ix->keys))
+		return ix->cap;
+	/* room to grow by about half again before the next growth */
+	slots = (uint64_t)ix->keys + ix->keys * 7u / 8u + 1u;
+	if (slots < INITIAL_SLOTS)
+		slots = INITIAL_SLOTS;
+	assert(slots < ix->cap && index_slots_fit(slots, ix->keys));
+	return (uint32_t)slots;
+}
+
+int index_export(const struct index *ix, const uint16_t *seg_map,
+		 uint8_t *out, void *scratch)
+{
+	struct index t; /* only its slots and capacity are used */
+	uint32_t slots = index_export_slots(ix);
+
+	if (slots == ix->cap)
+		return export_table(ix, seg_map, out);
+	/* Re-placed into a table of `slots`: the same entries, the same
+	 * Robin Hood order a load checks, fewer slots. */
+	assert(scratch);
+	t.slots = scratch;
+	t.cap = slots;
+	memset(t.slots, 0, (size_t)slots * sizeof *t.slots);
+	for (uint32_t i = 0; i < ix->cap; i++)
+		if (!is_empty(&ix->slots[i]))
+			place(&t, ix->slots[i]);
+	return export_table(&t, seg_map, out);
 }
 
 static lk_status import_fail(struct index *ix, const char **why,
@@ -404,7 +458,7 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 
 	/* Bounded first: keys * LOAD_DEN cannot wrap below this. */
 	if (cap < 1 || cap > LK_INDEX_SLOTS_MAX ||
-	    keys * LOAD_DEN > (uint64_t)cap * LOAD_NUM)
+	    !index_slots_fit(cap, keys))
 		return err_set(LK_TOO_BIG, "an index of %llu keys in %u slots",
 			       (unsigned long long)keys, cap);
 	/* Not zeroed here: the walk writes every slot once, holes too. */

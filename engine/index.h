@@ -109,12 +109,29 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg);
  * running handle are not those of the next open. */
 #define IX_EXPORT_BITMAP_BYTES(cap) ((((uint64_t)(cap) + 63) / 64) * 8)
 
+/* 1 if `keys` entries fit a table of `slots` under the load limit. */
+int index_slots_fit(uint64_t slots, uint64_t keys);
+
+/* The largest capacity a snapshot of `keys` keys may declare: what the
+ * growth policy gives a table that grew only for the keys it holds
+ * (INITIAL_SLOTS, or twice the keys).  A load refuses more, so that the
+ * memory it takes is bounded by the entries in the file. */
+uint64_t index_slots_max(uint64_t keys);
+
+/* The capacity index_export() writes ix with: its own, or a smaller one
+ * within index_slots_max() when deletes (the table never shrinks) or
+ * reservations for overwrites left it sparser than that. */
+uint32_t index_export_slots(const struct index *ix);
+
 /* Writes the bitmap and the entries into out, which holds
- * IX_EXPORT_BITMAP_BYTES(index_slots(ix)) + 12 * index_keys(ix) bytes;
- * each entry's segment slot s becomes seg_map[s].  Returns 0, or -1 if an
- * entry's slot maps to 0 (an entry that names no segment of the log). */
+ * IX_EXPORT_BITMAP_BYTES(index_export_slots(ix)) + 12 * index_keys(ix)
+ * bytes; each entry's segment slot s becomes seg_map[s].  When
+ * index_export_slots(ix) is not index_slots(ix), the entries are placed
+ * again in `scratch`, IX_SLOT_BYTES * index_export_slots(ix) bytes (else
+ * it may be NULL).  Returns 0, or -1 if an entry's slot maps to 0 (an
+ * entry that names no segment of the log). */
 int index_export(const struct index *ix, const uint16_t *seg_map,
-		 uint8_t *out);
+		 uint8_t *out, void *scratch);
 
 /* Loading a snapshot: index_import_begin() replaces the contents of ix
  * with an empty table of cap slots that is to hold `keys` entries, placed

@@ -5,34 +5,8 @@
  *
  * A snapshot is a file named <serial as 16 hex digits>.snap, written as
  * <serial>.snap.tmp, fdatasynced, renamed, and the directory synced; the
- * older snapshot is removed after that.  Layout (little-endian):
- *
- *   header (80 bytes)
- *     0  magic          8  "LKSNP\r\n\032"
- *     8  version        u16  SNAP_VERSION
- *    10  header_bytes   u16  80
- *    12  seg_count      u32  segments covered, 1..LK_SEGMENT_COUNT_MAX
- *    16  db_id          16   the database's id, as in segment headers
- *    32  serial         u64  the number in the file name
- *    40  created_ms     u64  wall clock when taken
- *    48  seq_last       u64  newest record sequence number at the position
- *    56  index_slots    u32  capacity of the index
- *    60  keys           u32  entries in the index
- *    64  file_bytes     u64  size of the whole file
- *    72  flags          u32  0
- *    76  checksum       u32  low 32 bits of XXH3_64(bytes 0..76)
- *   segments (seg_count x 64 bytes), in log order; the last one holds the
- *   position, and its data_end is the position
- *     0  seq u64, 8 seq_prev u64, 16 record_seq_base u64,
- *    24  data_end u64, 32 live_bytes u64, 40 ops u64,
- *    48  generation u32, 52 flags u32 (bit 0: sealed),
- *    56  tail_hash u64   XXH3_64 of the 64 bytes before data_end (fewer
- *                        if the segment is shorter): ties the snapshot to
- *                        the bytes of the log, not just to file names
- *   bitmap and entries of the index (index.h, "Snapshots"); an entry's
- *   segment is its place in the list above, from 1
- *   meta_hash u64        XXH3_64 of the header, segments and bitmap
- *   entries_hash u64     XXH3_64 of the entries
+ * older snapshot is removed after that.  The file's layout, its limits and
+ * its codec are in snapshot_format.h.
  *
  * Trust.  Open uses the newest snapshot that passes every check: its
  * header, both hashes, the database id, and the log: each listed segment
@@ -50,13 +24,9 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "snapshot_format.h"
 
-#define SNAP_VERSION 1u
-#define SNAP_HEADER_BYTES 80u
-#define SNAP_SEG_BYTES 64u
-#define SNAP_TRAILER_BYTES 16u
 #define SNAP_NAME_BYTES 40u
-#define SNAP_TAIL_BYTES 64u
 #define SNAP_NOTE_NONE "no snapshot: the whole log was replayed"
 
 /* What open needs to replay the log after a loaded snapshot. */

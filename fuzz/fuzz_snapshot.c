@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_snapshot.c - fuzz target for index snapshots (engine/snapshot.h):
+ * fuzz_snapshot.c - fuzz target for index snapshots (engine/snapshot_format.h):
  * a database written through the public API, a snapshot of it taken with
  * lk_snapshot(), the snapshot file's bytes edited as the input says, and
  * every open afterwards checked against a model of the keys.
@@ -112,18 +112,6 @@
 #define F_SYNC_NONE 0x20u
 #define F_BIG_VALUES 0x40u
 #define F_COMPACT_AFTER 0x80u
-
-/* Offsets in the snapshot's header and in a segment of its table
- * (snapshot.h), for the regions and FIX. */
-#define H_SEG_COUNT 12
-#define H_INDEX_SLOTS 56
-#define H_KEYS 60
-#define H_FILE_BYTES 64
-#define H_CHECKSUM 76
-#define S_SEQ 0
-#define S_DATA_END 24
-#define S_GENERATION 48
-#define S_TAIL_HASH 56
 
 static const char *const ns_names[NSS] = { "default", "alpha", "beta" };
 
@@ -403,7 +391,7 @@ struct bytes {
 enum { R_FILE, R_HEADER, R_SEGS, R_BITMAP, R_ENTRIES, R_TRAILER, R_COUNT };
 
 /* The regions of the original file, [start, end) each, as its header
- * says (snapshot.h). */
+ * says (snapshot_format.h). */
 struct regions {
 	size_t start[R_COUNT], end[R_COUNT];
 };
@@ -418,9 +406,11 @@ static void regions_of(struct regions *rg, const uint8_t *b, size_t len)
 	uint64_t bound[5] = { 0, SNAP_HEADER_BYTES, 0, 0, 0 };
 
 	if (len >= SNAP_HEADER_BYTES) {
-		bound[2] = (uint64_t)get_u32(b + H_SEG_COUNT) * SNAP_SEG_BYTES;
-		bound[3] = IX_EXPORT_BITMAP_BYTES(get_u32(b + H_INDEX_SLOTS));
-		bound[4] = (uint64_t)get_u32(b + H_KEYS) * IX_SLOT_BYTES;
+		bound[2] = (uint64_t)get_u32(b + SNAP_H_SEG_COUNT) *
+			   SNAP_SEG_BYTES;
+		bound[3] = IX_EXPORT_BITMAP_BYTES(get_u32(b +
+							  SNAP_H_INDEX_SLOTS));
+		bound[4] = (uint64_t)get_u32(b + SNAP_H_KEYS) * IX_SLOT_BYTES;
 	}
 	bound[2] += bound[1];
 	bound[3] += bound[2];
@@ -532,43 +522,46 @@ static int tail_hash(const lk_io *io, uint64_t seq, uint32_t generation,
 	}
 	io->dir_close(io->ctx, dir);
 	if (ok)
-		*hash = record_hash(buf, got, 0);
+		*hash = snap_hash(buf, got);
 	return ok;
 }
 
-/* FIX: makes the edited file pass the checks on its own bytes again. */
+/* FIX: makes the edited file pass the checks on its own bytes again:
+ * the header's file_bytes and checksum, the tail hashes (FIX_TAILS) and
+ * the trailer, recomputed with the format's own functions. */
 static void fix(const struct run *r, struct bytes *b)
 {
 	uint8_t *h = b->p;
-	uint64_t nsegs, keys, meta, want;
+	uint32_t nsegs, slots, keys;
+	uint64_t meta, want;
 
 	if (b->len < SNAP_HEADER_BYTES)
 		return;
-	nsegs = get_u32(h + H_SEG_COUNT);
-	keys = get_u32(h + H_KEYS);
-	meta = SNAP_HEADER_BYTES + nsegs * SNAP_SEG_BYTES +
-	       IX_EXPORT_BITMAP_BYTES(get_u32(h + H_INDEX_SLOTS));
-	want = meta + keys * IX_SLOT_BYTES + SNAP_TRAILER_BYTES;
+	nsegs = get_u32(h + SNAP_H_SEG_COUNT);
+	slots = get_u32(h + SNAP_H_INDEX_SLOTS);
+	keys = get_u32(h + SNAP_H_KEYS);
+	meta = snap_meta_bytes(nsegs, slots);
+	want = snap_file_bytes(nsegs, slots, keys);
 	for (uint64_t i = 0; (r->flags & F_FIX_TAILS) && i < nsegs &&
 			     SNAP_HEADER_BYTES + (i + 1) * SNAP_SEG_BYTES <=
 				     b->len;
 	     i++) {
 		uint8_t *s = h + SNAP_HEADER_BYTES + i * SNAP_SEG_BYTES;
-		uint64_t end = get_u64(s + S_DATA_END), hash;
+		uint64_t end = get_u64(s + SNAP_S_DATA_END), hash;
 
 		if (end <= UINT64_C(1) << 32 &&
-		    tail_hash(r->io, get_u64(s + S_SEQ),
-			      get_u32(s + S_GENERATION), end, &hash))
-			put_u64(s + S_TAIL_HASH, hash);
+		    tail_hash(r->io, get_u64(s + SNAP_S_SEQ),
+			      get_u32(s + SNAP_S_GENERATION), end, &hash))
+			put_u64(s + SNAP_S_TAIL_HASH, hash);
 	}
-	put_u64(h + H_FILE_BYTES, want);
-	put_u32(h + H_CHECKSUM, (uint32_t)record_hash(h, H_CHECKSUM, 0));
+	put_u64(h + SNAP_H_FILE_BYTES, want);
+	put_u32(h + SNAP_H_CHECKSUM, snap_header_checksum(h));
 	if (want <= b->len) {
 		uint8_t *t = b->p + want - SNAP_TRAILER_BYTES;
 
-		put_u64(t, record_hash(b->p, (size_t)meta, 0));
-		put_u64(t + 8, record_hash(b->p + meta,
-					   (size_t)(keys * IX_SLOT_BYTES), 0));
+		put_u64(t + SNAP_T_META_HASH, snap_hash(b->p, (size_t)meta));
+		put_u64(t + SNAP_T_ENTRIES_HASH,
+			snap_hash(b->p + meta, (size_t)keys * IX_SLOT_BYTES));
 	}
 }
 
