@@ -457,7 +457,7 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 	struct slot *fresh;
 
 	/* Bounded first: keys * LOAD_DEN cannot wrap below this. */
-	if (cap < 1 || cap > LK_INDEX_SLOTS_MAX ||
+	if (cap < 1 || cap > index_slots_max(keys) ||
 	    !index_slots_fit(cap, keys))
 		return err_set(LK_TOO_BIG, "an index of %llu keys in %u slots",
 			       (unsigned long long)keys, cap);

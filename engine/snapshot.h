@@ -9,7 +9,9 @@
  * its codec are in snapshot_format.h.
  *
  * Trust.  Open uses the newest snapshot that passes every check: its
- * header, both hashes, the database id, and the log: each listed segment
+ * header (with its index capacity no larger than its key count needs, so
+ * that a load never allocates more than about twice the file's size),
+ * both hashes, the database id, and the log: each listed segment
  * must be the file now at that place in the chain (same seq, generation,
  * links), every one but the last sealed with the same size, the last at
  * least as long as the position, and each one's tail_hash must match.

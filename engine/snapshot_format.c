@@ -36,6 +36,8 @@ static const char *counts_invalid(uint32_t seg_count, uint32_t slots,
 	if (slots == 0 || slots > LK_INDEX_SLOTS_MAX ||
 	    !index_slots_fit(slots, keys))
 		return "its index's key count is past the limits of its slots";
+	if (slots > index_slots_max(keys))
+		return "its index declares more slots than its keys need";
 	return NULL;
 }
 
