@@ -500,12 +500,14 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 	struct slot *slots = ix->slots;
 	const uint32_t *seg_map = im->seg_map;
 	const uint64_t *seg_end = im->seg_end;
+	uint64_t *seg_bytes = im->seg_bytes, *seg_large = im->seg_large;
 	uint64_t bits = im->bits, word = im->word, ns_run = 0;
 	uint32_t next_free = im->next_free, prev_dist = im->prev_dist;
 	uint32_t nsegs = im->nsegs;
 	int first = im->done == 0;
 	uint8_t run_ns = 0;
 
+	assert(seg_bytes && seg_large);
 	if (n > im->keys - im->done)
 		return import_fail(ix, why, "more entries than keys");
 	for (size_t i = 0; i < n; i++, e += IX_SLOT_BYTES) {
@@ -533,6 +535,8 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 			return import_fail(ix, why, "entries out of probe "
 						    "order");
 		first = 0;
+		seg_bytes[seg] += size;
+		seg_large[seg] += size == IX_SIZE_LARGE;
 		s.w1 = seg_map[seg] << 20 | (s.w1 & 0xfffffu);
 		while (next_free < pos)
 			slots[next_free++] = (struct slot){ 0, 0, 0 };

@@ -143,8 +143,12 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
  * and an entry must lie inside it.  Every entry is checked, and so is the
  * Robin Hood order that lookups rely on.  The entries of namespace 0 (the
  * catalog) are listed in ns0[], so the caller need not walk the table for
- * them.  Each returns LK_OK or LK_CORRUPT with *why (ix is then empty);
- * begin also LK_NOMEM and LK_TOO_BIG. */
+ * them.  Per segment number m, seg_bytes[m] sums the sizes of its
+ * entries (IX_SIZE_LARGE for a large one) and seg_large[m] counts its
+ * large ones, so that the caller can hold them against the segment's live
+ * bytes: both are arrays of nsegs + 1 that the caller zeroes and sets in
+ * *im after begin.  Each returns LK_OK or LK_CORRUPT with *why (ix is
+ * then empty); begin also LK_NOMEM and LK_TOO_BIG. */
 struct ix_import {
 	const uint8_t *bitmap;
 	const uint32_t *seg_map;
@@ -156,6 +160,7 @@ struct ix_import {
 	uint32_t next_free, prev_dist;
 	struct ix_loc ns0[LK_NS_COUNT_MAX + 1];
 	size_t ns0_n;
+	uint64_t *seg_bytes, *seg_large;
 };
 
 lk_status index_import_begin(struct index *ix, struct ix_import *im,

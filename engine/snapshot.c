@@ -67,21 +67,32 @@ static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)
 		 tmp ? ".tmp" : "");
 }
 
+/* Reads the SNAP_TAIL_BYTES before `end` in s (fewer if s is shorter)
+ * into buf, *n of them. */
+static lk_status read_tail(const lk_io *io, struct segment *s, uint64_t end,
+			   uint8_t buf[SNAP_TAIL_BYTES], size_t *n)
+{
+	uint64_t from = end > SNAP_TAIL_BYTES ? end - SNAP_TAIL_BYTES : 0;
+	lk_status st;
+
+	*n = 0;
+	st = io->pread(io->ctx, s->file, buf, (size_t)(end - from), from, n);
+	if (st == LK_OK && *n != end - from)
+		st = err_set(LK_CORRUPT, "segment %s is shorter than %" PRIu64
+				         " bytes", s->name, end);
+	return st;
+}
+
 /* The hash of the SNAP_TAIL_BYTES before `end` in s. */
 static lk_status tail_hash(const lk_io *io, struct segment *s, uint64_t end,
 			   uint64_t *hash)
 {
 	uint8_t buf[SNAP_TAIL_BYTES];
-	uint64_t from = end > SNAP_TAIL_BYTES ? end - SNAP_TAIL_BYTES : 0;
-	size_t got = 0;
-	lk_status st;
+	size_t n;
+	lk_status st = read_tail(io, s, end, buf, &n);
 
-	st = io->pread(io->ctx, s->file, buf, (size_t)(end - from), from, &got);
-	if (st == LK_OK && got != end - from)
-		st = err_set(LK_CORRUPT, "segment %s is shorter than %" PRIu64
-				         " bytes", s->name, end);
 	if (st == LK_OK)
-		*hash = snap_hash(buf, got);
+		*hash = snap_hash(buf, n);
 	return st;
 }
 
@@ -407,6 +418,7 @@ struct loader {
 	uint8_t *meta;             /* header, segments and bitmap */
 	size_t meta_len;
 	struct snap_seg *table;    /* [1..h.seg_count], decoded */
+	uint64_t *sums;            /* the import's seg_bytes, seg_large */
 	struct index *ix;
 	struct ix_import im;
 	int adopted;               /* db->ix and the segments took it */
@@ -478,6 +490,43 @@ static lk_status check_header(struct loader *ld)
 	return LK_OK;
 }
 
+/* What a snapshot's data_end must be in the log: the end of the header
+ * (nothing written yet), or the end of a commit record, or of the seal
+ * when the entry says sealed, whose count must then be the entry's ops.
+ * A forged position inside a record would otherwise make the replay
+ * after it take real records for a torn tail.  tail: the n bytes before
+ * data_end; commits and seals are far shorter.  Returns NULL or why not. */
+static const char *ends_its_part(struct segment *s, const struct snap_seg *e,
+				 const uint8_t *tail, size_t n)
+{
+	int sealed = (e->flags & SNAP_SEG_SEALED) != 0;
+
+	if (e->data_end == SEG_HEADER_BYTES)
+		return sealed ? "a seal inside the segment header" : NULL;
+	for (size_t len = REC_BYTES_MIN; len <= n; len++) {
+		uint64_t at = e->data_end - len;
+		const uint8_t *p = tail + n - len;
+		const char *why = NULL;
+		struct record rec;
+		uint32_t size;
+
+		if (at < SEG_HEADER_BYTES)
+			break;
+		if (record_peek_size(&size, p, len, &why) != LK_OK ||
+		    size != len ||
+		    record_decode(&rec, p, len, s->hdr.record_seq_base,
+				  seg_seed(s, at), &why) != LK_OK)
+			continue;
+		if (rec.type != (sealed ? REC_SEAL : REC_COMMIT))
+			continue;
+		if (sealed && rec.count != e->ops)
+			return "its seal counts other operations";
+		return NULL;
+	}
+	return sealed ? "not the end of a seal record"
+		      : "not the end of a commit record";
+}
+
 /* The segment table against the log, and the tail of every segment. */
 static lk_status check_segments(struct loader *ld, uint64_t *ends)
 {
@@ -490,7 +539,8 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 		struct snap_seg *e = &ld->table[i];
 		int last = i == count;
 		const char *why = NULL;
-		uint64_t hash;
+		uint8_t tail[SNAP_TAIL_BYTES];
+		size_t n;
 		lk_status st;
 
 		if (i > ld->nsegs)
@@ -514,16 +564,20 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 			return reject(ld, "segment %" PRIu64 " ends at %" PRIu64
 				      ", the snapshot has %" PRIu64,
 				      s->hdr.seq, s->file_size, e->data_end);
-		st = tail_hash(io, s, e->data_end, &hash);
+		st = read_tail(io, s, e->data_end, tail, &n);
 		if (st == LK_NOMEM)
 			return st;
 		if (st != LK_OK)
 			return reject(ld, "segment %" PRIu64 ": %.100s",
 				      s->hdr.seq, lk_errmsg());
-		if (hash != e->tail_hash)
+		if (snap_hash(tail, n) != e->tail_hash)
 			return reject(ld, "segment %" PRIu64 " holds other "
 				      "bytes before %" PRIu64, s->hdr.seq,
 				      e->data_end);
+		why = ends_its_part(s, e, tail, n);
+		if (why)
+			return reject(ld, "segment %" PRIu64 " at %" PRIu64
+				      ": %s", s->hdr.seq, e->data_end, why);
 		ends[i] = e->data_end;
 	}
 	return LK_OK;
@@ -548,6 +602,28 @@ static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
 			return 0;
 	}
 	return 1;
+}
+
+/* Each segment's live bytes against the entries that point into it: the
+ * sum of their sizes, exact but for large records, whose size the index
+ * does not hold (at least IX_SIZE_LARGE, at most a record's limit).  A
+ * snapshot that drops keys but keeps the counters is caught here. */
+static lk_status check_live_bytes(struct loader *ld)
+{
+	const uint64_t *bytes = ld->im.seg_bytes, *large = ld->im.seg_large;
+	const uint64_t large_extra = LK_RECORD_BYTES_MAX +
+				     REC_PREFIX_BYTES_MAX - IX_SIZE_LARGE;
+
+	for (uint32_t i = 1; i <= ld->h.seg_count; i++) {
+		uint64_t live = ld->table[i].live_bytes;
+
+		if (live < bytes[i] || live - bytes[i] > large[i] * large_extra)
+			return reject(ld, "segment %" PRIu64 " has %" PRIu64
+				      " live bytes, its index entries %" PRIu64
+				      "%s", ld->table[i].seq, live, bytes[i],
+				      large[i] ? " and more" : "");
+	}
+	return LK_OK;
 }
 
 /* Reads the entries into ld->ix a chunk at a time (no second copy of the
@@ -577,6 +653,8 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 				ld->meta + SNAP_HEADER_BYTES +
 					(size_t)ld->h.seg_count * SNAP_SEG_BYTES,
 				map, ld->h.seg_count, ends, &why);
+	ld->im.seg_bytes = ld->sums;
+	ld->im.seg_large = ld->sums + ld->h.seg_count + 1;
 	while (st == LK_OK && left) {
 		size_t n = left < SNAP_CHUNK_ENTRIES ? (size_t)left
 						     : SNAP_CHUNK_ENTRIES;
@@ -597,6 +675,8 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 		return reject(ld, "checksum mismatch in its index entries");
 	if (st == LK_CORRUPT)
 		return reject(ld, "invalid index: %s", why);
+	if (st == LK_OK)
+		st = check_live_bytes(ld);
 	return st;
 }
 
@@ -620,7 +700,9 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		return st;
 	ld->meta = mem_alloc(ld->meta_len);
 	ld->table = mem_calloc((size_t)ld->h.seg_count + 1, sizeof *ld->table);
-	if (!ld->meta || !ld->table)
+	ld->sums = mem_calloc(2 * ((size_t)ld->h.seg_count + 1),
+			      sizeof *ld->sums);
+	if (!ld->meta || !ld->table || !ld->sums)
 		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
 	st = read_exact(ld, ld->meta, ld->meta_len, 0);
 	if (st == LK_OK)
@@ -701,6 +783,7 @@ static void loader_free(struct loader *ld)
 	index_free(ld->ix);
 	mem_free(ld->meta);
 	mem_free(ld->table);
+	mem_free(ld->sums);
 	ld->f = NULL;
 	ld->ix = NULL;
 	ld->meta = NULL;

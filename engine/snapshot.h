@@ -14,7 +14,14 @@
  * both hashes, the database id, and the log: each listed segment
  * must be the file now at that place in the chain (same seq, generation,
  * links), every one but the last sealed with the same size, the last at
- * least as long as the position, and each one's tail_hash must match.
+ * least as long as the position, and each one's tail_hash must match;
+ * each data_end must end a commit record (or the seal, whose count must
+ * be the entry's ops), and each segment's live bytes must be what the
+ * index entries that point into it add up to.  The hashes guard against
+ * damage, not against a forger who recomputes them: a snapshot forged
+ * with consistent hashes and counters (say, one that drops keys and the
+ * live bytes they held) is only caught by lk_verify(), which compares it
+ * with a replay of the whole log.
  * A compaction renames the segments it rewrites, so a snapshot taken
  * before it never matches afterwards: one is written after each
  * compaction.  Anything else falls back to replaying the whole log, and

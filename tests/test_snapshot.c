@@ -804,6 +804,60 @@ static void forged_capacity_is_refused_before_any_allocation(void **state)
 	lk_io_memory_free(io);
 }
 
+/* Moves the position of snapshot `name` (its last segment's data_end) by
+ * `delta` bytes, with the tail hash, and the hash over the segment table,
+ * recomputed: a consistent forgery of where the replay starts. */
+static void forge_position(const lk_io *io, const char *name, int64_t delta)
+{
+	struct blob b = file_read(io, DIR, name), seg;
+	uint32_t nsegs = get_u32(b.p + SNAP_H_SEG_COUNT);
+	uint32_t slots = get_u32(b.p + SNAP_H_INDEX_SLOTS);
+	uint8_t *e = b.p + SNAP_HEADER_BYTES +
+		     (size_t)(nsegs - 1) * SNAP_SEG_BYTES;
+	uint64_t end = get_u64(e + SNAP_S_DATA_END) + (uint64_t)delta;
+	char seg_file[64];
+
+	seg_name(seg_file, get_u64(e + SNAP_S_SEQ),
+		 get_u32(e + SNAP_S_GENERATION));
+	seg = file_read(io, DIR, seg_file);
+	CHECK(end >= SEG_HEADER_BYTES + SNAP_TAIL_BYTES && end <= seg.n);
+	put_u64(e + SNAP_S_DATA_END, end);
+	put_u64(e + SNAP_S_TAIL_HASH,
+		snap_hash(seg.p + end - SNAP_TAIL_BYTES, SNAP_TAIL_BYTES));
+	put_u64(b.p + b.n - SNAP_TRAILER_BYTES + SNAP_T_META_HASH,
+		snap_hash(b.p, (size_t)snap_meta_bytes(nsegs, slots)));
+	file_write(io, DIR, name, b.p, b.n);
+	free(seg.p);
+	free(b.p);
+}
+
+/* Forgeries with consistent hashes that open can tell from the log and
+ * the file itself: an index emptied of its keys whose segments still
+ * count live bytes, and a position inside a record (which would make the
+ * replay take the records after it for a torn tail).  Each falls back to
+ * replaying the whole log, which reads as the model. */
+static void forged_contents_that_contradict_the_log_fall_back(void **state)
+{
+	char name[64];
+	lk_options o;
+	lk_io *io;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	forge_empty(io, name, 1024, 0);
+	falls_back(&o, "live bytes");
+	lk_io_memory_free(io);
+
+	for (int64_t delta = -1; delta >= -3; delta--) {
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		forge_position(io, name, delta);
+		falls_back(&o, "not the end of a commit record");
+		lk_io_memory_free(io);
+	}
+}
+
 /* The index never shrinks, so a table that held thousands of keys holds
  * a few after deletes in the same slots; its snapshot is written at the
  * capacity its keys need (which is all a load accepts) and is used. */
@@ -857,6 +911,7 @@ int main(void)
 		cmocka_unit_test(unfinished_and_broken_files),
 		cmocka_unit_test(forged_capacity_is_refused_before_any_allocation),
 		cmocka_unit_test(snapshot_of_a_table_emptied_by_deletes_is_used),
+		cmocka_unit_test(forged_contents_that_contradict_the_log_fall_back),
 		cmocka_unit_test(close_and_compaction_write_snapshots),
 		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
 		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),
