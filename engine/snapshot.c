@@ -809,6 +809,11 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		return LK_NOT_FOUND;
 	}
 	db->snap_next_serial = l.newest + 1;
+	if (db->snap_ignore) {
+		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
+			 "snapshots ignored: the whole log was replayed");
+		return LK_NOT_FOUND;
+	}
 	if (l.n == 0 || nsegs == 0) {
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 			 SNAP_NOTE_NONE);
@@ -849,6 +854,98 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		 "snapshot %016" PRIx64 ".snap not used: %.80s; the whole "
 		 "log was replayed", l.serials[0], first_why);
 	return LK_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Comparing with a replay (lk_verify)                                    */
+/* ---------------------------------------------------------------------- */
+
+struct digest {
+	const struct lk_db *db;
+	uint64_t sum;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	return x ^ (x >> 33);
+}
+
+/* Adds one entry, named by its segment's seq and generation (slots differ
+ * between handles), to an order-independent sum. */
+static void digest_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
+{
+	struct digest *d = arg;
+	const struct segment *s = d->db->segs[loc.seg];
+	uint64_t h = mix64(s->hdr.seq ^ (uint64_t)s->hdr.generation << 48);
+
+	h = mix64(h ^ loc.offset);
+	h = mix64(h ^ ((uint64_t)loc.size << 16 | (uint64_t)ns << 1 |
+		       (uint64_t)(expiring != 0)));
+	d->sum += h;
+}
+
+static uint64_t index_digest(struct lk_db *db)
+{
+	struct digest d = { db, 0 };
+
+	pthread_rwlock_rdlock(&db->ix_lock);
+	index_foreach(db->ix, -1, digest_one, &d);
+	pthread_rwlock_unlock(&db->ix_lock);
+	return d.sum;
+}
+
+int snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
+			    char *why, size_t why_bytes)
+{
+	uint32_t i = 1, j = 1;
+
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
+		uint64_t a = index_count(with->ix, (uint8_t)ns);
+		uint64_t b = index_count(without->ix, (uint8_t)ns);
+
+		if (a != b) {
+			snprintf(why, why_bytes, "namespace %u has %" PRIu64
+				 " keys, the log %" PRIu64, ns, a, b);
+			return 0;
+		}
+	}
+	/* the segments, in log order in both */
+	for (;; i++, j++) {
+		const struct segment *a, *b;
+
+		while (i < IX_SEG_SLOTS && !with->segs[i])
+			i++;
+		while (j < IX_SEG_SLOTS && !without->segs[j])
+			j++;
+		if (i == IX_SEG_SLOTS || j == IX_SEG_SLOTS)
+			break;
+		a = with->segs[i];
+		b = without->segs[j];
+		if (a->hdr.seq != b->hdr.seq || a->live_bytes != b->live_bytes ||
+		    a->ops != b->ops) {
+			snprintf(why, why_bytes, "segment %" PRIu64 " has %" PRIu64
+				 " live bytes and %" PRIu64 " operations, the "
+				 "log %" PRIu64 " and %" PRIu64, a->hdr.seq,
+				 a->live_bytes, a->ops, b->live_bytes, b->ops);
+			return 0;
+		}
+	}
+	if (atomic_load(&with->seq_last) != atomic_load(&without->seq_last)) {
+		snprintf(why, why_bytes, "its last sequence number is %" PRIu64
+			 ", the log's %" PRIu64, atomic_load(&with->seq_last),
+			 atomic_load(&without->seq_last));
+		return 0;
+	}
+	if (index_digest(with) != index_digest(without)) {
+		snprintf(why, why_bytes, "its index points at other records "
+			 "than the log's newest");
+		return 0;
+	}
+	return 1;
 }
 
 int snapshot_exists(const lk_io *io, lk_io_dir *dir)

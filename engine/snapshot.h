@@ -30,6 +30,7 @@
 #ifndef LK_SNAPSHOT_H
 #define LK_SNAPSHOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
@@ -59,6 +60,14 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
  * nothing was changed), or LK_NOMEM. */
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			struct snap_start *start);
+
+/* lk_verify: compares `with`, a handle opened with a snapshot, against
+ * `without`, one opened on the same files replaying the whole log: the
+ * index (every entry's namespace, segment, offset, size and expiry), the
+ * key counts, each segment's live bytes and ops, and seq_last.  Returns 1
+ * if they agree, else 0 with `why` saying where they first differ. */
+int snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
+			    char *why, size_t why_bytes);
 
 /* 1 if dir holds a snapshot file (or cannot be listed), else 0. */
 int snapshot_exists(const lk_io *io, lk_io_dir *dir);

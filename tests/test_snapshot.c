@@ -324,6 +324,12 @@ static uint64_t reopen_check(const lk_options *o, int used)
 	return rep.records_replayed;
 }
 
+static void count_problem(void *arg, const lk_problem *p)
+{
+	fprintf(stderr, "problem: %s: %s\n", p->file ? p->file : "-", p->what);
+	++*(int *)arg;
+}
+
 /* ---- tests ---- */
 
 /* For random workloads: the open that loads a snapshot and the open that
@@ -386,6 +392,13 @@ static void snapshot_load_equals_full_replay(void **state)
 		}
 		collect(db, &a);
 		CHECK_OK(lk_close(db));
+		{ /* verify compares the snapshot with a replay: they agree */
+			int problems = 0;
+
+			CHECK_OK(lk_verify(&rep, DIR, &o, count_problem,
+					   &problems));
+			CHECK(problems == 0 && rep.snapshot_used);
+		}
 
 		/* hide the snapshot: a full replay */
 		snap_files(io, &files);
@@ -739,11 +752,6 @@ static void power_cut_anywhere_in_a_snapshot(void **state)
 
 /* ---- forged snapshots ---- */
 
-static void count_problem(void *arg, const lk_problem *p)
-{
-	fprintf(stderr, "problem: %s: %s\n", p->file ? p->file : "-", p->what);
-	++*(int *)arg;
-}
 
 /* Rewrites snapshot `name` as a forger who knows the format would: an
  * index of `slots` slots and no keys, each segment's live bytes kept or
@@ -858,6 +866,33 @@ static void forged_contents_that_contradict_the_log_fall_back(void **state)
 	}
 }
 
+/* A forger who drops every key and zeroes the live bytes they held, with
+ * every hash recomputed, leaves nothing open can tell from the file and
+ * the log's tails; lk_verify() compares the snapshot with a replay of the
+ * whole log and reports it: a problem naming the file, LK_CORRUPT, and a
+ * note that says so.  An honest snapshot gives no problem. */
+static void verify_reports_a_snapshot_that_disagrees_with_the_log(void **state)
+{
+	lk_recovery_report vrep;
+	char name[64];
+	lk_options o;
+	lk_io *io;
+	int problems = 0;
+
+	(void)state;
+	io = make_db(&o, 0);
+	CHECK_OK(lk_verify(&vrep, DIR, &o, count_problem, &problems));
+	CHECK(problems == 0 && vrep.snapshot_used);
+	the_snapshot(io, name);
+	forge_empty(io, name, 1024, 1);
+	CHECK_ST(LK_CORRUPT, lk_verify(&vrep, DIR, &o, count_problem,
+				       &problems));
+	CHECK(problems == 1);
+	CHECK(strstr(vrep.snapshot_note, "does not match the log") != NULL);
+	CHECK(strstr(lk_errmsg(), name) != NULL);
+	lk_io_memory_free(io);
+}
+
 /* The index never shrinks, so a table that held thousands of keys holds
  * a few after deletes in the same slots; its snapshot is written at the
  * capacity its keys need (which is all a load accepts) and is used. */
@@ -912,6 +947,7 @@ int main(void)
 		cmocka_unit_test(forged_capacity_is_refused_before_any_allocation),
 		cmocka_unit_test(snapshot_of_a_table_emptied_by_deletes_is_used),
 		cmocka_unit_test(forged_contents_that_contradict_the_log_fall_back),
+		cmocka_unit_test(verify_reports_a_snapshot_that_disagrees_with_the_log),
 		cmocka_unit_test(close_and_compaction_write_snapshots),
 		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
 		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),
