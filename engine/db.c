@@ -1194,8 +1194,9 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 	       sizeof report->snapshot_note);
 	if (db->report.snapshot_used)
 		st = open_db(&full, path, &o, 1);
-	if (st == LK_OK && full && !snapshot_matches_replay(db, full, why,
-							    sizeof why)) {
+	if (st == LK_OK && full)
+		st = snapshot_matches_replay(db, full, why, sizeof why);
+	if (st == LK_CORRUPT) {
 		lk_problem p = { LK_PROBLEM_CORRUPT, 0, 0, name, why };
 
 		snprintf(name, sizeof name, "%016" PRIx64 ".snap",
@@ -1208,8 +1209,7 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 				         "%s", name, why);
 	} else if (st != LK_OK) {
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
-			 "not compared with the log: a read-only open failed "
-			 "(%.100s)", lk_errmsg());
+			 "not compared with the log (%.100s)", lk_errmsg());
 		st = LK_OK;
 	}
 	(void)lk_close(full); /* read-only: nothing to fail */

@@ -374,6 +374,32 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg)
 	}
 }
 
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	return x ^ (x >> 33);
+}
+
+uint64_t index_digest(const struct index *ix, const uint64_t *seg_ids)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < ix->cap; i++) {
+		const struct slot *s = &ix->slots[i];
+		uint64_t h;
+
+		if (is_empty(s))
+			continue;
+		h = mix64(seg_ids[s->w1 >> 20] ^ s->w0);
+		h = mix64(h ^ (uint64_t)(s->w1 & 0xfffffu) << 32 ^ s->w2);
+		sum += h;
+	}
+	return sum;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Snapshots                                                              */
 /* ---------------------------------------------------------------------- */

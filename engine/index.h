@@ -173,6 +173,12 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 lk_status index_import_end(struct index *ix, struct ix_import *im,
 			   const char **why);
 
+/* An order-independent digest of every entry (all its bits, the hash
+ * included), with each entry's segment slot s replaced by seg_ids[s]:
+ * two tables with the same entries for the same records digest alike,
+ * whatever their capacity, order or segment slots. */
+uint64_t index_digest(const struct index *ix, const uint64_t *seg_ids);
+
 uint64_t index_count(const struct index *ix, uint8_t ns);
 uint64_t index_expiring(const struct index *ix, uint8_t ns);
 uint64_t index_keys(const struct index *ix);

@@ -35,30 +35,11 @@
 
 int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp)
 {
-	uint64_t v = 0;
-	char canon[SNAP_NAME_BYTES];
+	uint32_t generation;
+	enum dir_file kind = dir_file_parse(name, serial, &generation);
 
-	for (int i = 0; i < 16; i++) {
-		char c = name[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return 0;
-	}
-	if (v == 0)
-		return 0;
-	snprintf(canon, sizeof canon, "%016" PRIx64 ".snap", v);
-	if (strcmp(name, canon) == 0)
-		*tmp = 0;
-	else if (strncmp(name, canon, 21) == 0 && strcmp(name + 21, ".tmp") == 0)
-		*tmp = 1;
-	else
-		return 0;
-	*serial = v;
-	return 1;
+	*tmp = kind == DIR_FILE_SNAPSHOT_TMP;
+	return kind == DIR_FILE_SNAPSHOT || kind == DIR_FILE_SNAPSHOT_TMP;
 }
 
 static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)
@@ -860,48 +841,31 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 /* Comparing with a replay (lk_verify)                                    */
 /* ---------------------------------------------------------------------- */
 
-struct digest {
-	const struct lk_db *db;
-	uint64_t sum;
-};
-
-static uint64_t mix64(uint64_t x)
+/* The index's digest, each segment named by its seq and generation
+ * (slots differ between handles). */
+static lk_status digest_of(struct lk_db *db, uint64_t *d)
 {
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	return x ^ (x >> 33);
-}
+	uint64_t *ids = mem_calloc(IX_SEG_SLOTS, sizeof *ids);
 
-/* Adds one entry, named by its segment's seq and generation (slots differ
- * between handles), to an order-independent sum. */
-static void digest_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
-{
-	struct digest *d = arg;
-	const struct segment *s = d->db->segs[loc.seg];
-	uint64_t h = mix64(s->hdr.seq ^ (uint64_t)s->hdr.generation << 48);
-
-	h = mix64(h ^ loc.offset);
-	h = mix64(h ^ ((uint64_t)loc.size << 16 | (uint64_t)ns << 1 |
-		       (uint64_t)(expiring != 0)));
-	d->sum += h;
-}
-
-static uint64_t index_digest(struct lk_db *db)
-{
-	struct digest d = { db, 0 };
-
+	if (!ids)
+		return err_set(LK_NOMEM, "comparing a snapshot with the log");
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		if (db->segs[i])
+			ids[i] = db->segs[i]->hdr.seq ^
+				 (uint64_t)db->segs[i]->hdr.generation << 48;
 	pthread_rwlock_rdlock(&db->ix_lock);
-	index_foreach(db->ix, -1, digest_one, &d);
+	*d = index_digest(db->ix, ids);
 	pthread_rwlock_unlock(&db->ix_lock);
-	return d.sum;
+	mem_free(ids);
+	return LK_OK;
 }
 
-int snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
-			    char *why, size_t why_bytes)
+lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
+				  char *why, size_t why_bytes)
 {
+	uint64_t da = 0, db = 0;
 	uint32_t i = 1, j = 1;
+	lk_status st;
 
 	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
 		uint64_t a = index_count(with->ix, (uint8_t)ns);
@@ -910,7 +874,7 @@ int snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 		if (a != b) {
 			snprintf(why, why_bytes, "namespace %u has %" PRIu64
 				 " keys, the log %" PRIu64, ns, a, b);
-			return 0;
+			return LK_CORRUPT;
 		}
 	}
 	/* the segments, in log order in both */
@@ -931,21 +895,24 @@ int snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 				 " live bytes and %" PRIu64 " operations, the "
 				 "log %" PRIu64 " and %" PRIu64, a->hdr.seq,
 				 a->live_bytes, a->ops, b->live_bytes, b->ops);
-			return 0;
+			return LK_CORRUPT;
 		}
 	}
 	if (atomic_load(&with->seq_last) != atomic_load(&without->seq_last)) {
 		snprintf(why, why_bytes, "its last sequence number is %" PRIu64
 			 ", the log's %" PRIu64, atomic_load(&with->seq_last),
 			 atomic_load(&without->seq_last));
-		return 0;
+		return LK_CORRUPT;
 	}
-	if (index_digest(with) != index_digest(without)) {
+	st = digest_of(with, &da);
+	if (st == LK_OK)
+		st = digest_of(without, &db);
+	if (st == LK_OK && da != db) {
 		snprintf(why, why_bytes, "its index points at other records "
 			 "than the log's newest");
-		return 0;
+		return LK_CORRUPT;
 	}
-	return 1;
+	return st;
 }
 
 int snapshot_exists(const lk_io *io, lk_io_dir *dir)

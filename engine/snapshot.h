@@ -50,7 +50,7 @@ struct snap_start {
 };
 
 /* Returns 1 and sets *serial and *tmp if name is a snapshot file name
- * (tmp: an unfinished "<serial>.snap.tmp"), else 0. */
+ * (tmp: an unfinished "<serial>.snap.tmp"), else 0 (dir_file_parse). */
 int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
 
 /* Open, after the chain of segments is in db->segs[1..nsegs] in log order
@@ -64,10 +64,11 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 /* lk_verify: compares `with`, a handle opened with a snapshot, against
  * `without`, one opened on the same files replaying the whole log: the
  * index (every entry's namespace, segment, offset, size and expiry), the
- * key counts, each segment's live bytes and ops, and seq_last.  Returns 1
- * if they agree, else 0 with `why` saying where they first differ. */
-int snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
-			    char *why, size_t why_bytes);
+ * key counts, each segment's live bytes and ops, and seq_last.  Returns
+ * LK_OK if they agree, LK_CORRUPT with `why` saying where they first
+ * differ, or LK_NOMEM. */
+lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
+				  char *why, size_t why_bytes);
 
 /* 1 if dir holds a snapshot file (or cannot be listed), else 0. */
 int snapshot_exists(const lk_io *io, lk_io_dir *dir);

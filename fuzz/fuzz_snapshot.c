@@ -338,9 +338,12 @@ static lk_status list_snap(void *arg, const char *name)
 {
 	struct snap_files *l = arg;
 	size_t len = strlen(name);
+	uint64_t serial;
+	int tmp;
 
-	if ((len > 5 && strcmp(name + len - 5, ".snap") == 0) ||
-	    (len > 9 && strcmp(name + len - 9, ".snap.tmp") == 0)) {
+	if (snapshot_parse_name(name, &serial, &tmp) ||
+	    (strncmp(name, "aside.", 6) == 0 &&
+	     snapshot_parse_name(name + 6, &serial, &tmp))) {
 		FUZZ_CHECK(l->n < sizeof l->names / sizeof l->names[0]);
 		FUZZ_CHECK(len < sizeof l->names[0]);
 		memcpy(l->names[l->n++], name, len + 1);
