@@ -501,9 +501,14 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 
 /* Checks every segment and record of the directory without changing it,
  * calling fn for each problem found (it keeps going past damage).  The
- * report describes what a read-only open would do.  opts: only io is used.
- * Returns LK_OK when no problem but a torn tail was found, LK_CORRUPT,
- * LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory), LK_NOMEM. */
+ * report describes what a read-only open would do.  A snapshot that open
+ * would use is compared with a replay of the whole log (index entries,
+ * key counts, live bytes, seq_last); one that disagrees (forged with
+ * consistent checksums) is a problem of kind LK_PROBLEM_CORRUPT naming
+ * the snapshot file, and the call returns LK_CORRUPT.  opts: only io is
+ * used.  Returns LK_OK when no problem but a torn tail was found,
+ * LK_CORRUPT, LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory),
+ * LK_NOMEM. */
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
 
