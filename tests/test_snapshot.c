@@ -465,13 +465,13 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		const char *why;
 	} flips[] = {
 		{ "magic", 0, "bad magic" },
-		{ "version", 8, "header checksum" },
-		{ "header checksum", 77, "header checksum" },
+		{ "version", SNAP_H_VERSION, "header checksum" },
+		{ "header checksum", SNAP_H_CHECKSUM + 1, "header checksum" },
 		{ "segment table", SNAP_HEADER_BYTES + 3, "segment table" },
 		{ "bitmap", SNAP_HEADER_BYTES + SNAP_SEG_BYTES * 2,
 		  "segment table" },
 		{ "an entry", -40, "index entries" },
-		{ "meta hash", -12, "segment table" },
+		{ "meta hash", -(int64_t)SNAP_TRAILER_BYTES + 4, "segment table" },
 		{ "entries hash", -2, "index entries" },
 	};
 	static const struct {
@@ -547,11 +547,12 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		CHECK_OK(lk_close(db));
 		the_snapshot(io, name);
 		entry = SNAP_HEADER_BYTES +
-			(u64_at(io, name, 12) & 0xffffffffu) * SNAP_SEG_BYTES -
+			(u64_at(io, name, SNAP_H_SEG_COUNT) & 0xffffffffu) *
+				SNAP_SEG_BYTES -
 			SNAP_SEG_BYTES;
-		end = u64_at(io, name, entry + 24);
+		end = u64_at(io, name, entry + SNAP_S_DATA_END);
 		seg_name(seg, u64_at(io, name, entry),
-			 (uint32_t)u64_at(io, name, entry + 48));
+			 (uint32_t)u64_at(io, name, entry + SNAP_S_GENERATION));
 		truncate_to(io, DIR, seg, end - 3);
 		falls_back(&o, "ends at");
 		lk_io_memory_free(io);
