@@ -13,9 +13,16 @@
 static atomic_uint_fast64_t alloc_count;
 static atomic_uint_fast64_t fail_nth; /* 0: disarmed */
 static atomic_int fail_sticky;
+static atomic_size_t largest; /* the largest request since mem_largest() */
 
-static int should_fail(void)
+static int should_fail(size_t size)
 {
+	size_t l = atomic_load_explicit(&largest, memory_order_relaxed);
+
+	while (size > l && !atomic_compare_exchange_weak_explicit(
+				   &largest, &l, size, memory_order_relaxed,
+				   memory_order_relaxed))
+		;
 	uint64_t n = atomic_fetch_add_explicit(&alloc_count, 1,
 					       memory_order_relaxed) + 1;
 	uint64_t nth = atomic_load_explicit(&fail_nth, memory_order_relaxed);
@@ -30,17 +37,20 @@ static int should_fail(void)
 
 void *mem_alloc(size_t size)
 {
-	return should_fail() ? NULL : malloc(size ? size : 1);
+	return should_fail(size) ? NULL : malloc(size ? size : 1);
 }
 
 void *mem_calloc(size_t count, size_t size)
 {
-	return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+	return should_fail(count && size <= SIZE_MAX / count ? count * size
+							     : SIZE_MAX)
+		       ? NULL
+		       : calloc(count ? count : 1, size ? size : 1);
 }
 
 void *mem_realloc(void *ptr, size_t size)
 {
-	return should_fail() ? NULL : realloc(ptr, size ? size : 1);
+	return should_fail(size) ? NULL : realloc(ptr, size ? size : 1);
 }
 
 void mem_free(void *ptr)
@@ -55,4 +65,9 @@ uint64_t mem_fail_at(uint64_t nth, int sticky)
 	atomic_store(&fail_sticky, sticky);
 	atomic_store(&fail_nth, nth);
 	return made;
+}
+
+size_t mem_largest(void)
+{
+	return atomic_exchange(&largest, 0);
 }

@@ -20,4 +20,9 @@ void mem_free(void *ptr);
  * allocations were made since the last call (so a loop can find its end). */
 uint64_t mem_fail_at(uint64_t nth, int sticky);
 
+/* Test hook: the largest single request (failed ones too) since the last
+ * call, which it resets: lets a test prove that hostile input made no
+ * large allocation. */
+size_t mem_largest(void);
+
 #endif /* LK_ALLOC_H */

@@ -534,7 +534,10 @@ static lk_status take_options(lk_options *o, const lk_options *given)
 	return check_options(o);
 }
 
-lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
+/* lk_open, or with snap_ignore an open that replays the whole log
+ * whatever snapshot there is (lk_verify compares the two). */
+static lk_status open_db(lk_db **out, const char *path,
+			 const lk_options *opts, int snap_ignore)
 {
 	lk_options o;
 	struct lk_db *db;
@@ -563,6 +566,7 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 	db->opts = *opts;
 	db->opts.io = io;
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
+	db->snap_ignore = snap_ignore;
 	db->report.version = LK_REPORT_VERSION;
 	init_ix_lock(&db->ix_lock);
 	pthread_mutex_init(&db->write_mu, NULL);
@@ -602,6 +606,11 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 fail:
 	db_free(db);
 	return st;
+}
+
+lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
+{
+	return open_db(out, path, opts, 0);
 }
 
 lk_status lk_close(lk_db *db)
@@ -1185,27 +1194,52 @@ lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
 }
 
 /* The report says what a read-only open would do, and the snapshot is
- * part of that: a read-only open judges it with every check it has. */
-static void check_snapshot(lk_recovery_report *report, const char *path,
-			   const lk_io *io)
+ * part of that: a read-only open judges it with every check it has.  A
+ * snapshot it uses is then compared with a replay of the whole log, which
+ * catches one forged with consistent hashes: a problem, LK_CORRUPT. */
+static lk_status check_snapshot(lk_recovery_report *report, const char *path,
+				const lk_io *io, lk_problem_fn fn, void *arg)
 {
 	lk_options o = LK_OPTIONS_INIT;
-	lk_db *db = NULL;
+	lk_db *db = NULL, *full = NULL;
+	char why[LK_NOTE_BYTES], name[SNAP_NAME_BYTES];
 	lk_status st;
 
 	o.flags = LK_OPEN_READONLY;
 	o.io = io;
 	st = lk_open(&db, path, &o);
-	if (st == LK_OK) {
-		report->snapshot_used = db->report.snapshot_used;
-		memcpy(report->snapshot_note, db->report.snapshot_note,
-		       sizeof report->snapshot_note);
-		(void)lk_close(db); /* read-only: nothing to fail */
-	} else {
+	if (st != LK_OK) {
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 "not checked: a read-only open failed (%.100s)",
 			 lk_errmsg());
+		return LK_OK;
 	}
+	report->snapshot_used = db->report.snapshot_used;
+	memcpy(report->snapshot_note, db->report.snapshot_note,
+	       sizeof report->snapshot_note);
+	if (db->report.snapshot_used)
+		st = open_db(&full, path, &o, 1);
+	if (st == LK_OK && full)
+		st = snapshot_matches_replay(db, full, why, sizeof why);
+	if (st == LK_CORRUPT) {
+		lk_problem p = { LK_PROBLEM_CORRUPT, 0, 0, name, why };
+
+		snprintf(name, sizeof name, "%016" PRIx64 ".snap",
+			 atomic_load(&db->snap_serial));
+		fn(arg, &p);
+		snprintf(report->snapshot_note, sizeof report->snapshot_note,
+			 "snapshot %.21s does not match the log: %.80s", name,
+			 why);
+		st = err_set(LK_CORRUPT, "snapshot %s does not match the log: "
+				         "%s", name, why);
+	} else if (st != LK_OK) {
+		snprintf(report->snapshot_note, sizeof report->snapshot_note,
+			 "not compared with the log (%.100s)", lk_errmsg());
+		st = LK_OK;
+	}
+	(void)lk_close(full); /* read-only: nothing to fail */
+	(void)lk_close(db);
+	return st;
 }
 
 lk_status lk_verify(lk_recovery_report *report, const char *path,
@@ -1225,7 +1259,7 @@ lk_status lk_verify(lk_recovery_report *report, const char *path,
 	st = recovery_verify(report, io, dir, fn, arg);
 	/* Without a snapshot, an open would replay the log just checked. */
 	if (st == LK_OK && snapshot_exists(io, dir))
-		check_snapshot(report, path, io);
+		st = check_snapshot(report, path, io, fn, arg);
 	else if (st == LK_OK)
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);

@@ -97,6 +97,7 @@ struct lk_db {
 	_Atomic uint64_t snap_created_ms;  /* wall clock; 0: none */
 	_Atomic uint64_t snapshots_written, snapshot_bytes_written,
 		snapshot_failures;
+	int snap_ignore; /* open replays the whole log (lk_verify's check) */
 
 	/* open: where the namespace catalog's entries are, when a snapshot
 	 * said so, so that loading the names need not walk the index */

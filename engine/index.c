@@ -146,6 +146,26 @@ static void place(struct index *ix, struct slot s)
 	}
 }
 
+int index_slots_fit(uint64_t slots, uint64_t keys)
+{
+	return keys <= LK_INDEX_SLOTS_MAX && slots <= LK_INDEX_SLOTS_MAX &&
+	       keys * LOAD_DEN <= slots * LOAD_NUM;
+}
+
+/* Growth adds half at 80% full (or jumps to just past 80% for a large
+ * reservation), so a table that only ever grew for the keys it holds is
+ * more than 8/15 full past INITIAL_SLOTS: twice the keys has margin. */
+uint64_t index_slots_max(uint64_t keys)
+{
+	uint64_t m = keys * 2;
+
+	if (keys > LK_INDEX_SLOTS_MAX)
+		return LK_INDEX_SLOTS_MAX;
+	if (m < INITIAL_SLOTS)
+		m = INITIAL_SLOTS;
+	return m < LK_INDEX_SLOTS_MAX ? m : LK_INDEX_SLOTS_MAX;
+}
+
 int index_has_room(const struct index *ix, uint64_t extra)
 {
 	return extra <= LK_INDEX_SLOTS_MAX &&
@@ -354,12 +374,38 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg)
 	}
 }
 
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	return x ^ (x >> 33);
+}
+
+uint64_t index_digest(const struct index *ix, const uint64_t *seg_ids)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < ix->cap; i++) {
+		const struct slot *s = &ix->slots[i];
+		uint64_t h;
+
+		if (is_empty(s))
+			continue;
+		h = mix64(seg_ids[s->w1 >> 20] ^ s->w0);
+		h = mix64(h ^ (uint64_t)(s->w1 & 0xfffffu) << 32 ^ s->w2);
+		sum += h;
+	}
+	return sum;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Snapshots                                                              */
 /* ---------------------------------------------------------------------- */
 
-int index_export(const struct index *ix, const uint16_t *seg_map,
-		 uint8_t *out)
+static int export_table(const struct index *ix, const uint16_t *seg_map,
+			uint8_t *out)
 {
 	uint64_t bitmap_bytes = IX_EXPORT_BITMAP_BYTES(ix->cap);
 	uint8_t *e = out + bitmap_bytes;
@@ -380,6 +426,40 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
 		e += IX_SLOT_BYTES;
 	}
 	return 0;
+}
+
+uint32_t index_export_slots(const struct index *ix)
+{
+	uint64_t slots;
+
+	if (ix->cap <= index_slots_max(ix->keys))
+		return ix->cap;
+	/* room to grow by about half again before the next growth */
+	slots = (uint64_t)ix->keys + ix->keys * 7u / 8u + 1u;
+	if (slots < INITIAL_SLOTS)
+		slots = INITIAL_SLOTS;
+	assert(slots < ix->cap && index_slots_fit(slots, ix->keys));
+	return (uint32_t)slots;
+}
+
+int index_export(const struct index *ix, const uint16_t *seg_map,
+		 uint8_t *out, void *scratch)
+{
+	struct index t; /* only its slots and capacity are used */
+	uint32_t slots = index_export_slots(ix);
+
+	if (slots == ix->cap)
+		return export_table(ix, seg_map, out);
+	/* Re-placed into a table of `slots`: the same entries, the same
+	 * Robin Hood order a load checks, fewer slots. */
+	assert(scratch);
+	t.slots = scratch;
+	t.cap = slots;
+	memset(t.slots, 0, (size_t)slots * sizeof *t.slots);
+	for (uint32_t i = 0; i < ix->cap; i++)
+		if (!is_empty(&ix->slots[i]))
+			place(&t, ix->slots[i]);
+	return export_table(&t, seg_map, out);
 }
 
 static lk_status import_fail(struct index *ix, const char **why,
@@ -403,8 +483,8 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 	struct slot *fresh;
 
 	/* Bounded first: keys * LOAD_DEN cannot wrap below this. */
-	if (cap < 1 || cap > LK_INDEX_SLOTS_MAX ||
-	    keys * LOAD_DEN > (uint64_t)cap * LOAD_NUM)
+	if (cap < 1 || cap > index_slots_max(keys) ||
+	    !index_slots_fit(cap, keys))
 		return err_set(LK_TOO_BIG, "an index of %llu keys in %u slots",
 			       (unsigned long long)keys, cap);
 	/* Not zeroed here: the walk writes every slot once, holes too. */
@@ -446,12 +526,14 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 	struct slot *slots = ix->slots;
 	const uint32_t *seg_map = im->seg_map;
 	const uint64_t *seg_end = im->seg_end;
+	uint64_t *seg_bytes = im->seg_bytes, *seg_large = im->seg_large;
 	uint64_t bits = im->bits, word = im->word, ns_run = 0;
 	uint32_t next_free = im->next_free, prev_dist = im->prev_dist;
 	uint32_t nsegs = im->nsegs;
 	int first = im->done == 0;
 	uint8_t run_ns = 0;
 
+	assert(seg_bytes && seg_large);
 	if (n > im->keys - im->done)
 		return import_fail(ix, why, "more entries than keys");
 	for (size_t i = 0; i < n; i++, e += IX_SLOT_BYTES) {
@@ -479,6 +561,8 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 			return import_fail(ix, why, "entries out of probe "
 						    "order");
 		first = 0;
+		seg_bytes[seg] += size;
+		seg_large[seg] += size == IX_SIZE_LARGE;
 		s.w1 = seg_map[seg] << 20 | (s.w1 & 0xfffffu);
 		while (next_free < pos)
 			slots[next_free++] = (struct slot){ 0, 0, 0 };

@@ -109,12 +109,29 @@ void index_foreach(const struct index *ix, int ns, ix_visit_fn fn, void *arg);
  * running handle are not those of the next open. */
 #define IX_EXPORT_BITMAP_BYTES(cap) ((((uint64_t)(cap) + 63) / 64) * 8)
 
+/* 1 if `keys` entries fit a table of `slots` under the load limit. */
+int index_slots_fit(uint64_t slots, uint64_t keys);
+
+/* The largest capacity a snapshot of `keys` keys may declare: what the
+ * growth policy gives a table that grew only for the keys it holds
+ * (INITIAL_SLOTS, or twice the keys).  A load refuses more, so that the
+ * memory it takes is bounded by the entries in the file. */
+uint64_t index_slots_max(uint64_t keys);
+
+/* The capacity index_export() writes ix with: its own, or a smaller one
+ * within index_slots_max() when deletes (the table never shrinks) or
+ * reservations for overwrites left it sparser than that. */
+uint32_t index_export_slots(const struct index *ix);
+
 /* Writes the bitmap and the entries into out, which holds
- * IX_EXPORT_BITMAP_BYTES(index_slots(ix)) + 12 * index_keys(ix) bytes;
- * each entry's segment slot s becomes seg_map[s].  Returns 0, or -1 if an
- * entry's slot maps to 0 (an entry that names no segment of the log). */
+ * IX_EXPORT_BITMAP_BYTES(index_export_slots(ix)) + 12 * index_keys(ix)
+ * bytes; each entry's segment slot s becomes seg_map[s].  When
+ * index_export_slots(ix) is not index_slots(ix), the entries are placed
+ * again in `scratch`, IX_SLOT_BYTES * index_export_slots(ix) bytes (else
+ * it may be NULL).  Returns 0, or -1 if an entry's slot maps to 0 (an
+ * entry that names no segment of the log). */
 int index_export(const struct index *ix, const uint16_t *seg_map,
-		 uint8_t *out);
+		 uint8_t *out, void *scratch);
 
 /* Loading a snapshot: index_import_begin() replaces the contents of ix
  * with an empty table of cap slots that is to hold `keys` entries, placed
@@ -126,8 +143,12 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
  * and an entry must lie inside it.  Every entry is checked, and so is the
  * Robin Hood order that lookups rely on.  The entries of namespace 0 (the
  * catalog) are listed in ns0[], so the caller need not walk the table for
- * them.  Each returns LK_OK or LK_CORRUPT with *why (ix is then empty);
- * begin also LK_NOMEM and LK_TOO_BIG. */
+ * them.  Per segment number m, seg_bytes[m] sums the sizes of its
+ * entries (IX_SIZE_LARGE for a large one) and seg_large[m] counts its
+ * large ones, so that the caller can hold them against the segment's live
+ * bytes: both are arrays of nsegs + 1 that the caller zeroes and sets in
+ * *im after begin.  Each returns LK_OK or LK_CORRUPT with *why (ix is
+ * then empty); begin also LK_NOMEM and LK_TOO_BIG. */
 struct ix_import {
 	const uint8_t *bitmap;
 	const uint32_t *seg_map;
@@ -139,6 +160,7 @@ struct ix_import {
 	uint32_t next_free, prev_dist;
 	struct ix_loc ns0[LK_NS_COUNT_MAX + 1];
 	size_t ns0_n;
+	uint64_t *seg_bytes, *seg_large;
 };
 
 lk_status index_import_begin(struct index *ix, struct ix_import *im,
@@ -150,6 +172,12 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 			   const uint8_t *entries, size_t n, const char **why);
 lk_status index_import_end(struct index *ix, struct ix_import *im,
 			   const char **why);
+
+/* An order-independent digest of every entry (all its bits, the hash
+ * included), with each entry's segment slot s replaced by seg_ids[s]:
+ * two tables with the same entries for the same records digest alike,
+ * whatever their capacity, order or segment slots. */
+uint64_t index_digest(const struct index *ix, const uint64_t *seg_ids);
 
 uint64_t index_count(const struct index *ix, uint8_t ns);
 uint64_t index_expiring(const struct index *ix, uint8_t ns);

@@ -47,33 +47,52 @@ static int hexval(char c)
 	return -1;
 }
 
+/* The one parser of data-directory file names.  Only the canonical
+ * spelling counts (lowercase hex, 16 digits, a generation without leading
+ * zeros and never 0), so that two names can never denote the same file. */
+enum dir_file dir_file_parse(const char *name, uint64_t *number,
+			     uint32_t *generation)
+{
+	uint64_t v = 0;
+	uint32_t g = 0;
+	const char *p = name;
+
+	for (int i = 0; i < 16; i++, p++) {
+		int d = hexval(*p);
+
+		if (d < 0)
+			return DIR_FILE_OTHER;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (v == 0)
+		return DIR_FILE_OTHER;
+	*number = v;
+	*generation = 0;
+	if (strcmp(p, ".snap") == 0)
+		return DIR_FILE_SNAPSHOT;
+	if (strcmp(p, ".snap.tmp") == 0)
+		return DIR_FILE_SNAPSHOT_TMP;
+	if (*p == '.' && hexval(p[1]) > 0) { /* a generation: no leading 0 */
+		int i;
+
+		for (p++, i = 0; hexval(*p) >= 0 && i < 8; i++, p++)
+			g = g << 4 | (uint32_t)hexval(*p);
+	}
+	if (strcmp(p, ".seg") != 0)
+		return DIR_FILE_OTHER;
+	*generation = g;
+	return DIR_FILE_SEGMENT;
+}
+
 int seg_parse_name(const char *name, uint64_t *seq, uint32_t *generation)
 {
-	char canon[SEG_NAME_BYTES];
-	uint64_t s = 0, g = 0;
-	const char *p = name;
-	int i;
+	uint64_t n;
+	uint32_t g;
 
-	for (i = 0; i < 16; i++, p++) {
-		int v = hexval(*p);
-
-		if (v < 0)
-			return 0;
-		s = s << 4 | (uint64_t)v;
-	}
-	if (*p == '.' && hexval(p[1]) >= 0) {
-		for (p++, i = 0; hexval(*p) >= 0 && i < 8; i++, p++)
-			g = g << 4 | (uint64_t)hexval(*p);
-	}
-	if (strcmp(p, ".seg") != 0 || s == 0)
+	if (dir_file_parse(name, &n, &g) != DIR_FILE_SEGMENT)
 		return 0;
-	/* Only the canonical spelling counts, so that two names can never
-	 * denote the same segment. */
-	seg_name(canon, s, (uint32_t)g);
-	if (strcmp(canon, name) != 0)
-		return 0;
-	*seq = s;
-	*generation = (uint32_t)g;
+	*seq = n;
+	*generation = g;
 	return 1;
 }
 

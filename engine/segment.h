@@ -79,8 +79,23 @@ struct segment {
 
 void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation);
 
+/* The files a data directory holds, told apart by name. */
+enum dir_file {
+	DIR_FILE_OTHER,        /* LOCK, strangers */
+	DIR_FILE_SEGMENT,      /* <seq>.seg, <seq>.<generation>.seg */
+	DIR_FILE_SNAPSHOT,     /* <serial>.snap (snapshot.h) */
+	DIR_FILE_SNAPSHOT_TMP, /* <serial>.snap.tmp, unfinished */
+};
+
+/* The one parser of data-directory file names: returns the kind of
+ * `name` in canonical form (16 lowercase hex digits, not all zero),
+ * with its number (segment seq or snapshot serial) and the segment's
+ * generation (0 for the others).  Non-canonical spellings are OTHER. */
+enum dir_file dir_file_parse(const char *name, uint64_t *number,
+			     uint32_t *generation);
+
 /* Returns 1 and fills seq and generation if `name` is a segment file name
- * in canonical form, else 0. */
+ * in canonical form, else 0 (dir_file_parse). */
 int seg_parse_name(const char *name, uint64_t *seq, uint32_t *generation);
 
 void seg_header_encode(uint8_t out[SEG_HEADER_BYTES],

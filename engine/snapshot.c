@@ -24,9 +24,7 @@
 #include "endian.h"
 #include "error.h"
 #include "snapshot.h"
-
-static const uint8_t snap_magic[8] = { 'L', 'K', 'S', 'N', 'P', '\r', '\n',
-				       0x1a };
+#include "snapshot_format.h"
 
 /* Entries are read and placed this many at a time: 64 KiB of buffer. */
 #define SNAP_CHUNK_ENTRIES 5460u
@@ -37,30 +35,11 @@ static const uint8_t snap_magic[8] = { 'L', 'K', 'S', 'N', 'P', '\r', '\n',
 
 int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp)
 {
-	uint64_t v = 0;
-	char canon[SNAP_NAME_BYTES];
+	uint32_t generation;
+	enum dir_file kind = dir_file_parse(name, serial, &generation);
 
-	for (int i = 0; i < 16; i++) {
-		char c = name[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return 0;
-	}
-	if (v == 0)
-		return 0;
-	snprintf(canon, sizeof canon, "%016" PRIx64 ".snap", v);
-	if (strcmp(name, canon) == 0)
-		*tmp = 0;
-	else if (strncmp(name, canon, 21) == 0 && strcmp(name + 21, ".tmp") == 0)
-		*tmp = 1;
-	else
-		return 0;
-	*serial = v;
-	return 1;
+	*tmp = kind == DIR_FILE_SNAPSHOT_TMP;
+	return kind == DIR_FILE_SNAPSHOT || kind == DIR_FILE_SNAPSHOT_TMP;
 }
 
 static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)
@@ -69,21 +48,32 @@ static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)
 		 tmp ? ".tmp" : "");
 }
 
+/* Reads the SNAP_TAIL_BYTES before `end` in s (fewer if s is shorter)
+ * into buf, *n of them. */
+static lk_status read_tail(const lk_io *io, struct segment *s, uint64_t end,
+			   uint8_t buf[SNAP_TAIL_BYTES], size_t *n)
+{
+	uint64_t from = end > SNAP_TAIL_BYTES ? end - SNAP_TAIL_BYTES : 0;
+	lk_status st;
+
+	*n = 0;
+	st = io->pread(io->ctx, s->file, buf, (size_t)(end - from), from, n);
+	if (st == LK_OK && *n != end - from)
+		st = err_set(LK_CORRUPT, "segment %s is shorter than %" PRIu64
+				         " bytes", s->name, end);
+	return st;
+}
+
 /* The hash of the SNAP_TAIL_BYTES before `end` in s. */
 static lk_status tail_hash(const lk_io *io, struct segment *s, uint64_t end,
 			   uint64_t *hash)
 {
 	uint8_t buf[SNAP_TAIL_BYTES];
-	uint64_t from = end > SNAP_TAIL_BYTES ? end - SNAP_TAIL_BYTES : 0;
-	size_t got = 0;
-	lk_status st;
+	size_t n;
+	lk_status st = read_tail(io, s, end, buf, &n);
 
-	st = io->pread(io->ctx, s->file, buf, (size_t)(end - from), from, &got);
-	if (st == LK_OK && got != end - from)
-		st = err_set(LK_CORRUPT, "segment %s is shorter than %" PRIu64
-				         " bytes", s->name, end);
 	if (st == LK_OK)
-		*hash = record_hash(buf, got, 0);
+		*hash = snap_hash(buf, n);
 	return st;
 }
 
@@ -94,9 +84,11 @@ static lk_status tail_hash(const lk_io *io, struct segment *s, uint64_t end,
 struct capture {
 	uint8_t *buf;
 	size_t len, cap;
-	uint32_t nsegs;
+	struct snap_header hdr;
 	struct segment *segs[LK_SEGMENT_COUNT_MAX];
-	uint64_t ends[LK_SEGMENT_COUNT_MAX];
+	struct snap_seg table[LK_SEGMENT_COUNT_MAX];
+	void *scratch;       /* for index_export() when it re-places */
+	size_t scratch_cap;
 	uint64_t compactions, log_mark;
 };
 
@@ -108,69 +100,72 @@ static int seg_by_seq(const void *a, const void *b)
 	return x->hdr.seq < y->hdr.seq ? -1 : x->hdr.seq > y->hdr.seq;
 }
 
-/* Encodes the index and the segment table into c->buf.  Caller holds
- * log_mu and ix_lock (shared). */
-static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
+/* Grows *buf to at least len bytes (under the locks only when the index
+ * grew since reserve_capture()). */
+static lk_status grow(void **buf, size_t *cap, uint64_t len)
 {
-	uint16_t map[IX_SEG_SLOTS] = { 0 };
-	uint64_t cap = index_slots(db->ix), keys = index_keys(db->ix);
-	uint8_t *h, *p;
-	uint64_t len;
+	void *b;
 
-	c->nsegs = 0;
-	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
-		if (db->segs[i] && !db->segs[i]->installing)
-			c->segs[c->nsegs++] = db->segs[i];
-	qsort(c->segs, c->nsegs, sizeof c->segs[0], seg_by_seq);
-	len = SNAP_HEADER_BYTES + (uint64_t)c->nsegs * SNAP_SEG_BYTES +
-	      IX_EXPORT_BITMAP_BYTES(cap) + keys * IX_SLOT_BYTES +
-	      SNAP_TRAILER_BYTES;
 	if (len > SIZE_MAX)
 		return err_set(LK_TOO_BIG, "a snapshot of %" PRIu64 " bytes",
 			       len);
-	if (len > c->cap) { /* the index grew since reserve_capture() */
-		uint8_t *b = mem_realloc(c->buf, (size_t)len);
+	if (len <= *cap)
+		return LK_OK;
+	b = mem_realloc(*buf, (size_t)len);
+	if (!b)
+		return err_set(LK_NOMEM, "a snapshot of %" PRIu64 " bytes", len);
+	*buf = b;
+	*cap = (size_t)len;
+	return LK_OK;
+}
 
-		if (!b)
-			return err_set(LK_NOMEM, "a snapshot of %" PRIu64
-					         " bytes", len);
-		c->buf = b;
-		c->cap = (size_t)len;
-	}
-	c->len = (size_t)len;
+/* Encodes the header, the index and the segment table (all but the
+ * tail hashes) into c.  Caller holds log_mu and ix_lock (shared). */
+static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
+{
+	uint16_t map[IX_SEG_SLOTS] = { 0 };
+	struct snap_header *h = &c->hdr;
+	uint32_t slots = index_export_slots(db->ix);
+	lk_status st;
 
-	h = c->buf;
-	memset(h, 0, SNAP_HEADER_BYTES);
-	memcpy(h, snap_magic, sizeof snap_magic);
-	put_u16(h + 8, SNAP_VERSION);
-	put_u16(h + 10, SNAP_HEADER_BYTES);
-	put_u32(h + 12, c->nsegs);
-	memcpy(h + 16, db->db_id, SEG_DB_ID_BYTES);
-	put_u64(h + 32, serial);
-	put_u64(h + 40, db->io->now_ms(db->io->ctx));
-	put_u64(h + 48, atomic_load(&db->seq_last));
-	put_u32(h + 56, (uint32_t)cap);
-	put_u32(h + 60, (uint32_t)keys);
-	put_u64(h + 64, len);
-	put_u32(h + 76, (uint32_t)record_hash(h, 76, 0));
+	memset(h, 0, sizeof *h);
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		if (db->segs[i] && !db->segs[i]->installing)
+			c->segs[h->seg_count++] = db->segs[i];
+	qsort(c->segs, h->seg_count, sizeof c->segs[0], seg_by_seq);
+	memcpy(h->db_id, db->db_id, SEG_DB_ID_BYTES);
+	h->serial = serial;
+	h->created_ms = db->io->now_ms(db->io->ctx);
+	h->seq_last = atomic_load(&db->seq_last);
+	h->index_slots = slots;
+	h->keys = (uint32_t)index_keys(db->ix);
+	h->file_bytes = snap_file_bytes(h->seg_count, slots, h->keys);
+	st = grow((void **)&c->buf, &c->cap, h->file_bytes);
+	if (st == LK_OK && slots != index_slots(db->ix))
+		st = grow(&c->scratch, &c->scratch_cap,
+			  (uint64_t)slots * IX_SLOT_BYTES);
+	if (st != LK_OK)
+		return st;
+	c->len = (size_t)h->file_bytes;
 
-	p = h + SNAP_HEADER_BYTES;
-	for (uint32_t i = 0; i < c->nsegs; i++, p += SNAP_SEG_BYTES) {
+	for (uint32_t i = 0; i < h->seg_count; i++) {
 		const struct segment *s = c->segs[i];
+		struct snap_seg *e = &c->table[i];
 
 		map[s->slot] = (uint16_t)(i + 1);
-		c->ends[i] = s->data_end;
-		memset(p, 0, SNAP_SEG_BYTES);
-		put_u64(p, s->hdr.seq);
-		put_u64(p + 8, s->hdr.seq_prev);
-		put_u64(p + 16, s->hdr.record_seq_base);
-		put_u64(p + 24, s->data_end);
-		put_u64(p + 32, s->live_bytes);
-		put_u64(p + 40, s->ops);
-		put_u32(p + 48, s->hdr.generation);
-		put_u32(p + 52, s->sealed ? 1u : 0u);
+		memset(e, 0, sizeof *e);
+		e->seq = s->hdr.seq;
+		e->seq_prev = s->hdr.seq_prev;
+		e->record_seq_base = s->hdr.record_seq_base;
+		e->data_end = s->data_end;
+		e->live_bytes = s->live_bytes;
+		e->ops = s->ops;
+		e->generation = s->hdr.generation;
+		e->flags = s->sealed ? SNAP_SEG_SEALED : 0;
 	}
-	if (index_export(db->ix, map, p) != 0)
+	if (index_export(db->ix, map, c->buf + SNAP_HEADER_BYTES +
+				 (size_t)h->seg_count * SNAP_SEG_BYTES,
+			 c->scratch) != 0)
 		return err_set(LK_CORRUPT, "the index names a segment that is "
 				           "not in the log");
 	return LK_OK;
@@ -181,47 +176,51 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
  * fresh memory are page faults, and writers should not wait for them. */
 static lk_status reserve_capture(struct lk_db *db, struct capture *c)
 {
-	uint64_t cap, keys, len;
+	uint64_t slots, keys, len;
+	int sparse;
+	lk_status st;
 
 	pthread_rwlock_rdlock(&db->ix_lock);
-	cap = index_slots(db->ix);
+	slots = index_export_slots(db->ix);
+	sparse = slots != index_slots(db->ix);
 	keys = index_keys(db->ix);
 	pthread_rwlock_unlock(&db->ix_lock);
 	keys += keys / 8 + 1024;
+	slots += slots / 2;
 	len = SNAP_HEADER_BYTES + (uint64_t)LK_SEGMENT_COUNT_MAX * SNAP_SEG_BYTES +
-	      IX_EXPORT_BITMAP_BYTES(cap + cap / 2) + keys * IX_SLOT_BYTES +
+	      IX_EXPORT_BITMAP_BYTES(slots) + keys * IX_SLOT_BYTES +
 	      SNAP_TRAILER_BYTES;
-	if (len > SIZE_MAX)
-		return err_set(LK_TOO_BIG, "a snapshot of %" PRIu64 " bytes",
-			       len);
-	c->buf = mem_alloc((size_t)len);
-	if (!c->buf)
-		return err_set(LK_NOMEM, "a snapshot of %" PRIu64 " bytes", len);
-	memset(c->buf, 0, (size_t)len);
-	c->cap = (size_t)len;
+	st = grow((void **)&c->buf, &c->cap, len);
+	if (st == LK_OK && sparse)
+		st = grow(&c->scratch, &c->scratch_cap, slots * IX_SLOT_BYTES);
+	if (st != LK_OK)
+		return st;
+	memset(c->buf, 0, c->cap);
 	return LK_OK;
 }
 
-/* Fills in the tail hashes and the two trailing hashes. */
+/* Fills in the tail hashes, encodes the header and the segment table,
+ * and the two trailing hashes. */
 static lk_status seal_capture(struct lk_db *db, struct capture *c)
 {
-	uint8_t *segs = c->buf + SNAP_HEADER_BYTES;
-	uint64_t cap = get_u32(c->buf + 56), keys = get_u32(c->buf + 60);
-	size_t meta = SNAP_HEADER_BYTES + (size_t)c->nsegs * SNAP_SEG_BYTES +
-		      (size_t)IX_EXPORT_BITMAP_BYTES(cap);
+	const struct snap_header *h = &c->hdr;
+	size_t meta = (size_t)snap_meta_bytes(h->seg_count, h->index_slots);
 	uint8_t *trailer = c->buf + c->len - SNAP_TRAILER_BYTES;
 
-	for (uint32_t i = 0; i < c->nsegs; i++) {
-		uint64_t hash;
-		lk_status st = tail_hash(db->io, c->segs[i], c->ends[i], &hash);
+	for (uint32_t i = 0; i < h->seg_count; i++) {
+		struct snap_seg *e = &c->table[i];
+		lk_status st = tail_hash(db->io, c->segs[i], e->data_end,
+					 &e->tail_hash);
 
 		if (st != LK_OK)
 			return st;
-		put_u64(segs + (size_t)i * SNAP_SEG_BYTES + 56, hash);
+		snap_seg_encode(c->buf + SNAP_HEADER_BYTES +
+					(size_t)i * SNAP_SEG_BYTES, e);
 	}
-	put_u64(trailer, record_hash(c->buf, meta, 0));
-	put_u64(trailer + 8, record_hash(c->buf + meta,
-					 (size_t)keys * IX_SLOT_BYTES, 0));
+	snap_header_encode(c->buf, h);
+	put_u64(trailer + SNAP_T_META_HASH, snap_hash(c->buf, meta));
+	put_u64(trailer + SNAP_T_ENTRIES_HASH,
+		snap_hash(c->buf + meta, (size_t)h->keys * IX_SLOT_BYTES));
 	return LK_OK;
 }
 
@@ -339,14 +338,15 @@ lk_status snapshot_write(struct lk_db *db)
 			st = LK_OK;
 	}
 	db->snap_serial = serial;
-	db->snap_seg_seq = c->segs[c->nsegs - 1]->hdr.seq;
-	db->snap_seg_gen = c->segs[c->nsegs - 1]->hdr.generation;
-	db->snap_pos = c->ends[c->nsegs - 1];
+	db->snap_seg_seq = c->table[c->hdr.seg_count - 1].seq;
+	db->snap_seg_gen = c->table[c->hdr.seg_count - 1].generation;
+	db->snap_pos = c->table[c->hdr.seg_count - 1].data_end;
 	db->snap_compactions = c->compactions;
 	atomic_store(&db->snap_behind_open, 0);
 	atomic_store(&db->snap_log_mark, c->log_mark);
-	atomic_store(&db->snap_created_ms, get_u64(c->buf + 40));
+	atomic_store(&db->snap_created_ms, c->hdr.created_ms);
 out:
+	mem_free(c->scratch);
 	mem_free(c->buf);
 	mem_free(c);
 	return st;
@@ -395,11 +395,11 @@ struct loader {
 	const char *name;
 	lk_io_file *f;
 	uint64_t size;
-	uint8_t hdr[SNAP_HEADER_BYTES];
+	struct snap_header h;
 	uint8_t *meta;             /* header, segments and bitmap */
 	size_t meta_len;
-	uint32_t seg_count, cap;
-	uint64_t keys;
+	struct snap_seg *table;    /* [1..h.seg_count], decoded */
+	uint64_t *sums;            /* the import's seg_bytes, seg_large */
 	struct index *ix;
 	struct ix_import im;
 	int adopted;               /* db->ix and the segments took it */
@@ -436,52 +436,76 @@ static lk_status read_exact(struct loader *ld, void *buf, size_t n,
 	return LK_OK;
 }
 
-/* The header: its own checks, the sizes it implies, the database. */
+/* The header: its own checks, the sizes it implies, the database.  Runs
+ * before anything is allocated for the file. */
 static lk_status check_header(struct loader *ld)
 {
-	const uint8_t *h = ld->hdr;
-	uint64_t want;
+	uint8_t hdr[SNAP_HEADER_BYTES];
+	const char *why = NULL;
 	lk_status st;
 
 	if (ld->size < SNAP_HEADER_BYTES)
 		return reject(ld, "shorter than its header (%" PRIu64
 			      " bytes)", ld->size);
-	st = read_exact(ld, ld->hdr, SNAP_HEADER_BYTES, 0);
+	st = read_exact(ld, hdr, SNAP_HEADER_BYTES, 0);
 	if (st != LK_OK)
 		return st;
-	if (memcmp(h, snap_magic, sizeof snap_magic) != 0)
-		return reject(ld, "not a snapshot (bad magic)");
-	if (get_u32(h + 76) != (uint32_t)record_hash(h, 76, 0))
-		return reject(ld, "header checksum mismatch");
-	if (get_u16(h + 8) != SNAP_VERSION || get_u16(h + 10) !=
-	    SNAP_HEADER_BYTES || get_u32(h + 72) != 0)
-		return reject(ld, "format version %u, this library reads %u",
-			      get_u16(h + 8), SNAP_VERSION);
-	if (memcmp(h + 16, ld->db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES) != 0)
+	st = snap_header_decode(&ld->h, hdr, &why);
+	if (st == LK_VERSION)
+		return reject(ld, "%s, this library reads %u", why,
+			      SNAP_VERSION);
+	if (st != LK_OK)
+		return reject(ld, "%s (%u segments, %u keys in %u slots)", why,
+			      ld->h.seg_count, ld->h.keys, ld->h.index_slots);
+	if (memcmp(ld->h.db_id, ld->db->segs[1]->hdr.db_id,
+		   SEG_DB_ID_BYTES) != 0)
 		return reject(ld, "belongs to another database");
-	ld->seg_count = get_u32(h + 12);
-	ld->cap = get_u32(h + 56);
-	ld->keys = get_u32(h + 60);
-	if (ld->seg_count == 0 || ld->seg_count > LK_SEGMENT_COUNT_MAX)
-		return reject(ld, "covers %u segments, past the limit",
-			      ld->seg_count);
-	if (ld->cap == 0 || ld->cap > LK_INDEX_SLOTS_MAX ||
-	    ld->keys * 5 > (uint64_t)ld->cap * 4)
-		return reject(ld, "an index of %" PRIu64 " keys in %u slots is "
-			      "past the limits", ld->keys, ld->cap);
-	ld->meta_len = SNAP_HEADER_BYTES +
-		       (size_t)ld->seg_count * SNAP_SEG_BYTES +
-		       (size_t)IX_EXPORT_BITMAP_BYTES(ld->cap);
-	want = ld->meta_len + ld->keys * IX_SLOT_BYTES + SNAP_TRAILER_BYTES;
-	if (get_u64(h + 64) != want)
-		return reject(ld, "header sizes disagree");
-	if (ld->size < want)
+	if (ld->size < ld->h.file_bytes)
 		return reject(ld, "truncated (%" PRIu64 " of %" PRIu64
-			      " bytes)", ld->size, want);
-	if (ld->size > want)
+			      " bytes)", ld->size, ld->h.file_bytes);
+	if (ld->size > ld->h.file_bytes)
 		return reject(ld, "%" PRIu64 " bytes longer than it should be",
-			      ld->size - want);
+			      ld->size - ld->h.file_bytes);
+	ld->meta_len = (size_t)snap_meta_bytes(ld->h.seg_count,
+					       ld->h.index_slots);
 	return LK_OK;
+}
+
+/* What a snapshot's data_end must be in the log: the end of the header
+ * (nothing written yet), or the end of a commit record, or of the seal
+ * when the entry says sealed, whose count must then be the entry's ops.
+ * A forged position inside a record would otherwise make the replay
+ * after it take real records for a torn tail.  tail: the n bytes before
+ * data_end; commits and seals are far shorter.  Returns NULL or why not. */
+static const char *ends_its_part(struct segment *s, const struct snap_seg *e,
+				 const uint8_t *tail, size_t n)
+{
+	int sealed = (e->flags & SNAP_SEG_SEALED) != 0;
+
+	if (e->data_end == SEG_HEADER_BYTES)
+		return sealed ? "a seal inside the segment header" : NULL;
+	for (size_t len = REC_BYTES_MIN; len <= n; len++) {
+		uint64_t at = e->data_end - len;
+		const uint8_t *p = tail + n - len;
+		const char *why = NULL;
+		struct record rec;
+		uint32_t size;
+
+		if (at < SEG_HEADER_BYTES)
+			break;
+		if (record_peek_size(&size, p, len, &why) != LK_OK ||
+		    size != len ||
+		    record_decode(&rec, p, len, s->hdr.record_seq_base,
+				  seg_seed(s, at), &why) != LK_OK)
+			continue;
+		if (rec.type != (sealed ? REC_SEAL : REC_COMMIT))
+			continue;
+		if (sealed && rec.count != e->ops)
+			return "its seal counts other operations";
+		return NULL;
+	}
+	return sealed ? "not the end of a seal record"
+		      : "not the end of a commit record";
 }
 
 /* The segment table against the log, and the tail of every segment. */
@@ -489,46 +513,53 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 {
 	const lk_io *io = ld->db->io;
 	const uint8_t *p = ld->meta + SNAP_HEADER_BYTES;
+	uint32_t count = ld->h.seg_count;
 
-	for (uint32_t i = 1; i <= ld->seg_count; i++, p += SNAP_SEG_BYTES) {
+	for (uint32_t i = 1; i <= count; i++, p += SNAP_SEG_BYTES) {
 		struct segment *s = ld->db->segs[i];
-		int last = i == ld->seg_count;
-		uint64_t end = get_u64(p + 24), hash;
+		struct snap_seg *e = &ld->table[i];
+		int last = i == count;
+		const char *why = NULL;
+		uint8_t tail[SNAP_TAIL_BYTES];
+		size_t n;
 		lk_status st;
 
 		if (i > ld->nsegs)
 			return reject(ld, "covers %u segments, the log has %u",
-				      ld->seg_count, ld->nsegs);
-		if (get_u64(p) != s->hdr.seq ||
-		    get_u32(p + 48) != s->hdr.generation)
+				      count, ld->nsegs);
+		if (snap_seg_decode(e, p, &why) != LK_OK)
+			return reject(ld, "segment %" PRIu64 ": %s", e->seq,
+				      why);
+		if (e->seq != s->hdr.seq || e->generation != s->hdr.generation)
 			return reject(ld, "segment %" PRIu64 ".%u is not in the "
 				      "log any more (rewritten by a "
 				      "compaction since?)",
-				      get_u64(p), get_u32(p + 48));
-		if (get_u64(p + 8) != s->hdr.seq_prev ||
-		    get_u64(p + 16) != s->hdr.record_seq_base)
+				      e->seq, e->generation);
+		if (e->seq_prev != s->hdr.seq_prev ||
+		    e->record_seq_base != s->hdr.record_seq_base)
 			return reject(ld, "segment %" PRIu64 " has another "
 				      "header", s->hdr.seq);
-		if (end < SEG_HEADER_BYTES || end > s->file_size ||
-		    (!last && end != s->file_size) ||
-		    (!last && !(get_u32(p + 52) & 1)) ||
-		    get_u32(p + 52) > 1)
+		if (e->data_end > s->file_size ||
+		    (!last && e->data_end != s->file_size) ||
+		    (!last && !(e->flags & SNAP_SEG_SEALED)))
 			return reject(ld, "segment %" PRIu64 " ends at %" PRIu64
 				      ", the snapshot has %" PRIu64,
-				      s->hdr.seq, s->file_size, end);
-		if (get_u64(p + 32) > end - SEG_HEADER_BYTES)
-			return reject(ld, "segment %" PRIu64 " has more live "
-				      "bytes than bytes", s->hdr.seq);
-		st = tail_hash(io, s, end, &hash);
+				      s->hdr.seq, s->file_size, e->data_end);
+		st = read_tail(io, s, e->data_end, tail, &n);
 		if (st == LK_NOMEM)
 			return st;
 		if (st != LK_OK)
 			return reject(ld, "segment %" PRIu64 ": %.100s",
 				      s->hdr.seq, lk_errmsg());
-		if (hash != get_u64(p + 56))
+		if (snap_hash(tail, n) != e->tail_hash)
 			return reject(ld, "segment %" PRIu64 " holds other "
-				      "bytes before %" PRIu64, s->hdr.seq, end);
-		ends[i] = end;
+				      "bytes before %" PRIu64, s->hdr.seq,
+				      e->data_end);
+		why = ends_its_part(s, e, tail, n);
+		if (why)
+			return reject(ld, "segment %" PRIu64 " at %" PRIu64
+				      ": %s", s->hdr.seq, e->data_end, why);
+		ends[i] = e->data_end;
 	}
 	return LK_OK;
 }
@@ -554,20 +585,42 @@ static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
 	return 1;
 }
 
+/* Each segment's live bytes against the entries that point into it: the
+ * sum of their sizes, exact but for large records, whose size the index
+ * does not hold (at least IX_SIZE_LARGE, at most a record's limit).  A
+ * snapshot that drops keys but keeps the counters is caught here. */
+static lk_status check_live_bytes(struct loader *ld)
+{
+	const uint64_t *bytes = ld->im.seg_bytes, *large = ld->im.seg_large;
+	const uint64_t large_extra = LK_RECORD_BYTES_MAX +
+				     REC_PREFIX_BYTES_MAX - IX_SIZE_LARGE;
+
+	for (uint32_t i = 1; i <= ld->h.seg_count; i++) {
+		uint64_t live = ld->table[i].live_bytes;
+
+		if (live < bytes[i] || live - bytes[i] > large[i] * large_extra)
+			return reject(ld, "segment %" PRIu64 " has %" PRIu64
+				      " live bytes, its index entries %" PRIu64
+				      "%s", ld->table[i].seq, live, bytes[i],
+				      large[i] ? " and more" : "");
+	}
+	return LK_OK;
+}
+
 /* Reads the entries into ld->ix a chunk at a time (no second copy of the
  * table), hashing them as they come. */
 static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 			      const uint8_t *trailer)
 {
 	uint32_t map[LK_SEGMENT_COUNT_MAX + 1];
-	uint64_t off = ld->meta_len, left = ld->keys;
+	uint64_t off = ld->meta_len, left = ld->h.keys;
 	struct rec_hasher *h = NULL;
 	const char *why = NULL;
 	uint8_t *buf;
 	lk_status st;
 
 	/* open numbered the segments in log order, from 1 */
-	for (uint32_t i = 1; i <= ld->seg_count; i++)
+	for (uint32_t i = 1; i <= ld->h.seg_count; i++)
 		map[i] = ld->db->segs[i]->slot;
 	buf = mem_alloc(SNAP_CHUNK_ENTRIES * IX_SLOT_BYTES);
 	if (buf)
@@ -576,10 +629,13 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 		mem_free(buf);
 		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
 	}
-	st = index_import_begin(ld->ix, &ld->im, ld->cap, ld->keys,
+	st = index_import_begin(ld->ix, &ld->im, ld->h.index_slots,
+				ld->h.keys,
 				ld->meta + SNAP_HEADER_BYTES +
-					(size_t)ld->seg_count * SNAP_SEG_BYTES,
-				map, ld->seg_count, ends, &why);
+					(size_t)ld->h.seg_count * SNAP_SEG_BYTES,
+				map, ld->h.seg_count, ends, &why);
+	ld->im.seg_bytes = ld->sums;
+	ld->im.seg_large = ld->sums + ld->h.seg_count + 1;
 	while (st == LK_OK && left) {
 		size_t n = left < SNAP_CHUNK_ENTRIES ? (size_t)left
 						     : SNAP_CHUNK_ENTRIES;
@@ -595,11 +651,13 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 	if (st == LK_OK)
 		st = index_import_end(ld->ix, &ld->im, &why);
 	mem_free(buf);
-	if (record_hasher_done(h) != get_u64(trailer + 8) &&
+	if (record_hasher_done(h) != get_u64(trailer + SNAP_T_ENTRIES_HASH) &&
 	    (st == LK_OK || st == LK_CORRUPT))
 		return reject(ld, "checksum mismatch in its index entries");
 	if (st == LK_CORRUPT)
 		return reject(ld, "invalid index: %s", why);
+	if (st == LK_OK)
+		st = check_live_bytes(ld);
 	return st;
 }
 
@@ -609,7 +667,6 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 	const lk_io *io = db->io;
 	uint64_t ends[LK_SEGMENT_COUNT_MAX + 1] = { 0 };
 	uint8_t trailer[SNAP_TRAILER_BYTES];
-	const uint8_t *p;
 	lk_status st;
 
 	st = io->open(io->ctx, db->dir, ld->name, LK_IO_READ, &ld->f);
@@ -623,7 +680,10 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 	if (st != LK_OK)
 		return st;
 	ld->meta = mem_alloc(ld->meta_len);
-	if (!ld->meta)
+	ld->table = mem_calloc((size_t)ld->h.seg_count + 1, sizeof *ld->table);
+	ld->sums = mem_calloc(2 * ((size_t)ld->h.seg_count + 1),
+			      sizeof *ld->sums);
+	if (!ld->meta || !ld->table || !ld->sums)
 		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
 	st = read_exact(ld, ld->meta, ld->meta_len, 0);
 	if (st == LK_OK)
@@ -631,7 +691,8 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 				ld->size - sizeof trailer);
 	if (st != LK_OK)
 		return st;
-	if (record_hash(ld->meta, ld->meta_len, 0) != get_u64(trailer))
+	if (snap_hash(ld->meta, ld->meta_len) !=
+	    get_u64(trailer + SNAP_T_META_HASH))
 		return reject(ld, "checksum mismatch in its segment table");
 	st = check_segments(ld, ends);
 	if (st != LK_OK)
@@ -644,14 +705,13 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		return st;
 
 	/* Adopted from here on: the caller undoes it if the catalog fails. */
-	p = ld->meta + SNAP_HEADER_BYTES;
-	for (uint32_t i = 1; i <= ld->seg_count; i++, p += SNAP_SEG_BYTES) {
+	for (uint32_t i = 1; i <= ld->h.seg_count; i++) {
 		struct segment *s = db->segs[i];
 
 		s->data_end = s->synced_end = ends[i];
-		s->live_bytes = get_u64(p + 32);
-		s->ops = get_u64(p + 40);
-		s->sealed = (get_u32(p + 52) & 1) != 0;
+		s->live_bytes = ld->table[i].live_bytes;
+		s->ops = ld->table[i].ops;
+		s->sealed = (ld->table[i].flags & SNAP_SEG_SEALED) != 0;
 	}
 	{
 		struct index *empty = db->ix;
@@ -666,11 +726,11 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 	memset(start, 0, sizeof *start);
 	if (!catalog_reads_back(db, start->catalog))
 		return reject(ld, "its namespace catalog does not read back");
-	start->seg = ld->seg_count;
-	start->offset = ends[ld->seg_count];
-	start->sealed = db->segs[ld->seg_count]->sealed;
-	start->seq_last = get_u64(ld->hdr + 48);
-	ld->created_ms = get_u64(ld->hdr + 40);
+	start->seg = ld->h.seg_count;
+	start->offset = ends[ld->h.seg_count];
+	start->sealed = db->segs[ld->h.seg_count]->sealed;
+	start->seq_last = ld->h.seq_last;
+	ld->created_ms = ld->h.created_ms;
 	return LK_OK;
 }
 
@@ -703,9 +763,12 @@ static void loader_free(struct loader *ld)
 		io->close(io->ctx, ld->f);
 	index_free(ld->ix);
 	mem_free(ld->meta);
+	mem_free(ld->table);
+	mem_free(ld->sums);
 	ld->f = NULL;
 	ld->ix = NULL;
 	ld->meta = NULL;
+	ld->table = NULL;
 }
 
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
@@ -727,6 +790,11 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		return LK_NOT_FOUND;
 	}
 	db->snap_next_serial = l.newest + 1;
+	if (db->snap_ignore) {
+		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
+			 "snapshots ignored: the whole log was replayed");
+		return LK_NOT_FOUND;
+	}
 	if (l.n == 0 || nsegs == 0) {
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 			 SNAP_NOTE_NONE);
@@ -767,6 +835,84 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		 "snapshot %016" PRIx64 ".snap not used: %.80s; the whole "
 		 "log was replayed", l.serials[0], first_why);
 	return LK_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Comparing with a replay (lk_verify)                                    */
+/* ---------------------------------------------------------------------- */
+
+/* The index's digest, each segment named by its seq and generation
+ * (slots differ between handles). */
+static lk_status digest_of(struct lk_db *db, uint64_t *d)
+{
+	uint64_t *ids = mem_calloc(IX_SEG_SLOTS, sizeof *ids);
+
+	if (!ids)
+		return err_set(LK_NOMEM, "comparing a snapshot with the log");
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		if (db->segs[i])
+			ids[i] = db->segs[i]->hdr.seq ^
+				 (uint64_t)db->segs[i]->hdr.generation << 48;
+	pthread_rwlock_rdlock(&db->ix_lock);
+	*d = index_digest(db->ix, ids);
+	pthread_rwlock_unlock(&db->ix_lock);
+	mem_free(ids);
+	return LK_OK;
+}
+
+lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
+				  char *why, size_t why_bytes)
+{
+	uint64_t da = 0, db = 0;
+	uint32_t i = 1, j = 1;
+	lk_status st;
+
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
+		uint64_t a = index_count(with->ix, (uint8_t)ns);
+		uint64_t b = index_count(without->ix, (uint8_t)ns);
+
+		if (a != b) {
+			snprintf(why, why_bytes, "namespace %u has %" PRIu64
+				 " keys, the log %" PRIu64, ns, a, b);
+			return LK_CORRUPT;
+		}
+	}
+	/* the segments, in log order in both */
+	for (;; i++, j++) {
+		const struct segment *a, *b;
+
+		while (i < IX_SEG_SLOTS && !with->segs[i])
+			i++;
+		while (j < IX_SEG_SLOTS && !without->segs[j])
+			j++;
+		if (i == IX_SEG_SLOTS || j == IX_SEG_SLOTS)
+			break;
+		a = with->segs[i];
+		b = without->segs[j];
+		if (a->hdr.seq != b->hdr.seq || a->live_bytes != b->live_bytes ||
+		    a->ops != b->ops) {
+			snprintf(why, why_bytes, "segment %" PRIu64 " has %" PRIu64
+				 " live bytes and %" PRIu64 " operations, the "
+				 "log %" PRIu64 " and %" PRIu64, a->hdr.seq,
+				 a->live_bytes, a->ops, b->live_bytes, b->ops);
+			return LK_CORRUPT;
+		}
+	}
+	if (atomic_load(&with->seq_last) != atomic_load(&without->seq_last)) {
+		snprintf(why, why_bytes, "its last sequence number is %" PRIu64
+			 ", the log's %" PRIu64, atomic_load(&with->seq_last),
+			 atomic_load(&without->seq_last));
+		return LK_CORRUPT;
+	}
+	st = digest_of(with, &da);
+	if (st == LK_OK)
+		st = digest_of(without, &db);
+	if (st == LK_OK && da != db) {
+		snprintf(why, why_bytes, "its index points at other records "
+			 "than the log's newest");
+		return LK_CORRUPT;
+	}
+	return st;
 }
 
 int snapshot_exists(const lk_io *io, lk_io_dir *dir)

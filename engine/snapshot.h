@@ -5,40 +5,23 @@
  *
  * A snapshot is a file named <serial as 16 hex digits>.snap, written as
  * <serial>.snap.tmp, fdatasynced, renamed, and the directory synced; the
- * older snapshot is removed after that.  Layout (little-endian):
- *
- *   header (80 bytes)
- *     0  magic          8  "LKSNP\r\n\032"
- *     8  version        u16  SNAP_VERSION
- *    10  header_bytes   u16  80
- *    12  seg_count      u32  segments covered, 1..LK_SEGMENT_COUNT_MAX
- *    16  db_id          16   the database's id, as in segment headers
- *    32  serial         u64  the number in the file name
- *    40  created_ms     u64  wall clock when taken
- *    48  seq_last       u64  newest record sequence number at the position
- *    56  index_slots    u32  capacity of the index
- *    60  keys           u32  entries in the index
- *    64  file_bytes     u64  size of the whole file
- *    72  flags          u32  0
- *    76  checksum       u32  low 32 bits of XXH3_64(bytes 0..76)
- *   segments (seg_count x 64 bytes), in log order; the last one holds the
- *   position, and its data_end is the position
- *     0  seq u64, 8 seq_prev u64, 16 record_seq_base u64,
- *    24  data_end u64, 32 live_bytes u64, 40 ops u64,
- *    48  generation u32, 52 flags u32 (bit 0: sealed),
- *    56  tail_hash u64   XXH3_64 of the 64 bytes before data_end (fewer
- *                        if the segment is shorter): ties the snapshot to
- *                        the bytes of the log, not just to file names
- *   bitmap and entries of the index (index.h, "Snapshots"); an entry's
- *   segment is its place in the list above, from 1
- *   meta_hash u64        XXH3_64 of the header, segments and bitmap
- *   entries_hash u64     XXH3_64 of the entries
+ * older snapshot is removed after that.  The file's layout, its limits and
+ * its codec are in snapshot_format.h.
  *
  * Trust.  Open uses the newest snapshot that passes every check: its
- * header, both hashes, the database id, and the log: each listed segment
+ * header (with its index capacity no larger than its key count needs, so
+ * that a load never allocates more than about twice the file's size),
+ * both hashes, the database id, and the log: each listed segment
  * must be the file now at that place in the chain (same seq, generation,
  * links), every one but the last sealed with the same size, the last at
- * least as long as the position, and each one's tail_hash must match.
+ * least as long as the position, and each one's tail_hash must match;
+ * each data_end must end a commit record (or the seal, whose count must
+ * be the entry's ops), and each segment's live bytes must be what the
+ * index entries that point into it add up to.  The hashes guard against
+ * damage, not against a forger who recomputes them: a snapshot forged
+ * with consistent hashes and counters (say, one that drops keys and the
+ * live bytes they held) is only caught by lk_verify(), which compares it
+ * with a replay of the whole log.
  * A compaction renames the segments it rewrites, so a snapshot taken
  * before it never matches afterwards: one is written after each
  * compaction.  Anything else falls back to replaying the whole log, and
@@ -47,16 +30,13 @@
 #ifndef LK_SNAPSHOT_H
 #define LK_SNAPSHOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
+#include "snapshot_format.h"
 
-#define SNAP_VERSION 1u
-#define SNAP_HEADER_BYTES 80u
-#define SNAP_SEG_BYTES 64u
-#define SNAP_TRAILER_BYTES 16u
 #define SNAP_NAME_BYTES 40u
-#define SNAP_TAIL_BYTES 64u
 #define SNAP_NOTE_NONE "no snapshot: the whole log was replayed"
 
 /* What open needs to replay the log after a loaded snapshot. */
@@ -70,7 +50,7 @@ struct snap_start {
 };
 
 /* Returns 1 and sets *serial and *tmp if name is a snapshot file name
- * (tmp: an unfinished "<serial>.snap.tmp"), else 0. */
+ * (tmp: an unfinished "<serial>.snap.tmp"), else 0 (dir_file_parse). */
 int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
 
 /* Open, after the chain of segments is in db->segs[1..nsegs] in log order
@@ -80,6 +60,15 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
  * nothing was changed), or LK_NOMEM. */
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			struct snap_start *start);
+
+/* lk_verify: compares `with`, a handle opened with a snapshot, against
+ * `without`, one opened on the same files replaying the whole log: the
+ * index (every entry's namespace, segment, offset, size and expiry), the
+ * key counts, each segment's live bytes and ops, and seq_last.  Returns
+ * LK_OK if they agree, LK_CORRUPT with `why` saying where they first
+ * differ, or LK_NOMEM. */
+lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
+				  char *why, size_t why_bytes);
 
 /* 1 if dir holds a snapshot file (or cannot be listed), else 0. */
 int snapshot_exists(const lk_io *io, lk_io_dir *dir);

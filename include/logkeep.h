@@ -517,13 +517,17 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 
 /* Checks every segment and record of the directory without changing it,
  * calling fn for each problem found (it keeps going past damage).  The
- * report describes what a read-only open would do.  opts: only io is used.
- * Returns LK_OK when no problem but a torn tail was found, LK_CORRUPT,
- * LK_VERSION, LK_IO (a file that cannot be read or is not a regular
- * file), LK_NOT_FOUND (no such directory, or not a directory), LK_NOMEM,
- * LK_TOO_BIG (more segment files than LK_SEGMENT_COUNT_MAX: what lk_open
- * says first, returned after every other problem was reported), LK_BUSY
- * (as a read-only lk_open). */
+ * report describes what a read-only open would do.  A snapshot that open
+ * would use is compared with a replay of the whole log (index entries,
+ * key counts, live bytes, seq_last); one that disagrees (forged with
+ * consistent checksums) is a problem of kind LK_PROBLEM_CORRUPT naming
+ * the snapshot file, and the call returns LK_CORRUPT.  opts: only io is
+ * used.  Returns LK_OK when no problem but a torn tail was found,
+ * LK_CORRUPT, LK_VERSION, LK_IO (a file that cannot be read or is not a
+ * regular file), LK_NOT_FOUND (no such directory, or not a directory),
+ * LK_NOMEM, LK_TOO_BIG (more segment files than LK_SEGMENT_COUNT_MAX:
+ * what lk_open says first, returned after every other problem was
+ * reported), LK_BUSY (as a read-only lk_open). */
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
 

@@ -48,6 +48,44 @@
  * CHECK_OK_WHY clear it before the call and print it on failure. */
 static const char *why;
 
+/* Every file of a data directory is told apart by one parser: segments,
+ * snapshots and unfinished snapshots, each only in canonical form. */
+static void directory_file_names_have_one_parser(void **state)
+{
+	static const struct {
+		const char *name;
+		enum dir_file kind;
+		uint64_t number;
+		uint32_t generation;
+	} cases[] = {
+		{ "0000000000000001.seg", DIR_FILE_SEGMENT, 1, 0 },
+		{ "00000000000000ff.1a.seg", DIR_FILE_SEGMENT, 255, 26 },
+		{ "000000000000002a.snap", DIR_FILE_SNAPSHOT, 42, 0 },
+		{ "000000000000002a.snap.tmp", DIR_FILE_SNAPSHOT_TMP, 42, 0 },
+		{ "0000000000000000.snap", DIR_FILE_OTHER, 0, 0 },
+		{ "000000000000002A.snap", DIR_FILE_OTHER, 0, 0 },
+		{ "000000000000002a.1.snap", DIR_FILE_OTHER, 0, 0 },
+		{ "000000000000002a.snap.tmp.x", DIR_FILE_OTHER, 0, 0 },
+		{ "000000000000002a.snapx", DIR_FILE_OTHER, 0, 0 },
+		{ "00000000000002a.snap", DIR_FILE_OTHER, 0, 0 },
+		{ "aside.000000000000002a.snap", DIR_FILE_OTHER, 0, 0 },
+		{ "LOCK", DIR_FILE_OTHER, 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t n = 0;
+		uint32_t g = 0;
+		enum dir_file k = dir_file_parse(cases[i].name, &n, &g);
+
+		assert_int_equal(k, cases[i].kind);
+		if (k == DIR_FILE_OTHER)
+			continue;
+		assert_int_equal(n, cases[i].number);
+		assert_int_equal(g, cases[i].generation);
+	}
+}
+
 /* ---------------------------------------------------------------------- */
 /* Headers                                                                */
 /* ---------------------------------------------------------------------- */
@@ -872,6 +910,7 @@ int main(void)
 		cmocka_unit_test(name_of_a_later_generation_carries_it_in_hex),
 		cmocka_unit_test(names_round_trip),
 		cmocka_unit_test(non_canonical_names_are_rejected),
+		cmocka_unit_test(directory_file_names_have_one_parser),
 		/* headers */
 		cmocka_unit_test(header_round_trips),
 		cmocka_unit_test(header_with_sequence_numbers_out_of_range_is_rejected),

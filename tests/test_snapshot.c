@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "endian.h"
 #include "io_fault.h"
 #include "snapshot.h"
@@ -323,6 +324,12 @@ static uint64_t reopen_check(const lk_options *o, int used)
 	return rep.records_replayed;
 }
 
+static void count_problem(void *arg, const lk_problem *p)
+{
+	fprintf(stderr, "problem: %s: %s\n", p->file ? p->file : "-", p->what);
+	++*(int *)arg;
+}
+
 /* ---- tests ---- */
 
 /* For random workloads: the open that loads a snapshot and the open that
@@ -385,6 +392,13 @@ static void snapshot_load_equals_full_replay(void **state)
 		}
 		collect(db, &a);
 		CHECK_OK(lk_close(db));
+		{ /* verify compares the snapshot with a replay: they agree */
+			int problems = 0;
+
+			CHECK_OK(lk_verify(&rep, DIR, &o, count_problem,
+					   &problems));
+			CHECK(problems == 0 && rep.snapshot_used);
+		}
 
 		/* hide the snapshot: a full replay */
 		snap_files(io, &files);
@@ -451,13 +465,13 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		const char *why;
 	} flips[] = {
 		{ "magic", 0, "bad magic" },
-		{ "version", 8, "header checksum" },
-		{ "header checksum", 77, "header checksum" },
+		{ "version", SNAP_H_VERSION, "header checksum" },
+		{ "header checksum", SNAP_H_CHECKSUM + 1, "header checksum" },
 		{ "segment table", SNAP_HEADER_BYTES + 3, "segment table" },
 		{ "bitmap", SNAP_HEADER_BYTES + SNAP_SEG_BYTES * 2,
 		  "segment table" },
 		{ "an entry", -40, "index entries" },
-		{ "meta hash", -12, "segment table" },
+		{ "meta hash", -(int64_t)SNAP_TRAILER_BYTES + 4, "segment table" },
 		{ "entries hash", -2, "index entries" },
 	};
 	static const struct {
@@ -533,11 +547,12 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		CHECK_OK(lk_close(db));
 		the_snapshot(io, name);
 		entry = SNAP_HEADER_BYTES +
-			(u64_at(io, name, 12) & 0xffffffffu) * SNAP_SEG_BYTES -
+			(u64_at(io, name, SNAP_H_SEG_COUNT) & 0xffffffffu) *
+				SNAP_SEG_BYTES -
 			SNAP_SEG_BYTES;
-		end = u64_at(io, name, entry + 24);
+		end = u64_at(io, name, entry + SNAP_S_DATA_END);
 		seg_name(seg, u64_at(io, name, entry),
-			 (uint32_t)u64_at(io, name, entry + 48));
+			 (uint32_t)u64_at(io, name, entry + SNAP_S_GENERATION));
 		truncate_to(io, DIR, seg, end - 3);
 		falls_back(&o, "ends at");
 		lk_io_memory_free(io);
@@ -736,12 +751,204 @@ static void power_cut_anywhere_in_a_snapshot(void **state)
 	CHECK(used > 0);
 }
 
+/* ---- forged snapshots ---- */
+
+
+/* Rewrites snapshot `name` as a forger who knows the format would: an
+ * index of `slots` slots and no keys, each segment's live bytes kept or
+ * zeroed, and the header's sizes, its checksum and both trailing hashes
+ * recomputed with the format's functions, so that every check of the
+ * file's own bytes passes. */
+static void forge_empty(const lk_io *io, const char *name, uint32_t slots,
+			int zero_live)
+{
+	struct blob b = file_read(io, DIR, name);
+	uint32_t nsegs = get_u32(b.p + SNAP_H_SEG_COUNT);
+	uint64_t meta = snap_meta_bytes(nsegs, slots);
+	uint64_t len = snap_file_bytes(nsegs, slots, 0);
+	uint8_t *f = calloc(1, (size_t)len), *t = f + len - SNAP_TRAILER_BYTES;
+
+	CHECK(f != NULL);
+	memcpy(f, b.p, SNAP_HEADER_BYTES + (size_t)nsegs * SNAP_SEG_BYTES);
+	for (uint32_t i = 0; zero_live && i < nsegs; i++)
+		put_u64(f + SNAP_HEADER_BYTES + (size_t)i * SNAP_SEG_BYTES +
+				SNAP_S_LIVE_BYTES, 0);
+	put_u32(f + SNAP_H_INDEX_SLOTS, slots);
+	put_u32(f + SNAP_H_KEYS, 0);
+	put_u64(f + SNAP_H_FILE_BYTES, len);
+	put_u32(f + SNAP_H_CHECKSUM, snap_header_checksum(f));
+	put_u64(t + SNAP_T_META_HASH, snap_hash(f, (size_t)meta));
+	put_u64(t + SNAP_T_ENTRIES_HASH, snap_hash(f + meta, 0));
+	file_write(io, DIR, name, f, (size_t)len);
+	free(f);
+	free(b.p);
+}
+
+/* A snapshot of 16 MiB that declares 2^27 slots (1.5 GiB of index) and no
+ * keys, every hash consistent: open refuses it from its header, before it
+ * allocates anything for it, and replays the log, which is not empty. */
+static void forged_capacity_is_refused_before_any_allocation(void **state)
+{
+	lk_recovery_report vrep;
+	lk_options o;
+	char name[64];
+	size_t largest;
+	lk_io *io;
+	int problems = 0;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	forge_empty(io, name, LK_INDEX_SLOTS_MAX, 1);
+	CHECK(size_of(io, name) > (16u << 20));
+	/* verify first: the writing open removes the file it did not use */
+	CHECK_OK(lk_verify(&vrep, DIR, &o, count_problem, &problems));
+	CHECK(problems == 0 && !vrep.snapshot_used);
+	CHECK(strstr(vrep.snapshot_note, "more slots") != NULL);
+	(void)mem_largest();
+	falls_back(&o, "more slots than its keys need");
+	largest = mem_largest();
+	print_message("largest allocation of the open: %zu bytes\n", largest);
+	CHECK(largest < (4u << 20));
+	lk_io_memory_free(io);
+}
+
+/* Moves the position of snapshot `name` (its last segment's data_end) by
+ * `delta` bytes, with the tail hash, and the hash over the segment table,
+ * recomputed: a consistent forgery of where the replay starts. */
+static void forge_position(const lk_io *io, const char *name, int64_t delta)
+{
+	struct blob b = file_read(io, DIR, name), seg;
+	uint32_t nsegs = get_u32(b.p + SNAP_H_SEG_COUNT);
+	uint32_t slots = get_u32(b.p + SNAP_H_INDEX_SLOTS);
+	uint8_t *e = b.p + SNAP_HEADER_BYTES +
+		     (size_t)(nsegs - 1) * SNAP_SEG_BYTES;
+	uint64_t end = get_u64(e + SNAP_S_DATA_END) + (uint64_t)delta;
+	char seg_file[64];
+
+	seg_name(seg_file, get_u64(e + SNAP_S_SEQ),
+		 get_u32(e + SNAP_S_GENERATION));
+	seg = file_read(io, DIR, seg_file);
+	CHECK(end >= SEG_HEADER_BYTES + SNAP_TAIL_BYTES && end <= seg.n);
+	put_u64(e + SNAP_S_DATA_END, end);
+	put_u64(e + SNAP_S_TAIL_HASH,
+		snap_hash(seg.p + end - SNAP_TAIL_BYTES, SNAP_TAIL_BYTES));
+	put_u64(b.p + b.n - SNAP_TRAILER_BYTES + SNAP_T_META_HASH,
+		snap_hash(b.p, (size_t)snap_meta_bytes(nsegs, slots)));
+	file_write(io, DIR, name, b.p, b.n);
+	free(seg.p);
+	free(b.p);
+}
+
+/* Forgeries with consistent hashes that open can tell from the log and
+ * the file itself: an index emptied of its keys whose segments still
+ * count live bytes, and a position inside a record (which would make the
+ * replay take the records after it for a torn tail).  Each falls back to
+ * replaying the whole log, which reads as the model. */
+static void forged_contents_that_contradict_the_log_fall_back(void **state)
+{
+	char name[64];
+	lk_options o;
+	lk_io *io;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	forge_empty(io, name, 1024, 0);
+	falls_back(&o, "live bytes");
+	lk_io_memory_free(io);
+
+	for (int64_t delta = -1; delta >= -3; delta--) {
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		forge_position(io, name, delta);
+		falls_back(&o, "not the end of a commit record");
+		lk_io_memory_free(io);
+	}
+}
+
+/* A forger who drops every key and zeroes the live bytes they held, with
+ * every hash recomputed, leaves nothing open can tell from the file and
+ * the log's tails; lk_verify() compares the snapshot with a replay of the
+ * whole log and reports it: a problem naming the file, LK_CORRUPT, and a
+ * note that says so.  An honest snapshot gives no problem. */
+static void verify_reports_a_snapshot_that_disagrees_with_the_log(void **state)
+{
+	lk_recovery_report vrep;
+	char name[64];
+	lk_options o;
+	lk_io *io;
+	int problems = 0;
+
+	(void)state;
+	io = make_db(&o, 0);
+	CHECK_OK(lk_verify(&vrep, DIR, &o, count_problem, &problems));
+	CHECK(problems == 0 && vrep.snapshot_used);
+	the_snapshot(io, name);
+	forge_empty(io, name, 1024, 1);
+	CHECK_ST(LK_CORRUPT, lk_verify(&vrep, DIR, &o, count_problem,
+				       &problems));
+	CHECK(problems == 1);
+	CHECK(strstr(vrep.snapshot_note, "does not match the log") != NULL);
+	CHECK(strstr(lk_errmsg(), name) != NULL);
+	lk_io_memory_free(io);
+}
+
+/* The index never shrinks, so a table that held thousands of keys holds
+ * a few after deletes in the same slots; its snapshot is written at the
+ * capacity its keys need (which is all a load accepts) and is used. */
+static void snapshot_of_a_table_emptied_by_deletes_is_used(void **state)
+{
+	lk_recovery_report rep;
+	lk_options o;
+	char name[64], k[32];
+	lk_io *io;
+	lk_db *db;
+	int n = 3000, kept = 10;
+
+	(void)state;
+	io = fresh_io();
+	o = options(io, 0);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	for (int i = 0; i < n; i++) {
+		snprintf(k, sizeof k, "bulk-%05d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), "v", 1, 0));
+	}
+	for (int i = kept; i < n; i++) {
+		snprintf(k, sizeof k, "bulk-%05d", i);
+		CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+	}
+	CHECK_OK(lk_snapshot(db));
+	CHECK_OK(lk_close(db));
+	the_snapshot(io, name);
+	CHECK((u64_at(io, name, SNAP_H_INDEX_SLOTS) & 0xffffffffu) <=
+	      index_slots_max((uint64_t)kept));
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.snapshot_used);
+	for (int i = 0; i < n; i += 7) {
+		void *got = NULL;
+		size_t len = 0;
+
+		snprintf(k, sizeof k, "bulk-%05d", i);
+		CHECK_ST(i < kept ? LK_OK : LK_NOT_FOUND,
+			 lk_get(&got, &len, db, LK_NS_DEFAULT, k, strlen(k)));
+		lk_free(got);
+	}
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot_load_equals_full_replay),
 		cmocka_unit_test(damaged_snapshots_fall_back_to_replay),
 		cmocka_unit_test(unfinished_and_broken_files),
+		cmocka_unit_test(forged_capacity_is_refused_before_any_allocation),
+		cmocka_unit_test(snapshot_of_a_table_emptied_by_deletes_is_used),
+		cmocka_unit_test(forged_contents_that_contradict_the_log_fall_back),
+		cmocka_unit_test(verify_reports_a_snapshot_that_disagrees_with_the_log),
 		cmocka_unit_test(close_and_compaction_write_snapshots),
 		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
 		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),
