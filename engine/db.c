@@ -431,6 +431,7 @@ static void db_free(struct lk_db *db)
 {
 	const lk_io *io = db->io;
 
+	scrub_stop(db);
 	compact_stop(db);
 	commit_stop(db); /* an open that failed after commit_init */
 	compact_free(db);
@@ -527,9 +528,11 @@ static lk_status take_options(lk_options *o, const lk_options *given)
 		memcpy(o, given, offsetof(lk_options, compact_dead_pct));
 	else if (given && given->version == 2)
 		memcpy(o, given, offsetof(lk_options, snapshot_every_bytes));
+	else if (given && given->version == 3)
+		memcpy(o, given, offsetof(lk_options, scrub_rate_bytes));
 	else if (given)
 		*o = *given;
-	if (o->version == 1 || o->version == 2)
+	if (o->version >= 1 && o->version <= 3)
 		o->version = LK_OPTIONS_VERSION;
 	return check_options(o);
 }
@@ -598,6 +601,8 @@ static lk_status open_db(lk_db **out, const char *path,
 		st = commit_init(db);
 	if (st == LK_OK)
 		st = compact_init(db);
+	if (st == LK_OK)
+		st = scrub_init(db);
 	if (st != LK_OK)
 		goto fail;
 	*out = db;
@@ -622,6 +627,7 @@ lk_status lk_close(lk_db *db)
 	st = check_db(db);
 	if (st != LK_OK)
 		return st;
+	scrub_stop(db);
 	compact_stop(db);
 	commit_stop(db);
 	st = commit_close(db);
@@ -1127,6 +1133,7 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->scrub_segments = atomic_load(&db->scrub_segments);
 	stats->scrub_bytes = atomic_load(&db->scrub_bytes);
 	stats->scrub_damage = atomic_load(&db->scrub_damage);
+	stats->scrub_passes = atomic_load(&db->scrub_passes);
 	return LK_OK;
 }
 

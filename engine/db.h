@@ -108,7 +108,11 @@ struct lk_db {
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
-	_Atomic uint64_t scrub_segments, scrub_bytes, scrub_damage; /* scrub.c */
+	/* scrub.c: the background scrub's thread and sleep, and counts */
+	lk_io_thread *scrubber;  /* or NULL */
+	lk_io_wait *scrub_wait;
+	_Atomic uint64_t scrub_segments, scrub_bytes, scrub_damage,
+		scrub_passes;
 	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
 		compact_segments_removed, compact_records_dropped, compact_us,
 		compact_stall_max_us, compact_failures;
@@ -188,6 +192,13 @@ void compact_free(struct lk_db *db);
  * be NULL) for each damaged one.  Returns LK_OK, LK_CORRUPT (and latches
  * a writable handle), LK_IO, LK_NOMEM. */
 lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg);
+
+/* Starts the background scrub of a writable handle with
+ * scrub_rate_bytes > 0.  Returns LK_OK, LK_NOMEM. */
+lk_status scrub_init(struct lk_db *db);
+/* Stops it (a pass in progress ends at its next segment); safe to call
+ * when it never started, and twice. */
+void scrub_stop(struct lk_db *db);
 
 /* The status and detail of a write refused because the handle latched
  * (db->halted): a failed sync, or damage found by the scrub. */

@@ -23,6 +23,13 @@
  *      that fails, by offset; if every record passes, the mismatch is
  *      named at the seal.
  *
+ * The background scrub (a writable handle with scrub_rate_bytes > 0) runs
+ * the same pass on its own thread: the first a second after open, so that
+ * what an open from a snapshot did not read is checked soon, then one
+ * every SCRUB_PERIOD_S.  After each segment it sleeps as long as reading
+ * it should have taken at scrub_rate_bytes, on the I/O layer's monotonic
+ * clock, so it never takes more than that share of a slow flash device.
+ *
  * What it does with damage: reports each damaged segment through the
  * caller's lk_problem_fn, counts it in the handle's stats, and latches a
  * writable handle (LK_CORRUPT for every later write, as a failed sync
@@ -35,6 +42,13 @@
 #include "alloc.h"
 #include "db.h"
 #include "error.h"
+
+/* The first pass waits this long after open, so that a daemon's start
+ * (its first reads and writes) does not compete with it. */
+#define SCRUB_START_DELAY_US (1000u * 1000u)
+/* Then a pass every six hours: bit rot is slow, and reads of a router's
+ * flash cost power, not wear. */
+#define SCRUB_PERIOD_S (6u * 3600u)
 
 struct scrub_item {
 	struct segment *seg;
@@ -150,7 +164,45 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 	return LK_OK;
 }
 
-lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg)
+/* The background scrub: after a segment of `bytes`, sleeps what reading
+ * it takes at the rate.  Returns 1 if the handle is closing. */
+static int throttle(struct lk_db *db, uint64_t bytes)
+{
+	const lk_io *io = db->io;
+	uint64_t rate = db->opts.scrub_rate_bytes;
+	uint64_t us = bytes / rate * 1000000u + bytes % rate * 1000000u / rate;
+
+	return io->wait_until(io->ctx, db->scrub_wait, io->mono_us(io->ctx) + us);
+}
+
+/* Counts one damaged segment, keeps the first for the message and tells
+ * the caller's fn. */
+static void report(struct lk_db *db, const struct segment *s,
+		   uint64_t offset, const char *why, lk_problem_fn fn,
+		   void *arg, char *first, size_t cap, size_t *damaged)
+{
+	(*damaged)++;
+	atomic_fetch_add(&db->scrub_damage, 1);
+	if (!db->readonly) {
+		/* Nothing more is acknowledged on top of it (see above). */
+		int none = LK_OK;
+
+		atomic_compare_exchange_strong(&db->halted, &none, LK_CORRUPT);
+	}
+	if (!first[0])
+		snprintf(first, cap, "segment %" PRIu64 " (%s) offset %" PRIu64
+				     ": %s",
+			 s->hdr.seq, s->name, offset, why);
+	if (fn) {
+		lk_problem p = { LK_PROBLEM_CORRUPT, s->hdr.seq, offset,
+				 s->name, why };
+
+		fn(arg, &p);
+	}
+}
+
+static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
+			    int background)
 {
 	const lk_io *io = db->io;
 	struct scrub_item *v;
@@ -169,41 +221,79 @@ lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg)
 		st = scrub_one(io, &v[i], &offset, &why, &bytes);
 		atomic_fetch_add(&db->scrub_bytes, bytes);
 		atomic_fetch_add(&db->scrub_segments, 1);
-		if (st == LK_OK)
-			continue;
-		if (st != LK_CORRUPT) {
+		if (st != LK_OK && st != LK_CORRUPT) {
 			err_prefix("lk_scrub: reading segment %s", s->name);
 			if (worst == LK_OK)
 				worst = st;
-			continue;
+		} else if (st == LK_CORRUPT) {
+			report(db, s, offset, why, fn, arg, first, sizeof first,
+			       &damaged);
 		}
-		damaged++;
-		atomic_fetch_add(&db->scrub_damage, 1);
-		if (!first[0])
-			snprintf(first, sizeof first,
-				 "segment %" PRIu64 " (%s) offset %" PRIu64
-				 ": %s", s->hdr.seq, s->name, offset, why);
-		if (fn) {
-			lk_problem p = { LK_PROBLEM_CORRUPT, s->hdr.seq, offset,
-					 s->name, why };
-
-			fn(arg, &p);
-		}
+		/* closing: the rest waits for the next open */
+		if (background && throttle(db, bytes))
+			break;
 	}
 	for (size_t i = 0; i < n; i++)
 		db_seg_unpin(db, v[i].seg);
 	mem_free(v);
-	if (damaged) {
-		/* Nothing more is acknowledged on top of it (see above). */
-		if (!db->readonly) {
-			int none = LK_OK;
-
-			atomic_compare_exchange_strong(&db->halted, &none,
-						       LK_CORRUPT);
-		}
+	if (damaged)
 		return err_set(LK_CORRUPT, "lk_scrub: %zu damaged segment%s; "
 					   "the first: %s",
 			       damaged, damaged == 1 ? "" : "s", first);
-	}
 	return worst;
+}
+
+lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg)
+{
+	return scrub_pass(db, fn, arg, 0);
+}
+
+static void scrubber_main(void *arg)
+{
+	struct lk_db *db = arg;
+	const lk_io *io = db->io;
+	uint64_t due_us = io->mono_us(io->ctx) + SCRUB_START_DELAY_US;
+
+	for (;;) {
+		if (io->wait_until(io->ctx, db->scrub_wait, due_us))
+			return; /* closing */
+		if (io->mono_us(io->ctx) < due_us)
+			continue; /* woke early */
+		(void)scrub_pass(db, db->opts.scrub_fn, db->opts.scrub_arg, 1);
+		atomic_fetch_add(&db->scrub_passes, 1);
+		due_us = io->mono_us(io->ctx) + SCRUB_PERIOD_S * UINT64_C(1000000);
+	}
+}
+
+lk_status scrub_init(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+	lk_status st;
+
+	if (db->readonly || db->opts.scrub_rate_bytes == 0)
+		return LK_OK;
+	st = io->wait_new(io->ctx, &db->scrub_wait);
+	if (st != LK_OK)
+		return err_set(st, "starting the scrub");
+	st = io->thread_start(io->ctx, &db->scrubber, scrubber_main, db);
+	if (st != LK_OK) {
+		io->wait_free(io->ctx, db->scrub_wait);
+		db->scrub_wait = NULL;
+		err_prefix("starting the scrub thread");
+	}
+	return st;
+}
+
+void scrub_stop(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+
+	if (!db->scrub_wait)
+		return;
+	io->wait_stop(io->ctx, db->scrub_wait);
+	if (db->scrubber)
+		io->thread_join(io->ctx, db->scrubber);
+	db->scrubber = NULL;
+	io->wait_free(io->ctx, db->scrub_wait);
+	db->scrub_wait = NULL;
 }

@@ -943,6 +943,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.opts.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
 	r.opts.sync = r.flags & F_SYNC_NONE ? LK_SYNC_NONE : LK_SYNC_ALWAYS;
 	r.opts.compact_dead_pct = 0;     /* no background thread */
+	r.opts.scrub_rate_bytes = 0;
 	r.opts.snapshot_every_bytes = 0; /* only lk_snapshot() writes one */
 	create = r.opts;
 	create.flags = LK_OPEN_CREATE;

@@ -149,13 +149,38 @@ typedef enum lk_sync_mode {
 	LK_SYNC_NONE = 2,
 } lk_sync_mode;
 
+/* A problem found in the data: by lk_verify() (offline), by lk_scrub() and
+ * by the background scrub (see lk_options.scrub_rate_bytes). */
+typedef enum lk_problem_kind {
+	LK_PROBLEM_TORN_TAIL = 1,  /* a tail that open would cut: not damage */
+	LK_PROBLEM_CORRUPT = 2,    /* damage: a record or header fails a check */
+	LK_PROBLEM_MISSING = 3,    /* a segment is missing from the chain */
+	LK_PROBLEM_FOREIGN = 4,    /* a segment of another database, or a
+				      duplicate */
+	LK_PROBLEM_VERSION = 5,    /* an unknown format version */
+	LK_PROBLEM_IO = 6,         /* a file could not be read */
+	LK_PROBLEM_LEFTOVER = 7,   /* a file an interrupted compaction left,
+				      which open removes: not damage */
+} lk_problem_kind;
+
+typedef struct lk_problem {
+	lk_problem_kind kind;
+	uint64_t segment_seq;  /* 0 when not about one segment */
+	uint64_t offset;       /* byte offset in the segment file */
+	const char *file;      /* the file name, valid during the callback */
+	const char *what;      /* a sentence, valid during the callback */
+} lk_problem;
+
+typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
+
 /* lk_options.flags */
 #define LK_OPEN_CREATE 0x1u   /* create the directory if it does not exist */
 #define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
 
-/* Version 2 added the compaction fields, version 3 the snapshot field; an
- * older struct (without them) is still accepted and gets their defaults. */
-#define LK_OPTIONS_VERSION 3u
+/* Version 2 added the compaction fields, version 3 the snapshot field,
+ * version 4 the scrub's; an older struct (without them) is still accepted
+ * and gets their defaults. */
+#define LK_OPTIONS_VERSION 4u
 
 /* Compaction (see lk_compact) runs on a background thread of a writable
  * handle.  It starts when dead bytes (overwritten, deleted and expired
@@ -181,12 +206,20 @@ typedef struct lk_options {
 	uint64_t compact_rate_bytes; /* bytes written per second; 0: no cap */
 	/* version 3 */
 	uint64_t snapshot_every_bytes; /* see lk_snapshot; 0: only on demand */
+	/* version 4: the background scrub (see lk_scrub) of a writable
+	 * handle reads at most scrub_rate_bytes per second (0: no background
+	 * scrub); its first pass starts a second after open, then one every
+	 * six hours.  Each damaged segment it finds is passed to scrub_fn
+	 * (may be NULL), on the scrub's thread, with scrub_arg. */
+	uint64_t scrub_rate_bytes;
+	lk_problem_fn scrub_fn;
+	void *scrub_arg;
 } lk_options;
 
 #define LK_OPTIONS_INIT                                                       \
 	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
 	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
-	  32u * 1024 * 1024 }
+	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL }
 
 /* Opens (and with LK_OPEN_CREATE creates) the database in directory
  * `path`, replaying its log.  opts may be NULL for the defaults.
@@ -447,6 +480,7 @@ typedef struct lk_stats {
 	uint64_t scrub_segments;    /* sealed segments checked */
 	uint64_t scrub_bytes;       /* bytes read to check them */
 	uint64_t scrub_damage;      /* damaged segments found (each time) */
+	uint64_t scrub_passes;      /* background passes finished */
 } lk_stats;
 
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
@@ -493,27 +527,6 @@ LK_API lk_status lk_backup(lk_db *db, const char *dest_path,
 /* Verification                                                           */
 /* ---------------------------------------------------------------------- */
 
-typedef enum lk_problem_kind {
-	LK_PROBLEM_TORN_TAIL = 1,  /* a tail that open would cut: not damage */
-	LK_PROBLEM_CORRUPT = 2,    /* damage: a record or header fails a check */
-	LK_PROBLEM_MISSING = 3,    /* a segment is missing from the chain */
-	LK_PROBLEM_FOREIGN = 4,    /* a segment of another database, or a
-				      duplicate */
-	LK_PROBLEM_VERSION = 5,    /* an unknown format version */
-	LK_PROBLEM_IO = 6,         /* a file could not be read */
-	LK_PROBLEM_LEFTOVER = 7,   /* a file an interrupted compaction left,
-				      which open removes: not damage */
-} lk_problem_kind;
-
-typedef struct lk_problem {
-	lk_problem_kind kind;
-	uint64_t segment_seq;  /* 0 when not about one segment */
-	uint64_t offset;       /* byte offset in the segment file */
-	const char *file;      /* the file name, valid during the callback */
-	const char *what;      /* a sentence, valid during the callback */
-} lk_problem;
-
-typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 
 /* Checks every segment and record of the directory without changing it,
  * calling fn for each problem found (it keeps going past damage).  The
@@ -544,6 +557,10 @@ LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
  * segment with one sequential read and no parsing, and parses it record
  * by record only to name the place of a mismatch (a version 1 segment,
  * without that hash, is always read record by record).
+ *
+ * A writable handle with scrub_rate_bytes > 0 (the default) also runs
+ * this in the background, on its own thread, at that rate (see
+ * lk_options), and passes what it finds to scrub_fn.
  *
  * Damage found latches a writable handle: every later write returns
  * LK_CORRUPT ("the scrub found damage"), so that nothing more is

@@ -110,6 +110,7 @@ lk_options cm_options(const struct cm_config *cfg, const struct lk_io *io)
 	 * same cut; OP_COMPACT compacts and OP_SNAPSHOT snapshots */
 	o.compact_dead_pct = 0;
 	o.snapshot_every_bytes = 0;
+	o.scrub_rate_bytes = 0;
 	return o;
 }
 

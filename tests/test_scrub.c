@@ -3,7 +3,7 @@
  * test_scrub.c - damage in the part of the log that open does not read
  * (SPEC §5, §6): what open, lk_scrub() and lk_verify() each report.
  *
- * Method: a database of a dozen 4 KiB segments on the in-memory layer,
+ * Method: a database of a few 4 KiB segments on the in-memory layer,
  * closed with an index snapshot, so that the next open loads the snapshot
  * and reads none of the sealed segments.  One bit is flipped in a record
  * in the middle of the log (not at its tail, not in the snapshot), and the
@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "testutil.h"
 
@@ -273,6 +275,121 @@ static void seal_hash_mismatch_is_named_at_the_seal(void **state)
 	CHECK(verified.seq == 2 && verified.offset == at);
 }
 
+/* The background scrub finds the same damage by itself, at its rate, on
+ * the I/O layer's clock (simulated here: it runs only as the test moves
+ * the clock), tells scrub_fn, and latches the handle. */
+static void background_scrub_finds_damage_at_its_rate(void **state)
+{
+	lk_options o = options();
+	struct seen seen = { 0 };
+	lk_stats st;
+	uint64_t at, before;
+	lk_db *db;
+
+	(void)state;
+	make_db();
+	at = middle_record();
+	flip_bit(mem, DIR, SEG2, at + 12, 3);
+	o.scrub_rate_bytes = 4096; /* a segment a second */
+	o.scrub_fn = on_problem;
+	o.scrub_arg = &seen;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	memset(&st, 0, sizeof st);
+	st.version = LK_STATS_VERSION;
+
+	/* Nothing before its start delay... */
+	lk_io_memory_advance_us(mem, 900 * 1000);
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.scrub_segments == 0 && seen.problems == 0);
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "early", 5, "write", 5, 0));
+
+	/* ... then about a segment a second ... */
+	lk_io_memory_advance_us(mem, 2500 * 1000);
+	CHECK_OK(lk_stats_get(&st, db));
+	before = st.scrub_segments;
+	CHECK(before >= 2 && before <= 4);
+	CHECK(st.segment_count > before); /* not all of them yet */
+
+	/* ... until the pass is done: 20 s is more than it needs. */
+	lk_io_memory_advance_us(mem, 20 * 1000 * 1000);
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.scrub_passes == 1);
+	CHECK(st.scrub_damage == 1);
+	CHECK(seen.problems == 1 && seen.seq == 2 && seen.offset == at);
+	CHECK_ST(LK_CORRUPT, lk_put(db, LK_NS_DEFAULT, "late", 4, "w", 1, 0));
+	CHECK_OK(lk_close(db));
+}
+
+/* A clean log: the background scrub finds nothing and writes go on. */
+static void background_scrub_of_a_clean_log_changes_nothing(void **state)
+{
+	lk_options o = options();
+	struct seen seen = { 0 };
+	lk_stats st;
+	lk_db *db;
+
+	(void)state;
+	make_db();
+	o.scrub_rate_bytes = 1024 * 1024;
+	o.scrub_fn = on_problem;
+	o.scrub_arg = &seen;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	lk_io_memory_advance_us(mem, 5 * 1000 * 1000);
+	memset(&st, 0, sizeof st);
+	st.version = LK_STATS_VERSION;
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.scrub_passes == 1 && st.scrub_damage == 0);
+	CHECK(st.scrub_segments == st.segment_count);
+	CHECK(seen.problems == 0);
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "after", 5, "scrub", 5, 0));
+	CHECK_OK(lk_close(db));
+}
+
+/* Scrubs beside a writer on real files (ThreadSanitizer runs this suite):
+ * the segments it pins stay readable while compaction and rotation go on,
+ * and nothing the writer does looks like damage. */
+struct writer_arg {
+	lk_db *db;
+	_Atomic int done;
+};
+
+static void *writer_main(void *p)
+{
+	struct writer_arg *w = p;
+
+	for (int round = 0; round < 6; round++) {
+		put_range(w->db, 0, KEYS, round);
+		CHECK_OK(lk_compact(w->db));
+	}
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+static void scrub_beside_a_writer_finds_nothing(void **state)
+{
+	lk_options o = test_options(lk_io_posix());
+	struct writer_arg w = { 0 };
+	struct seen seen = { 0 };
+	char dir[128];
+	pthread_t t;
+	int scrubs = 0;
+
+	(void)state;
+	CHECK(make_temp_dir(dir, sizeof dir, "scrub") == 0);
+	o.segment_size_bytes = 4096;
+	o.sync = LK_SYNC_NONE;
+	CHECK_OK(lk_open(&w.db, dir, &o));
+	CHECK(pthread_create(&t, NULL, writer_main, &w) == 0);
+	while (!atomic_load(&w.done) || scrubs == 0) {
+		CHECK_OK(lk_scrub(w.db, on_problem, &seen));
+		scrubs++;
+	}
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(seen.problems == 0);
+	CHECK_OK(lk_close(w.db));
+	CHECK(remove_tree(dir) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +398,9 @@ int main(void)
 		T(bit_flip_in_the_active_segment_behind_a_snapshot),
 		T(clean_logs_scrub_clean),
 		T(seal_hash_mismatch_is_named_at_the_seal),
+		T(background_scrub_finds_damage_at_its_rate),
+		T(background_scrub_of_a_clean_log_changes_nothing),
+		T(scrub_beside_a_writer_finds_nothing),
 #undef T
 	};
 

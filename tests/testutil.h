@@ -199,6 +199,7 @@ static inline lk_options test_options(const lk_io *io)
 
 	o.io = io;
 	o.compact_dead_pct = 0; /* files change only when a test says so */
+	o.scrub_rate_bytes = 0; /* and are read only when it says so */
 	o.snapshot_every_bytes = 0;
 	return o;
 }
