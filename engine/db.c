@@ -46,6 +46,30 @@ static lk_status check_db(const struct lk_db *db)
 	return LK_OK;
 }
 
+lk_status db_enter(struct lk_db *db, enum db_use use)
+{
+	lk_status st = check_db(db);
+
+	/* Checked before the count too: a handle closed long ago is not
+	 * written to. */
+	if (st != LK_OK)
+		return st;
+	assert(use < DB_USE_COUNT);
+	atomic_fetch_add(&db->users[use], 1);
+	st = check_db(db);
+	if (st != LK_OK)
+		db_leave(db, use);
+	return st;
+}
+
+void db_leave(struct lk_db *db, enum db_use use)
+{
+	uint32_t was = atomic_fetch_sub(&db->users[use], 1);
+
+	assert(was > 0);
+	(void)was;
+}
+
 lk_status db_check_key(uint32_t ns, const void *key, size_t key_len)
 {
 	if (!key || key_len == 0)
@@ -370,7 +394,7 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	if (st == LK_OK)
 		st = batch_add(b, REC_PUT, 0, name, len, &id, 1, 0);
 	if (st == LK_OK)
-		st = commit_batch(db, b);
+		st = lk_commit(db, b); /* counted as a commit in progress */
 	if (st == LK_OK) {
 		db->ns_names[id] = mem_alloc(len + 1);
 		if (!db->ns_names[id]) {
@@ -589,6 +613,29 @@ fail:
 	return st;
 }
 
+/* Takes the handle from DB_MAGIC to DB_MAGIC_CLOSING unless a use is in
+ * progress (see db.h): LK_OK, or LK_MISUSE with the handle left open. */
+static lk_status close_begin(struct lk_db *db)
+{
+	uint32_t open = DB_MAGIC, iters, commits, backups;
+
+	if (!atomic_compare_exchange_strong(&db->magic, &open,
+					    DB_MAGIC_CLOSING))
+		return err_set(LK_MISUSE, "lk_close: the handle is closed or "
+					  "being closed");
+	iters = atomic_load(&db->users[DB_USE_ITER]);
+	commits = atomic_load(&db->users[DB_USE_COMMIT]);
+	backups = atomic_load(&db->users[DB_USE_BACKUP]);
+	if (iters == 0 && commits == 0 && backups == 0)
+		return LK_OK;
+	atomic_store(&db->magic, DB_MAGIC);
+	return err_set(LK_MISUSE, "lk_close: %u iterators open, %u commits "
+				  "and %u backups running; close the "
+				  "iterators and wait for the calls, then "
+				  "close again (the handle is still open)",
+		       iters, commits, backups);
+}
+
 lk_status lk_close(lk_db *db)
 {
 	lk_status st;
@@ -596,6 +643,8 @@ lk_status lk_close(lk_db *db)
 	if (!db)
 		return LK_OK;
 	st = check_db(db);
+	if (st == LK_OK)
+		st = close_begin(db);
 	if (st != LK_OK)
 		return st;
 	compact_stop(db);
@@ -869,9 +918,14 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 		return err_set(LK_INVALID, "NULL prefix with a length");
 	if (prefix_len > LK_KEY_BYTES_MAX)
 		return err_set(LK_TOO_BIG, "prefix longer than any key");
+	st = db_enter(db, DB_USE_ITER);
+	if (st != LK_OK)
+		return st;
 	it = mem_calloc(1, sizeof *it);
-	if (!it)
+	if (!it) {
+		db_leave(db, DB_USE_ITER);
 		return err_set(LK_NOMEM, "allocating an iterator");
+	}
 	it->magic = ITER_MAGIC;
 	it->db = db;
 	it->prefix_len = prefix_len;
@@ -978,6 +1032,7 @@ void lk_iter_close(lk_iter *it)
 	mem_free(it->prefix);
 	mem_free(it->buf);
 	mem_free(it->value);
+	db_leave(it->db, DB_USE_ITER);
 	mem_free(it);
 }
 
@@ -1003,7 +1058,7 @@ static lk_status write_one(lk_db *db, uint8_t type, uint32_t ns,
 	st = batch_add(b, type, ns, key, key_len, value, value_len,
 		       expire_at_ms);
 	if (st == LK_OK)
-		st = commit_batch(db, b);
+		st = lk_commit(db, b);
 	lk_batch_free(b);
 	return st;
 }
@@ -1022,9 +1077,13 @@ lk_status lk_del(lk_db *db, uint32_t ns, const void *key, size_t key_len)
 
 lk_status lk_commit(lk_db *db, lk_batch *batch)
 {
-	lk_status st = check_db(db);
+	lk_status st = db_enter(db, DB_USE_COMMIT);
 
-	return st != LK_OK ? st : commit_batch(db, batch);
+	if (st != LK_OK)
+		return st;
+	st = commit_batch(db, batch);
+	db_leave(db, DB_USE_COMMIT);
+	return st;
 }
 
 lk_status lk_sync(lk_db *db)

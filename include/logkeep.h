@@ -22,7 +22,9 @@
  *  3. Memory the library returns is owned by the caller and released with
  *     lk_free(), unless the function says otherwise.  Pointers handed out by
  *     an iterator stay valid until the next call on that iterator.
- *  4. Closing or freeing NULL is a no-op.  Using a handle after lk_close()
+ *  4. Closing or freeing NULL is a no-op.  Close iterators before their
+ *     handle: lk_close() refuses (LK_MISUSE, nothing freed) while one is
+ *     open or a commit or backup runs.  Using a handle after lk_close()
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
  *  5. Options structs are versioned: initialise them with their _INIT macro
@@ -194,9 +196,15 @@ typedef struct lk_options {
 LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
 
 /* Syncs (unless LK_SYNC_NONE already failed), releases the lock and frees
- * the handle.  Other threads must have finished using it.  NULL is a no-op.
- * Returns LK_OK, or LK_IO if the final sync failed (the handle is freed
- * all the same). */
+ * the handle.  NULL is a no-op.
+ * Close every iterator of the handle first, and wait for the calls of
+ * other threads to return: while an iterator is open, a commit (lk_commit,
+ * lk_put, lk_del, lk_ns_open) or an lk_backup() is in progress, lk_close()
+ * returns LK_MISUSE and frees nothing: the handle stays open and usable,
+ * so the caller can close the iterators, wait, and call lk_close() again.
+ * (Reads in other threads are not counted: they must have returned.)
+ * Returns LK_OK, LK_MISUSE (as above, or the handle is already closed),
+ * or LK_IO if the final sync failed (the handle is freed all the same). */
 LK_API lk_status lk_close(lk_db *db);
 
 /* ---------------------------------------------------------------------- */
@@ -259,7 +267,9 @@ LK_API lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
 			      const void **value, size_t *value_len,
 			      uint64_t *expire_at_ms);
 
-/* NULL is a no-op. */
+/* Releases the iterator and the segments it holds.  Call it before
+ * lk_close() of its handle (which refuses while iterators are open).
+ * NULL is a no-op. */
 LK_API void lk_iter_close(lk_iter *it);
 
 /* ---------------------------------------------------------------------- */
