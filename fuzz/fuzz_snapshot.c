@@ -843,7 +843,7 @@ static uint64_t stat_of(lk_db *db, int serial)
 static void write_again(struct run *r, int strict)
 {
 	lk_stats stats;
-	lk_recovery_report rep;
+	lk_recovery_report rep = { .version = LK_REPORT_VERSION };
 	lk_db *db = NULL;
 	lk_status st;
 	unsigned n = 2 + rnd(r, 6);
@@ -910,7 +910,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run r;
 	lk_options create, ro;
-	lk_recovery_report vrep, rep_ro, rep_rw;
+	lk_recovery_report vrep, rep_ro = { .version = LK_REPORT_VERSION },
+			   rep_rw = { .version = LK_REPORT_VERSION };
 	lk_stats stats_snap, stats_full, stats_rw;
 	char name_a[64] = "", name_b[64] = "";
 	uint8_t *a_bytes = NULL, *orig = NULL;
@@ -1025,6 +1026,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* 3. Verify: the log is intact. */
 	memset(&vrep, 0, sizeof vrep);
+	vrep.version = LK_REPORT_VERSION; /* the caller sets it */
 	FUZZ_CHECK(lk_verify(&vrep, DIR_PATH, &ro, on_problem, &problems) ==
 		   LK_OK);
 	FUZZ_CHECK(problems == 0);
