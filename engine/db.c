@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "alloc.h"
 #include "db.h"
 #include "endian.h"
@@ -529,18 +530,12 @@ static lk_status check_options(const lk_options *o)
  * before the fields added since, which take their defaults. */
 static lk_status take_options(lk_options *o, const lk_options *given)
 {
-	static const lk_options defaults = LK_OPTIONS_INIT;
+	lk_status st = LK_OK;
 
-	*o = defaults;
-	if (given && given->version == 1)
-		memcpy(o, given, offsetof(lk_options, compact_dead_pct));
-	else if (given && given->version == 2)
-		memcpy(o, given, offsetof(lk_options, snapshot_every_bytes));
-	else if (given)
-		*o = *given;
-	if (o->version == 1 || o->version == 2)
-		o->version = LK_OPTIONS_VERSION;
-	return check_options(o);
+	lk_options_init(o);
+	if (given)
+		st = abi_read(o, ABI_OPTIONS, given);
+	return st != LK_OK ? st : check_options(o);
 }
 
 lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
@@ -686,10 +681,7 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 
 	if (st != LK_OK)
 		return st;
-	if (!report)
-		return err_set(LK_INVALID, "lk_recovery: NULL report");
-	*report = db->report;
-	return LK_OK;
+	return abi_write(report, ABI_REPORT, &db->report);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1097,16 +1089,19 @@ lk_status lk_sync(lk_db *db)
 /* Stats and verification                                                 */
 /* ---------------------------------------------------------------------- */
 
-lk_status lk_stats_get(lk_stats *stats, lk_db *db)
+lk_status lk_stats_get(lk_stats *out, lk_db *db)
 {
+	lk_stats all = LK_STATS_INIT, *stats = &all;
 	lk_status st = check_db(db);
+	size_t size;
 
 	if (st != LK_OK)
 		return st;
-	if (!stats)
+	if (!out)
 		return err_set(LK_INVALID, "lk_stats_get: NULL stats");
-	memset(stats, 0, sizeof *stats);
-	stats->version = LK_STATS_VERSION;
+	st = abi_size(&size, ABI_STATS, out->version);
+	if (st != LK_OK)
+		return st;
 	pthread_mutex_lock(&db->log_mu);
 	pthread_rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
@@ -1152,7 +1147,7 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->snapshot_bytes_written =
 		atomic_load(&db->snapshot_bytes_written);
 	stats->snapshot_failures = atomic_load(&db->snapshot_failures);
-	return LK_OK;
+	return abi_write(out, ABI_STATS, stats);
 }
 
 static int info_cmp(const void *a, const void *b)
@@ -1162,17 +1157,14 @@ static int info_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
-		      lk_db *db)
+/* The segments in log order, newest layout, in a buffer the caller frees. */
+static lk_status list_segments(lk_segment_info **out, size_t *count,
+			       struct lk_db *db)
 {
 	lk_segment_info *all;
-	lk_status st = check_db(db);
 	size_t n = 0;
 
-	if (st != LK_OK)
-		return st;
-	if (!count || (cap && !out))
-		return err_set(LK_INVALID, "lk_segments: NULL argument");
+	*out = NULL;
 	all = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *all);
 	if (!all)
 		return err_set(LK_NOMEM, "listing segments");
@@ -1184,6 +1176,7 @@ lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
 
 		if (!s || s->installing)
 			continue;
+		all[n].version = LK_SEGMENT_INFO_VERSION;
 		all[n].seq = s->hdr.seq;
 		all[n].generation = s->hdr.generation;
 		all[n].sealed = s->sealed;
@@ -1195,8 +1188,69 @@ lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
 	pthread_rwlock_unlock(&db->ix_lock);
 	pthread_mutex_unlock(&db->log_mu);
 	qsort(all, n, sizeof *all, info_cmp);
+	*out = all;
+	*count = n;
+	return LK_OK;
+}
+
+lk_status lk_segment_list(lk_segment_info *out, size_t cap, size_t *count,
+			  lk_db *db)
+{
+	lk_segment_info *all;
+	lk_status st = check_db(db);
+	size_t n = 0, size = 0;
+
+	if (st != LK_OK)
+		return st;
+	if (!count || (cap && !out))
+		return err_set(LK_INVALID, "lk_segment_list: NULL argument");
 	if (cap)
-		memcpy(out, all, (n < cap ? n : cap) * sizeof *all);
+		st = abi_size(&size, ABI_SEGMENT_INFO, out[0].version);
+	if (st == LK_OK)
+		st = list_segments(&all, &n, db);
+	if (st != LK_OK)
+		return st;
+	for (size_t i = 0; i < n && i < cap; i++)
+		abi_write_at((char *)out + i * size, ABI_SEGMENT_INFO,
+			     out[0].version, &all[i]);
+	mem_free(all);
+	*count = n;
+	return LK_OK;
+}
+
+/* lk_segments() as 0.1.0 declared it, without a version, kept so that
+ * programs built against 0.1.0 still link and get this frozen layout. */
+struct segment_info_v0 {
+	uint64_t seq;
+	uint32_t generation;
+	int sealed;
+	uint64_t disk_bytes;
+	uint64_t live_bytes;
+	uint64_t dead_bytes;
+};
+
+LK_API lk_status lk_segments(struct segment_info_v0 *out, size_t cap,
+			     size_t *count, lk_db *db);
+
+lk_status lk_segments(struct segment_info_v0 *out, size_t cap,
+		      size_t *count, lk_db *db)
+{
+	lk_segment_info *all;
+	lk_status st = check_db(db);
+	size_t n = 0;
+
+	if (st != LK_OK)
+		return st;
+	if (!count || (cap && !out))
+		return err_set(LK_INVALID, "lk_segments: NULL argument");
+	st = list_segments(&all, &n, db);
+	if (st != LK_OK)
+		return st;
+	for (size_t i = 0; i < n && i < cap; i++)
+		out[i] = (struct segment_info_v0){
+			all[i].seq,	   all[i].generation, all[i].sealed,
+			all[i].disk_bytes, all[i].live_bytes, all[i].dead_bytes
+		};
 	mem_free(all);
 	*count = n;
 	return LK_OK;
@@ -1242,15 +1296,25 @@ static void check_snapshot(lk_recovery_report *report, const char *path,
 	}
 }
 
-lk_status lk_verify(lk_recovery_report *report, const char *path,
+lk_status lk_verify(lk_recovery_report *out, const char *path,
 		    const lk_options *opts, lk_problem_fn fn, void *arg)
 {
-	const lk_io *io = opts && opts->io ? opts->io : lk_io_posix();
+	lk_recovery_report all = LK_REPORT_INIT, *report = &all;
+	lk_options o;
+	const lk_io *io;
 	lk_io_dir *dir;
 	lk_status st;
+	size_t size;
 
-	if (!report || !path || !fn)
+	if (!out || !path || !fn)
 		return err_set(LK_INVALID, "lk_verify: NULL argument");
+	lk_options_init(&o);
+	st = abi_size(&size, ABI_REPORT, out->version);
+	if (st == LK_OK && opts) /* only io is used: no other checks */
+		st = abi_read(&o, ABI_OPTIONS, opts);
+	if (st != LK_OK)
+		return st;
+	io = o.io ? o.io : lk_io_posix();
 	st = io->dir_open(io->ctx, path, 0, &dir);
 	if (st != LK_OK) {
 		err_prefix("opening data directory %s", path);
@@ -1264,5 +1328,6 @@ lk_status lk_verify(lk_recovery_report *report, const char *path,
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);
 	io->dir_close(io->ctx, dir);
+	abi_write_at(out, ABI_REPORT, out->version, report);
 	return st;
 }

@@ -27,8 +27,17 @@
  *     open or a commit or backup runs.  Using a handle after lk_close()
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
- *  5. Options structs are versioned: initialise them with their _INIT macro
- *     and then change fields.  Fields are only ever appended.
+ *  5. Every struct passed in or got back is versioned (lk_options,
+ *     lk_stats, lk_recovery_report, lk_segment_info): its first field is
+ *     `version`, and the caller sets it to the version its program was
+ *     built with, LK_*_VERSION, which the _INIT macros and
+ *     lk_options_init() do.  The library reads or writes exactly that
+ *     version's fields and never a byte past them, so a program built
+ *     against an older logkeep.h keeps its memory when linked with a newer
+ *     library: options fields a later version added take their defaults,
+ *     and results of a later version are not written.  A version of 0, or
+ *     newer than the library knows, is LK_INVALID and nothing is written.
+ *     Fields are only ever appended.
  *  6. Units are in names: _ms, _bytes, _s.  Times are milliseconds since
  *     the Unix epoch (UTC) unless the name says otherwise.
  *
@@ -153,7 +162,8 @@ typedef enum lk_sync_mode {
 #define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
 
 /* Version 2 added the compaction fields, version 3 the snapshot field; an
- * older struct (without them) is still accepted and gets their defaults. */
+ * older struct (without them) is still accepted and gets their defaults
+ * (convention 5). */
 #define LK_OPTIONS_VERSION 3u
 
 /* Compaction (see lk_compact) runs on a background thread of a writable
@@ -187,8 +197,18 @@ typedef struct lk_options {
 	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
 	  32u * 1024 * 1024 }
 
+/* Sets *opts to the defaults, LK_OPTIONS_INIT, at this header's version
+ * (inline, so that it writes the struct the caller's compiler sees). */
+static inline void lk_options_init(lk_options *opts)
+{
+	const lk_options defaults = LK_OPTIONS_INIT;
+
+	*opts = defaults;
+}
+
 /* Opens (and with LK_OPEN_CREATE creates) the database in directory
- * `path`, replaying its log.  opts may be NULL for the defaults.
+ * `path`, replaying its log.  opts may be NULL for the defaults; it is
+ * read at the version it says (convention 5).
  * On success *db is a new handle; on failure *db is NULL.
  * Returns LK_OK, LK_INVALID, LK_NOT_FOUND (no such directory and no
  * LK_OPEN_CREATE), LK_BUSY, LK_CORRUPT, LK_VERSION, LK_IO, LK_NOSPACE,
@@ -378,7 +398,10 @@ LK_API lk_status lk_snapshot(lk_db *db);
 /* Reports                                                                */
 /* ---------------------------------------------------------------------- */
 
+/* Version 2 added compaction_leftovers (before seq_last, the one field
+ * ever inserted: a version 1 caller still gets version 1's layout). */
 #define LK_REPORT_VERSION 2u
+#define LK_REPORT_INIT { .version = LK_REPORT_VERSION }
 #define LK_NOTE_BYTES 160
 
 /* What the last lk_open() found and did. */
@@ -401,10 +424,14 @@ typedef struct lk_recovery_report {
 	char tail_note[LK_NOTE_BYTES]; /* what was cut and why, or "" */
 } lk_recovery_report;
 
-/* Copies the recovery report of the open that made this handle. */
+/* Copies the recovery report of the open that made this handle into
+ * *report at the version the caller set in report->version (convention 5;
+ * LK_REPORT_INIT sets it).  Returns LK_OK, LK_INVALID (NULL, or a version
+ * this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
 #define LK_STATS_VERSION 3u
+#define LK_STATS_INIT { .version = LK_STATS_VERSION }
 
 typedef struct lk_stats {
 	uint32_t version;           /* LK_STATS_VERSION */
@@ -443,23 +470,36 @@ typedef struct lk_stats {
 				       no space): open replays more log */
 } lk_stats;
 
+/* Fills *stats at the version the caller set in stats->version
+ * (convention 5; LK_STATS_INIT sets it).  Returns LK_OK, LK_INVALID (NULL,
+ * or a version this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
 
-/* One segment file, as lk_segments() reports it. */
+#define LK_SEGMENT_INFO_VERSION 1u
+#define LK_SEGMENT_INFO_INIT { .version = LK_SEGMENT_INFO_VERSION }
+
+/* One segment file, as lk_segment_list() reports it. */
 typedef struct lk_segment_info {
-	uint64_t seq;           /* position in the log */
+	uint32_t version;       /* LK_SEGMENT_INFO_VERSION */
 	uint32_t generation;    /* 0 unless rewritten by compaction */
-	int sealed;             /* takes no more writes */
+	uint64_t seq;           /* position in the log */
 	uint64_t disk_bytes;    /* the file's size, zero prefill included */
 	uint64_t live_bytes;    /* records the index points at */
 	uint64_t dead_bytes;    /* overwritten, deleted, commits, seals */
+	int sealed;             /* takes no more writes */
 } lk_segment_info;
 
 /* Copies the segments, in log order, into out[0..cap) and sets *count to
- * how many there are (more than cap: call again with more room).
- * Returns LK_OK, LK_INVALID, LK_MISUSE. */
-LK_API lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
-			     lk_db *db);
+ * how many there are (more than cap: call again with more room).  The
+ * caller sets out[0].version (convention 5); every element is written at
+ * that version's size, which is also the step between elements, and gets
+ * that version.  out may be NULL when cap is 0.
+ * Returns LK_OK, LK_INVALID (NULL, or a version this library does not
+ * know: nothing written), LK_MISUSE, LK_NOMEM.
+ * (lk_segments(), its unversioned form of 0.1.0, stays in the library for
+ * programs built against 0.1.0 but is no longer declared.) */
+LK_API lk_status lk_segment_list(lk_segment_info *out, size_t cap,
+				 size_t *count, lk_db *db);
 
 /* The number of keys of namespace ns in the index (expired records
  * included: lk_count() leaves them out at the cost of reading them). */
@@ -511,9 +551,12 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 
 /* Checks every segment and record of the directory without changing it,
  * calling fn for each problem found (it keeps going past damage).  The
- * report describes what a read-only open would do.  opts: only io is used.
+ * report describes what a read-only open would do; it is written at the
+ * version the caller set in report->version (convention 5).  opts (NULL:
+ * the defaults): only io is used.
  * Returns LK_OK when no problem but a torn tail was found, LK_CORRUPT,
- * LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory), LK_NOMEM. */
+ * LK_VERSION, LK_IO, LK_NOT_FOUND (no such directory), LK_NOMEM,
+ * LK_INVALID (NULL, or a struct version this library does not know). */
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
 

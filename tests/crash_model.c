@@ -305,7 +305,7 @@ enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 			 const struct outcome *oc, char *detail, size_t cap)
 {
 	lk_options opts = options_for(cfg, io);
-	lk_recovery_report rep, rep2;
+	lk_recovery_report rep = LK_REPORT_INIT, rep2 = LK_REPORT_INIT;
 	struct found f, f2;
 	struct state m;
 	lk_db *db;

@@ -1281,7 +1281,7 @@ static void compressible_100k_value_round_trips(void **state)
 	const size_t len = 100 * 1024;
 	const char *line = "route 10.0.0.0/8 via wlan0 metric 20; ";
 	uint8_t *value = malloc(len);
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 
 	assert_non_null(value);
 	for (size_t i = 0; i < len; i++)
@@ -1545,7 +1545,7 @@ static void small_segments_rotate_and_keep_every_record(void **state)
 	struct fixture *fx = *state;
 	lk_options small = LK_OPTIONS_INIT;
 	char key[32], value[64];
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 
 	small.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
 	small.sync = LK_SYNC_NONE; /* 2000 fdatasyncs would only be slow */
@@ -1587,7 +1587,7 @@ static void stats_are_consistent(void **state)
 	struct fixture *fx = *state;
 	lk_options small = LK_OPTIONS_INIT;
 	char key[32];
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 	lk_batch *b = NULL;
 	uint64_t file_bytes = 0;
 
@@ -1607,6 +1607,7 @@ static void stats_are_consistent(void **state)
 
 	for (int pass = 0; pass < 2; pass++) {
 		memset(&stats, 0xff, sizeof stats);
+		stats.version = LK_STATS_VERSION;
 		CHECK_OK(lk_stats_get(&stats, fx->db));
 		assert_int_equal(stats.version, LK_STATS_VERSION);
 		assert_int_equal(stats.live_keys, 1000);
@@ -1642,8 +1643,8 @@ static void stats_are_consistent(void **state)
 static void recovery_report_after_a_clean_reopen_counts_every_record(void **state)
 {
 	struct fixture *fx = *state;
-	lk_recovery_report report;
-	lk_stats stats;
+	lk_recovery_report report = LK_REPORT_INIT;
+	lk_stats stats = LK_STATS_INIT;
 	lk_batch *b = NULL;
 	uint32_t ns = 0;
 	uint64_t ops = 0;
@@ -1651,6 +1652,7 @@ static void recovery_report_after_a_clean_reopen_counts_every_record(void **stat
 
 	/* A fresh database replayed nothing. */
 	memset(&report, 0xff, sizeof report);
+	report.version = LK_REPORT_VERSION;
 	CHECK_OK(lk_recovery(&report, fx->db));
 	assert_int_equal(report.version, LK_REPORT_VERSION);
 	assert_int_equal(report.records_replayed, 0);
@@ -1682,6 +1684,7 @@ static void recovery_report_after_a_clean_reopen_counts_every_record(void **stat
 	for (int pass = 0; pass < 2; pass++) {
 		CHECK_OK(reopen(fx, NULL));
 		memset(&report, 0xff, sizeof report);
+		report.version = LK_REPORT_VERSION;
 		CHECK_OK(lk_recovery(&report, fx->db));
 		assert_int_equal(report.version, LK_REPORT_VERSION);
 		assert_int_equal(report.records_replayed, ops);

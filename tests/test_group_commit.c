@@ -133,7 +133,7 @@ static void concurrent_durable_puts_share_fdatasyncs(void **state)
 {
 	lk_options o;
 	pthread_t th[THREADS];
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 	lk_io *mem;
 	uint64_t puts = THREADS * PUTS_PER_THREAD;
 
@@ -173,7 +173,7 @@ static void concurrent_durable_puts_share_fdatasyncs(void **state)
 static void single_committer_syncs_once_per_put(void **state)
 {
 	lk_options o;
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 	lk_io *mem;
 	char key[32];
 

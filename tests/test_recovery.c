@@ -138,7 +138,7 @@ static void truncated_tail_is_cut_and_reported_at_every_offset(void **state)
 	for (uint64_t c = l.v[put].offset; c < l.data_end; c++) {
 		uint64_t kept_end = c >= end_of(&l, commit) ? end_of(&l, commit)
 							    : prev_end;
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_db *db;
 
 		file_write(mem, DIR, SEG1, orig.p, (size_t)c);
@@ -177,7 +177,7 @@ static void zero_tail_is_free_space_not_damage(void **state)
 	list_records(&l, mem, DIR, SEG1);
 	orig = file_read(mem, DIR, SEG1);
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_db *db;
 
 		file_write(mem, DIR, SEG1, orig.p, (size_t)l.data_end);
@@ -213,7 +213,7 @@ static void garbage_tail_is_cut_and_reported(void **state)
 	list_records(&l, mem, DIR, SEG1);
 	orig = file_read(mem, DIR, SEG1);
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_db *db;
 
 		file_write(mem, DIR, SEG1, orig.p, (size_t)l.data_end);
@@ -234,7 +234,7 @@ static void torn_write_over_zero_prefill_is_cut(void **state)
 	struct rec_list l;
 	struct blob b;
 	size_t put;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -303,7 +303,7 @@ static void damage_in_last_group_after_a_crash_is_a_torn_tail(void **state)
 {
 	struct rec_list l;
 	size_t put;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -420,7 +420,7 @@ static void missing_first_segment_refuses_open(void **state)
 {
 	lk_options o = test_options(mem);
 	struct seen seen = { 0 };
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -466,7 +466,7 @@ static void truncated_sealed_segment_fails_open(void **state)
 
 static void every_record_survives_rotation_and_reopen(void **state)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -484,7 +484,7 @@ static void segment_torn_while_created_is_removed(void **state)
 {
 	char name[SEG_NAME_BYTES];
 	uint8_t half[30];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 	int n;
 
@@ -559,7 +559,7 @@ static void read_only_open_reports_a_torn_tail_and_changes_nothing(void **state)
 	const uint8_t junk[] = { 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02 };
 	struct rec_list l;
 	struct blob before, after;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -607,7 +607,7 @@ static void on_problem_ignore(void *arg, const lk_problem *p)
 static void verify_tells_torn_tail_from_damage_and_goes_on(void **state)
 {
 	lk_options o = test_options(mem);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct rec_list l2, l3;
 	struct seen s = { 0 };
 
@@ -631,7 +631,7 @@ static void verify_reports_a_torn_tail_as_not_damage(void **state)
 {
 	const uint8_t junk[] = { 0x11, 0x22, 0x33 };
 	lk_options o = test_options(mem);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct rec_list l;
 	struct seen s = { 0 };
 
@@ -654,7 +654,7 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	char dir[64];
 	lk_options o = test_options(px);
 	struct rec_list l;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -923,7 +923,7 @@ static void two_generations_at_one_position_keep_the_complete_one(
 	void **state)
 {
 	static struct forge f;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -963,7 +963,7 @@ static void forged_problems_in_the_newest_segment_are_a_torn_tail(
 	void **state)
 {
 	static struct forge f;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -988,7 +988,7 @@ static void too_many_segment_files_are_refused(void **state)
 {
 	char name[SEG_NAME_BYTES];
 	lk_options o = test_options(mem);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -1041,7 +1041,7 @@ static void forged_catalog_giving_one_id_two_names_is_refused(void **state)
 static void large_records_overwritten_replay_exactly(void **state)
 {
 	static uint8_t big[9000];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -1074,7 +1074,7 @@ static void large_records_overwritten_replay_exactly(void **state)
 		lk_free(v);
 	}
 	{
-		lk_stats st;
+		lk_stats st = LK_STATS_INIT;
 		uint64_t count;
 
 		CHECK_OK(lk_stats_get(&st, db));
@@ -1091,7 +1091,7 @@ static void verify_names_every_kind_of_problem(void **state)
 {
 	lk_options o = test_options(mem);
 	uint8_t hdr[SEG_HEADER_BYTES];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct seen s = { 0 };
 	struct blob b;
 

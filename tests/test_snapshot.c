@@ -167,8 +167,10 @@ static uint64_t fold(uint64_t h, const void *p, size_t n)
 static void collect(lk_db *db, struct state *s)
 {
 	memset(s, 0, sizeof *s);
+	s->st.version = LK_STATS_VERSION;
+	s->segs[0].version = LK_SEGMENT_INFO_VERSION;
 	CHECK_OK(lk_stats_get(&s->st, db));
-	CHECK_OK(lk_segments(s->segs, 512, &s->nsegs, db));
+	CHECK_OK(lk_segment_list(s->segs, 512, &s->nsegs, db));
 	CHECK(s->nsegs <= 512);
 	for (int n = 0; n < NSPACES; n++) {
 		const void *k, *v;
@@ -313,7 +315,7 @@ static void open_checked(lk_db **db, const lk_options *o,
  * Returns the records replayed. */
 static uint64_t reopen_check(const lk_options *o, int used)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	open_checked(&db, o, &rep);
@@ -334,7 +336,7 @@ static void snapshot_load_equals_full_replay(void **state)
 	(void)state;
 	for (uint64_t seed = 1; seed <= 40; seed++) {
 		struct state a, b;
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		struct names files;
 		lk_options o;
 		lk_io *io;
@@ -409,7 +411,7 @@ static void snapshot_load_equals_full_replay(void **state)
 /* A database with a snapshot and a few writes after it; io holds it. */
 static lk_io *make_db(lk_options *o, int compact_after)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_io *io;
 	lk_db *db;
 
@@ -429,7 +431,7 @@ static lk_io *make_db(lk_options *o, int compact_after)
  * why, and the answers are the model's. */
 static void falls_back(const lk_options *o, const char *why)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	open_checked(&db, o, &rep);
@@ -522,7 +524,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 	 * very end, then the newest segment cut 3 bytes short of it (the
 	 * close's empty commit, which a replay cuts as a torn tail) */
 	{
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		char seg[64];
 		uint64_t entry, end;
 		lk_db *db;
@@ -570,7 +572,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
  * and removed. */
 static void unfinished_and_broken_files(void **state)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct names files;
 	char name[64];
 	lk_options o;
@@ -609,8 +611,8 @@ static void unfinished_and_broken_files(void **state)
  * the next open replays nothing; a compaction leaves one too. */
 static void close_and_compaction_write_snapshots(void **state)
 {
-	lk_recovery_report rep;
-	lk_stats st;
+	lk_recovery_report rep = LK_REPORT_INIT;
+	lk_stats st = LK_STATS_INIT;
 	lk_options o;
 	lk_io *io;
 	lk_db *db;
@@ -658,7 +660,7 @@ static void killed_writer_replays_only_after_the_snapshot(void **state)
 
 	(void)state;
 	for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		struct fault_fs *fs;
 		lk_options o;
 		lk_db *db;
@@ -693,7 +695,7 @@ static void power_cut_anywhere_in_a_snapshot(void **state)
 
 	(void)state;
 	for (uint64_t cut = 1;; cut++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		struct fault_fs *fs;
 		lk_options o;
 		lk_status st;
