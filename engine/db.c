@@ -395,7 +395,7 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	if (st == LK_OK)
 		st = batch_add(b, REC_PUT, 0, name, len, &id, 1, 0);
 	if (st == LK_OK)
-		st = lk_commit(db, b); /* counted as a commit in progress */
+		st = lk_commit(db, b); /* counted as a write in progress */
 	if (st == LK_OK) {
 		db->ns_names[id] = mem_alloc(len + 1);
 		if (!db->ns_names[id]) {
@@ -612,23 +612,23 @@ fail:
  * progress (see db.h): LK_OK, or LK_MISUSE with the handle left open. */
 static lk_status close_begin(struct lk_db *db)
 {
-	uint32_t open = DB_MAGIC, iters, commits, backups;
+	uint32_t open = DB_MAGIC, iters, writes, backups;
 
 	if (!atomic_compare_exchange_strong(&db->magic, &open,
 					    DB_MAGIC_CLOSING))
 		return err_set(LK_MISUSE, "lk_close: the handle is closed or "
 					  "being closed");
 	iters = atomic_load(&db->users[DB_USE_ITER]);
-	commits = atomic_load(&db->users[DB_USE_COMMIT]);
+	writes = atomic_load(&db->users[DB_USE_WRITE]);
 	backups = atomic_load(&db->users[DB_USE_BACKUP]);
-	if (iters == 0 && commits == 0 && backups == 0)
+	if (iters == 0 && writes == 0 && backups == 0)
 		return LK_OK;
 	atomic_store(&db->magic, DB_MAGIC);
-	return err_set(LK_MISUSE, "lk_close: %u iterators open, %u commits "
+	return err_set(LK_MISUSE, "lk_close: %u iterators open, %u writes "
 				  "and %u backups running; close the "
 				  "iterators and wait for the calls, then "
 				  "close again (the handle is still open)",
-		       iters, commits, backups);
+		       iters, writes, backups);
 }
 
 lk_status lk_close(lk_db *db)
@@ -662,16 +662,19 @@ lk_status lk_close(lk_db *db)
 
 lk_status lk_snapshot(lk_db *db)
 {
-	lk_status st = check_db(db);
+	lk_status st = db_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
-	if (db->readonly)
-		return err_set(LK_READONLY, "lk_snapshot: the handle is "
-					    "read-only");
-	pthread_mutex_lock(&db->compact_mu);
-	st = snapshot_write(db);
-	pthread_mutex_unlock(&db->compact_mu);
+	if (db->readonly) {
+		st = err_set(LK_READONLY, "lk_snapshot: the handle is "
+					  "read-only");
+	} else {
+		pthread_mutex_lock(&db->compact_mu);
+		st = snapshot_write(db);
+		pthread_mutex_unlock(&db->compact_mu);
+	}
+	db_leave(db, DB_USE_WRITE);
 	return st;
 }
 
@@ -1069,20 +1072,24 @@ lk_status lk_del(lk_db *db, uint32_t ns, const void *key, size_t key_len)
 
 lk_status lk_commit(lk_db *db, lk_batch *batch)
 {
-	lk_status st = db_enter(db, DB_USE_COMMIT);
+	lk_status st = db_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
 	st = commit_batch(db, batch);
-	db_leave(db, DB_USE_COMMIT);
+	db_leave(db, DB_USE_WRITE);
 	return st;
 }
 
 lk_status lk_sync(lk_db *db)
 {
-	lk_status st = check_db(db);
+	lk_status st = db_enter(db, DB_USE_WRITE);
 
-	return st != LK_OK ? st : commit_sync(db);
+	if (st != LK_OK)
+		return st;
+	st = commit_sync(db);
+	db_leave(db, DB_USE_WRITE);
+	return st;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -41,7 +41,7 @@
 struct writer; /* commit.c */
 
 /* The kinds of use that lk_close() waits for (see users below). */
-enum db_use { DB_USE_ITER, DB_USE_COMMIT, DB_USE_BACKUP, DB_USE_COUNT };
+enum db_use { DB_USE_ITER, DB_USE_WRITE, DB_USE_BACKUP, DB_USE_COUNT };
 
 struct lk_db {
 	_Atomic uint32_t magic;
@@ -106,8 +106,11 @@ struct lk_db {
 	int catalog_known;
 
 	/* The callers' uses that lk_close() must not free from under them:
-	 * open iterators, commits in progress (lk_commit, lk_put, lk_del,
-	 * lk_ns_open) and backups in progress.  A use counts itself in and
+	 * open iterators, writing calls in progress (lk_commit, lk_put,
+	 * lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) and
+	 * backups in progress.  Reads are not counted: they keep the hot
+	 * path free of a shared counter, and the header asks that they have
+	 * returned.  A use counts itself in and
 	 * then checks the magic (db_enter); lk_close() moves the magic to
 	 * DB_MAGIC_CLOSING and then reads the counts.  The atomics are
 	 * sequentially consistent, so one of the two sees the other: the use

@@ -24,7 +24,7 @@
  *     an iterator stay valid until the next call on that iterator.
  *  4. Closing or freeing NULL is a no-op.  Close iterators before their
  *     handle: lk_close() refuses (LK_MISUSE, nothing freed) while one is
- *     open or a commit or backup runs.  Using a handle after lk_close()
+ *     open or a write or backup runs.  Using a handle after lk_close()
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
  *  5. Every struct passed in or got back is versioned (lk_options,
@@ -218,11 +218,12 @@ LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
 /* Syncs (unless LK_SYNC_NONE already failed), releases the lock and frees
  * the handle.  NULL is a no-op.
  * Close every iterator of the handle first, and wait for the calls of
- * other threads to return: while an iterator is open, a commit (lk_commit,
- * lk_put, lk_del, lk_ns_open) or an lk_backup() is in progress, lk_close()
- * returns LK_MISUSE and frees nothing: the handle stays open and usable,
- * so the caller can close the iterators, wait, and call lk_close() again.
- * (Reads in other threads are not counted: they must have returned.)
+ * other threads to return: while an iterator is open, or a write (lk_commit,
+ * lk_put, lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) or an
+ * lk_backup() is in progress, lk_close() returns LK_MISUSE and frees
+ * nothing: the handle stays open and usable, so the caller can close the
+ * iterators, wait, and call lk_close() again.  (Reads in other threads
+ * are not counted: they must have returned.)
  * Returns LK_OK, LK_MISUSE (as above, or the handle is already closed),
  * or LK_IO if the final sync failed (the handle is freed all the same). */
 LK_API lk_status lk_close(lk_db *db);
