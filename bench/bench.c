@@ -485,8 +485,8 @@ static bool logkeep_stats(struct engine *e, struct engine_stats *stats)
 {
 	struct lk_adapter *a = e->impl;
 	assert(a != NULL);
-	lk_stats st;
-	lk_recovery_report report;
+	lk_stats st = LK_STATS_INIT;
+	lk_recovery_report report = LK_REPORT_INIT;
 
 	memset(&st, 0, sizeof st);
 	st.version = LK_STATS_VERSION;

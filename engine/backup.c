@@ -138,11 +138,13 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 	size_t n = 0;
 	lk_status st;
 
-	if (!db || db->magic != DB_MAGIC)
-		return err_set(db ? LK_MISUSE : LK_INVALID,
-			       "lk_backup: not an open database handle");
 	if (!dest_path || !*dest_path)
 		return err_set(LK_INVALID, "lk_backup: no destination");
+	/* lk_close() refuses while the backup runs: it reads the segments
+	 * without any lock of the handle. */
+	st = db_enter(db, DB_USE_BACKUP);
+	if (st != LK_OK)
+		return st;
 	io = db->io;
 	st = io->dir_open(io->ctx, dest_path, 1, &dest);
 	if (st == LK_OK)
@@ -167,5 +169,6 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 	mem_free(items);
 	if (dest)
 		io->dir_close(io->ctx, dest);
+	db_leave(db, DB_USE_BACKUP);
 	return st;
 }

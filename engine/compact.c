@@ -746,16 +746,13 @@ static lk_status check_before_compact(struct lk_db *db)
 	return st;
 }
 
-lk_status lk_compact(lk_db *db)
+/* lk_compact() on a handle counted in (lk_close() refuses meanwhile). */
+static lk_status compact_now(struct lk_db *db)
 {
 	struct made *m;
 	lk_status st;
 	int done = 1;
 
-	if (!db)
-		return err_set(LK_INVALID, "lk_compact: NULL database handle");
-	if (db->magic != DB_MAGIC)
-		return err_set(LK_MISUSE, "not an open database handle");
 	if (db->readonly)
 		return err_set(LK_READONLY, "lk_compact: the handle is "
 					    "read-only");
@@ -780,6 +777,17 @@ lk_status lk_compact(lk_db *db)
 		auto_snapshot(db);
 	pthread_mutex_unlock(&db->compact_mu);
 	mem_free(m);
+	return st;
+}
+
+lk_status lk_compact(lk_db *db)
+{
+	lk_status st = db_enter(db, DB_USE_WRITE);
+
+	if (st != LK_OK)
+		return st;
+	st = compact_now(db);
+	db_leave(db, DB_USE_WRITE);
 	return st;
 }
 

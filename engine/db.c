@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "alloc.h"
 #include "db.h"
 #include "endian.h"
@@ -57,6 +58,30 @@ lk_status db_refuse_halted(struct lk_db *db, const char *call)
 	return err_set(LK_HALTED, "%s: an earlier fdatasync failed; writes "
 				  "are halted until the database is reopened",
 		       call);
+}
+
+lk_status db_enter(struct lk_db *db, enum db_use use)
+{
+	lk_status st = check_db(db);
+
+	/* Checked before the count too: a handle closed long ago is not
+	 * written to. */
+	if (st != LK_OK)
+		return st;
+	assert(use < DB_USE_COUNT);
+	atomic_fetch_add(&db->users[use], 1);
+	st = check_db(db);
+	if (st != LK_OK)
+		db_leave(db, use);
+	return st;
+}
+
+void db_leave(struct lk_db *db, enum db_use use)
+{
+	uint32_t was = atomic_fetch_sub(&db->users[use], 1);
+
+	assert(was > 0);
+	(void)was;
 }
 
 lk_status db_check_key(uint32_t ns, const void *key, size_t key_len)
@@ -383,7 +408,7 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	if (st == LK_OK)
 		st = batch_add(b, REC_PUT, 0, name, len, &id, 1, 0);
 	if (st == LK_OK)
-		st = commit_batch(db, b);
+		st = lk_commit(db, b); /* counted as a write in progress */
 	if (st == LK_OK) {
 		db->ns_names[id] = mem_alloc(len + 1);
 		if (!db->ns_names[id]) {
@@ -521,20 +546,12 @@ static lk_status check_options(const lk_options *o)
  * before the fields added since, which take their defaults. */
 static lk_status take_options(lk_options *o, const lk_options *given)
 {
-	static const lk_options defaults = LK_OPTIONS_INIT;
+	lk_status st = LK_OK;
 
-	*o = defaults;
-	if (given && given->version == 1)
-		memcpy(o, given, offsetof(lk_options, compact_dead_pct));
-	else if (given && given->version == 2)
-		memcpy(o, given, offsetof(lk_options, snapshot_every_bytes));
-	else if (given && given->version == 3)
-		memcpy(o, given, offsetof(lk_options, scrub_rate_bytes));
-	else if (given)
-		*o = *given;
-	if (o->version >= 1 && o->version <= 3)
-		o->version = LK_OPTIONS_VERSION;
-	return check_options(o);
+	lk_options_init(o);
+	if (given)
+		st = abi_read(o, ABI_OPTIONS, given);
+	return st != LK_OK ? st : check_options(o);
 }
 
 /* lk_open, or with snap_ignore an open that replays the whole log
@@ -618,6 +635,29 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 	return open_db(out, path, opts, 0);
 }
 
+/* Takes the handle from DB_MAGIC to DB_MAGIC_CLOSING unless a use is in
+ * progress (see db.h): LK_OK, or LK_MISUSE with the handle left open. */
+static lk_status close_begin(struct lk_db *db)
+{
+	uint32_t open = DB_MAGIC, iters, writes, backups;
+
+	if (!atomic_compare_exchange_strong(&db->magic, &open,
+					    DB_MAGIC_CLOSING))
+		return err_set(LK_MISUSE, "lk_close: the handle is closed or "
+					  "being closed");
+	iters = atomic_load(&db->users[DB_USE_ITER]);
+	writes = atomic_load(&db->users[DB_USE_WRITE]);
+	backups = atomic_load(&db->users[DB_USE_BACKUP]);
+	if (iters == 0 && writes == 0 && backups == 0)
+		return LK_OK;
+	atomic_store(&db->magic, DB_MAGIC);
+	return err_set(LK_MISUSE, "lk_close: %u iterators open, %u writes "
+				  "and %u backups running; close the "
+				  "iterators and wait for the calls, then "
+				  "close again (the handle is still open)",
+		       iters, writes, backups);
+}
+
 lk_status lk_close(lk_db *db)
 {
 	lk_status st;
@@ -625,6 +665,8 @@ lk_status lk_close(lk_db *db)
 	if (!db)
 		return LK_OK;
 	st = check_db(db);
+	if (st == LK_OK)
+		st = close_begin(db);
 	if (st != LK_OK)
 		return st;
 	scrub_stop(db);
@@ -648,16 +690,19 @@ lk_status lk_close(lk_db *db)
 
 lk_status lk_snapshot(lk_db *db)
 {
-	lk_status st = check_db(db);
+	lk_status st = db_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
-	if (db->readonly)
-		return err_set(LK_READONLY, "lk_snapshot: the handle is "
-					    "read-only");
-	pthread_mutex_lock(&db->compact_mu);
-	st = snapshot_write(db);
-	pthread_mutex_unlock(&db->compact_mu);
+	if (db->readonly) {
+		st = err_set(LK_READONLY, "lk_snapshot: the handle is "
+					  "read-only");
+	} else {
+		pthread_mutex_lock(&db->compact_mu);
+		st = snapshot_write(db);
+		pthread_mutex_unlock(&db->compact_mu);
+	}
+	db_leave(db, DB_USE_WRITE);
 	return st;
 }
 
@@ -667,10 +712,7 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 
 	if (st != LK_OK)
 		return st;
-	if (!report)
-		return err_set(LK_INVALID, "lk_recovery: NULL report");
-	*report = db->report;
-	return LK_OK;
+	return abi_write(report, ABI_REPORT, &db->report);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -899,9 +941,14 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 		return err_set(LK_INVALID, "NULL prefix with a length");
 	if (prefix_len > LK_KEY_BYTES_MAX)
 		return err_set(LK_TOO_BIG, "prefix longer than any key");
+	st = db_enter(db, DB_USE_ITER);
+	if (st != LK_OK)
+		return st;
 	it = mem_calloc(1, sizeof *it);
-	if (!it)
+	if (!it) {
+		db_leave(db, DB_USE_ITER);
 		return err_set(LK_NOMEM, "allocating an iterator");
+	}
 	it->magic = ITER_MAGIC;
 	it->db = db;
 	it->prefix_len = prefix_len;
@@ -1008,6 +1055,7 @@ void lk_iter_close(lk_iter *it)
 	mem_free(it->prefix);
 	mem_free(it->buf);
 	mem_free(it->value);
+	db_leave(it->db, DB_USE_ITER);
 	mem_free(it);
 }
 
@@ -1033,7 +1081,7 @@ static lk_status write_one(lk_db *db, uint8_t type, uint32_t ns,
 	st = batch_add(b, type, ns, key, key_len, value, value_len,
 		       expire_at_ms);
 	if (st == LK_OK)
-		st = commit_batch(db, b);
+		st = lk_commit(db, b);
 	lk_batch_free(b);
 	return st;
 }
@@ -1052,16 +1100,24 @@ lk_status lk_del(lk_db *db, uint32_t ns, const void *key, size_t key_len)
 
 lk_status lk_commit(lk_db *db, lk_batch *batch)
 {
-	lk_status st = check_db(db);
+	lk_status st = db_enter(db, DB_USE_WRITE);
 
-	return st != LK_OK ? st : commit_batch(db, batch);
+	if (st != LK_OK)
+		return st;
+	st = commit_batch(db, batch);
+	db_leave(db, DB_USE_WRITE);
+	return st;
 }
 
 lk_status lk_sync(lk_db *db)
 {
-	lk_status st = check_db(db);
+	lk_status st = db_enter(db, DB_USE_WRITE);
 
-	return st != LK_OK ? st : commit_sync(db);
+	if (st != LK_OK)
+		return st;
+	st = commit_sync(db);
+	db_leave(db, DB_USE_WRITE);
+	return st;
 }
 
 lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)
@@ -1075,16 +1131,19 @@ lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)
 /* Stats and verification                                                 */
 /* ---------------------------------------------------------------------- */
 
-lk_status lk_stats_get(lk_stats *stats, lk_db *db)
+lk_status lk_stats_get(lk_stats *out, lk_db *db)
 {
+	lk_stats all = LK_STATS_INIT, *stats = &all;
 	lk_status st = check_db(db);
+	size_t size;
 
 	if (st != LK_OK)
 		return st;
-	if (!stats)
+	if (!out)
 		return err_set(LK_INVALID, "lk_stats_get: NULL stats");
-	memset(stats, 0, sizeof *stats);
-	stats->version = LK_STATS_VERSION;
+	st = abi_size(&size, ABI_STATS, out->version);
+	if (st != LK_OK)
+		return st;
 	pthread_mutex_lock(&db->log_mu);
 	pthread_rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
@@ -1134,7 +1193,7 @@ lk_status lk_stats_get(lk_stats *stats, lk_db *db)
 	stats->scrub_bytes = atomic_load(&db->scrub_bytes);
 	stats->scrub_damage = atomic_load(&db->scrub_damage);
 	stats->scrub_passes = atomic_load(&db->scrub_passes);
-	return LK_OK;
+	return abi_write(out, ABI_STATS, stats);
 }
 
 static int info_cmp(const void *a, const void *b)
@@ -1144,17 +1203,14 @@ static int info_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
-		      lk_db *db)
+/* The segments in log order, newest layout, in a buffer the caller frees. */
+static lk_status list_segments(lk_segment_info **out, size_t *count,
+			       struct lk_db *db)
 {
 	lk_segment_info *all;
-	lk_status st = check_db(db);
 	size_t n = 0;
 
-	if (st != LK_OK)
-		return st;
-	if (!count || (cap && !out))
-		return err_set(LK_INVALID, "lk_segments: NULL argument");
+	*out = NULL;
 	all = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *all);
 	if (!all)
 		return err_set(LK_NOMEM, "listing segments");
@@ -1166,6 +1222,7 @@ lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
 
 		if (!s || s->installing)
 			continue;
+		all[n].version = LK_SEGMENT_INFO_VERSION;
 		all[n].seq = s->hdr.seq;
 		all[n].generation = s->hdr.generation;
 		all[n].sealed = s->sealed;
@@ -1177,8 +1234,69 @@ lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
 	pthread_rwlock_unlock(&db->ix_lock);
 	pthread_mutex_unlock(&db->log_mu);
 	qsort(all, n, sizeof *all, info_cmp);
+	*out = all;
+	*count = n;
+	return LK_OK;
+}
+
+lk_status lk_segment_list(lk_segment_info *out, size_t cap, size_t *count,
+			  lk_db *db)
+{
+	lk_segment_info *all;
+	lk_status st = check_db(db);
+	size_t n = 0, size = 0;
+
+	if (st != LK_OK)
+		return st;
+	if (!count || (cap && !out))
+		return err_set(LK_INVALID, "lk_segment_list: NULL argument");
 	if (cap)
-		memcpy(out, all, (n < cap ? n : cap) * sizeof *all);
+		st = abi_size(&size, ABI_SEGMENT_INFO, out[0].version);
+	if (st == LK_OK)
+		st = list_segments(&all, &n, db);
+	if (st != LK_OK)
+		return st;
+	for (size_t i = 0; i < n && i < cap; i++)
+		abi_write_at((char *)out + i * size, ABI_SEGMENT_INFO,
+			     out[0].version, &all[i]);
+	mem_free(all);
+	*count = n;
+	return LK_OK;
+}
+
+/* lk_segments() as 0.1.0 declared it, without a version, kept so that
+ * programs built against 0.1.0 still link and get this frozen layout. */
+struct segment_info_v0 {
+	uint64_t seq;
+	uint32_t generation;
+	int sealed;
+	uint64_t disk_bytes;
+	uint64_t live_bytes;
+	uint64_t dead_bytes;
+};
+
+LK_API lk_status lk_segments(struct segment_info_v0 *out, size_t cap,
+			     size_t *count, lk_db *db);
+
+lk_status lk_segments(struct segment_info_v0 *out, size_t cap,
+		      size_t *count, lk_db *db)
+{
+	lk_segment_info *all;
+	lk_status st = check_db(db);
+	size_t n = 0;
+
+	if (st != LK_OK)
+		return st;
+	if (!count || (cap && !out))
+		return err_set(LK_INVALID, "lk_segments: NULL argument");
+	st = list_segments(&all, &n, db);
+	if (st != LK_OK)
+		return st;
+	for (size_t i = 0; i < n && i < cap; i++)
+		out[i] = (struct segment_info_v0){
+			all[i].seq,	   all[i].generation, all[i].sealed,
+			all[i].disk_bytes, all[i].live_bytes, all[i].dead_bytes
+		};
 	mem_free(all);
 	*count = n;
 	return LK_OK;
@@ -1249,15 +1367,25 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 	return st;
 }
 
-lk_status lk_verify(lk_recovery_report *report, const char *path,
+lk_status lk_verify(lk_recovery_report *out, const char *path,
 		    const lk_options *opts, lk_problem_fn fn, void *arg)
 {
-	const lk_io *io = opts && opts->io ? opts->io : lk_io_posix();
+	lk_recovery_report all = LK_REPORT_INIT, *report = &all;
+	lk_options o;
+	const lk_io *io;
 	lk_io_dir *dir;
 	lk_status st;
+	size_t size;
 
-	if (!report || !path || !fn)
+	if (!out || !path || !fn)
 		return err_set(LK_INVALID, "lk_verify: NULL argument");
+	lk_options_init(&o);
+	st = abi_size(&size, ABI_REPORT, out->version);
+	if (st == LK_OK && opts) /* only io is used: no other checks */
+		st = abi_read(&o, ABI_OPTIONS, opts);
+	if (st != LK_OK)
+		return st;
+	io = o.io ? o.io : lk_io_posix();
 	st = io->dir_open(io->ctx, path, 0, &dir);
 	if (st != LK_OK) {
 		err_prefix("opening data directory %s", path);
@@ -1271,5 +1399,6 @@ lk_status lk_verify(lk_recovery_report *report, const char *path,
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);
 	io->dir_close(io->ctx, dir);
+	abi_write_at(out, ABI_REPORT, out->version, report);
 	return st;
 }

@@ -35,12 +35,16 @@
 #include "segment.h"
 
 #define DB_MAGIC 0x6c6b6462u /* "lkdb" */
+#define DB_MAGIC_CLOSING 0x6c6b6463u /* lk_close() is checking the users */
 #define DB_MAGIC_CLOSED 0x6c6b6478u
 
 struct writer; /* commit.c */
 
+/* The kinds of use that lk_close() waits for (see users below). */
+enum db_use { DB_USE_ITER, DB_USE_WRITE, DB_USE_BACKUP, DB_USE_COUNT };
+
 struct lk_db {
-	uint32_t magic;
+	_Atomic uint32_t magic;
 	const lk_io *io;
 	lk_io_dir *dir;
 	lk_io_file *lock;
@@ -105,6 +109,18 @@ struct lk_db {
 	size_t catalog_n;
 	int catalog_known;
 
+	/* The callers' uses that lk_close() must not free from under them:
+	 * open iterators, writing calls in progress (lk_commit, lk_put,
+	 * lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) and
+	 * backups in progress.  Reads are not counted: they keep the hot
+	 * path free of a shared counter, and the header asks that they have
+	 * returned.  A use counts itself in and
+	 * then checks the magic (db_enter); lk_close() moves the magic to
+	 * DB_MAGIC_CLOSING and then reads the counts.  The atomics are
+	 * sequentially consistent, so one of the two sees the other: the use
+	 * is refused, or the close is (and puts DB_MAGIC back). */
+	_Atomic uint32_t users[DB_USE_COUNT];
+
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
@@ -119,6 +135,12 @@ struct lk_db {
 };
 
 /* ---- db.c ---- */
+
+/* Counts a use of db in and checks that the handle is open: LK_OK, and
+ * the caller calls db_leave() when the use ends; or LK_INVALID (NULL) or
+ * LK_MISUSE (closed, or being closed), counted out already. */
+lk_status db_enter(struct lk_db *db, enum db_use use);
+void db_leave(struct lk_db *db, enum db_use use);
 
 /* Checks a caller's namespace and key: LK_OK, LK_INVALID, LK_TOO_BIG. */
 lk_status db_check_key(uint32_t ns, const void *key, size_t key_len);

@@ -576,7 +576,7 @@ static int open_status_ok(lk_status st)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	lk_options ro = LK_OPTIONS_INIT, rw = LK_OPTIONS_INIT;
-	lk_recovery_report vrep, rrep;
+	lk_recovery_report vrep, rrep = { .version = LK_REPORT_VERSION };
 	struct problems pr = { NULL, 0, 0 };
 	struct digest before, after;
 	lk_status vst, rost, rwst, st;
@@ -603,6 +603,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* 1. verify */
 	pr.d = &d;
 	memset(&vrep, 0, sizeof vrep);
+	vrep.version = LK_REPORT_VERSION; /* the caller sets it */
 	vst = lk_verify(&vrep, DIR_PATH, &ro, on_problem, &pr);
 	FUZZ_CHECK(vst == LK_OK || vst == LK_CORRUPT || vst == LK_VERSION ||
 		   vst == LK_IO || vst == LK_NOMEM);

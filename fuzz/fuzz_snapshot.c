@@ -843,7 +843,7 @@ static uint64_t stat_of(lk_db *db, int serial)
 static void write_again(struct run *r, int strict)
 {
 	lk_stats stats;
-	lk_recovery_report rep;
+	lk_recovery_report rep = { .version = LK_REPORT_VERSION };
 	lk_db *db = NULL;
 	lk_status st;
 	unsigned n = 2 + rnd(r, 6);
@@ -911,7 +911,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run r;
 	lk_options create, ro;
-	lk_recovery_report vrep, rep_ro, rep_rw;
+	lk_recovery_report vrep, rep_ro = { .version = LK_REPORT_VERSION },
+			   rep_rw = { .version = LK_REPORT_VERSION };
 	lk_stats stats_snap, stats_full, stats_rw;
 	char name_a[64] = "", name_b[64] = "";
 	uint8_t *a_bytes = NULL, *orig = NULL;
@@ -1028,6 +1029,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* 3. Verify: the log is intact, and a forged snapshot that an open
 	 * would use either matches a replay of the log or is reported. */
 	memset(&vrep, 0, sizeof vrep);
+	vrep.version = LK_REPORT_VERSION; /* the caller sets it */
 	vst = lk_verify(&vrep, DIR_PATH, &ro, on_problem, &problems);
 	FUZZ_CHECK((vst == LK_OK && problems == 0) ||
 		   (forged && vst == LK_CORRUPT && problems == 1));

@@ -22,11 +22,22 @@
  *  3. Memory the library returns is owned by the caller and released with
  *     lk_free(), unless the function says otherwise.  Pointers handed out by
  *     an iterator stay valid until the next call on that iterator.
- *  4. Closing or freeing NULL is a no-op.  Using a handle after lk_close()
+ *  4. Closing or freeing NULL is a no-op.  Close iterators before their
+ *     handle: lk_close() refuses (LK_MISUSE, nothing freed) while one is
+ *     open or a write or backup runs.  Using a handle after lk_close()
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
- *  5. Options structs are versioned: initialise them with their _INIT macro
- *     and then change fields.  Fields are only ever appended.
+ *  5. Every struct passed in or got back is versioned (lk_options,
+ *     lk_stats, lk_recovery_report, lk_segment_info): its first field is
+ *     `version`, and the caller sets it to the version its program was
+ *     built with, LK_*_VERSION, which the _INIT macros and
+ *     lk_options_init() do.  The library reads or writes exactly that
+ *     version's fields and never a byte past them, so a program built
+ *     against an older logkeep.h keeps its memory when linked with a newer
+ *     library: options fields a later version added take their defaults,
+ *     and results of a later version are not written.  A version of 0, or
+ *     newer than the library knows, is LK_INVALID and nothing is written.
+ *     Fields are only ever appended.
  *  6. Units are in names: _ms, _bytes, _s.  Times are milliseconds since
  *     the Unix epoch (UTC) unless the name says otherwise.
  *
@@ -179,7 +190,7 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 
 /* Version 2 added the compaction fields, version 3 the snapshot field,
  * version 4 the scrub's; an older struct (without them) is still accepted
- * and gets their defaults. */
+ * and gets their defaults (convention 5). */
 #define LK_OPTIONS_VERSION 4u
 
 /* Compaction (see lk_compact) runs on a background thread of a writable
@@ -221,8 +232,18 @@ typedef struct lk_options {
 	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
 	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL }
 
+/* Sets *opts to the defaults, LK_OPTIONS_INIT, at this header's version
+ * (inline, so that it writes the struct the caller's compiler sees). */
+static inline void lk_options_init(lk_options *opts)
+{
+	const lk_options defaults = LK_OPTIONS_INIT;
+
+	*opts = defaults;
+}
+
 /* Opens (and with LK_OPEN_CREATE creates) the database in directory
- * `path`, replaying its log.  opts may be NULL for the defaults.
+ * `path`, replaying its log.  opts may be NULL for the defaults; it is
+ * read at the version it says (convention 5).
  * On success *db is a new handle; on failure *db is NULL.
  * Returns LK_OK, LK_INVALID, LK_NOT_FOUND (no such directory and no
  * LK_OPEN_CREATE, or path is not a directory), LK_BUSY (another writer;
@@ -234,12 +255,20 @@ typedef struct lk_options {
 LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
 
 /* Syncs (unless LK_SYNC_NONE already failed), releases the lock and frees
- * the handle.  Other threads must have finished using it.  NULL is a no-op.
- * Returns LK_OK, LK_IO if the final sync failed, or LK_HALTED if an
- * earlier sync had failed (the handle latched) while writes acknowledged
- * under LK_SYNC_INTERVAL or LK_SYNC_NONE were not yet synced: a power cut
- * may lose them, and a failed interval sync has no other caller to tell.
- * The handle is freed all the same. */
+ * the handle.  NULL is a no-op.
+ * Close every iterator of the handle first, and wait for the calls of
+ * other threads to return: while an iterator is open, or a write (lk_commit,
+ * lk_put, lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) or an
+ * lk_backup() is in progress, lk_close() returns LK_MISUSE and frees
+ * nothing: the handle stays open and usable, so the caller can close the
+ * iterators, wait, and call lk_close() again.  (Reads in other threads
+ * are not counted: they must have returned.)
+ * Returns LK_OK, LK_MISUSE (as above, or the handle is already closed),
+ * LK_IO if the final sync failed, or LK_HALTED if an earlier sync had
+ * failed (the handle latched) while writes acknowledged under
+ * LK_SYNC_INTERVAL or LK_SYNC_NONE were not yet synced: a power cut may
+ * lose them, and a failed interval sync has no other caller to tell.
+ * After LK_IO and LK_HALTED the handle is freed all the same. */
 LK_API lk_status lk_close(lk_db *db);
 
 /* ---------------------------------------------------------------------- */
@@ -302,7 +331,9 @@ LK_API lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
 			      const void **value, size_t *value_len,
 			      uint64_t *expire_at_ms);
 
-/* NULL is a no-op. */
+/* Releases the iterator and the segments it holds.  Call it before
+ * lk_close() of its handle (which refuses while iterators are open).
+ * NULL is a no-op. */
 LK_API void lk_iter_close(lk_iter *it);
 
 /* ---------------------------------------------------------------------- */
@@ -413,7 +444,10 @@ LK_API lk_status lk_snapshot(lk_db *db);
 /* Reports                                                                */
 /* ---------------------------------------------------------------------- */
 
+/* Version 2 added compaction_leftovers (before seq_last, the one field
+ * ever inserted: a version 1 caller still gets version 1's layout). */
 #define LK_REPORT_VERSION 2u
+#define LK_REPORT_INIT { .version = LK_REPORT_VERSION }
 #define LK_NOTE_BYTES 160
 
 /* What the last lk_open() found and did. */
@@ -436,10 +470,14 @@ typedef struct lk_recovery_report {
 	char tail_note[LK_NOTE_BYTES]; /* what was cut and why, or "" */
 } lk_recovery_report;
 
-/* Copies the recovery report of the open that made this handle. */
+/* Copies the recovery report of the open that made this handle into
+ * *report at the version the caller set in report->version (convention 5;
+ * LK_REPORT_INIT sets it).  Returns LK_OK, LK_INVALID (NULL, or a version
+ * this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
 #define LK_STATS_VERSION 4u
+#define LK_STATS_INIT { .version = LK_STATS_VERSION }
 
 typedef struct lk_stats {
 	uint32_t version;           /* LK_STATS_VERSION */
@@ -483,23 +521,36 @@ typedef struct lk_stats {
 	uint64_t scrub_passes;      /* background passes finished */
 } lk_stats;
 
+/* Fills *stats at the version the caller set in stats->version
+ * (convention 5; LK_STATS_INIT sets it).  Returns LK_OK, LK_INVALID (NULL,
+ * or a version this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_stats_get(lk_stats *stats, lk_db *db);
 
-/* One segment file, as lk_segments() reports it. */
+#define LK_SEGMENT_INFO_VERSION 1u
+#define LK_SEGMENT_INFO_INIT { .version = LK_SEGMENT_INFO_VERSION }
+
+/* One segment file, as lk_segment_list() reports it. */
 typedef struct lk_segment_info {
-	uint64_t seq;           /* position in the log */
+	uint32_t version;       /* LK_SEGMENT_INFO_VERSION */
 	uint32_t generation;    /* 0 unless rewritten by compaction */
-	int sealed;             /* takes no more writes */
+	uint64_t seq;           /* position in the log */
 	uint64_t disk_bytes;    /* the file's size, zero prefill included */
 	uint64_t live_bytes;    /* records the index points at */
 	uint64_t dead_bytes;    /* overwritten, deleted, commits, seals */
+	int sealed;             /* takes no more writes */
 } lk_segment_info;
 
 /* Copies the segments, in log order, into out[0..cap) and sets *count to
- * how many there are (more than cap: call again with more room).
- * Returns LK_OK, LK_INVALID, LK_MISUSE. */
-LK_API lk_status lk_segments(lk_segment_info *out, size_t cap, size_t *count,
-			     lk_db *db);
+ * how many there are (more than cap: call again with more room).  The
+ * caller sets out[0].version (convention 5); every element is written at
+ * that version's size, which is also the step between elements, and gets
+ * that version.  out may be NULL when cap is 0.
+ * Returns LK_OK, LK_INVALID (NULL, or a version this library does not
+ * know: nothing written), LK_MISUSE, LK_NOMEM.
+ * (lk_segments(), its unversioned form of 0.1.0, stays in the library for
+ * programs built against 0.1.0 but is no longer declared.) */
+LK_API lk_status lk_segment_list(lk_segment_info *out, size_t cap,
+				 size_t *count, lk_db *db);
 
 /* The number of keys of namespace ns in the index (expired records
  * included: lk_count() leaves them out at the cost of reading them). */
@@ -530,17 +581,19 @@ LK_API lk_status lk_backup(lk_db *db, const char *dest_path,
 
 /* Checks every segment and record of the directory without changing it,
  * calling fn for each problem found (it keeps going past damage).  The
- * report describes what a read-only open would do.  A snapshot that open
- * would use is compared with a replay of the whole log (index entries,
- * key counts, live bytes, seq_last); one that disagrees (forged with
- * consistent checksums) is a problem of kind LK_PROBLEM_CORRUPT naming
- * the snapshot file, and the call returns LK_CORRUPT.  opts: only io is
- * used.  Returns LK_OK when no problem but a torn tail was found,
- * LK_CORRUPT, LK_VERSION, LK_IO (a file that cannot be read or is not a
- * regular file), LK_NOT_FOUND (no such directory, or not a directory),
- * LK_NOMEM, LK_TOO_BIG (more segment files than LK_SEGMENT_COUNT_MAX:
- * what lk_open says first, returned after every other problem was
- * reported), LK_BUSY (as a read-only lk_open). */
+ * report describes what a read-only open would do; it is written at the
+ * version the caller set in report->version (convention 5).  A snapshot
+ * that open would use is compared with a replay of the whole log (index
+ * entries, key counts, live bytes, seq_last); one that disagrees (forged
+ * with consistent checksums) is a problem of kind LK_PROBLEM_CORRUPT
+ * naming the snapshot file, and the call returns LK_CORRUPT.  opts (NULL:
+ * the defaults): only io is used.  Returns LK_OK when no problem but a
+ * torn tail was found, LK_CORRUPT, LK_VERSION, LK_IO (a file that cannot
+ * be read or is not a regular file), LK_NOT_FOUND (no such directory, or
+ * not a directory), LK_NOMEM, LK_TOO_BIG (more segment files than
+ * LK_SEGMENT_COUNT_MAX: what lk_open says first, returned after every
+ * other problem was reported), LK_BUSY (as a read-only lk_open),
+ * LK_INVALID (NULL, or a struct version this library does not know). */
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
 

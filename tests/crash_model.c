@@ -351,7 +351,7 @@ enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 {
 	size_t durable;
 	lk_options opts = cm_options(cfg, io);
-	lk_recovery_report rep, rep2;
+	lk_recovery_report rep = LK_REPORT_INIT, rep2 = LK_REPORT_INIT;
 	struct found f, f2;
 	struct state m;
 	lk_db *db;

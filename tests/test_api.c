@@ -1281,7 +1281,7 @@ static void compressible_100k_value_round_trips(void **state)
 	const size_t len = 100 * 1024;
 	const char *line = "route 10.0.0.0/8 via wlan0 metric 20; ";
 	uint8_t *value = malloc(len);
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 
 	assert_non_null(value);
 	for (size_t i = 0; i < len; i++)
@@ -1545,7 +1545,7 @@ static void small_segments_rotate_and_keep_every_record(void **state)
 	struct fixture *fx = *state;
 	lk_options small = LK_OPTIONS_INIT;
 	char key[32], value[64];
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 
 	small.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
 	small.sync = LK_SYNC_NONE; /* 2000 fdatasyncs would only be slow */
@@ -1587,7 +1587,7 @@ static void stats_are_consistent(void **state)
 	struct fixture *fx = *state;
 	lk_options small = LK_OPTIONS_INIT;
 	char key[32];
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 	lk_batch *b = NULL;
 	uint64_t file_bytes = 0;
 
@@ -1607,6 +1607,7 @@ static void stats_are_consistent(void **state)
 
 	for (int pass = 0; pass < 2; pass++) {
 		memset(&stats, 0xff, sizeof stats);
+		stats.version = LK_STATS_VERSION;
 		CHECK_OK(lk_stats_get(&stats, fx->db));
 		assert_int_equal(stats.version, LK_STATS_VERSION);
 		assert_int_equal(stats.live_keys, 1000);
@@ -1642,8 +1643,8 @@ static void stats_are_consistent(void **state)
 static void recovery_report_after_a_clean_reopen_counts_every_record(void **state)
 {
 	struct fixture *fx = *state;
-	lk_recovery_report report;
-	lk_stats stats;
+	lk_recovery_report report = LK_REPORT_INIT;
+	lk_stats stats = LK_STATS_INIT;
 	lk_batch *b = NULL;
 	uint32_t ns = 0;
 	uint64_t ops = 0;
@@ -1651,6 +1652,7 @@ static void recovery_report_after_a_clean_reopen_counts_every_record(void **stat
 
 	/* A fresh database replayed nothing. */
 	memset(&report, 0xff, sizeof report);
+	report.version = LK_REPORT_VERSION;
 	CHECK_OK(lk_recovery(&report, fx->db));
 	assert_int_equal(report.version, LK_REPORT_VERSION);
 	assert_int_equal(report.records_replayed, 0);
@@ -1682,6 +1684,7 @@ static void recovery_report_after_a_clean_reopen_counts_every_record(void **stat
 	for (int pass = 0; pass < 2; pass++) {
 		CHECK_OK(reopen(fx, NULL));
 		memset(&report, 0xff, sizeof report);
+		report.version = LK_REPORT_VERSION;
 		CHECK_OK(lk_recovery(&report, fx->db));
 		assert_int_equal(report.version, LK_REPORT_VERSION);
 		assert_int_equal(report.records_replayed, ops);
@@ -1751,6 +1754,101 @@ static void close_of_null_is_ok(void **state)
 	lk_free(NULL);
 	lk_iter_close(NULL);
 	lk_batch_free(NULL);
+}
+
+/* The sequence that freed the segments under an open iterator (a heap
+ * use-after-free under ASan): the close is refused, changes nothing, and
+ * succeeds once the iterator is closed. */
+static void close_with_an_open_iterator_is_misuse_and_frees_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	const void *key, *value;
+	size_t key_len, value_len;
+	lk_iter *it;
+
+	CHECK_OK(put_str(fx->db, LK_NS_DEFAULT, "k", "v"));
+	CHECK_OK(lk_iter_open(&it, fx->db, LK_NS_DEFAULT, NULL, 0));
+	CHECK_ST(LK_MISUSE, lk_close(fx->db));
+	/* the handle and the iterator are as they were */
+	CHECK_OK(lk_iter_next(it, &key, &key_len, &value, &value_len, NULL));
+	assert_int_equal(key_len, 1);
+	assert_memory_equal(key, "k", 1);
+	assert_memory_equal(value, "v", 1);
+	CHECK_OK(lk_exists(fx->db, LK_NS_DEFAULT, "k", 1));
+	CHECK_OK(put_str(fx->db, LK_NS_DEFAULT, "k2", "v2"));
+	lk_iter_close(it);
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+}
+
+/* A backup in another thread, held open by its progress callback. */
+struct held_backup {
+	lk_db *db;
+	const char *dest;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, release;
+	lk_status st;
+};
+
+static void hold_backup(void *arg, uint64_t done, uint64_t total)
+{
+	struct held_backup *hb = arg;
+
+	(void)done;
+	(void)total;
+	pthread_mutex_lock(&hb->mu);
+	hb->started = 1;
+	pthread_cond_broadcast(&hb->cv);
+	while (!hb->release)
+		pthread_cond_wait(&hb->cv, &hb->mu);
+	pthread_mutex_unlock(&hb->mu);
+}
+
+static void *run_backup(void *arg)
+{
+	struct held_backup *hb = arg;
+
+	hb->st = lk_backup(hb->db, hb->dest, hold_backup, hb);
+	return NULL;
+}
+
+static void close_during_a_backup_is_misuse_and_the_backup_completes(void **state)
+{
+	struct fixture *fx = *state;
+	struct held_backup hb = { 0 };
+	char dest[160];
+	pthread_t t;
+	lk_db *copy;
+
+	snprintf(dest, sizeof dest, "%s/copy", fx->root);
+	CHECK_OK(put_str(fx->db, LK_NS_DEFAULT, "k", "v"));
+	hb.db = fx->db;
+	hb.dest = dest;
+	pthread_mutex_init(&hb.mu, NULL);
+	pthread_cond_init(&hb.cv, NULL);
+	assert_int_equal(pthread_create(&t, NULL, run_backup, &hb), 0);
+	pthread_mutex_lock(&hb.mu);
+	while (!hb.started)
+		pthread_cond_wait(&hb.cv, &hb.mu);
+	pthread_mutex_unlock(&hb.mu);
+
+	CHECK_ST(LK_MISUSE, lk_close(fx->db));
+	CHECK_OK(lk_exists(fx->db, LK_NS_DEFAULT, "k", 1));
+
+	pthread_mutex_lock(&hb.mu);
+	hb.release = 1;
+	pthread_cond_broadcast(&hb.cv);
+	pthread_mutex_unlock(&hb.mu);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	CHECK_OK(hb.st);
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	CHECK_OK(lk_open(&copy, dest, NULL));
+	CHECK_OK(lk_exists(copy, LK_NS_DEFAULT, "k", 1));
+	CHECK_OK(lk_close(copy));
+	pthread_cond_destroy(&hb.cv);
+	pthread_mutex_destroy(&hb.mu);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1888,6 +1986,8 @@ int main(void)
 		T(strerror_never_returns_null),
 		T(errmsg_is_per_thread_and_empty_until_a_failure),
 		T(close_of_null_is_ok),
+		T(close_with_an_open_iterator_is_misuse_and_frees_nothing),
+		T(close_during_a_backup_is_misuse_and_the_backup_completes),
 		/* sync modes */
 		T(sync_works_in_every_mode),
 		T(relaxed_sync_modes_read_their_writes_and_keep_them),

@@ -77,7 +77,7 @@ static void backup_during_writes_holds_every_acknowledged_commit(void **state)
 {
 	char root[128], src[160], dst[192], key[32], value[64];
 	lk_options o = LK_OPTIONS_INIT;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *copy;
 	pthread_t th;
 	unsigned before;
@@ -139,16 +139,17 @@ static void backup_of_a_closed_handle_or_bad_path_is_refused(void **state)
 	CHECK(remove_tree(root) == 0);
 }
 
-/* lk_segments and lk_ns_keys agree with lk_stats, in log order, and a
+/* lk_segment_list and lk_ns_keys agree with lk_stats, in log order, and a
  * small array gets the first segments and the true count. */
 static void segment_and_namespace_figures_add_up(void **state)
 {
 	char root[128], src[160], key[32], value[64];
 	lk_options o = LK_OPTIONS_INIT;
-	lk_segment_info segs[64], two[2];
+	lk_segment_info segs[64] = { LK_SEGMENT_INFO_INIT },
+			two[2] = { LK_SEGMENT_INFO_INIT };
 	uint64_t live = 0, disk = 0, keys;
 	size_t n, n2;
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 	lk_db *d;
 
 	(void)state;
@@ -162,7 +163,7 @@ static void segment_and_namespace_figures_add_up(void **state)
 				strlen(value), 0));
 	}
 	CHECK_OK(lk_stats_get(&st, d));
-	CHECK_OK(lk_segments(segs, 64, &n, d));
+	CHECK_OK(lk_segment_list(segs, 64, &n, d));
 	CHECK(n == st.segment_count && n > 3 && n <= 64);
 	for (size_t i = 0; i < n; i++) {
 		CHECK(i == 0 || segs[i].seq > segs[i - 1].seq);
@@ -171,9 +172,9 @@ static void segment_and_namespace_figures_add_up(void **state)
 		disk += segs[i].disk_bytes;
 	}
 	CHECK(live == st.live_bytes && disk == st.disk_bytes);
-	CHECK_OK(lk_segments(two, 2, &n2, d));
+	CHECK_OK(lk_segment_list(two, 2, &n2, d));
 	CHECK(n2 == n && two[0].seq == segs[0].seq && two[1].seq == segs[1].seq);
-	CHECK_OK(lk_segments(NULL, 0, &n2, d));
+	CHECK_OK(lk_segment_list(NULL, 0, &n2, d));
 	CHECK(n2 == n);
 	CHECK_OK(lk_ns_keys(&keys, d, LK_NS_DEFAULT));
 	CHECK(keys == 200 && keys == st.live_keys);

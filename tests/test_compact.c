@@ -200,7 +200,7 @@ static void scan_disk(struct disk *d, const lk_io *io)
 static void keeps_every_live_record_and_drops_every_dead_one(void **state)
 {
 	lk_options o;
-	lk_stats before, after;
+	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
 	struct disk d;
 	lk_io *io;
 	lk_db *db;
@@ -292,7 +292,7 @@ static void expired_records_are_dropped(void **state)
 {
 	lk_options o;
 	struct disk d;
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 	lk_io *io;
 	lk_db *db;
 	char k[16], v[512];
@@ -347,7 +347,7 @@ static void power_cut_anywhere_in_a_compaction(void **state)
 	(void)state;
 	for (uint64_t cut = 1;; cut++) {
 		struct fault_fs *fs;
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_options o;
 		lk_db *db;
 		lk_status st;
@@ -371,7 +371,7 @@ static void power_cut_anywhere_in_a_compaction(void **state)
 		if (st == LK_OK) {
 			/* cut in the snapshot after the compaction: it
 			 * failed, the compaction stands */
-			lk_stats sst;
+			lk_stats sst = LK_STATS_INIT;
 
 			CHECK_OK(lk_stats_get(&sst, db));
 			CHECK(sst.snapshot_failures == 1);
@@ -414,7 +414,7 @@ static void count_leftover(void *arg, const lk_problem *p)
 static void verify_reports_leftovers_and_open_removes_them(void **state)
 {
 	struct fault_fs *fs;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_options o;
 	lk_db *db;
 	int found = 0;
@@ -560,7 +560,7 @@ static void background_compaction_under_load(void **state)
 	char path[256], copy[300];
 	pthread_t w, r[2];
 	lk_options o = LK_OPTIONS_INIT;
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 	lk_db *b;
 
 	(void)state;
@@ -626,7 +626,7 @@ static void background_compaction_under_load(void **state)
 	CHECK_OK(lk_stats_get(&st, b));
 	CHECK(st.live_keys == BG_KEYS);
 	{
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		char k[16], v[64];
 
 		CHECK_OK(lk_recovery(&rep, b));

@@ -140,7 +140,7 @@ static void failed_interval_sync_halts_writes(void **state)
 static void nospace_rejects_the_write_and_nothing_partial_is_visible(
 	void **state)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_batch *b;
 	lk_db *db = open_db();
 	char key[16];

@@ -133,7 +133,7 @@ static void concurrent_durable_puts_share_fdatasyncs(void **state)
 {
 	lk_options o;
 	pthread_t th[THREADS];
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 	lk_io *mem;
 	uint64_t puts = THREADS * PUTS_PER_THREAD;
 
@@ -173,7 +173,7 @@ static void concurrent_durable_puts_share_fdatasyncs(void **state)
 static void single_committer_syncs_once_per_put(void **state)
 {
 	lk_options o;
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 	lk_io *mem;
 	char key[32];
 
@@ -232,12 +232,84 @@ static void small_durable_commits_overwrite_prefilled_space(void **state)
 	lk_io_memory_free(mem);
 }
 
+/* ---- a commit held in its sync while another thread closes ---- */
+
+static pthread_cond_t held_cv = PTHREAD_COND_INITIALIZER;
+static int hold_syncs, in_sync, released;
+
+static lk_status held_pwrite(void *ctx, lk_io_file *f, const void *buf,
+			     size_t n, uint64_t off)
+{
+	(void)ctx;
+	return inner->pwrite(inner->ctx, f, buf, n, off);
+}
+
+/* While hold_syncs is set, a sync says so and waits to be released. */
+static lk_status held_sync(void *ctx, lk_io_file *f)
+{
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	if (hold_syncs) {
+		in_sync = 1;
+		pthread_cond_broadcast(&held_cv);
+		while (!released)
+			pthread_cond_wait(&held_cv, &mu);
+	}
+	pthread_mutex_unlock(&mu);
+	return inner->sync(inner->ctx, f);
+}
+
+static void *held_put(void *arg)
+{
+	lk_status *st = arg;
+
+	*st = lk_put(db, LK_NS_DEFAULT, "held", 4, "value", 5, 0);
+	return NULL;
+}
+
+/* lk_close() while lk_put is in its fdatasync in another thread: refused,
+ * nothing freed; the put completes and the next close succeeds. */
+static void close_during_a_commit_is_misuse_and_the_commit_completes(void **state)
+{
+	lk_status put_st = LK_IO;
+	lk_options o;
+	pthread_t th;
+	lk_io *mem;
+
+	(void)state;
+	mem = wrap_memory(held_pwrite, held_sync);
+	o = test_options(&wrap);
+	CHECK_OK(lk_open(&db, "/held", &o));
+	pthread_mutex_lock(&mu);
+	hold_syncs = 1;
+	pthread_mutex_unlock(&mu);
+	CHECK(pthread_create(&th, NULL, held_put, &put_st) == 0);
+	pthread_mutex_lock(&mu);
+	while (!in_sync)
+		pthread_cond_wait(&held_cv, &mu);
+	pthread_mutex_unlock(&mu);
+
+	CHECK_ST(LK_MISUSE, lk_close(db));
+
+	pthread_mutex_lock(&mu);
+	hold_syncs = 0;
+	released = 1;
+	pthread_cond_broadcast(&held_cv);
+	pthread_mutex_unlock(&mu);
+	CHECK(pthread_join(th, NULL) == 0);
+	CHECK_OK(put_st);
+	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "held", 4));
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(concurrent_durable_puts_share_fdatasyncs),
 		cmocka_unit_test(single_committer_syncs_once_per_put),
 		cmocka_unit_test(small_durable_commits_overwrite_prefilled_space),
+		cmocka_unit_test(close_during_a_commit_is_misuse_and_the_commit_completes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

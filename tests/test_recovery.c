@@ -139,7 +139,7 @@ static void truncated_tail_is_cut_and_reported_at_every_offset(void **state)
 	for (uint64_t c = l.v[put].offset; c < l.data_end; c++) {
 		uint64_t kept_end = c >= end_of(&l, commit) ? end_of(&l, commit)
 							    : prev_end;
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_db *db;
 
 		file_write(mem, DIR, SEG1, orig.p, (size_t)c);
@@ -178,7 +178,7 @@ static void zero_tail_is_free_space_not_damage(void **state)
 	list_records(&l, mem, DIR, SEG1);
 	orig = file_read(mem, DIR, SEG1);
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_db *db;
 
 		file_write(mem, DIR, SEG1, orig.p, (size_t)l.data_end);
@@ -214,7 +214,7 @@ static void garbage_tail_is_cut_and_reported(void **state)
 	list_records(&l, mem, DIR, SEG1);
 	orig = file_read(mem, DIR, SEG1);
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		lk_db *db;
 
 		file_write(mem, DIR, SEG1, orig.p, (size_t)l.data_end);
@@ -235,7 +235,7 @@ static void torn_write_over_zero_prefill_is_cut(void **state)
 	struct rec_list l;
 	struct blob b;
 	size_t put;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -304,7 +304,7 @@ static void damage_in_last_group_after_a_crash_is_a_torn_tail(void **state)
 {
 	struct rec_list l;
 	size_t put;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -421,7 +421,7 @@ static void missing_first_segment_refuses_open(void **state)
 {
 	lk_options o = test_options(mem);
 	struct seen seen = { 0 };
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -443,7 +443,7 @@ static void missing_newest_segment_refuses_open_naming_it(void **state)
 	lk_options o = test_options(mem);
 	char name[SEG_NAME_BYTES], k[16];
 	struct seen seen = { 0 };
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 	int n;
 
@@ -480,7 +480,7 @@ static void rotation_cut_before_the_seal_is_recovered(void **state)
 	uint8_t hdr[SEG_HEADER_BYTES];
 	struct seg_header h;
 	const char *why = NULL;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct blob b;
 	lk_db *db;
 	int n;
@@ -587,7 +587,7 @@ static void truncated_sealed_segment_fails_open(void **state)
 
 static void every_record_survives_rotation_and_reopen(void **state)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -605,7 +605,7 @@ static void segment_torn_while_created_is_removed(void **state)
 {
 	char name[SEG_NAME_BYTES];
 	uint8_t half[30];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 	int n;
 
@@ -680,7 +680,7 @@ static void read_only_open_reports_a_torn_tail_and_changes_nothing(void **state)
 	const uint8_t junk[] = { 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02 };
 	struct rec_list l;
 	struct blob before, after;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -728,7 +728,7 @@ static void on_problem_ignore(void *arg, const lk_problem *p)
 static void verify_tells_torn_tail_from_damage_and_goes_on(void **state)
 {
 	lk_options o = test_options(mem);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct rec_list l2, l3;
 	struct seen s = { 0 };
 
@@ -752,7 +752,7 @@ static void verify_reports_a_torn_tail_as_not_damage(void **state)
 {
 	const uint8_t junk[] = { 0x11, 0x22, 0x33 };
 	lk_options o = test_options(mem);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct rec_list l;
 	struct seen s = { 0 };
 
@@ -775,7 +775,7 @@ static void posix_torn_tail_and_bit_flip(void **state)
 	char dir[64];
 	lk_options o = test_options(px);
 	struct rec_list l;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -802,7 +802,7 @@ static void fifo_named_like_a_segment_fails_every_open_without_blocking(
 	const lk_io *px = lk_io_posix();
 	lk_options o = test_options(px);
 	struct seen seen = { 0 };
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	char dir[64], fifo[128];
 	lk_db *db;
 
@@ -959,7 +959,7 @@ static void verify_retries_when_compaction_removes_a_listed_segment(
 	void **state)
 {
 	lk_options o = test_options(&beside);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct seen s = { 0 };
 
 	(void)state;
@@ -1305,7 +1305,7 @@ static void two_generations_at_one_position_keep_the_complete_one(
 	void **state)
 {
 	static struct forge f;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -1347,7 +1347,7 @@ static void forged_problems_in_the_newest_segment_are_a_torn_tail(
 	void **state)
 {
 	static struct forge f;
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -1372,7 +1372,7 @@ static void too_many_segment_files_are_refused(void **state)
 {
 	char name[SEG_NAME_BYTES];
 	lk_options o = test_options(mem);
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -1424,7 +1424,7 @@ static void forged_catalog_giving_one_id_two_names_is_refused(void **state)
 static void large_records_overwritten_replay_exactly(void **state)
 {
 	static uint8_t big[9000];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -1457,7 +1457,7 @@ static void large_records_overwritten_replay_exactly(void **state)
 		lk_free(v);
 	}
 	{
-		lk_stats st;
+		lk_stats st = LK_STATS_INIT;
 		uint64_t count;
 
 		CHECK_OK(lk_stats_get(&st, db));
@@ -1474,7 +1474,7 @@ static void verify_names_every_kind_of_problem(void **state)
 {
 	lk_options o = test_options(mem);
 	uint8_t hdr[SEG_HEADER_BYTES];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct seen s = { 0 };
 	struct blob b;
 

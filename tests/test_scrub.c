@@ -114,8 +114,8 @@ static void mid_log_bit_flip_behind_a_snapshot(void **state)
 {
 	lk_options o = options();
 	struct seen scrubbed = { 0 }, verified = { 0 };
-	lk_recovery_report rep;
-	lk_stats st;
+	lk_recovery_report rep = LK_REPORT_INIT;
+	lk_stats st = LK_STATS_INIT;
 	uint64_t at;
 	lk_db *db;
 
@@ -135,8 +135,6 @@ static void mid_log_bit_flip_behind_a_snapshot(void **state)
 	CHECK(strstr(lk_errmsg(), "segment 2") != NULL);
 	CHECK(scrubbed.problems == 1 && scrubbed.kind == LK_PROBLEM_CORRUPT);
 	CHECK(scrubbed.seq == 2 && scrubbed.offset == at);
-	memset(&st, 0, sizeof st);
-	st.version = LK_STATS_VERSION;
 	CHECK_OK(lk_stats_get(&st, db));
 	CHECK(st.scrub_damage == 1);
 	CHECK(st.scrub_segments == st.segment_count);
@@ -161,15 +159,16 @@ static void bit_flip_in_the_active_segment_behind_a_snapshot(void **state)
 	struct seen seen = { 0 };
 	char name[SEG_NAME_BYTES];
 	lk_segment_info segs[64];
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct rec_list l;
 	size_t n;
 	lk_db *db;
 
 	(void)state;
 	make_db();
+	segs[0].version = LK_SEGMENT_INFO_VERSION;
 	CHECK_OK(lk_open(&db, DIR, &o));
-	CHECK_OK(lk_segments(segs, 64, &n, db));
+	CHECK_OK(lk_segment_list(segs, 64, &n, db));
 	CHECK_OK(lk_close(db));
 	seg_name(name, segs[n - 1].seq, 0);
 	list_records(&l, mem, DIR, name);
@@ -187,12 +186,10 @@ static void bit_flip_in_the_active_segment_behind_a_snapshot(void **state)
 static void clean_log_scrubs_clean(lk_db *db)
 {
 	struct seen seen = { 0 };
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 
 	CHECK_OK(lk_scrub(db, on_problem, &seen));
 	CHECK(seen.problems == 0);
-	memset(&st, 0, sizeof st);
-	st.version = LK_STATS_VERSION;
 	CHECK_OK(lk_stats_get(&st, db));
 	CHECK(st.scrub_damage == 0);
 	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "after", 5, "scrub", 5, 0));
@@ -203,7 +200,7 @@ static void clean_log_scrubs_clean(lk_db *db)
 static void clean_logs_scrub_clean(void **state)
 {
 	lk_options o = options();
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct seen seen = { 0 };
 	lk_db *db;
 
@@ -231,7 +228,7 @@ static void seal_hash_mismatch_is_named_at_the_seal(void **state)
 {
 	lk_options o = options();
 	struct seen scrubbed = { 0 }, verified = { 0 };
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct rec_list l;
 	struct record seal = { 0 };
 	uint8_t buf[64];
@@ -282,7 +279,7 @@ static void background_scrub_finds_damage_at_its_rate(void **state)
 {
 	lk_options o = options();
 	struct seen seen = { 0 };
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 	uint64_t at, before;
 	lk_db *db;
 
@@ -294,8 +291,6 @@ static void background_scrub_finds_damage_at_its_rate(void **state)
 	o.scrub_fn = on_problem;
 	o.scrub_arg = &seen;
 	CHECK_OK(lk_open(&db, DIR, &o));
-	memset(&st, 0, sizeof st);
-	st.version = LK_STATS_VERSION;
 
 	/* Nothing before its start delay... */
 	lk_io_memory_advance_us(mem, 900 * 1000);
@@ -325,7 +320,7 @@ static void background_scrub_of_a_clean_log_changes_nothing(void **state)
 {
 	lk_options o = options();
 	struct seen seen = { 0 };
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 	lk_db *db;
 
 	(void)state;
@@ -335,8 +330,6 @@ static void background_scrub_of_a_clean_log_changes_nothing(void **state)
 	o.scrub_arg = &seen;
 	CHECK_OK(lk_open(&db, DIR, &o));
 	lk_io_memory_advance_us(mem, 5 * 1000 * 1000);
-	memset(&st, 0, sizeof st);
-	st.version = LK_STATS_VERSION;
 	CHECK_OK(lk_stats_get(&st, db));
 	CHECK(st.scrub_passes == 1 && st.scrub_damage == 0);
 	CHECK(st.scrub_segments == st.segment_count);

@@ -168,8 +168,10 @@ static uint64_t fold(uint64_t h, const void *p, size_t n)
 static void collect(lk_db *db, struct state *s)
 {
 	memset(s, 0, sizeof *s);
+	s->st.version = LK_STATS_VERSION;
+	s->segs[0].version = LK_SEGMENT_INFO_VERSION;
 	CHECK_OK(lk_stats_get(&s->st, db));
-	CHECK_OK(lk_segments(s->segs, 512, &s->nsegs, db));
+	CHECK_OK(lk_segment_list(s->segs, 512, &s->nsegs, db));
 	CHECK(s->nsegs <= 512);
 	for (int n = 0; n < NSPACES; n++) {
 		const void *k, *v;
@@ -314,7 +316,7 @@ static void open_checked(lk_db **db, const lk_options *o,
  * Returns the records replayed. */
 static uint64_t reopen_check(const lk_options *o, int used)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	open_checked(&db, o, &rep);
@@ -341,7 +343,7 @@ static void snapshot_load_equals_full_replay(void **state)
 	(void)state;
 	for (uint64_t seed = 1; seed <= 40; seed++) {
 		struct state a, b;
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		struct names files;
 		lk_options o;
 		lk_io *io;
@@ -423,7 +425,7 @@ static void snapshot_load_equals_full_replay(void **state)
 /* A database with a snapshot and a few writes after it; io holds it. */
 static lk_io *make_db(lk_options *o, int compact_after)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_io *io;
 	lk_db *db;
 
@@ -443,7 +445,7 @@ static lk_io *make_db(lk_options *o, int compact_after)
  * why, and the answers are the model's. */
 static void falls_back(const lk_options *o, const char *why)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_db *db;
 
 	open_checked(&db, o, &rep);
@@ -536,7 +538,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 	 * very end, then the newest segment cut 3 bytes short of it (the
 	 * close's empty commit, which a replay cuts as a torn tail) */
 	{
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		char seg[64];
 		uint64_t entry, end;
 		lk_db *db;
@@ -585,7 +587,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
  * and removed. */
 static void unfinished_and_broken_files(void **state)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	struct names files;
 	char name[64];
 	lk_options o;
@@ -624,8 +626,8 @@ static void unfinished_and_broken_files(void **state)
  * the next open replays nothing; a compaction leaves one too. */
 static void close_and_compaction_write_snapshots(void **state)
 {
-	lk_recovery_report rep;
-	lk_stats st;
+	lk_recovery_report rep = LK_REPORT_INIT;
+	lk_stats st = LK_STATS_INIT;
 	lk_options o;
 	lk_io *io;
 	lk_db *db;
@@ -673,7 +675,7 @@ static void killed_writer_replays_only_after_the_snapshot(void **state)
 
 	(void)state;
 	for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		struct fault_fs *fs;
 		lk_options o;
 		lk_db *db;
@@ -708,7 +710,7 @@ static void power_cut_anywhere_in_a_snapshot(void **state)
 
 	(void)state;
 	for (uint64_t cut = 1;; cut++) {
-		lk_recovery_report rep;
+		lk_recovery_report rep = LK_REPORT_INIT;
 		struct fault_fs *fs;
 		lk_options o;
 		lk_status st;
@@ -789,7 +791,7 @@ static void forge_empty(const lk_io *io, const char *name, uint32_t slots,
  * allocates anything for it, and replays the log, which is not empty. */
 static void forged_capacity_is_refused_before_any_allocation(void **state)
 {
-	lk_recovery_report vrep;
+	lk_recovery_report vrep = LK_REPORT_INIT;
 	lk_options o;
 	char name[64];
 	size_t largest;
@@ -874,7 +876,7 @@ static void forged_contents_that_contradict_the_log_fall_back(void **state)
  * note that says so.  An honest snapshot gives no problem. */
 static void verify_reports_a_snapshot_that_disagrees_with_the_log(void **state)
 {
-	lk_recovery_report vrep;
+	lk_recovery_report vrep = LK_REPORT_INIT;
 	char name[64];
 	lk_options o;
 	lk_io *io;
@@ -899,7 +901,7 @@ static void verify_reports_a_snapshot_that_disagrees_with_the_log(void **state)
  * capacity its keys need (which is all a load accepts) and is used. */
 static void snapshot_of_a_table_emptied_by_deletes_is_used(void **state)
 {
-	lk_recovery_report rep;
+	lk_recovery_report rep = LK_REPORT_INIT;
 	lk_options o;
 	char name[64], k[32];
 	lk_io *io;

@@ -515,7 +515,7 @@ static void *iterator_main(void *arg)
 
 	while (atomic_load(&writers_running) > 0 || n < 5) {
 		uint64_t count = 0;
-		lk_stats stats;
+		lk_stats stats = LK_STATS_INIT;
 
 		iterate_once(&rng);
 		CHECK_OK(lk_count(&count, db, LK_NS_DEFAULT));
@@ -607,7 +607,7 @@ int main(int argc, char **argv)
 	lk_options opts = options();
 	pthread_t iterator;
 	double t0 = now_s(), slowest = 0;
-	lk_stats stats;
+	lk_stats stats = LK_STATS_INIT;
 
 	if (argc > 1)
 		ops_per_writer = strtoul(argv[1], NULL, 10);

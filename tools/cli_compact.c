@@ -39,7 +39,7 @@ static int run_on(lk_db **db, const char *cmd, int argc, char **argv,
 
 int cmd_snapshot(const char *cmd, int argc, char **argv)
 {
-	lk_stats before, after;
+	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
 	lk_db *db;
 	int rc = run_on(&db, cmd, argc, argv, lk_snapshot, &before, &after);
 
@@ -61,7 +61,7 @@ int cmd_snapshot(const char *cmd, int argc, char **argv)
 
 int cmd_compact(const char *cmd, int argc, char **argv)
 {
-	lk_stats before, after;
+	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
 	lk_db *db;
 	int rc = run_on(&db, cmd, argc, argv, lk_compact, &before, &after);
 

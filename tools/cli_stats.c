@@ -141,7 +141,7 @@ int cmd_stats(const char *cmd, int argc, char **argv)
 	size_t nsegs = 0;
 	int first, rc, json = 0;
 	const struct cli_common_opts flags = { &json, NULL };
-	lk_stats st;
+	lk_stats st = LK_STATS_INIT;
 	lk_status s;
 
 	rc = cli_parse_args(cmd, argc, argv, &flags, 1, "DIR", &first);
@@ -151,9 +151,10 @@ int cmd_stats(const char *cmd, int argc, char **argv)
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;
+	segs[0].version = LK_SEGMENT_INFO_VERSION;
 	s = lk_stats_get(&st, db);
 	if (s == LK_OK)
-		s = lk_segments(segs, LK_SEGMENT_COUNT_MAX, &nsegs, db);
+		s = lk_segment_list(segs, LK_SEGMENT_COUNT_MAX, &nsegs, db);
 	if (s != LK_OK) {
 		rc = cli_fail(cmd, s);
 	} else {

@@ -193,7 +193,7 @@ static void verify_print_text(const struct verify_out *vo, lk_status st,
 int cmd_verify(const char *cmd, int argc, char **argv)
 {
 	lk_options opts = LK_OPTIONS_INIT;
-	lk_recovery_report report;
+	lk_recovery_report report = LK_REPORT_INIT;
 	struct verify_out vo;
 	lk_status st;
 	int first, rc;

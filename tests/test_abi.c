@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_abi.c - a program built against an older logkeep.h keeps its
+ * memory when it runs against this library (logkeep.h convention 5).
+ *
+ * Goal: every struct the library reads or writes for a caller is read or
+ * written at the version the caller set, never a byte past it; a version
+ * of 0 or one newer than the library's is LK_INVALID with nothing
+ * written.
+ *
+ * Method: black box, the public header only.  Each older version of
+ * lk_options, lk_stats and lk_recovery_report is declared here exactly as
+ * that version of logkeep.h declared it (see `git log -p
+ * include/logkeep.h`), inside a struct followed by a canary of 0xa5
+ * bytes, and so is the newest version.  The library is called with the
+ * version set; the canary must be untouched and the fields of that
+ * version must agree with what the newest version of the struct reports.
+ * Structs the library only reads are allocated at their exact size, so
+ * that ASan catches a read past them.  lk_segment_info is checked the
+ * same way as an array, whose elements the library must step through at
+ * the caller's size.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check.h"
+#include "logkeep.h"
+
+/* ---------------------------------------------------------------------- */
+/* The old layouts, as their logkeep.h declared them                      */
+/* ---------------------------------------------------------------------- */
+
+/* lk_options version 1 (c29dcaf .. 6737bb8) */
+struct options_v1 {
+	uint32_t version;
+	uint32_t flags;
+	lk_sync_mode sync;
+	uint32_t sync_interval_ms;
+	uint64_t segment_size_bytes;
+	const struct lk_io *io;
+};
+
+/* lk_options version 2 (359b4ed .. 942c3cd) */
+struct options_v2 {
+	uint32_t version;
+	uint32_t flags;
+	lk_sync_mode sync;
+	uint32_t sync_interval_ms;
+	uint64_t segment_size_bytes;
+	const struct lk_io *io;
+	uint32_t compact_dead_pct;
+	uint32_t compact_idle_pct;
+	uint32_t compact_idle_ms;
+	uint64_t compact_rate_bytes;
+};
+
+/* lk_stats version 1 (c29dcaf .. 6737bb8) */
+struct stats_v1 {
+	uint32_t version;
+	uint32_t segment_count;
+	uint64_t live_keys;
+	uint64_t disk_bytes;
+	uint64_t live_bytes;
+	uint64_t dead_bytes;
+	uint64_t index_bytes;
+	uint64_t index_slots;
+	uint64_t seq_last;
+	uint64_t commits;
+	uint64_t sync_calls;
+	uint64_t write_groups;
+};
+
+/* lk_stats version 2 (as 942c3cd left it) */
+struct stats_v2 {
+	struct stats_v1 v1;
+	uint64_t log_bytes_written;
+	uint64_t compactions;
+	uint64_t compact_bytes_read;
+	uint64_t compact_bytes_written;
+	uint64_t compact_segments_removed;
+	uint64_t compact_records_dropped;
+	uint64_t compact_us;
+	uint64_t compact_stall_max_us;
+	uint64_t compact_failures;
+};
+
+/* lk_recovery_report version 1 (c29dcaf .. 6737bb8): version 2 inserted
+ * compaction_leftovers before seq_last. */
+struct report_v1 {
+	uint32_t version;
+	uint32_t segments_read;
+	uint64_t records_replayed;
+	uint64_t records_discarded;
+	uint64_t bytes_cut;
+	uint64_t cut_segment_seq;
+	uint64_t cut_offset;
+	uint64_t zero_tail_bytes;
+	uint64_t segments_removed;
+	uint64_t seq_last;
+	uint64_t duration_us;
+	int snapshot_used;
+	char snapshot_note[LK_NOTE_BYTES];
+	char tail_note[LK_NOTE_BYTES];
+};
+
+#define CANARY_BYTES 64
+#define CANARY 0xa5
+
+/* A struct of the caller's version, then the canary. */
+#define GUARDED(type)                                                        \
+	struct {                                                             \
+		type s;                                                      \
+		uint8_t canary[CANARY_BYTES];                                \
+	}
+
+static void fill(void *p, size_t size)
+{
+	memset(p, CANARY, size);
+}
+
+static int untouched(const uint8_t *p, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (p[i] != CANARY)
+			return 0;
+	return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The fixture                                                            */
+/* ---------------------------------------------------------------------- */
+
+#define KEYS 300
+
+struct fixture {
+	char root[64];
+	char path[128];
+	lk_db *db;
+	lk_stats stats;           /* the newest version, for comparison */
+	lk_recovery_report report;
+};
+
+/* A database of several 4 KiB segments, reopened (so that the report
+ * counts records) and written once more (so that commits count). */
+static int setup(void **state)
+{
+	static struct fixture fx;
+	lk_options o = LK_OPTIONS_INIT;
+	char key[32];
+
+	memset(&fx, 0, sizeof fx);
+	if (make_temp_dir(fx.root, sizeof fx.root, "abi") != 0)
+		return -1;
+	snprintf(fx.path, sizeof fx.path, "%s/db", fx.root);
+	o.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
+	if (lk_open(&fx.db, fx.path, &o) != LK_OK)
+		return -1;
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(key, sizeof key, "key-%04d", i);
+		if (lk_put(fx.db, LK_NS_DEFAULT, key, strlen(key), "value", 5,
+			   0) != LK_OK)
+			return -1;
+	}
+	if (lk_close(fx.db) != LK_OK ||
+	    lk_open(&fx.db, fx.path, &o) != LK_OK ||
+	    lk_put(fx.db, LK_NS_DEFAULT, "key-0000", 8, "again", 5, 0) != LK_OK)
+		return -1;
+	fx.stats.version = LK_STATS_VERSION;
+	fx.report.version = LK_REPORT_VERSION;
+	if (lk_stats_get(&fx.stats, fx.db) != LK_OK ||
+	    lk_recovery(&fx.report, fx.db) != LK_OK)
+		return -1;
+	*state = &fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	lk_status st = lk_close(fx->db);
+
+	remove_tree(fx->root);
+	return st == LK_OK ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* lk_stats                                                               */
+/* ---------------------------------------------------------------------- */
+
+static void check_stats_v1(const struct stats_v1 *s, const lk_stats *now)
+{
+	assert_int_equal(s->version, 1);
+	assert_int_equal(s->segment_count, now->segment_count);
+	assert_int_equal(s->live_keys, KEYS);
+	assert_int_equal(s->disk_bytes, now->disk_bytes);
+	assert_int_equal(s->live_bytes, now->live_bytes);
+	assert_int_equal(s->dead_bytes, now->dead_bytes);
+	assert_int_equal(s->index_slots, now->index_slots);
+	assert_int_equal(s->seq_last, now->seq_last);
+	assert_int_equal(s->commits, 1);
+	assert_true(s->segment_count > 2);
+}
+
+static void stats_version_1_fills_its_fields_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct stats_v1) g;
+
+	fill(&g, sizeof g);
+	g.s.version = 1;
+	CHECK_OK(lk_stats_get((lk_stats *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	check_stats_v1(&g.s, &fx->stats);
+}
+
+static void stats_version_2_fills_its_fields_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct stats_v2) g;
+
+	fill(&g, sizeof g);
+	g.s.v1.version = 2;
+	CHECK_OK(lk_stats_get((lk_stats *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	g.s.v1.version = 1; /* for check_stats_v1 */
+	check_stats_v1(&g.s.v1, &fx->stats);
+	assert_int_equal(g.s.log_bytes_written, fx->stats.log_bytes_written);
+	assert_true(g.s.log_bytes_written > 0);
+	assert_int_equal(g.s.compactions, 0);
+	assert_int_equal(g.s.compact_failures, 0);
+}
+
+static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(lk_stats) g;
+
+	fill(&g, sizeof g);
+	g.s.version = LK_STATS_VERSION;
+	CHECK_OK(lk_stats_get(&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(g.s.version, LK_STATS_VERSION);
+	assert_int_equal(g.s.live_keys, KEYS);
+	assert_int_equal(g.s.snapshots_written, fx->stats.snapshots_written);
+	assert_int_equal(g.s.snapshot_failures, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* lk_recovery_report                                                     */
+/* ---------------------------------------------------------------------- */
+
+static void check_report_v1(const struct report_v1 *r,
+			    const lk_recovery_report *now)
+{
+	assert_int_equal(r->version, 1);
+	assert_int_equal(r->segments_read, now->segments_read);
+	assert_int_equal(r->records_replayed, now->records_replayed);
+	assert_int_equal(r->records_discarded, now->records_discarded);
+	assert_int_equal(r->bytes_cut, now->bytes_cut);
+	assert_int_equal(r->segments_removed, now->segments_removed);
+	assert_int_equal(r->seq_last, now->seq_last);
+	assert_int_equal(r->duration_us, now->duration_us);
+	assert_int_equal(r->snapshot_used, now->snapshot_used);
+	assert_string_equal(r->snapshot_note, now->snapshot_note);
+	assert_string_equal(r->tail_note, now->tail_note);
+	assert_true(r->seq_last > 0 && r->segments_read > 2);
+}
+
+static void report_version_1_gets_its_own_layout_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct report_v1) g;
+
+	fill(&g, sizeof g);
+	g.s.version = 1;
+	CHECK_OK(lk_recovery((lk_recovery_report *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	check_report_v1(&g.s, &fx->report);
+}
+
+static void report_newest_version_fills_every_field_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(lk_recovery_report) g;
+
+	fill(&g, sizeof g);
+	g.s.version = LK_REPORT_VERSION;
+	CHECK_OK(lk_recovery(&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(g.s.version, LK_REPORT_VERSION);
+	assert_int_equal(g.s.seq_last, fx->report.seq_last);
+	assert_int_equal(g.s.compaction_leftovers, 0);
+	assert_string_equal(g.s.tail_note, fx->report.tail_note);
+}
+
+static void problem_ignored(void *arg, const lk_problem *p)
+{
+	(void)arg;
+	(void)p;
+}
+
+static void verify_writes_a_version_1_report_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct report_v1) g;
+
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	fill(&g, sizeof g);
+	g.s.version = 1;
+	CHECK_OK(lk_verify((lk_recovery_report *)(void *)&g.s, fx->path, NULL,
+			   problem_ignored, NULL));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(g.s.version, 1);
+	assert_true(g.s.seq_last > 0 && g.s.segments_read > 2);
+	assert_int_equal(g.s.bytes_cut, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* lk_options (read only: allocated at their exact size for ASan)        */
+/* ---------------------------------------------------------------------- */
+
+static void options_version_1_are_read_and_the_rest_defaulted(void **state)
+{
+	struct fixture *fx = *state;
+	struct options_v1 *o = malloc(sizeof *o);
+	GUARDED(struct options_v1) g;
+	lk_stats st = LK_STATS_INIT;
+	lk_db *db;
+
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	assert_non_null(o);
+	fill(&g, sizeof g);
+	memset(&g.s, 0, sizeof g.s);
+	g.s.version = 1;
+	g.s.flags = LK_OPEN_READONLY;
+	g.s.sync = LK_SYNC_ALWAYS;
+	g.s.sync_interval_ms = 100;
+	g.s.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
+	*o = g.s;
+	CHECK_OK(lk_open(&db, fx->path, (const lk_options *)(void *)o));
+	CHECK_ST(LK_READONLY, lk_put(db, LK_NS_DEFAULT, "k", 1, "v", 1, 0));
+	CHECK_OK(lk_stats_get(&st, db));
+	assert_int_equal(st.live_keys, KEYS);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_open(&db, fx->path, (const lk_options *)(void *)&g.s));
+	CHECK_OK(lk_close(db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	free(o);
+}
+
+static void options_version_2_are_read_and_the_rest_defaulted(void **state)
+{
+	struct fixture *fx = *state;
+	struct options_v2 *o = malloc(sizeof *o);
+	lk_db *db;
+
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	assert_non_null(o);
+	memset(o, 0, sizeof *o);
+	o->version = 2;
+	o->flags = 0;
+	o->sync = LK_SYNC_NONE;
+	o->sync_interval_ms = 100;
+	o->segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
+	o->compact_dead_pct = 0;
+	CHECK_OK(lk_open(&db, fx->path, (const lk_options *)(void *)o));
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "k", 1, "v", 1, 0));
+	CHECK_OK(lk_close(db));
+	/* a version 2 field is read: a bad one is refused */
+	o->compact_dead_pct = 100;
+	CHECK_ST(LK_INVALID, lk_open(&db, fx->path,
+				     (const lk_options *)(void *)o));
+	assert_null(db);
+	free(o);
+}
+
+static void options_init_gives_the_defaults_at_this_version(void **state)
+{
+	const lk_options want = LK_OPTIONS_INIT;
+	lk_options o;
+
+	(void)state;
+	memset(&o, 0xff, sizeof o);
+	lk_options_init(&o);
+	assert_int_equal(o.version, LK_OPTIONS_VERSION);
+	assert_int_equal(o.flags, want.flags);
+	assert_int_equal(o.segment_size_bytes, want.segment_size_bytes);
+	assert_int_equal(o.snapshot_every_bytes, want.snapshot_every_bytes);
+	assert_null(o.io);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Versions the library does not know                                     */
+/* ---------------------------------------------------------------------- */
+
+static void unknown_versions_are_invalid_and_nothing_is_written(void **state)
+{
+	struct fixture *fx = *state;
+	const uint32_t bad[] = { 0, LK_STATS_VERSION + 1 };
+	GUARDED(lk_stats) s;
+	GUARDED(lk_recovery_report) r;
+	GUARDED(lk_segment_info) i;
+	lk_options o = LK_OPTIONS_INIT;
+	size_t n = 99;
+	lk_db *db = (lk_db *)1;
+
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		fill(&s, sizeof s);
+		s.s.version = bad[k];
+		CHECK_ST(LK_INVALID, lk_stats_get(&s.s, fx->db));
+		assert_true(untouched((uint8_t *)&s + 4, sizeof s - 4));
+	}
+	for (uint32_t v = 0; v <= LK_REPORT_VERSION + 1;
+	     v += LK_REPORT_VERSION + 1) {
+		fill(&r, sizeof r);
+		r.s.version = v;
+		CHECK_ST(LK_INVALID, lk_recovery(&r.s, fx->db));
+		assert_true(untouched((uint8_t *)&r + 4, sizeof r - 4));
+	}
+	for (uint32_t v = 0; v <= LK_SEGMENT_INFO_VERSION + 1;
+	     v += LK_SEGMENT_INFO_VERSION + 1) {
+		fill(&i, sizeof i);
+		i.s.version = v;
+		CHECK_ST(LK_INVALID, lk_segment_list(&i.s, 1, &n, fx->db));
+		assert_true(untouched((uint8_t *)&i + 4, sizeof i - 4));
+		assert_int_equal(n, 99);
+	}
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	for (uint32_t v = 0; v <= LK_OPTIONS_VERSION + 1;
+	     v += LK_OPTIONS_VERSION + 1) {
+		o.version = v;
+		CHECK_ST(LK_INVALID, lk_open(&db, fx->path, &o));
+		assert_null(db);
+		db = (lk_db *)1;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* lk_segment_info                                                        */
+/* ---------------------------------------------------------------------- */
+
+static void segment_list_fills_the_array_at_its_version_and_not_past_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct {
+		lk_segment_info s[2];
+		uint8_t canary[CANARY_BYTES];
+	} g;
+	lk_segment_info all[64] = { LK_SEGMENT_INFO_INIT };
+	size_t n = 0, n_all = 0;
+
+	fill(&g, sizeof g);
+	g.s[0].version = LK_SEGMENT_INFO_VERSION;
+	CHECK_OK(lk_segment_list(g.s, 2, &n, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(n, fx->stats.segment_count);
+	assert_true(n > 2);
+	CHECK_OK(lk_segment_list(all, 64, &n_all, fx->db));
+	assert_int_equal(n_all, n);
+	for (size_t k = 0; k < 2; k++) {
+		assert_int_equal(g.s[k].version, LK_SEGMENT_INFO_VERSION);
+		assert_int_equal(g.s[k].seq, all[k].seq);
+		assert_int_equal(g.s[k].generation, 0);
+		assert_int_equal(g.s[k].sealed, 1);
+		assert_int_equal(g.s[k].disk_bytes, all[k].disk_bytes);
+		assert_int_equal(g.s[k].live_bytes, all[k].live_bytes);
+		assert_int_equal(g.s[k].dead_bytes, all[k].dead_bytes);
+	}
+	assert_true(g.s[0].seq < g.s[1].seq);
+	CHECK_OK(lk_segment_list(NULL, 0, &n, fx->db));
+	assert_int_equal(n, n_all);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(stats_version_1_fills_its_fields_and_not_a_byte_more),
+		T(stats_version_2_fills_its_fields_and_not_a_byte_more),
+		T(stats_newest_version_fills_every_field_and_not_a_byte_more),
+		T(report_version_1_gets_its_own_layout_and_not_a_byte_more),
+		T(report_newest_version_fills_every_field_and_not_a_byte_more),
+		T(verify_writes_a_version_1_report_and_not_a_byte_more),
+		T(options_version_1_are_read_and_the_rest_defaulted),
+		T(options_version_2_are_read_and_the_rest_defaulted),
+		T(options_init_gives_the_defaults_at_this_version),
+		T(unknown_versions_are_invalid_and_nothing_is_written),
+		T(segment_list_fills_the_array_at_its_version_and_not_past_it),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
