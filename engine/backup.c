@@ -14,7 +14,7 @@
  * of the active segment ends on a commit, unsealed: the newest segment of
  * the copy, which opens cleanly.  Zero prefill past data_end is not copied.
  *
- * The backup pins the segments it noted (db_seg_pin): a compaction that
+ * The backup pins the segments it noted (segtable_pin): a compaction that
  * replaces them meanwhile removes their files, but the copy goes on from
  * the open files, and the copy is the log as it was when noted.
  */
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "db.h"
+#include "backup.h"
 #include "error.h"
 
 /* One pread and one pwrite move this much: large enough that a copy is
@@ -59,7 +59,7 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 		 * segments leave the table, under this lock. */
 		if (!s || s->installing)
 			continue;
-		db_seg_pin(s);
+		segtable_pin(s);
 		v[k].seg = s;
 		v[k].end = s->data_end;
 		*total += s->data_end;
@@ -127,8 +127,8 @@ static lk_status dest_is_empty(void *arg, const char *name)
 		       name);
 }
 
-lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
-		    void *arg)
+lk_status backup_run(struct lk_db *db, const char *dest_path,
+		     lk_progress_fn fn, void *arg)
 {
 	struct copy_item *items = NULL;
 	uint64_t total = 0, done = 0;
@@ -138,13 +138,6 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 	size_t n = 0;
 	lk_status st;
 
-	if (!dest_path || !*dest_path)
-		return err_set(LK_INVALID, "lk_backup: no destination");
-	/* lk_close() refuses while the backup runs: it reads the segments
-	 * without any lock of the handle. */
-	st = db_enter(db, DB_USE_BACKUP);
-	if (st != LK_OK)
-		return st;
 	io = db->io;
 	st = io->dir_open(io->ctx, dest_path, 1, &dest);
 	if (st == LK_OK)
@@ -165,10 +158,9 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 		err_prefix("backup to %s", dest_path);
 	mem_free(buf);
 	for (size_t i = 0; i < n; i++)
-		db_seg_unpin(db, items[i].seg);
+		segtable_unpin(db, items[i].seg);
 	mem_free(items);
 	if (dest)
 		io->dir_close(io->ctx, dest);
-	db_leave(db, DB_USE_BACKUP);
 	return st;
 }

@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "db.h"
+#include "commit.h"
 #include "endian.h"
 #include "error.h"
 
@@ -188,7 +188,7 @@ lk_status lk_batch_put(lk_batch *b, uint32_t ns, const void *key,
 		       size_t key_len, const void *value, size_t value_len,
 		       uint64_t expire_at_ms)
 {
-	lk_status st = db_check_key(ns, key, key_len);
+	lk_status st = commit_check_key(ns, key, key_len);
 
 	return st != LK_OK ? st
 			   : batch_add(b, REC_PUT, ns, key, key_len, value,
@@ -198,7 +198,7 @@ lk_status lk_batch_put(lk_batch *b, uint32_t ns, const void *key,
 lk_status lk_batch_del(lk_batch *b, uint32_t ns, const void *key,
 		       size_t key_len)
 {
-	lk_status st = db_check_key(ns, key, key_len);
+	lk_status st = commit_check_key(ns, key, key_len);
 
 	return st != LK_OK ? st
 			   : batch_add(b, REC_DEL, ns, key, key_len, NULL, 0, 0);
@@ -237,6 +237,31 @@ static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes)
 /* ---------------------------------------------------------------------- */
 /* Writing a group                                                        */
 /* ---------------------------------------------------------------------- */
+
+lk_status commit_check_key(uint32_t ns, const void *key, size_t key_len)
+{
+	if (!key || key_len == 0)
+		return err_set(LK_INVALID, "empty key");
+	if (key_len > LK_KEY_BYTES_MAX)
+		return err_set(LK_TOO_BIG, "key of %zu bytes, the limit is %u",
+			       key_len, LK_KEY_BYTES_MAX);
+	if (ns == 0 || ns > LK_NS_COUNT_MAX)
+		return err_set(LK_INVALID, "namespace %u out of range", ns);
+	return LK_OK;
+}
+
+lk_status commit_refuse_halted(struct lk_db *db, const char *call)
+{
+	if (atomic_load(&db->halted) == LK_CORRUPT)
+		return err_set(LK_CORRUPT,
+			       "%s: the scrub found damage in the log; writes "
+			       "are refused until it is repaired (logkeep "
+			       "verify DIR names it)",
+			       call);
+	return err_set(LK_HALTED, "%s: an earlier fdatasync failed; writes "
+				  "are halted until the database is reopened",
+		       call);
+}
 
 static lk_status halt(struct lk_db *db, struct segment *s, lk_status st)
 {
@@ -338,7 +363,7 @@ static lk_status rotate(struct lk_db *db)
 		old->file_size = old->synced_end = old->data_end;
 	}
 	pthread_rwlock_wrlock(&db->ix_lock);
-	st = db_add_segment(db, s);
+	st = segtable_add(db, s);
 	if (st == LK_OK)
 		db->active = s;
 	pthread_rwlock_unlock(&db->ix_lock);
@@ -461,7 +486,7 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 			r.key_len = op->key_len;
 			r.seq = ++seq;
 			r.size = op->size;
-			st = db_apply(db, &r, loc, op->hash, db_key_eq, db);
+			st = segtable_apply(db, &r, loc, op->hash, segtable_key_eq, db);
 		}
 	}
 	atomic_store(&db->seq_last, seq);
@@ -489,7 +514,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	}
 	pthread_mutex_lock(&db->log_mu);
 	if (atomic_load(&db->halted)) {
-		st = db_refuse_halted(db, "commit");
+		st = commit_refuse_halted(db, "commit");
 		goto out;
 	}
 	/* seq_last <= REC_SEQ_MAX: recovery read it from checked records */
@@ -579,7 +604,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	if (b->n == 0)
 		return LK_OK;
 	if (atomic_load(&db->halted))
-		return db_refuse_halted(db, "commit");
+		return commit_refuse_halted(db, "commit");
 	memset(&self, 0, sizeof self);
 	self.batch = b;
 	st = prepare(db, b, &self.bytes);
@@ -657,7 +682,7 @@ static lk_status sync_active(struct lk_db *db)
 	/* Damage found by the scrub refuses new writes, not the sync of
 	 * those already acknowledged. */
 	if (atomic_load(&db->halted) == LK_HALTED)
-		return db_refuse_halted(db, "sync");
+		return commit_refuse_halted(db, "sync");
 	if (!s || s->synced_end >= s->data_end)
 		return LK_OK;
 	st = db->io->sync(db->io->ctx, s->file);

@@ -26,7 +26,7 @@
  *              removes what is left, since the complete new file
  *              supersedes them.
  * Readers that copied a location before step 4 hold a reference to the old
- * segment (db_seg_pin), which stays open until they are done.
+ * segment (segtable_pin), which stays open until they are done.
  *
  * Writers are never blocked by steps 1 to 3; step 4 takes the exclusive
  * lock for INSTALL_CHUNK keys at a time, which bounds a write's stall.
@@ -46,7 +46,8 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "db.h"
+#include "commit.h"
+#include "compact.h"
 #include "error.h"
 #include "snapshot.h"
 
@@ -368,7 +369,7 @@ static int key_lives(struct lk_db *db, const struct record *r, uint64_t hash,
 	struct ix_loc loc;
 
 	pthread_rwlock_rdlock(&db->ix_lock);
-	*st = index_get(db->ix, r->ns, hash, r->key, r->key_len, db_key_eq, db,
+	*st = index_get(db->ix, r->ns, hash, r->key, r->key_len, segtable_key_eq, db,
 			&loc, NULL);
 	pthread_rwlock_unlock(&db->ix_lock);
 	if (*st == LK_NOT_FOUND) {
@@ -554,7 +555,7 @@ static lk_status install(struct job *j)
 
 	t0 = io->mono_us(io->ctx);
 	pthread_rwlock_wrlock(&db->ix_lock);
-	st = db_add_segment(db, out);
+	st = segtable_add(db, out);
 	pthread_rwlock_unlock(&db->ix_lock);
 	note_stall(db, t0);
 	if (st != LK_OK)
@@ -585,7 +586,7 @@ static lk_status install(struct job *j)
 	t0 = io->mono_us(io->ctx);
 	pthread_rwlock_wrlock(&db->ix_lock);
 	for (size_t i = 0; i < j->nrun; i++)
-		db_remove_segment(db, j->run[i]);
+		segtable_remove(db, j->run[i]);
 	out->installing = 0;
 	pthread_rwlock_unlock(&db->ix_lock);
 	note_stall(db, t0);
@@ -605,7 +606,7 @@ static lk_status remove_run(struct job *j)
 		lk_status u;
 
 		memcpy(name, j->run[i]->name, sizeof name);
-		db_seg_unpin(db, j->run[i]); /* the table's reference */
+		segtable_unpin(db, j->run[i]); /* the table's reference */
 		j->run[i] = NULL;
 		u = io->unlink(io->ctx, db->dir, name);
 		if (st == LK_OK && u != LK_OK)
@@ -719,7 +720,7 @@ static lk_status check_before_compact(struct lk_db *db)
 
 	if (!v)
 		return err_set(LK_NOMEM, "compaction: the segment list");
-	/* lock order: log_mu, then ix_lock (db.h) */
+	/* lock order: log_mu, then ix_lock (handle.h) */
 	pthread_mutex_lock(&db->log_mu);
 	pthread_rwlock_rdlock(&db->ix_lock);
 	n = sealed_segments(db, v);
@@ -729,7 +730,7 @@ static lk_status check_before_compact(struct lk_db *db)
 	for (first = 0; first + 1 < n && dead_of(v[first]) == 0; first++)
 		;
 	for (size_t i = first; i < n; i++)
-		db_seg_pin(v[i]);
+		segtable_pin(v[i]);
 	if (n > 0)
 		active_end = v[n - 1]->data_end;
 	pthread_rwlock_unlock(&db->ix_lock);
@@ -740,14 +741,13 @@ static lk_status check_before_compact(struct lk_db *db)
 					  i + 1 == n ? active_end
 						     : v[i]->data_end,
 					  NULL, 0);
-		db_seg_unpin(db, v[i]);
+		segtable_unpin(db, v[i]);
 	}
 	mem_free(v);
 	return st;
 }
 
-/* lk_compact() on a handle counted in (lk_close() refuses meanwhile). */
-static lk_status compact_now(struct lk_db *db)
+lk_status compact_run(struct lk_db *db)
 {
 	struct made *m;
 	lk_status st;
@@ -757,7 +757,7 @@ static lk_status compact_now(struct lk_db *db)
 		return err_set(LK_READONLY, "lk_compact: the handle is "
 					    "read-only");
 	if (atomic_load(&db->halted))
-		return db_refuse_halted(db, "lk_compact");
+		return commit_refuse_halted(db, "lk_compact");
 	m = mem_calloc(1, sizeof *m);
 	if (!m)
 		return err_set(LK_NOMEM, "lk_compact");
@@ -777,17 +777,6 @@ static lk_status compact_now(struct lk_db *db)
 		auto_snapshot(db);
 	pthread_mutex_unlock(&db->compact_mu);
 	mem_free(m);
-	return st;
-}
-
-lk_status lk_compact(lk_db *db)
-{
-	lk_status st = db_enter(db, DB_USE_WRITE);
-
-	if (st != LK_OK)
-		return st;
-	st = compact_now(db);
-	db_leave(db, DB_USE_WRITE);
 	return st;
 }
 

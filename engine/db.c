@@ -2,7 +2,7 @@
 /*
  * db.c - the public entry points of logkeep.h: open and close, reads,
  * iterators, namespaces, stats and reports.  Writes are in commit.c and
- * replay in recovery.c; the handle's layout and lock order are in db.h.
+ * replay in recovery.c; the handle's layout and lock order are in handle.h.
  *
  * A read holds ix_lock shared for the whole lookup, including the pread
  * that confirms a candidate's key and fetches its value: the index never
@@ -21,9 +21,14 @@
 
 #include "abi.h"
 #include "alloc.h"
-#include "db.h"
+#include "backup.h"
+#include "commit.h"
+#include "compact.h"
 #include "endian.h"
 #include "error.h"
+#include "recovery.h"
+#include "scrub.h"
+#include "segtable.h"
 #include "snapshot.h"
 
 #define ITER_MAGIC 0x6c6b6974u /* "lkit" */
@@ -47,20 +52,12 @@ static lk_status check_db(const struct lk_db *db)
 	return LK_OK;
 }
 
-lk_status db_refuse_halted(struct lk_db *db, const char *call)
-{
-	if (atomic_load(&db->halted) == LK_CORRUPT)
-		return err_set(LK_CORRUPT,
-			       "%s: the scrub found damage in the log; writes "
-			       "are refused until it is repaired (logkeep "
-			       "verify DIR names it)",
-			       call);
-	return err_set(LK_HALTED, "%s: an earlier fdatasync failed; writes "
-				  "are halted until the database is reopened",
-		       call);
-}
+static void db_leave(struct lk_db *db, enum db_use use);
 
-lk_status db_enter(struct lk_db *db, enum db_use use)
+/* Counts a use of db in and checks that the handle is open: LK_OK, and
+ * the caller calls db_leave() when the use ends; or LK_INVALID (NULL) or
+ * LK_MISUSE (closed, or being closed), counted out already. */
+static lk_status db_enter(struct lk_db *db, enum db_use use)
 {
 	lk_status st = check_db(db);
 
@@ -76,202 +73,12 @@ lk_status db_enter(struct lk_db *db, enum db_use use)
 	return st;
 }
 
-void db_leave(struct lk_db *db, enum db_use use)
+static void db_leave(struct lk_db *db, enum db_use use)
 {
 	uint32_t was = atomic_fetch_sub(&db->users[use], 1);
 
 	assert(was > 0);
 	(void)was;
-}
-
-lk_status db_check_key(uint32_t ns, const void *key, size_t key_len)
-{
-	if (!key || key_len == 0)
-		return err_set(LK_INVALID, "empty key");
-	if (key_len > LK_KEY_BYTES_MAX)
-		return err_set(LK_TOO_BIG, "key of %zu bytes, the limit is %u",
-			       key_len, LK_KEY_BYTES_MAX);
-	if (ns == 0 || ns > LK_NS_COUNT_MAX)
-		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	return LK_OK;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Records                                                                */
-/* ---------------------------------------------------------------------- */
-
-lk_status db_read_record(struct lk_db *db, struct ix_loc loc,
-			 struct record *rec, uint8_t **out)
-{
-	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
-	return db_read_at(db, db->segs[loc.seg], loc, rec, out);
-}
-
-lk_status db_read_at(struct lk_db *db, struct segment *s, struct ix_loc loc,
-		     struct record *rec, uint8_t **out)
-{
-	uint32_t size = loc.size;
-	const char *why = NULL;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	lk_status st;
-
-	*out = NULL;
-	/* Only an index entry that does not name a record can lead here
-	 * (a forged snapshot's, which compaction then left behind). */
-	if (!s)
-		return err_set(LK_CORRUPT, "the index names segment slot %u, "
-				           "which is not in the log", loc.seg);
-	if (size >= IX_SIZE_LARGE) {
-		uint8_t head[REC_PREFIX_BYTES_MAX];
-
-		st = db->io->pread(db->io->ctx, s->file, head, sizeof head,
-				   loc.offset, &got);
-		if (st != LK_OK)
-			return st;
-		st = record_peek_size(&size, head, got, &why);
-		if (st != LK_OK)
-			goto corrupt;
-	}
-	buf = mem_alloc(size);
-	if (!buf)
-		return err_set(LK_NOMEM, "allocating a %u-byte record", size);
-	st = db->io->pread(db->io->ctx, s->file, buf, size, loc.offset, &got);
-	if (st != LK_OK) {
-		mem_free(buf);
-		return st;
-	}
-	if (got < size) {
-		why = "record runs past end of file";
-		goto corrupt;
-	}
-	st = record_decode(rec, buf, size, s->hdr.record_seq_base,
-			   seg_seed(s, loc.offset), &why);
-	if (st == LK_OK && rec->type != REC_PUT)
-		why = "index points at a record that is not a put";
-	if (st != LK_OK || why)
-		goto corrupt;
-	*out = buf;
-	return LK_OK;
-
-corrupt:
-	mem_free(buf);
-	return err_set(LK_CORRUPT, "segment %" PRIu64 " (%s) offset %" PRIu32
-			           ": %s", s->hdr.seq, s->name, loc.offset, why);
-}
-
-/* A lookup's context: the record of the matching candidate is kept so
- * that the get does not read it twice. */
-struct lookup {
-	struct lk_db *db;
-	struct record rec;
-	uint8_t *buf;
-};
-
-static lk_status lookup_eq_at(struct lookup *lu, struct segment *s,
-			      struct ix_loc *loc, const void *key,
-			      size_t key_len, int *equal)
-{
-	struct record rec;
-	uint8_t *buf;
-	lk_status st = db_read_at(lu->db, s, *loc, &rec, &buf);
-
-	if (st != LK_OK)
-		return st;
-	*equal = rec.key_len == key_len && memcmp(rec.key, key, key_len) == 0;
-	loc->size = rec.size;
-	if (*equal) {
-		mem_free(lu->buf);
-		lu->buf = buf;
-		lu->rec = rec;
-	} else {
-		mem_free(buf);
-	}
-	return LK_OK;
-}
-
-static lk_status lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
-			   size_t key_len, int *equal)
-{
-	struct lookup *lu = ctx;
-
-	return lookup_eq_at(lu, lu->db->segs[loc->seg], loc, key, key_len,
-			    equal);
-}
-
-lk_status db_key_eq(void *ctx, struct ix_loc *loc, const void *key,
-		    size_t key_len, int *equal)
-{
-	struct lookup lu = { ctx, { 0 }, NULL };
-	lk_status st = lookup_eq(&lu, loc, key, key_len, equal);
-
-	mem_free(lu.buf);
-	return st;
-}
-
-lk_status db_apply(struct lk_db *db, const struct record *rec,
-		   struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
-		   void *eq_ctx)
-{
-	struct ix_loc old;
-	int had_old = 0;
-	lk_status st;
-
-	if (rec->type == REC_PUT)
-		st = index_put(db->ix, rec->ns, key_hash,
-			       (rec->flags & REC_F_EXPIRY) != 0, rec->key,
-			       rec->key_len, loc, eq, eq_ctx, &old, &had_old);
-	else
-		st = index_del(db->ix, rec->ns, key_hash, rec->key,
-			       rec->key_len, eq, eq_ctx, &old, &had_old);
-	if (st != LK_OK)
-		return st;
-	/* Saturating: live bytes may come from a snapshot, and a bad one
-	 * must cost a wrong statistic, not an abort. */
-	if (had_old && db->segs[old.seg]) {
-		struct segment *o = db->segs[old.seg];
-
-		o->live_bytes -= o->live_bytes < old.size ? o->live_bytes
-							  : old.size;
-	}
-	if (rec->type == REC_PUT)
-		db->segs[loc.seg]->live_bytes += rec->size;
-	return LK_OK;
-}
-
-lk_status db_add_segment(struct lk_db *db, struct segment *s)
-{
-	for (uint32_t slot = 1; slot < IX_SEG_SLOTS; slot++) {
-		if (db->segs[slot])
-			continue;
-		if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
-			break;
-		s->slot = slot;
-		atomic_store(&s->refs, 1);
-		db->segs[slot] = s;
-		db->seg_count++;
-		return LK_OK;
-	}
-	return err_set(LK_TOO_BIG, "more than %u segments", LK_SEGMENT_COUNT_MAX);
-}
-
-void db_remove_segment(struct lk_db *db, struct segment *s)
-{
-	assert(db->segs[s->slot] == s);
-	db->segs[s->slot] = NULL;
-	db->seg_count--;
-}
-
-void db_seg_pin(struct segment *s)
-{
-	if (s)
-		atomic_fetch_add(&s->refs, 1);
-}
-
-void db_seg_unpin(struct lk_db *db, struct segment *s)
-{
-	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
-		seg_close(s, db->io);
 }
 
 static int expired(const struct lk_db *db, const struct record *rec)
@@ -301,7 +108,7 @@ static void load_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
 	(void)expiring;
 	if (nl->st != LK_OK)
 		return;
-	nl->st = db_read_record(db, loc, &rec, &buf);
+	nl->st = segtable_read(db, loc, &rec, &buf);
 	if (nl->st != LK_OK)
 		return;
 	/* recovery checked the entry's form; a second name for an id can
@@ -323,7 +130,7 @@ static void load_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
 	mem_free(buf);
 }
 
-lk_status db_load_namespaces(struct lk_db *db)
+static lk_status db_load_namespaces(struct lk_db *db)
 {
 	struct ns_load nl = { db, LK_OK };
 
@@ -636,7 +443,7 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 }
 
 /* Takes the handle from DB_MAGIC to DB_MAGIC_CLOSING unless a use is in
- * progress (see db.h): LK_OK, or LK_MISUSE with the handle left open. */
+ * progress (see handle.h): LK_OK, or LK_MISUSE with the handle left open. */
 static lk_status close_begin(struct lk_db *db)
 {
 	uint32_t open = DB_MAGIC, iters, writes, backups;
@@ -734,7 +541,7 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 			size_t key_len, struct record *rec, uint8_t **buf)
 {
-	struct lookup lu = { db, { 0 }, NULL };
+	struct seg_lookup lu = { db, { 0 }, NULL };
 	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
 	struct segment *seg[LOOKUP_CANDIDATES];
 	int expiring[LOOKUP_CANDIDATES];
@@ -744,7 +551,7 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 
 	st = check_db(db);
 	if (st == LK_OK)
-		st = db_check_key(ns, key, key_len);
+		st = commit_check_key(ns, key, key_len);
 	if (st != LK_OK)
 		return st;
 	hash = record_key_hash(ns, key, key_len);
@@ -753,10 +560,10 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 			     LOOKUP_CANDIDATES);
 	if (n > LOOKUP_CANDIDATES)
 		st = index_get(db->ix, (uint8_t)ns, hash, key, key_len,
-			       lookup_eq, &lu, &loc, NULL);
+			       segtable_lookup_eq, &lu, &loc, NULL);
 	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
 		seg[i] = db->segs[cand[i].seg];
-		db_seg_pin(seg[i]);
+		segtable_pin(seg[i]);
 	}
 	pthread_rwlock_unlock(&db->ix_lock);
 	if (n == 0)
@@ -765,10 +572,10 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 		int equal = 0;
 
 		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
-			st = lookup_eq_at(&lu, seg[i], &cand[i], key, key_len,
+			st = segtable_lookup_at(&lu, seg[i], &cand[i], key, key_len,
 					  &equal);
 		for (size_t i = 0; i < n; i++)
-			db_seg_unpin(db, seg[i]);
+			segtable_unpin(db, seg[i]);
 		if (st == LK_OK && !equal)
 			st = LK_NOT_FOUND;
 	}
@@ -860,7 +667,7 @@ static void count_expired(void *arg, uint8_t ns, struct ix_loc loc,
 	(void)ns;
 	if (!expiring || cc->st != LK_OK)
 		return;
-	cc->st = db_read_record(cc->db, loc, &rec, &buf);
+	cc->st = segtable_read(cc->db, loc, &rec, &buf);
 	if (cc->st == LK_OK && expired(cc->db, &rec))
 		cc->expired++;
 	mem_free(buf);
@@ -971,7 +778,7 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 		for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 			it->pins[i] = db->segs[i];
 			if (it->pins[i])
-				db_seg_pin(it->pins[i]);
+				segtable_pin(it->pins[i]);
 		}
 	}
 	pthread_rwlock_unlock(&db->ix_lock);
@@ -1004,7 +811,7 @@ lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
 		struct record rec;
 		lk_status st;
 
-		st = db_read_at(it->db, it->pins[loc.seg], loc, &rec, &it->buf);
+		st = segtable_read_at(it->db, it->pins[loc.seg], loc, &rec, &it->buf);
 		if (st != LK_OK)
 			return st;
 		if (expired(it->db, &rec) || rec.key_len < it->prefix_len ||
@@ -1049,7 +856,7 @@ void lk_iter_close(lk_iter *it)
 	it->magic = 0;
 	for (uint32_t i = 1; it->pins && i < IX_SEG_SLOTS; i++)
 		if (it->pins[i])
-			db_seg_unpin(it->db, it->pins[i]);
+			segtable_unpin(it->db, it->pins[i]);
 	mem_free(it->pins);
 	mem_free(it->locs);
 	mem_free(it->prefix);
@@ -1072,7 +879,7 @@ static lk_status write_one(lk_db *db, uint8_t type, uint32_t ns,
 
 	if (st != LK_OK)
 		return st;
-	st = db_check_key(ns, key, key_len);
+	st = commit_check_key(ns, key, key_len);
 	if (st != LK_OK)
 		return st;
 	st = lk_batch_new(&b);
@@ -1106,6 +913,34 @@ lk_status lk_commit(lk_db *db, lk_batch *batch)
 		return st;
 	st = commit_batch(db, batch);
 	db_leave(db, DB_USE_WRITE);
+	return st;
+}
+
+lk_status lk_compact(lk_db *db)
+{
+	lk_status st = db_enter(db, DB_USE_WRITE);
+
+	if (st != LK_OK)
+		return st;
+	st = compact_run(db);
+	db_leave(db, DB_USE_WRITE);
+	return st;
+}
+
+lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
+		    void *arg)
+{
+	lk_status st;
+
+	if (!dest_path || !*dest_path)
+		return err_set(LK_INVALID, "lk_backup: no destination");
+	/* lk_close() refuses while the backup runs: it reads the segments
+	 * without any lock of the handle. */
+	st = db_enter(db, DB_USE_BACKUP);
+	if (st != LK_OK)
+		return st;
+	st = backup_run(db, dest_path, fn, arg);
+	db_leave(db, DB_USE_BACKUP);
 	return st;
 }
 

@@ -38,7 +38,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "db.h"
+#include "recovery.h"
 #include "endian.h"
 #include "error.h"
 #include "snapshot.h"
@@ -370,7 +370,7 @@ static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 			 memcmp(rec.key, key, key_len) == 0;
 		return LK_OK;
 	}
-	return db_key_eq(sc->db, loc, key, key_len, equal);
+	return segtable_key_eq(sc->db, loc, key, key_len, equal);
 }
 
 static lk_status apply_group(struct scan *sc)
@@ -398,7 +398,7 @@ static lk_status apply_group(struct scan *sc)
 		rec.expire_at_ms = op->expire_at_ms;
 		rec.seq = op->seq;
 		rec.size = op->size;
-		st = db_apply(db, &rec, loc,
+		st = segtable_apply(db, &rec, loc,
 			      record_key_hash(op->ns, rec.key, rec.key_len),
 			      replay_key_eq, sc);
 	}
@@ -1151,7 +1151,7 @@ lk_status recovery_open(struct lk_db *db)
 	if (st != LK_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		st = db_add_segment(db, segs[i]);
+		st = segtable_add(db, segs[i]);
 		if (st != LK_OK)
 			goto out;
 		segs[i] = NULL; /* owned by db now */
@@ -1187,8 +1187,8 @@ lk_status recovery_open(struct lk_db *db)
 		snprintf(sc.unsealed_next, sizeof sc.unsealed_next, "%s",
 			 e->name);
 		db->report.segments_removed++;
-		db_remove_segment(db, e);
-		db_seg_unpin(db, e);
+		segtable_remove(db, e);
+		segtable_unpin(db, e);
 		n--;
 	}
 	st = n > 0 ? check_successor(&sc, db->segs[n]) : LK_OK;

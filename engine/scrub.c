@@ -40,7 +40,7 @@
 #include <stdio.h>
 
 #include "alloc.h"
-#include "db.h"
+#include "scrub.h"
 #include "error.h"
 
 /* The first pass waits this long after open, so that a daemon's start
@@ -151,7 +151,7 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 
 		if (!s || s->installing)
 			continue;
-		db_seg_pin(s);
+		segtable_pin(s);
 		v[k].seg = s;
 		v[k].data_end = s->data_end;
 		v[k].sealed = s->sealed;
@@ -234,7 +234,7 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
-		db_seg_unpin(db, v[i].seg);
+		segtable_unpin(db, v[i].seg);
 	mem_free(v);
 	if (damaged)
 		return err_set(LK_CORRUPT, "lk_scrub: %zu damaged segment%s; "

@@ -53,7 +53,7 @@ struct seg_header {
 };
 
 /* An open segment.  Fields after `file` are owned by the database and
- * protected by its locks (see db.h). */
+ * protected by its locks (see handle.h). */
 struct segment {
 	lk_io_file *file;
 	char name[SEG_NAME_BYTES];
@@ -67,7 +67,7 @@ struct segment {
 	uint64_t live_bytes;  /* bytes of records the index points at */
 	uint64_t ops;         /* committed puts and deletes in the segment */
 	/* The table's reference and one per reader that reads the segment
-	 * outside the index lock; the last one closes it (db_seg_unpin). */
+	 * outside the index lock; the last one closes it (segtable_unpin). */
 	_Atomic uint32_t refs;
 	int installing;       /* a compaction's output not yet in the log */
 	/* The writer's running hash of bytes [0, hashed_end), for the seal's

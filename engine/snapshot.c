@@ -23,6 +23,8 @@
 #include "alloc.h"
 #include "endian.h"
 #include "error.h"
+#include "commit.h"
+#include "segtable.h"
 #include "snapshot.h"
 #include "snapshot_format.h"
 
@@ -570,7 +572,7 @@ static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
 	for (size_t i = 0; i < db->catalog_n; i++) {
 		struct record rec;
 		uint8_t *buf = NULL;
-		int ok = db_read_record(db, db->catalog_locs[i], &rec, &buf) ==
+		int ok = segtable_read(db, db->catalog_locs[i], &rec, &buf) ==
 				 LK_OK &&
 			 rec.type == REC_PUT && record_catalog_valid(&rec) &&
 			 !catalog[rec.value[0]];

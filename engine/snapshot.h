@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db.h"
+#include "handle.h"
 #include "snapshot_format.h"
 
 #define SNAP_NAME_BYTES 40u

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handle.h - the state of a database handle, struct lk_db, which the modules
+ * of the engine share.  The modules point one way (README, "Source
+ * layout"):
+ *
+ *   record, io, compress  <-  segment  <-  index  <-  handle (this)
+ *        <-  segtable  <-  commit  <-  snapshot  <-  {recovery, compact}
+ *        <-  scrub, backup  <-  db.c (the public entry points)
+ *
+ * Each declares its functions in its own header (segtable.h, commit.h,
+ * snapshot.h, recovery.h, compact.h, scrub.h, backup.h); this one holds
+ * only the handle.  tests/include_graph.sh prints the graph and fails on
+ * a cycle.  Every module still reads the handle's fields directly:
+ * giving each its own state struct is the next step (issue 8).
+ *
+ * Locks, in the order they are taken:
+ *   compact_mu one compaction at a time (compact.c); held across all its
+ *              steps, it takes log_mu (lk_compact seals the active
+ *              segment) and ix_lock briefly, never write_mu.
+ *   write_mu   the queue of committers; the head of the queue is the
+ *              leader and the only thread that appends to the log.
+ *   log_mu     the active segment's write state (data_end, file_size,
+ *              synced_end) between the leader and the interval syncer.
+ *   ix_lock    rwlock: the index, the segment table and each segment's
+ *              live_bytes.  Readers hold it shared while they look up and
+ *              read a record; the leader holds it exclusively while it
+ *              applies a synced group, and while it adds a segment.
+ *   ns_mu      the table of namespace names.
+ * The leader never holds ix_lock while it writes or syncs, so readers
+ * wait at most for the in-memory part of a commit.
+ */
+#ifndef LK_HANDLE_H
+#define LK_HANDLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "compress.h"
+#include "index.h"
+#include "io.h"
+#include "logkeep_limits.h"
+#include "segment.h"
+
+#define DB_MAGIC 0x6c6b6462u /* "lkdb" */
+#define DB_MAGIC_CLOSING 0x6c6b6463u /* lk_close() is checking the users */
+#define DB_MAGIC_CLOSED 0x6c6b6478u
+
+struct writer; /* commit.c */
+
+/* The kinds of use that lk_close() waits for (see users below). */
+enum db_use { DB_USE_ITER, DB_USE_WRITE, DB_USE_BACKUP, DB_USE_COUNT };
+
+struct lk_db {
+	_Atomic uint32_t magic;
+	const lk_io *io;
+	lk_io_dir *dir;
+	lk_io_file *lock;
+	lk_options opts;
+	int readonly;
+	uint8_t db_id[SEG_DB_ID_BYTES];
+
+	pthread_rwlock_t ix_lock;
+	struct index *ix;
+	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
+	_Atomic uint32_t seg_count;
+	struct segment *active;  /* the newest segment; NULL before the first */
+	struct segment *next_seg; /* created by a rotation whose seal failed,
+				     for the next one (under log_mu) */
+	_Atomic uint64_t seq_last;
+
+	pthread_mutex_t write_mu;
+	struct writer *wq_head, *wq_tail;
+	pthread_mutex_t log_mu;
+	_Atomic int halted;      /* 0, or LK_HALTED once a sync failed, or
+				    LK_CORRUPT once the scrub found damage */
+	uint8_t *group_buf;
+	size_t group_cap;
+	int wrote;               /* a group was written since open */
+
+	lk_io_thread *syncer;    /* the interval syncer, or NULL */
+	lk_io_wait *syncer_wait; /* its sleep; stopped at close */
+	int closing;             /* under log_mu */
+
+	struct compressor *cmp;
+
+	pthread_mutex_t ns_mu;
+	char *ns_names[LK_NS_COUNT_MAX + 1];
+
+	/* compact.c: compact_mu lets one compaction run at a time, taken
+	 * before ix_lock; compact_stop (under compact_cv_mu) and stopping
+	 * compact_wait end the thread's sleeps and the rate limit's. */
+	pthread_mutex_t compact_mu;
+	pthread_mutex_t compact_cv_mu;
+	lk_io_wait *compact_wait;
+	lk_io_thread *compactor; /* or NULL */
+	int compact_inited;
+	int compact_stop;        /* under compact_cv_mu */
+
+	/* snapshot.c: the newest snapshot, under compact_mu (the atomics
+	 * are read by stats without it) */
+	_Atomic uint64_t snap_serial; /* its file's serial; 0: none */
+	uint64_t snap_next_serial; /* for the next one */
+	uint64_t snap_seg_seq, snap_pos; /* its log position */
+	uint32_t snap_seg_gen;
+	uint64_t snap_compactions; /* db->compactions when it was taken */
+	_Atomic uint64_t snap_log_mark;    /* log_bytes_written then */
+	_Atomic uint64_t snap_behind_open; /* log replayed past it at open */
+	_Atomic uint64_t snap_created_ms;  /* wall clock; 0: none */
+	_Atomic uint64_t snapshots_written, snapshot_bytes_written,
+		snapshot_failures;
+	int snap_ignore; /* open replays the whole log (lk_verify's check) */
+
+	/* open: where the namespace catalog's entries are, when a snapshot
+	 * said so, so that loading the names need not walk the index */
+	struct ix_loc catalog_locs[LK_NS_COUNT_MAX + 1];
+	size_t catalog_n;
+	int catalog_known;
+
+	/* The callers' uses that lk_close() must not free from under them:
+	 * open iterators, writing calls in progress (lk_commit, lk_put,
+	 * lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) and
+	 * backups in progress.  Reads are not counted: they keep the hot
+	 * path free of a shared counter, and the header asks that they have
+	 * returned.  A use counts itself in and
+	 * then checks the magic (db_enter); lk_close() moves the magic to
+	 * DB_MAGIC_CLOSING and then reads the counts.  The atomics are
+	 * sequentially consistent, so one of the two sees the other: the use
+	 * is refused, or the close is (and puts DB_MAGIC back). */
+	_Atomic uint32_t users[DB_USE_COUNT];
+
+	lk_recovery_report report;
+	_Atomic uint64_t commits, sync_calls, write_groups;
+	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
+	/* scrub.c: the background scrub's thread and sleep, and counts */
+	lk_io_thread *scrubber;  /* or NULL */
+	lk_io_wait *scrub_wait;
+	_Atomic uint64_t scrub_segments, scrub_bytes, scrub_damage,
+		scrub_passes;
+	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
+		compact_segments_removed, compact_records_dropped, compact_us,
+		compact_stall_max_us, compact_failures;
+};
+
+#endif /* LK_HANDLE_H */

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scrub.h - the scrub (scrub.c): lk_scrub() and the background pass.
+ */
+#ifndef LK_SCRUB_H
+#define LK_SCRUB_H
+
+#include "segtable.h"
+
+/* lk_scrub(): checks every sealed segment (see scrub.c), calling fn (may
+ * be NULL) for each damaged one.  Returns LK_OK, LK_CORRUPT (and latches
+ * a writable handle), LK_IO, LK_NOMEM. */
+lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg);
+
+/* Starts the background scrub of a writable handle with
+ * scrub_rate_bytes > 0.  Returns LK_OK, LK_NOMEM. */
+lk_status scrub_init(struct lk_db *db);
+/* Stops it (a pass in progress ends at its next segment); safe to call
+ * when it never started, and twice. */
+void scrub_stop(struct lk_db *db);
+
+#endif /* LK_SCRUB_H */

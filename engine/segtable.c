@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segtable.c - the table of a database's open segments, and what every
+ * layer above it does through that table: read a record the index points
+ * at, confirm a key, apply a committed record to the index and the
+ * segments' live bytes, add and remove segments, and pin one so that it
+ * stays open for a reader after the table lets it go.
+ *
+ * It sits between the segment files (segment.c) and the modules that
+ * change the log (recovery, commit, compaction, snapshot, scrub, backup),
+ * none of which calls another through it; db.c, on top, calls them all.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "segtable.h"
+
+/* ---------------------------------------------------------------------- */
+/* Reading records                                                        */
+/* ---------------------------------------------------------------------- */
+
+lk_status segtable_read(struct lk_db *db, struct ix_loc loc,
+			 struct record *rec, uint8_t **out)
+{
+	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
+	return segtable_read_at(db, db->segs[loc.seg], loc, rec, out);
+}
+
+lk_status segtable_read_at(struct lk_db *db, struct segment *s, struct ix_loc loc,
+		     struct record *rec, uint8_t **out)
+{
+	uint32_t size = loc.size;
+	const char *why = NULL;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	lk_status st;
+
+	*out = NULL;
+	/* Only an index entry that does not name a record can lead here
+	 * (a forged snapshot's, which compaction then left behind). */
+	if (!s)
+		return err_set(LK_CORRUPT, "the index names segment slot %u, "
+				           "which is not in the log", loc.seg);
+	if (size >= IX_SIZE_LARGE) {
+		uint8_t head[REC_PREFIX_BYTES_MAX];
+
+		st = db->io->pread(db->io->ctx, s->file, head, sizeof head,
+				   loc.offset, &got);
+		if (st != LK_OK)
+			return st;
+		st = record_peek_size(&size, head, got, &why);
+		if (st != LK_OK)
+			goto corrupt;
+	}
+	buf = mem_alloc(size);
+	if (!buf)
+		return err_set(LK_NOMEM, "allocating a %u-byte record", size);
+	st = db->io->pread(db->io->ctx, s->file, buf, size, loc.offset, &got);
+	if (st != LK_OK) {
+		mem_free(buf);
+		return st;
+	}
+	if (got < size) {
+		why = "record runs past end of file";
+		goto corrupt;
+	}
+	st = record_decode(rec, buf, size, s->hdr.record_seq_base,
+			   seg_seed(s, loc.offset), &why);
+	if (st == LK_OK && rec->type != REC_PUT)
+		why = "index points at a record that is not a put";
+	if (st != LK_OK || why)
+		goto corrupt;
+	*out = buf;
+	return LK_OK;
+
+corrupt:
+	mem_free(buf);
+	return err_set(LK_CORRUPT, "segment %" PRIu64 " (%s) offset %" PRIu32
+			           ": %s", s->hdr.seq, s->name, loc.offset, why);
+}
+
+lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
+			      struct ix_loc *loc, const void *key,
+			      size_t key_len, int *equal)
+{
+	struct record rec;
+	uint8_t *buf;
+	lk_status st = segtable_read_at(lu->db, s, *loc, &rec, &buf);
+
+	if (st != LK_OK)
+		return st;
+	*equal = rec.key_len == key_len && memcmp(rec.key, key, key_len) == 0;
+	loc->size = rec.size;
+	if (*equal) {
+		mem_free(lu->buf);
+		lu->buf = buf;
+		lu->rec = rec;
+	} else {
+		mem_free(buf);
+	}
+	return LK_OK;
+}
+
+lk_status segtable_lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
+			   size_t key_len, int *equal)
+{
+	struct seg_lookup *lu = ctx;
+
+	return segtable_lookup_at(lu, lu->db->segs[loc->seg], loc, key, key_len,
+			    equal);
+}
+
+lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
+		    size_t key_len, int *equal)
+{
+	struct seg_lookup lu = { ctx, { 0 }, NULL };
+	lk_status st = segtable_lookup_eq(&lu, loc, key, key_len, equal);
+
+	mem_free(lu.buf);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Applying a committed record                                            */
+/* ---------------------------------------------------------------------- */
+
+lk_status segtable_apply(struct lk_db *db, const struct record *rec,
+		   struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
+		   void *eq_ctx)
+{
+	struct ix_loc old;
+	int had_old = 0;
+	lk_status st;
+
+	if (rec->type == REC_PUT)
+		st = index_put(db->ix, rec->ns, key_hash,
+			       (rec->flags & REC_F_EXPIRY) != 0, rec->key,
+			       rec->key_len, loc, eq, eq_ctx, &old, &had_old);
+	else
+		st = index_del(db->ix, rec->ns, key_hash, rec->key,
+			       rec->key_len, eq, eq_ctx, &old, &had_old);
+	if (st != LK_OK)
+		return st;
+	/* Saturating: live bytes may come from a snapshot, and a bad one
+	 * must cost a wrong statistic, not an abort. */
+	if (had_old && db->segs[old.seg]) {
+		struct segment *o = db->segs[old.seg];
+
+		o->live_bytes -= o->live_bytes < old.size ? o->live_bytes
+							  : old.size;
+	}
+	if (rec->type == REC_PUT)
+		db->segs[loc.seg]->live_bytes += rec->size;
+	return LK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The table                                                              */
+/* ---------------------------------------------------------------------- */
+
+lk_status segtable_add(struct lk_db *db, struct segment *s)
+{
+	for (uint32_t slot = 1; slot < IX_SEG_SLOTS; slot++) {
+		if (db->segs[slot])
+			continue;
+		if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
+			break;
+		s->slot = slot;
+		atomic_store(&s->refs, 1);
+		db->segs[slot] = s;
+		db->seg_count++;
+		return LK_OK;
+	}
+	return err_set(LK_TOO_BIG, "more than %u segments", LK_SEGMENT_COUNT_MAX);
+}
+
+void segtable_remove(struct lk_db *db, struct segment *s)
+{
+	assert(db->segs[s->slot] == s);
+	db->segs[s->slot] = NULL;
+	db->seg_count--;
+}
+
+void segtable_pin(struct segment *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+}
+
+void segtable_unpin(struct lk_db *db, struct segment *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		seg_close(s, db->io);
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segtable.h - the segment table of a database (segtable.c): record reads
+ * through it, key confirmation for the index, applying committed records,
+ * adding, removing and pinning segments.
+ *
+ * Locks (handle.h): the table and each segment's live_bytes are under
+ * ix_lock; a pinned segment stays open without it.
+ */
+#ifndef LK_SEGTABLE_H
+#define LK_SEGTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handle.h"
+
+/* Reads and decodes the record at loc into a buffer the caller frees
+ * (*buf).  Verifies the checksum.  Caller holds ix_lock (shared). */
+lk_status segtable_read(struct lk_db *db, struct ix_loc loc,
+			struct record *rec, uint8_t **buf);
+
+/* segtable_read through a pinned segment, without ix_lock. */
+lk_status segtable_read_at(struct lk_db *db, struct segment *s,
+			   struct ix_loc loc, struct record *rec,
+			   uint8_t **buf);
+
+/* The key-compare callback for the index (ctx is the db). */
+lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
+			  size_t key_len, int *equal);
+
+/* A lookup that keeps the record of the matching candidate, so that a
+ * get does not read it twice: segtable_lookup_eq is the index's
+ * key-compare callback with a seg_lookup as ctx (caller holds ix_lock),
+ * segtable_lookup_at the same through a pinned segment.  The caller frees
+ * buf. */
+struct seg_lookup {
+	struct lk_db *db;
+	struct record rec;
+	uint8_t *buf;
+};
+lk_status segtable_lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
+			     size_t key_len, int *equal);
+lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
+			     struct ix_loc *loc, const void *key,
+			     size_t key_len, int *equal);
+
+/* Applies one committed put or delete to the index and the live-byte
+ * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */
+lk_status segtable_apply(struct lk_db *db, const struct record *rec,
+			 struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
+			 void *eq_ctx);
+
+/* Adds a segment to the table, which takes its first reference (caller
+ * holds ix_lock exclusively or is single-threaded in open).  Returns
+ * LK_TOO_BIG past the limit. */
+lk_status segtable_add(struct lk_db *db, struct segment *s);
+
+/* Takes s out of the table (caller holds ix_lock exclusively); the
+ * caller then drops the table's reference with segtable_unpin() after
+ * releasing the lock. */
+void segtable_remove(struct lk_db *db, struct segment *s);
+
+/* A reference that keeps s open after ix_lock is released: taken while
+ * s is in the table (caller holds ix_lock), dropped without locks.  The
+ * last drop closes the segment. */
+void segtable_pin(struct segment *s);
+void segtable_unpin(struct lk_db *db, struct segment *s);
+
+#endif /* LK_SEGTABLE_H */
