@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * db.c - the public entry points of logkeep.h: open and close, reads,
- * iterators, namespaces, stats and reports.  Writes are in commit.c and
- * replay in recovery.c; the handle's layout and lock order are in handle.h.
+ * writes, stats and reports, each a thin call into the module that does
+ * the work (namespaces in ns.c, iterators in iter.c, batches in commit.c,
+ * replay in recovery.c); the handle's layout and lock order are in
+ * handle.h.
  *
  * A read holds ix_lock shared for the whole lookup, including the pread
  * that confirms a candidate's key and fetches its value: the index never
@@ -26,12 +28,11 @@
 #include "compact.h"
 #include "endian.h"
 #include "error.h"
+#include "ns.h"
 #include "recovery.h"
 #include "scrub.h"
 #include "segtable.h"
 #include "snapshot.h"
-
-#define ITER_MAGIC 0x6c6b6974u /* "lkit" */
 
 const char *lk_version(void)
 {
@@ -41,218 +42,6 @@ const char *lk_version(void)
 void lk_free(void *ptr)
 {
 	mem_free(ptr);
-}
-
-static lk_status check_db(const struct lk_db *db)
-{
-	if (!db)
-		return err_set(LK_INVALID, "NULL database handle");
-	if (db->magic != DB_MAGIC)
-		return err_set(LK_MISUSE, "not an open database handle (closed?)");
-	return LK_OK;
-}
-
-static void db_leave(struct lk_db *db, enum db_use use);
-
-/* Counts a use of db in and checks that the handle is open: LK_OK, and
- * the caller calls db_leave() when the use ends; or LK_INVALID (NULL) or
- * LK_MISUSE (closed, or being closed), counted out already. */
-static lk_status db_enter(struct lk_db *db, enum db_use use)
-{
-	lk_status st = check_db(db);
-
-	/* Checked before the count too: a handle closed long ago is not
-	 * written to. */
-	if (st != LK_OK)
-		return st;
-	assert(use < DB_USE_COUNT);
-	atomic_fetch_add(&db->users[use], 1);
-	st = check_db(db);
-	if (st != LK_OK)
-		db_leave(db, use);
-	return st;
-}
-
-static void db_leave(struct lk_db *db, enum db_use use)
-{
-	uint32_t was = atomic_fetch_sub(&db->users[use], 1);
-
-	assert(was > 0);
-	(void)was;
-}
-
-static int expired(const struct lk_db *db, const struct record *rec)
-{
-	return rec->expire_at_ms &&
-	       db->io->now_ms(db->io->ctx) >= rec->expire_at_ms;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Namespaces                                                             */
-/* ---------------------------------------------------------------------- */
-
-struct ns_load {
-	struct lk_db *db;
-	lk_status st;
-};
-
-static void load_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
-{
-	struct ns_load *nl = arg;
-	struct lk_db *db = nl->db;
-	struct record rec;
-	uint8_t *buf;
-	uint8_t id;
-
-	(void)ns;
-	(void)expiring;
-	if (nl->st != LK_OK)
-		return;
-	nl->st = segtable_read(db, loc, &rec, &buf);
-	if (nl->st != LK_OK)
-		return;
-	/* recovery checked the entry's form; a second name for an id can
-	 * only come from two entries that are each valid alone */
-	id = rec.value[0];
-	if (!record_catalog_valid(&rec) || db->ns_names[id]) {
-		nl->st = err_set(LK_CORRUPT, "namespace catalog entry at segment "
-				 "slot %u offset %u is invalid",
-				 loc.seg, loc.offset);
-	} else {
-		db->ns_names[id] = mem_alloc(rec.key_len + 1);
-		if (!db->ns_names[id]) {
-			nl->st = err_set(LK_NOMEM, "loading namespaces");
-		} else {
-			memcpy(db->ns_names[id], rec.key, rec.key_len);
-			db->ns_names[id][rec.key_len] = 0;
-		}
-	}
-	mem_free(buf);
-}
-
-static lk_status db_load_namespaces(struct lk_db *db)
-{
-	struct ns_load nl = { db, LK_OK };
-
-	if (!db->catalog_known) {
-		index_foreach(db->ix, 0, load_one, &nl);
-		return nl.st;
-	}
-	for (size_t i = 0; i < db->catalog_n; i++)
-		load_one(&nl, 0, db->catalog_locs[i], 0);
-	return nl.st;
-}
-
-/* Checks the arguments of lk_ns_open/find; LK_OK with *ns set for
- * "default", LK_NOT_FOUND to go on and look. */
-static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
-{
-	lk_status st = check_db(db);
-
-	if (st != LK_OK)
-		return st;
-	if (!ns || !name)
-		return err_set(LK_INVALID, "namespace lookup: NULL argument");
-	if (!record_ns_name_valid(name, strlen(name)))
-		return err_set(LK_INVALID, "namespace name \"%.64s\": 1 to %u "
-				           "printable characters, no spaces",
-			       name, LK_NS_NAME_BYTES_MAX);
-	if (strcmp(name, "default") == 0) {
-		*ns = LK_NS_DEFAULT;
-		return LK_OK;
-	}
-	return LK_NOT_FOUND;
-}
-
-/* Caller holds ns_mu. */
-static lk_status ns_lookup(uint32_t *ns, struct lk_db *db, const char *name)
-{
-	for (uint32_t i = 2; i <= LK_NS_COUNT_MAX; i++) {
-		if (db->ns_names[i] && strcmp(db->ns_names[i], name) == 0) {
-			*ns = i;
-			return LK_OK;
-		}
-	}
-	return err_set(LK_NOT_FOUND, "no namespace \"%s\"", name);
-}
-
-lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name)
-{
-	lk_status st = ns_args(ns, db, name);
-
-	if (st != LK_NOT_FOUND)
-		return st;
-	pthread_mutex_lock(&db->ns_mu);
-	st = ns_lookup(ns, db, name);
-	pthread_mutex_unlock(&db->ns_mu);
-	return st;
-}
-
-lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
-{
-	lk_batch *b = NULL;
-	lk_status st;
-	size_t len;
-	uint8_t id;
-
-	st = ns_args(ns, db, name);
-	if (st != LK_NOT_FOUND)
-		return st;
-	len = strlen(name);
-	pthread_mutex_lock(&db->ns_mu);
-	st = ns_lookup(ns, db, name);
-	if (st == LK_OK || db->readonly)
-		goto out;
-	st = LK_OK;
-	for (id = 2; id < LK_NS_COUNT_MAX && db->ns_names[id]; id++)
-		;
-	if (db->ns_names[id]) {
-		st = err_set(LK_TOO_BIG, "all %u namespaces are in use",
-			     LK_NS_COUNT_MAX - 1);
-		goto out;
-	}
-	st = lk_batch_new(&b);
-	if (st == LK_OK)
-		st = batch_add(b, REC_PUT, 0, name, len, &id, 1, 0);
-	if (st == LK_OK)
-		st = lk_commit(db, b); /* counted as a write in progress */
-	if (st == LK_OK) {
-		db->ns_names[id] = mem_alloc(len + 1);
-		if (!db->ns_names[id]) {
-			/* Durable already; the next open will load it. */
-			st = err_set(LK_NOMEM, "registering namespace %s", name);
-		} else {
-			memcpy(db->ns_names[id], name, len + 1);
-			*ns = id;
-		}
-	}
-	lk_batch_free(b);
-out:
-	pthread_mutex_unlock(&db->ns_mu);
-	return st;
-}
-
-lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns)
-{
-	lk_status st = check_db(db);
-
-	if (st != LK_OK)
-		return st;
-	if (!buf || cap == 0)
-		return err_set(LK_INVALID, "lk_ns_name: no buffer");
-	if (ns == LK_NS_DEFAULT) {
-		snprintf(buf, cap, "default");
-		return LK_OK;
-	}
-	if (ns == 0 || ns > LK_NS_COUNT_MAX)
-		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	pthread_mutex_lock(&db->ns_mu);
-	if (db->ns_names[ns])
-		snprintf(buf, cap, "%s", db->ns_names[ns]);
-	else
-		st = err_set(LK_NOT_FOUND, "no namespace %u", ns);
-	pthread_mutex_unlock(&db->ns_mu);
-	return st;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -420,7 +209,7 @@ static lk_status open_db(lk_db **out, const char *path,
 	if (st == LK_OK)
 		st = recovery_open(db);
 	if (st == LK_OK)
-		st = db_load_namespaces(db);
+		st = ns_load(db);
 	if (st == LK_OK)
 		st = commit_init(db);
 	if (st == LK_OK)
@@ -471,7 +260,7 @@ lk_status lk_close(lk_db *db)
 
 	if (!db)
 		return LK_OK;
-	st = check_db(db);
+	st = handle_check(db);
 	if (st == LK_OK)
 		st = close_begin(db);
 	if (st != LK_OK)
@@ -497,7 +286,7 @@ lk_status lk_close(lk_db *db)
 
 lk_status lk_snapshot(lk_db *db)
 {
-	lk_status st = db_enter(db, DB_USE_WRITE);
+	lk_status st = handle_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
@@ -509,13 +298,13 @@ lk_status lk_snapshot(lk_db *db)
 		st = snapshot_write(db);
 		pthread_mutex_unlock(&db->compact_mu);
 	}
-	db_leave(db, DB_USE_WRITE);
+	handle_leave(db, DB_USE_WRITE);
 	return st;
 }
 
 lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 {
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 
 	if (st != LK_OK)
 		return st;
@@ -549,7 +338,7 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 	size_t n;
 	lk_status st;
 
-	st = check_db(db);
+	st = handle_check(db);
 	if (st == LK_OK)
 		st = commit_check_key(ns, key, key_len);
 	if (st != LK_OK)
@@ -579,7 +368,7 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 		if (st == LK_OK && !equal)
 			st = LK_NOT_FOUND;
 	}
-	if (st == LK_OK && expired(db, &lu.rec))
+	if (st == LK_OK && handle_expired(db, &lu.rec))
 		st = LK_NOT_FOUND;
 	if (st != LK_OK) {
 		mem_free(lu.buf);
@@ -668,7 +457,7 @@ static void count_expired(void *arg, uint8_t ns, struct ix_loc loc,
 	if (!expiring || cc->st != LK_OK)
 		return;
 	cc->st = segtable_read(cc->db, loc, &rec, &buf);
-	if (cc->st == LK_OK && expired(cc->db, &rec))
+	if (cc->st == LK_OK && handle_expired(cc->db, &rec))
 		cc->expired++;
 	mem_free(buf);
 }
@@ -676,7 +465,7 @@ static void count_expired(void *arg, uint8_t ns, struct ix_loc loc,
 lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns)
 {
 	struct count_ctx cc = { db, 0, LK_OK };
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 
 	if (st != LK_OK)
 		return st;
@@ -695,178 +484,6 @@ lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Iterators                                                              */
-/* ---------------------------------------------------------------------- */
-
-struct lk_iter {
-	uint32_t magic;
-	struct lk_db *db;
-	struct ix_loc *locs;
-	struct segment **pins;  /* the segment table when it was opened */
-	size_t n, cap, next;
-	uint8_t *prefix;
-	size_t prefix_len;
-	uint8_t *buf;    /* the current record */
-	uint8_t *value;  /* its decompressed value, if it was compressed */
-	lk_status st;
-};
-
-static void collect(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
-{
-	struct lk_iter *it = arg;
-
-	(void)ns;
-	(void)expiring;
-	if (it->n < it->cap)
-		it->locs[it->n++] = loc;
-}
-
-static int loc_cmp(const void *a, const void *b)
-{
-	const struct ix_loc *x = a, *y = b;
-
-	if (x->seg != y->seg)
-		return x->seg < y->seg ? -1 : 1;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
-		       const void *prefix, size_t prefix_len)
-{
-	struct lk_iter *it;
-	lk_status st;
-
-	if (!out)
-		return err_set(LK_INVALID, "lk_iter_open: NULL out-pointer");
-	*out = NULL;
-	st = check_db(db);
-	if (st != LK_OK)
-		return st;
-	if (ns == 0 || ns > LK_NS_COUNT_MAX)
-		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	if (prefix_len && !prefix)
-		return err_set(LK_INVALID, "NULL prefix with a length");
-	if (prefix_len > LK_KEY_BYTES_MAX)
-		return err_set(LK_TOO_BIG, "prefix longer than any key");
-	st = db_enter(db, DB_USE_ITER);
-	if (st != LK_OK)
-		return st;
-	it = mem_calloc(1, sizeof *it);
-	if (!it) {
-		db_leave(db, DB_USE_ITER);
-		return err_set(LK_NOMEM, "allocating an iterator");
-	}
-	it->magic = ITER_MAGIC;
-	it->db = db;
-	it->prefix_len = prefix_len;
-	if (prefix_len) {
-		it->prefix = mem_alloc(prefix_len);
-		if (!it->prefix)
-			goto nomem;
-		memcpy(it->prefix, prefix, prefix_len);
-	}
-	it->pins = mem_calloc(IX_SEG_SLOTS, sizeof *it->pins);
-	if (!it->pins)
-		goto nomem;
-	pthread_rwlock_rdlock(&db->ix_lock);
-	it->cap = (size_t)index_count(db->ix, (uint8_t)ns);
-	it->locs = mem_alloc((it->cap ? it->cap : 1) * sizeof *it->locs);
-	if (it->locs) {
-		index_foreach(db->ix, (int)ns, collect, it);
-		/* The iterator reads as of now, from these segments, even
-		 * if compaction replaces them meanwhile. */
-		for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
-			it->pins[i] = db->segs[i];
-			if (it->pins[i])
-				segtable_pin(it->pins[i]);
-		}
-	}
-	pthread_rwlock_unlock(&db->ix_lock);
-	if (!it->locs)
-		goto nomem;
-	/* Log order reads the segments sequentially. */
-	qsort(it->locs, it->n, sizeof *it->locs, loc_cmp);
-	*out = it;
-	return LK_OK;
-
-nomem:
-	lk_iter_close(it);
-	return err_set(LK_NOMEM, "allocating an iterator over %zu keys",
-		       it ? it->cap : 0);
-}
-
-lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
-		       const void **value, size_t *value_len,
-		       uint64_t *expire_at_ms)
-{
-	if (!it || it->magic != ITER_MAGIC)
-		return err_set(LK_MISUSE, "not an iterator (closed?)");
-	if (check_db(it->db) != LK_OK)
-		return LK_MISUSE;
-	mem_free(it->buf);
-	mem_free(it->value);
-	it->buf = it->value = NULL;
-	while (it->next < it->n) {
-		struct ix_loc loc = it->locs[it->next++];
-		struct record rec;
-		lk_status st;
-
-		st = segtable_read_at(it->db, it->pins[loc.seg], loc, &rec, &it->buf);
-		if (st != LK_OK)
-			return st;
-		if (expired(it->db, &rec) || rec.key_len < it->prefix_len ||
-		    (it->prefix_len &&
-		     memcmp(rec.key, it->prefix, it->prefix_len) != 0)) {
-			mem_free(it->buf);
-			it->buf = NULL;
-			continue;
-		}
-		if (key)
-			*key = rec.key;
-		if (key_len)
-			*key_len = rec.key_len;
-		if (expire_at_ms)
-			*expire_at_ms = rec.expire_at_ms;
-		if (rec.flags & REC_F_ZSTD) {
-			size_t n;
-
-			st = compressor_unpack(it->db->cmp, rec.value,
-					       rec.value_len, &it->value, &n);
-			if (st != LK_OK)
-				return st;
-			if (value)
-				*value = it->value;
-			if (value_len)
-				*value_len = n;
-		} else {
-			if (value)
-				*value = rec.value;
-			if (value_len)
-				*value_len = rec.value_len;
-		}
-		return LK_OK;
-	}
-	return LK_NOT_FOUND;
-}
-
-void lk_iter_close(lk_iter *it)
-{
-	if (!it || it->magic != ITER_MAGIC)
-		return;
-	it->magic = 0;
-	for (uint32_t i = 1; it->pins && i < IX_SEG_SLOTS; i++)
-		if (it->pins[i])
-			segtable_unpin(it->db, it->pins[i]);
-	mem_free(it->pins);
-	mem_free(it->locs);
-	mem_free(it->prefix);
-	mem_free(it->buf);
-	mem_free(it->value);
-	db_leave(it->db, DB_USE_ITER);
-	mem_free(it);
-}
-
-/* ---------------------------------------------------------------------- */
 /* Writes                                                                 */
 /* ---------------------------------------------------------------------- */
 
@@ -875,7 +492,7 @@ static lk_status write_one(lk_db *db, uint8_t type, uint32_t ns,
 			   size_t value_len, uint64_t expire_at_ms)
 {
 	lk_batch *b;
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 
 	if (st != LK_OK)
 		return st;
@@ -907,23 +524,23 @@ lk_status lk_del(lk_db *db, uint32_t ns, const void *key, size_t key_len)
 
 lk_status lk_commit(lk_db *db, lk_batch *batch)
 {
-	lk_status st = db_enter(db, DB_USE_WRITE);
+	lk_status st = handle_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
 	st = commit_batch(db, batch);
-	db_leave(db, DB_USE_WRITE);
+	handle_leave(db, DB_USE_WRITE);
 	return st;
 }
 
 lk_status lk_compact(lk_db *db)
 {
-	lk_status st = db_enter(db, DB_USE_WRITE);
+	lk_status st = handle_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
 	st = compact_run(db);
-	db_leave(db, DB_USE_WRITE);
+	handle_leave(db, DB_USE_WRITE);
 	return st;
 }
 
@@ -936,28 +553,28 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 		return err_set(LK_INVALID, "lk_backup: no destination");
 	/* lk_close() refuses while the backup runs: it reads the segments
 	 * without any lock of the handle. */
-	st = db_enter(db, DB_USE_BACKUP);
+	st = handle_enter(db, DB_USE_BACKUP);
 	if (st != LK_OK)
 		return st;
 	st = backup_run(db, dest_path, fn, arg);
-	db_leave(db, DB_USE_BACKUP);
+	handle_leave(db, DB_USE_BACKUP);
 	return st;
 }
 
 lk_status lk_sync(lk_db *db)
 {
-	lk_status st = db_enter(db, DB_USE_WRITE);
+	lk_status st = handle_enter(db, DB_USE_WRITE);
 
 	if (st != LK_OK)
 		return st;
 	st = commit_sync(db);
-	db_leave(db, DB_USE_WRITE);
+	handle_leave(db, DB_USE_WRITE);
 	return st;
 }
 
 lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)
 {
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 
 	return st != LK_OK ? st : scrub_run(db, fn, arg);
 }
@@ -969,7 +586,7 @@ lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)
 lk_status lk_stats_get(lk_stats *out, lk_db *db)
 {
 	lk_stats all = LK_STATS_INIT, *stats = &all;
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 	size_t size;
 
 	if (st != LK_OK)
@@ -1078,7 +695,7 @@ lk_status lk_segment_list(lk_segment_info *out, size_t cap, size_t *count,
 			  lk_db *db)
 {
 	lk_segment_info *all;
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 	size_t n = 0, size = 0;
 
 	if (st != LK_OK)
@@ -1117,7 +734,7 @@ lk_status lk_segments(struct segment_info_v0 *out, size_t cap,
 		      size_t *count, lk_db *db)
 {
 	lk_segment_info *all;
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 	size_t n = 0;
 
 	if (st != LK_OK)
@@ -1139,7 +756,7 @@ lk_status lk_segments(struct segment_info_v0 *out, size_t cap,
 
 lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
 {
-	lk_status st = check_db(db);
+	lk_status st = handle_check(db);
 
 	if (st != LK_OK)
 		return st;

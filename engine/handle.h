@@ -143,4 +143,18 @@ struct lk_db {
 		compact_stall_max_us, compact_failures;
 };
 
+/* ---- handle.c ---- */
+
+/* LK_OK if db is an open handle; LK_INVALID (NULL), LK_MISUSE. */
+lk_status handle_check(const struct lk_db *db);
+
+/* Counts a use of db in and checks that the handle is open: LK_OK, and
+ * the caller calls handle_leave() when the use ends; or LK_INVALID (NULL)
+ * or LK_MISUSE (closed, or being closed), counted out already. */
+lk_status handle_enter(struct lk_db *db, enum db_use use);
+void handle_leave(struct lk_db *db, enum db_use use);
+
+/* 1 if rec has expired by the handle's wall clock. */
+int handle_expired(const struct lk_db *db, const struct record *rec);
+
 #endif /* LK_HANDLE_H */
