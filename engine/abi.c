@@ -3,9 +3,9 @@
  * abi.c - the table of the public structs' versions and sizes, and the
  * copies in and out at the caller's version (see abi.h).
  */
-#include <assert.h>
 #include <string.h>
 
+#include "contract.h"
 #include "abi.h"
 #include "error.h"
 
@@ -83,7 +83,7 @@ lk_status abi_size(size_t *size, enum abi_struct kind, uint32_t version)
 {
 	const struct abi_row *row;
 
-	assert(kind < ABI_STRUCT_COUNT);
+	LK_ASSERT(kind < ABI_STRUCT_COUNT);
 	row = &abi_table[kind];
 	*size = 0;
 	if (version == 0 || version > row->newest)
@@ -93,7 +93,7 @@ lk_status abi_size(size_t *size, enum abi_struct kind, uint32_t version)
 					   "do)",
 			       row->name, version, row->newest);
 	*size = row->size[version];
-	assert(*size > sizeof(uint32_t));
+	LK_ASSERT(*size > sizeof(uint32_t));
 	return LK_OK;
 }
 
@@ -123,7 +123,7 @@ void abi_write_at(void *out, enum abi_struct kind, uint32_t version,
 	size_t size;
 	lk_status st = abi_size(&size, kind, version);
 
-	assert(st == LK_OK);
+	LK_ASSERT(st == LK_OK);
 	(void)st;
 	if (kind == ABI_REPORT && version == 1) {
 		report_to_v1(&v1, full);
@@ -155,7 +155,7 @@ lk_status abi_read(void *full, enum abi_struct kind, const void *in)
 	size_t size;
 	lk_status st;
 
-	assert(kind != ABI_REPORT); /* only read at the newest layout */
+	LK_ASSERT(kind != ABI_REPORT); /* only read at the newest layout */
 	memcpy(&version, in, sizeof version);
 	st = abi_size(&size, kind, version);
 	if (st != LK_OK)

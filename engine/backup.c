@@ -50,8 +50,8 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 	v = mem_calloc(LK_SEGMENT_COUNT_MAX, sizeof *v);
 	if (!v)
 		return err_set(LK_NOMEM, "backup: listing segments");
-	pthread_mutex_lock(&db->log_mu);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	mutex_lock(&db->log_mu);
+	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && k < LK_SEGMENT_COUNT_MAX; i++) {
 		struct segment *s = db->segs[i];
 
@@ -65,8 +65,8 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 		*total += s->data_end;
 		k++;
 	}
-	pthread_rwlock_unlock(&db->ix_lock);
-	pthread_mutex_unlock(&db->log_mu);
+	rwlock_unlock(&db->ix_lock);
+	mutex_unlock(&db->log_mu);
 	/* slots are reused after compaction: sort by log position */
 	for (size_t a = 1; a < k; a++)
 		for (size_t b = a; b > 0 && v[b - 1].seg->hdr.seq >

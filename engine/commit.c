@@ -30,9 +30,9 @@
  * pages it could not write, so neither a retry nor a later sync could
  * prove them durable.
  */
-#include <assert.h>
 #include <string.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "commit.h"
 #include "endian.h"
@@ -277,6 +277,8 @@ static lk_status halt(struct lk_db *db, struct segment *s, lk_status st)
  * left one ready.  Caller holds log_mu and leads. */
 static lk_status next_segment(struct lk_db *db, struct segment **out)
 {
+	LK_ASSERT(mutex_held(&db->log_mu));
+
 	struct segment *old = db->active;
 	struct seg_header h;
 
@@ -308,6 +310,8 @@ static lk_status next_segment(struct lk_db *db, struct segment **out)
  * new segment waits in next_seg for the next rotation. */
 static lk_status rotate(struct lk_db *db)
 {
+	LK_ASSERT(mutex_held(&db->log_mu));
+
 	const lk_io *io = db->io;
 	struct segment *old = db->active, *s;
 	lk_status st;
@@ -362,11 +366,11 @@ static lk_status rotate(struct lk_db *db)
 		old->data_end += n;
 		old->file_size = old->synced_end = old->data_end;
 	}
-	pthread_rwlock_wrlock(&db->ix_lock);
+	rwlock_wrlock(&db->ix_lock);
 	st = segtable_add(db, s);
 	if (st == LK_OK)
 		db->active = s;
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	if (st != LK_OK)
 		db->next_seg = s; /* the sealed one needs its successor kept */
 	return st;
@@ -469,7 +473,7 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 	lk_status st = LK_OK;
 	uint64_t seq = atomic_load(&db->seq_last);
 
-	pthread_rwlock_wrlock(&db->ix_lock);
+	rwlock_wrlock(&db->ix_lock);
 	for (struct writer *w = first; st == LK_OK && members--;
 	     w = members ? w->next : w) {
 		lk_batch *b = w->batch;
@@ -490,7 +494,7 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 		}
 	}
 	atomic_store(&db->seq_last, seq);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	return st;
 }
 
@@ -512,7 +516,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		bound += w->bytes;
 		ops += w->batch->n;
 	}
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	if (atomic_load(&db->halted)) {
 		st = commit_refuse_halted(db, "commit");
 		goto out;
@@ -540,19 +544,19 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	 * never fail for memory.  Only the leader inserts, so room seen under
 	 * the shared lock stays room; readers are blocked only when the
 	 * table really grows. */
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	room = index_has_room(db->ix, ops);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	if (!room) {
-		pthread_rwlock_wrlock(&db->ix_lock);
+		rwlock_wrlock(&db->ix_lock);
 		st = index_reserve(db->ix, ops);
-		pthread_rwlock_unlock(&db->ix_lock);
+		rwlock_unlock(&db->ix_lock);
 		if (st != LK_OK)
 			goto out;
 	}
 
 	n = encode_group(db, s, first, members, &ops);
-	assert(n <= bound);
+	LK_ASSERT(n <= bound);
 	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
 	st = io->pwrite(io->ctx, s->file, db->group_buf, n, s->data_end);
@@ -587,7 +591,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 			   "are halted until the database is reopened");
 	}
 out:
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	return st;
 }
 
@@ -612,16 +616,16 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		goto out;
 	pthread_cond_init(&self.cv, NULL);
 
-	pthread_mutex_lock(&db->write_mu);
+	mutex_lock(&db->write_mu);
 	if (db->wq_tail)
 		db->wq_tail->next = &self;
 	else
 		db->wq_head = &self;
 	db->wq_tail = &self;
 	while (!self.done && db->wq_head != &self)
-		pthread_cond_wait(&self.cv, &db->write_mu);
+		mutex_wait(&db->write_mu, &self.cv);
 	if (self.done) {
-		pthread_mutex_unlock(&db->write_mu);
+		mutex_unlock(&db->write_mu);
 		pthread_cond_destroy(&self.cv);
 		st = self.st;
 		goto out;
@@ -640,11 +644,11 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 			nops += w->batch->n;
 		}
 	}
-	pthread_mutex_unlock(&db->write_mu);
+	mutex_unlock(&db->write_mu);
 
 	st = write_group(db, &self, members);
 
-	pthread_mutex_lock(&db->write_mu);
+	mutex_lock(&db->write_mu);
 	for (w = &self; members--; w = end) {
 		end = w->next; /* read before w's owner may return */
 		w->st = st;
@@ -659,7 +663,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		db->wq_tail = NULL;
 	else
 		pthread_cond_signal(&end->cv);
-	pthread_mutex_unlock(&db->write_mu);
+	mutex_unlock(&db->write_mu);
 	pthread_cond_destroy(&self.cv);
 out:
 	if (st == LK_OK)
@@ -676,6 +680,8 @@ out:
 /* Syncs the active segment up to its data_end.  Caller holds log_mu. */
 static lk_status sync_active(struct lk_db *db)
 {
+	LK_ASSERT(mutex_held(&db->log_mu));
+
 	struct segment *s = db->active;
 	lk_status st;
 
@@ -704,9 +710,9 @@ lk_status commit_sync(struct lk_db *db)
 
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	st = sync_active(db);
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	return st;
 }
 
@@ -716,17 +722,17 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 	uint64_t dead = 0;
 	lk_status st = LK_OK;
 
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	s = db->active;
 	if (s) {
-		pthread_rwlock_rdlock(&db->ix_lock);
+		rwlock_rdlock(&db->ix_lock);
 		dead = s->data_end - SEG_HEADER_BYTES - s->live_bytes;
-		pthread_rwlock_unlock(&db->ix_lock);
+		rwlock_unlock(&db->ix_lock);
 	}
 	/* Commits alone are a few bytes a group: not worth a segment. */
 	if (s && !atomic_load(&db->halted) && dead * 8 > s->data_end)
 		st = rotate(db);
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	return st;
 }
 
@@ -742,19 +748,19 @@ static void syncer_main(void *arg)
 	uint64_t interval_us = db->opts.sync_interval_ms * UINT64_C(1000);
 	uint64_t due_us = io->mono_us(io->ctx) + interval_us;
 
-	assert(interval_us > 0); /* lk_open checked the option */
-	pthread_mutex_lock(&db->log_mu);
+	LK_ASSERT(interval_us > 0); /* lk_open checked the option */
+	mutex_lock(&db->log_mu);
 	while (!db->closing) {
 		if (io->mono_us(io->ctx) >= due_us) {
 			(void)sync_active(db);
 			due_us = io->mono_us(io->ctx) + interval_us;
 			continue;
 		}
-		pthread_mutex_unlock(&db->log_mu);
+		mutex_unlock(&db->log_mu);
 		(void)io->wait_until(io->ctx, db->syncer_wait, due_us);
-		pthread_mutex_lock(&db->log_mu);
+		mutex_lock(&db->log_mu);
 	}
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 }
 
 lk_status commit_init(struct lk_db *db)
@@ -783,9 +789,9 @@ void commit_stop(struct lk_db *db)
 
 	if (!db->syncer)
 		return;
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	db->closing = 1;
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	io->wait_stop(io->ctx, db->syncer_wait);
 	io->thread_join(io->ctx, db->syncer);
 	io->wait_free(io->ctx, db->syncer_wait);
@@ -807,7 +813,7 @@ lk_status commit_close(struct lk_db *db)
 
 	if (db->readonly)
 		return LK_OK;
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	s = db->active;
 	if (atomic_load(&db->halted) == LK_HALTED) {
 		/* No sync now: it would prove nothing (commit.c's top).  Under
@@ -842,6 +848,6 @@ lk_status commit_close(struct lk_db *db)
 		st = sync_active(db);
 	}
 out:
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	return st;
 }

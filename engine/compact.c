@@ -38,13 +38,13 @@
  * with older segments behind it becomes a tombstone, lest an older value
  * come back.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "commit.h"
 #include "compact.h"
@@ -109,9 +109,9 @@ static int stopping(struct lk_db *db)
 {
 	int stop;
 
-	pthread_mutex_lock(&db->compact_cv_mu);
+	mutex_lock(&db->compact_cv_mu);
 	stop = db->compact_stop;
-	pthread_mutex_unlock(&db->compact_cv_mu);
+	mutex_unlock(&db->compact_cv_mu);
 	return stop;
 }
 
@@ -168,6 +168,8 @@ static uint64_t dead_of(const struct segment *s)
  * many.  Caller holds ix_lock. */
 static size_t sealed_segments(struct lk_db *db, struct segment **v)
 {
+	LK_ASSERT(rwlock_held(&db->ix_lock));
+
 	size_t n = 0;
 
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
@@ -190,7 +192,7 @@ static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
 	uint64_t best_dead = 0, best_live = 0;
 	size_t n, best_i = 0, best_n = 0;
 
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	n = sealed_segments(db, v);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t live = 0, dead = 0, ops = 0;
@@ -221,7 +223,7 @@ static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
 		j->from_oldest = best_i == 0;
 	}
 	j->nrun = best_n;
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	return best_n > 0;
 }
 
@@ -352,11 +354,11 @@ static int is_live(struct lk_db *db, const struct segment *seg, uint64_t off,
 	size_t n;
 	int live = 0;
 
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	n = index_candidates(db->ix, ns, hash, cand, expiring, 16);
 	for (size_t i = 0; i < n && i < 16; i++)
 		live |= cand[i].seg == seg->slot && cand[i].offset == off;
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	/* Past 16 entries of one hash (never seen): keep it, to be safe. */
 	return live || n > 16;
 }
@@ -368,10 +370,10 @@ static int key_lives(struct lk_db *db, const struct record *r, uint64_t hash,
 {
 	struct ix_loc loc;
 
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	*st = index_get(db->ix, r->ns, hash, r->key, r->key_len, segtable_key_eq, db,
 			&loc, NULL);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	if (*st == LK_NOT_FOUND) {
 		*st = LK_OK;
 		return 0;
@@ -554,9 +556,9 @@ static lk_status install(struct job *j)
 	lk_status st;
 
 	t0 = io->mono_us(io->ctx);
-	pthread_rwlock_wrlock(&db->ix_lock);
+	rwlock_wrlock(&db->ix_lock);
 	st = segtable_add(db, out);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	note_stall(db, t0);
 	if (st != LK_OK)
 		return st;
@@ -565,7 +567,7 @@ static lk_status install(struct job *j)
 							     : j->nmoved;
 
 		t0 = io->mono_us(io->ctx);
-		pthread_rwlock_wrlock(&db->ix_lock);
+		rwlock_wrlock(&db->ix_lock);
 		for (size_t i = at; i < end; i++) {
 			const struct moved *m = &j->moved[i];
 			struct segment *from = j->run[m->victim];
@@ -580,15 +582,15 @@ static lk_status install(struct job *j)
 			if (!m->drop)
 				out->live_bytes += m->to_size;
 		}
-		pthread_rwlock_unlock(&db->ix_lock);
+		rwlock_unlock(&db->ix_lock);
 		note_stall(db, t0);
 	}
 	t0 = io->mono_us(io->ctx);
-	pthread_rwlock_wrlock(&db->ix_lock);
+	rwlock_wrlock(&db->ix_lock);
 	for (size_t i = 0; i < j->nrun; i++)
 		segtable_remove(db, j->run[i]);
 	out->installing = 0;
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	note_stall(db, t0);
 	j->out = NULL; /* the table's now */
 	return LK_OK;
@@ -627,6 +629,7 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 			     int (*fresh)(void *, const struct segment *),
 			     void *arg, struct segment **made, int *done)
 {
+	LK_ASSERT(mutex_held(&db->compact_mu));
 	struct job j;
 	lk_status st;
 	uint64_t t0 = db->io->mono_us(db->io->ctx);
@@ -689,6 +692,8 @@ struct made {
  * Caller holds compact_mu. */
 static void auto_snapshot(struct lk_db *db)
 {
+	LK_ASSERT(mutex_held(&db->compact_mu));
+
 	if (db->opts.snapshot_every_bytes && snapshot_write(db) != LK_OK)
 		atomic_fetch_add(&db->snapshot_failures, 1);
 }
@@ -713,6 +718,8 @@ static int made_here(void *arg, const struct segment *s)
  * compact_mu: no other compaction changes the table meanwhile. */
 static lk_status check_before_compact(struct lk_db *db)
 {
+	LK_ASSERT(mutex_held(&db->compact_mu));
+
 	struct segment **v = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *v);
 	uint64_t active_end = 0;
 	size_t n, first;
@@ -721,20 +728,20 @@ static lk_status check_before_compact(struct lk_db *db)
 	if (!v)
 		return err_set(LK_NOMEM, "compaction: the segment list");
 	/* lock order: log_mu, then ix_lock (handle.h) */
-	pthread_mutex_lock(&db->log_mu);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	mutex_lock(&db->log_mu);
+	rwlock_rdlock(&db->ix_lock);
 	n = sealed_segments(db, v);
 	if (db->active) /* the newest, filled in v[n] */
 		n++;
-	assert(n == 0 || v[n - 1] == db->active);
+	LK_ASSERT(n == 0 || v[n - 1] == db->active);
 	for (first = 0; first + 1 < n && dead_of(v[first]) == 0; first++)
 		;
 	for (size_t i = first; i < n; i++)
 		segtable_pin(v[i]);
 	if (n > 0)
 		active_end = v[n - 1]->data_end;
-	pthread_rwlock_unlock(&db->ix_lock);
-	pthread_mutex_unlock(&db->log_mu);
+	rwlock_unlock(&db->ix_lock);
+	mutex_unlock(&db->log_mu);
 	for (size_t i = first; i < n; i++) {
 		if (st == LK_OK)
 			st = read_segment(db, v[i],
@@ -761,7 +768,7 @@ lk_status compact_run(struct lk_db *db)
 	m = mem_calloc(1, sizeof *m);
 	if (!m)
 		return err_set(LK_NOMEM, "lk_compact");
-	pthread_mutex_lock(&db->compact_mu);
+	mutex_lock(&db->compact_mu);
 	st = check_before_compact(db);
 	if (st == LK_OK)
 		st = commit_seal_if_dead(db);
@@ -775,7 +782,7 @@ lk_status compact_run(struct lk_db *db)
 	}
 	if (m->n)
 		auto_snapshot(db);
-	pthread_mutex_unlock(&db->compact_mu);
+	mutex_unlock(&db->compact_mu);
 	mem_free(m);
 	return st;
 }
@@ -789,7 +796,7 @@ static unsigned dead_pct(struct lk_db *db)
 {
 	uint64_t live = 0, dead = 0;
 
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 		const struct segment *s = db->segs[i];
 
@@ -798,7 +805,7 @@ static unsigned dead_pct(struct lk_db *db)
 		live += s->live_bytes;
 		dead += dead_of(s);
 	}
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	return live + dead ? (unsigned)(dead * 100 / (live + dead)) : 0;
 }
 
@@ -827,12 +834,12 @@ static void compactor_main(void *arg)
 			if (idle ? pct < db->opts.compact_idle_pct
 				 : pct < db->opts.compact_dead_pct)
 				break;
-			pthread_mutex_lock(&db->compact_mu);
+			mutex_lock(&db->compact_mu);
 			st = compact_one(db, idle ? RUN_DEAD_PCT_IDLE
 						  : RUN_DEAD_PCT_LOAD,
 					 RUN_DEAD_BYTES_MIN, NULL, NULL, NULL,
 					 &done);
-			pthread_mutex_unlock(&db->compact_mu);
+			mutex_unlock(&db->compact_mu);
 			compacted |= st == LK_OK && done;
 			if (st != LK_OK)
 				atomic_fetch_add(&db->compact_failures, 1);
@@ -842,9 +849,9 @@ static void compactor_main(void *arg)
 		if (db->opts.snapshot_every_bytes && !atomic_load(&db->halted) &&
 		    (compacted || snapshot_behind(db) >=
 					  db->opts.snapshot_every_bytes)) {
-			pthread_mutex_lock(&db->compact_mu);
+			mutex_lock(&db->compact_mu);
 			auto_snapshot(db);
-			pthread_mutex_unlock(&db->compact_mu);
+			mutex_unlock(&db->compact_mu);
 		}
 		if (st != LK_OK && wait_us(db, RETRY_MS * 1000u))
 			break;
@@ -859,8 +866,8 @@ lk_status compact_init(struct lk_db *db)
 	st = io->wait_new(io->ctx, &db->compact_wait);
 	if (st != LK_OK)
 		return st;
-	pthread_mutex_init(&db->compact_mu, NULL);
-	pthread_mutex_init(&db->compact_cv_mu, NULL);
+	mutex_init(&db->compact_mu, LOCK_COMPACT);
+	mutex_init(&db->compact_cv_mu, LOCK_COMPACT_CV);
 	db->compact_inited = 1;
 	if (db->readonly || (db->opts.compact_dead_pct == 0 &&
 			     db->opts.snapshot_every_bytes == 0))
@@ -877,9 +884,9 @@ void compact_stop(struct lk_db *db)
 
 	if (!db->compact_inited)
 		return;
-	pthread_mutex_lock(&db->compact_cv_mu);
+	mutex_lock(&db->compact_cv_mu);
 	db->compact_stop = 1;
-	pthread_mutex_unlock(&db->compact_cv_mu);
+	mutex_unlock(&db->compact_cv_mu);
 	io->wait_stop(io->ctx, db->compact_wait);
 	if (db->compactor)
 		io->thread_join(io->ctx, db->compactor);
@@ -892,7 +899,7 @@ void compact_free(struct lk_db *db)
 		return;
 	db->io->wait_free(db->io->ctx, db->compact_wait);
 	db->compact_wait = NULL;
-	pthread_mutex_destroy(&db->compact_cv_mu);
-	pthread_mutex_destroy(&db->compact_mu);
+	mutex_destroy(&db->compact_cv_mu);
+	mutex_destroy(&db->compact_mu);
 	db->compact_inited = 0;
 }

@@ -8,7 +8,6 @@
  * When the pool is empty a caller makes a fresh context and the pool keeps
  * it afterwards if there is room.
  */
-#include <assert.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "compress.h"
 #include "endian.h"
@@ -121,7 +121,7 @@ lk_status compressor_pack(struct compressor *c, const void *in, size_t in_len,
 	ZSTD_CCtx *z;
 	uint8_t *buf;
 
-	assert(in_len <= LK_VALUE_BYTES_MAX);
+	LK_ASSERT(in_len <= LK_VALUE_BYTES_MAX);
 	*out = NULL;
 	if (in_len < LK_COMPRESS_MIN_BYTES)
 		return LK_NOT_FOUND;

@@ -68,33 +68,14 @@ static void db_free(struct lk_db *db)
 		io->close(io->ctx, db->lock);
 	if (db->dir)
 		io->dir_close(io->ctx, db->dir);
-	pthread_rwlock_destroy(&db->ix_lock);
-	pthread_mutex_destroy(&db->write_mu);
-	pthread_mutex_destroy(&db->log_mu);
-	pthread_mutex_destroy(&db->ns_mu);
+	rwlock_destroy(&db->ix_lock);
+	mutex_destroy(&db->write_mu);
+	mutex_destroy(&db->log_mu);
+	mutex_destroy(&db->ns_mu);
 	db->magic = DB_MAGIC_CLOSED;
 	mem_free(db);
 }
 
-/* Readers take ix_lock briefly and often; a writer takes it to apply a
- * group that is already on disk and that its committers wait for.  Where
- * the C library lets us say so (glibc), a waiting writer goes before new
- * readers; elsewhere the default policy holds, and reads are short anyway
- * (they read records after releasing the lock). */
-static void init_ix_lock(pthread_rwlock_t *lock)
-{
-#ifdef __GLIBC__
-	pthread_rwlockattr_t attr;
-
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(
-		&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-#else
-	pthread_rwlock_init(lock, NULL);
-#endif
-}
 
 static lk_status check_options(const lk_options *o)
 {
@@ -184,10 +165,14 @@ static lk_status open_db(lk_db **out, const char *path,
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
 	db->snap_ignore = snap_ignore;
 	db->report.version = LK_REPORT_VERSION;
-	init_ix_lock(&db->ix_lock);
-	pthread_mutex_init(&db->write_mu, NULL);
-	pthread_mutex_init(&db->log_mu, NULL);
-	pthread_mutex_init(&db->ns_mu, NULL);
+	/* Readers take ix_lock briefly and often; a writer takes it to
+	 * apply a group that is already on disk and that its committers
+	 * wait for: a waiting writer goes before new readers (where the C
+	 * library lets us say so). */
+	rwlock_init(&db->ix_lock, LOCK_IX, 1);
+	mutex_init(&db->write_mu, LOCK_WRITE);
+	mutex_init(&db->log_mu, LOCK_LOG);
+	mutex_init(&db->ns_mu, LOCK_NS);
 
 	st = io->dir_open(io->ctx, path,
 			  !db->readonly && (opts->flags & LK_OPEN_CREATE), &db->dir);
@@ -275,10 +260,10 @@ lk_status lk_close(lk_db *db)
 	if (st == LK_OK && !db->readonly && db->opts.snapshot_every_bytes &&
 	    !atomic_load(&db->halted) &&
 	    snapshot_behind(db) >= LK_SNAPSHOT_CLOSE_MIN_BYTES) {
-		pthread_mutex_lock(&db->compact_mu);
+		mutex_lock(&db->compact_mu);
 		if (snapshot_write(db) != LK_OK)
 			atomic_fetch_add(&db->snapshot_failures, 1);
-		pthread_mutex_unlock(&db->compact_mu);
+		mutex_unlock(&db->compact_mu);
 	}
 	db_free(db);
 	return st;
@@ -294,9 +279,9 @@ lk_status lk_snapshot(lk_db *db)
 		st = err_set(LK_READONLY, "lk_snapshot: the handle is "
 					  "read-only");
 	} else {
-		pthread_mutex_lock(&db->compact_mu);
+		mutex_lock(&db->compact_mu);
 		st = snapshot_write(db);
-		pthread_mutex_unlock(&db->compact_mu);
+		mutex_unlock(&db->compact_mu);
 	}
 	handle_leave(db, DB_USE_WRITE);
 	return st;
@@ -344,7 +329,7 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 	if (st != LK_OK)
 		return st;
 	hash = record_key_hash(ns, key, key_len);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	n = index_candidates(db->ix, (uint8_t)ns, hash, cand, expiring,
 			     LOOKUP_CANDIDATES);
 	if (n > LOOKUP_CANDIDATES)
@@ -354,7 +339,7 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 		seg[i] = db->segs[cand[i].seg];
 		segtable_pin(seg[i]);
 	}
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	if (n == 0)
 		return LK_NOT_FOUND;
 	if (n <= LOOKUP_CANDIDATES) {
@@ -473,12 +458,12 @@ lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns)
 		return err_set(LK_INVALID, "lk_count: NULL count");
 	if (ns == 0 || ns > LK_NS_COUNT_MAX)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	*count = index_count(db->ix, (uint8_t)ns);
 	/* Only records that carry an expiry need a read to be counted. */
 	if (index_expiring(db->ix, (uint8_t)ns))
 		index_foreach(db->ix, (int)ns, count_expired, &cc);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	*count -= cc.expired;
 	return cc.st;
 }
@@ -596,8 +581,8 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	st = abi_size(&size, ABI_STATS, out->version);
 	if (st != LK_OK)
 		return st;
-	pthread_mutex_lock(&db->log_mu);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	mutex_lock(&db->log_mu);
+	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 		const struct segment *s = db->segs[i];
 
@@ -612,8 +597,8 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	stats->live_keys = index_keys(db->ix) - index_count(db->ix, 0);
 	stats->index_bytes = index_bytes(db->ix);
 	stats->index_slots = index_slots(db->ix);
-	pthread_rwlock_unlock(&db->ix_lock);
-	pthread_mutex_unlock(&db->log_mu);
+	rwlock_unlock(&db->ix_lock);
+	mutex_unlock(&db->log_mu);
 	stats->seq_last = atomic_load(&db->seq_last);
 	stats->commits = atomic_load(&db->commits);
 	stats->sync_calls = atomic_load(&db->sync_calls);
@@ -666,8 +651,8 @@ static lk_status list_segments(lk_segment_info **out, size_t *count,
 	all = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *all);
 	if (!all)
 		return err_set(LK_NOMEM, "listing segments");
-	pthread_mutex_lock(&db->log_mu);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	mutex_lock(&db->log_mu);
+	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && n < LK_SEGMENT_COUNT_MAX;
 	     i++) {
 		const struct segment *s = db->segs[i];
@@ -683,8 +668,8 @@ static lk_status list_segments(lk_segment_info **out, size_t *count,
 		all[n].dead_bytes = s->data_end - SEG_HEADER_BYTES - s->live_bytes;
 		n++;
 	}
-	pthread_rwlock_unlock(&db->ix_lock);
-	pthread_mutex_unlock(&db->log_mu);
+	rwlock_unlock(&db->ix_lock);
+	mutex_unlock(&db->log_mu);
 	qsort(all, n, sizeof *all, info_cmp);
 	*out = all;
 	*count = n;
@@ -764,9 +749,9 @@ lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
 		return err_set(LK_INVALID, "lk_ns_keys: NULL keys");
 	if (ns == 0 || ns > LK_NS_COUNT_MAX)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	*keys = index_count(db->ix, (uint8_t)ns);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	return LK_OK;
 }
 

@@ -4,8 +4,8 @@
  * is it open, count this use in so that lk_close() waits for it (see
  * `users` in handle.h), and is a record expired at the handle's clock.
  */
-#include <assert.h>
 
+#include "contract.h"
 #include "error.h"
 #include "handle.h"
 
@@ -26,7 +26,7 @@ lk_status handle_enter(struct lk_db *db, enum db_use use)
 	 * written to. */
 	if (st != LK_OK)
 		return st;
-	assert(use < DB_USE_COUNT);
+	LK_ASSERT(use < DB_USE_COUNT);
 	atomic_fetch_add(&db->users[use], 1);
 	st = handle_check(db);
 	if (st != LK_OK)
@@ -38,7 +38,7 @@ void handle_leave(struct lk_db *db, enum db_use use)
 {
 	uint32_t was = atomic_fetch_sub(&db->users[use], 1);
 
-	assert(was > 0);
+	LK_ASSERT(was > 0);
 	(void)was;
 }
 

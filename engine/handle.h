@@ -14,10 +14,13 @@
  * a cycle.  Every module still reads the handle's fields directly:
  * giving each its own state struct is the next step (issue 8).
  *
- * Locks, in the order they are taken:
+ * Locks, in the order they are taken (their ranks in lock.h, which
+ * asserts the order and every "caller holds" in all builds):
  *   compact_mu one compaction at a time (compact.c); held across all its
  *              steps, it takes log_mu (lk_compact seals the active
  *              segment) and ix_lock briefly, never write_mu.
+ *   ns_mu      the table of namespace names; lk_ns_open holds it while it
+ *              commits a new name, so it comes before write_mu.
  *   write_mu   the queue of committers; the head of the queue is the
  *              leader and the only thread that appends to the log.
  *   log_mu     the active segment's write state (data_end, file_size,
@@ -26,7 +29,7 @@
  *              live_bytes.  Readers hold it shared while they look up and
  *              read a record; the leader holds it exclusively while it
  *              applies a synced group, and while it adds a segment.
- *   ns_mu      the table of namespace names.
+ *   compact_cv_mu  the compactor's stop flag, taken alone.
  * The leader never holds ix_lock while it writes or syncs, so readers
  * wait at most for the in-memory part of a commit.
  */
@@ -40,6 +43,7 @@
 #include "compress.h"
 #include "index.h"
 #include "io.h"
+#include "lock.h"
 #include "logkeep_limits.h"
 #include "segment.h"
 
@@ -61,7 +65,7 @@ struct lk_db {
 	int readonly;
 	uint8_t db_id[SEG_DB_ID_BYTES];
 
-	pthread_rwlock_t ix_lock;
+	struct lk_rwlock ix_lock;
 	struct index *ix;
 	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
 	_Atomic uint32_t seg_count;
@@ -70,9 +74,9 @@ struct lk_db {
 				     for the next one (under log_mu) */
 	_Atomic uint64_t seq_last;
 
-	pthread_mutex_t write_mu;
+	struct lk_mutex write_mu;
 	struct writer *wq_head, *wq_tail;
-	pthread_mutex_t log_mu;
+	struct lk_mutex log_mu;
 	_Atomic int halted;      /* 0, or LK_HALTED once a sync failed, or
 				    LK_CORRUPT once the scrub found damage */
 	uint8_t *group_buf;
@@ -85,14 +89,14 @@ struct lk_db {
 
 	struct compressor *cmp;
 
-	pthread_mutex_t ns_mu;
+	struct lk_mutex ns_mu;
 	char *ns_names[LK_NS_COUNT_MAX + 1];
 
 	/* compact.c: compact_mu lets one compaction run at a time, taken
 	 * before ix_lock; compact_stop (under compact_cv_mu) and stopping
 	 * compact_wait end the thread's sleeps and the rate limit's. */
-	pthread_mutex_t compact_mu;
-	pthread_mutex_t compact_cv_mu;
+	struct lk_mutex compact_mu;
+	struct lk_mutex compact_cv_mu;
 	lk_io_wait *compact_wait;
 	lk_io_thread *compactor; /* or NULL */
 	int compact_inited;

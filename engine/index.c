@@ -7,9 +7,9 @@
  * lookup stops at the first slot whose entry is closer to home than the
  * lookup is, and misses are as cheap as hits.
  */
-#include <assert.h>
 #include <string.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "endian.h"
 #include "error.h"
@@ -73,7 +73,7 @@ static struct slot make_slot(uint8_t ns, uint32_t h31, int expiring,
 	struct slot s;
 	uint32_t size = loc.size < IX_SIZE_LARGE ? loc.size : IX_SIZE_LARGE;
 
-	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
+	LK_ASSERT(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
 	s.w0 = loc.offset;
 	s.w1 = loc.seg << 20 | size << 8 | ns;
 	s.w2 = h31 << 1 | (expiring ? 1u : 0u);
@@ -234,7 +234,7 @@ static lk_status find(struct index *ix, uint8_t ns, uint32_t h31,
 		}
 		pos = next(ix, pos);
 		d++;
-		assert(d <= ix->cap);
+		LK_ASSERT(d <= ix->cap);
 	}
 }
 
@@ -293,7 +293,7 @@ lk_status index_put(struct index *ix, uint8_t ns, uint64_t hash,
 	}
 	if (st != LK_NOT_FOUND)
 		return st;
-	assert(((uint64_t)ix->keys + 1) * LOAD_DEN <=
+	LK_ASSERT(((uint64_t)ix->keys + 1) * LOAD_DEN <=
 	       (uint64_t)ix->cap * LOAD_NUM + LOAD_DEN);
 	place(ix, s);
 	ix->keys++;
@@ -438,7 +438,7 @@ uint32_t index_export_slots(const struct index *ix)
 	slots = (uint64_t)ix->keys + ix->keys * 7u / 8u + 1u;
 	if (slots < INITIAL_SLOTS)
 		slots = INITIAL_SLOTS;
-	assert(slots < ix->cap && index_slots_fit(slots, ix->keys));
+	LK_ASSERT(slots < ix->cap && index_slots_fit(slots, ix->keys));
 	return (uint32_t)slots;
 }
 
@@ -452,7 +452,7 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
 		return export_table(ix, seg_map, out);
 	/* Re-placed into a table of `slots`: the same entries, the same
 	 * Robin Hood order a load checks, fewer slots. */
-	assert(scratch);
+	LK_ASSERT(scratch);
 	t.slots = scratch;
 	t.cap = slots;
 	memset(t.slots, 0, (size_t)slots * sizeof *t.slots);
@@ -533,7 +533,7 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 	int first = im->done == 0;
 	uint8_t run_ns = 0;
 
-	assert(seg_bytes && seg_large);
+	LK_ASSERT(seg_bytes && seg_large);
 	if (n > im->keys - im->done)
 		return import_fail(ix, why, "more entries than keys");
 	for (size_t i = 0; i < n; i++, e += IX_SLOT_BYTES) {

@@ -86,7 +86,7 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 	it->pins = mem_calloc(IX_SEG_SLOTS, sizeof *it->pins);
 	if (!it->pins)
 		goto nomem;
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	it->cap = (size_t)index_count(db->ix, (uint8_t)ns);
 	it->locs = mem_alloc((it->cap ? it->cap : 1) * sizeof *it->locs);
 	if (it->locs) {
@@ -99,7 +99,7 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 				segtable_pin(it->pins[i]);
 		}
 	}
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	if (!it->locs)
 		goto nomem;
 	/* Log order reads the segments sequentially. */

@@ -92,6 +92,8 @@ static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
 /* Caller holds ns_mu. */
 static lk_status ns_lookup(uint32_t *ns, struct lk_db *db, const char *name)
 {
+	LK_ASSERT(mutex_held(&db->ns_mu));
+
 	for (uint32_t i = 2; i <= LK_NS_COUNT_MAX; i++) {
 		if (db->ns_names[i] && strcmp(db->ns_names[i], name) == 0) {
 			*ns = i;
@@ -107,9 +109,9 @@ lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name)
 
 	if (st != LK_NOT_FOUND)
 		return st;
-	pthread_mutex_lock(&db->ns_mu);
+	mutex_lock(&db->ns_mu);
 	st = ns_lookup(ns, db, name);
-	pthread_mutex_unlock(&db->ns_mu);
+	mutex_unlock(&db->ns_mu);
 	return st;
 }
 
@@ -124,7 +126,7 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	if (st != LK_NOT_FOUND)
 		return st;
 	len = strlen(name);
-	pthread_mutex_lock(&db->ns_mu);
+	mutex_lock(&db->ns_mu);
 	st = ns_lookup(ns, db, name);
 	if (st == LK_OK || db->readonly)
 		goto out;
@@ -157,7 +159,7 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	}
 	lk_batch_free(b);
 out:
-	pthread_mutex_unlock(&db->ns_mu);
+	mutex_unlock(&db->ns_mu);
 	return st;
 }
 
@@ -175,11 +177,11 @@ lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns)
 	}
 	if (ns == 0 || ns > LK_NS_COUNT_MAX)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	pthread_mutex_lock(&db->ns_mu);
+	mutex_lock(&db->ns_mu);
 	if (db->ns_names[ns])
 		snprintf(buf, cap, "%s", db->ns_names[ns]);
 	else
 		st = err_set(LK_NOT_FOUND, "no namespace %u", ns);
-	pthread_mutex_unlock(&db->ns_mu);
+	mutex_unlock(&db->ns_mu);
 	return st;
 }

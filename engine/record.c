@@ -10,12 +10,12 @@
  * read past the buffer.  The encoder asserts each property the decoder
  * verifies.
  */
-#include <assert.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "contract.h"
 #include "endian.h"
 #include "logkeep_limits.h"
 #include "record.h"
@@ -83,13 +83,13 @@ static size_t payload_size(const struct record *r)
 		return 4 + varint_size(r->count) +
 		       (r->flags & REC_F_SEG_HASH ? 8u : 0u);
 	}
-	assert(0 && "unknown record type");
+	LK_ASSERT(0 && "unknown record type");
 	return 0;
 }
 
 static size_t body_size(const struct record *r, uint64_t seq_base)
 {
-	assert(r->seq >= seq_base && r->seq <= REC_SEQ_MAX);
+	LK_ASSERT(r->seq >= seq_base && r->seq <= REC_SEQ_MAX);
 	return 2 + varint_size(r->seq - seq_base) + payload_size(r);
 }
 
@@ -106,16 +106,16 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 	size_t body = body_size(r, seq_base);
 	size_t n = 4;
 
-	assert(r->type >= REC_PUT && r->type <= REC_SEAL);
-	assert(r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) == 0
+	LK_ASSERT(r->type >= REC_PUT && r->type <= REC_SEAL);
+	LK_ASSERT(r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) == 0
 	       : r->type == REC_PUT ? (r->flags & ~REC_F_MASK) == 0
 				    : r->flags == 0);
-	assert(r->type == REC_PUT || r->type == REC_DEL || r->ns == 0);
-	assert(!(r->flags & REC_F_EXPIRY) || r->expire_at_ms != 0);
-	assert(r->type > REC_DEL ||
+	LK_ASSERT(r->type == REC_PUT || r->type == REC_DEL || r->ns == 0);
+	LK_ASSERT(!(r->flags & REC_F_EXPIRY) || r->expire_at_ms != 0);
+	LK_ASSERT(r->type > REC_DEL ||
 	       (r->key_len >= 1 && r->key_len <= LK_KEY_BYTES_MAX));
-	assert(body <= LK_RECORD_BYTES_MAX);
-	assert(r->type <= REC_DEL || r->seq == seq_base);
+	LK_ASSERT(body <= LK_RECORD_BYTES_MAX);
+	LK_ASSERT(r->type <= REC_DEL || r->seq == seq_base);
 
 	n += put_varint(buf + n, body);
 	buf[n++] = (uint8_t)(r->type | r->flags);
@@ -147,7 +147,7 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 		}
 		break;
 	}
-	assert(n == record_encoded_size(r, seq_base));
+	LK_ASSERT(n == record_encoded_size(r, seq_base));
 	put_u32(buf, (uint32_t)XXH3_64bits_withSeed(buf + 4, n - 4, seed));
 	return n;
 }

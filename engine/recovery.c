@@ -30,13 +30,13 @@
  * the writer's compactions can no longer remove from under it, and it
  * lists again until the listing it opened is current.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "recovery.h"
 #include "endian.h"
@@ -1187,7 +1187,9 @@ lk_status recovery_open(struct lk_db *db)
 		snprintf(sc.unsealed_next, sizeof sc.unsealed_next, "%s",
 			 e->name);
 		db->report.segments_removed++;
+		rwlock_wrlock(&db->ix_lock);
 		segtable_remove(db, e);
+		rwlock_unlock(&db->ix_lock);
 		segtable_unpin(db, e);
 		n--;
 	}
@@ -1247,7 +1249,7 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	size_t n = 0;
 	lk_status st;
 
-	assert(fn);
+	LK_ASSERT(fn);
 	memset(report, 0, sizeof *report);
 	report->version = LK_REPORT_VERSION;
 	/* open_chain finds the directory and the read-only flag in a db;

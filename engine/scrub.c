@@ -144,8 +144,8 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 	if (!v)
 		return err_set(LK_NOMEM, "lk_scrub: %u segments",
 			       (unsigned)IX_SEG_SLOTS);
-	pthread_mutex_lock(&db->log_mu);
-	pthread_rwlock_rdlock(&db->ix_lock);
+	mutex_lock(&db->log_mu);
+	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 		struct segment *s = db->segs[i];
 
@@ -157,8 +157,8 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 		v[k].sealed = s->sealed;
 		k++;
 	}
-	pthread_rwlock_unlock(&db->ix_lock);
-	pthread_mutex_unlock(&db->log_mu);
+	rwlock_unlock(&db->ix_lock);
+	mutex_unlock(&db->log_mu);
 	*out = v;
 	*n = k;
 	return LK_OK;

@@ -7,11 +7,11 @@
  * per record.  The window grows only as far as the largest record the
  * format allows, so a hostile length cannot make it allocate more.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "endian.h"
 #include "error.h"
@@ -99,8 +99,8 @@ int seg_parse_name(const char *name, uint64_t *seq, uint32_t *generation)
 void seg_header_encode(uint8_t out[SEG_HEADER_BYTES],
 		       const struct seg_header *h)
 {
-	assert(h->seq > 0 && h->seq <= REC_SEQ_MAX && h->seq_prev < h->seq);
-	assert(h->record_seq_base > 0 && h->record_seq_base <= REC_SEQ_MAX);
+	LK_ASSERT(h->seq > 0 && h->seq <= REC_SEQ_MAX && h->seq_prev < h->seq);
+	LK_ASSERT(h->record_seq_base > 0 && h->record_seq_base <= REC_SEQ_MAX);
 	memset(out, 0, SEG_HEADER_BYTES);
 	memcpy(out, seg_magic, sizeof seg_magic);
 	put_u16(out + 8, h->version);
@@ -399,7 +399,7 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 	size_t want;
 	lk_status st;
 
-	assert(n <= LK_RECORD_BYTES_MAX + REC_PREFIX_BYTES_MAX);
+	LK_ASSERT(n <= LK_RECORD_BYTES_MAX + REC_PREFIX_BYTES_MAX);
 	if (off >= r->win_off && off - r->win_off <= r->win_len &&
 	    r->win_len - (off - r->win_off) >= n) {
 		*p = r->buf + (off - r->win_off);

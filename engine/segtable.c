@@ -10,10 +10,10 @@
  * change the log (recovery, commit, compaction, snapshot, scrub, backup),
  * none of which calls another through it; db.c, on top, calls them all.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <string.h>
 
+#include "contract.h"
 #include "alloc.h"
 #include "error.h"
 #include "segtable.h"
@@ -25,7 +25,7 @@
 lk_status segtable_read(struct lk_db *db, struct ix_loc loc,
 			 struct record *rec, uint8_t **out)
 {
-	assert(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
+	LK_ASSERT(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
 	return segtable_read_at(db, db->segs[loc.seg], loc, rec, out);
 }
 
@@ -179,7 +179,9 @@ lk_status segtable_add(struct lk_db *db, struct segment *s)
 
 void segtable_remove(struct lk_db *db, struct segment *s)
 {
-	assert(db->segs[s->slot] == s);
+	LK_ASSERT(rwlock_held_excl(&db->ix_lock));
+
+	LK_ASSERT(db->segs[s->slot] == s);
 	db->segs[s->slot] = NULL;
 	db->seg_count--;
 }

@@ -125,6 +125,8 @@ static lk_status grow(void **buf, size_t *cap, uint64_t len)
  * tail hashes) into c.  Caller holds log_mu and ix_lock (shared). */
 static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 {
+	LK_ASSERT(mutex_held(&db->log_mu) && rwlock_held(&db->ix_lock));
+
 	uint16_t map[IX_SEG_SLOTS] = { 0 };
 	struct snap_header *h = &c->hdr;
 	uint32_t slots = index_export_slots(db->ix);
@@ -182,11 +184,11 @@ static lk_status reserve_capture(struct lk_db *db, struct capture *c)
 	int sparse;
 	lk_status st;
 
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	slots = index_export_slots(db->ix);
 	sparse = slots != index_slots(db->ix);
 	keys = index_keys(db->ix);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	keys += keys / 8 + 1024;
 	slots += slots / 2;
 	len = SNAP_HEADER_BYTES + (uint64_t)LK_SEGMENT_COUNT_MAX * SNAP_SEG_BYTES +
@@ -274,6 +276,8 @@ uint64_t snapshot_behind(struct lk_db *db)
  * is of this very state.  Caller holds log_mu. */
 static int current(struct lk_db *db)
 {
+	LK_ASSERT(mutex_held(&db->log_mu));
+
 	const struct segment *a = db->active;
 
 	return !a || (db->snap_serial && db->snap_seg_seq == a->hdr.seq &&
@@ -292,9 +296,9 @@ lk_status snapshot_write(struct lk_db *db)
 
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	a = current(db) ? NULL : db->active;
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	if (!a)
 		return LK_OK;
 	c = mem_calloc(1, sizeof *c);
@@ -305,17 +309,17 @@ lk_status snapshot_write(struct lk_db *db)
 		mem_free(c);
 		return st;
 	}
-	pthread_mutex_lock(&db->log_mu);
+	mutex_lock(&db->log_mu);
 	st = commit_sync_held(db);
 	a = current(db) ? NULL : db->active; /* a writer may have come */
 	if (st == LK_OK && a) {
-		pthread_rwlock_rdlock(&db->ix_lock);
+		rwlock_rdlock(&db->ix_lock);
 		st = encode(db, c, serial);
-		pthread_rwlock_unlock(&db->ix_lock);
+		rwlock_unlock(&db->ix_lock);
 		c->compactions = atomic_load(&db->compactions);
 		c->log_mark = atomic_load(&db->log_bytes_written);
 	}
-	pthread_mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->log_mu);
 	if (st != LK_OK || !a)
 		goto out;
 
@@ -855,9 +859,9 @@ static lk_status digest_of(struct lk_db *db, uint64_t *d)
 		if (db->segs[i])
 			ids[i] = db->segs[i]->hdr.seq ^
 				 (uint64_t)db->segs[i]->hdr.generation << 48;
-	pthread_rwlock_rdlock(&db->ix_lock);
+	rwlock_rdlock(&db->ix_lock);
 	*d = index_digest(db->ix, ids);
-	pthread_rwlock_unlock(&db->ix_lock);
+	rwlock_unlock(&db->ix_lock);
 	mem_free(ids);
 	return LK_OK;
 }

@@ -5,9 +5,9 @@
  * The encoders assert what the decoders verify, so a file this library
  * writes always reads back.
  */
-#include <assert.h>
 #include <string.h>
 
+#include "contract.h"
 #include "endian.h"
 #include "logkeep_limits.h"
 #include "record.h"
@@ -44,7 +44,7 @@ static const char *counts_invalid(uint32_t seg_count, uint32_t slots,
 void snap_header_encode(uint8_t out[SNAP_HEADER_BYTES],
 			const struct snap_header *h)
 {
-	assert(counts_invalid(h->seg_count, h->index_slots, h->keys) == NULL);
+	LK_ASSERT(counts_invalid(h->seg_count, h->index_slots, h->keys) == NULL);
 	memset(out, 0, SNAP_HEADER_BYTES);
 	memcpy(out + SNAP_H_MAGIC, snap_magic, sizeof snap_magic);
 	put_u16(out + SNAP_H_VERSION, SNAP_VERSION);
@@ -114,7 +114,7 @@ static const char *seg_invalid(const struct snap_seg *s)
 
 void snap_seg_encode(uint8_t out[SNAP_SEG_BYTES], const struct snap_seg *s)
 {
-	assert(seg_invalid(s) == NULL);
+	LK_ASSERT(seg_invalid(s) == NULL);
 	memset(out, 0, SNAP_SEG_BYTES);
 	put_u64(out + SNAP_S_SEQ, s->seq);
 	put_u64(out + SNAP_S_SEQ_PREV, s->seq_prev);

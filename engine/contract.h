@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contract.h - assertions that stay on in every build, for the engine's
+ * preconditions, postconditions and invariants (STYLE.md: programmer
+ * errors assert, operating errors return a status; never assert on bytes
+ * from disk).
+ *
+ * <assert.h> disappears under NDEBUG, which a release build of an
+ * embedding project may well set; LK_ASSERT does not.  A failed one
+ * prints the file, the line and the expression, and aborts: a broken
+ * contract inside a storage engine is safer stopped than continued.
+ * Each costs a predictable branch; bench/ measures the whole engine with
+ * them (README, Performance).
+ */
+#ifndef LK_CONTRACT_H
+#define LK_CONTRACT_H
+
+#if defined(__GNUC__)
+#define LK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LK_NORETURN __attribute__((noreturn))
+#else
+#define LK_LIKELY(x) (x)
+#define LK_NORETURN
+#endif
+
+/* Prints "logkeep: FILE:LINE: contract broken: EXPR" and aborts. */
+LK_NORETURN void lk_contract_failed(const char *file, int line,
+				    const char *expr);
+
+#define LK_ASSERT(cond)                                                        \
+	((void)(LK_LIKELY(cond) ? 0                                            \
+				: (lk_contract_failed(__FILE__, __LINE__,      \
+						      #cond),                  \
+				   0)))
+
+#endif /* LK_CONTRACT_H */
