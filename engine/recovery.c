@@ -1291,6 +1291,8 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		}
 		report->segments_read++;
 		if (sc.rotation_cut) {
+			/* its header was read, as open counts it */
+			report->segments_read++;
 			report->segments_removed++;
 			problem(&sc, LK_PROBLEM_TORN_TAIL, segs[n - 1]->hdr.seq,
 				segs[n - 1]->name, 0,

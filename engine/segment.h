@@ -170,8 +170,9 @@ void seg_reader_free(struct seg_reader *r);
 lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 			 const uint8_t **p, size_t *got);
 
-/* Returns 1 if every byte of [from, r->end) is zero (0 on any read error:
- * the caller then treats the bytes as not known to be zero). */
+/* Returns 1 if every byte of [from, r->end) that the file holds is zero
+ * (a file that ends before r->end holds nothing past its end); 0 on any
+ * read error: the caller then treats the bytes as not known to be zero. */
 int seg_reader_zero_from(struct seg_reader *r, uint64_t from);
 
 /* Reads and decodes the record at `off` of s into *rec, with its bytes in

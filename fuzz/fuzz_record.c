@@ -108,8 +108,9 @@ static void check_record(const struct record *r, const uint8_t *buf,
 	FUZZ_CHECK(record_peek_size(&peeked, buf, avail, &why) == LK_OK);
 	FUZZ_CHECK(peeked == r->size);
 	FUZZ_CHECK(r->type >= REC_PUT && r->type <= REC_SEAL);
-	FUZZ_CHECK((r->flags & ~REC_F_MASK) == 0);
-	FUZZ_CHECK(r->type == REC_PUT || r->flags == 0);
+	FUZZ_CHECK(r->type == REC_PUT    ? (r->flags & ~REC_F_MASK) == 0
+		   : r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) == 0
+					 : r->flags == 0);
 	FUZZ_CHECK(r->seq >= seq_base);
 	FUZZ_CHECK(!(r->flags & REC_F_EXPIRY) == !r->expire_at_ms);
 	if (r->type == REC_PUT || r->type == REC_DEL) {
