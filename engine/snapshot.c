@@ -21,9 +21,9 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "commit.h"
 #include "endian.h"
 #include "error.h"
-#include "commit.h"
 #include "segtable.h"
 #include "snapshot.h"
 #include "snapshot_format.h"
@@ -34,6 +34,9 @@
 /* Open looks at this many snapshot files, newest first: there is one but
  * after a crash between a rename and the removal of the older one. */
 #define SNAP_TRIES_MAX 4u
+/* The scrub reads a snapshot in steps of this size: one read a step
+ * costs little, and a router has the memory. */
+#define SNAP_SCRUB_CHUNK_BYTES (64u * 1024u)
 
 int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp)
 {
@@ -970,5 +973,107 @@ lk_status snapshot_cleanup(struct lk_db *db)
 	if (st == LK_OK && c->n)
 		st = io->dir_sync(io->ctx, db->dir);
 	mem_free(c);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The scrub's check                                                      */
+/* ---------------------------------------------------------------------- */
+
+lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
+			 uint64_t *offset,
+			 const char **why, uint64_t *bytes_read)
+{
+	const lk_io *io = db->io;
+	uint8_t head[SNAP_HEADER_BYTES], trailer[SNAP_TRAILER_BYTES];
+	struct rec_hasher *meta = NULL, *entries = NULL;
+	uint64_t serial = atomic_load(&db->snap_serial), size = 0, meta_len;
+	struct snap_header h;
+	lk_io_file *f = NULL;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	lk_status st;
+
+	*why = NULL;
+	*offset = 0;
+	if (serial == 0)
+		return LK_NOT_FOUND;
+	snap_name(name, serial, 0);
+	st = io->open(io->ctx, db->dir, name, LK_IO_READ, &f);
+	/* Replaced by a newer one since the serial was read: next time. */
+	if (st == LK_NOT_FOUND)
+		return LK_NOT_FOUND;
+	if (st == LK_OK)
+		st = io->size(io->ctx, f, &size);
+	if (st == LK_OK)
+		st = io->pread(io->ctx, f, head, sizeof head, 0, &got);
+	if (st != LK_OK)
+		goto out;
+	*bytes_read += got;
+	if (got < sizeof head || size < SNAP_HEADER_BYTES + SNAP_TRAILER_BYTES) {
+		*why = "snapshot shorter than its header and trailer";
+		st = LK_CORRUPT;
+		goto out;
+	}
+	st = snap_header_decode(&h, head, why);
+	if (st == LK_OK && h.file_bytes != size) {
+		*why = "snapshot's size is not the one its header declares";
+		st = LK_CORRUPT;
+	}
+	if (st != LK_OK)
+		goto out;
+	meta_len = snap_meta_bytes(h.seg_count, h.index_slots);
+	meta = record_hasher_new(0);
+	entries = record_hasher_new(0);
+	buf = mem_alloc(SNAP_SCRUB_CHUNK_BYTES);
+	if (!meta || !entries || !buf) {
+		st = err_set(LK_NOMEM, "scrubbing snapshot %s", name);
+		goto out;
+	}
+	/* One pass: the meta region, then the entries, then the trailer. */
+	for (uint64_t off = 0; off < size - SNAP_TRAILER_BYTES; off += got) {
+		uint64_t end = off < meta_len ? meta_len
+					      : size - SNAP_TRAILER_BYTES;
+		size_t want = end - off < SNAP_SCRUB_CHUNK_BYTES
+				      ? (size_t)(end - off)
+				      : SNAP_SCRUB_CHUNK_BYTES;
+
+		st = io->pread(io->ctx, f, buf, want, off, &got);
+		if (st == LK_OK && got < want) {
+			*why = "snapshot ends before its declared size";
+			st = LK_CORRUPT;
+		}
+		if (st != LK_OK)
+			goto out;
+		*bytes_read += got;
+		record_hasher_add(off < meta_len ? meta : entries, buf, got);
+	}
+	st = io->pread(io->ctx, f, trailer, sizeof trailer,
+		       size - SNAP_TRAILER_BYTES, &got);
+	if (st == LK_OK && got < sizeof trailer)
+		st = LK_CORRUPT;
+	if (st != LK_OK) {
+		*why = "snapshot's trailer unreadable";
+		goto out;
+	}
+	if (record_hasher_done(meta) != get_u64(trailer + SNAP_T_META_HASH)) {
+		*why = "checksum mismatch in the snapshot's segment table or "
+		       "bitmap";
+		st = LK_CORRUPT;
+	} else if (record_hasher_done(entries) !=
+		   get_u64(trailer + SNAP_T_ENTRIES_HASH)) {
+		*offset = meta_len;
+		*why = "checksum mismatch in the snapshot's index entries";
+		st = LK_CORRUPT;
+	}
+	meta = entries = NULL; /* done frees them */
+out:
+	if (meta)
+		(void)record_hasher_done(meta);
+	if (entries)
+		(void)record_hasher_done(entries);
+	mem_free(buf);
+	if (f)
+		io->close(io->ctx, f);
 	return st;
 }

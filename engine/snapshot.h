@@ -88,4 +88,14 @@ lk_status snapshot_write(struct lk_db *db);
  * when there is none): what the next open would replay. */
 uint64_t snapshot_behind(struct lk_db *db);
 
+/* The scrub's check of the newest snapshot file: its header, its size and
+ * both hashes, in one sequential read (no load).  Sets name (the file's)
+ * and, on damage, *offset and *why; adds what it read to *bytes_read.
+ * Returns LK_OK, LK_NOT_FOUND (no snapshot, or replaced meanwhile),
+ * LK_CORRUPT, LK_IO, LK_NOMEM.  A damaged snapshot costs a full replay at
+ * the next open, not data: the caller reports it and does not latch. */
+lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
+			 uint64_t *offset, const char **why,
+			 uint64_t *bytes_read);
+
 #endif /* LK_SNAPSHOT_H */

@@ -609,7 +609,10 @@ LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
  * hash of every byte of its segment before it, so lk_scrub() checks a
  * segment with one sequential read and no parsing, and parses it record
  * by record only to name the place of a mismatch (a version 1 segment,
- * without that hash, is always read record by record).
+ * without that hash, is always read record by record).  Then the newest
+ * snapshot file, whose header and two hashes are checked in one read; a
+ * damaged snapshot is reported (segment_seq 0, its file name) and counted
+ * but latches nothing: the log is intact, and the next open replays it.
  *
  * A writable handle with scrub_rate_bytes > 0 (the default) also runs
  * this in the background, on its own thread, at that rate (see

@@ -338,6 +338,52 @@ static void background_scrub_of_a_clean_log_changes_nothing(void **state)
 	CHECK_OK(lk_close(db));
 }
 
+/* The snapshot goes bad after open loaded it: the scrub reads it whole,
+ * names it, counts it, and latches nothing (the log is intact; the next
+ * open replays it instead). */
+static lk_status snap_name_one(void *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 5 && strcmp(name + n - 5, ".snap") == 0)
+		snprintf(arg, 64, "%s", name);
+	return LK_OK;
+}
+
+static void damaged_snapshot_is_reported_not_latched(void **state)
+{
+	lk_options o = options();
+	struct seen seen = { 0 };
+	char name[64] = "";
+	lk_recovery_report rep = LK_REPORT_INIT;
+	struct blob b;
+	lk_io_dir *d;
+	lk_db *db;
+
+	(void)state;
+	make_db();
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.snapshot_used);
+	CHECK_OK(mem->dir_open(mem->ctx, DIR, 0, &d));
+	CHECK_OK(mem->dir_list(mem->ctx, d, snap_name_one, name));
+	mem->dir_close(mem->ctx, d);
+	CHECK(name[0]);
+	b = file_read(mem, DIR, name);
+	CHECK(b.n > 200);
+	free(b.p);
+	flip_bit(mem, DIR, name, b.n - 40, 2); /* in the entries */
+
+	CHECK_ST(LK_CORRUPT, lk_scrub(db, on_problem, &seen));
+	CHECK(seen.problems == 1 && seen.seq == 0);
+	CHECK(strstr(lk_errmsg(), "snapshot") != NULL);
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "still", 5, "writes", 6, 0));
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_open(&db, DIR, &o)); /* the log, replayed */
+	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "still", 5));
+	CHECK_OK(lk_close(db));
+}
+
 /* Scrubs beside a writer on real files (ThreadSanitizer runs this suite):
  * the segments it pins stay readable while compaction and rotation go on,
  * and nothing the writer does looks like damage. */
@@ -394,6 +440,7 @@ int main(void)
 		T(background_scrub_finds_damage_at_its_rate),
 		T(background_scrub_of_a_clean_log_changes_nothing),
 		T(scrub_beside_a_writer_finds_nothing),
+		T(damaged_snapshot_is_reported_not_latched),
 #undef T
 	};
 
