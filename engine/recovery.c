@@ -89,7 +89,8 @@ struct scan {
 	lk_recovery_report *rep; /* filled in both modes */
 	char first[LK_ERRMSG_BYTES]; /* verify: the first problem */
 	const lk_io *io;
-	lk_io_dir *dir;
+	lk_io_dir *dir;          /* the data directory */
+	int readonly;            /* verify, or a read-only open */
 	lk_problem_fn fn;        /* verify mode */
 	void *arg;
 	struct seg_reader r;
@@ -746,7 +747,7 @@ static lk_status check_successor(struct scan *sc, const struct segment *s)
 	/* A reader beside a writer may have listed the directory just before
 	 * a rotation created the successor and sealed this one: the files
 	 * it opened are still one state of the log, ending here. */
-	if ((!sc->db || sc->db->readonly) &&
+	if (sc->readonly &&
 	    list_segments(&now, sc->io, sc->dir) == LK_OK) {
 		for (size_t i = 0; i < now.n; i++)
 			later |= now.v[i].seq > s->hdr.seq;
@@ -935,8 +936,7 @@ static lk_status open_chain(struct scan *sc, struct listing *l,
 			    struct segment **segs, size_t *count)
 {
 	const lk_io *io = sc->io;
-	struct lk_db *db = sc->db;
-	int readonly = !db || db->readonly;
+	int readonly = sc->readonly;
 	const struct seg_entry *prev = NULL;
 	lk_status st = LK_OK;
 	size_t n = 0, last = 0;
@@ -972,7 +972,7 @@ static lk_status open_chain(struct scan *sc, struct listing *l,
 		s = e->seg;
 		e->seg = NULL;
 		st = s ? LK_OK
-		       : seg_open(&s, io, db ? db->dir : NULL, e->name,
+		       : seg_open(&s, io, sc->dir, e->name,
 				  !readonly);
 		if (st != LK_OK) {
 			err_prefix("opening segment %s", e->name);
@@ -1071,28 +1071,28 @@ static lk_status repair(struct scan *sc)
 	const lk_io *io = sc->io;
 	lk_status st = LK_OK;
 
-	if (sc->db->readonly)
+	if (sc->readonly)
 		return LK_OK;
 	for (size_t i = 0; sc->listing && i < sc->listing->n; i++) {
 		const struct seg_entry *e = &sc->listing->v[i];
 
 		if (!e->leftover)
 			continue;
-		st = io->unlink(io->ctx, sc->db->dir, e->name);
+		st = io->unlink(io->ctx, sc->dir, e->name);
 		if (st != LK_OK) {
 			err_prefix("removing %s, left by a compaction", e->name);
 			return st;
 		}
 	}
 	if (sc->rep->compaction_leftovers) {
-		st = io->dir_sync(io->ctx, sc->db->dir);
+		st = io->dir_sync(io->ctx, sc->dir);
 		if (st != LK_OK)
 			return st;
 	}
 	if (sc->torn_name[0]) {
-		st = io->unlink(io->ctx, sc->db->dir, sc->torn_name);
+		st = io->unlink(io->ctx, sc->dir, sc->torn_name);
 		if (st == LK_OK)
-			st = io->dir_sync(io->ctx, sc->db->dir);
+			st = io->dir_sync(io->ctx, sc->dir);
 		if (st != LK_OK) {
 			err_prefix("removing the torn segment %s",
 				   sc->torn_name);
@@ -1100,9 +1100,9 @@ static lk_status repair(struct scan *sc)
 		}
 	}
 	if (sc->unsealed_next[0]) {
-		st = io->unlink(io->ctx, sc->db->dir, sc->unsealed_next);
+		st = io->unlink(io->ctx, sc->dir, sc->unsealed_next);
 		if (st == LK_OK)
-			st = io->dir_sync(io->ctx, sc->db->dir);
+			st = io->dir_sync(io->ctx, sc->dir);
 		if (st != LK_OK) {
 			err_prefix("removing the empty segment %s",
 				   sc->unsealed_next);
@@ -1137,6 +1137,7 @@ lk_status recovery_open(struct lk_db *db)
 	sc.rep = &db->report;
 	sc.io = io;
 	sc.dir = db->dir;
+	sc.readonly = db->readonly;
 	st = take_listing(&l, io, db->dir, db->readonly, LK_SEGMENT_COUNT_MAX);
 	if (st != LK_OK)
 		goto out;
@@ -1244,7 +1245,6 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	uint64_t t0 = io->mono_us(io->ctx);
 	struct segment **segs = NULL;
 	struct scan sc = { 0 };
-	struct lk_db shim;
 	struct listing l;
 	size_t n = 0;
 	lk_status st;
@@ -1252,14 +1252,9 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	LK_ASSERT(fn);
 	memset(report, 0, sizeof *report);
 	report->version = LK_REPORT_VERSION;
-	/* open_chain finds the directory and the read-only flag in a db;
-	 * verify lends it a stand-in that holds just those. */
-	memset(&shim, 0, sizeof shim);
-	shim.io = io;
-	shim.dir = dir;
-	shim.readonly = 1;
 	sc.io = io;
 	sc.dir = dir;
+	sc.readonly = 1;
 	sc.fn = fn;
 	sc.arg = arg;
 	sc.rep = report;
@@ -1271,11 +1266,9 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		st = err_set(LK_NOMEM, "verifying %zu segments", l.n);
 		goto out;
 	}
-	sc.db = &shim;
 	st = find_leftovers(&sc, &l);
 	if (st == LK_OK)
 		st = open_chain(&sc, &l, segs, &n);
-	sc.db = NULL;
 	if (st != LK_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
