@@ -539,6 +539,7 @@ static lk_status take_options(lk_options *o, const lk_options *given)
 static lk_status open_db(lk_db **out, const char *path,
 			 const lk_options *opts, int snap_ignore)
 {
+	struct io_check probe;
 	lk_options o;
 	struct lk_db *db;
 	const lk_io *io;
@@ -553,18 +554,17 @@ static lk_status open_db(lk_db **out, const char *path,
 	if (st != LK_OK)
 		return st;
 	opts = &o;
-	io = opts->io ? opts->io : lk_io_posix();
-	if (io->version != LK_IO_VERSION)
-		return err_set(LK_INVALID, "I/O layer version %u, expected %u",
-			       io->version, LK_IO_VERSION);
+	if (!io_check_install(&probe, opts->io ? opts->io : lk_io_posix()))
+		return LK_INVALID; /* a version or a slot; nothing touched */
 
 	db = mem_calloc(1, sizeof *db);
 	if (!db)
 		return err_set(LK_NOMEM, "allocating the database handle");
 	db->magic = DB_MAGIC;
+	io = io_check_install(&db->io_check, probe.inner);
 	db->io = io;
 	db->opts = *opts;
-	db->opts.io = io;
+	db->opts.io = probe.inner;
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
 	db->snap_ignore = snap_ignore;
 	db->report.version = LK_REPORT_VERSION;
@@ -1245,12 +1245,17 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 lk_status lk_verify(lk_recovery_report *report, const char *path,
 		    const lk_options *opts, lk_problem_fn fn, void *arg)
 {
-	const lk_io *io = opts && opts->io ? opts->io : lk_io_posix();
+	struct io_check check;
+	const lk_io *io;
 	lk_io_dir *dir;
 	lk_status st;
 
 	if (!report || !path || !fn)
 		return err_set(LK_INVALID, "lk_verify: NULL argument");
+	io = io_check_install(&check, opts && opts->io ? opts->io
+						       : lk_io_posix());
+	if (!io)
+		return LK_INVALID;
 	st = io->dir_open(io->ctx, path, 0, &dir);
 	if (st != LK_OK) {
 		err_prefix("opening data directory %s", path);
@@ -1259,7 +1264,7 @@ lk_status lk_verify(lk_recovery_report *report, const char *path,
 	st = recovery_verify(report, io, dir, fn, arg);
 	/* Without a snapshot, an open would replay the log just checked. */
 	if (st == LK_OK && snapshot_exists(io, dir))
-		st = check_snapshot(report, path, io, fn, arg);
+		st = check_snapshot(report, path, check.inner, fn, arg);
 	else if (st == LK_OK)
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);

@@ -41,7 +41,8 @@ struct writer; /* commit.c */
 
 struct lk_db {
 	uint32_t magic;
-	const lk_io *io;
+	const lk_io *io;  /* &io_check.table: the caller's, checked */
+	struct io_check io_check;
 	lk_io_dir *dir;
 	lk_io_file *lock;
 	lk_options opts;

@@ -141,7 +141,7 @@ LK_API void lk_free(void *ptr);
 /* ---------------------------------------------------------------------- */
 
 typedef struct lk_db lk_db;
-struct lk_io; /* the I/O layer: NULL means POSIX; see engine/io.h */
+struct lk_io; /* the I/O layer: NULL means POSIX; see logkeep_io.h */
 
 typedef enum lk_sync_mode {
 	LK_SYNC_ALWAYS = 0,
