@@ -352,9 +352,9 @@ int main(void)
 		 table_of_an_unknown_version_is_refused_before_touching_anything),
 		cmocka_unit_test(table_with_a_null_slot_is_refused),
 		cmocka_unit_test(
-			version_1_table_runs_its_background_threads_on_posix),
+		 version_1_table_runs_its_background_threads_on_posix),
 		cmocka_unit_test(
-			embedder_table_wrapping_posix_sees_every_read_and_write),
+		 embedder_table_wrapping_posix_sees_every_read_and_write),
 		cmocka_unit_test(
 			embedder_failure_reaches_the_caller_with_its_detail),
 		cmocka_unit_test(
