@@ -362,6 +362,21 @@ static void inode_free_ops(struct fault_fs *fs, struct finode *inode)
 	inode->op_count = 0;
 }
 
+/* Appends a pending operation to the inode; the core has applied it to
+ * cur already. */
+static void inode_push(struct fault_fs *fs, struct finode *inode,
+		       struct fop *op)
+{
+	op->id = ++fs->op_seq;
+	op->next = NULL;
+	if (inode->ops == NULL)
+		inode->ops_tail = &inode->ops;
+	*inode->ops_tail = op;
+	inode->ops_tail = &op->next;
+	inode->op_count++;
+	fs->pending_ops++;
+}
+
 /* Makes the pending operations durable: sync, and a reboot that keeps
  * everything.  Never allocates (see the header comment). */
 static void inode_settle_all(struct fault_fs *fs, struct finode *inode)
@@ -602,21 +617,10 @@ static lk_status fault_prepare(struct memfs *core, struct memfs_change *ch)
 static void fault_commit(struct memfs *core, struct memfs_change *ch)
 {
 	struct fault_fs *fs = fault_of(core);
-	struct finode *inode;
 	struct dop *dop;
-	struct fop *fop;
 
 	if (ch->kind == MEMFS_WRITE || ch->kind == MEMFS_TRUNCATE) {
-		inode = finode_of(ch->inode);
-		fop = ch->record;
-		fop->id = ++fs->op_seq;
-		fop->next = NULL;
-		if (inode->ops == NULL)
-			inode->ops_tail = &inode->ops;
-		*inode->ops_tail = fop;
-		inode->ops_tail = &fop->next;
-		inode->op_count++;
-		fs->pending_ops++;
+		inode_push(fs, finode_of(ch->inode), ch->record);
 		return;
 	}
 	dop = ch->record;
