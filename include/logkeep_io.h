@@ -202,8 +202,13 @@ typedef struct lk_io {
 /* Sets the calling thread's detail (lk_errmsg()) from a printf format and
  * returns status, for tables of one's own: `return lk_io_fail(LK_IO,
  * "pwrite %s: %s", name, why);`.  status must not be LK_OK. */
+#if defined(__GNUC__)
+#define LK_IO_PRINTF_ __attribute__((format(printf, 2, 3)))
+#else
+#define LK_IO_PRINTF_
+#endif
 LK_API lk_status lk_io_fail(lk_status status, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	LK_IO_PRINTF_;
 
 /* The POSIX layer: a static table, never freed, safe to share between
  * handles and threads. */
