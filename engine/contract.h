@@ -23,14 +23,14 @@
 #define LK_NORETURN
 #endif
 
-/* Prints "logkeep: FILE:LINE: contract broken: EXPR" and aborts. */
-LK_NORETURN void lk_contract_failed(const char *file, int line,
-				    const char *expr);
+/* Prints "logkeep: FILE:LINE: contract broken: EXPR" and aborts
+ * (contract.c), so that a core dump or a sanitizer report keeps the
+ * stack. */
+LK_NORETURN void contract_fail(const char *file, int line, const char *expr);
 
 #define LK_ASSERT(cond)                                                        \
 	((void)(LK_LIKELY(cond) ? 0                                            \
-				: (lk_contract_failed(__FILE__, __LINE__,      \
-						      #cond),                  \
+				: (contract_fail(__FILE__, __LINE__, #cond),   \
 				   0)))
 
 #endif /* LK_CONTRACT_H */

@@ -136,6 +136,7 @@ static lk_status take_options(lk_options *o, const lk_options *given)
 static lk_status open_db(lk_db **out, const char *path,
 			 const lk_options *opts, int snap_ignore)
 {
+	struct io_check probe;
 	lk_options o;
 	struct lk_db *db;
 	const lk_io *io;
@@ -150,18 +151,17 @@ static lk_status open_db(lk_db **out, const char *path,
 	if (st != LK_OK)
 		return st;
 	opts = &o;
-	io = opts->io ? opts->io : lk_io_posix();
-	if (io->version != LK_IO_VERSION)
-		return err_set(LK_INVALID, "I/O layer version %u, expected %u",
-			       io->version, LK_IO_VERSION);
+	if (!io_check_install(&probe, opts->io ? opts->io : lk_io_posix()))
+		return LK_INVALID; /* a version or a slot; nothing touched */
 
 	db = mem_calloc(1, sizeof *db);
 	if (!db)
 		return err_set(LK_NOMEM, "allocating the database handle");
 	db->magic = DB_MAGIC;
+	io = io_check_install(&db->io_check, probe.inner);
 	db->io = io;
 	db->opts = *opts;
-	db->opts.io = io;
+	db->opts.io = probe.inner;
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
 	db->snap_ignore = snap_ignore;
 	db->report.version = LK_REPORT_VERSION;
@@ -809,6 +809,7 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 {
 	lk_recovery_report all = LK_REPORT_INIT, *report = &all;
 	lk_options o;
+	struct io_check check;
 	const lk_io *io;
 	lk_io_dir *dir;
 	lk_status st;
@@ -822,7 +823,9 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 		st = abi_read(&o, ABI_OPTIONS, opts);
 	if (st != LK_OK)
 		return st;
-	io = o.io ? o.io : lk_io_posix();
+	io = io_check_install(&check, o.io ? o.io : lk_io_posix());
+	if (!io)
+		return LK_INVALID;
 	st = io->dir_open(io->ctx, path, 0, &dir);
 	if (st != LK_OK) {
 		err_prefix("opening data directory %s", path);
@@ -831,7 +834,7 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 	st = recovery_verify(report, io, dir, fn, arg);
 	/* Without a snapshot, an open would replay the log just checked. */
 	if (st == LK_OK && snapshot_exists(io, dir))
-		st = check_snapshot(report, path, io, fn, arg);
+		st = check_snapshot(report, path, check.inner, fn, arg);
 	else if (st == LK_OK)
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);

@@ -7,12 +7,16 @@
  * before there is a handle to hang it on.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "contract.h"
 #include "error.h"
+#include "logkeep_io.h"
 
 static _Thread_local char detail[LK_ERRMSG_BYTES];
+static _Thread_local uint64_t detail_serial; /* details set so far */
 
 const char *lk_strerror(lk_status status)
 {
@@ -40,14 +44,37 @@ const char *lk_errmsg(void)
 	return detail;
 }
 
+static void detail_vset(const char *fmt, va_list ap)
+{
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	detail_serial++;
+}
+
 lk_status err_set(lk_status status, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
+	detail_vset(fmt, ap);
 	va_end(ap);
 	return status;
+}
+
+/* The same for tables of embedders (logkeep_io.h), who see no error.h. */
+lk_status lk_io_fail(lk_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	LK_ASSERT(status != LK_OK);
+	va_start(ap, fmt);
+	detail_vset(fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+uint64_t err_serial(void)
+{
+	return detail_serial;
 }
 
 void err_prefix(const char *fmt, ...)
@@ -57,6 +84,7 @@ void err_prefix(const char *fmt, ...)
 	int n;
 
 	memcpy(old, detail, sizeof old);
+	detail_serial++;
 	va_start(ap, fmt);
 	n = vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);

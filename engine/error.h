@@ -6,6 +6,8 @@
 #ifndef LK_ERROR_H
 #define LK_ERROR_H
 
+#include <stdint.h>
+
 #include "logkeep.h"
 
 #define LK_ERRMSG_BYTES 256
@@ -20,5 +22,9 @@ lk_status err_set(lk_status status, const char *fmt, ...)
 void err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void err_clear(void);
+
+/* How many details this thread has set (err_set, err_prefix, lk_io_fail):
+ * a call that failed has set one if the count moved. */
+uint64_t err_serial(void);
 
 #endif /* LK_ERROR_H */

@@ -58,7 +58,8 @@ enum db_use { DB_USE_ITER, DB_USE_WRITE, DB_USE_BACKUP, DB_USE_COUNT };
 
 struct lk_db {
 	_Atomic uint32_t magic;
-	const lk_io *io;
+	const lk_io *io;  /* &io_check.table: the caller's, checked */
+	struct io_check io_check;
 	lk_io_dir *dir;
 	lk_io_file *lock;
 	lk_options opts;

@@ -1,24 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lock.c - ranked locks that know their holders (see lock.h), and the
- * contract failure that LK_ASSERT calls.
+ * lock.c - ranked locks that know their holders (see lock.h).
  */
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "lock.h"
 
 _Static_assert(LOCK_RANK_COUNT <= 32, "ranks fit the held mask");
 
 /* Bit r: this thread holds the lock of rank r; excl: exclusively. */
 static _Thread_local unsigned held_mask, excl_mask;
-
-void lk_contract_failed(const char *file, int line, const char *expr)
-{
-	fprintf(stderr, "logkeep: %s:%d: contract broken: %s\n", file, line,
-		expr);
-	abort();
-}
 
 static void take(enum lock_rank rank, int exclusive)
 {

@@ -152,7 +152,7 @@ LK_API void lk_free(void *ptr);
 /* ---------------------------------------------------------------------- */
 
 typedef struct lk_db lk_db;
-struct lk_io; /* the I/O layer: NULL means POSIX; see engine/io.h */
+struct lk_io; /* the I/O layer: NULL means POSIX; see logkeep_io.h */
 
 typedef enum lk_sync_mode {
 	LK_SYNC_ALWAYS = 0,
@@ -209,7 +209,7 @@ typedef struct lk_options {
 	lk_sync_mode sync;           /* durability policy, see above */
 	uint32_t sync_interval_ms;   /* LK_SYNC_INTERVAL period */
 	uint64_t segment_size_bytes; /* rotate the active segment past this */
-	const struct lk_io *io;      /* NULL: the POSIX layer */
+	const struct lk_io *io;      /* NULL: the POSIX layer (logkeep_io.h) */
 	/* version 2 */
 	uint32_t compact_dead_pct;   /* 1..99; 0: no automatic compaction */
 	uint32_t compact_idle_pct;   /* 1..99, at most compact_dead_pct */
@@ -245,8 +245,10 @@ static inline void lk_options_init(lk_options *opts)
  * `path`, replaying its log.  opts may be NULL for the defaults; it is
  * read at the version it says (convention 5).
  * On success *db is a new handle; on failure *db is NULL.
- * Returns LK_OK, LK_INVALID, LK_NOT_FOUND (no such directory and no
- * LK_OPEN_CREATE, or path is not a directory), LK_BUSY (another writer;
+ * Returns LK_OK, LK_INVALID (also an I/O table of a version this library
+ * does not take, or with a NULL slot: see logkeep_io.h), LK_NOT_FOUND (no
+ * such directory and no LK_OPEN_CREATE, or path is not a directory),
+ * LK_BUSY (another writer;
  * read-only: a writer's compactions changed the segment files under ten
  * listings in a row), LK_CORRUPT (also a segment file larger than LK_SEGMENT_FILE_BYTES_MAX, refused unread),
  * LK_VERSION, LK_IO (also a FIFO, device or directory under a segment's or

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_io.c - both I/O layers keep the contract of engine/io.h.
+ * test_io.c - the three I/O layers keep the contract of logkeep_io.h.
  *
  * Goal: the engine must not be able to tell the POSIX layer from the
- * in-memory one, so each behaviour it relies on is written down once here,
- * as a test named after it, and checked against both layers.
+ * in-memory one or from the fault-injecting one with no fault armed, so
+ * each behaviour it relies on is written down once here, as a test named
+ * after it, and checked against all three layers.
  *
  * Method: every test gets a fixture with an lk_io and an open data
  * directory "db": for POSIX inside a fresh mkdtemp() directory under /tmp
- * that the teardown removes, for memory in a new file system that the
- * teardown frees.  The table at the bottom runs each shared test twice,
- * named "posix: <test>" and "memory: <test>".  A few tests need a real
+ * that the teardown removes, for memory and fault in a new file system
+ * that the teardown frees.  The table at the bottom runs each shared test
+ * three times, named "posix: <test>", "memory: <test>" and
+ * "fault: <test>".  A few tests need a real
  * kernel (file modes, symbolic links, a lock held by another process) or
  * a knob of the memory layer (its clock, its size bound) and run on that
  * layer alone.  Statuses are checked with check.h's CHECK_ST(want, expr)
@@ -39,6 +41,7 @@
 #include "alloc.h"
 #include "check.h"
 #include "io.h"
+#include "io_fault.h"
 
 /* ---------------------------------------------------------------------- */
 /* The fixture                                                            */
@@ -46,7 +49,8 @@
 
 struct fixture {
 	const lk_io *io;
-	lk_io *mem;          /* the memory layer, or NULL for POSIX */
+	lk_io *mem;          /* the memory layer, or NULL */
+	struct fault_fs *fault; /* the fault layer, or NULL */
 	lk_io_dir *dir;      /* "db" */
 	char root[64];       /* POSIX: the mkdtemp() directory */
 	char db[128];        /* the path of "db" */
@@ -91,6 +95,20 @@ static int setup_memory(void **state)
 	return setup_common(&fx, state);
 }
 
+/* The fault layer with no fault armed: it must keep the same contract
+ * as the others while nothing fails (io_fault.h). */
+static int setup_fault(void **state)
+{
+	static struct fixture fx;
+
+	memset(&fx, 0, sizeof fx);
+	if (fault_new(&fx.fault, 42) != LK_OK)
+		return -1;
+	fx.io = fault_io(fx.fault);
+	snprintf(fx.db, sizeof fx.db, "db");
+	return setup_common(&fx, state);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
@@ -99,6 +117,8 @@ static int teardown(void **state)
 	fx->io->dir_close(fx->io->ctx, fx->dir);
 	if (fx->mem != NULL)
 		lk_io_memory_free(fx->mem);
+	else if (fx->fault != NULL)
+		fault_free(fx->fault);
 	else
 		remove_tree(fx->root);
 	return 0;
@@ -587,10 +607,10 @@ static void closing_another_handle_of_the_lock_file_keeps_the_lock(
 	fx_close(fx, other);
 	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &again));
 	CHECK_ST(LK_BUSY, fx_lock(fx, "LOCK", &again));
-	if (fx->mem == NULL)
+	if (fx->root[0] != '\0')
 		assert_false(another_process_can_lock(path));
 	fx_close(fx, lock);
-	if (fx->mem == NULL)
+	if (fx->root[0] != '\0')
 		assert_true(another_process_can_lock(path));
 	CHECK_OK(fx_lock(fx, "LOCK", &lock));
 	fx_close(fx, lock);
@@ -966,37 +986,38 @@ static void memory_file_systems_are_independent(void **state)
 
 #define POSIX(test) { "posix: " #test, test, setup_posix, teardown, NULL }
 #define MEMORY(test) { "memory: " #test, test, setup_memory, teardown, NULL }
-#define BOTH(test) POSIX(test), MEMORY(test)
+#define FAULT(test) { "fault: " #test, test, setup_fault, teardown, NULL }
+#define ALL(test) POSIX(test), MEMORY(test), FAULT(test)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(open_missing_file_without_create_is_not_found),
-		BOTH(exclusive_create_of_existing_file_fails),
-		BOTH(create_without_excl_keeps_existing_content),
-		BOTH(names_with_slash_are_rejected),
-		BOTH(written_bytes_read_back_after_reopen),
-		BOTH(pread_past_end_returns_short_count),
-		BOTH(pwrite_past_end_zero_fills_gap),
-		BOTH(truncate_shrinks_and_grows_with_zeroes),
-		BOTH(write_through_read_only_handle_fails),
-		BOTH(concurrent_preads_and_pwrites_keep_their_bytes),
-		BOTH(unlinked_file_stays_readable_while_open),
-		BOTH(unlink_of_missing_file_is_not_found),
-		BOTH(rename_replaces_target),
-		BOTH(rename_of_missing_file_is_not_found),
-		BOTH(second_lock_is_busy),
-		BOTH(lock_released_by_close),
-		BOTH(lock_creates_missing_file),
-		BOTH(closing_another_handle_of_the_lock_file_keeps_the_lock),
-		BOTH(dir_list_skips_dot_entries),
-		BOTH(dir_list_stops_at_first_failing_callback),
-		BOTH(dir_list_callback_may_unlink),
-		BOTH(dir_open_of_missing_directory_is_not_found),
-		BOTH(dir_open_create_keeps_existing_files),
-		BOTH(sync_and_dir_sync_succeed),
-		BOTH(clocks_tell_real_and_monotonic_time),
-		BOTH(allocation_failure_changes_nothing),
+		ALL(open_missing_file_without_create_is_not_found),
+		ALL(exclusive_create_of_existing_file_fails),
+		ALL(create_without_excl_keeps_existing_content),
+		ALL(names_with_slash_are_rejected),
+		ALL(written_bytes_read_back_after_reopen),
+		ALL(pread_past_end_returns_short_count),
+		ALL(pwrite_past_end_zero_fills_gap),
+		ALL(truncate_shrinks_and_grows_with_zeroes),
+		ALL(write_through_read_only_handle_fails),
+		ALL(concurrent_preads_and_pwrites_keep_their_bytes),
+		ALL(unlinked_file_stays_readable_while_open),
+		ALL(unlink_of_missing_file_is_not_found),
+		ALL(rename_replaces_target),
+		ALL(rename_of_missing_file_is_not_found),
+		ALL(second_lock_is_busy),
+		ALL(lock_released_by_close),
+		ALL(lock_creates_missing_file),
+		ALL(closing_another_handle_of_the_lock_file_keeps_the_lock),
+		ALL(dir_list_skips_dot_entries),
+		ALL(dir_list_stops_at_first_failing_callback),
+		ALL(dir_list_callback_may_unlink),
+		ALL(dir_open_of_missing_directory_is_not_found),
+		ALL(dir_open_create_keeps_existing_files),
+		ALL(sync_and_dir_sync_succeed),
+		ALL(clocks_tell_real_and_monotonic_time),
+		ALL(allocation_failure_changes_nothing),
 		POSIX(files_are_created_0600_and_dirs_0700),
 		POSIX(symbolic_links_are_not_followed),
 		POSIX(directory_is_not_a_file),
