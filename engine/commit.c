@@ -23,6 +23,14 @@
  * a metadata change (the file size).  Recovery treats a tail of zeroes as
  * free space, not damage.
  *
+ * A full device.  A group of delete-only batches, and the rotation it
+ * needs, may draw on the space reserve (reserve.h) when they fail with
+ * LK_NOSPACE, and try once more: a delete must be able to run when
+ * nothing else can.  The leader therefore groups delete-only batches
+ * only with each other.  Puts never use the reserve: once it has been
+ * drawn on, they are refused with LK_NOSPACE until a compaction has
+ * freed space and the reserve is whole again.
+ *
  * Failures.  A failed pwrite (LK_IO, LK_NOSPACE) fails the group; the
  * bytes written are past data_end, belong to a group without a commit,
  * and are overwritten by the next group or cut by recovery.  A failed
@@ -37,6 +45,7 @@
 #include "commit.h"
 #include "endian.h"
 #include "error.h"
+#include "reserve.h"
 
 #define BATCH_MAGIC 0x6c6b6261u /* "lkba" */
 
@@ -67,6 +76,7 @@ struct writer {
 	pthread_cond_t cv;
 	struct writer *next;
 	size_t bytes; /* upper bound of the encoded size */
+	int dels_only; /* every operation a delete: may use the reserve */
 };
 
 /* Upper bound of one record's framing: checksum, body_len, kind, ns,
@@ -204,10 +214,14 @@ lk_status lk_batch_del(lk_batch *b, uint32_t ns, const void *key,
 			   : batch_add(b, REC_DEL, ns, key, key_len, NULL, 0, 0);
 }
 
-/* Compresses values and hashes keys, outside every lock. */
-static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes)
+/* Compresses values and hashes keys, outside every lock; says whether
+ * the batch only deletes. */
+static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
+			 int *dels_only)
 {
 	size_t total = COMMIT_BYTES_MAX;
+
+	*dels_only = 1;
 
 	for (size_t i = 0; i < b->n; i++) {
 		struct batch_op *op = &b->ops[i];
@@ -215,6 +229,7 @@ static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes)
 
 		op->hash = record_key_hash(op->ns, b->arena + op->key_at,
 					   op->key_len);
+		*dels_only &= op->type == REC_DEL;
 		if (op->type == REC_PUT && !op->packed) {
 			lk_status st = compressor_pack(
 				db->cmp, b->arena + op->value_at, op->value_len,
@@ -376,6 +391,20 @@ static lk_status rotate(struct lk_db *db)
 	return st;
 }
 
+/* rotate() for a write that frees space: on LK_NOSPACE it draws on the
+ * reserve and tries once more (a failed rotation keeps its new segment
+ * in next_seg, so the retry only writes what failed).  Caller holds
+ * log_mu and leads. */
+static lk_status rotate_reserved(struct lk_db *db)
+{
+	lk_status st = rotate(db);
+
+	if (st == LK_NOSPACE &&
+	    commit_reserve_draw_held(db, SEG_HEADER_BYTES + SEAL_BYTES_MAX) > 0)
+		st = rotate(db);
+	return st;
+}
+
 /* Extends the file with zeroes past the group when commits are small and
  * durable; a failure only means no prefill. */
 static void prefill(struct lk_db *db, struct segment *s, uint64_t group_end)
@@ -507,7 +536,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 {
 	const lk_io *io = db->io;
 	size_t bound = COMMIT_BYTES_MAX, n, k = members;
-	int room;
+	int room, dels_only = first->dels_only; /* the group's are alike */
 	uint64_t ops = 0;
 	struct segment *s;
 	lk_status st;
@@ -519,6 +548,12 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	mutex_lock(&db->log_mu);
 	if (atomic_load(&db->halted)) {
 		st = commit_refuse_halted(db, "commit");
+		goto out;
+	}
+	if (!dels_only && db->reserve_drawn) {
+		st = err_set(LK_NOSPACE, "the device is full: its last space "
+			     "is kept for deletes and compaction; delete and "
+			     "compact to free space");
 		goto out;
 	}
 	/* seq_last <= REC_SEQ_MAX: recovery read it from checked records */
@@ -560,6 +595,10 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
 	st = io->pwrite(io->ctx, s->file, db->group_buf, n, s->data_end);
+	if (st == LK_NOSPACE && dels_only &&
+	    commit_reserve_draw_held(db, n) > 0) /* the same bytes again */
+		st = io->pwrite(io->ctx, s->file, db->group_buf, n,
+				s->data_end);
 	atomic_fetch_add(&db->log_bytes_written, n);
 	if (st != LK_OK) {
 		err_prefix("appending to segment %s", s->name);
@@ -611,7 +650,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		return commit_refuse_halted(db, "commit");
 	memset(&self, 0, sizeof self);
 	self.batch = b;
-	st = prepare(db, b, &self.bytes);
+	st = prepare(db, b, &self.bytes, &self.dels_only);
 	if (st != LK_OK)
 		goto out;
 	pthread_cond_init(&self.cv, NULL);
@@ -638,7 +677,8 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		members = 1;
 		for (w = self.next; w; w = w->next, members++) {
 			if (bytes + w->bytes > LK_GROUP_BYTES_MAX ||
-			    nops + w->batch->n > LK_BATCH_OPS_MAX)
+			    nops + w->batch->n > LK_BATCH_OPS_MAX ||
+			    w->dels_only != self.dels_only)
 				break;
 			bytes += w->bytes;
 			nops += w->batch->n;
@@ -731,9 +771,41 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 	}
 	/* Commits alone are a few bytes a group: not worth a segment. */
 	if (s && !atomic_load(&db->halted) && dead * 8 > s->data_end)
-		st = rotate(db);
+		st = rotate_reserved(db); /* for a compaction: frees space */
 	mutex_unlock(&db->log_mu);
 	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The space reserve                                                      */
+/* ---------------------------------------------------------------------- */
+
+uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes)
+{
+	uint64_t held = db->reserve_held_bytes, keep = 0;
+
+	LK_ASSERT(mutex_held(&db->log_mu));
+	if (db->readonly || held == 0)
+		return 0;
+	if (need_bytes < RESERVE_STEP_BYTES)
+		need_bytes = RESERVE_STEP_BYTES;
+	if (need_bytes < held)
+		keep = held - need_bytes;
+	db->reserve_drawn = 1;
+	if (reserve_shrink(db->io, db->lock, keep, &db->reserve_held_bytes) !=
+	    LK_OK)
+		return 0;
+	return held - keep;
+}
+
+void commit_reserve_fill(struct lk_db *db)
+{
+	mutex_lock(&db->log_mu);
+	if (!db->readonly && db->reserve_held_bytes < LK_RESERVE_BYTES)
+		(void)reserve_fill(db->io, db->lock, &db->reserve_held_bytes);
+	if (db->reserve_held_bytes >= LK_RESERVE_BYTES)
+		db->reserve_drawn = 0;
+	mutex_unlock(&db->log_mu);
 }
 
 /* LK_SYNC_INTERVAL: syncs the active segment sync_interval_ms after the
@@ -841,6 +913,11 @@ lk_status commit_close(struct lk_db *db)
 	mark.durable_upto = (uint32_t)s->data_end;
 	n = record_encode(buf, &mark, mark.seq, seg_seed(s, s->data_end));
 	st = db->io->pwrite(db->io->ctx, s->file, buf, n, s->data_end);
+	/* A close on a full device (after deletes, say) must not fail for
+	 * a marker of a few bytes: it may draw on the reserve too. */
+	if (st == LK_NOSPACE && commit_reserve_draw_held(db, n) > 0)
+		st = db->io->pwrite(db->io->ctx, s->file, buf, n,
+				    s->data_end);
 	atomic_fetch_add(&db->log_bytes_written, n);
 	if (st == LK_OK) {
 		seg_hash_add(s, buf, n, s->data_end);

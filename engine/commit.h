@@ -31,4 +31,15 @@ lk_status commit_sync_held(struct lk_db *db);
  * of it is dead, so that lk_compact() can reach that garbage too. */
 lk_status commit_seal_if_dead(struct lk_db *db);
 
+/* The space reserve (reserve.h) of a writable handle.  Drawing gives at
+ * least need_bytes of it (UINT64_MAX: all) back to the device for a
+ * write that frees space and failed with LK_NOSPACE, and returns the
+ * bytes given (0: none held, or the truncate failed: the write is not
+ * worth another try); puts are refused from then on until a fill makes
+ * the reserve whole.  Filling grows it again as far as the device
+ * allows; a failure only means a smaller reserve.  Caller holds log_mu
+ * for the _held form; commit_reserve_fill takes it. */
+uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes);
+void commit_reserve_fill(struct lk_db *db);
+
 #endif /* LK_COMMIT_H */

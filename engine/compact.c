@@ -25,6 +25,12 @@
  *   5. remove  the old files, then sync the directory.  Cut before: open
  *              removes what is left, since the complete new file
  *              supersedes them.
+ * A full device: when step 2 or 3 fails with LK_NOSPACE, the new file is
+ * removed, the space reserve (reserve.h) given back to the device, and a
+ * run whose live data fits in half of it is picked and copied instead;
+ * a second failure, or no such run, is LK_NOSPACE with the log as it
+ * was.  After space was freed the reserve is filled again.
+ *
  * Readers that copied a location before step 4 hold a reference to the old
  * segment (segtable_pin), which stays open until they are done.
  *
@@ -180,11 +186,13 @@ static size_t sealed_segments(struct lk_db *db, struct segment **v)
 }
 
 /* Chooses the run of consecutive sealed segments with the most dead bytes
- * whose live data fits one segment and which is at least min_pct dead.
+ * whose live data fits one segment and live_max, and which is at least
+ * min_pct dead.
  * `fresh` (may be NULL) excludes runs made only of segments written by
  * this lk_compact() call, so that it ends.  Returns 1 and fills the job's
  * run, or 0. */
 static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
+		uint64_t live_max,
 		int (*fresh)(void *, const struct segment *), void *arg)
 {
 	struct lk_db *db = j->db;
@@ -203,6 +211,8 @@ static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
 			dead += dead_of(v[k]);
 			ops += v[k]->ops;
 			old |= !fresh || !fresh(arg, v[k]);
+			if (live > live_max)
+				break; /* longer runs from i hold more */
 			if (k > i && (live > db->opts.segment_size_bytes ||
 				      ops > LK_COMPACT_RECORDS_MAX))
 				break;
@@ -622,6 +632,31 @@ static lk_status remove_run(struct job *j)
 	return st;
 }
 
+/* Forgets what a discarded attempt copied, to pick and copy again. */
+static void job_restart(struct job *j)
+{
+	LK_ASSERT(j->out == NULL);
+	j->nrun = 0;
+	j->from_oldest = 0;
+	j->buf_len = 0;
+	j->buf_off = 0;
+	j->ops = j->group_ops = j->last_at = 0;
+	j->nmoved = 0;
+	j->read = j->written = j->dropped = 0;
+}
+
+/* Gives the whole space reserve back to the device after a new segment
+ * did not fit (reserve.h).  Returns the bytes given, 0 if none. */
+static uint64_t release_reserve(struct lk_db *db)
+{
+	uint64_t released;
+
+	mutex_lock(&db->log_mu); /* after compact_mu (handle.h) */
+	released = commit_reserve_draw_held(db, UINT64_MAX);
+	mutex_unlock(&db->log_mu);
+	return released;
+}
+
 /* One run, steps 1 to 5.  Caller holds compact_mu.  *done is 0 when no
  * run qualified. */
 static lk_status compact_one(struct lk_db *db, unsigned min_pct,
@@ -633,6 +668,7 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 	struct job j;
 	lk_status st;
 	uint64_t t0 = db->io->mono_us(db->io->ctx);
+	uint64_t live_max = UINT64_MAX, released = 0;
 
 	*done = 0;
 	memset(&j, 0, sizeof j);
@@ -644,15 +680,36 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 		st = err_set(LK_NOMEM, "compaction: the segment list");
 		goto out;
 	}
-	if (!pick(&j, min_pct, min_dead, fresh, arg)) {
-		st = LK_OK;
-		goto out;
+	/* A full device: a new segment that does not fit is discarded, the
+	 * reserve given back, and a run whose live data fits in half of it
+	 * (room for re-encoding, tombstones and commits) copied instead.  A
+	 * second failure is reported: the log stays as it was. */
+	for (;;) {
+		if (!pick(&j, min_pct, min_dead, live_max, fresh, arg)) {
+			st = released == 0
+				     ? LK_OK
+				     : err_set(LK_NOSPACE,
+					       "compaction: the device is full "
+					       "and no run's live data fits in "
+					       "%" PRIu64 " bytes", live_max);
+			goto out;
+		}
+		/* the copy buffer only once there is something to copy */
+		if (!j.buf)
+			j.buf = mem_alloc(OUT_BUF_BYTES);
+		st = j.buf ? write_output(&j)
+			   : err_set(LK_NOMEM, "compaction: a %u-byte copy "
+						"buffer",
+				     OUT_BUF_BYTES);
+		if (st != LK_NOSPACE || released > 0)
+			break;
+		discard_output(&j);
+		released = release_reserve(db);
+		if (released == 0)
+			break;
+		live_max = released / 2;
+		job_restart(&j);
 	}
-	/* the copy buffer only once there is something to copy */
-	j.buf = mem_alloc(OUT_BUF_BYTES);
-	st = j.buf ? write_output(&j)
-		   : err_set(LK_NOMEM, "compaction: a %u-byte copy buffer",
-			     OUT_BUF_BYTES);
 	if (st == LK_OK && made)
 		*made = j.out;
 	if (st == LK_OK)
@@ -670,6 +727,10 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 	*done = 1;
 	st = remove_run(&j);
 out:
+	/* After space was freed or the reserve given back: as much of the
+	 * reserve as the device has again (a no-op when it is whole). */
+	if (*done || released > 0)
+		commit_reserve_fill(db);
 	atomic_fetch_add(&db->compact_us, db->io->mono_us(db->io->ctx) - t0);
 	mem_free(j.moved);
 	mem_free(j.buf);
@@ -782,6 +843,9 @@ lk_status compact_run(struct lk_db *db)
 	}
 	if (m->n)
 		auto_snapshot(db);
+	/* Deletes may have drawn on the reserve with nothing to compact
+	 * since: whole again if the device has the room, and puts go on. */
+	commit_reserve_fill(db);
 	mutex_unlock(&db->compact_mu);
 	mem_free(m);
 	return st;

@@ -203,6 +203,10 @@ static lk_status open_db(lk_db **out, const char *path,
 		st = scrub_init(db);
 	if (st != LK_OK)
 		goto fail;
+	/* The space reserve (reserve.h), once nothing can refuse the open:
+	 * a refused open changes nothing on disk.  Best effort. */
+	if (!db->readonly)
+		commit_reserve_fill(db);
 	*out = db;
 	return LK_OK;
 

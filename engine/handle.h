@@ -83,6 +83,10 @@ struct lk_db {
 	uint8_t *group_buf;
 	size_t group_cap;
 	int wrote;               /* a group was written since open */
+	uint64_t reserve_held_bytes; /* the LOCK file's reserve (reserve.h),
+					under log_mu */
+	int reserve_drawn;       /* drawn on since it was last whole: puts
+				    are refused (under log_mu) */
 
 	lk_io_thread *syncer;    /* the interval syncer, or NULL */
 	lk_io_wait *syncer_wait; /* its sleep; stopped at close */

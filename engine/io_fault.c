@@ -847,6 +847,12 @@ void fault_advance_us(struct fault_fs *fs, uint64_t us)
 	simclock_advance_us(fs->core.clock, us);
 }
 
+void fault_set_capacity(struct fault_fs *fs, uint64_t bytes)
+{
+	assert(fs != NULL);
+	memfs_set_capacity(&fs->core, bytes);
+}
+
 uint64_t fault_failed_at_us(const struct fault_fs *fs)
 {
 	uint64_t at;

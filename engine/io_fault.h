@@ -26,6 +26,8 @@
  *   - fault_fail() makes the Nth call of a kind fail with LK_IO or
  *     LK_NOSPACE, once or from then on; a failing write first writes a
  *     random prefix of its bytes (a short write).
+ *   - fault_set_capacity() makes the file system a device of a given
+ *     size: writes past it fail with LK_NOSPACE, as on a full disk.
  *   - fault_cut_at() stops the machine at the Nth call: that call and
  *     every later one fail, until fault_reboot() decides what the disk
  *     kept.
@@ -118,6 +120,14 @@ void fault_reboot(struct fault_fs *fs, enum fault_mode mode, uint64_t seed,
 
 /* Pending operations (file and directory) not yet durable. */
 size_t fault_pending(const struct fault_fs *fs);
+
+/* A device of `bytes` bytes (0: no limit, the default): a pwrite or a
+ * truncate that would take the sum of every file's size (as reads see
+ * it; unlinked files still open count) past it fails with LK_NOSPACE
+ * and changes nothing, as a full file system does.  Writes within a
+ * file's size, and shrinking truncates, always fit.  Directory entries
+ * take no space. */
+void fault_set_capacity(struct fault_fs *fs, uint64_t bytes);
 
 /* The wall clock seen by the engine (expiry); starts at the real time. */
 void fault_set_time_ms(struct fault_fs *fs, uint64_t now_ms);

@@ -79,13 +79,32 @@ static lk_status dead_dir(const char *verb)
 }
 
 lk_status memfs_room(const struct memfs *fs, const char *verb,
-		     const char *name, uint64_t end)
+		     const char *name, const struct memfs_inode *inode,
+		     uint64_t end)
 {
+	uint64_t used = 0;
+
 	if (end > fs->layer->file_bytes_max || end > SIZE_MAX)
 		return err_set(LK_NOSPACE, "%s %s: a %s file stops at %llu "
 			       "bytes", verb, name, fs->layer->name,
 			       (unsigned long long)fs->layer->file_bytes_max);
-	return LK_OK;
+	if (fs->capacity_bytes == 0 || end <= inode->cur.size_bytes)
+		return LK_OK;
+	for (const struct memfs_inode *i = fs->inodes; i != NULL; i = i->next)
+		used += i->cur.size_bytes;
+	if (used <= fs->capacity_bytes &&
+	    end - inode->cur.size_bytes <= fs->capacity_bytes - used)
+		return LK_OK;
+	return err_set(LK_NOSPACE, "%s %s: No space left on device (the %s "
+		       "file system holds %llu bytes)", verb, name,
+		       fs->layer->name, (unsigned long long)fs->capacity_bytes);
+}
+
+void memfs_set_capacity(struct memfs *fs, uint64_t bytes)
+{
+	memfs_enter(fs);
+	fs->capacity_bytes = bytes;
+	memfs_leave(fs);
 }
 
 /* ---- images ---- */
@@ -734,7 +753,7 @@ static lk_status memfs_pwrite(void *ctx, lk_io_file *file, const void *buf,
 		rc = err_set(LK_IO, "pwrite %s: opened read-only", file->name);
 	else if (n == 0)
 		rc = LK_OK; /* as POSIX: a write of nothing extends nothing */
-	else if ((rc = memfs_room(fs, "pwrite", file->name, end)) != LK_OK)
+	else if ((rc = memfs_room(fs, "pwrite", file->name, file->inode, end)) != LK_OK)
 		; /* LK_NOSPACE */
 	else if (memfs_inode_write(fs, file->inode, buf, n, offset) != LK_OK)
 		rc = err_set(LK_NOMEM, "pwrite %s: out of memory for %zu "
@@ -784,7 +803,7 @@ static lk_status memfs_truncate(void *ctx, lk_io_file *file, uint64_t size)
 			     file->name);
 		goto out;
 	}
-	rc = memfs_room(fs, "truncate", file->name, size);
+	rc = memfs_room(fs, "truncate", file->name, file->inode, size);
 	if (rc != LK_OK)
 		goto out;
 	ch.inode = file->inode;

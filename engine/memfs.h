@@ -48,8 +48,9 @@
  * back, so the callback may use the file system.  Every allocation of a
  * call is made before anything changes, so LK_NOMEM leaves the file
  * system as it was.  Every growth of a file passes memfs_room(), the one
- * place for a bound on what a file system may hold (today: the layer's
- * file_bytes_max per file, LK_NOSPACE past it).
+ * place for a bound on what a file system may hold: the layer's
+ * file_bytes_max per file, and the device's capacity_bytes in all
+ * (memfs_set_capacity), LK_NOSPACE past either, as on a full disk.
  */
 #ifndef LK_MEMFS_H
 #define LK_MEMFS_H
@@ -186,6 +187,7 @@ struct memfs {
 	struct lk_io_file *files;
 	struct lk_io_dir *dir_handles;
 	uint64_t now_ms;
+	uint64_t capacity_bytes; /* the device's size; 0: no limit */
 };
 
 /* Sets up *fs (zeroed by the caller, who embeds it first in its own
@@ -205,9 +207,16 @@ void memfs_inode_put(struct memfs *fs, struct memfs_inode *inode);
  * name of the directory. */
 void memfs_name_release(struct memfs_dir *dir, struct memfs_name *name);
 void memfs_names_prune(struct memfs_dir *dir);
-/* LK_OK, or LK_NOSPACE with the detail if a file may not grow to end. */
+/* LK_OK, or LK_NOSPACE with the detail if the file of `inode` may not
+ * grow to end: past the layer's file_bytes_max, or past the device's
+ * capacity (the sum of every inode's size, unlinked files still open
+ * included; writes within a file's size and shrinking always fit). */
 lk_status memfs_room(const struct memfs *fs, const char *verb,
-		     const char *name, uint64_t end);
+		     const char *name, const struct memfs_inode *inode,
+		     uint64_t end);
+/* A device of `bytes` bytes (0: no limit, the default): see memfs_room.
+ * Directory entries take no space.  Takes the mutex. */
+void memfs_set_capacity(struct memfs *fs, uint64_t bytes);
 /* A write into the inode, as pwrite makes it (prepare, commit); LK_OK or
  * LK_NOMEM without a detail.  The caller checked memfs_room(). */
 lk_status memfs_inode_write(struct memfs *fs, struct memfs_inode *inode,

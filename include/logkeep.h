@@ -64,7 +64,16 @@
  *  the failed sync is never retried, because the kernel may already have
  *  dropped the dirty pages it could not write.
  *  LK_NOSPACE rejects a write with nothing of it visible; reads go on and
- *  later writes may succeed once space is freed.
+ *  later writes may succeed once space is freed.  Space can always be
+ *  freed: a writable handle keeps LK_RESERVE_BYTES (1 MiB) allocated in
+ *  the data directory's LOCK file, and when the device is full a batch
+ *  of deletes only (lk_del) and a compaction (lk_compact, the background
+ *  thread) draw on it, so that deletes succeed and compaction then frees
+ *  what they made dead.  Once the reserve has been drawn on, puts get
+ *  LK_NOSPACE until a compaction has freed space and the reserve is whole
+ *  again.  On a full device a compaction rewrites only a run whose live
+ *  data fits in half the reserve; if none does, it returns LK_NOSPACE and
+ *  leaves the log as it was: delete more, or give the device room.
  *
  * Recovery
  * --------
@@ -355,7 +364,10 @@ LK_API lk_status lk_put(lk_db *db, uint32_t ns, const void *key,
 			size_t key_len, const void *value, size_t value_len,
 			uint64_t expire_at_ms);
 
-/* Deletes key (writes a tombstone).  Deleting an absent key is LK_OK. */
+/* Deletes key (writes a tombstone).  Deleting an absent key is LK_OK.
+ * On a full device a delete draws on the space reserve (Durability), so
+ * it succeeds where a put gets LK_NOSPACE; so does lk_commit() of a
+ * batch that holds only deletes. */
 LK_API lk_status lk_del(lk_db *db, uint32_t ns, const void *key,
 			size_t key_len);
 
@@ -402,7 +414,9 @@ LK_API lk_status lk_sync(lk_db *db);
  * A power cut at any point leaves the old segments or the new one, never
  * a mix: the new segment is synced before any old one is removed, and
  * open removes what an interrupted compaction left.  Rate-limited by
- * compact_rate_bytes like the background thread.
+ * compact_rate_bytes like the background thread.  On a full device it
+ * draws on the space reserve (Durability) and fills it again once it has
+ * freed space; LK_NOSPACE when no run fits, with the log as it was.
  * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_READONLY, LK_HALTED, LK_IO,
  * LK_NOSPACE, LK_NOMEM, LK_TOO_BIG (segment limits), LK_CORRUPT (a record
  * of a segment it would copy fails its check: every such record is read

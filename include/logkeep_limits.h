@@ -107,4 +107,15 @@
  * kilobytes of log would write more than the log. */
 #define LK_SNAPSHOT_EVERY_MIN_BYTES (64u * 1024u)
 
+/* The space reserve (engine/reserve.h): the LOCK file of a writable
+ * handle holds this many allocated bytes, which a delete or a compaction
+ * gives back to the device when it finds the device full, so that space
+ * can always be freed.  A batch of deletes takes a few bytes a key; a
+ * compaction on a full device then rewrites a run whose live data fits
+ * in half of it (LK_RESERVE_BYTES / 2, room for the re-encoded records,
+ * the tombstones and the commits), and frees every dead byte of the run:
+ * 1 MiB is a few segments' worth of sparse data, and 1/64 of the
+ * smallest flash partition (64 MiB) a router gives its data. */
+#define LK_RESERVE_BYTES (1024u * 1024u)
+
 #endif /* LOGKEEP_LIMITS_H */

@@ -16,7 +16,8 @@
 # FIFO under a segment's, a snapshot's or the LOCK's name, a plain file as
 # DIR, 1001 segment files, an 8 GiB sparse segment, damage behind a
 # snapshot) are run through every command, each under `timeout` so that a
-# hang fails its check instead of hanging the suite.
+# hang fails its check instead of hanging the suite.  A full device is a
+# small tmpfs in a mount namespace of its own, where the kernel allows.
 #
 # Usage: sh tests/cli_test.sh path/to/logkeep
 # Needs: POSIX sh, awk, od, dd, mkfifo; python3 (optional) parses --json;
@@ -565,6 +566,75 @@ run_t "$LK" compact "$X"
 expect_rc "compact of a damaged directory exits 3" 3
 listing "$X" >"$T/after"
 check "a refused compact changes no file" cmp -s "$T/before" "$T/after"
+
+# ---------------------------------------------------------------------------
+# A full device: del and compact free space (the reserve in LOCK)
+# ---------------------------------------------------------------------------
+
+# A 4 MiB tmpfs, mounted in a user and mount namespace of its own (no root
+# needed where the kernel allows unprivileged user namespaces; skipped
+# where it does not): puts of 100 KiB fill it, then del and compact must
+# still succeed and free space for puts again.  The inner shell writes
+# each step's exit status to $T/full.rc for the checks below.
+F=$T/full
+mkdir -p "$F"
+head -c 102400 /dev/urandom >"$T/blob" 2>/dev/null
+if command -v unshare >/dev/null 2>&1 &&
+	unshare --user --map-root-user --mount true 2>/dev/null; then
+	unshare --user --map-root-user --mount sh -c '
+		LK=$1 F=$2 B=$3 OUT=$4
+		mount -t tmpfs -o size=4m tmpfs "$F" || exit 77
+		D=$F/db i=0
+		while [ $i -lt 100 ] &&
+			"$LK" put --segment-size 262144 "$D" "k$i" <"$B"; do
+			i=$((i + 1))
+		done 2>/dev/null
+		echo "filled $i" >"$OUT"
+		# the last bytes, with small records
+		awk "BEGIN { for (j = 0; j < 100000; j++) print \"s\" j \"\t\" j }" |
+			"$LK" load --batch 1 "$D" >/dev/null 2>&1
+		echo "load_full $?" >>"$OUT"
+		"$LK" put "$D" one-more <"$B" 2>/dev/null
+		echo "put_full $?" >>"$OUT"
+		rc=0 k=1
+		while [ $k -lt $i ]; do
+			"$LK" del "$D" "k$k" 2>>"$OUT.err" || rc=$?
+			k=$((k + 1))
+		done
+		echo "del $rc" >>"$OUT"
+		"$LK" compact "$D" >/dev/null 2>>"$OUT.err"
+		echo "compact $?" >>"$OUT"
+		rc=0 k=0
+		while [ $k -lt $((i / 2)) ]; do
+			"$LK" put "$D" "again$k" <"$B" 2>>"$OUT.err" || rc=$?
+			k=$((k + 1))
+		done
+		echo "put_after $rc" >>"$OUT"
+		"$LK" get "$D" k0 >"$F.k0" 2>>"$OUT.err"
+		echo "get_kept $?" >>"$OUT"
+		cmp -s "$F.k0" "$B"
+		echo "kept_same $?" >>"$OUT"
+		"$LK" verify "$D" >/dev/null 2>>"$OUT.err"
+		echo "verify $?" >>"$OUT"
+	' sh "$LK" "$F" "$T/blob" "$T/full.rc"
+	full_rc() { awk -v k="$1" '$1 == k { print $2 }' "$T/full.rc"; }
+	cp "$T/full.rc.err" "$T/err" 2>/dev/null || : >"$T/err"
+	check "puts fill a 4 MiB device" test "$(full_rc filled)" -ge 20
+	check "small records fill the last bytes (load exits 4)" \
+		test "$(full_rc load_full)" = 4
+	check "a put on the full device exits 4 (no space)" \
+		test "$(full_rc put_full)" = 4
+	check "del succeeds on the full device" test "$(full_rc del)" = 0
+	check "compact succeeds on the full device" \
+		test "$(full_rc compact)" = 0
+	check "after del and compact, puts succeed again" \
+		test "$(full_rc put_after)" = 0
+	check "a key kept through it all reads back whole" \
+		test "$(full_rc get_kept)" = 0 -a "$(full_rc kept_same)" = 0
+	check "the directory verifies after it" test "$(full_rc verify)" = 0
+else
+	echo "# skipped: no unprivileged mount namespace for a small tmpfs"
+fi
 
 # ---------------------------------------------------------------------------
 

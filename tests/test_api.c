@@ -1570,13 +1570,15 @@ static void small_segments_rotate_and_keep_every_record(void **state)
 		assert_int_equal(stats.segment_count,
 				 segment_files(fx->path, NULL));
 	}
-	/* No segment grew far past the rotation size. */
+	/* No segment grew far past the rotation size (the LOCK file holds
+	 * the space reserve). */
 	{
 		struct dir_image img;
 
 		dir_image_take(&img, fx->path);
 		for (size_t i = 0; i < img.n; i++)
-			assert_true(img.sizes[i] <=
+			assert_true(strcmp(img.names[i], "LOCK") == 0 ||
+				    img.sizes[i] <=
 				    2 * LK_SEGMENT_SIZE_MIN_BYTES);
 		dir_image_free(&img);
 	}

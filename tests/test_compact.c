@@ -666,6 +666,7 @@ struct dir_state {
 	lk_io_dir *dir;
 	char text[16384];
 	size_t len;
+	int skip_lock; /* leave out the LOCK file (the space reserve) */
 };
 
 static lk_status note_file(void *arg, const char *name)
@@ -674,6 +675,8 @@ static lk_status note_file(void *arg, const char *name)
 	lk_io_file *f;
 	uint64_t size = 0;
 
+	if (ds->skip_lock && strcmp(name, "LOCK") == 0)
+		return LK_OK;
 	CHECK_OK(ds->io->open(ds->io->ctx, ds->dir, name, LK_IO_READ, &f));
 	CHECK_OK(ds->io->size(ds->io->ctx, f, &size));
 	ds->io->close(ds->io->ctx, f);
@@ -684,10 +687,11 @@ static lk_status note_file(void *arg, const char *name)
 	return LK_OK;
 }
 
-static void dir_state(struct dir_state *ds, const lk_io *io)
+static void dir_state(struct dir_state *ds, const lk_io *io, int skip_lock)
 {
 	memset(ds, 0, sizeof *ds);
 	ds->io = io;
+	ds->skip_lock = skip_lock;
 	CHECK_OK(io->dir_open(io->ctx, DIR, 0, &ds->dir));
 	CHECK_OK(io->dir_list(io->ctx, ds->dir, note_file, ds));
 	io->dir_close(io->ctx, ds->dir);
@@ -716,10 +720,10 @@ static void compaction_refused_for_damage_changes_nothing(void **state)
 	flip_bit(io, DIR, "0000000000000001.seg", l.v[2].offset + 12, 3);
 
 	CHECK_OK(lk_open(&db, DIR, &o));
-	dir_state(&before, io);
+	dir_state(&before, io, 0);
 	CHECK_ST(LK_CORRUPT, lk_compact(db));
 	CHECK(strstr(lk_errmsg(), "0000000000000001.seg") != NULL);
-	dir_state(&after, io);
+	dir_state(&after, io, 0);
 	if (strcmp(before.text, after.text) != 0)
 		fprintf(stderr, "before:\n%safter:\n%s", before.text,
 			after.text);
@@ -772,6 +776,377 @@ static void read_only_opens_beside_compactions_succeed(void **state)
 	lk_io_memory_free(io);
 }
 
+/* ---------------------------------------------------------------------- */
+/* A full device                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* Room for the space reserve (LK_RESERVE_BYTES) and a log of a few
+ * thousand records in 64 KiB segments. */
+#define FULL_DEVICE_BYTES (3u * 1024u * 1024u)
+
+static void full_key(char k[16], int i)
+{
+	snprintf(k, 16, "full-%06d", i);
+}
+
+static lk_status full_put(lk_db *db, int i)
+{
+	char k[16], v[512];
+	size_t n;
+
+	full_key(k, i);
+	n = value_of(v, i);
+	return lk_put(db, LK_NS_DEFAULT, k, strlen(k), v, n, 0);
+}
+
+/* Keys below `upto` that `kept` says are there hold their value; the
+ * others are absent. */
+static void full_check(lk_db *db, int upto, int (*kept)(int))
+{
+	for (int i = 0; i < upto; i++) {
+		char k[16], v[512];
+		size_t n = value_of(v, i), got_len = 0;
+		void *got = NULL;
+		lk_status st;
+
+		full_key(k, i);
+		st = lk_get(&got, &got_len, db, LK_NS_DEFAULT, k, strlen(k));
+		if (kept(i)) {
+			CHECK_OK(st);
+			CHECK(got_len == n && memcmp(got, v, n) == 0);
+		} else {
+			CHECK_ST(LK_NOT_FOUND, st);
+		}
+		lk_free(got);
+	}
+}
+
+static int full_filled;
+static int kept_after_fill(int i)
+{
+	return i < full_filled;
+}
+static int kept_after_deletes(int i)
+{
+	return i < full_filled && i % 4 == 0;
+}
+static int kept_after_two_deletes(int i)
+{
+	return i < full_filled && i != 1 && i != 5;
+}
+static int kept_after_refill(int i)
+{
+	return kept_after_deletes(i) || i >= full_filled;
+}
+
+/* A database in DIR on a new fault file system of FULL_DEVICE_BYTES,
+ * filled with full_put() until LK_NOSPACE; sets full_filled.  With
+ * dead_pct, the background thread compacts past it (on the simulated
+ * clock: only when the test moves it). */
+static lk_db *full_device(struct fault_fs **fs, lk_options *o,
+			  uint64_t segment_size_bytes, unsigned dead_pct)
+{
+	lk_db *db;
+	lk_status st;
+	int n;
+
+	CHECK_OK(fault_new(fs, 1));
+	fault_set_capacity(*fs, FULL_DEVICE_BYTES);
+	*o = test_options(fault_io(*fs));
+	o->segment_size_bytes = segment_size_bytes;
+	o->compact_dead_pct = dead_pct;
+	CHECK_OK(lk_open(&db, DIR, o));
+	for (n = 0; (st = full_put(db, n)) == LK_OK; n++)
+		;
+	CHECK_ST(LK_NOSPACE, st);
+	full_filled = n;
+	return db;
+}
+
+/* Deletes every key of the n filled but those whose number is a multiple
+ * of four: three quarters of the log become dead. */
+static void delete_three_of_four(lk_db *db, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char k[16];
+
+		if (i % 4 == 0)
+			continue;
+		full_key(k, i);
+		CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+	}
+}
+
+/* Once puts have filled the device, deletes still succeed (their
+ * tombstones draw on the reserve), compaction frees the space they made
+ * dead, and puts succeed again; nothing acknowledged is lost, across a
+ * reopen too.  Before the reserve, the deletes failed with LK_NOSPACE
+ * and nothing could free space again. */
+static void full_device_is_recovered_by_deletes_and_compaction(void **state)
+{
+	struct fault_fs *fs;
+	lk_options o;
+	lk_db *db;
+	int n, more;
+
+	(void)state;
+	db = full_device(&fs, &o, 64u * 1024u, 0);
+	n = full_filled;
+	CHECK(n > 5000); /* the device held the log, not just the reserve */
+	/* a refused put leaves nothing visible, and stays refused */
+	CHECK_ST(LK_NOSPACE, full_put(db, n));
+	full_check(db, n + 1, kept_after_fill);
+
+	delete_three_of_four(db, n);
+	/* what the deletes drew on is not for puts */
+	CHECK_ST(LK_NOSPACE, full_put(db, n));
+	full_check(db, n + 1, kept_after_deletes);
+
+	CHECK_OK(lk_compact(db));
+	/* the space of three quarters of the records is free again */
+	for (more = 0; more < n / 2; more++)
+		CHECK_OK(full_put(db, n + more));
+	full_check(db, n + more, kept_after_refill);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_open(&db, DIR, &o));
+	full_check(db, n + more, kept_after_refill);
+	CHECK_OK(lk_close(db));
+	fault_free(fs);
+}
+
+/* 1 if the line of file `name` (its size) is in both states. */
+static int same_line(const struct dir_state *a, const struct dir_state *b,
+		     const char *name)
+{
+	const char *x = strstr(a->text, name), *y = strstr(b->text, name);
+
+	return x && y && strcspn(x, "\n") == strcspn(y, "\n") &&
+	       strncmp(x, y, strcspn(x, "\n")) == 0;
+}
+
+/* The background thread frees a full device as lk_compact() does: after
+ * the deletes, moving the clock lets it compact, and puts succeed again. */
+static void background_compaction_frees_a_full_device(void **state)
+{
+	struct fault_fs *fs;
+	lk_options o;
+	lk_stats stats = LK_STATS_INIT;
+	lk_db *db;
+	int n, more;
+
+	(void)state;
+	db = full_device(&fs, &o, 64u * 1024u, 50);
+	n = full_filled;
+	delete_three_of_four(db, n);
+	CHECK_ST(LK_NOSPACE, full_put(db, n));
+	fault_advance_us(fs, UINT64_C(5000000)); /* polls every 200 ms */
+	CHECK_OK(lk_stats_get(&stats, db));
+	CHECK(stats.compactions > 0);
+	/* the thread leaves up to compact_dead_pct of the log dead */
+	for (more = 0; more < n / 4; more++)
+		CHECK_OK(full_put(db, n + more));
+	full_check(db, n + more, kept_after_refill);
+	CHECK_OK(lk_close(db));
+	fault_free(fs);
+}
+
+/* A compaction whose new segment does not fit even in the reserve is
+ * refused with LK_NOSPACE and leaves the log as it was: the partial new
+ * segment is removed, and every record reads as before, across a reopen
+ * too. */
+static void compaction_that_does_not_fit_leaves_the_log_as_it_was(
+	void **state)
+{
+	struct dir_state before, after;
+	struct fault_fs *fs;
+	lk_options o;
+	lk_db *db;
+	int n;
+
+	(void)state;
+	/* segments of more live data than half the reserve */
+	db = full_device(&fs, &o, 1024u * 1024u, 0);
+	n = full_filled;
+	for (int i = 1; i < 8; i += 4) {
+		char k[16];
+
+		full_key(k, i);
+		CHECK_OK(lk_del(db, LK_NS_DEFAULT, k, strlen(k)));
+	}
+	/* The first call seals the deletes' segment and compacts it (its
+	 * run fits), then meets segment 1, which does not.  The second
+	 * finds the same (and rewrites the tombstones' segment again, as
+	 * every lk_compact() does). */
+	dir_state(&before, fault_io(fs), 1);
+	for (int call = 0; call < 2; call++) {
+		CHECK_ST(LK_NOSPACE, lk_compact(db));
+		CHECK(strstr(lk_errmsg(), "no run's live data fits") != NULL);
+		dir_state(&after, fault_io(fs), 1);
+		if (!same_line(&before, &after, "0000000000000001.seg") ||
+		    !same_line(&before, &after, "0000000000000002.seg"))
+			fprintf(stderr, "before:\n%safter:\n%s", before.text,
+				after.text);
+		CHECK(same_line(&before, &after, "0000000000000001.seg"));
+		CHECK(same_line(&before, &after, "0000000000000002.seg"));
+		CHECK(strstr(after.text, "0000000000000001.1.seg") == NULL);
+		CHECK(strstr(after.text, "0000000000000002.1.seg") == NULL);
+	}
+	full_check(db, n, kept_after_two_deletes);
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_open(&db, DIR, &o));
+	full_check(db, n, kept_after_two_deletes);
+	CHECK_OK(lk_close(db));
+	fault_free(fs);
+}
+
+/* A power cut at every I/O call of deletes and a compaction on a full
+ * device (smaller, so that each cut point is quick to reach): the reopen
+ * on the still full device finds every key that was not deleted, every
+ * acknowledged delete, and each batch of deletes all or nothing. */
+#define CUT_DEVICE_BYTES (1152u * 1024u)
+#define CUT_DEL_BATCH 64
+
+static int cut_fill(lk_db *db)
+{
+	lk_batch *b;
+	lk_status st = LK_OK;
+	int n = 0;
+
+	CHECK_OK(lk_batch_new(&b));
+	/* batches first, then single puts for the last bytes */
+	for (int size = 16; size >= 1; size /= 16) {
+		for (st = LK_OK; st == LK_OK;) {
+			for (int i = 0; i < size; i++) {
+				char k[16], v[512];
+				size_t len;
+
+				full_key(k, n + i);
+				len = value_of(v, n + i);
+				CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, k,
+						      strlen(k), v, len, 0));
+			}
+			st = lk_commit(db, b);
+			if (st == LK_OK)
+				n += size;
+			lk_batch_clear(b);
+		}
+		CHECK_ST(LK_NOSPACE, st);
+	}
+	lk_batch_free(b);
+	return n;
+}
+
+/* Deletes keys i % 4 != 0 below n in batches; returns how many batches
+ * were acknowledged, stopping at the first failure. */
+static int cut_deletes(lk_db *db, int n)
+{
+	lk_batch *b;
+	int acked = 0, in = 0;
+
+	CHECK_OK(lk_batch_new(&b));
+	for (int i = 0; i < n; i++) {
+		char k[16];
+
+		if (i % 4 == 0)
+			continue;
+		full_key(k, i);
+		CHECK_OK(lk_batch_del(b, LK_NS_DEFAULT, k, strlen(k)));
+		if (++in < CUT_DEL_BATCH && i + 1 < n)
+			continue;
+		if (lk_commit(db, b) != LK_OK)
+			break;
+		acked++;
+		in = 0;
+		lk_batch_clear(b);
+	}
+	lk_batch_free(b);
+	return acked;
+}
+
+/* The keys of deleted batch `acked` (the one a cut may have stopped) are
+ * all there or all gone; earlier batches are gone, later ones there, and
+ * keys never deleted hold their values. */
+static void cut_check(lk_db *db, int n, int acked)
+{
+	int del_no = 0, batch_gone = -1;
+
+	for (int i = 0; i < n; i++) {
+		char k[16], v[512];
+		size_t len = value_of(v, i), got_len = 0;
+		void *got = NULL;
+		int batch = del_no / CUT_DEL_BATCH;
+		lk_status st;
+
+		full_key(k, i);
+		st = lk_get(&got, &got_len, db, LK_NS_DEFAULT, k, strlen(k));
+		if (st == LK_OK)
+			CHECK(got_len == len && memcmp(got, v, len) == 0);
+		else
+			CHECK_ST(LK_NOT_FOUND, st);
+		lk_free(got);
+		if (i % 4 == 0) {
+			CHECK_OK(st); /* never deleted */
+			continue;
+		}
+		del_no++;
+		if (batch < acked) {
+			CHECK_ST(LK_NOT_FOUND, st);
+		} else if (batch == acked) {
+			if (batch_gone < 0)
+				batch_gone = st == LK_NOT_FOUND;
+			CHECK(batch_gone == (st == LK_NOT_FOUND));
+		} else {
+			CHECK_OK(st);
+		}
+	}
+}
+
+static void power_cut_anywhere_while_a_full_device_is_freed(void **state)
+{
+	uint64_t cuts = 0;
+
+	(void)state;
+	for (uint64_t cut = 1;; cut++) {
+		struct fault_fs *fs;
+		lk_options o;
+		lk_db *db;
+		lk_status st = LK_OK;
+		int n, acked;
+
+		CHECK_OK(fault_new(&fs, cut));
+		fault_set_capacity(fs, CUT_DEVICE_BYTES);
+		o = test_options(fault_io(fs));
+		o.segment_size_bytes = 16u * 1024u;
+		CHECK_OK(lk_open(&db, DIR, &o));
+		n = cut_fill(db);
+		CHECK(n > 250);
+		fault_cut_at(fs, cut);
+		acked = cut_deletes(db, n);
+		if (!fault_is_cut(fs))
+			st = lk_compact(db);
+		fault_cut_at(fs, 0);
+		if (!fault_is_cut(fs)) {
+			/* the whole sequence ran: every cut point done */
+			CHECK(acked == (n - (n + 3) / 4 + CUT_DEL_BATCH - 1) /
+					       CUT_DEL_BATCH);
+			CHECK_OK(st);
+			CHECK_OK(lk_close(db));
+			fault_free(fs);
+			break;
+		}
+		(void)lk_close(db);
+		fault_reboot(fs, FAULT_RANDOM, cut * 7919, NULL);
+		cuts++;
+		CHECK_OK(lk_open(&db, DIR, &o));
+		cut_check(db, n, acked);
+		CHECK_OK(lk_close(db));
+		fault_free(fs);
+	}
+	print_message("power cuts while a full device is freed: %" PRIu64
+		      " states\n", cuts);
+	CHECK(cuts > 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +1159,13 @@ int main(void)
 		cmocka_unit_test(background_compaction_under_load),
 		cmocka_unit_test(read_only_opens_beside_compactions_succeed),
 		cmocka_unit_test(compaction_refused_for_damage_changes_nothing),
+		cmocka_unit_test(
+			full_device_is_recovered_by_deletes_and_compaction),
+		cmocka_unit_test(background_compaction_frees_a_full_device),
+		cmocka_unit_test(
+			compaction_that_does_not_fit_leaves_the_log_as_it_was),
+		cmocka_unit_test(
+			power_cut_anywhere_while_a_full_device_is_freed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1000,6 +1000,42 @@ static void file_size_is_bounded(void **state)
 	fx_done(&fx);
 }
 
+/* fault_set_capacity(): the files together hold at most the capacity;
+ * a write or a growing truncate past it is LK_NOSPACE and changes
+ * nothing; removing a file (once its last handle is closed) or shrinking
+ * one makes room again. */
+static void capacity_limits_the_bytes_of_all_files_together(void **state)
+{
+	struct fx fx;
+	lk_io_file *a, *b;
+
+	(void)state;
+	fx_init(&fx, 1);
+	fault_set_capacity(fx.fs, 3000);
+	a = fx_open(&fx, "a", RW_CREATE);
+	b = fx_open(&fx, "b", RW_CREATE);
+	fx_fill(&fx, a, 'a', 2000, 0);
+	CHECK_ST(LK_NOSPACE, fx.io->pwrite(fx.io->ctx, b, "bb", 2, 999));
+	CHECK_ST(LK_NOSPACE, fx.io->truncate(fx.io->ctx, b, 1001));
+	fx_fill(&fx, b, 'b', 1000, 0);
+	CHECK_ST(LK_NOSPACE, fx.io->pwrite(fx.io->ctx, a, "a", 1, 2000));
+	/* within a file's size: no new space */
+	fx_fill(&fx, a, 'c', 2000, 0);
+	check_file(&fx, "b", 'b', 1000);
+	CHECK_OK(fx.io->truncate(fx.io->ctx, a, 1000));
+	fx_fill(&fx, b, 'b', 2000, 0);
+	/* an unlinked file still open takes its space until closed */
+	CHECK_OK(fx.io->unlink(fx.io->ctx, fx.dir, "b"));
+	CHECK_ST(LK_NOSPACE, fx.io->pwrite(fx.io->ctx, a, "a", 1, 1000));
+	fx_close(&fx, b);
+	CHECK_OK(fx.io->dir_sync(fx.io->ctx, fx.dir));
+	fx_fill(&fx, a, 'a', 3000, 0);
+	fault_set_capacity(fx.fs, 0);
+	fx_fill(&fx, a, 'a', 5000, 0);
+	fx_close(&fx, a);
+	fx_done(&fx);
+}
+
 struct worker {
 	struct fx *fx;
 	char name[8];
@@ -1186,6 +1222,7 @@ int main(void)
 		cmocka_unit_test(clock_starts_at_real_time_and_moves_when_told),
 		cmocka_unit_test(fault_free_frees_handles_still_open),
 		cmocka_unit_test(file_size_is_bounded),
+		cmocka_unit_test(capacity_limits_the_bytes_of_all_files_together),
 		cmocka_unit_test(concurrent_calls_keep_their_bytes),
 		cmocka_unit_test(
 			engine_keeps_every_durable_key_across_power_cuts),

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reserve.c - the space reserve in the LOCK file (see reserve.h).
+ */
+#include "contract.h"
+#include "logkeep_limits.h"
+#include "reserve.h"
+
+/* Four writes make the reserve: few calls at the first open (each one a
+ * cut point of the crash tests), and a nearly full device still gives
+ * most of what it has.  Zeroes in .bss cost no memory until read. */
+#define CHUNK_BYTES (LK_RESERVE_BYTES / 4u)
+
+static const uint8_t zeroes[CHUNK_BYTES];
+
+lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t *held_bytes)
+{
+	uint64_t size = 0;
+	lk_status st, sync_st;
+
+	LK_ASSERT(io != NULL && f != NULL && held_bytes != NULL);
+	st = io->size(io->ctx, f, &size);
+	if (st != LK_OK)
+		return st;
+	*held_bytes = size;
+	if (size >= LK_RESERVE_BYTES)
+		return LK_OK;
+	/* Chunk by chunk, so that a nearly full device still gives what it
+	 * has: a failed pwrite may leave a prefix, which the size counts. */
+	while (st == LK_OK && size < LK_RESERVE_BYTES) {
+		size_t n = LK_RESERVE_BYTES - size < CHUNK_BYTES
+				   ? (size_t)(LK_RESERVE_BYTES - size)
+				   : CHUNK_BYTES;
+
+		st = io->pwrite(io->ctx, f, zeroes, n, size);
+		if (st == LK_OK)
+			size += n;
+	}
+	if (st != LK_OK && io->size(io->ctx, f, &size) != LK_OK)
+		size = *held_bytes; /* what it was known to hold */
+	*held_bytes = size;
+	sync_st = io->sync(io->ctx, f);
+	return st != LK_OK ? st : sync_st;
+}
+
+lk_status reserve_shrink(const lk_io *io, lk_io_file *f, uint64_t keep_bytes,
+			 uint64_t *held_bytes)
+{
+	lk_status st;
+
+	LK_ASSERT(io != NULL && f != NULL && held_bytes != NULL);
+	LK_ASSERT(keep_bytes < *held_bytes);
+	st = io->truncate(io->ctx, f, keep_bytes);
+	if (st == LK_OK) {
+		*held_bytes = keep_bytes;
+		st = io->sync(io->ctx, f);
+	}
+	return st;
+}
