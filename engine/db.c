@@ -52,7 +52,7 @@ static void db_free(struct lk_db *db)
 {
 	const lk_io *io = db->io;
 
-	scrub_stop(db);
+	scrub_free(db);
 	compact_stop(db);
 	commit_stop(db); /* an open that failed after commit_init */
 	compact_free(db);
@@ -630,10 +630,7 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	stats->snapshot_bytes_written =
 		atomic_load(&db->snapshot_bytes_written);
 	stats->snapshot_failures = atomic_load(&db->snapshot_failures);
-	stats->scrub_segments = atomic_load(&db->scrub_segments);
-	stats->scrub_bytes = atomic_load(&db->scrub_bytes);
-	stats->scrub_damage = atomic_load(&db->scrub_damage);
-	stats->scrub_passes = atomic_load(&db->scrub_passes);
+	scrub_stats(db, stats);
 	return abi_write(out, ABI_STATS, stats);
 }
 

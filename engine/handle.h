@@ -52,6 +52,7 @@
 #define DB_MAGIC_CLOSED 0x6c6b6478u
 
 struct writer; /* commit.c */
+struct scrubber; /* scrub.c */
 
 /* The kinds of use that lk_close() waits for (see users below). */
 enum db_use { DB_USE_ITER, DB_USE_WRITE, DB_USE_BACKUP, DB_USE_COUNT };
@@ -139,14 +140,12 @@ struct lk_db {
 	 * is refused, or the close is (and puts DB_MAGIC back). */
 	_Atomic uint32_t users[DB_USE_COUNT];
 
+	/* The modules' own state, each defined in its .c file. */
+	struct scrubber *scrub;
+
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
-	/* scrub.c: the background scrub's thread and sleep, and counts */
-	lk_io_thread *scrubber;  /* or NULL */
-	lk_io_wait *scrub_wait;
-	_Atomic uint64_t scrub_segments, scrub_bytes, scrub_damage,
-		scrub_passes;
 	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
 		compact_segments_removed, compact_records_dropped, compact_us,
 		compact_stall_max_us, compact_failures;

@@ -55,6 +55,14 @@
  * flash cost power, not wear. */
 #define SCRUB_PERIOD_S (6u * 3600u)
 
+/* The scrub's state (db->scrub): its thread, the sleep that stopping it
+ * ends, and its counts for lk_stats_get(). */
+struct scrubber {
+	lk_io_thread *thread; /* or NULL */
+	lk_io_wait *wait;
+	_Atomic uint64_t segments, bytes, damage, passes;
+};
+
 struct scrub_item {
 	struct segment *seg;
 	uint64_t data_end;
@@ -177,7 +185,7 @@ static int throttle(struct lk_db *db, uint64_t bytes)
 	uint64_t rate = db->opts.scrub_rate_bytes;
 	uint64_t us = bytes / rate * 1000000u + bytes % rate * 1000000u / rate;
 
-	return io->wait_until(io->ctx, db->scrub_wait, io->mono_us(io->ctx) + us);
+	return io->wait_until(io->ctx, db->scrub->wait, io->mono_us(io->ctx) + us);
 }
 
 /* Counts one damaged segment, keeps the first for the message and tells
@@ -187,7 +195,7 @@ static void report(struct lk_db *db, const struct segment *s,
 		   void *arg, char *first, size_t cap, size_t *damaged)
 {
 	(*damaged)++;
-	atomic_fetch_add(&db->scrub_damage, 1);
+	atomic_fetch_add(&db->scrub->damage, 1);
 	if (!db->readonly) {
 		/* Nothing more is acknowledged on top of it (see above). */
 		int none = LK_OK;
@@ -217,7 +225,7 @@ static lk_status scrub_snapshot(struct lk_db *db, lk_problem_fn fn, void *arg,
 	const char *why = NULL;
 	lk_status st = snapshot_scrub(db, name, &offset, &why, &bytes);
 
-	atomic_fetch_add(&db->scrub_bytes, bytes);
+	atomic_fetch_add(&db->scrub->bytes, bytes);
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
 	if (st != LK_CORRUPT) {
@@ -226,7 +234,7 @@ static lk_status scrub_snapshot(struct lk_db *db, lk_problem_fn fn, void *arg,
 		return st;
 	}
 	(*damaged)++;
-	atomic_fetch_add(&db->scrub_damage, 1);
+	atomic_fetch_add(&db->scrub->damage, 1);
 	if (!first[0])
 		snprintf(first, cap, "snapshot %s offset %" PRIu64 ": %s", name,
 			 offset, why);
@@ -256,8 +264,8 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 		const char *why = NULL;
 
 		st = scrub_one(io, &v[i], &offset, &why, &bytes);
-		atomic_fetch_add(&db->scrub_bytes, bytes);
-		atomic_fetch_add(&db->scrub_segments, 1);
+		atomic_fetch_add(&db->scrub->bytes, bytes);
+		atomic_fetch_add(&db->scrub->segments, 1);
 		if (st != LK_OK && st != LK_CORRUPT) {
 			err_prefix("lk_scrub: reading segment %s", s->name);
 			if (worst == LK_OK)
@@ -295,12 +303,12 @@ static void scrubber_main(void *arg)
 	uint64_t due_us = io->mono_us(io->ctx) + SCRUB_START_DELAY_US;
 
 	for (;;) {
-		if (io->wait_until(io->ctx, db->scrub_wait, due_us))
+		if (io->wait_until(io->ctx, db->scrub->wait, due_us))
 			return; /* closing */
 		if (io->mono_us(io->ctx) < due_us)
 			continue; /* woke early */
 		(void)scrub_pass(db, db->opts.scrub_fn, db->opts.scrub_arg, 1);
-		atomic_fetch_add(&db->scrub_passes, 1);
+		atomic_fetch_add(&db->scrub->passes, 1);
 		due_us = io->mono_us(io->ctx) + SCRUB_PERIOD_S * UINT64_C(1000000);
 	}
 }
@@ -308,17 +316,23 @@ static void scrubber_main(void *arg)
 lk_status scrub_init(struct lk_db *db)
 {
 	const lk_io *io = db->io;
+	struct scrubber *sc;
 	lk_status st;
 
+	LK_ASSERT(db->scrub == NULL);
+	sc = mem_calloc(1, sizeof *sc);
+	if (!sc)
+		return err_set(LK_NOMEM, "allocating the scrub's state");
+	db->scrub = sc;
 	if (db->readonly || db->opts.scrub_rate_bytes == 0)
 		return LK_OK;
-	st = io->wait_new(io->ctx, &db->scrub_wait);
+	st = io->wait_new(io->ctx, &sc->wait);
 	if (st != LK_OK)
 		return err_set(st, "starting the scrub");
-	st = io->thread_start(io->ctx, &db->scrubber, scrubber_main, db);
+	st = io->thread_start(io->ctx, &sc->thread, scrubber_main, db);
 	if (st != LK_OK) {
-		io->wait_free(io->ctx, db->scrub_wait);
-		db->scrub_wait = NULL;
+		io->wait_free(io->ctx, sc->wait);
+		sc->wait = NULL;
 		err_prefix("starting the scrub thread");
 	}
 	return st;
@@ -327,13 +341,31 @@ lk_status scrub_init(struct lk_db *db)
 void scrub_stop(struct lk_db *db)
 {
 	const lk_io *io = db->io;
+	struct scrubber *sc = db->scrub;
 
-	if (!db->scrub_wait)
+	if (!sc || !sc->wait)
 		return;
-	io->wait_stop(io->ctx, db->scrub_wait);
-	if (db->scrubber)
-		io->thread_join(io->ctx, db->scrubber);
-	db->scrubber = NULL;
-	io->wait_free(io->ctx, db->scrub_wait);
-	db->scrub_wait = NULL;
+	io->wait_stop(io->ctx, sc->wait);
+	if (sc->thread)
+		io->thread_join(io->ctx, sc->thread);
+	sc->thread = NULL;
+	io->wait_free(io->ctx, sc->wait);
+	sc->wait = NULL;
+}
+
+void scrub_free(struct lk_db *db)
+{
+	scrub_stop(db);
+	mem_free(db->scrub);
+	db->scrub = NULL;
+}
+
+void scrub_stats(const struct lk_db *db, lk_stats *stats)
+{
+	const struct scrubber *sc = db->scrub;
+
+	stats->scrub_segments = atomic_load(&sc->segments);
+	stats->scrub_bytes = atomic_load(&sc->bytes);
+	stats->scrub_damage = atomic_load(&sc->damage);
+	stats->scrub_passes = atomic_load(&sc->passes);
 }

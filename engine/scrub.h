@@ -12,11 +12,17 @@
  * a writable handle), LK_IO, LK_NOMEM. */
 lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg);
 
-/* Starts the background scrub of a writable handle with
- * scrub_rate_bytes > 0.  Returns LK_OK, LK_NOMEM. */
+/* Makes db->scrub, and starts the background scrub of a writable handle
+ * with scrub_rate_bytes > 0.  Returns LK_OK, LK_NOMEM (db->scrub may be
+ * set: scrub_free() it). */
 lk_status scrub_init(struct lk_db *db);
-/* Stops it (a pass in progress ends at its next segment); safe to call
- * when it never started, and twice. */
+/* Stops the background scrub (a pass in progress ends at its next
+ * segment); safe to call when it never started, and twice. */
 void scrub_stop(struct lk_db *db);
+/* Stops it and frees db->scrub; safe when scrub_init never ran. */
+void scrub_free(struct lk_db *db);
+
+/* Its counts: the scrub_* fields of *stats.  Takes no lock. */
+void scrub_stats(const struct lk_db *db, lk_stats *stats);
 
 #endif /* LK_SCRUB_H */
