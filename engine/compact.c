@@ -57,6 +57,19 @@
 #include "error.h"
 #include "snapshot.h"
 
+/* The compactor's state (db->compact): the lock that lets one compaction
+ * (or snapshot) run at a time, the background thread and its sleep, and
+ * the counts for lk_stats_get(). */
+struct compactor {
+	struct lk_mutex mu;     /* held across a whole compaction */
+	struct lk_mutex cv_mu;  /* guards stop, taken alone */
+	lk_io_wait *wait;       /* stopping it ends the thread's sleeps */
+	lk_io_thread *thread;   /* or NULL */
+	int stop;               /* under cv_mu */
+	_Atomic uint64_t runs, bytes_read, bytes_written, segments_removed,
+		records_dropped, us, stall_max_us, failures;
+};
+
 /* Run choice (see lk_options): under load only runs at least this dead
  * are worth rewriting; when idle, runs this dead.  A simulation of 1M
  * random overwrites on 1M keys put the pair at 60/20: below 60 under load
@@ -115,9 +128,9 @@ static int stopping(struct lk_db *db)
 {
 	int stop;
 
-	mutex_lock(&db->compact_cv_mu);
-	stop = db->compact_stop;
-	mutex_unlock(&db->compact_cv_mu);
+	mutex_lock(&db->compact->cv_mu);
+	stop = db->compact->stop;
+	mutex_unlock(&db->compact->cv_mu);
 	return stop;
 }
 
@@ -127,7 +140,7 @@ static int wait_us(struct lk_db *db, uint64_t us)
 {
 	const lk_io *io = db->io;
 
-	(void)io->wait_until(io->ctx, db->compact_wait,
+	(void)io->wait_until(io->ctx, db->compact->wait,
 			     io->mono_us(io->ctx) + us);
 	return stopping(db);
 }
@@ -552,8 +565,8 @@ static void note_stall(struct lk_db *db, uint64_t t0)
 {
 	uint64_t us = db->io->mono_us(db->io->ctx) - t0;
 
-	if (us > atomic_load(&db->compact_stall_max_us))
-		atomic_store(&db->compact_stall_max_us, us);
+	if (us > atomic_load(&db->compact->stall_max_us))
+		atomic_store(&db->compact->stall_max_us, us);
 }
 
 /* Step 4: keys move to the new segment; the run leaves the table. */
@@ -664,7 +677,7 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 			     int (*fresh)(void *, const struct segment *),
 			     void *arg, struct segment **made, int *done)
 {
-	LK_ASSERT(mutex_held(&db->compact_mu));
+	LK_ASSERT(mutex_held(&db->compact->mu));
 	struct job j;
 	lk_status st;
 	uint64_t t0 = db->io->mono_us(db->io->ctx);
@@ -718,12 +731,12 @@ static lk_status compact_one(struct lk_db *db, unsigned min_pct,
 		discard_output(&j);
 		goto out;
 	}
-	atomic_fetch_add(&db->compactions, 1);
-	atomic_fetch_add(&db->compact_bytes_read, j.read);
-	atomic_fetch_add(&db->compact_bytes_written, j.written +
+	atomic_fetch_add(&db->compact->runs, 1);
+	atomic_fetch_add(&db->compact->bytes_read, j.read);
+	atomic_fetch_add(&db->compact->bytes_written, j.written +
 			 SEG_HEADER_BYTES);
-	atomic_fetch_add(&db->compact_segments_removed, j.nrun);
-	atomic_fetch_add(&db->compact_records_dropped, j.dropped);
+	atomic_fetch_add(&db->compact->segments_removed, j.nrun);
+	atomic_fetch_add(&db->compact->records_dropped, j.dropped);
 	*done = 1;
 	st = remove_run(&j);
 out:
@@ -731,7 +744,7 @@ out:
 	 * reserve as the device has again (a no-op when it is whole). */
 	if (*done || released > 0)
 		commit_reserve_fill(db);
-	atomic_fetch_add(&db->compact_us, db->io->mono_us(db->io->ctx) - t0);
+	atomic_fetch_add(&db->compact->us, db->io->mono_us(db->io->ctx) - t0);
 	mem_free(j.moved);
 	mem_free(j.buf);
 	mem_free(j.run);
@@ -753,10 +766,10 @@ struct made {
  * Caller holds compact_mu. */
 static void auto_snapshot(struct lk_db *db)
 {
-	LK_ASSERT(mutex_held(&db->compact_mu));
+	LK_ASSERT(mutex_held(&db->compact->mu));
 
-	if (db->opts.snapshot_every_bytes && snapshot_write(db) != LK_OK)
-		atomic_fetch_add(&db->snapshot_failures, 1);
+	if (db->opts.snapshot_every_bytes)
+		snapshot_auto(db, atomic_load(&db->compact->runs));
 }
 
 static int made_here(void *arg, const struct segment *s)
@@ -779,7 +792,7 @@ static int made_here(void *arg, const struct segment *s)
  * compact_mu: no other compaction changes the table meanwhile. */
 static lk_status check_before_compact(struct lk_db *db)
 {
-	LK_ASSERT(mutex_held(&db->compact_mu));
+	LK_ASSERT(mutex_held(&db->compact->mu));
 
 	struct segment **v = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *v);
 	uint64_t active_end = 0;
@@ -829,7 +842,7 @@ lk_status compact_run(struct lk_db *db)
 	m = mem_calloc(1, sizeof *m);
 	if (!m)
 		return err_set(LK_NOMEM, "lk_compact");
-	mutex_lock(&db->compact_mu);
+	mutex_lock(&db->compact->mu);
 	st = check_before_compact(db);
 	if (st == LK_OK)
 		st = commit_seal_if_dead(db);
@@ -846,7 +859,7 @@ lk_status compact_run(struct lk_db *db)
 	/* Deletes may have drawn on the reserve with nothing to compact
 	 * since: whole again if the device has the room, and puts go on. */
 	commit_reserve_fill(db);
-	mutex_unlock(&db->compact_mu);
+	mutex_unlock(&db->compact->mu);
 	mem_free(m);
 	return st;
 }
@@ -898,24 +911,24 @@ static void compactor_main(void *arg)
 			if (idle ? pct < db->opts.compact_idle_pct
 				 : pct < db->opts.compact_dead_pct)
 				break;
-			mutex_lock(&db->compact_mu);
+			mutex_lock(&db->compact->mu);
 			st = compact_one(db, idle ? RUN_DEAD_PCT_IDLE
 						  : RUN_DEAD_PCT_LOAD,
 					 RUN_DEAD_BYTES_MIN, NULL, NULL, NULL,
 					 &done);
-			mutex_unlock(&db->compact_mu);
+			mutex_unlock(&db->compact->mu);
 			compacted |= st == LK_OK && done;
 			if (st != LK_OK)
-				atomic_fetch_add(&db->compact_failures, 1);
+				atomic_fetch_add(&db->compact->failures, 1);
 		}
 		/* One snapshot after a pass of compactions, or when the
 		 * log has grown by the interval since the last one. */
 		if (db->opts.snapshot_every_bytes && !atomic_load(&db->halted) &&
 		    (compacted || snapshot_behind(db) >=
 					  db->opts.snapshot_every_bytes)) {
-			mutex_lock(&db->compact_mu);
+			mutex_lock(&db->compact->mu);
 			auto_snapshot(db);
-			mutex_unlock(&db->compact_mu);
+			mutex_unlock(&db->compact->mu);
 		}
 		if (st != LK_OK && wait_us(db, RETRY_MS * 1000u))
 			break;
@@ -925,18 +938,25 @@ static void compactor_main(void *arg)
 lk_status compact_init(struct lk_db *db)
 {
 	const lk_io *io = db->io;
+	struct compactor *c;
 	lk_status st;
 
-	st = io->wait_new(io->ctx, &db->compact_wait);
-	if (st != LK_OK)
+	LK_ASSERT(db->compact == NULL);
+	c = mem_calloc(1, sizeof *c);
+	if (!c)
+		return err_set(LK_NOMEM, "allocating the compactor's state");
+	st = io->wait_new(io->ctx, &c->wait);
+	if (st != LK_OK) {
+		mem_free(c);
 		return st;
-	mutex_init(&db->compact_mu, LOCK_COMPACT);
-	mutex_init(&db->compact_cv_mu, LOCK_COMPACT_CV);
-	db->compact_inited = 1;
+	}
+	mutex_init(&c->mu, LOCK_COMPACT);
+	mutex_init(&c->cv_mu, LOCK_COMPACT_CV);
+	db->compact = c;
 	if (db->readonly || (db->opts.compact_dead_pct == 0 &&
 			     db->opts.snapshot_every_bytes == 0))
 		return LK_OK;
-	st = io->thread_start(io->ctx, &db->compactor, compactor_main, db);
+	st = io->thread_start(io->ctx, &c->thread, compactor_main, db);
 	if (st != LK_OK)
 		err_prefix("starting the compaction thread");
 	return st;
@@ -945,25 +965,56 @@ lk_status compact_init(struct lk_db *db)
 void compact_stop(struct lk_db *db)
 {
 	const lk_io *io = db->io;
+	struct compactor *c = db->compact;
 
-	if (!db->compact_inited)
+	if (!c)
 		return;
-	mutex_lock(&db->compact_cv_mu);
-	db->compact_stop = 1;
-	mutex_unlock(&db->compact_cv_mu);
-	io->wait_stop(io->ctx, db->compact_wait);
-	if (db->compactor)
-		io->thread_join(io->ctx, db->compactor);
-	db->compactor = NULL;
+	mutex_lock(&c->cv_mu);
+	c->stop = 1;
+	mutex_unlock(&c->cv_mu);
+	io->wait_stop(io->ctx, c->wait);
+	if (c->thread)
+		io->thread_join(io->ctx, c->thread);
+	c->thread = NULL;
 }
 
 void compact_free(struct lk_db *db)
 {
-	if (!db->compact_inited)
+	struct compactor *c = db->compact;
+
+	if (!c)
 		return;
-	db->io->wait_free(db->io->ctx, db->compact_wait);
-	db->compact_wait = NULL;
-	mutex_destroy(&db->compact_cv_mu);
-	mutex_destroy(&db->compact_mu);
-	db->compact_inited = 0;
+	compact_stop(db);
+	db->io->wait_free(db->io->ctx, c->wait);
+	mutex_destroy(&c->cv_mu);
+	mutex_destroy(&c->mu);
+	mem_free(c);
+	db->compact = NULL;
+}
+
+lk_status compact_snapshot(struct lk_db *db, int automatic)
+{
+	lk_status st = LK_OK;
+
+	mutex_lock(&db->compact->mu);
+	if (automatic)
+		snapshot_auto(db, atomic_load(&db->compact->runs));
+	else
+		st = snapshot_write(db, atomic_load(&db->compact->runs));
+	mutex_unlock(&db->compact->mu);
+	return st;
+}
+
+void compact_stats(const struct lk_db *db, lk_stats *stats)
+{
+	const struct compactor *c = db->compact;
+
+	stats->compactions = atomic_load(&c->runs);
+	stats->compact_bytes_read = atomic_load(&c->bytes_read);
+	stats->compact_bytes_written = atomic_load(&c->bytes_written);
+	stats->compact_segments_removed = atomic_load(&c->segments_removed);
+	stats->compact_records_dropped = atomic_load(&c->records_dropped);
+	stats->compact_us = atomic_load(&c->us);
+	stats->compact_stall_max_us = atomic_load(&c->stall_max_us);
+	stats->compact_failures = atomic_load(&c->failures);
 }

@@ -55,8 +55,7 @@ static void db_free(struct lk_db *db)
 	scrub_free(db);
 	compact_stop(db);
 	commit_stop(db); /* an open that failed after commit_init */
-	compact_free(db);
-	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+	compact_free(db);	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		seg_close(db->segs[i], io);
 	seg_close(db->next_seg, io);
 	index_free(db->ix);
@@ -264,10 +263,7 @@ lk_status lk_close(lk_db *db)
 	if (st == LK_OK && !db->readonly && db->opts.snapshot_every_bytes &&
 	    !atomic_load(&db->halted) &&
 	    snapshot_behind(db) >= LK_SNAPSHOT_CLOSE_MIN_BYTES) {
-		mutex_lock(&db->compact_mu);
-		if (snapshot_write(db) != LK_OK)
-			atomic_fetch_add(&db->snapshot_failures, 1);
-		mutex_unlock(&db->compact_mu);
+		(void)compact_snapshot(db, 1);
 	}
 	db_free(db);
 	return st;
@@ -283,9 +279,7 @@ lk_status lk_snapshot(lk_db *db)
 		st = err_set(LK_READONLY, "lk_snapshot: the handle is "
 					  "read-only");
 	} else {
-		mutex_lock(&db->compact_mu);
-		st = snapshot_write(db);
-		mutex_unlock(&db->compact_mu);
+		st = compact_snapshot(db, 0);
 	}
 	handle_leave(db, DB_USE_WRITE);
 	return st;
@@ -608,16 +602,7 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	stats->sync_calls = atomic_load(&db->sync_calls);
 	stats->write_groups = atomic_load(&db->write_groups);
 	stats->log_bytes_written = atomic_load(&db->log_bytes_written);
-	stats->compactions = atomic_load(&db->compactions);
-	stats->compact_bytes_read = atomic_load(&db->compact_bytes_read);
-	stats->compact_bytes_written = atomic_load(&db->compact_bytes_written);
-	stats->compact_segments_removed =
-		atomic_load(&db->compact_segments_removed);
-	stats->compact_records_dropped =
-		atomic_load(&db->compact_records_dropped);
-	stats->compact_us = atomic_load(&db->compact_us);
-	stats->compact_stall_max_us = atomic_load(&db->compact_stall_max_us);
-	stats->compact_failures = atomic_load(&db->compact_failures);
+	compact_stats(db, stats);
 	{
 		uint64_t made = atomic_load(&db->snap_created_ms);
 		uint64_t now = db->io->now_ms(db->io->ctx);

@@ -52,6 +52,7 @@
 #define DB_MAGIC_CLOSED 0x6c6b6478u
 
 struct writer; /* commit.c */
+struct compactor; /* compact.c */
 struct scrubber; /* scrub.c */
 
 /* The kinds of use that lk_close() waits for (see users below). */
@@ -98,16 +99,6 @@ struct lk_db {
 	struct lk_mutex ns_mu;
 	char *ns_names[LK_NS_COUNT_MAX + 1];
 
-	/* compact.c: compact_mu lets one compaction run at a time, taken
-	 * before ix_lock; compact_stop (under compact_cv_mu) and stopping
-	 * compact_wait end the thread's sleeps and the rate limit's. */
-	struct lk_mutex compact_mu;
-	struct lk_mutex compact_cv_mu;
-	lk_io_wait *compact_wait;
-	lk_io_thread *compactor; /* or NULL */
-	int compact_inited;
-	int compact_stop;        /* under compact_cv_mu */
-
 	/* snapshot.c: the newest snapshot, under compact_mu (the atomics
 	 * are read by stats without it) */
 	_Atomic uint64_t snap_serial; /* its file's serial; 0: none */
@@ -141,14 +132,12 @@ struct lk_db {
 	_Atomic uint32_t users[DB_USE_COUNT];
 
 	/* The modules' own state, each defined in its .c file. */
+	struct compactor *compact;
 	struct scrubber *scrub;
 
 	lk_recovery_report report;
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
-	_Atomic uint64_t compactions, compact_bytes_read, compact_bytes_written,
-		compact_segments_removed, compact_records_dropped, compact_us,
-		compact_stall_max_us, compact_failures;
 };
 
 /* ---- handle.c ---- */

@@ -277,7 +277,7 @@ uint64_t snapshot_behind(struct lk_db *db)
 
 /* 1 if there is nothing to snapshot: no log yet, or the newest snapshot
  * is of this very state.  Caller holds log_mu. */
-static int current(struct lk_db *db)
+static int current(struct lk_db *db, uint64_t compactions)
 {
 	LK_ASSERT(mutex_held(&db->log_mu));
 
@@ -286,10 +286,10 @@ static int current(struct lk_db *db)
 	return !a || (db->snap_serial && db->snap_seg_seq == a->hdr.seq &&
 		      db->snap_seg_gen == a->hdr.generation &&
 		      db->snap_pos == a->data_end &&
-		      db->snap_compactions == atomic_load(&db->compactions));
+		      db->snap_compactions == compactions);
 }
 
-lk_status snapshot_write(struct lk_db *db)
+lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 {
 	const lk_io *io = db->io;
 	struct capture *c;
@@ -300,7 +300,7 @@ lk_status snapshot_write(struct lk_db *db)
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
 	mutex_lock(&db->log_mu);
-	a = current(db) ? NULL : db->active;
+	a = current(db, compactions) ? NULL : db->active;
 	mutex_unlock(&db->log_mu);
 	if (!a)
 		return LK_OK;
@@ -314,12 +314,13 @@ lk_status snapshot_write(struct lk_db *db)
 	}
 	mutex_lock(&db->log_mu);
 	st = commit_sync_held(db);
-	a = current(db) ? NULL : db->active; /* a writer may have come */
+	/* a writer may have come */
+	a = current(db, compactions) ? NULL : db->active;
 	if (st == LK_OK && a) {
 		rwlock_rdlock(&db->ix_lock);
 		st = encode(db, c, serial);
 		rwlock_unlock(&db->ix_lock);
-		c->compactions = atomic_load(&db->compactions);
+		c->compactions = compactions;
 		c->log_mark = atomic_load(&db->log_bytes_written);
 	}
 	mutex_unlock(&db->log_mu);
@@ -359,6 +360,12 @@ out:
 	mem_free(c->buf);
 	mem_free(c);
 	return st;
+}
+
+void snapshot_auto(struct lk_db *db, uint64_t compactions)
+{
+	if (snapshot_write(db, compactions) != LK_OK)
+		atomic_fetch_add(&db->snapshot_failures, 1);
 }
 
 /* ---------------------------------------------------------------------- */

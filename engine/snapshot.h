@@ -78,11 +78,16 @@ int snapshot_exists(const lk_io *io, lk_io_dir *dir);
 lk_status snapshot_cleanup(struct lk_db *db);
 
 /* Writes a snapshot of the index as of the end of the log, unless one of
- * that exact state exists.  Caller holds compact_mu (so no compaction is
- * half-installed).  Syncs the log first.  Returns LK_OK, LK_HALTED,
+ * that exact state exists.  The caller (compact.c) keeps compactions
+ * from running meanwhile, so that none is half-installed, and passes how
+ * many have run since open: a snapshot taken before a compaction is not
+ * of the same state.  Syncs the log first.  Returns LK_OK, LK_HALTED,
  * LK_IO, LK_NOSPACE, LK_NOMEM; a failure leaves the previous snapshot in
  * place and never halts the log. */
-lk_status snapshot_write(struct lk_db *db);
+lk_status snapshot_write(struct lk_db *db, uint64_t compactions);
+/* An automatic snapshot: snapshot_write(), whose failure (it costs a
+ * longer replay at the next open, never data) only counts in the stats. */
+void snapshot_auto(struct lk_db *db, uint64_t compactions);
 
 /* Log bytes written since the newest snapshot's position (all of them
  * when there is none): what the next open would replay. */
