@@ -55,7 +55,8 @@ static void db_free(struct lk_db *db)
 	scrub_free(db);
 	compact_stop(db);
 	commit_stop(db); /* an open that failed after commit_init */
-	compact_free(db);	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+	compact_free(db);
+	snapshot_free(db);	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		seg_close(db->segs[i], io);
 	seg_close(db->next_seg, io);
 	index_free(db->ix);
@@ -162,7 +163,6 @@ static lk_status open_db(lk_db **out, const char *path,
 	db->opts = *opts;
 	db->opts.io = probe.inner;
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
-	db->snap_ignore = snap_ignore;
 	db->report.version = LK_REPORT_VERSION;
 	/* Readers take ix_lock briefly and often; a writer takes it to
 	 * apply a group that is already on disk and that its committers
@@ -190,6 +190,8 @@ static lk_status open_db(lk_db **out, const char *path,
 	st = index_new(&db->ix);
 	if (st == LK_OK)
 		st = compressor_new(&db->cmp);
+	if (st == LK_OK)
+		st = snapshot_init(db, snap_ignore);
 	if (st == LK_OK)
 		st = recovery_open(db);
 	if (st == LK_OK)
@@ -603,18 +605,7 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	stats->write_groups = atomic_load(&db->write_groups);
 	stats->log_bytes_written = atomic_load(&db->log_bytes_written);
 	compact_stats(db, stats);
-	{
-		uint64_t made = atomic_load(&db->snap_created_ms);
-		uint64_t now = db->io->now_ms(db->io->ctx);
-
-		stats->snapshot_serial = atomic_load(&db->snap_serial);
-		stats->snapshot_age_ms = made && now > made ? now - made : 0;
-	}
-	stats->snapshot_behind_bytes = snapshot_behind(db);
-	stats->snapshots_written = atomic_load(&db->snapshots_written);
-	stats->snapshot_bytes_written =
-		atomic_load(&db->snapshot_bytes_written);
-	stats->snapshot_failures = atomic_load(&db->snapshot_failures);
+	snapshot_stats(db, stats);
 	scrub_stats(db, stats);
 	return abi_write(out, ABI_STATS, stats);
 }
@@ -773,7 +764,7 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 		lk_problem p = { LK_PROBLEM_CORRUPT, 0, 0, name, why };
 
 		snprintf(name, sizeof name, "%016" PRIx64 ".snap",
-			 atomic_load(&db->snap_serial));
+			 snapshot_serial(db));
 		fn(arg, &p);
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 "snapshot %.21s does not match the log: %.80s", name,

@@ -53,6 +53,7 @@
 
 struct writer; /* commit.c */
 struct compactor; /* compact.c */
+struct snapshots; /* snapshot.c */
 struct scrubber; /* scrub.c */
 
 /* The kinds of use that lk_close() waits for (see users below). */
@@ -99,26 +100,6 @@ struct lk_db {
 	struct lk_mutex ns_mu;
 	char *ns_names[LK_NS_COUNT_MAX + 1];
 
-	/* snapshot.c: the newest snapshot, under compact_mu (the atomics
-	 * are read by stats without it) */
-	_Atomic uint64_t snap_serial; /* its file's serial; 0: none */
-	uint64_t snap_next_serial; /* for the next one */
-	uint64_t snap_seg_seq, snap_pos; /* its log position */
-	uint32_t snap_seg_gen;
-	uint64_t snap_compactions; /* db->compactions when it was taken */
-	_Atomic uint64_t snap_log_mark;    /* log_bytes_written then */
-	_Atomic uint64_t snap_behind_open; /* log replayed past it at open */
-	_Atomic uint64_t snap_created_ms;  /* wall clock; 0: none */
-	_Atomic uint64_t snapshots_written, snapshot_bytes_written,
-		snapshot_failures;
-	int snap_ignore; /* open replays the whole log (lk_verify's check) */
-
-	/* open: where the namespace catalog's entries are, when a snapshot
-	 * said so, so that loading the names need not walk the index */
-	struct ix_loc catalog_locs[LK_NS_COUNT_MAX + 1];
-	size_t catalog_n;
-	int catalog_known;
-
 	/* The callers' uses that lk_close() must not free from under them:
 	 * open iterators, writing calls in progress (lk_commit, lk_put,
 	 * lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) and
@@ -132,6 +113,7 @@ struct lk_db {
 	_Atomic uint32_t users[DB_USE_COUNT];
 
 	/* The modules' own state, each defined in its .c file. */
+	struct snapshots *snap;
 	struct compactor *compact;
 	struct scrubber *scrub;
 

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "ns.h"
 #include "segtable.h"
+#include "snapshot.h"
 
 /* ---------------------------------------------------------------------- */
 /* Namespaces                                                             */
@@ -58,13 +59,15 @@ static void load_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
 lk_status ns_load(struct lk_db *db)
 {
 	struct ns_load nl = { db, LK_OK };
+	const struct ix_loc *locs;
+	size_t n;
 
-	if (!db->catalog_known) {
+	if (!snapshot_catalog(db, &locs, &n)) {
 		index_foreach(db->ix, 0, load_one, &nl);
 		return nl.st;
 	}
-	for (size_t i = 0; i < db->catalog_n; i++)
-		load_one(&nl, 0, db->catalog_locs[i], 0);
+	for (size_t i = 0; i < n; i++)
+		load_one(&nl, 0, locs[i], 0);
 	return nl.st;
 }
 

@@ -1201,10 +1201,8 @@ lk_status recovery_open(struct lk_db *db)
 		st = snapshot_cleanup(db);
 	if (st != LK_OK)
 		goto out;
-	atomic_store(&db->snap_behind_open, behind);
 	/* names registered after the snapshot are not in its list */
-	if (sc.catalog_ops)
-		db->catalog_known = 0;
+	snapshot_opened(db, behind, sc.catalog_ops != 0);
 	if (start.seg) {
 		size_t len = strlen(db->report.snapshot_note);
 

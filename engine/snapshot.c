@@ -28,6 +28,80 @@
 #include "snapshot.h"
 #include "snapshot_format.h"
 
+/* The snapshots' state (db->snap): the newest snapshot of this handle's
+ * directory and where in the log it stands, the namespace catalog it
+ * located, and the counts for lk_stats_get().  Written under the
+ * compactor's lock (compact_snapshot) or by open alone; the atomics are
+ * read by stats without it. */
+struct snapshots {
+	_Atomic uint64_t serial;  /* its file's serial; 0: none */
+	uint64_t next_serial;     /* for the next one */
+	uint64_t seg_seq, pos;    /* its log position */
+	uint32_t seg_gen;
+	uint64_t compactions;     /* compactions since open when taken */
+	_Atomic uint64_t log_mark;    /* commit_log_bytes() then */
+	_Atomic uint64_t behind_open; /* log replayed past it at open */
+	_Atomic uint64_t created_ms;  /* wall clock; 0: none */
+	_Atomic uint64_t written, bytes_written, failures;
+	int ignore; /* open replays the whole log (lk_verify's check) */
+	/* where the namespace catalog's entries are, when the loaded
+	 * snapshot said so, so that loading the names need not walk the
+	 * index */
+	struct ix_loc catalog_locs[LK_NS_COUNT_MAX + 1];
+	size_t catalog_n;
+	int catalog_known;
+};
+
+lk_status snapshot_init(struct lk_db *db, int ignore)
+{
+	LK_ASSERT(db->snap == NULL);
+	db->snap = mem_calloc(1, sizeof *db->snap);
+	if (!db->snap)
+		return err_set(LK_NOMEM, "allocating the snapshots' state");
+	db->snap->ignore = ignore;
+	return LK_OK;
+}
+
+void snapshot_free(struct lk_db *db)
+{
+	mem_free(db->snap);
+	db->snap = NULL;
+}
+
+void snapshot_stats(const struct lk_db *db, lk_stats *stats)
+{
+	const struct snapshots *sn = db->snap;
+	uint64_t made = atomic_load(&sn->created_ms);
+	uint64_t now = db->io->now_ms(db->io->ctx);
+
+	stats->snapshot_serial = atomic_load(&sn->serial);
+	stats->snapshot_age_ms = made && now > made ? now - made : 0;
+	stats->snapshot_behind_bytes = snapshot_behind(db);
+	stats->snapshots_written = atomic_load(&sn->written);
+	stats->snapshot_bytes_written = atomic_load(&sn->bytes_written);
+	stats->snapshot_failures = atomic_load(&sn->failures);
+}
+
+uint64_t snapshot_serial(const struct lk_db *db)
+{
+	return atomic_load(&db->snap->serial);
+}
+
+int snapshot_catalog(const struct lk_db *db, const struct ix_loc **locs,
+		     size_t *n)
+{
+	*locs = db->snap->catalog_locs;
+	*n = db->snap->catalog_n;
+	return db->snap->catalog_known;
+}
+
+void snapshot_opened(struct lk_db *db, uint64_t behind, int catalog_changed)
+{
+	atomic_store(&db->snap->behind_open, behind);
+	if (catalog_changed)
+		db->snap->catalog_known = 0;
+}
+
 /* Entries are read and placed this many at a time: 64 KiB of buffer. */
 #define SNAP_CHUNK_ENTRIES 5460u
 
@@ -268,11 +342,11 @@ static lk_status write_file(struct lk_db *db, const struct capture *c,
 	return st;
 }
 
-uint64_t snapshot_behind(struct lk_db *db)
+uint64_t snapshot_behind(const struct lk_db *db)
 {
-	return atomic_load(&db->snap_behind_open) +
+	return atomic_load(&db->snap->behind_open) +
 	       atomic_load(&db->log_bytes_written) -
-	       atomic_load(&db->snap_log_mark);
+	       atomic_load(&db->snap->log_mark);
 }
 
 /* 1 if there is nothing to snapshot: no log yet, or the newest snapshot
@@ -283,10 +357,10 @@ static int current(struct lk_db *db, uint64_t compactions)
 
 	const struct segment *a = db->active;
 
-	return !a || (db->snap_serial && db->snap_seg_seq == a->hdr.seq &&
-		      db->snap_seg_gen == a->hdr.generation &&
-		      db->snap_pos == a->data_end &&
-		      db->snap_compactions == compactions);
+	return !a || (db->snap->serial && db->snap->seg_seq == a->hdr.seq &&
+		      db->snap->seg_gen == a->hdr.generation &&
+		      db->snap->pos == a->data_end &&
+		      db->snap->compactions == compactions);
 }
 
 lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
@@ -294,7 +368,7 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 	const lk_io *io = db->io;
 	struct capture *c;
 	struct segment *a;
-	uint64_t serial = db->snap_next_serial ? db->snap_next_serial : 1;
+	uint64_t serial = db->snap->next_serial ? db->snap->next_serial : 1;
 	lk_status st;
 
 	if (db->readonly)
@@ -332,29 +406,29 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 		st = write_file(db, c, serial);
 	if (st != LK_OK)
 		goto out;
-	db->snap_next_serial = serial + 1;
-	atomic_fetch_add(&db->snapshots_written, 1);
-	atomic_fetch_add(&db->snapshot_bytes_written, c->len);
-	if (db->snap_serial) {
+	db->snap->next_serial = serial + 1;
+	atomic_fetch_add(&db->snap->written, 1);
+	atomic_fetch_add(&db->snap->bytes_written, c->len);
+	if (db->snap->serial) {
 		char old[SNAP_NAME_BYTES];
 
 		/* The new one is durable; the old one is of no more use, and
 		 * if its removal is lost, open prefers the newer. */
-		snap_name(old, db->snap_serial, 0);
+		snap_name(old, db->snap->serial, 0);
 		st = io->unlink(io->ctx, db->dir, old);
 		if (st == LK_OK)
 			st = io->dir_sync(io->ctx, db->dir);
 		else if (st == LK_NOT_FOUND)
 			st = LK_OK;
 	}
-	db->snap_serial = serial;
-	db->snap_seg_seq = c->table[c->hdr.seg_count - 1].seq;
-	db->snap_seg_gen = c->table[c->hdr.seg_count - 1].generation;
-	db->snap_pos = c->table[c->hdr.seg_count - 1].data_end;
-	db->snap_compactions = c->compactions;
-	atomic_store(&db->snap_behind_open, 0);
-	atomic_store(&db->snap_log_mark, c->log_mark);
-	atomic_store(&db->snap_created_ms, c->hdr.created_ms);
+	db->snap->serial = serial;
+	db->snap->seg_seq = c->table[c->hdr.seg_count - 1].seq;
+	db->snap->seg_gen = c->table[c->hdr.seg_count - 1].generation;
+	db->snap->pos = c->table[c->hdr.seg_count - 1].data_end;
+	db->snap->compactions = c->compactions;
+	atomic_store(&db->snap->behind_open, 0);
+	atomic_store(&db->snap->log_mark, c->log_mark);
+	atomic_store(&db->snap->created_ms, c->hdr.created_ms);
 out:
 	mem_free(c->scratch);
 	mem_free(c->buf);
@@ -365,7 +439,7 @@ out:
 void snapshot_auto(struct lk_db *db, uint64_t compactions)
 {
 	if (snapshot_write(db, compactions) != LK_OK)
-		atomic_fetch_add(&db->snapshot_failures, 1);
+		atomic_fetch_add(&db->snap->failures, 1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -583,10 +657,10 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 /* The namespace catalog in the loaded index, as recovery checks it. */
 static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
 {
-	for (size_t i = 0; i < db->catalog_n; i++) {
+	for (size_t i = 0; i < db->snap->catalog_n; i++) {
 		struct record rec;
 		uint8_t *buf = NULL;
-		int ok = segtable_read(db, db->catalog_locs[i], &rec, &buf) ==
+		int ok = segtable_read(db, db->snap->catalog_locs[i], &rec, &buf) ==
 				 LK_OK &&
 			 rec.type == REC_PUT && record_catalog_valid(&rec) &&
 			 !catalog[rec.value[0]];
@@ -736,9 +810,9 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		ld->ix = empty;
 		ld->adopted = 1;
 	}
-	memcpy(db->catalog_locs, ld->im.ns0, ld->im.ns0_n * sizeof ld->im.ns0[0]);
-	db->catalog_n = ld->im.ns0_n;
-	db->catalog_known = 1;
+	memcpy(db->snap->catalog_locs, ld->im.ns0, ld->im.ns0_n * sizeof ld->im.ns0[0]);
+	db->snap->catalog_n = ld->im.ns0_n;
+	db->snap->catalog_known = 1;
 	memset(start, 0, sizeof *start);
 	if (!catalog_reads_back(db, start->catalog))
 		return reject(ld, "its namespace catalog does not read back");
@@ -761,7 +835,7 @@ static void unadopt(struct loader *ld)
 	db->ix = ld->ix; /* the empty one */
 	ld->ix = loaded;
 	ld->adopted = 0;
-	db->catalog_known = 0;
+	db->snap->catalog_known = 0;
 	for (uint32_t i = 1; i <= ld->nsegs; i++) {
 		struct segment *s = db->segs[i];
 
@@ -805,8 +879,8 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			 "replayed", lk_errmsg());
 		return LK_NOT_FOUND;
 	}
-	db->snap_next_serial = l.newest + 1;
-	if (db->snap_ignore) {
+	db->snap->next_serial = l.newest + 1;
+	if (db->snap->ignore) {
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 			 "snapshots ignored: the whole log was replayed");
 		return LK_NOT_FOUND;
@@ -831,12 +905,12 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			return st;
 		if (st == LK_OK) {
 			/* the next write knows this state from here */
-			atomic_store(&db->snap_serial, l.serials[i]);
-			atomic_store(&db->snap_created_ms, ld.created_ms);
-			db->snap_seg_seq = db->segs[start->seg]->hdr.seq;
-			db->snap_seg_gen = db->segs[start->seg]->hdr.generation;
-			db->snap_pos = start->offset;
-			db->snap_compactions = 0;
+			atomic_store(&db->snap->serial, l.serials[i]);
+			atomic_store(&db->snap->created_ms, ld.created_ms);
+			db->snap->seg_seq = db->segs[start->seg]->hdr.seq;
+			db->snap->seg_gen = db->segs[start->seg]->hdr.generation;
+			db->snap->pos = start->offset;
+			db->snap->compactions = 0;
 			snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 				 "snapshot %s%s%.60s%s", name,
 				 first_why[0] ? " (a newer one " : "",
@@ -952,7 +1026,7 @@ static lk_status cleanup_one(void *arg, const char *name)
 	int tmp;
 
 	if (!snapshot_parse_name(name, &serial, &tmp) ||
-	    (!tmp && serial == c->db->snap_serial))
+	    (!tmp && serial == c->db->snap->serial))
 		return LK_OK;
 	/* a few at a time: more are removed by the next open */
 	if (c->n < sizeof c->names / sizeof c->names[0])
@@ -994,7 +1068,7 @@ lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
 	const lk_io *io = db->io;
 	uint8_t head[SNAP_HEADER_BYTES], trailer[SNAP_TRAILER_BYTES];
 	struct rec_hasher *meta = NULL, *entries = NULL;
-	uint64_t serial = atomic_load(&db->snap_serial), size = 0, meta_len;
+	uint64_t serial = atomic_load(&db->snap->serial), size = 0, meta_len;
 	struct snap_header h;
 	lk_io_file *f = NULL;
 	uint8_t *buf = NULL;

@@ -39,6 +39,27 @@
 #define SNAP_NAME_BYTES 40u
 #define SNAP_NOTE_NONE "no snapshot: the whole log was replayed"
 
+/* Makes db->snap before recovery_open; with ignore, open replays the
+ * whole log whatever snapshot there is (lk_verify's comparison).
+ * Returns LK_OK, LK_NOMEM. */
+lk_status snapshot_init(struct lk_db *db, int ignore);
+void snapshot_free(struct lk_db *db); /* safe when init never ran */
+
+/* The snapshot_* fields of *stats.  Takes no lock. */
+void snapshot_stats(const struct lk_db *db, lk_stats *stats);
+/* The newest snapshot's file serial; 0: none. */
+uint64_t snapshot_serial(const struct lk_db *db);
+
+/* After open: 1 with *locs and *n set when the snapshot open loaded says
+ * where every entry of the namespace catalog is (ns.c loads the names
+ * from there), 0 when the index must be walked for them. */
+int snapshot_catalog(const struct lk_db *db, const struct ix_loc **locs,
+		     size_t *n);
+/* Open tells what it replayed after the loaded snapshot: `behind` log
+ * bytes, and whether they registered namespaces (then the catalog's
+ * list is incomplete). */
+void snapshot_opened(struct lk_db *db, uint64_t behind, int catalog_changed);
+
 /* What open needs to replay the log after a loaded snapshot. */
 struct snap_start {
 	uint32_t seg;      /* db->segs[1..seg] are covered; replay starts in
@@ -91,7 +112,7 @@ void snapshot_auto(struct lk_db *db, uint64_t compactions);
 
 /* Log bytes written since the newest snapshot's position (all of them
  * when there is none): what the next open would replay. */
-uint64_t snapshot_behind(struct lk_db *db);
+uint64_t snapshot_behind(const struct lk_db *db);
 
 /* The scrub's check of the newest snapshot file: its header, its size and
  * both hashes, in one sequential read (no load).  Sets name (the file's)
