@@ -61,8 +61,7 @@ static void db_free(struct lk_db *db)
 	seg_close(db->next_seg, io);
 	index_free(db->ix);
 	compressor_free(db->cmp);
-	for (uint32_t i = 0; i <= LK_NS_COUNT_MAX; i++)
-		mem_free(db->ns_names[i]);
+	ns_free(db);
 	mem_free(db->group_buf);
 	if (db->lock)
 		io->close(io->ctx, db->lock);
@@ -71,7 +70,6 @@ static void db_free(struct lk_db *db)
 	rwlock_destroy(&db->ix_lock);
 	mutex_destroy(&db->write_mu);
 	mutex_destroy(&db->log_mu);
-	mutex_destroy(&db->ns_mu);
 	db->magic = DB_MAGIC_CLOSED;
 	mem_free(db);
 }
@@ -171,7 +169,6 @@ static lk_status open_db(lk_db **out, const char *path,
 	rwlock_init(&db->ix_lock, LOCK_IX, 1);
 	mutex_init(&db->write_mu, LOCK_WRITE);
 	mutex_init(&db->log_mu, LOCK_LOG);
-	mutex_init(&db->ns_mu, LOCK_NS);
 
 	st = io->dir_open(io->ctx, path,
 			  !db->readonly && (opts->flags & LK_OPEN_CREATE), &db->dir);

@@ -53,6 +53,7 @@
 
 struct writer; /* commit.c */
 struct compactor; /* compact.c */
+struct namespaces; /* ns.c */
 struct snapshots; /* snapshot.c */
 struct scrubber; /* scrub.c */
 
@@ -97,9 +98,6 @@ struct lk_db {
 
 	struct compressor *cmp;
 
-	struct lk_mutex ns_mu;
-	char *ns_names[LK_NS_COUNT_MAX + 1];
-
 	/* The callers' uses that lk_close() must not free from under them:
 	 * open iterators, writing calls in progress (lk_commit, lk_put,
 	 * lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) and
@@ -113,6 +111,7 @@ struct lk_db {
 	_Atomic uint32_t users[DB_USE_COUNT];
 
 	/* The modules' own state, each defined in its .c file. */
+	struct namespaces *ns;
 	struct snapshots *snap;
 	struct compactor *compact;
 	struct scrubber *scrub;

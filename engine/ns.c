@@ -17,6 +17,14 @@
 /* Namespaces                                                             */
 /* ---------------------------------------------------------------------- */
 
+/* The namespaces' state (db->ns): the names of the catalog by id, under
+ * mu, which lk_ns_open holds while it commits a new name (so it comes
+ * before the commit's locks, handle.h). */
+struct namespaces {
+	struct lk_mutex mu;
+	char *names[LK_NS_COUNT_MAX + 1];
+};
+
 struct ns_load {
 	struct lk_db *db;
 	lk_status st;
@@ -40,17 +48,17 @@ static void load_one(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
 	/* recovery checked the entry's form; a second name for an id can
 	 * only come from two entries that are each valid alone */
 	id = rec.value[0];
-	if (!record_catalog_valid(&rec) || db->ns_names[id]) {
+	if (!record_catalog_valid(&rec) || db->ns->names[id]) {
 		nl->st = err_set(LK_CORRUPT, "namespace catalog entry at segment "
 				 "slot %u offset %u is invalid",
 				 loc.seg, loc.offset);
 	} else {
-		db->ns_names[id] = mem_alloc(rec.key_len + 1);
-		if (!db->ns_names[id]) {
+		db->ns->names[id] = mem_alloc(rec.key_len + 1);
+		if (!db->ns->names[id]) {
 			nl->st = err_set(LK_NOMEM, "loading namespaces");
 		} else {
-			memcpy(db->ns_names[id], rec.key, rec.key_len);
-			db->ns_names[id][rec.key_len] = 0;
+			memcpy(db->ns->names[id], rec.key, rec.key_len);
+			db->ns->names[id][rec.key_len] = 0;
 		}
 	}
 	mem_free(buf);
@@ -62,6 +70,12 @@ lk_status ns_load(struct lk_db *db)
 	const struct ix_loc *locs;
 	size_t n;
 
+	LK_ASSERT(db->ns == NULL);
+	db->ns = mem_calloc(1, sizeof *db->ns);
+	if (!db->ns)
+		return err_set(LK_NOMEM, "allocating the namespaces' state");
+	mutex_init(&db->ns->mu, LOCK_NS);
+
 	if (!snapshot_catalog(db, &locs, &n)) {
 		index_foreach(db->ix, 0, load_one, &nl);
 		return nl.st;
@@ -69,6 +83,17 @@ lk_status ns_load(struct lk_db *db)
 	for (size_t i = 0; i < n; i++)
 		load_one(&nl, 0, locs[i], 0);
 	return nl.st;
+}
+
+void ns_free(struct lk_db *db)
+{
+	if (!db->ns)
+		return;
+	for (uint32_t i = 0; i <= LK_NS_COUNT_MAX; i++)
+		mem_free(db->ns->names[i]);
+	mutex_destroy(&db->ns->mu);
+	mem_free(db->ns);
+	db->ns = NULL;
 }
 
 /* Checks the arguments of lk_ns_open/find; LK_OK with *ns set for
@@ -95,10 +120,10 @@ static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
 /* Caller holds ns_mu. */
 static lk_status ns_lookup(uint32_t *ns, struct lk_db *db, const char *name)
 {
-	LK_ASSERT(mutex_held(&db->ns_mu));
+	LK_ASSERT(mutex_held(&db->ns->mu));
 
 	for (uint32_t i = 2; i <= LK_NS_COUNT_MAX; i++) {
-		if (db->ns_names[i] && strcmp(db->ns_names[i], name) == 0) {
+		if (db->ns->names[i] && strcmp(db->ns->names[i], name) == 0) {
 			*ns = i;
 			return LK_OK;
 		}
@@ -112,9 +137,9 @@ lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name)
 
 	if (st != LK_NOT_FOUND)
 		return st;
-	mutex_lock(&db->ns_mu);
+	mutex_lock(&db->ns->mu);
 	st = ns_lookup(ns, db, name);
-	mutex_unlock(&db->ns_mu);
+	mutex_unlock(&db->ns->mu);
 	return st;
 }
 
@@ -129,14 +154,14 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	if (st != LK_NOT_FOUND)
 		return st;
 	len = strlen(name);
-	mutex_lock(&db->ns_mu);
+	mutex_lock(&db->ns->mu);
 	st = ns_lookup(ns, db, name);
 	if (st == LK_OK || db->readonly)
 		goto out;
 	st = LK_OK;
-	for (id = 2; id < LK_NS_COUNT_MAX && db->ns_names[id]; id++)
+	for (id = 2; id < LK_NS_COUNT_MAX && db->ns->names[id]; id++)
 		;
-	if (db->ns_names[id]) {
+	if (db->ns->names[id]) {
 		st = err_set(LK_TOO_BIG, "all %u namespaces are in use",
 			     LK_NS_COUNT_MAX - 1);
 		goto out;
@@ -151,18 +176,18 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 		handle_leave(db, DB_USE_WRITE);
 	}
 	if (st == LK_OK) {
-		db->ns_names[id] = mem_alloc(len + 1);
-		if (!db->ns_names[id]) {
+		db->ns->names[id] = mem_alloc(len + 1);
+		if (!db->ns->names[id]) {
 			/* Durable already; the next open will load it. */
 			st = err_set(LK_NOMEM, "registering namespace %s", name);
 		} else {
-			memcpy(db->ns_names[id], name, len + 1);
+			memcpy(db->ns->names[id], name, len + 1);
 			*ns = id;
 		}
 	}
 	lk_batch_free(b);
 out:
-	mutex_unlock(&db->ns_mu);
+	mutex_unlock(&db->ns->mu);
 	return st;
 }
 
@@ -180,11 +205,11 @@ lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns)
 	}
 	if (ns == 0 || ns > LK_NS_COUNT_MAX)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	mutex_lock(&db->ns_mu);
-	if (db->ns_names[ns])
-		snprintf(buf, cap, "%s", db->ns_names[ns]);
+	mutex_lock(&db->ns->mu);
+	if (db->ns->names[ns])
+		snprintf(buf, cap, "%s", db->ns->names[ns]);
 	else
 		st = err_set(LK_NOT_FOUND, "no namespace %u", ns);
-	mutex_unlock(&db->ns_mu);
+	mutex_unlock(&db->ns->mu);
 	return st;
 }
