@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "backup.h"
+#include "commit.h"
 #include "error.h"
 
 /* One pread and one pwrite move this much: large enough that a copy is
@@ -50,7 +51,7 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 	v = mem_calloc(LK_SEGMENT_COUNT_MAX, sizeof *v);
 	if (!v)
 		return err_set(LK_NOMEM, "backup: listing segments");
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && k < LK_SEGMENT_COUNT_MAX; i++) {
 		struct segment *s = db->segs[i];
@@ -66,7 +67,7 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 		k++;
 	}
 	rwlock_unlock(&db->ix_lock);
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	/* slots are reused after compaction: sort by log position */
 	for (size_t a = 1; a < k; a++)
 		for (size_t b = a; b > 0 && v[b - 1].seg->hdr.seq >

@@ -69,6 +69,32 @@ struct lk_batch {
 	size_t len, arena_cap;
 };
 
+/* The committers' state (db->commit): the queue whose head is the
+ * leader, the log's write state lock, the latch, the group buffer, the
+ * space reserve, the interval syncer, and the counts for lk_stats_get().
+ * Locks and their order are in handle.h. */
+struct committer {
+	struct lk_mutex write_mu; /* the queue of committers */
+	struct writer *wq_head, *wq_tail;
+	struct lk_mutex log_mu;   /* the active segment's write state */
+	_Atomic int halted;       /* 0, or LK_HALTED once a sync failed, or
+				     LK_CORRUPT once the scrub found damage */
+	uint8_t *group_buf;
+	size_t group_cap;
+	int wrote;                /* a group was written since open */
+	struct segment *next_seg; /* created by a rotation whose seal
+				     failed, for the next one (log_mu) */
+	uint64_t reserve_held;    /* the LOCK file's reserve (reserve.h),
+				     under log_mu */
+	int reserve_drawn;        /* drawn on since it was last whole: puts
+				     are refused (under log_mu) */
+	lk_io_thread *syncer;     /* the interval syncer, or NULL */
+	lk_io_wait *syncer_wait;  /* its sleep; stopped at close */
+	int closing;              /* under log_mu */
+	_Atomic uint64_t commits, sync_calls, write_groups;
+	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
+};
+
 struct writer {
 	lk_batch *batch;
 	lk_status st;
@@ -267,7 +293,7 @@ lk_status commit_check_key(uint32_t ns, const void *key, size_t key_len)
 
 lk_status commit_refuse_halted(struct lk_db *db, const char *call)
 {
-	if (atomic_load(&db->halted) == LK_CORRUPT)
+	if (atomic_load(&db->commit->halted) == LK_CORRUPT)
 		return err_set(LK_CORRUPT,
 			       "%s: the scrub found damage in the log; writes "
 			       "are refused until it is repaired (logkeep "
@@ -280,7 +306,7 @@ lk_status commit_refuse_halted(struct lk_db *db, const char *call)
 
 static lk_status halt(struct lk_db *db, struct segment *s, lk_status st)
 {
-	atomic_store(&db->halted, LK_HALTED);
+	atomic_store(&db->commit->halted, LK_HALTED);
 	err_prefix("fdatasync of segment %s failed; writes are halted until "
 		   "the database is reopened",
 		   s->name);
@@ -292,14 +318,14 @@ static lk_status halt(struct lk_db *db, struct segment *s, lk_status st)
  * left one ready.  Caller holds log_mu and leads. */
 static lk_status next_segment(struct lk_db *db, struct segment **out)
 {
-	LK_ASSERT(mutex_held(&db->log_mu));
+	LK_ASSERT(mutex_held(&db->commit->log_mu));
 
 	struct segment *old = db->active;
 	struct seg_header h;
 
-	if (db->next_seg) {
-		*out = db->next_seg;
-		db->next_seg = NULL;
+	if (db->commit->next_seg) {
+		*out = db->commit->next_seg;
+		db->commit->next_seg = NULL;
 		return LK_OK;
 	}
 	memset(&h, 0, sizeof h);
@@ -325,7 +351,7 @@ static lk_status next_segment(struct lk_db *db, struct segment **out)
  * new segment waits in next_seg for the next rotation. */
 static lk_status rotate(struct lk_db *db)
 {
-	LK_ASSERT(mutex_held(&db->log_mu));
+	LK_ASSERT(mutex_held(&db->commit->log_mu));
 
 	const lk_io *io = db->io;
 	struct segment *old = db->active, *s;
@@ -356,7 +382,7 @@ static lk_status rotate(struct lk_db *db)
 		 * running hash then starts with a read of the file. */
 		st = seg_hash_get(old, io, old->data_end, &seal.seg_hash);
 		if (st != LK_OK) {
-			db->next_seg = s;
+			db->commit->next_seg = s;
 			return st;
 		}
 		seal.flags = REC_F_SEG_HASH;
@@ -364,17 +390,17 @@ static lk_status rotate(struct lk_db *db)
 				  seg_seed(old, old->data_end));
 		st = io->pwrite(io->ctx, old->file, buf, n, old->data_end);
 		if (st == LK_OK)
-			atomic_fetch_add(&db->log_bytes_written, n);
+			atomic_fetch_add(&db->commit->log_bytes_written, n);
 		if (st == LK_OK)
 			st = io->truncate(io->ctx, old->file, old->data_end + n);
 		if (st != LK_OK) {
-			db->next_seg = s;
+			db->commit->next_seg = s;
 			return st;
 		}
 		st = io->sync(io->ctx, old->file);
-		atomic_fetch_add(&db->sync_calls, 1);
+		atomic_fetch_add(&db->commit->sync_calls, 1);
 		if (st != LK_OK) {
-			db->next_seg = s;
+			db->commit->next_seg = s;
 			return halt(db, old, st);
 		}
 		old->sealed = 1;
@@ -387,7 +413,7 @@ static lk_status rotate(struct lk_db *db)
 		db->active = s;
 	rwlock_unlock(&db->ix_lock);
 	if (st != LK_OK)
-		db->next_seg = s; /* the sealed one needs its successor kept */
+		db->commit->next_seg = s; /* the sealed one needs its successor kept */
 	return st;
 }
 
@@ -431,7 +457,7 @@ static void prefill(struct lk_db *db, struct segment *s, uint64_t group_end)
 		size_t n = to - from < sizeof zeroes ? (size_t)(to - from)
 						     : sizeof zeroes;
 
-		atomic_fetch_add(&db->log_bytes_written, n);
+		atomic_fetch_add(&db->commit->log_bytes_written, n);
 		if (io->pwrite(io->ctx, s->file, zeroes, n, from) != LK_OK)
 			return;
 		from += n;
@@ -443,13 +469,13 @@ static lk_status ensure_buf(struct lk_db *db, size_t need)
 {
 	uint8_t *b;
 
-	if (db->group_cap >= need)
+	if (db->commit->group_cap >= need)
 		return LK_OK;
-	b = mem_realloc(db->group_buf, need);
+	b = mem_realloc(db->commit->group_buf, need);
 	if (!b)
 		return err_set(LK_NOMEM, "allocating a %zu-byte group", need);
-	db->group_buf = b;
-	db->group_cap = need;
+	db->commit->group_buf = b;
+	db->commit->group_cap = need;
 	return LK_OK;
 }
 
@@ -457,7 +483,7 @@ static size_t encode_group(struct lk_db *db, struct segment *s,
 			   struct writer *first, size_t members, uint64_t *ops)
 {
 	uint64_t seq = atomic_load(&db->seq_last), base = s->hdr.record_seq_base;
-	uint8_t *buf = db->group_buf;
+	uint8_t *buf = db->commit->group_buf;
 	struct record commit = { 0 };
 	size_t pos = 0;
 
@@ -545,12 +571,12 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		bound += w->bytes;
 		ops += w->batch->n;
 	}
-	mutex_lock(&db->log_mu);
-	if (atomic_load(&db->halted)) {
+	mutex_lock(&db->commit->log_mu);
+	if (atomic_load(&db->commit->halted)) {
 		st = commit_refuse_halted(db, "commit");
 		goto out;
 	}
-	if (!dels_only && db->reserve_drawn) {
+	if (!dels_only && db->commit->reserve_drawn) {
 		st = err_set(LK_NOSPACE, "the device is full: its last space "
 			     "is kept for deletes and compaction; delete and "
 			     "compact to free space");
@@ -594,43 +620,43 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	LK_ASSERT(n <= bound);
 	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
-	st = io->pwrite(io->ctx, s->file, db->group_buf, n, s->data_end);
+	st = io->pwrite(io->ctx, s->file, db->commit->group_buf, n, s->data_end);
 	if (st == LK_NOSPACE && dels_only &&
 	    commit_reserve_draw_held(db, n) > 0) /* the same bytes again */
-		st = io->pwrite(io->ctx, s->file, db->group_buf, n,
+		st = io->pwrite(io->ctx, s->file, db->commit->group_buf, n,
 				s->data_end);
-	atomic_fetch_add(&db->log_bytes_written, n);
+	atomic_fetch_add(&db->commit->log_bytes_written, n);
 	if (st != LK_OK) {
 		err_prefix("appending to segment %s", s->name);
 		goto out;
 	}
-	seg_hash_add(s, db->group_buf, n, s->data_end);
+	seg_hash_add(s, db->commit->group_buf, n, s->data_end);
 	s->data_end += n;
 	s->ops += ops;
 	if (s->file_size < s->data_end)
 		s->file_size = s->data_end;
-	db->wrote = 1;
+	db->commit->wrote = 1;
 	if (db->opts.sync == LK_SYNC_ALWAYS) {
 		st = io->sync(io->ctx, s->file);
-		atomic_fetch_add(&db->sync_calls, 1);
+		atomic_fetch_add(&db->commit->sync_calls, 1);
 		if (st != LK_OK) {
 			st = halt(db, s, st);
 			goto out;
 		}
 		s->synced_end = s->data_end;
 	}
-	atomic_fetch_add(&db->write_groups, 1);
+	atomic_fetch_add(&db->commit->write_groups, 1);
 	st = apply_group(db, s, first, members);
 	if (st != LK_OK) {
 		/* The group is on disk but the index could not take it (a
 		 * read to confirm a key failed): the handle no longer matches
 		 * its log, so it stops writing, as after a failed sync. */
-		atomic_store(&db->halted, LK_HALTED);
+		atomic_store(&db->commit->halted, LK_HALTED);
 		err_prefix("applying a committed group to the index; writes "
 			   "are halted until the database is reopened");
 	}
 out:
-	mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->commit->log_mu);
 	return st;
 }
 
@@ -646,7 +672,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		return err_set(LK_READONLY, "the database was opened read-only");
 	if (b->n == 0)
 		return LK_OK;
-	if (atomic_load(&db->halted))
+	if (atomic_load(&db->commit->halted))
 		return commit_refuse_halted(db, "commit");
 	memset(&self, 0, sizeof self);
 	self.batch = b;
@@ -655,16 +681,16 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		goto out;
 	pthread_cond_init(&self.cv, NULL);
 
-	mutex_lock(&db->write_mu);
-	if (db->wq_tail)
-		db->wq_tail->next = &self;
+	mutex_lock(&db->commit->write_mu);
+	if (db->commit->wq_tail)
+		db->commit->wq_tail->next = &self;
 	else
-		db->wq_head = &self;
-	db->wq_tail = &self;
-	while (!self.done && db->wq_head != &self)
-		mutex_wait(&db->write_mu, &self.cv);
+		db->commit->wq_head = &self;
+	db->commit->wq_tail = &self;
+	while (!self.done && db->commit->wq_head != &self)
+		mutex_wait(&db->commit->write_mu, &self.cv);
 	if (self.done) {
-		mutex_unlock(&db->write_mu);
+		mutex_unlock(&db->commit->write_mu);
 		pthread_cond_destroy(&self.cv);
 		st = self.st;
 		goto out;
@@ -684,11 +710,11 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 			nops += w->batch->n;
 		}
 	}
-	mutex_unlock(&db->write_mu);
+	mutex_unlock(&db->commit->write_mu);
 
 	st = write_group(db, &self, members);
 
-	mutex_lock(&db->write_mu);
+	mutex_lock(&db->commit->write_mu);
 	for (w = &self; members--; w = end) {
 		end = w->next; /* read before w's owner may return */
 		w->st = st;
@@ -696,14 +722,14 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		if (w != &self)
 			pthread_cond_signal(&w->cv);
 		if (st == LK_OK)
-			atomic_fetch_add(&db->commits, 1);
+			atomic_fetch_add(&db->commit->commits, 1);
 	}
-	db->wq_head = end;
+	db->commit->wq_head = end;
 	if (!end)
-		db->wq_tail = NULL;
+		db->commit->wq_tail = NULL;
 	else
 		pthread_cond_signal(&end->cv);
-	mutex_unlock(&db->write_mu);
+	mutex_unlock(&db->commit->write_mu);
 	pthread_cond_destroy(&self.cv);
 out:
 	if (st == LK_OK)
@@ -720,19 +746,19 @@ out:
 /* Syncs the active segment up to its data_end.  Caller holds log_mu. */
 static lk_status sync_active(struct lk_db *db)
 {
-	LK_ASSERT(mutex_held(&db->log_mu));
+	LK_ASSERT(mutex_held(&db->commit->log_mu));
 
 	struct segment *s = db->active;
 	lk_status st;
 
 	/* Damage found by the scrub refuses new writes, not the sync of
 	 * those already acknowledged. */
-	if (atomic_load(&db->halted) == LK_HALTED)
+	if (atomic_load(&db->commit->halted) == LK_HALTED)
 		return commit_refuse_halted(db, "sync");
 	if (!s || s->synced_end >= s->data_end)
 		return LK_OK;
 	st = db->io->sync(db->io->ctx, s->file);
-	atomic_fetch_add(&db->sync_calls, 1);
+	atomic_fetch_add(&db->commit->sync_calls, 1);
 	if (st != LK_OK)
 		return halt(db, s, st);
 	s->synced_end = s->data_end;
@@ -750,9 +776,9 @@ lk_status commit_sync(struct lk_db *db)
 
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
-	mutex_lock(&db->log_mu);
+	mutex_lock(&db->commit->log_mu);
 	st = sync_active(db);
-	mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->commit->log_mu);
 	return st;
 }
 
@@ -762,7 +788,7 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 	uint64_t dead = 0;
 	lk_status st = LK_OK;
 
-	mutex_lock(&db->log_mu);
+	mutex_lock(&db->commit->log_mu);
 	s = db->active;
 	if (s) {
 		rwlock_rdlock(&db->ix_lock);
@@ -770,9 +796,9 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 		rwlock_unlock(&db->ix_lock);
 	}
 	/* Commits alone are a few bytes a group: not worth a segment. */
-	if (s && !atomic_load(&db->halted) && dead * 8 > s->data_end)
+	if (s && !atomic_load(&db->commit->halted) && dead * 8 > s->data_end)
 		st = rotate_reserved(db); /* for a compaction: frees space */
-	mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->commit->log_mu);
 	return st;
 }
 
@@ -782,17 +808,17 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 
 uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes)
 {
-	uint64_t held = db->reserve_held_bytes, keep = 0;
+	uint64_t held = db->commit->reserve_held, keep = 0;
 
-	LK_ASSERT(mutex_held(&db->log_mu));
+	LK_ASSERT(mutex_held(&db->commit->log_mu));
 	if (db->readonly || held == 0)
 		return 0;
 	if (need_bytes < RESERVE_STEP_BYTES)
 		need_bytes = RESERVE_STEP_BYTES;
 	if (need_bytes < held)
 		keep = held - need_bytes;
-	db->reserve_drawn = 1;
-	if (reserve_shrink(db->io, db->lock, keep, &db->reserve_held_bytes) !=
+	db->commit->reserve_drawn = 1;
+	if (reserve_shrink(db->io, db->lock, keep, &db->commit->reserve_held) !=
 	    LK_OK)
 		return 0;
 	return held - keep;
@@ -800,12 +826,12 @@ uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes)
 
 void commit_reserve_fill(struct lk_db *db)
 {
-	mutex_lock(&db->log_mu);
-	if (!db->readonly && db->reserve_held_bytes < LK_RESERVE_BYTES)
-		(void)reserve_fill(db->io, db->lock, &db->reserve_held_bytes);
-	if (db->reserve_held_bytes >= LK_RESERVE_BYTES)
-		db->reserve_drawn = 0;
-	mutex_unlock(&db->log_mu);
+	mutex_lock(&db->commit->log_mu);
+	if (!db->readonly && db->commit->reserve_held < LK_RESERVE_BYTES)
+		(void)reserve_fill(db->io, db->lock, &db->commit->reserve_held);
+	if (db->commit->reserve_held >= LK_RESERVE_BYTES)
+		db->commit->reserve_drawn = 0;
+	mutex_unlock(&db->commit->log_mu);
 }
 
 /* LK_SYNC_INTERVAL: syncs the active segment sync_interval_ms after the
@@ -821,33 +847,41 @@ static void syncer_main(void *arg)
 	uint64_t due_us = io->mono_us(io->ctx) + interval_us;
 
 	LK_ASSERT(interval_us > 0); /* lk_open checked the option */
-	mutex_lock(&db->log_mu);
-	while (!db->closing) {
+	mutex_lock(&db->commit->log_mu);
+	while (!db->commit->closing) {
 		if (io->mono_us(io->ctx) >= due_us) {
 			(void)sync_active(db);
 			due_us = io->mono_us(io->ctx) + interval_us;
 			continue;
 		}
-		mutex_unlock(&db->log_mu);
-		(void)io->wait_until(io->ctx, db->syncer_wait, due_us);
-		mutex_lock(&db->log_mu);
+		mutex_unlock(&db->commit->log_mu);
+		(void)io->wait_until(io->ctx, db->commit->syncer_wait, due_us);
+		mutex_lock(&db->commit->log_mu);
 	}
-	mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->commit->log_mu);
 }
 
 lk_status commit_init(struct lk_db *db)
 {
 	const lk_io *io = db->io;
+	struct committer *c;
 	lk_status st;
 
+	LK_ASSERT(db->commit == NULL);
+	c = mem_calloc(1, sizeof *c);
+	if (!c)
+		return err_set(LK_NOMEM, "allocating the committers' state");
+	mutex_init(&c->write_mu, LOCK_WRITE);
+	mutex_init(&c->log_mu, LOCK_LOG);
+	db->commit = c;
 	if (db->readonly || db->opts.sync != LK_SYNC_INTERVAL)
 		return LK_OK;
-	st = io->wait_new(io->ctx, &db->syncer_wait);
+	st = io->wait_new(io->ctx, &c->syncer_wait);
 	if (st == LK_OK) {
-		st = io->thread_start(io->ctx, &db->syncer, syncer_main, db);
+		st = io->thread_start(io->ctx, &c->syncer, syncer_main, db);
 		if (st != LK_OK) {
-			io->wait_free(io->ctx, db->syncer_wait);
-			db->syncer_wait = NULL;
+			io->wait_free(io->ctx, c->syncer_wait);
+			c->syncer_wait = NULL;
 		}
 	}
 	if (st != LK_OK)
@@ -859,16 +893,16 @@ void commit_stop(struct lk_db *db)
 {
 	const lk_io *io = db->io;
 
-	if (!db->syncer)
+	if (!db->commit || !db->commit->syncer)
 		return;
-	mutex_lock(&db->log_mu);
-	db->closing = 1;
-	mutex_unlock(&db->log_mu);
-	io->wait_stop(io->ctx, db->syncer_wait);
-	io->thread_join(io->ctx, db->syncer);
-	io->wait_free(io->ctx, db->syncer_wait);
-	db->syncer = NULL;
-	db->syncer_wait = NULL;
+	mutex_lock(&db->commit->log_mu);
+	db->commit->closing = 1;
+	mutex_unlock(&db->commit->log_mu);
+	io->wait_stop(io->ctx, db->commit->syncer_wait);
+	io->thread_join(io->ctx, db->commit->syncer);
+	io->wait_free(io->ctx, db->commit->syncer_wait);
+	db->commit->syncer = NULL;
+	db->commit->syncer_wait = NULL;
 }
 
 /* A clean close syncs the log and appends an empty commit whose
@@ -885,9 +919,9 @@ lk_status commit_close(struct lk_db *db)
 
 	if (db->readonly)
 		return LK_OK;
-	mutex_lock(&db->log_mu);
+	mutex_lock(&db->commit->log_mu);
 	s = db->active;
-	if (atomic_load(&db->halted) == LK_HALTED) {
+	if (atomic_load(&db->commit->halted) == LK_HALTED) {
 		/* No sync now: it would prove nothing (commit.c's top).  Under
 		 * LK_SYNC_ALWAYS every acknowledged write is durable; under
 		 * the other policies those not yet synced may be lost, and the
@@ -905,8 +939,8 @@ lk_status commit_close(struct lk_db *db)
 	/* Damage found by the scrub (LK_CORRUPT) refuses new writes, not
 	 * the sync of those acknowledged; no close marker on top of it. */
 	st = sync_active(db);
-	if (st != LK_OK || !s || s->sealed || !db->wrote ||
-	    atomic_load(&db->halted))
+	if (st != LK_OK || !s || s->sealed || !db->commit->wrote ||
+	    atomic_load(&db->commit->halted))
 		goto out;
 	mark.type = REC_COMMIT;
 	mark.seq = s->hdr.record_seq_base;
@@ -918,13 +952,75 @@ lk_status commit_close(struct lk_db *db)
 	if (st == LK_NOSPACE && commit_reserve_draw_held(db, n) > 0)
 		st = db->io->pwrite(db->io->ctx, s->file, buf, n,
 				    s->data_end);
-	atomic_fetch_add(&db->log_bytes_written, n);
+	atomic_fetch_add(&db->commit->log_bytes_written, n);
 	if (st == LK_OK) {
 		seg_hash_add(s, buf, n, s->data_end);
 		s->data_end += n;
 		st = sync_active(db);
 	}
 out:
-	mutex_unlock(&db->log_mu);
+	mutex_unlock(&db->commit->log_mu);
 	return st;
+}
+
+void commit_free(struct lk_db *db)
+{
+	struct committer *c = db->commit;
+
+	if (!c)
+		return;
+	commit_stop(db);
+	seg_close(c->next_seg, db->io);
+	mem_free(c->group_buf);
+	mutex_destroy(&c->write_mu);
+	mutex_destroy(&c->log_mu);
+	mem_free(c);
+	db->commit = NULL;
+}
+
+void commit_log_lock(struct lk_db *db)
+{
+	mutex_lock(&db->commit->log_mu);
+}
+
+void commit_log_unlock(struct lk_db *db)
+{
+	mutex_unlock(&db->commit->log_mu);
+}
+
+int commit_log_held(const struct lk_db *db)
+{
+	return mutex_held(&db->commit->log_mu);
+}
+
+lk_status commit_halted(const struct lk_db *db)
+{
+	return (lk_status)atomic_load(&db->commit->halted);
+}
+
+void commit_latch_damage(struct lk_db *db)
+{
+	int none = LK_OK;
+
+	atomic_compare_exchange_strong(&db->commit->halted, &none, LK_CORRUPT);
+}
+
+uint64_t commit_count(const struct lk_db *db)
+{
+	return atomic_load(&db->commit->commits);
+}
+
+uint64_t commit_log_bytes(const struct lk_db *db)
+{
+	return atomic_load(&db->commit->log_bytes_written);
+}
+
+void commit_stats(const struct lk_db *db, lk_stats *stats)
+{
+	const struct committer *c = db->commit;
+
+	stats->commits = atomic_load(&c->commits);
+	stats->sync_calls = atomic_load(&c->sync_calls);
+	stats->write_groups = atomic_load(&c->write_groups);
+	stats->log_bytes_written = atomic_load(&c->log_bytes_written);
 }

@@ -11,11 +11,40 @@
 lk_status commit_check_key(uint32_t ns, const void *key, size_t key_len);
 
 /* The status and detail of a write refused because the handle latched
- * (db->halted): a failed sync, or damage found by the scrub. */
+ * (commit_halted): a failed sync, or damage found by the scrub. */
 lk_status commit_refuse_halted(struct lk_db *db, const char *call);
 
-lk_status commit_init(struct lk_db *db);   /* starts the interval syncer */
-void commit_stop(struct lk_db *db);        /* stops it */
+/* Makes db->commit, and starts the interval syncer under
+ * LK_SYNC_INTERVAL.  Returns LK_OK, LK_NOMEM, or the I/O table's
+ * thread_start status (db->commit may be set: commit_free() it). */
+lk_status commit_init(struct lk_db *db);
+void commit_stop(struct lk_db *db); /* stops the syncer; safe twice */
+/* Stops the syncer and frees db->commit with the segment a failed
+ * rotation left; safe when commit_init never ran. */
+void commit_free(struct lk_db *db);
+
+/* log_mu, the lock of the active segment's write state (its data_end,
+ * file_size, synced_end), which the leader holds while it appends and
+ * syncs: taken by whoever needs the log's end to stand still (stats,
+ * snapshot, compaction, scrub, backup), before ix_lock (handle.h). */
+void commit_log_lock(struct lk_db *db);
+void commit_log_unlock(struct lk_db *db);
+int commit_log_held(const struct lk_db *db);
+
+/* The latch: LK_OK, or LK_HALTED once a sync failed, or LK_CORRUPT once
+ * the scrub found damage; writes are refused from then on (see
+ * commit_refuse_halted).  commit_latch_damage sets LK_CORRUPT unless
+ * the handle has latched already. */
+lk_status commit_halted(const struct lk_db *db);
+void commit_latch_damage(struct lk_db *db);
+
+/* Commits since open (the compactor's measure of quiet), and the bytes
+ * this handle appended to the log (commits, seals, prefill). */
+uint64_t commit_count(const struct lk_db *db);
+uint64_t commit_log_bytes(const struct lk_db *db);
+/* The commits, sync_calls, write_groups and log_bytes_written of *stats.
+ * Takes no lock. */
+void commit_stats(const struct lk_db *db, lk_stats *stats);
 /* Syncs and writes the clean-close commit marker (see record.h). */
 lk_status commit_close(struct lk_db *db);
 lk_status commit_batch(struct lk_db *db, lk_batch *batch);

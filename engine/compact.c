@@ -664,9 +664,9 @@ static uint64_t release_reserve(struct lk_db *db)
 {
 	uint64_t released;
 
-	mutex_lock(&db->log_mu); /* after compact_mu (handle.h) */
+	commit_log_lock(db); /* after compact_mu (handle.h) */
 	released = commit_reserve_draw_held(db, UINT64_MAX);
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	return released;
 }
 
@@ -802,7 +802,7 @@ static lk_status check_before_compact(struct lk_db *db)
 	if (!v)
 		return err_set(LK_NOMEM, "compaction: the segment list");
 	/* lock order: log_mu, then ix_lock (handle.h) */
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	rwlock_rdlock(&db->ix_lock);
 	n = sealed_segments(db, v);
 	if (db->active) /* the newest, filled in v[n] */
@@ -815,7 +815,7 @@ static lk_status check_before_compact(struct lk_db *db)
 	if (n > 0)
 		active_end = v[n - 1]->data_end;
 	rwlock_unlock(&db->ix_lock);
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	for (size_t i = first; i < n; i++) {
 		if (st == LK_OK)
 			st = read_segment(db, v[i],
@@ -837,7 +837,7 @@ lk_status compact_run(struct lk_db *db)
 	if (db->readonly)
 		return err_set(LK_READONLY, "lk_compact: the handle is "
 					    "read-only");
-	if (atomic_load(&db->halted))
+	if (commit_halted(db))
 		return commit_refuse_halted(db, "lk_compact");
 	m = mem_calloc(1, sizeof *m);
 	if (!m)
@@ -890,11 +890,11 @@ static void compactor_main(void *arg)
 {
 	struct lk_db *db = arg;
 	const lk_io *io = db->io;
-	uint64_t seen = atomic_load(&db->commits);
+	uint64_t seen = commit_count(db);
 	uint64_t quiet_since = io->mono_us(io->ctx);
 
 	while (!wait_us(db, POLL_MS * 1000u)) {
-		uint64_t commits = atomic_load(&db->commits);
+		uint64_t commits = commit_count(db);
 		uint64_t now = io->mono_us(io->ctx);
 		int idle, done = 1, compacted = 0;
 		lk_status st = LK_OK;
@@ -904,7 +904,7 @@ static void compactor_main(void *arg)
 			quiet_since = now;
 		}
 		idle = now - quiet_since >= db->opts.compact_idle_ms * 1000ull;
-		while (st == LK_OK && done && !atomic_load(&db->halted) &&
+		while (st == LK_OK && done && !commit_halted(db) &&
 		       db->opts.compact_dead_pct) {
 			unsigned pct = dead_pct(db);
 
@@ -923,7 +923,7 @@ static void compactor_main(void *arg)
 		}
 		/* One snapshot after a pass of compactions, or when the
 		 * log has grown by the interval since the last one. */
-		if (db->opts.snapshot_every_bytes && !atomic_load(&db->halted) &&
+		if (db->opts.snapshot_every_bytes && !commit_halted(db) &&
 		    (compacted || snapshot_behind(db) >=
 					  db->opts.snapshot_every_bytes)) {
 			mutex_lock(&db->compact->mu);

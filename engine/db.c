@@ -54,22 +54,18 @@ static void db_free(struct lk_db *db)
 
 	scrub_free(db);
 	compact_stop(db);
-	commit_stop(db); /* an open that failed after commit_init */
+	commit_free(db); /* also an open that failed after commit_init */
 	compact_free(db);
 	snapshot_free(db);	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		seg_close(db->segs[i], io);
-	seg_close(db->next_seg, io);
 	index_free(db->ix);
 	compressor_free(db->cmp);
 	ns_free(db);
-	mem_free(db->group_buf);
 	if (db->lock)
 		io->close(io->ctx, db->lock);
 	if (db->dir)
 		io->dir_close(io->ctx, db->dir);
 	rwlock_destroy(&db->ix_lock);
-	mutex_destroy(&db->write_mu);
-	mutex_destroy(&db->log_mu);
 	db->magic = DB_MAGIC_CLOSED;
 	mem_free(db);
 }
@@ -167,8 +163,6 @@ static lk_status open_db(lk_db **out, const char *path,
 	 * wait for: a waiting writer goes before new readers (where the C
 	 * library lets us say so). */
 	rwlock_init(&db->ix_lock, LOCK_IX, 1);
-	mutex_init(&db->write_mu, LOCK_WRITE);
-	mutex_init(&db->log_mu, LOCK_LOG);
 
 	st = io->dir_open(io->ctx, path,
 			  !db->readonly && (opts->flags & LK_OPEN_CREATE), &db->dir);
@@ -260,7 +254,7 @@ lk_status lk_close(lk_db *db)
 	 * taking it costs that replay, not data: its failure is not the
 	 * close's. */
 	if (st == LK_OK && !db->readonly && db->opts.snapshot_every_bytes &&
-	    !atomic_load(&db->halted) &&
+	    !commit_halted(db) &&
 	    snapshot_behind(db) >= LK_SNAPSHOT_CLOSE_MIN_BYTES) {
 		(void)compact_snapshot(db, 1);
 	}
@@ -578,7 +572,7 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	st = abi_size(&size, ABI_STATS, out->version);
 	if (st != LK_OK)
 		return st;
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 		const struct segment *s = db->segs[i];
@@ -595,12 +589,9 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	stats->index_bytes = index_bytes(db->ix);
 	stats->index_slots = index_slots(db->ix);
 	rwlock_unlock(&db->ix_lock);
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	stats->seq_last = atomic_load(&db->seq_last);
-	stats->commits = atomic_load(&db->commits);
-	stats->sync_calls = atomic_load(&db->sync_calls);
-	stats->write_groups = atomic_load(&db->write_groups);
-	stats->log_bytes_written = atomic_load(&db->log_bytes_written);
+	commit_stats(db, stats);
 	compact_stats(db, stats);
 	snapshot_stats(db, stats);
 	scrub_stats(db, stats);
@@ -625,7 +616,7 @@ static lk_status list_segments(lk_segment_info **out, size_t *count,
 	all = mem_alloc(LK_SEGMENT_COUNT_MAX * sizeof *all);
 	if (!all)
 		return err_set(LK_NOMEM, "listing segments");
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && n < LK_SEGMENT_COUNT_MAX;
 	     i++) {
@@ -643,7 +634,7 @@ static lk_status list_segments(lk_segment_info **out, size_t *count,
 		n++;
 	}
 	rwlock_unlock(&db->ix_lock);
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	qsort(all, n, sizeof *all, info_cmp);
 	*out = all;
 	*count = n;

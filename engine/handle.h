@@ -51,7 +51,7 @@
 #define DB_MAGIC_CLOSING 0x6c6b6463u /* lk_close() is checking the users */
 #define DB_MAGIC_CLOSED 0x6c6b6478u
 
-struct writer; /* commit.c */
+struct committer; /* commit.c */
 struct compactor; /* compact.c */
 struct namespaces; /* ns.c */
 struct snapshots; /* snapshot.c */
@@ -79,23 +79,6 @@ struct lk_db {
 				     for the next one (under log_mu) */
 	_Atomic uint64_t seq_last;
 
-	struct lk_mutex write_mu;
-	struct writer *wq_head, *wq_tail;
-	struct lk_mutex log_mu;
-	_Atomic int halted;      /* 0, or LK_HALTED once a sync failed, or
-				    LK_CORRUPT once the scrub found damage */
-	uint8_t *group_buf;
-	size_t group_cap;
-	int wrote;               /* a group was written since open */
-	uint64_t reserve_held_bytes; /* the LOCK file's reserve (reserve.h),
-					under log_mu */
-	int reserve_drawn;       /* drawn on since it was last whole: puts
-				    are refused (under log_mu) */
-
-	lk_io_thread *syncer;    /* the interval syncer, or NULL */
-	lk_io_wait *syncer_wait; /* its sleep; stopped at close */
-	int closing;             /* under log_mu */
-
 	struct compressor *cmp;
 
 	/* The callers' uses that lk_close() must not free from under them:
@@ -111,14 +94,13 @@ struct lk_db {
 	_Atomic uint32_t users[DB_USE_COUNT];
 
 	/* The modules' own state, each defined in its .c file. */
+	struct committer *commit;
 	struct namespaces *ns;
 	struct snapshots *snap;
 	struct compactor *compact;
 	struct scrubber *scrub;
 
 	lk_recovery_report report;
-	_Atomic uint64_t commits, sync_calls, write_groups;
-	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
 };
 
 /* ---- handle.c ---- */

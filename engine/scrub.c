@@ -44,6 +44,7 @@
 #include <stdio.h>
 
 #include "alloc.h"
+#include "commit.h"
 #include "error.h"
 #include "scrub.h"
 #include "snapshot.h"
@@ -157,7 +158,7 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 	if (!v)
 		return err_set(LK_NOMEM, "lk_scrub: %u segments",
 			       (unsigned)IX_SEG_SLOTS);
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	rwlock_rdlock(&db->ix_lock);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
 		struct segment *s = db->segs[i];
@@ -171,7 +172,7 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 		k++;
 	}
 	rwlock_unlock(&db->ix_lock);
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	*out = v;
 	*n = k;
 	return LK_OK;
@@ -198,9 +199,7 @@ static void report(struct lk_db *db, const struct segment *s,
 	atomic_fetch_add(&db->scrub->damage, 1);
 	if (!db->readonly) {
 		/* Nothing more is acknowledged on top of it (see above). */
-		int none = LK_OK;
-
-		atomic_compare_exchange_strong(&db->halted, &none, LK_CORRUPT);
+		commit_latch_damage(db);
 	}
 	if (!first[0])
 		snprintf(first, cap, "segment %" PRIu64 " (%s) offset %" PRIu64

@@ -202,7 +202,7 @@ static lk_status grow(void **buf, size_t *cap, uint64_t len)
  * tail hashes) into c.  Caller holds log_mu and ix_lock (shared). */
 static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 {
-	LK_ASSERT(mutex_held(&db->log_mu) && rwlock_held(&db->ix_lock));
+	LK_ASSERT(commit_log_held(db) && rwlock_held(&db->ix_lock));
 
 	uint16_t map[IX_SEG_SLOTS] = { 0 };
 	struct snap_header *h = &c->hdr;
@@ -345,7 +345,7 @@ static lk_status write_file(struct lk_db *db, const struct capture *c,
 uint64_t snapshot_behind(const struct lk_db *db)
 {
 	return atomic_load(&db->snap->behind_open) +
-	       atomic_load(&db->log_bytes_written) -
+	       commit_log_bytes(db) -
 	       atomic_load(&db->snap->log_mark);
 }
 
@@ -353,7 +353,7 @@ uint64_t snapshot_behind(const struct lk_db *db)
  * is of this very state.  Caller holds log_mu. */
 static int current(struct lk_db *db, uint64_t compactions)
 {
-	LK_ASSERT(mutex_held(&db->log_mu));
+	LK_ASSERT(commit_log_held(db));
 
 	const struct segment *a = db->active;
 
@@ -373,9 +373,9 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	a = current(db, compactions) ? NULL : db->active;
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	if (!a)
 		return LK_OK;
 	c = mem_calloc(1, sizeof *c);
@@ -386,7 +386,7 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 		mem_free(c);
 		return st;
 	}
-	mutex_lock(&db->log_mu);
+	commit_log_lock(db);
 	st = commit_sync_held(db);
 	/* a writer may have come */
 	a = current(db, compactions) ? NULL : db->active;
@@ -395,9 +395,9 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 		st = encode(db, c, serial);
 		rwlock_unlock(&db->ix_lock);
 		c->compactions = compactions;
-		c->log_mark = atomic_load(&db->log_bytes_written);
+		c->log_mark = commit_log_bytes(db);
 	}
-	mutex_unlock(&db->log_mu);
+	commit_log_unlock(db);
 	if (st != LK_OK || !a)
 		goto out;
 
