@@ -52,9 +52,9 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 	if (!v)
 		return err_set(LK_NOMEM, "backup: listing segments");
 	commit_log_lock(db);
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && k < LK_SEGMENT_COUNT_MAX; i++) {
-		struct segment *s = db->segs[i];
+		struct segment *s = segtable_at(db, i);
 
 		/* A compaction's output joins the log when its old
 		 * segments leave the table, under this lock. */
@@ -66,7 +66,7 @@ static lk_status note_segments(struct lk_db *db, struct copy_item **out,
 		*total += s->data_end;
 		k++;
 	}
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	commit_log_unlock(db);
 	/* slots are reused after compaction: sort by log position */
 	for (size_t a = 1; a < k; a++)

@@ -320,7 +320,7 @@ static lk_status next_segment(struct lk_db *db, struct segment **out)
 {
 	LK_ASSERT(mutex_held(&db->commit->log_mu));
 
-	struct segment *old = db->active;
+	struct segment *old = segtable_active(db);
 	struct seg_header h;
 
 	if (db->commit->next_seg) {
@@ -333,7 +333,7 @@ static lk_status next_segment(struct lk_db *db, struct segment **out)
 	memcpy(h.db_id, db->db_id, SEG_DB_ID_BYTES);
 	h.seq = old ? old->hdr.seq + 1 : 1;
 	h.seq_prev = old ? old->hdr.seq : 0;
-	h.record_seq_base = atomic_load(&db->seq_last) + 1;
+	h.record_seq_base = segtable_seq_last(db) + 1;
 	return seg_create(out, db->io, db->dir, &h);
 }
 
@@ -354,14 +354,14 @@ static lk_status rotate(struct lk_db *db)
 	LK_ASSERT(mutex_held(&db->commit->log_mu));
 
 	const lk_io *io = db->io;
-	struct segment *old = db->active, *s;
+	struct segment *old = segtable_active(db), *s;
 	lk_status st;
 
 	if (old && old->hdr.seq >= REC_SEQ_MAX)
 		return err_set(LK_TOO_BIG, "segment numbers exhausted (the log "
 				           "is at segment %llu)",
 			       (unsigned long long)old->hdr.seq);
-	if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
+	if (segtable_count(db) >= LK_SEGMENT_COUNT_MAX)
 		return err_set(LK_TOO_BIG,
 			       "the log has %u segments, the limit: compact, or "
 			       "raise the segment size",
@@ -407,11 +407,11 @@ static lk_status rotate(struct lk_db *db)
 		old->data_end += n;
 		old->file_size = old->synced_end = old->data_end;
 	}
-	rwlock_wrlock(&db->ix_lock);
+	segtable_wrlock(db);
 	st = segtable_add(db, s);
 	if (st == LK_OK)
-		db->active = s;
-	rwlock_unlock(&db->ix_lock);
+		segtable_set_active(db, s);
+	segtable_unlock(db);
 	if (st != LK_OK)
 		db->commit->next_seg = s; /* the sealed one needs its successor kept */
 	return st;
@@ -482,7 +482,7 @@ static lk_status ensure_buf(struct lk_db *db, size_t need)
 static size_t encode_group(struct lk_db *db, struct segment *s,
 			   struct writer *first, size_t members, uint64_t *ops)
 {
-	uint64_t seq = atomic_load(&db->seq_last), base = s->hdr.record_seq_base;
+	uint64_t seq = segtable_seq_last(db), base = s->hdr.record_seq_base;
 	uint8_t *buf = db->commit->group_buf;
 	struct record commit = { 0 };
 	size_t pos = 0;
@@ -526,9 +526,9 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 			     struct writer *first, size_t members)
 {
 	lk_status st = LK_OK;
-	uint64_t seq = atomic_load(&db->seq_last);
+	uint64_t seq = segtable_seq_last(db);
 
-	rwlock_wrlock(&db->ix_lock);
+	segtable_wrlock(db);
 	for (struct writer *w = first; st == LK_OK && members--;
 	     w = members ? w->next : w) {
 		lk_batch *b = w->batch;
@@ -548,8 +548,8 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 			st = segtable_apply(db, &r, loc, op->hash, segtable_key_eq, db);
 		}
 	}
-	atomic_store(&db->seq_last, seq);
-	rwlock_unlock(&db->ix_lock);
+	segtable_set_seq_last(db, seq);
+	segtable_unlock(db);
 	return st;
 }
 
@@ -583,20 +583,20 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 		goto out;
 	}
 	/* seq_last <= REC_SEQ_MAX: recovery read it from checked records */
-	if (ops >= REC_SEQ_MAX - atomic_load(&db->seq_last)) {
+	if (ops >= REC_SEQ_MAX - segtable_seq_last(db)) {
 		st = err_set(LK_TOO_BIG, "sequence numbers exhausted (the log "
 				         "claims %llu writes)",
-			     (unsigned long long)atomic_load(&db->seq_last));
+			     (unsigned long long)segtable_seq_last(db));
 		goto out;
 	}
-	s = db->active;
+	s = segtable_active(db);
 	if (!s || s->sealed ||
 	    (s->data_end > SEG_HEADER_BYTES &&
 	     s->data_end + bound > db->opts.segment_size_bytes)) {
 		st = rotate(db);
 		if (st != LK_OK)
 			goto out;
-		s = db->active;
+		s = segtable_active(db);
 	}
 	st = ensure_buf(db, bound);
 	if (st != LK_OK)
@@ -605,13 +605,13 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	 * never fail for memory.  Only the leader inserts, so room seen under
 	 * the shared lock stays room; readers are blocked only when the
 	 * table really grows. */
-	rwlock_rdlock(&db->ix_lock);
-	room = index_has_room(db->ix, ops);
-	rwlock_unlock(&db->ix_lock);
+	segtable_rdlock(db);
+	room = index_has_room(segtable_index(db), ops);
+	segtable_unlock(db);
 	if (!room) {
-		rwlock_wrlock(&db->ix_lock);
-		st = index_reserve(db->ix, ops);
-		rwlock_unlock(&db->ix_lock);
+		segtable_wrlock(db);
+		st = index_reserve(segtable_index(db), ops);
+		segtable_unlock(db);
 		if (st != LK_OK)
 			goto out;
 	}
@@ -748,7 +748,7 @@ static lk_status sync_active(struct lk_db *db)
 {
 	LK_ASSERT(mutex_held(&db->commit->log_mu));
 
-	struct segment *s = db->active;
+	struct segment *s = segtable_active(db);
 	lk_status st;
 
 	/* Damage found by the scrub refuses new writes, not the sync of
@@ -789,11 +789,11 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 	lk_status st = LK_OK;
 
 	mutex_lock(&db->commit->log_mu);
-	s = db->active;
+	s = segtable_active(db);
 	if (s) {
-		rwlock_rdlock(&db->ix_lock);
+		segtable_rdlock(db);
 		dead = s->data_end - SEG_HEADER_BYTES - s->live_bytes;
-		rwlock_unlock(&db->ix_lock);
+		segtable_unlock(db);
 	}
 	/* Commits alone are a few bytes a group: not worth a segment. */
 	if (s && !atomic_load(&db->commit->halted) && dead * 8 > s->data_end)
@@ -920,7 +920,7 @@ lk_status commit_close(struct lk_db *db)
 	if (db->readonly)
 		return LK_OK;
 	mutex_lock(&db->commit->log_mu);
-	s = db->active;
+	s = segtable_active(db);
 	if (atomic_load(&db->commit->halted) == LK_HALTED) {
 		/* No sync now: it would prove nothing (commit.c's top).  Under
 		 * LK_SYNC_ALWAYS every acknowledged write is durable; under

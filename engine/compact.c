@@ -187,13 +187,13 @@ static uint64_t dead_of(const struct segment *s)
  * many.  Caller holds ix_lock. */
 static size_t sealed_segments(struct lk_db *db, struct segment **v)
 {
-	LK_ASSERT(rwlock_held(&db->ix_lock));
+	LK_ASSERT(segtable_held(db));
 
 	size_t n = 0;
 
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
-		if (db->segs[i] && !db->segs[i]->installing)
-			v[n++] = db->segs[i];
+		if (segtable_at(db, i) && !segtable_at(db, i)->installing)
+			v[n++] = segtable_at(db, i);
 	qsort(v, n, sizeof *v, by_seq);
 	return n ? n - 1 : 0;
 }
@@ -213,7 +213,7 @@ static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
 	uint64_t best_dead = 0, best_live = 0;
 	size_t n, best_i = 0, best_n = 0;
 
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	n = sealed_segments(db, v);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t live = 0, dead = 0, ops = 0;
@@ -246,7 +246,7 @@ static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
 		j->from_oldest = best_i == 0;
 	}
 	j->nrun = best_n;
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	return best_n > 0;
 }
 
@@ -377,11 +377,11 @@ static int is_live(struct lk_db *db, const struct segment *seg, uint64_t off,
 	size_t n;
 	int live = 0;
 
-	rwlock_rdlock(&db->ix_lock);
-	n = index_candidates(db->ix, ns, hash, cand, expiring, 16);
+	segtable_rdlock(db);
+	n = index_candidates(segtable_index(db), ns, hash, cand, expiring, 16);
 	for (size_t i = 0; i < n && i < 16; i++)
 		live |= cand[i].seg == seg->slot && cand[i].offset == off;
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	/* Past 16 entries of one hash (never seen): keep it, to be safe. */
 	return live || n > 16;
 }
@@ -393,10 +393,10 @@ static int key_lives(struct lk_db *db, const struct record *r, uint64_t hash,
 {
 	struct ix_loc loc;
 
-	rwlock_rdlock(&db->ix_lock);
-	*st = index_get(db->ix, r->ns, hash, r->key, r->key_len, segtable_key_eq, db,
+	segtable_rdlock(db);
+	*st = index_get(segtable_index(db), r->ns, hash, r->key, r->key_len, segtable_key_eq, db,
 			&loc, NULL);
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	if (*st == LK_NOT_FOUND) {
 		*st = LK_OK;
 		return 0;
@@ -579,9 +579,9 @@ static lk_status install(struct job *j)
 	lk_status st;
 
 	t0 = io->mono_us(io->ctx);
-	rwlock_wrlock(&db->ix_lock);
+	segtable_wrlock(db);
 	st = segtable_add(db, out);
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	note_stall(db, t0);
 	if (st != LK_OK)
 		return st;
@@ -590,7 +590,7 @@ static lk_status install(struct job *j)
 							     : j->nmoved;
 
 		t0 = io->mono_us(io->ctx);
-		rwlock_wrlock(&db->ix_lock);
+		segtable_wrlock(db);
 		for (size_t i = at; i < end; i++) {
 			const struct moved *m = &j->moved[i];
 			struct segment *from = j->run[m->victim];
@@ -598,22 +598,22 @@ static lk_status install(struct job *j)
 					      m->from_size };
 			struct ix_loc to = { out->slot, m->to_off, m->to_size };
 
-			if (!index_move(db->ix, m->ns, m->hash, old,
+			if (!index_move(segtable_index(db), m->ns, m->hash, old,
 					m->drop ? NULL : &to))
 				continue; /* overwritten since */
 			from->live_bytes -= m->from_size;
 			if (!m->drop)
 				out->live_bytes += m->to_size;
 		}
-		rwlock_unlock(&db->ix_lock);
+		segtable_unlock(db);
 		note_stall(db, t0);
 	}
 	t0 = io->mono_us(io->ctx);
-	rwlock_wrlock(&db->ix_lock);
+	segtable_wrlock(db);
 	for (size_t i = 0; i < j->nrun; i++)
 		segtable_remove(db, j->run[i]);
 	out->installing = 0;
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	note_stall(db, t0);
 	j->out = NULL; /* the table's now */
 	return LK_OK;
@@ -803,18 +803,18 @@ static lk_status check_before_compact(struct lk_db *db)
 		return err_set(LK_NOMEM, "compaction: the segment list");
 	/* lock order: log_mu, then ix_lock (handle.h) */
 	commit_log_lock(db);
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	n = sealed_segments(db, v);
-	if (db->active) /* the newest, filled in v[n] */
+	if (segtable_active(db)) /* the newest, filled in v[n] */
 		n++;
-	LK_ASSERT(n == 0 || v[n - 1] == db->active);
+	LK_ASSERT(n == 0 || v[n - 1] == segtable_active(db));
 	for (first = 0; first + 1 < n && dead_of(v[first]) == 0; first++)
 		;
 	for (size_t i = first; i < n; i++)
 		segtable_pin(v[i]);
 	if (n > 0)
 		active_end = v[n - 1]->data_end;
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	commit_log_unlock(db);
 	for (size_t i = first; i < n; i++) {
 		if (st == LK_OK)
@@ -873,16 +873,16 @@ static unsigned dead_pct(struct lk_db *db)
 {
 	uint64_t live = 0, dead = 0;
 
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
-		const struct segment *s = db->segs[i];
+		const struct segment *s = segtable_at(db, i);
 
-		if (!s || s->installing || s == db->active)
+		if (!s || s->installing || s == segtable_active(db))
 			continue;
 		live += s->live_bytes;
 		dead += dead_of(s);
 	}
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	return live + dead ? (unsigned)(dead * 100 / (live + dead)) : 0;
 }
 

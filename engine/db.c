@@ -56,16 +56,13 @@ static void db_free(struct lk_db *db)
 	compact_stop(db);
 	commit_free(db); /* also an open that failed after commit_init */
 	compact_free(db);
-	snapshot_free(db);	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
-		seg_close(db->segs[i], io);
-	index_free(db->ix);
+	snapshot_free(db);	segtable_free(db);
 	compressor_free(db->cmp);
 	ns_free(db);
 	if (db->lock)
 		io->close(io->ctx, db->lock);
 	if (db->dir)
 		io->dir_close(io->ctx, db->dir);
-	rwlock_destroy(&db->ix_lock);
 	db->magic = DB_MAGIC_CLOSED;
 	mem_free(db);
 }
@@ -158,11 +155,6 @@ static lk_status open_db(lk_db **out, const char *path,
 	db->opts.io = probe.inner;
 	db->readonly = (opts->flags & LK_OPEN_READONLY) != 0;
 	db->report.version = LK_REPORT_VERSION;
-	/* Readers take ix_lock briefly and often; a writer takes it to
-	 * apply a group that is already on disk and that its committers
-	 * wait for: a waiting writer goes before new readers (where the C
-	 * library lets us say so). */
-	rwlock_init(&db->ix_lock, LOCK_IX, 1);
 
 	st = io->dir_open(io->ctx, path,
 			  !db->readonly && (opts->flags & LK_OPEN_CREATE), &db->dir);
@@ -178,7 +170,7 @@ static lk_status open_db(lk_db **out, const char *path,
 		if (st != LK_OK)
 			goto fail;
 	}
-	st = index_new(&db->ix);
+	st = segtable_init(db);
 	if (st == LK_OK)
 		st = compressor_new(&db->cmp);
 	if (st == LK_OK)
@@ -320,17 +312,17 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 	if (st != LK_OK)
 		return st;
 	hash = record_key_hash(ns, key, key_len);
-	rwlock_rdlock(&db->ix_lock);
-	n = index_candidates(db->ix, (uint8_t)ns, hash, cand, expiring,
+	segtable_rdlock(db);
+	n = index_candidates(segtable_index(db), (uint8_t)ns, hash, cand, expiring,
 			     LOOKUP_CANDIDATES);
 	if (n > LOOKUP_CANDIDATES)
-		st = index_get(db->ix, (uint8_t)ns, hash, key, key_len,
+		st = index_get(segtable_index(db), (uint8_t)ns, hash, key, key_len,
 			       segtable_lookup_eq, &lu, &loc, NULL);
 	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
-		seg[i] = db->segs[cand[i].seg];
+		seg[i] = segtable_at(db, cand[i].seg);
 		segtable_pin(seg[i]);
 	}
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	if (n == 0)
 		return LK_NOT_FOUND;
 	if (n <= LOOKUP_CANDIDATES) {
@@ -449,12 +441,12 @@ lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns)
 		return err_set(LK_INVALID, "lk_count: NULL count");
 	if (ns == 0 || ns > LK_NS_COUNT_MAX)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	rwlock_rdlock(&db->ix_lock);
-	*count = index_count(db->ix, (uint8_t)ns);
+	segtable_rdlock(db);
+	*count = index_count(segtable_index(db), (uint8_t)ns);
 	/* Only records that carry an expiry need a read to be counted. */
-	if (index_expiring(db->ix, (uint8_t)ns))
-		index_foreach(db->ix, (int)ns, count_expired, &cc);
-	rwlock_unlock(&db->ix_lock);
+	if (index_expiring(segtable_index(db), (uint8_t)ns))
+		index_foreach(segtable_index(db), (int)ns, count_expired, &cc);
+	segtable_unlock(db);
 	*count -= cc.expired;
 	return cc.st;
 }
@@ -573,9 +565,9 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 	if (st != LK_OK)
 		return st;
 	commit_log_lock(db);
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
-		const struct segment *s = db->segs[i];
+		const struct segment *s = segtable_at(db, i);
 
 		if (!s || s->installing)
 			continue;
@@ -585,12 +577,12 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 		stats->dead_bytes += s->data_end - SEG_HEADER_BYTES - s->live_bytes;
 	}
 	/* the namespace catalog's entries are the engine's, not the user's */
-	stats->live_keys = index_keys(db->ix) - index_count(db->ix, 0);
-	stats->index_bytes = index_bytes(db->ix);
-	stats->index_slots = index_slots(db->ix);
-	rwlock_unlock(&db->ix_lock);
+	stats->live_keys = index_keys(segtable_index(db)) - index_count(segtable_index(db), 0);
+	stats->index_bytes = index_bytes(segtable_index(db));
+	stats->index_slots = index_slots(segtable_index(db));
+	segtable_unlock(db);
 	commit_log_unlock(db);
-	stats->seq_last = atomic_load(&db->seq_last);
+	stats->seq_last = segtable_seq_last(db);
 	commit_stats(db, stats);
 	compact_stats(db, stats);
 	snapshot_stats(db, stats);
@@ -617,10 +609,10 @@ static lk_status list_segments(lk_segment_info **out, size_t *count,
 	if (!all)
 		return err_set(LK_NOMEM, "listing segments");
 	commit_log_lock(db);
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS && n < LK_SEGMENT_COUNT_MAX;
 	     i++) {
-		const struct segment *s = db->segs[i];
+		const struct segment *s = segtable_at(db, i);
 
 		if (!s || s->installing)
 			continue;
@@ -633,7 +625,7 @@ static lk_status list_segments(lk_segment_info **out, size_t *count,
 		all[n].dead_bytes = s->data_end - SEG_HEADER_BYTES - s->live_bytes;
 		n++;
 	}
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	commit_log_unlock(db);
 	qsort(all, n, sizeof *all, info_cmp);
 	*out = all;
@@ -714,9 +706,9 @@ lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
 		return err_set(LK_INVALID, "lk_ns_keys: NULL keys");
 	if (ns == 0 || ns > LK_NS_COUNT_MAX)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
-	rwlock_rdlock(&db->ix_lock);
-	*keys = index_count(db->ix, (uint8_t)ns);
-	rwlock_unlock(&db->ix_lock);
+	segtable_rdlock(db);
+	*keys = index_count(segtable_index(db), (uint8_t)ns);
+	segtable_unlock(db);
 	return LK_OK;
 }
 

@@ -9,27 +9,35 @@
  *        <-  scrub, backup  <-  db.c (the public entry points)
  *
  * Each declares its functions in its own header (segtable.h, commit.h,
- * snapshot.h, recovery.h, compact.h, scrub.h, backup.h); this one holds
- * only the handle.  tests/include_graph.sh prints the graph and fails on
- * a cycle.  Every module still reads the handle's fields directly:
- * giving each its own state struct is the next step (issue 8).
+ * snapshot.h, recovery.h, compact.h, scrub.h, backup.h) and keeps its
+ * state in a struct that only its .c file defines (struct segtable,
+ * committer, namespaces, snapshots, compactor, scrubber): the handle
+ * holds pointers to them, and a module reaches another's state only
+ * through that module's functions.  What the handle itself holds is what
+ * every module reads and nothing changes after open: the I/O table, the
+ * directory, the options, the database id, the compressor; plus the
+ * magic and the use counts of handle.c, and the recovery report that
+ * open fills.  tests/include_graph.sh prints the graph and fails on a
+ * cycle.
  *
  * Locks, in the order they are taken (their ranks in lock.h, which
- * asserts the order and every "caller holds" in all builds):
- *   compact_mu one compaction at a time (compact.c); held across all its
+ * asserts the order and every "caller holds" in all builds), each in the
+ * state of the module named:
+ *   compact_mu one compaction at a time (compactor); held across all its
  *              steps, it takes log_mu (lk_compact seals the active
  *              segment) and ix_lock briefly, never write_mu.
- *   ns_mu      the table of namespace names; lk_ns_open holds it while it
+ *   ns_mu      the table of namespace names (namespaces); lk_ns_open holds it while it
  *              commits a new name, so it comes before write_mu.
- *   write_mu   the queue of committers; the head of the queue is the
+ *   write_mu   the queue of committers (committer); the head of the queue is the
  *              leader and the only thread that appends to the log.
  *   log_mu     the active segment's write state (data_end, file_size,
- *              synced_end) between the leader and the interval syncer.
+ *              synced_end) between the leader and the interval syncer
+ *              (committer; commit_log_lock() for the modules above).
  *   ix_lock    rwlock: the index, the segment table and each segment's
- *              live_bytes.  Readers hold it shared while they look up and
+ *              live_bytes (segtable; segtable_rdlock() and _wrlock()).  Readers hold it shared while they look up and
  *              read a record; the leader holds it exclusively while it
  *              applies a synced group, and while it adds a segment.
- *   compact_cv_mu  the compactor's stop flag, taken alone.
+ *   compact_cv_mu  the compactor's stop flag, taken alone (compactor).
  * The leader never holds ix_lock while it writes or syncs, so readers
  * wait at most for the in-memory part of a commit.
  */
@@ -51,6 +59,7 @@
 #define DB_MAGIC_CLOSING 0x6c6b6463u /* lk_close() is checking the users */
 #define DB_MAGIC_CLOSED 0x6c6b6478u
 
+struct segtable; /* segtable.c */
 struct committer; /* commit.c */
 struct compactor; /* compact.c */
 struct namespaces; /* ns.c */
@@ -69,16 +78,6 @@ struct lk_db {
 	lk_options opts;
 	int readonly;
 	uint8_t db_id[SEG_DB_ID_BYTES];
-
-	struct lk_rwlock ix_lock;
-	struct index *ix;
-	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
-	_Atomic uint32_t seg_count;
-	struct segment *active;  /* the newest segment; NULL before the first */
-	struct segment *next_seg; /* created by a rotation whose seal failed,
-				     for the next one (under log_mu) */
-	_Atomic uint64_t seq_last;
-
 	struct compressor *cmp;
 
 	/* The callers' uses that lk_close() must not free from under them:
@@ -94,13 +93,14 @@ struct lk_db {
 	_Atomic uint32_t users[DB_USE_COUNT];
 
 	/* The modules' own state, each defined in its .c file. */
+	struct segtable *tab;
 	struct committer *commit;
 	struct namespaces *ns;
 	struct snapshots *snap;
 	struct compactor *compact;
 	struct scrubber *scrub;
 
-	lk_recovery_report report;
+	lk_recovery_report report; /* filled by recovery_open */
 };
 
 /* ---- handle.c ---- */

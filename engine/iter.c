@@ -86,20 +86,20 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 	it->pins = mem_calloc(IX_SEG_SLOTS, sizeof *it->pins);
 	if (!it->pins)
 		goto nomem;
-	rwlock_rdlock(&db->ix_lock);
-	it->cap = (size_t)index_count(db->ix, (uint8_t)ns);
+	segtable_rdlock(db);
+	it->cap = (size_t)index_count(segtable_index(db), (uint8_t)ns);
 	it->locs = mem_alloc((it->cap ? it->cap : 1) * sizeof *it->locs);
 	if (it->locs) {
-		index_foreach(db->ix, (int)ns, collect, it);
+		index_foreach(segtable_index(db), (int)ns, collect, it);
 		/* The iterator reads as of now, from these segments, even
 		 * if compaction replaces them meanwhile. */
 		for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
-			it->pins[i] = db->segs[i];
+			it->pins[i] = segtable_at(db, i);
 			if (it->pins[i])
 				segtable_pin(it->pins[i]);
 		}
 	}
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	if (!it->locs)
 		goto nomem;
 	/* Log order reads the segments sequentially. */

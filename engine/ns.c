@@ -77,7 +77,7 @@ lk_status ns_load(struct lk_db *db)
 	mutex_init(&db->ns->mu, LOCK_NS);
 
 	if (!snapshot_catalog(db, &locs, &n)) {
-		index_foreach(db->ix, 0, load_one, &nl);
+		index_foreach(segtable_index(db), 0, load_one, &nl);
 		return nl.st;
 	}
 	for (size_t i = 0; i < n; i++)

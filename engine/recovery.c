@@ -385,7 +385,7 @@ static lk_status apply_group(struct scan *sc)
 		sc->nops = sc->keys_len = 0;
 		return LK_OK;
 	}
-	st = index_reserve(db->ix, sc->nops);
+	st = index_reserve(segtable_index(db), sc->nops);
 	for (size_t i = 0; st == LK_OK && i < sc->nops; i++) {
 		const struct pending_op *op = &sc->ops[i];
 		struct record rec = { 0 };
@@ -1172,29 +1172,29 @@ lk_status recovery_open(struct lk_db *db)
 	for (uint32_t i = first; i <= n; i++) {
 		int resume = i == start.seg;
 		uint64_t from = resume ? start.offset : SEG_HEADER_BYTES;
-		int next_empty = i + 1 == n && holds_no_data(&sc, db->segs[n]);
+		int next_empty = i + 1 == n && holds_no_data(&sc, segtable_at(db, (uint32_t)n));
 
-		st = scan_segment(&sc, db->segs[i], i == n, next_empty, from,
+		st = scan_segment(&sc, segtable_at(db, i), i == n, next_empty, from,
 				  resume && start.sealed);
 		if (st != LK_OK)
 			goto out;
-		behind += db->segs[i]->data_end - from;
+		behind += segtable_at(db, i)->data_end - from;
 		if (sc.rotation_cut)
 			break;
 	}
 	if (sc.rotation_cut) {
-		struct segment *e = db->segs[n];
+		struct segment *e = segtable_at(db, (uint32_t)n);
 
 		snprintf(sc.unsealed_next, sizeof sc.unsealed_next, "%s",
 			 e->name);
 		db->report.segments_removed++;
-		rwlock_wrlock(&db->ix_lock);
+		segtable_wrlock(db);
 		segtable_remove(db, e);
-		rwlock_unlock(&db->ix_lock);
+		segtable_unlock(db);
 		segtable_unpin(db, e);
 		n--;
 	}
-	st = n > 0 ? check_successor(&sc, db->segs[n]) : LK_OK;
+	st = n > 0 ? check_successor(&sc, segtable_at(db, (uint32_t)n)) : LK_OK;
 	if (st == LK_OK)
 		st = repair(&sc);
 	if (st == LK_OK && !db->readonly)
@@ -1211,16 +1211,16 @@ lk_status recovery_open(struct lk_db *db)
 			 ": %" PRIu64 " log bytes replayed after it", behind);
 	}
 	if (n > 0) {
-		memcpy(db->db_id, db->segs[1]->hdr.db_id, SEG_DB_ID_BYTES);
-		db->active = db->segs[n];
+		memcpy(db->db_id, segtable_at(db, 1)->hdr.db_id, SEG_DB_ID_BYTES);
+		segtable_set_active(db, segtable_at(db, (uint32_t)n));
 		/* The next write's seq must not fall below the active
 		 * segment's base, which a header may put past the last record
 		 * (an empty newest segment, or one from a damaged header): the
 		 * numbering skips ahead instead. */
-		atomic_store(&db->seq_last, sc.last_seq);
-		if (db->active->hdr.record_seq_base > sc.last_seq + 1)
-			atomic_store(&db->seq_last,
-				     db->active->hdr.record_seq_base - 1);
+		segtable_set_seq_last(db, sc.last_seq);
+		if (segtable_active(db)->hdr.record_seq_base > sc.last_seq + 1)
+			segtable_set_seq_last(db,
+				     segtable_active(db)->hdr.record_seq_base - 1);
 	} else {
 		new_db_id(db);
 	}

@@ -159,9 +159,9 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 		return err_set(LK_NOMEM, "lk_scrub: %u segments",
 			       (unsigned)IX_SEG_SLOTS);
 	commit_log_lock(db);
-	rwlock_rdlock(&db->ix_lock);
+	segtable_rdlock(db);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
-		struct segment *s = db->segs[i];
+		struct segment *s = segtable_at(db, i);
 
 		if (!s || s->installing)
 			continue;
@@ -171,7 +171,7 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 		v[k].sealed = s->sealed;
 		k++;
 	}
-	rwlock_unlock(&db->ix_lock);
+	segtable_unlock(db);
 	commit_log_unlock(db);
 	*out = v;
 	*n = k;

@@ -18,6 +18,125 @@
 #include "error.h"
 #include "segtable.h"
 
+/* The table (db->tab).  `lock` is ix_lock of handle.h: it guards the
+ * index, the slots and each segment's live_bytes; `active` changes under
+ * it too (exclusive) and under log_mu, so either lock is enough to read
+ * it; seq_last is the newest sequence number applied. */
+struct segtable {
+	struct lk_rwlock lock;
+	struct index *ix;
+	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
+	uint32_t count;
+	struct segment *active; /* the newest segment; NULL before the first */
+	_Atomic uint64_t seq_last;
+};
+
+lk_status segtable_init(struct lk_db *db)
+{
+	struct segtable *t;
+	lk_status st;
+
+	LK_ASSERT(db->tab == NULL);
+	t = mem_calloc(1, sizeof *t);
+	if (!t)
+		return err_set(LK_NOMEM, "allocating the segment table");
+	st = index_new(&t->ix);
+	if (st != LK_OK) {
+		mem_free(t);
+		return st;
+	}
+	/* Readers take the lock briefly and often; a writer takes it to
+	 * apply a group that is already on disk and that its committers
+	 * wait for: a waiting writer goes before new readers (where the C
+	 * library lets us say so). */
+	rwlock_init(&t->lock, LOCK_IX, 1);
+	db->tab = t;
+	return LK_OK;
+}
+
+void segtable_free(struct lk_db *db)
+{
+	struct segtable *t = db->tab;
+
+	if (!t)
+		return;
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		seg_close(t->segs[i], db->io);
+	index_free(t->ix);
+	rwlock_destroy(&t->lock);
+	mem_free(t);
+	db->tab = NULL;
+}
+
+void segtable_rdlock(struct lk_db *db)
+{
+	rwlock_rdlock(&db->tab->lock);
+}
+
+void segtable_wrlock(struct lk_db *db)
+{
+	rwlock_wrlock(&db->tab->lock);
+}
+
+void segtable_unlock(struct lk_db *db)
+{
+	rwlock_unlock(&db->tab->lock);
+}
+
+int segtable_held(const struct lk_db *db)
+{
+	return rwlock_held(&db->tab->lock);
+}
+
+int segtable_held_excl(const struct lk_db *db)
+{
+	return rwlock_held_excl(&db->tab->lock);
+}
+
+struct index *segtable_index(const struct lk_db *db)
+{
+	return db->tab->ix;
+}
+
+struct index *segtable_swap_index(struct lk_db *db, struct index *ix)
+{
+	struct index *old = db->tab->ix;
+
+	db->tab->ix = ix;
+	return old;
+}
+
+struct segment *segtable_at(const struct lk_db *db, uint32_t slot)
+{
+	LK_ASSERT(slot < IX_SEG_SLOTS);
+	return db->tab->segs[slot];
+}
+
+uint32_t segtable_count(const struct lk_db *db)
+{
+	return db->tab->count;
+}
+
+struct segment *segtable_active(const struct lk_db *db)
+{
+	return db->tab->active;
+}
+
+void segtable_set_active(struct lk_db *db, struct segment *s)
+{
+	db->tab->active = s;
+}
+
+uint64_t segtable_seq_last(const struct lk_db *db)
+{
+	return atomic_load(&db->tab->seq_last);
+}
+
+void segtable_set_seq_last(struct lk_db *db, uint64_t seq)
+{
+	atomic_store(&db->tab->seq_last, seq);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Reading records                                                        */
 /* ---------------------------------------------------------------------- */
@@ -26,7 +145,7 @@ lk_status segtable_read(struct lk_db *db, struct ix_loc loc,
 			 struct record *rec, uint8_t **out)
 {
 	LK_ASSERT(loc.seg > 0 && loc.seg < IX_SEG_SLOTS);
-	return segtable_read_at(db, db->segs[loc.seg], loc, rec, out);
+	return segtable_read_at(db, db->tab->segs[loc.seg], loc, rec, out);
 }
 
 lk_status segtable_read_at(struct lk_db *db, struct segment *s, struct ix_loc loc,
@@ -109,7 +228,7 @@ lk_status segtable_lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
 {
 	struct seg_lookup *lu = ctx;
 
-	return segtable_lookup_at(lu, lu->db->segs[loc->seg], loc, key, key_len,
+	return segtable_lookup_at(lu, lu->db->tab->segs[loc->seg], loc, key, key_len,
 			    equal);
 }
 
@@ -136,24 +255,24 @@ lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 	lk_status st;
 
 	if (rec->type == REC_PUT)
-		st = index_put(db->ix, rec->ns, key_hash,
+		st = index_put(db->tab->ix, rec->ns, key_hash,
 			       (rec->flags & REC_F_EXPIRY) != 0, rec->key,
 			       rec->key_len, loc, eq, eq_ctx, &old, &had_old);
 	else
-		st = index_del(db->ix, rec->ns, key_hash, rec->key,
+		st = index_del(db->tab->ix, rec->ns, key_hash, rec->key,
 			       rec->key_len, eq, eq_ctx, &old, &had_old);
 	if (st != LK_OK)
 		return st;
 	/* Saturating: live bytes may come from a snapshot, and a bad one
 	 * must cost a wrong statistic, not an abort. */
-	if (had_old && db->segs[old.seg]) {
-		struct segment *o = db->segs[old.seg];
+	if (had_old && db->tab->segs[old.seg]) {
+		struct segment *o = db->tab->segs[old.seg];
 
 		o->live_bytes -= o->live_bytes < old.size ? o->live_bytes
 							  : old.size;
 	}
 	if (rec->type == REC_PUT)
-		db->segs[loc.seg]->live_bytes += rec->size;
+		db->tab->segs[loc.seg]->live_bytes += rec->size;
 	return LK_OK;
 }
 
@@ -164,14 +283,14 @@ lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 lk_status segtable_add(struct lk_db *db, struct segment *s)
 {
 	for (uint32_t slot = 1; slot < IX_SEG_SLOTS; slot++) {
-		if (db->segs[slot])
+		if (db->tab->segs[slot])
 			continue;
-		if (db->seg_count >= LK_SEGMENT_COUNT_MAX)
+		if (db->tab->count >= LK_SEGMENT_COUNT_MAX)
 			break;
 		s->slot = slot;
 		atomic_store(&s->refs, 1);
-		db->segs[slot] = s;
-		db->seg_count++;
+		db->tab->segs[slot] = s;
+		db->tab->count++;
 		return LK_OK;
 	}
 	return err_set(LK_TOO_BIG, "more than %u segments", LK_SEGMENT_COUNT_MAX);
@@ -179,11 +298,11 @@ lk_status segtable_add(struct lk_db *db, struct segment *s)
 
 void segtable_remove(struct lk_db *db, struct segment *s)
 {
-	LK_ASSERT(rwlock_held_excl(&db->ix_lock));
+	LK_ASSERT(rwlock_held_excl(&db->tab->lock));
 
-	LK_ASSERT(db->segs[s->slot] == s);
-	db->segs[s->slot] = NULL;
-	db->seg_count--;
+	LK_ASSERT(db->tab->segs[s->slot] == s);
+	db->tab->segs[s->slot] = NULL;
+	db->tab->count--;
 }
 
 void segtable_pin(struct segment *s)

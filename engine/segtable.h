@@ -4,8 +4,9 @@
  * through it, key confirmation for the index, applying committed records,
  * adding, removing and pinning segments.
  *
- * Locks (handle.h): the table and each segment's live_bytes are under
- * ix_lock; a pinned segment stays open without it.
+ * Locks (handle.h): the table, the index and each segment's live_bytes
+ * are under ix_lock, the table's own lock; a pinned segment stays open
+ * without it.
  */
 #ifndef LK_SEGTABLE_H
 #define LK_SEGTABLE_H
@@ -14,6 +15,41 @@
 #include <stdint.h>
 
 #include "handle.h"
+
+/* Makes db->tab with an empty index.  Returns LK_OK, LK_NOMEM. */
+lk_status segtable_init(struct lk_db *db);
+/* Closes every segment in the table and frees it; safe when init never
+ * ran.  No reader may be left. */
+void segtable_free(struct lk_db *db);
+
+/* ix_lock (handle.h): shared for reading the index and the table,
+ * exclusive for changing them.  The _held forms are for assertions. */
+void segtable_rdlock(struct lk_db *db);
+void segtable_wrlock(struct lk_db *db);
+void segtable_unlock(struct lk_db *db);
+int segtable_held(const struct lk_db *db);
+int segtable_held_excl(const struct lk_db *db);
+
+/* The index (caller holds ix_lock, or is open, alone).  Open swaps in
+ * the one a snapshot loaded, and back if it is then rejected; the old
+ * one is returned. */
+struct index *segtable_index(const struct lk_db *db);
+struct index *segtable_swap_index(struct lk_db *db, struct index *ix);
+
+/* The segment in slot (1 to IX_SEG_SLOTS - 1), or NULL; caller holds
+ * ix_lock or is open, alone.  segtable_count: how many there are. */
+struct segment *segtable_at(const struct lk_db *db, uint32_t slot);
+uint32_t segtable_count(const struct lk_db *db);
+
+/* The newest segment, NULL before the first.  It changes under log_mu
+ * and ix_lock (exclusive) both, so either lock is enough to read it. */
+struct segment *segtable_active(const struct lk_db *db);
+void segtable_set_active(struct lk_db *db, struct segment *s);
+
+/* The sequence number of the newest record applied; the leader sets it
+ * under log_mu, readers load it without a lock. */
+uint64_t segtable_seq_last(const struct lk_db *db);
+void segtable_set_seq_last(struct lk_db *db, uint64_t seq);
 
 /* Reads and decodes the record at loc into a buffer the caller frees
  * (*buf).  Verifies the checksum.  Caller holds ix_lock (shared). */

@@ -202,27 +202,27 @@ static lk_status grow(void **buf, size_t *cap, uint64_t len)
  * tail hashes) into c.  Caller holds log_mu and ix_lock (shared). */
 static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 {
-	LK_ASSERT(commit_log_held(db) && rwlock_held(&db->ix_lock));
+	LK_ASSERT(commit_log_held(db) && segtable_held(db));
 
 	uint16_t map[IX_SEG_SLOTS] = { 0 };
 	struct snap_header *h = &c->hdr;
-	uint32_t slots = index_export_slots(db->ix);
+	uint32_t slots = index_export_slots(segtable_index(db));
 	lk_status st;
 
 	memset(h, 0, sizeof *h);
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
-		if (db->segs[i] && !db->segs[i]->installing)
-			c->segs[h->seg_count++] = db->segs[i];
+		if (segtable_at(db, i) && !segtable_at(db, i)->installing)
+			c->segs[h->seg_count++] = segtable_at(db, i);
 	qsort(c->segs, h->seg_count, sizeof c->segs[0], seg_by_seq);
 	memcpy(h->db_id, db->db_id, SEG_DB_ID_BYTES);
 	h->serial = serial;
 	h->created_ms = db->io->now_ms(db->io->ctx);
-	h->seq_last = atomic_load(&db->seq_last);
+	h->seq_last = segtable_seq_last(db);
 	h->index_slots = slots;
-	h->keys = (uint32_t)index_keys(db->ix);
+	h->keys = (uint32_t)index_keys(segtable_index(db));
 	h->file_bytes = snap_file_bytes(h->seg_count, slots, h->keys);
 	st = grow((void **)&c->buf, &c->cap, h->file_bytes);
-	if (st == LK_OK && slots != index_slots(db->ix))
+	if (st == LK_OK && slots != index_slots(segtable_index(db)))
 		st = grow(&c->scratch, &c->scratch_cap,
 			  (uint64_t)slots * IX_SLOT_BYTES);
 	if (st != LK_OK)
@@ -244,7 +244,7 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 		e->generation = s->hdr.generation;
 		e->flags = s->sealed ? SNAP_SEG_SEALED : 0;
 	}
-	if (index_export(db->ix, map, c->buf + SNAP_HEADER_BYTES +
+	if (index_export(segtable_index(db), map, c->buf + SNAP_HEADER_BYTES +
 				 (size_t)h->seg_count * SNAP_SEG_BYTES,
 			 c->scratch) != 0)
 		return err_set(LK_CORRUPT, "the index names a segment that is "
@@ -261,11 +261,11 @@ static lk_status reserve_capture(struct lk_db *db, struct capture *c)
 	int sparse;
 	lk_status st;
 
-	rwlock_rdlock(&db->ix_lock);
-	slots = index_export_slots(db->ix);
-	sparse = slots != index_slots(db->ix);
-	keys = index_keys(db->ix);
-	rwlock_unlock(&db->ix_lock);
+	segtable_rdlock(db);
+	slots = index_export_slots(segtable_index(db));
+	sparse = slots != index_slots(segtable_index(db));
+	keys = index_keys(segtable_index(db));
+	segtable_unlock(db);
 	keys += keys / 8 + 1024;
 	slots += slots / 2;
 	len = SNAP_HEADER_BYTES + (uint64_t)LK_SEGMENT_COUNT_MAX * SNAP_SEG_BYTES +
@@ -355,7 +355,7 @@ static int current(struct lk_db *db, uint64_t compactions)
 {
 	LK_ASSERT(commit_log_held(db));
 
-	const struct segment *a = db->active;
+	const struct segment *a = segtable_active(db);
 
 	return !a || (db->snap->serial && db->snap->seg_seq == a->hdr.seq &&
 		      db->snap->seg_gen == a->hdr.generation &&
@@ -374,7 +374,7 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
 	commit_log_lock(db);
-	a = current(db, compactions) ? NULL : db->active;
+	a = current(db, compactions) ? NULL : segtable_active(db);
 	commit_log_unlock(db);
 	if (!a)
 		return LK_OK;
@@ -389,11 +389,11 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 	commit_log_lock(db);
 	st = commit_sync_held(db);
 	/* a writer may have come */
-	a = current(db, compactions) ? NULL : db->active;
+	a = current(db, compactions) ? NULL : segtable_active(db);
 	if (st == LK_OK && a) {
-		rwlock_rdlock(&db->ix_lock);
+		segtable_rdlock(db);
 		st = encode(db, c, serial);
-		rwlock_unlock(&db->ix_lock);
+		segtable_unlock(db);
 		c->compactions = compactions;
 		c->log_mark = commit_log_bytes(db);
 	}
@@ -492,7 +492,7 @@ struct loader {
 	uint64_t *sums;            /* the import's seg_bytes, seg_large */
 	struct index *ix;
 	struct ix_import im;
-	int adopted;               /* db->ix and the segments took it */
+	int adopted;               /* segtable_index(db) and the segments took it */
 	uint64_t created_ms;
 	char why[LK_NOTE_BYTES];
 };
@@ -547,7 +547,7 @@ static lk_status check_header(struct loader *ld)
 	if (st != LK_OK)
 		return reject(ld, "%s (%u segments, %u keys in %u slots)", why,
 			      ld->h.seg_count, ld->h.keys, ld->h.index_slots);
-	if (memcmp(ld->h.db_id, ld->db->segs[1]->hdr.db_id,
+	if (memcmp(ld->h.db_id, segtable_at(ld->db, 1)->hdr.db_id,
 		   SEG_DB_ID_BYTES) != 0)
 		return reject(ld, "belongs to another database");
 	if (ld->size < ld->h.file_bytes)
@@ -606,7 +606,7 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 	uint32_t count = ld->h.seg_count;
 
 	for (uint32_t i = 1; i <= count; i++, p += SNAP_SEG_BYTES) {
-		struct segment *s = ld->db->segs[i];
+		struct segment *s = segtable_at(ld->db, i);
 		struct snap_seg *e = &ld->table[i];
 		int last = i == count;
 		const char *why = NULL;
@@ -711,7 +711,7 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 
 	/* open numbered the segments in log order, from 1 */
 	for (uint32_t i = 1; i <= ld->h.seg_count; i++)
-		map[i] = ld->db->segs[i]->slot;
+		map[i] = segtable_at(ld->db, i)->slot;
 	buf = mem_alloc(SNAP_CHUNK_ENTRIES * IX_SLOT_BYTES);
 	if (buf)
 		h = record_hasher_new(0);
@@ -796,7 +796,7 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 
 	/* Adopted from here on: the caller undoes it if the catalog fails. */
 	for (uint32_t i = 1; i <= ld->h.seg_count; i++) {
-		struct segment *s = db->segs[i];
+		struct segment *s = segtable_at(db, i);
 
 		s->data_end = s->synced_end = ends[i];
 		s->live_bytes = ld->table[i].live_bytes;
@@ -804,10 +804,7 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		s->sealed = (ld->table[i].flags & SNAP_SEG_SEALED) != 0;
 	}
 	{
-		struct index *empty = db->ix;
-
-		db->ix = ld->ix;
-		ld->ix = empty;
+		ld->ix = segtable_swap_index(db, ld->ix); /* the empty one */
 		ld->adopted = 1;
 	}
 	memcpy(db->snap->catalog_locs, ld->im.ns0, ld->im.ns0_n * sizeof ld->im.ns0[0]);
@@ -818,7 +815,7 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		return reject(ld, "its namespace catalog does not read back");
 	start->seg = ld->h.seg_count;
 	start->offset = ends[ld->h.seg_count];
-	start->sealed = db->segs[ld->h.seg_count]->sealed;
+	start->sealed = segtable_at(db, ld->h.seg_count)->sealed;
 	start->seq_last = ld->h.seq_last;
 	ld->created_ms = ld->h.created_ms;
 	return LK_OK;
@@ -828,16 +825,13 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 static void unadopt(struct loader *ld)
 {
 	struct lk_db *db = ld->db;
-	struct index *loaded = db->ix;
-
 	if (!ld->adopted)
 		return;
-	db->ix = ld->ix; /* the empty one */
-	ld->ix = loaded;
+	ld->ix = segtable_swap_index(db, ld->ix); /* the loaded one */
 	ld->adopted = 0;
 	db->snap->catalog_known = 0;
 	for (uint32_t i = 1; i <= ld->nsegs; i++) {
-		struct segment *s = db->segs[i];
+		struct segment *s = segtable_at(db, i);
 
 		s->data_end = s->synced_end = 0;
 		s->live_bytes = s->ops = 0;
@@ -907,8 +901,8 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			/* the next write knows this state from here */
 			atomic_store(&db->snap->serial, l.serials[i]);
 			atomic_store(&db->snap->created_ms, ld.created_ms);
-			db->snap->seg_seq = db->segs[start->seg]->hdr.seq;
-			db->snap->seg_gen = db->segs[start->seg]->hdr.generation;
+			db->snap->seg_seq = segtable_at(db, start->seg)->hdr.seq;
+			db->snap->seg_gen = segtable_at(db, start->seg)->hdr.generation;
 			db->snap->pos = start->offset;
 			db->snap->compactions = 0;
 			snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
@@ -940,12 +934,12 @@ static lk_status digest_of(struct lk_db *db, uint64_t *d)
 	if (!ids)
 		return err_set(LK_NOMEM, "comparing a snapshot with the log");
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
-		if (db->segs[i])
-			ids[i] = db->segs[i]->hdr.seq ^
-				 (uint64_t)db->segs[i]->hdr.generation << 48;
-	rwlock_rdlock(&db->ix_lock);
-	*d = index_digest(db->ix, ids);
-	rwlock_unlock(&db->ix_lock);
+		if (segtable_at(db, i))
+			ids[i] = segtable_at(db, i)->hdr.seq ^
+				 (uint64_t)segtable_at(db, i)->hdr.generation << 48;
+	segtable_rdlock(db);
+	*d = index_digest(segtable_index(db), ids);
+	segtable_unlock(db);
 	mem_free(ids);
 	return LK_OK;
 }
@@ -958,8 +952,8 @@ lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 	lk_status st;
 
 	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
-		uint64_t a = index_count(with->ix, (uint8_t)ns);
-		uint64_t b = index_count(without->ix, (uint8_t)ns);
+		uint64_t a = index_count(segtable_index(with), (uint8_t)ns);
+		uint64_t b = index_count(segtable_index(without), (uint8_t)ns);
 
 		if (a != b) {
 			snprintf(why, why_bytes, "namespace %u has %" PRIu64
@@ -971,14 +965,14 @@ lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 	for (;; i++, j++) {
 		const struct segment *a, *b;
 
-		while (i < IX_SEG_SLOTS && !with->segs[i])
+		while (i < IX_SEG_SLOTS && !segtable_at(with, i))
 			i++;
-		while (j < IX_SEG_SLOTS && !without->segs[j])
+		while (j < IX_SEG_SLOTS && !segtable_at(without, j))
 			j++;
 		if (i == IX_SEG_SLOTS || j == IX_SEG_SLOTS)
 			break;
-		a = with->segs[i];
-		b = without->segs[j];
+		a = segtable_at(with, i);
+		b = segtable_at(without, j);
 		if (a->hdr.seq != b->hdr.seq || a->live_bytes != b->live_bytes ||
 		    a->ops != b->ops) {
 			snprintf(why, why_bytes, "segment %" PRIu64 " has %" PRIu64
@@ -988,10 +982,10 @@ lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 			return LK_CORRUPT;
 		}
 	}
-	if (atomic_load(&with->seq_last) != atomic_load(&without->seq_last)) {
+	if (segtable_seq_last(with) != segtable_seq_last(without)) {
 		snprintf(why, why_bytes, "its last sequence number is %" PRIu64
-			 ", the log's %" PRIu64, atomic_load(&with->seq_last),
-			 atomic_load(&without->seq_last));
+			 ", the log's %" PRIu64, segtable_seq_last(with),
+			 segtable_seq_last(without));
 		return LK_CORRUPT;
 	}
 	st = digest_of(with, &da);
