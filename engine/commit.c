@@ -261,11 +261,10 @@ static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
 				db->cmp, b->arena + op->value_at, op->value_len,
 				&op->packed, &op->packed_len);
 
-			if (st == LK_OK) {
-				op->flags |= REC_F_ZSTD;
-			} else if (st != LK_NOT_FOUND) {
+			if (st != LK_OK)
 				return st;
-			}
+			if (op->packed)
+				op->flags |= REC_F_ZSTD;
 		}
 		if (op->packed)
 			stored = op->packed_len;

@@ -458,15 +458,11 @@ static lk_status read_segment(struct lk_db *db, struct segment *s,
 	lk_status st;
 
 	st = seg_reader_init(&r, db->io, s, end);
-	while (st == LK_OK) {
+	while (st == LK_OK && pos < end) {
 		struct record rec;
 		const char *why = NULL;
 
 		st = seg_reader_record(&r, pos, &rec, &why);
-		if (st == LK_NOT_FOUND) {
-			st = LK_OK;
-			break;
-		}
 		if (st == LK_CORRUPT)
 			st = err_set(LK_CORRUPT, "compaction: segment %" PRIu64
 						 " (%s) offset %" PRIu64 ": %s",

@@ -124,7 +124,7 @@ lk_status compressor_pack(struct compressor *c, const void *in, size_t in_len,
 	LK_ASSERT(in_len <= LK_VALUE_BYTES_MAX);
 	*out = NULL;
 	if (in_len < LK_COMPRESS_MIN_BYTES)
-		return LK_NOT_FOUND;
+		return LK_OK; /* stored raw */
 	worth = in_len - in_len / 8;
 	hdr = varint_size(in_len);
 	bound = ZSTD_compressBound(in_len);
@@ -142,7 +142,7 @@ lk_status compressor_pack(struct compressor *c, const void *in, size_t in_len,
 		/* An error here can only be an allocation inside zstd or an
 		 * incompressible value: either way the raw value is correct. */
 		mem_free(buf);
-		return LK_NOT_FOUND;
+		return LK_OK; /* stored raw */
 	}
 	put_varint(buf, in_len);
 	*out = buf;

@@ -23,8 +23,8 @@ lk_status compressor_new(struct compressor **c);
 void compressor_free(struct compressor *c);
 
 /* Compresses in[0..in_len) into a new buffer *out (mem_free it) holding
- * raw_len + frame.  Returns LK_OK, LK_NOT_FOUND when the value should be
- * stored raw, LK_NOMEM. */
+ * raw_len + frame.  Returns LK_OK, with *out NULL when the value is to be
+ * stored raw (too short, or it would not shrink by an eighth); LK_NOMEM. */
 lk_status compressor_pack(struct compressor *c, const void *in, size_t in_len,
 			  uint8_t **out, size_t *out_len);
 

@@ -96,12 +96,15 @@ void ns_free(struct lk_db *db)
 	db->ns = NULL;
 }
 
-/* Checks the arguments of lk_ns_open/find; LK_OK with *ns set for
- * "default", LK_NOT_FOUND to go on and look. */
-static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
+/* Checks the arguments of lk_ns_open/find: LK_OK, with *ns set and
+ * *found 1 for "default" (which the catalog does not hold), else *found 0
+ * for the caller to look the name up; LK_INVALID, LK_MISUSE. */
+static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name,
+			 int *found)
 {
 	lk_status st = handle_check(db);
 
+	*found = 0;
 	if (st != LK_OK)
 		return st;
 	if (!ns || !name)
@@ -112,9 +115,9 @@ static lk_status ns_args(uint32_t *ns, lk_db *db, const char *name)
 			       name, LK_NS_NAME_BYTES_MAX);
 	if (strcmp(name, "default") == 0) {
 		*ns = LK_NS_DEFAULT;
-		return LK_OK;
+		*found = 1;
 	}
-	return LK_NOT_FOUND;
+	return LK_OK;
 }
 
 /* Caller holds ns_mu. */
@@ -133,9 +136,10 @@ static lk_status ns_lookup(uint32_t *ns, struct lk_db *db, const char *name)
 
 lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name)
 {
-	lk_status st = ns_args(ns, db, name);
+	int found;
+	lk_status st = ns_args(ns, db, name, &found);
 
-	if (st != LK_NOT_FOUND)
+	if (st != LK_OK || found)
 		return st;
 	mutex_lock(&db->ns->mu);
 	st = ns_lookup(ns, db, name);
@@ -148,10 +152,11 @@ lk_status lk_ns_open(uint32_t *ns, lk_db *db, const char *name)
 	lk_batch *b = NULL;
 	lk_status st;
 	size_t len;
+	int found;
 	uint8_t id;
 
-	st = ns_args(ns, db, name);
-	if (st != LK_NOT_FOUND)
+	st = ns_args(ns, db, name, &found);
+	if (st != LK_OK || found)
 		return st;
 	len = strlen(name);
 	mutex_lock(&db->ns->mu);

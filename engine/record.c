@@ -152,35 +152,35 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 	return n;
 }
 
-lk_status record_peek_size(uint32_t *size, const uint8_t *buf, size_t avail,
-			   const char **why)
+enum rec_peek record_peek_size(uint32_t *size, const uint8_t *buf,
+			       size_t avail, const char **why)
 {
 	uint64_t body;
 	size_t n;
 
 	if (avail < REC_BYTES_MIN) {
 		*why = "record truncated";
-		return LK_NOT_FOUND;
+		return REC_PEEK_SHORT;
 	}
 	n = get_varint(buf + 4, avail - 4, &body);
 	if (n == 0) {
 		if (avail - 4 >= 4) {
 			*why = "record length is not a valid varint";
-			return LK_CORRUPT;
+			return REC_PEEK_BAD;
 		}
 		*why = "record truncated";
-		return LK_NOT_FOUND;
+		return REC_PEEK_SHORT;
 	}
 	if (n > 4 || body > LK_RECORD_BYTES_MAX) {
 		*why = "record length over the format's limit";
-		return LK_CORRUPT;
+		return REC_PEEK_BAD;
 	}
 	if (body < 3) {
 		*why = "record length too small";
-		return LK_CORRUPT;
+		return REC_PEEK_BAD;
 	}
 	*size = (uint32_t)(4 + n + body);
-	return LK_OK;
+	return REC_PEEK_SIZE;
 }
 
 static lk_status bad(const char **why, const char *what)
@@ -196,13 +196,15 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 	uint64_t delta, v;
 	uint32_t size;
 	size_t n;
-	lk_status st;
 
-	st = record_peek_size(&size, buf, avail, why);
-	if (st == LK_NOT_FOUND)
+	switch (record_peek_size(&size, buf, avail, why)) {
+	case REC_PEEK_SIZE:
+		break;
+	case REC_PEEK_SHORT:
 		return bad(why, "record truncated");
-	if (st != LK_OK)
-		return st;
+	case REC_PEEK_BAD:
+		return LK_CORRUPT;
+	}
 	if (size > avail)
 		return bad(why, "record length past end of data");
 	if (get_u32(buf) != (uint32_t)XXH3_64bits_withSeed(buf + 4, size - 4,

@@ -136,12 +136,17 @@ size_t record_encoded_size(const struct record *r, uint64_t seq_base);
 size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 		     uint64_t seed);
 
-/* Reads the size of the record at buf from its prefix.
- * Returns LK_OK with *size, LK_NOT_FOUND if fewer than needed bytes are
- * available to tell (more may follow), LK_CORRUPT with *why when the prefix
- * is impossible (zero or oversized length). */
-lk_status record_peek_size(uint32_t *size, const uint8_t *buf, size_t avail,
-			   const char **why);
+/* What the prefix of a record tells of its size. */
+enum rec_peek {
+	REC_PEEK_SIZE,  /* *size is the whole record's */
+	REC_PEEK_SHORT, /* fewer bytes than needed to tell; more may follow */
+	REC_PEEK_BAD,   /* an impossible prefix (zero or oversized length):
+			   *why says which */
+};
+
+/* Reads the size of the record at buf (avail bytes) from its prefix. */
+enum rec_peek record_peek_size(uint32_t *size, const uint8_t *buf,
+			       size_t avail, const char **why);
 
 /* Decodes and verifies the record at buf (avail bytes, at least the whole
  * record).  Returns LK_OK, or LK_CORRUPT with *why a static sentence

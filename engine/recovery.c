@@ -453,12 +453,12 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 		struct record rec;
 		const char *why = NULL;
 
-		st = seg_reader_record(&sc->r, pos, &rec, &why);
-		if (st == LK_NOT_FOUND) {
+		if (pos >= sc->r.end) {
 			sc->stop = pos;
 			sc->why = NULL;
 			return LK_OK;
 		}
+		st = seg_reader_record(&sc->r, pos, &rec, &why);
 		if (st == LK_OK && sc->sealed)
 			why = "data after the seal record";
 		else if (st == LK_OK && rec.type <= REC_DEL &&
@@ -526,14 +526,15 @@ static uint64_t claims_after(struct scan *sc, uint64_t from)
 		const char *why;
 		size_t got;
 
-		if (seg_reader_get(r, pos, 8, &p, &got) != LK_OK)
+		if (seg_reader_get(r, pos, 8, &p, &got) != LK_OK || got < 8)
 			break;
 		if (p[4] < 8 || p[4] > 20 ||
 		    (p[5] != REC_COMMIT && p[5] != REC_SEAL &&
 		     p[5] != (REC_SEAL | REC_F_SEG_HASH)) ||
 		    p[6] != 0 || p[7] != 0)
 			continue;
-		if (seg_reader_get(r, pos, 5u + p[4], &p, &got) != LK_OK)
+		if (seg_reader_get(r, pos, 5u + p[4], &p, &got) != LK_OK ||
+		    got < 5u + p[4])
 			continue;
 		if (record_decode(&rec, p, got, sc->seg->hdr.record_seq_base,
 				  seg_seed(sc->seg, pos), &why) == LK_OK &&
@@ -559,10 +560,10 @@ static uint64_t next_valid(struct scan *sc, uint64_t from, int *gave_up)
 		size_t got;
 
 		if (seg_reader_get(r, pos, REC_PREFIX_BYTES_MAX, &p, &got) !=
-			    LK_OK &&
+			    LK_OK ||
 		    got < REC_BYTES_MIN)
 			break;
-		if (record_peek_size(&size, p, got, &why) != LK_OK ||
+		if (record_peek_size(&size, p, got, &why) != REC_PEEK_SIZE ||
 		    size > r->end - pos)
 			continue;
 		if (size > budget) {
@@ -571,6 +572,7 @@ static uint64_t next_valid(struct scan *sc, uint64_t from, int *gave_up)
 		}
 		budget -= size;
 		if (seg_reader_get(r, pos, size, &p, &got) == LK_OK &&
+		    got == size &&
 		    record_decode(&rec, p, size, sc->seg->hdr.record_seq_base,
 				  seg_seed(sc->seg, pos), &why) == LK_OK)
 			return pos;
@@ -854,7 +856,7 @@ static lk_status output_complete(struct scan *sc, struct segment *s,
 
 	*complete = 0;
 	st = seg_reader_init(&r, sc->io, s, s->file_size);
-	while (st == LK_OK) {
+	while (st == LK_OK && pos < r.end) {
 		struct record rec;
 		const char *why;
 
@@ -865,10 +867,8 @@ static lk_status output_complete(struct scan *sc, struct segment *s,
 		pos += rec.size;
 	}
 	seg_reader_free(&r);
-	if (st == LK_NOT_FOUND) {
+	if (st == LK_OK)
 		*complete = sealed && pos == s->file_size;
-		st = LK_OK;
-	}
 	return st == LK_CORRUPT ? LK_OK : st;
 }
 
@@ -1126,6 +1126,7 @@ lk_status recovery_open(struct lk_db *db)
 	uint64_t t0 = io->mono_us(io->ctx);
 	struct segment **segs = NULL;
 	struct snap_start start;
+	int used;
 	struct scan sc = { 0 };
 	struct listing l;
 	uint64_t behind = 0;
@@ -1159,15 +1160,15 @@ lk_status recovery_open(struct lk_db *db)
 		db->report.segments_read++;
 	}
 	/* With a snapshot, replay starts at its position. */
-	st = snapshot_load(db, (uint32_t)n, &start);
-	if (st == LK_OK) {
+	st = snapshot_load(db, (uint32_t)n, &start, &used);
+	if (st != LK_OK)
+		goto out;
+	if (used) {
 		first = start.seg;
 		sc.last_seq = start.seq_last;
 		memcpy(sc.catalog, start.catalog, sizeof sc.catalog);
-	} else if (st == LK_NOT_FOUND) {
-		start.seg = 0;
 	} else {
-		goto out;
+		start.seg = 0;
 	}
 	for (uint32_t i = first; i <= n; i++) {
 		int resume = i == start.seg;

@@ -81,7 +81,7 @@ static lk_status walk_records(const lk_io *io, struct segment *s,
 	lk_status st;
 
 	st = seg_reader_init(&r, io, s, data_end);
-	while (st == LK_OK) {
+	while (st == LK_OK && pos < data_end) {
 		struct record rec;
 
 		st = seg_reader_record(&r, pos, &rec, why);
@@ -89,9 +89,8 @@ static lk_status walk_records(const lk_io *io, struct segment *s,
 			pos += rec.size;
 	}
 	seg_reader_free(&r);
-	if (st == LK_NOT_FOUND)
-		return LK_OK;
-	*offset = pos;
+	if (st != LK_OK)
+		*offset = pos;
 	return st;
 }
 
@@ -104,23 +103,24 @@ static lk_status scrub_one(const lk_io *io, const struct scrub_item *it,
 	struct segment *s = it->seg;
 	struct record seal;
 	uint64_t seal_at = 0, hash;
+	int found;
 	lk_status st;
 
 	if (!it->sealed) {
 		*bytes_read += it->data_end;
 		return walk_records(io, s, it->data_end, offset, why);
 	}
-	st = seg_find_seal(s, io, it->data_end, &seal, &seal_at);
-	if (st != LK_OK && st != LK_NOT_FOUND)
+	st = seg_find_seal(s, io, it->data_end, &seal, &seal_at, &found);
+	if (st != LK_OK)
 		return st;
-	if (st == LK_OK && (seal.flags & REC_F_SEG_HASH)) {
+	if (found && (seal.flags & REC_F_SEG_HASH)) {
 		st = seg_hash_read(s, io, seal_at, &hash);
 		*bytes_read += seal_at;
 		if (st != LK_OK && st != LK_CORRUPT)
 			return st;
 		if (st == LK_OK && hash == seal.seg_hash)
 			return LK_OK;
-	} else if (st == LK_NOT_FOUND) {
+	} else if (!found) {
 		seal_at = it->data_end;
 	}
 	/* No hash to go by, or it disagrees: find the place. */
@@ -225,8 +225,6 @@ static lk_status scrub_snapshot(struct lk_db *db, lk_problem_fn fn, void *arg,
 	lk_status st = snapshot_scrub(db, name, &offset, &why, &bytes);
 
 	atomic_fetch_add(&db->scrub->bytes, bytes);
-	if (st == LK_NOT_FOUND)
-		return LK_OK;
 	if (st != LK_CORRUPT) {
 		if (st != LK_OK)
 			err_prefix("lk_scrub: reading snapshot %s", name);

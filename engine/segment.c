@@ -328,15 +328,16 @@ out:
 
 lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 			uint64_t data_end, struct record *rec,
-			uint64_t *offset)
+			uint64_t *offset, int *found)
 {
 	uint8_t tail[SEAL_BYTES_MAX];
 	uint64_t from;
 	size_t got = 0, n;
 	lk_status st;
 
+	*found = 0;
 	if (data_end < SEG_HEADER_BYTES + SEAL_BYTES_MIN)
-		return LK_NOT_FOUND;
+		return LK_OK;
 	from = data_end - SEAL_BYTES_MAX < SEG_HEADER_BYTES
 		       ? SEG_HEADER_BYTES
 		       : data_end - SEAL_BYTES_MAX;
@@ -345,7 +346,7 @@ lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 	if (st != LK_OK)
 		return st;
 	if (got != n)
-		return LK_NOT_FOUND;
+		return LK_OK;
 	for (size_t at = 0; at + SEAL_BYTES_MIN <= n; at++) {
 		const char *why;
 
@@ -353,10 +354,11 @@ lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 				  seg_seed(s, from + at), &why) == LK_OK &&
 		    rec->type == REC_SEAL && rec->size == n - at) {
 			*offset = from + at;
+			*found = 1;
 			return LK_OK;
 		}
 	}
-	return LK_NOT_FOUND;
+	return LK_OK;
 }
 
 void seg_close(struct segment *s, const lk_io *io)
@@ -429,7 +431,7 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 	}
 	*p = r->buf;
 	*got = r->win_len < n ? r->win_len : n;
-	return r->win_len < n ? LK_NOT_FOUND : LK_OK;
+	return LK_OK;
 }
 
 int seg_reader_zero_from(struct seg_reader *r, uint64_t from)
@@ -441,9 +443,7 @@ int seg_reader_zero_from(struct seg_reader *r, uint64_t from)
 		const uint8_t *p = NULL;
 		size_t got = 0;
 
-		lk_status st = seg_reader_get(r, from, n, &p, &got);
-
-		if (st != LK_OK && st != LK_NOT_FOUND)
+		if (seg_reader_get(r, from, n, &p, &got) != LK_OK)
 			return 0;
 		for (size_t i = 0; i < got; i++)
 			if (p[i])
@@ -466,25 +466,26 @@ lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
 	size_t got = 0;
 	lk_status st;
 
-	if (off >= r->end)
-		return LK_NOT_FOUND;
+	LK_ASSERT(off < r->end);
 	st = seg_reader_get(r, off, REC_PREFIX_BYTES_MAX, &p, &got);
-	if (st != LK_OK && st != LK_NOT_FOUND)
-		return st;
-	st = record_peek_size(&size, p, got, why);
-	if (st == LK_NOT_FOUND) {
-		*why = "record truncated at end of file";
-		return LK_CORRUPT;
-	}
 	if (st != LK_OK)
 		return st;
+	switch (record_peek_size(&size, p, got, why)) {
+	case REC_PEEK_SIZE:
+		break;
+	case REC_PEEK_SHORT:
+		*why = "record truncated at end of file";
+		return LK_CORRUPT;
+	case REC_PEEK_BAD:
+		return LK_CORRUPT;
+	}
 	st = seg_reader_get(r, off, size, &p, &got);
-	if (st == LK_NOT_FOUND) {
+	if (st != LK_OK)
+		return st;
+	if (got < size) {
 		*why = "record runs past end of file";
 		return LK_CORRUPT;
 	}
-	if (st != LK_OK)
-		return st;
 	return record_decode(rec, p, size, r->seg->hdr.record_seq_base,
 			     seg_seed(r->seg, off), why);
 }

@@ -136,11 +136,11 @@ lk_status seg_hash_read(const struct segment *s, const lk_io *io,
 			uint64_t end, uint64_t *hash);
 
 /* Finds the seal that ends a sealed segment at data_end: the one record
- * that ends exactly there and decodes as a seal.  Returns LK_OK with *rec
- * and *offset, LK_NOT_FOUND (no seal there), LK_IO. */
+ * that ends exactly there and decodes as a seal.  Returns LK_OK with
+ * *found 1 and *rec, *offset set, or *found 0 (no seal there); LK_IO. */
 lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 			uint64_t data_end, struct record *rec,
-			uint64_t *offset);
+			uint64_t *offset, int *found);
 
 /* Opens an existing segment file (header not read).  Fills file_size. */
 lk_status seg_open(struct segment **s, const lk_io *io, lk_io_dir *dir,
@@ -164,9 +164,9 @@ lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
 			  struct segment *s, uint64_t end);
 void seg_reader_free(struct seg_reader *r);
 
-/* Makes [off, off + n) readable at *p.  Returns LK_OK, LK_NOT_FOUND if the
- * range passes r->end (*p then holds what there is, *got bytes), LK_IO,
- * LK_NOMEM. */
+/* Makes [off, off + n) readable at *p.  Returns LK_OK with *got == n, or
+ * *got < n when the range passes r->end or the file's end (*p then holds
+ * what there is); LK_IO, LK_NOMEM. */
 lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 			 const uint8_t **p, size_t *got);
 
@@ -175,10 +175,10 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
  * read error: the caller then treats the bytes as not known to be zero. */
 int seg_reader_zero_from(struct seg_reader *r, uint64_t from);
 
-/* Reads and decodes the record at `off` of s into *rec, with its bytes in
- * r's window.  Returns LK_OK, LK_NOT_FOUND (off is at r->end: no bytes
- * left), LK_CORRUPT with *why (including a few bytes too short to be a
- * record), LK_IO, LK_NOMEM. */
+/* Reads and decodes the record at `off` (before r->end: a walk stops
+ * there) of s into *rec, with its bytes in r's window.  Returns LK_OK,
+ * LK_CORRUPT with *why (including a few bytes too short to be a record,
+ * or a record that runs past r->end), LK_IO, LK_NOMEM. */
 lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
 			    struct record *rec, const char **why);
 

@@ -170,8 +170,7 @@ lk_status segtable_read_at(struct lk_db *db, struct segment *s, struct ix_loc lo
 				   loc.offset, &got);
 		if (st != LK_OK)
 			return st;
-		st = record_peek_size(&size, head, got, &why);
-		if (st != LK_OK)
+		if (record_peek_size(&size, head, got, &why) != REC_PEEK_SIZE)
 			goto corrupt;
 	}
 	buf = mem_alloc(size);

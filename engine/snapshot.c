@@ -507,7 +507,7 @@ static lk_status reject(struct loader *ld, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ld->why, sizeof ld->why, fmt, ap);
 	va_end(ap);
-	return LK_NOT_FOUND;
+	return LK_CORRUPT;
 }
 
 static lk_status read_exact(struct loader *ld, void *buf, size_t n,
@@ -583,7 +583,7 @@ static const char *ends_its_part(struct segment *s, const struct snap_seg *e,
 
 		if (at < SEG_HEADER_BYTES)
 			break;
-		if (record_peek_size(&size, p, len, &why) != LK_OK ||
+		if (record_peek_size(&size, p, len, &why) != REC_PEEK_SIZE ||
 		    size != len ||
 		    record_decode(&rec, p, len, s->hdr.record_seq_base,
 				  seg_seed(s, at), &why) != LK_OK)
@@ -856,7 +856,7 @@ static void loader_free(struct loader *ld)
 }
 
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
-			struct snap_start *start)
+			struct snap_start *start, int *used)
 {
 	lk_recovery_report *rep = &db->report;
 	struct snap_list l = { 0 };
@@ -864,6 +864,7 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 	char name[SNAP_NAME_BYTES];
 	lk_status st;
 
+	*used = 0;
 	st = db->io->dir_list(db->io->ctx, db->dir, list_one, &l);
 	if (st == LK_NOMEM)
 		return st;
@@ -871,18 +872,18 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 			 "snapshots not listed (%.100s): the whole log was "
 			 "replayed", lk_errmsg());
-		return LK_NOT_FOUND;
+		return LK_OK;
 	}
 	db->snap->next_serial = l.newest + 1;
 	if (db->snap->ignore) {
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 			 "snapshots ignored: the whole log was replayed");
-		return LK_NOT_FOUND;
+		return LK_OK;
 	}
 	if (l.n == 0 || nsegs == 0) {
 		snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 			 SNAP_NOTE_NONE);
-		return LK_NOT_FOUND;
+		return LK_OK;
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		struct loader ld = { 0 };
@@ -910,6 +911,7 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 				 first_why[0] ? " (a newer one " : "",
 				 first_why, first_why[0] ? ")" : "");
 			rep->snapshot_used = 1;
+			*used = 1;
 			return LK_OK;
 		}
 		if (!first_why[0])
@@ -918,7 +920,7 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 	snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 		 "snapshot %016" PRIx64 ".snap not used: %.80s; the whole "
 		 "log was replayed", l.serials[0], first_why);
-	return LK_NOT_FOUND;
+	return LK_OK;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1071,13 +1073,14 @@ lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
 
 	*why = NULL;
 	*offset = 0;
+	name[0] = 0;
 	if (serial == 0)
-		return LK_NOT_FOUND;
+		return LK_OK;
 	snap_name(name, serial, 0);
 	st = io->open(io->ctx, db->dir, name, LK_IO_READ, &f);
 	/* Replaced by a newer one since the serial was read: next time. */
 	if (st == LK_NOT_FOUND)
-		return LK_NOT_FOUND;
+		return LK_OK;
 	if (st == LK_OK)
 		st = io->size(io->ctx, f, &size);
 	if (st == LK_OK)

@@ -77,10 +77,10 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
 /* Open, after the chain of segments is in db->segs[1..nsegs] in log order
  * (db->ix empty): loads the newest snapshot that matches the log into
  * db->ix and the segments' counters, and fills *start.  Returns LK_OK
- * (used), LK_NOT_FOUND (none usable: the report's snapshot_note says why;
- * nothing was changed), or LK_NOMEM. */
+ * with *used 1, or *used 0 when none is usable (the report's
+ * snapshot_note says why; nothing was changed); or LK_NOMEM. */
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
-			struct snap_start *start);
+			struct snap_start *start, int *used);
 
 /* lk_verify: compares `with`, a handle opened with a snapshot, against
  * `without`, one opened on the same files replaying the whole log: the
@@ -117,8 +117,9 @@ uint64_t snapshot_behind(const struct lk_db *db);
 /* The scrub's check of the newest snapshot file: its header, its size and
  * both hashes, in one sequential read (no load).  Sets name (the file's)
  * and, on damage, *offset and *why; adds what it read to *bytes_read.
- * Returns LK_OK, LK_NOT_FOUND (no snapshot, or replaced meanwhile),
- * LK_CORRUPT, LK_IO, LK_NOMEM.  A damaged snapshot costs a full replay at
+ * Returns LK_OK (also when there is no snapshot, or it was replaced
+ * meanwhile: name is then empty or names the gone file), LK_CORRUPT,
+ * LK_IO, LK_NOMEM.  A damaged snapshot costs a full replay at
  * the next open, not data: the caller reports it and does not latch. */
 lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
 			 uint64_t *offset, const char **why,

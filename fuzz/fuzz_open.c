@@ -145,7 +145,7 @@ static void fix_records(struct file *f)
 		uint32_t size;
 
 		if (record_peek_size(&size, f->bytes + pos, f->len - pos,
-				     &why) != LK_OK ||
+				     &why) != REC_PEEK_SIZE ||
 		    size > f->len - pos)
 			break;
 		put_u32(f->bytes + pos,

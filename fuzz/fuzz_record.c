@@ -105,7 +105,8 @@ static void check_record(const struct record *r, const uint8_t *buf,
 	size_t n;
 
 	FUZZ_CHECK(r->size >= REC_BYTES_MIN && r->size <= avail);
-	FUZZ_CHECK(record_peek_size(&peeked, buf, avail, &why) == LK_OK);
+	FUZZ_CHECK(record_peek_size(&peeked, buf, avail, &why) ==
+		   REC_PEEK_SIZE);
 	FUZZ_CHECK(peeked == r->size);
 	FUZZ_CHECK(r->type >= REC_PUT && r->type <= REC_SEAL);
 	FUZZ_CHECK(r->type == REC_PUT    ? (r->flags & ~REC_F_MASK) == 0
@@ -170,23 +171,24 @@ static void as_is(const uint8_t *data, size_t size)
 {
 	const char *why = NULL;
 	uint32_t full_size = 0;
-	lk_status full;
+	enum rec_peek full;
 	size_t k;
 
 	full = record_peek_size(&full_size, data, size, &why);
-	FUZZ_CHECK(full == LK_OK || full == LK_NOT_FOUND || full == LK_CORRUPT);
-	if (full == LK_OK)
+	FUZZ_CHECK(full == REC_PEEK_SIZE || full == REC_PEEK_SHORT ||
+		   full == REC_PEEK_BAD);
+	if (full == REC_PEEK_SIZE)
 		FUZZ_CHECK(full_size >= REC_BYTES_MIN &&
 			   full_size <= REC_PREFIX_BYTES_MAX +
 					       LK_RECORD_BYTES_MAX);
 	for (k = 0; k <= size && k <= REC_HEAD_BYTES_MAX; k++) {
 		uint32_t part_size = 0;
-		lk_status part = record_peek_size(&part_size, data, k, &why);
+		enum rec_peek part = record_peek_size(&part_size, data, k, &why);
 
-		if (part == LK_OK)
-			FUZZ_CHECK(full == LK_OK && part_size == full_size);
-		if (part == LK_CORRUPT)
-			FUZZ_CHECK(full == LK_CORRUPT);
+		if (part == REC_PEEK_SIZE)
+			FUZZ_CHECK(full == REC_PEEK_SIZE && part_size == full_size);
+		if (part == REC_PEEK_BAD)
+			FUZZ_CHECK(full == REC_PEEK_BAD);
 	}
 	decode_all(data, size, 0);
 }
@@ -198,7 +200,7 @@ static void checksum_made_right(const uint8_t *data, size_t size)
 	uint32_t rec_size = 0;
 	uint8_t *buf;
 
-	if (record_peek_size(&rec_size, data, size, &why) != LK_OK ||
+	if (record_peek_size(&rec_size, data, size, &why) != REC_PEEK_SIZE ||
 	    rec_size > size)
 		return;
 	buf = malloc(size);

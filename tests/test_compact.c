@@ -156,7 +156,8 @@ static lk_status scan_one(void *arg, const char *name)
 		char v[512];
 		int key;
 
-		if (seg_reader_record(&r, pos, &rec, &why) != LK_OK)
+		if (pos >= r.end ||
+		    seg_reader_record(&r, pos, &rec, &why) != LK_OK)
 			break;
 		pos += rec.size;
 		if (rec.type > REC_DEL || rec.ns != LK_NS_DEFAULT ||

@@ -47,6 +47,16 @@
  * CHECK_OK_WHY clear it before the call and print it on failure. */
 static const char *why;
 
+/* Checks what record_peek_size() (expr) tells against want, with its
+ * why when they differ. */
+#define CHECK_PEEK(want, expr)                                                 \
+	do {                                                                   \
+		enum rec_peek got_ = (expr);                                   \
+		if (got_ != (want))                                            \
+			fail_msg("%s: outcome %d, not %d (%s)", #expr,         \
+				 (int)got_, (int)(want), why ? why : "");      \
+	} while (0)
+
 /* ---------------------------------------------------------------------- */
 /* Where the records live                                                 */
 /* ---------------------------------------------------------------------- */
@@ -405,8 +415,8 @@ static void encoded_size_is_the_bytes_written(void **state)
 				r.flags = (uint8_t)flags;
 				r.expire_at_ms = flags ? 77 : 0;
 				n = encode(&r);
-				CHECK_OK_WHY(record_peek_size(&size, buf, n,
-							      &why), why);
+				CHECK_PEEK(REC_PEEK_SIZE, record_peek_size(&size, buf, n,
+							      &why));
 				assert_int_equal(size, n);
 				CHECK_OK_WHY(decode(&d, buf, n), why);
 				assert_same_record(&r, &d, n);
@@ -469,7 +479,7 @@ static void commit_is_encoded_as_the_grammar_says(void **state)
 /* record_peek_size                                                       */
 /* ---------------------------------------------------------------------- */
 
-static void peek_size_of_a_truncated_prefix_is_not_found(void **state)
+static void peek_size_of_a_truncated_prefix_is_short(void **state)
 {
 	struct record r = put_rec("key", "value", SEQ_BASE);
 	uint32_t size = 0;
@@ -478,17 +488,17 @@ static void peek_size_of_a_truncated_prefix_is_not_found(void **state)
 	(void)state;
 	n = encode(&r);
 	for (size_t avail = 0; avail < REC_BYTES_MIN; avail++)
-		CHECK_ST_WHY(LK_NOT_FOUND,
-			     record_peek_size(&size, buf, avail, &why), why);
+		CHECK_PEEK(REC_PEEK_SHORT,
+			     record_peek_size(&size, buf, avail, &why));
 	/* Once the prefix is there, the rest of the record need not be. */
 	for (size_t avail = REC_BYTES_MIN; avail <= n; avail++) {
 		size = 0;
-		CHECK_OK_WHY(record_peek_size(&size, buf, avail, &why), why);
+		CHECK_PEEK(REC_PEEK_SIZE, record_peek_size(&size, buf, avail, &why));
 		assert_int_equal(size, n);
 	}
 }
 
-static void peek_size_of_a_truncated_long_length_is_not_found(void **state)
+static void peek_size_of_a_truncated_long_length_is_short(void **state)
 {
 	/* A 3-byte body_len: every prefix shorter than the smallest record
 	 * only says "more may follow". */
@@ -504,15 +514,15 @@ static void peek_size_of_a_truncated_long_length_is_not_found(void **state)
 	assert_int_equal(buf[4] & 0x80, 0x80);
 	assert_int_equal(buf[5] & 0x80, 0x80);
 	for (size_t avail = 0; avail < REC_BYTES_MIN; avail++)
-		CHECK_ST_WHY(LK_NOT_FOUND,
-			     record_peek_size(&size, buf, avail, &why), why);
-	CHECK_OK_WHY(record_peek_size(&size, buf, REC_BYTES_MIN, &why), why);
+		CHECK_PEEK(REC_PEEK_SHORT,
+			     record_peek_size(&size, buf, avail, &why));
+	CHECK_PEEK(REC_PEEK_SIZE, record_peek_size(&size, buf, REC_BYTES_MIN, &why));
 	assert_int_equal(size, n);
 }
 
 /* Writes a prefix with body_len spelled as the given varint bytes,
  * followed by zeroes. */
-static lk_status peek_length_bytes(const uint8_t *len, size_t len_bytes,
+static enum rec_peek peek_length_bytes(const uint8_t *len, size_t len_bytes,
 				   uint32_t *size)
 {
 	memset(buf, 0, 64);
@@ -525,18 +535,14 @@ static void peek_size_rejects_zero_and_too_small_lengths(void **state)
 	uint32_t size;
 
 	(void)state;
-	CHECK_ST_WHY(LK_CORRUPT,
-		     peek_length_bytes((const uint8_t[]){ 0x00 }, 1, &size),
-		     why);
-	CHECK_ST_WHY(LK_CORRUPT,
-		     peek_length_bytes((const uint8_t[]){ 0x01 }, 1, &size),
-		     why);
-	CHECK_ST_WHY(LK_CORRUPT,
-		     peek_length_bytes((const uint8_t[]){ 0x02 }, 1, &size),
-		     why);
+	CHECK_PEEK(REC_PEEK_BAD,
+		     peek_length_bytes((const uint8_t[]){ 0x00 }, 1, &size));
+	CHECK_PEEK(REC_PEEK_BAD,
+		     peek_length_bytes((const uint8_t[]){ 0x01 }, 1, &size));
+	CHECK_PEEK(REC_PEEK_BAD,
+		     peek_length_bytes((const uint8_t[]){ 0x02 }, 1, &size));
 	/* kind, ns and seq_delta: the least a body can be */
-	CHECK_OK_WHY(peek_length_bytes((const uint8_t[]){ 0x03 }, 1, &size),
-		     why);
+	CHECK_PEEK(REC_PEEK_SIZE, peek_length_bytes((const uint8_t[]){ 0x03 }, 1, &size));
 	assert_int_equal(size, 4 + 1 + 3);
 }
 
@@ -547,25 +553,21 @@ static void peek_size_rejects_lengths_over_the_format_limit(void **state)
 
 	(void)state;
 	put_varint(len, LK_RECORD_BYTES_MAX);
-	CHECK_OK_WHY(peek_length_bytes(len, varint_size(LK_RECORD_BYTES_MAX),
-				       &size),
-		     why);
+	CHECK_PEEK(REC_PEEK_SIZE, peek_length_bytes(len, varint_size(LK_RECORD_BYTES_MAX),
+				       &size));
 	assert_int_equal(size, 4 + varint_size(LK_RECORD_BYTES_MAX) +
 				       LK_RECORD_BYTES_MAX);
 	put_varint(len, LK_RECORD_BYTES_MAX + 1);
-	CHECK_ST_WHY(LK_CORRUPT,
+	CHECK_PEEK(REC_PEEK_BAD,
 		     peek_length_bytes(len,
 				       varint_size(LK_RECORD_BYTES_MAX + 1),
-				       &size),
-		     why);
+				       &size));
 	put_varint(len, UINT32_MAX);
-	CHECK_ST_WHY(LK_CORRUPT,
-		     peek_length_bytes(len, varint_size(UINT32_MAX), &size),
-		     why);
+	CHECK_PEEK(REC_PEEK_BAD,
+		     peek_length_bytes(len, varint_size(UINT32_MAX), &size));
 	put_varint(len, UINT64_MAX);
-	CHECK_ST_WHY(LK_CORRUPT,
-		     peek_length_bytes(len, varint_size(UINT64_MAX), &size),
-		     why);
+	CHECK_PEEK(REC_PEEK_BAD,
+		     peek_length_bytes(len, varint_size(UINT64_MAX), &size));
 }
 
 static void peek_size_rejects_a_length_that_is_no_varint(void **state)
@@ -575,19 +577,17 @@ static void peek_size_rejects_a_length_that_is_no_varint(void **state)
 	uint32_t size;
 
 	(void)state;
-	CHECK_ST_WHY(LK_CORRUPT,
-		     peek_length_bytes(endless, sizeof endless, &size), why);
+	CHECK_PEEK(REC_PEEK_BAD,
+		     peek_length_bytes(endless, sizeof endless, &size));
 	/* an overlong spelling of 10 */
-	CHECK_ST_WHY(LK_CORRUPT,
+	CHECK_PEEK(REC_PEEK_BAD,
 		     peek_length_bytes((const uint8_t[]){ 0x8a, 0x00 }, 2,
-				       &size),
-		     why);
+				       &size));
 	/* a five-byte length, even of a small value */
-	CHECK_ST_WHY(LK_CORRUPT,
+	CHECK_PEEK(REC_PEEK_BAD,
 		     peek_length_bytes((const uint8_t[]){ 0x8a, 0x80, 0x80,
 							  0x80, 0x01 },
-				       5, &size),
-		     why);
+				       5, &size));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1281,8 +1281,8 @@ int main(void)
 		cmocka_unit_test(put_is_encoded_as_the_grammar_says),
 		cmocka_unit_test(commit_is_encoded_as_the_grammar_says),
 		/* record_peek_size */
-		cmocka_unit_test(peek_size_of_a_truncated_prefix_is_not_found),
-		cmocka_unit_test(peek_size_of_a_truncated_long_length_is_not_found),
+		cmocka_unit_test(peek_size_of_a_truncated_prefix_is_short),
+		cmocka_unit_test(peek_size_of_a_truncated_long_length_is_short),
 		cmocka_unit_test(peek_size_rejects_zero_and_too_small_lengths),
 		cmocka_unit_test(peek_size_rejects_lengths_over_the_format_limit),
 		cmocka_unit_test(peek_size_rejects_a_length_that_is_no_varint),

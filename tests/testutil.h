@@ -161,7 +161,8 @@ static inline void list_records(struct rec_list *out, const lk_io *io,
 	for (;;) {
 		struct record rec;
 
-		if (seg_reader_record(&r, pos, &rec, &why) != LK_OK)
+		if (pos >= r.end ||
+		    seg_reader_record(&r, pos, &rec, &why) != LK_OK)
 			break;
 		CHECK(out->n < sizeof out->v / sizeof out->v[0]);
 		out->v[out->n].offset = pos;
