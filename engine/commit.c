@@ -45,6 +45,7 @@
 #include "commit.h"
 #include "endian.h"
 #include "error.h"
+#include "lockmark.h"
 #include "reserve.h"
 
 #define BATCH_MAGIC 0x6c6b6261u /* "lkba" */
@@ -88,6 +89,8 @@ struct committer {
 				     under log_mu */
 	int reserve_drawn;        /* drawn on since it was last whole: puts
 				     are refused (under log_mu) */
+	int marked;               /* the LOCK file's mark is known written
+				     (lockmark.h; under log_mu) */
 	lk_io_thread *syncer;     /* the interval syncer, or NULL */
 	lk_io_wait *syncer_wait;  /* its sleep; stopped at close */
 	int closing;              /* under log_mu */
@@ -336,6 +339,35 @@ static lk_status next_segment(struct lk_db *db, struct segment **out)
 	return seg_create(out, db->io, db->dir, &h);
 }
 
+/* Writes the LOCK file's mark (lockmark.h) unless it is known written.
+ * Best effort: a failure leaves the detection of a lost log to the next
+ * open that writes it.  Caller holds log_mu; the log has a segment. */
+static void mark_held(struct lk_db *db)
+{
+	LK_ASSERT(mutex_held(&db->commit->log_mu));
+
+	if (db->commit->marked || db->readonly)
+		return;
+	db->commit->marked = lockmark_write(db->io, db->lock, db->db_id) ==
+			     LK_OK;
+}
+
+void commit_mark_log(struct lk_db *db)
+{
+	uint8_t id[SEG_DB_ID_BYTES];
+	int marked = 0;
+
+	mutex_lock(&db->commit->log_mu);
+	if (!db->readonly && segtable_count(db) > 0) {
+		if (lockmark_read(db->io, db->dir, db->lock, &marked, id) ==
+			    LK_OK &&
+		    marked && memcmp(id, db->db_id, sizeof id) == 0)
+			db->commit->marked = 1;
+		mark_held(db);
+	}
+	mutex_unlock(&db->commit->log_mu);
+}
+
 /* Appends a seal to the active segment (dropping its zero prefill) and
  * makes the next segment active.  Caller holds log_mu and leads.
  *
@@ -413,6 +445,8 @@ static lk_status rotate(struct lk_db *db)
 	segtable_unlock(db);
 	if (st != LK_OK)
 		db->commit->next_seg = s; /* the sealed one needs its successor kept */
+	else if (!old)
+		mark_held(db); /* the first segment is durable (seg_create) */
 	return st;
 }
 
@@ -807,14 +841,15 @@ lk_status commit_seal_if_dead(struct lk_db *db)
 
 uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes)
 {
-	uint64_t held = db->commit->reserve_held, keep = 0;
+	uint64_t held = db->commit->reserve_held, keep = LOCKMARK_BYTES;
 
 	LK_ASSERT(mutex_held(&db->commit->log_mu));
-	if (db->readonly || held == 0)
+	/* The mark at the start of the LOCK file is not the reserve's. */
+	if (db->readonly || held <= LOCKMARK_BYTES)
 		return 0;
 	if (need_bytes < RESERVE_STEP_BYTES)
 		need_bytes = RESERVE_STEP_BYTES;
-	if (need_bytes < held)
+	if (need_bytes < held - LOCKMARK_BYTES)
 		keep = held - need_bytes;
 	db->commit->reserve_drawn = 1;
 	if (reserve_shrink(db->io, db->lock, keep, &db->commit->reserve_held) !=

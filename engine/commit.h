@@ -71,4 +71,10 @@ lk_status commit_seal_if_dead(struct lk_db *db);
 uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes);
 void commit_reserve_fill(struct lk_db *db);
 
+/* At a writable open, once nothing can refuse it: writes the LOCK file's
+ * mark (lockmark.h) if the log has segments and the mark is missing or of
+ * another database.  The rotation that creates the first segment writes
+ * it too.  Best effort. */
+void commit_mark_log(struct lk_db *db);
+
 #endif /* LK_COMMIT_H */

@@ -189,8 +189,10 @@ static lk_status open_db(lk_db **out, const char *path,
 		goto fail;
 	/* The space reserve (reserve.h), once nothing can refuse the open:
 	 * a refused open changes nothing on disk.  Best effort. */
-	if (!db->readonly)
+	if (!db->readonly) {
 		commit_reserve_fill(db);
+		commit_mark_log(db);
+	}
 	*out = db;
 	return LK_OK;
 

@@ -5,8 +5,9 @@
  * layout"):
  *
  *   record, io, compress  <-  segment  <-  index  <-  handle (this)
- *        <-  segtable  <-  commit  <-  snapshot  <-  {recovery, compact}
- *        <-  scrub, backup  <-  db.c (the public entry points)
+ *        <-  segtable  <-  commit  <-  snapshot  <-  {recovery, compact,
+ *        ns}  <-  scrub, backup, iter  <-  db.c (the public entry points)
+ *   (reserve and lockmark, the LOCK file's, under commit and recovery)
  *
  * Each declares its functions in its own header (segtable.h, commit.h,
  * snapshot.h, recovery.h, compact.h, scrub.h, backup.h) and keeps its

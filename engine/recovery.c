@@ -41,6 +41,7 @@
 #include "recovery.h"
 #include "endian.h"
 #include "error.h"
+#include "lockmark.h"
 #include "snapshot.h"
 
 /* A read-only open shares the directory with a writer, whose compaction
@@ -305,6 +306,44 @@ static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
 	lk_problem p = { kind, seq, offset, file, what };
 	sc->fn(sc->arg, &p);
 	return LK_OK;
+}
+
+/* An empty listing is a new directory, or one that lost its whole log.
+ * The LOCK file's mark (lockmark.h) and any snapshot tell them apart:
+ * both are written only once a segment exists, and a log never goes back
+ * to none.  A reader beside a writer may have listed before the first
+ * segment came: it lists again after reading the mark, which was written
+ * after that segment was durable.  lock is the writer's LOCK file, or
+ * NULL to read it by name. */
+static lk_status check_log_exists(struct scan *sc, struct listing *l,
+				  lk_io_file *lock, size_t count_max)
+{
+	uint8_t id[SEG_DB_ID_BYTES];
+	int marked = 0, snap = 0;
+	lk_status st;
+
+	if (l->n > 0)
+		return LK_OK;
+	st = lockmark_read(sc->io, sc->dir, lock, &marked, id);
+	if (st == LK_OK)
+		st = snapshot_any(sc->io, sc->dir, &snap);
+	if (st != LK_OK) {
+		err_prefix("reading the LOCK file and snapshots of a directory "
+			   "without segments");
+		return st;
+	}
+	if (!marked && !snap)
+		return LK_OK; /* new */
+	listing_free(l, sc->io);
+	st = take_listing(l, sc->io, sc->dir, sc->readonly, count_max);
+	if (st != LK_OK || l->n > 0)
+		return st;
+	return problem(sc, LK_PROBLEM_MISSING, 1, "0000000000000001.seg", 0,
+		       "no segment file, but %s: the whole log is missing "
+		       "(restore it from a backup)",
+		       marked ? "the LOCK file records that this directory "
+				"held a log"
+			      : "a snapshot of its log is here");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1140,6 +1179,8 @@ lk_status recovery_open(struct lk_db *db)
 	sc.dir = db->dir;
 	sc.readonly = db->readonly;
 	st = take_listing(&l, io, db->dir, db->readonly, LK_SEGMENT_COUNT_MAX);
+	if (st == LK_OK)
+		st = check_log_exists(&sc, &l, db->lock, LK_SEGMENT_COUNT_MAX);
 	if (st != LK_OK)
 		goto out;
 	segs = mem_calloc(l.n + 1, sizeof *segs);
@@ -1258,6 +1299,8 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	sc.arg = arg;
 	sc.rep = report;
 	st = take_listing(&l, io, dir, 1, SIZE_MAX);
+	if (st == LK_OK)
+		st = check_log_exists(&sc, &l, NULL, SIZE_MAX);
 	if (st != LK_OK)
 		goto out;
 	segs = mem_calloc(l.n + 1, sizeof *segs);

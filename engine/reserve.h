@@ -18,8 +18,10 @@
  * refused with LK_NOSPACE until a compaction has freed space and the
  * reserve is whole again: they never take what was kept for freeing.
  *
- * The LOCK file holds no data: a power cut that loses its size or its
- * blocks loses nothing, and the next open grows it again.  A failed sync
+ * The LOCK file holds no acknowledged data (its first LOCKMARK_BYTES are
+ * the mark of lockmark.h, which a draw never gives back): a power cut
+ * that loses its size or its blocks loses nothing, and the next open
+ * grows it again.  A failed sync
  * of it is therefore not a reason to halt the handle (nothing
  * acknowledged rests on it), and is not retried either.
  */

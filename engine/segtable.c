@@ -26,7 +26,8 @@ struct segtable {
 	struct lk_rwlock lock;
 	struct index *ix;
 	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
-	uint32_t count;
+	_Atomic uint32_t count; /* changed under the lock; the leader reads
+				   it under log_mu alone (commit.c) */
 	struct segment *active; /* the newest segment; NULL before the first */
 	_Atomic uint64_t seq_last;
 };
@@ -114,7 +115,7 @@ struct segment *segtable_at(const struct lk_db *db, uint32_t slot)
 
 uint32_t segtable_count(const struct lk_db *db)
 {
-	return db->tab->count;
+	return atomic_load(&db->tab->count);
 }
 
 struct segment *segtable_active(const struct lk_db *db)

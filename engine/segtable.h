@@ -37,7 +37,8 @@ struct index *segtable_index(const struct lk_db *db);
 struct index *segtable_swap_index(struct lk_db *db, struct index *ix);
 
 /* The segment in slot (1 to IX_SEG_SLOTS - 1), or NULL; caller holds
- * ix_lock or is open, alone.  segtable_count: how many there are. */
+ * ix_lock or is open, alone.  segtable_count: how many there are, without
+ * a lock (a rotation's early check; segtable_add checks again). */
 struct segment *segtable_at(const struct lk_db *db, uint32_t slot);
 uint32_t segtable_count(const struct lk_db *db);
 

@@ -1001,6 +1001,15 @@ lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 	return st;
 }
 
+lk_status snapshot_any(const lk_io *io, lk_io_dir *dir, int *any)
+{
+	struct snap_list l = { 0 };
+	lk_status st = io->dir_list(io->ctx, dir, list_one, &l);
+
+	*any = st == LK_OK && l.n > 0;
+	return st;
+}
+
 int snapshot_exists(const lk_io *io, lk_io_dir *dir)
 {
 	struct snap_list l = { 0 };

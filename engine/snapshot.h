@@ -62,10 +62,10 @@ void snapshot_opened(struct lk_db *db, uint64_t behind, int catalog_changed);
 
 /* What open needs to replay the log after a loaded snapshot. */
 struct snap_start {
-	uint32_t seg;      /* db->segs[1..seg] are covered; replay starts in
-			      db->segs[seg] at `offset` */
+	uint32_t seg;      /* the segments in slots 1..seg are covered;
+			      replay starts in slot seg at `offset` */
 	uint64_t offset;
-	int sealed;        /* db->segs[seg] ends with its seal at offset */
+	int sealed;        /* slot seg ends with its seal at offset */
 	uint64_t seq_last;
 	uint64_t catalog[LK_NS_COUNT_MAX + 1]; /* as recovery.c keeps it */
 };
@@ -74,9 +74,9 @@ struct snap_start {
  * (tmp: an unfinished "<serial>.snap.tmp"), else 0 (dir_file_parse). */
 int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
 
-/* Open, after the chain of segments is in db->segs[1..nsegs] in log order
- * (db->ix empty): loads the newest snapshot that matches the log into
- * db->ix and the segments' counters, and fills *start.  Returns LK_OK
+/* Open, after the chain of segments is in the table's slots 1..nsegs in
+ * log order (its index empty): loads the newest snapshot that matches
+ * the log into the index and the segments' counters, and fills *start.  Returns LK_OK
  * with *used 1, or *used 0 when none is usable (the report's
  * snapshot_note says why; nothing was changed); or LK_NOMEM. */
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
@@ -90,6 +90,10 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
  * differ, or LK_NOMEM. */
 lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 				  char *why, size_t why_bytes);
+
+/* Sets *any to 1 if dir holds a complete snapshot file.  Returns LK_OK
+ * or the listing's status (*any is then 0). */
+lk_status snapshot_any(const lk_io *io, lk_io_dir *dir, int *any);
 
 /* 1 if dir holds a snapshot file (or cannot be listed), else 0. */
 int snapshot_exists(const lk_io *io, lk_io_dir *dir);

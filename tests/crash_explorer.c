@@ -369,6 +369,7 @@ struct tally {
 	uint64_t states, lost, phantom, resurrected, violations, refused;
 	uint64_t alloc_sites, io_sites;
 	uint64_t newest_removed; /* states whose newest segment was removed */
+	uint64_t all_removed;    /* ... and then every segment */
 };
 
 static struct tally tally;
@@ -440,6 +441,7 @@ struct newest {
 	uint64_t seq;
 	char name[SEG_NAME_BYTES];
 	int count;
+	char all[LK_SEGMENT_COUNT_MAX][SEG_NAME_BYTES]; /* the first ones */
 };
 
 static lk_status find_newest(void *arg, const char *name)
@@ -450,12 +452,73 @@ static lk_status find_newest(void *arg, const char *name)
 
 	if (!seg_parse_name(name, &seq, &gen))
 		return LK_OK;
+	if (n->count < (int)LK_SEGMENT_COUNT_MAX)
+		snprintf(n->all[n->count], SEG_NAME_BYTES, "%s", name);
 	n->count++;
 	if (seq >= n->seq) {
 		n->seq = seq;
 		snprintf(n->name, sizeof n->name, "%s", name);
 	}
 	return LK_OK;
+}
+
+/* Then every segment file gone: the LOCK file's mark (lockmark.h) is
+ * durable before the first record is written, so while any removed
+ * segment held a record, an open must refuse ("missing"), never open an
+ * empty database. */
+static void remove_all(const struct workload *w, const lk_io *io,
+		       size_t wl, uint64_t cut, int choice)
+{
+	lk_options o = cm_options(&w->cfg, io);
+	struct newest *n = calloc(1, sizeof *n);
+	uint64_t held = 0;
+	lk_io_dir *d;
+	lk_status st;
+	lk_db *db;
+
+	if (!n || io->dir_open(io->ctx, "/db", 0, &d) != LK_OK) {
+		free(n);
+		return;
+	}
+	st = io->dir_list(io->ctx, d, find_newest, n);
+	for (int i = 0; st == LK_OK && i < n->count &&
+			i < (int)LK_SEGMENT_COUNT_MAX;
+	     i++) {
+		lk_io_file *f;
+		uint64_t size = 0;
+
+		st = io->open(io->ctx, d, n->all[i], LK_IO_READ, &f);
+		if (st == LK_OK) {
+			st = io->size(io->ctx, f, &size);
+			io->close(io->ctx, f);
+		}
+		if (size > held)
+			held = size;
+		if (st == LK_OK)
+			st = io->unlink(io->ctx, d, n->all[i]);
+	}
+	if (st == LK_OK && n->count > 0)
+		st = io->dir_sync(io->ctx, d);
+	io->dir_close(io->ctx, d);
+	if (st != LK_OK || n->count == 0) {
+		free(n);
+		return;
+	}
+	free(n);
+	tally.all_removed++;
+	st = lk_open(&db, "/db", &o);
+	if (st == LK_OK)
+		lk_close(db);
+	if (held <= SEG_HEADER_BYTES ||
+	    (st == LK_CORRUPT && strstr(lk_errmsg(), "missing")))
+		return;
+	tally.violations++;
+	fprintf(stderr,
+		"FAIL every segment removed, not detected: workload %s, at "
+		"call %" PRIu64 ", choice %d: the largest held %" PRIu64
+		" bytes, open said %s\n  replay: crash_explorer --replay "
+		"%zu:%" PRIu64 ":%d\n",
+		w->name, cut, choice, held, lk_strerror(st), wl, cut, choice);
 }
 
 /* After a good crash state: the operator's mistake of the newest segment
@@ -522,8 +585,11 @@ static void one_cut(const struct script *s, const struct plan *p, size_t wl,
 	tally.cuts++;
 	cm_run(&oc, s, &w->cfg, fs);
 	fault_reboot(fs, mode, seed, NULL);
-	if (check(s, p, w, fault_io(fs), &oc, wl, cut, choice) && choice < 2)
+	if (check(s, p, w, fault_io(fs), &oc, wl, cut, choice) &&
+	    choice < 2) {
 		remove_newest(w, fault_io(fs), wl, cut, choice);
+		remove_all(w, fault_io(fs), wl, cut, choice);
+	}
 	fault_free(fs);
 }
 
@@ -773,7 +839,8 @@ int main(int argc, char **argv)
 	       "\n",
 	       tally.alloc_sites, tally.io_sites, tally.refused);
 	printf("# newest segment removed after a cut: %" PRIu64
-	       " states, each refused or holding no record\n",
-	       tally.newest_removed);
+	       " states, each refused or holding no record; then every "
+	       "segment: %" PRIu64 " states, the same\n",
+	       tally.newest_removed, tally.all_removed);
 	return tally.violations ? 1 : 0;
 }

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "endian.h"
+#include "io_fault.h"
+#include "lockmark.h"
 #include "testutil.h"
 
 #define DIR "/db"
@@ -466,6 +468,185 @@ static void missing_newest_segment_refuses_open_naming_it(void **state)
 	CHECK(seen.other == 1 && seen.corrupt == 0);
 	CHECK(strstr(lk_errmsg(), "the newest segment is missing") != NULL);
 	CHECK(segment_count() == n - 1); /* the refusals changed nothing */
+}
+
+struct seg_names {
+	char v[64][SEG_NAME_BYTES];
+	int n;
+};
+
+static lk_status name_segment(void *arg, const char *name)
+{
+	struct seg_names *s = arg;
+	uint64_t seq;
+	uint32_t gen;
+
+	if (seg_parse_name(name, &seq, &gen) && s->n < 64)
+		snprintf(s->v[s->n++], SEG_NAME_BYTES, "%s", name);
+	return LK_OK;
+}
+
+/* Removes every segment file of DIR on io; returns the largest one's
+ * size (0: there was none). */
+static uint64_t remove_every_segment(const lk_io *io)
+{
+	struct seg_names names = { .n = 0 };
+	uint64_t largest = 0;
+	lk_io_dir *d;
+	lk_status st = io->dir_open(io->ctx, DIR, 0, &d);
+
+	if (st == LK_NOT_FOUND) /* a cut before it was made */
+		return 0;
+	CHECK_OK(st);
+	CHECK_OK(io->dir_list(io->ctx, d, name_segment, &names));
+	io->dir_close(io->ctx, d);
+	for (int i = 0; i < names.n; i++) {
+		struct blob b = file_read(io, DIR, names.v[i]);
+
+		if (b.n > largest)
+			largest = b.n;
+		free(b.p);
+		remove_file(io, DIR, names.v[i]);
+	}
+	return largest;
+}
+
+/* Every segment file removed: nothing in the segments is left to say so,
+ * and open once made the directory a new, empty database (and removed
+ * the snapshot as unused).  The LOCK file's mark and the snapshot each
+ * say that a log was there. */
+static void every_segment_missing_refuses_open_and_changes_nothing(
+	void **state)
+{
+	lk_options o = test_options(mem);
+	struct seen seen = { 0 };
+	lk_recovery_report rep = LK_REPORT_INIT;
+	struct blob snap;
+	lk_db *db;
+
+	(void)state;
+	make_db(300, 4096);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_snapshot(db));
+	CHECK_OK(lk_close(db));
+	CHECK(remove_every_segment(mem) > SEG_HEADER_BYTES);
+
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "the whole log is missing") != NULL);
+	CHECK(strstr(lk_errmsg(), "LOCK file") != NULL);
+	CHECK_ST(LK_CORRUPT, open_db(&db, LK_OPEN_READONLY));
+	CHECK_ST(LK_CORRUPT, lk_verify(&rep, DIR, &o, on_problem, &seen));
+	CHECK(seen.other == 1 && seen.corrupt == 0);
+	CHECK(strstr(lk_errmsg(), "the whole log is missing") != NULL);
+	CHECK(segment_count() == 0); /* nothing created, */
+	snap = file_read(mem, DIR, "0000000000000001.snap"); /* none removed */
+	CHECK(snap.n > 0);
+	free(snap.p);
+
+	/* without the mark, the snapshot says it */
+	file_write(mem, DIR, "LOCK", "", 0);
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+	CHECK(strstr(lk_errmsg(), "a snapshot of its log is here") != NULL);
+}
+
+/* What is not a lost log: a new directory that never held a record
+ * opens (and reopens) empty, and a LOCK file without a mark, as every
+ * directory made before the mark has, is marked by the next writable
+ * open, after which the loss is caught. */
+static void new_and_unmarked_directories_open(void **state)
+{
+	uint8_t id[SEG_DB_ID_BYTES];
+	lk_io_dir *d;
+	lk_db *db;
+	int marked;
+
+	(void)state;
+	CHECK_OK(open_db(&db, LK_OPEN_CREATE));
+	CHECK_OK(lk_close(db));
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_close(db));
+	CHECK(segment_count() == 0);
+
+	make_db(10, 0);
+	file_write(mem, DIR, "LOCK", "", 0); /* as before the mark */
+	CHECK_OK(open_db(&db, LK_OPEN_READONLY)); /* a reader writes nothing */
+	CHECK(has_key(db, 3));
+	CHECK_OK(lk_close(db));
+	CHECK_OK(mem->dir_open(mem->ctx, DIR, 0, &d));
+	CHECK_OK(lockmark_read(mem, d, NULL, &marked, id));
+	CHECK(!marked);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lockmark_read(mem, d, NULL, &marked, id));
+	mem->dir_close(mem->ctx, d);
+	CHECK(marked);
+	remove_every_segment(mem);
+	CHECK_ST(LK_CORRUPT, open_db(&db, 0));
+}
+
+/* The mark is durable before the first record is written: a power cut at
+ * each I/O call of creating a directory and putting into it, each reboot
+ * keeping all, none or a random part of what was not synced, then every
+ * segment removed: an open refuses whenever a removed segment held a
+ * record.  Where they held none, it may refuse too (the first segment's
+ * header was durable, and so the mark) or open as new (it was not). */
+static void power_cut_anywhere_in_a_first_put_keeps_the_loss_detectable(
+	void **state)
+{
+	static const enum fault_mode modes[] = { FAULT_DROP_ALL,
+						 FAULT_KEEP_ALL, FAULT_RANDOM };
+	uint64_t states = 0, refused = 0, opened = 0;
+
+	(void)state;
+	for (uint64_t cut = 1;; cut++) {
+		int ran_whole = 0;
+
+		for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+			struct fault_fs *fs;
+			lk_options o;
+			lk_db *db = NULL;
+			uint64_t held;
+			lk_status st;
+
+			CHECK_OK(fault_new(&fs, cut));
+			o = test_options(fault_io(fs));
+			o.segment_size_bytes = 4096;
+			fault_cut_at(fs, cut);
+			if (lk_open(&db, DIR, &o) == LK_OK) {
+				(void)lk_put(db, LK_NS_DEFAULT, "k", 1, "v", 1,
+					     0);
+				(void)lk_close(db);
+			}
+			fault_cut_at(fs, 0);
+			if (!fault_is_cut(fs)) {
+				ran_whole = 1;
+				fault_free(fs);
+				break;
+			}
+			fault_reboot(fs, modes[m], cut * 31 + m, NULL);
+			states++;
+			held = remove_every_segment(fault_io(fs));
+			st = lk_open(&db, DIR, &o);
+			if (st == LK_OK)
+				CHECK_OK(lk_close(db));
+			if (held > SEG_HEADER_BYTES)
+				CHECK_ST(LK_CORRUPT, st);
+			if (st != LK_OK) {
+				CHECK_ST(LK_CORRUPT, st);
+				CHECK(strstr(lk_errmsg(), "whole log is missing"));
+				refused++;
+			} else {
+				opened++;
+			}
+			fault_free(fs);
+		}
+		if (ran_whole)
+			break;
+	}
+	print_message("power cuts in a first put: %" PRIu64 " states, %"
+		      PRIu64 " refused, %" PRIu64 " opened as new\n", states,
+		      refused, opened);
+	CHECK(states > 20 && refused > 0 && opened > 0);
 }
 
 /* A rotation creates the next segment before it seals the active one; a
@@ -1561,6 +1742,9 @@ int main(void)
 		T(every_record_survives_rotation_and_reopen),
 		T(segment_torn_while_created_is_removed),
 		T(missing_newest_segment_refuses_open_naming_it),
+		T(every_segment_missing_refuses_open_and_changes_nothing),
+		T(new_and_unmarked_directories_open),
+		T(power_cut_anywhere_in_a_first_put_keeps_the_loss_detectable),
 		T(rotation_cut_before_the_seal_is_recovered),
 		T(version_1_log_ending_in_a_sealed_segment_opens),
 		T(refused_open_keeps_a_torn_newest_segment),
