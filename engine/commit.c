@@ -861,9 +861,10 @@ uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes)
 void commit_reserve_fill(struct lk_db *db)
 {
 	mutex_lock(&db->commit->log_mu);
-	if (!db->readonly && db->commit->reserve_held < LK_RESERVE_BYTES)
-		(void)reserve_fill(db->io, db->lock, &db->commit->reserve_held);
-	if (db->commit->reserve_held >= LK_RESERVE_BYTES)
+	if (!db->readonly && db->commit->reserve_held != db->opts.reserve_bytes)
+		(void)reserve_fill(db->io, db->lock, db->opts.reserve_bytes,
+				   &db->commit->reserve_held);
+	if (db->commit->reserve_held >= db->opts.reserve_bytes)
 		db->commit->reserve_drawn = 0;
 	mutex_unlock(&db->commit->log_mu);
 }

@@ -103,6 +103,12 @@ static lk_status check_options(const lk_options *o)
 				           "of log: 0 (none) or at least %u",
 			       o->snapshot_every_bytes,
 			       LK_SNAPSHOT_EVERY_MIN_BYTES);
+	if (o->reserve_bytes < LK_RESERVE_MIN_BYTES ||
+	    o->reserve_bytes > LK_RESERVE_MAX_BYTES)
+		return err_set(LK_INVALID, "a space reserve of %" PRIu64
+				           " bytes: %u to %u",
+			       o->reserve_bytes, LK_RESERVE_MIN_BYTES,
+			       LK_RESERVE_MAX_BYTES);
 	if (o->compact_idle_ms > 3600000)
 		return err_set(LK_INVALID, "compaction idle time of %u ms: at "
 				           "most 1 h",

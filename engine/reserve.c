@@ -6,14 +6,15 @@
 #include "logkeep_limits.h"
 #include "reserve.h"
 
-/* Four writes make the reserve: few calls at the first open (each one a
- * cut point of the crash tests), and a nearly full device still gives
- * most of what it has.  Zeroes in .bss cost no memory until read. */
+/* The default reserve in four writes: few calls at the first open (each
+ * one a cut point of the crash tests), and a nearly full device still
+ * gives most of what it has.  Zeroes in .bss cost no memory until read. */
 #define CHUNK_BYTES (LK_RESERVE_BYTES / 4u)
 
 static const uint8_t zeroes[CHUNK_BYTES];
 
-lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t *held_bytes)
+lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t want_bytes,
+		       uint64_t *held_bytes)
 {
 	uint64_t size = 0;
 	lk_status st, sync_st;
@@ -23,13 +24,15 @@ lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t *held_bytes)
 	if (st != LK_OK)
 		return st;
 	*held_bytes = size;
-	if (size >= LK_RESERVE_BYTES)
+	if (size > want_bytes) /* a smaller reserve_bytes than before */
+		return reserve_shrink(io, f, want_bytes, held_bytes);
+	if (size == want_bytes)
 		return LK_OK;
 	/* Chunk by chunk, so that a nearly full device still gives what it
 	 * has: a failed pwrite may leave a prefix, which the size counts. */
-	while (st == LK_OK && size < LK_RESERVE_BYTES) {
-		size_t n = LK_RESERVE_BYTES - size < CHUNK_BYTES
-				   ? (size_t)(LK_RESERVE_BYTES - size)
+	while (st == LK_OK && size < want_bytes) {
+		size_t n = want_bytes - size < CHUNK_BYTES
+				   ? (size_t)(want_bytes - size)
 				   : CHUNK_BYTES;
 
 		st = io->pwrite(io->ctx, f, zeroes, n, size);

@@ -7,7 +7,7 @@
  * Once the log alone fills the device, a delete needs room for its
  * tombstone and a compaction room for its new segment: without a reserve
  * nothing could ever free space again.  So the LOCK file of a writable
- * handle is grown to LK_RESERVE_BYTES of real blocks (zeroes written and
+ * handle is grown to reserve_bytes (lk_options) of real blocks (zeroes written and
  * synced, not a sparse truncate) at open and again after space was
  * freed by a compaction.  When a write that frees space fails with
  * LK_NOSPACE, its caller shrinks the reserve and tries that step once
@@ -32,11 +32,13 @@
 
 #include "io.h"
 
-/* Grows f to LK_RESERVE_BYTES with zeroes, as far as the device allows,
- * and syncs it.  *held_bytes is set to f's size after.  Returns LK_OK
+/* Grows f to want_bytes with zeroes, as far as the device allows, and
+ * syncs it (or shrinks it to want_bytes, when an earlier open asked for
+ * more).  *held_bytes is set to f's size after.  Returns LK_OK
  * when the whole reserve is held, else the failing call's status
  * (LK_NOSPACE: the device holds less; callers go on without). */
-lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t *held_bytes);
+lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t want_bytes,
+		       uint64_t *held_bytes);
 
 /* What a delete draws from the reserve at least: a tombstone is a few
  * dozen bytes, so one draw serves a thousand deletes or more before the

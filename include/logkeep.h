@@ -65,7 +65,7 @@
  *  dropped the dirty pages it could not write.
  *  LK_NOSPACE rejects a write with nothing of it visible; reads go on and
  *  later writes may succeed once space is freed.  Space can always be
- *  freed: a writable handle keeps LK_RESERVE_BYTES (1 MiB) allocated in
+ *  freed: a writable handle keeps reserve_bytes (1 MiB) allocated in
  *  the data directory's LOCK file, and when the device is full a batch
  *  of deletes only (lk_del) and a compaction (lk_compact, the background
  *  thread) draw on it, so that deletes succeed and compaction then frees
@@ -198,9 +198,10 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 #define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
 
 /* Version 2 added the compaction fields, version 3 the snapshot field,
- * version 4 the scrub's; an older struct (without them) is still accepted
- * and gets their defaults (convention 5). */
-#define LK_OPTIONS_VERSION 4u
+ * version 4 the scrub's, version 5 the space reserve's; an older struct
+ * (without them) is still accepted and gets their defaults (convention
+ * 5). */
+#define LK_OPTIONS_VERSION 5u
 
 /* Compaction (see lk_compact) runs on a background thread of a writable
  * handle.  It starts when dead bytes (overwritten, deleted and expired
@@ -234,12 +235,19 @@ typedef struct lk_options {
 	uint64_t scrub_rate_bytes;
 	lk_problem_fn scrub_fn;
 	void *scrub_arg;
+	/* version 5: the space reserve (see "Errors" above) a writable
+	 * handle keeps in the LOCK file, LK_RESERVE_MIN_BYTES to
+	 * LK_RESERVE_MAX_BYTES; LK_RESERVE_BYTES (1 MiB) by default.  On a
+	 * full device a compaction rewrites only runs whose live data fits
+	 * in half of it: a small flash partition may take less, a log of
+	 * large segments more. */
+	uint64_t reserve_bytes;
 } lk_options;
 
 #define LK_OPTIONS_INIT                                                       \
 	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
 	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
-	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL }
+	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL, LK_RESERVE_BYTES }
 
 /* Sets *opts to the defaults, LK_OPTIONS_INIT, at this header's version
  * (inline, so that it writes the struct the caller's compiler sees). */

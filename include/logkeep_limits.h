@@ -108,7 +108,8 @@
 #define LK_SNAPSHOT_EVERY_MIN_BYTES (64u * 1024u)
 
 /* The space reserve (engine/reserve.h): the LOCK file of a writable
- * handle holds this many allocated bytes, which a delete or a compaction
+ * handle holds this many allocated bytes by default (lk_options'
+ * reserve_bytes), which a delete or a compaction
  * gives back to the device when it finds the device full, so that space
  * can always be freed.  A batch of deletes takes a few bytes a key; a
  * compaction on a full device then rewrites a run whose live data fits
@@ -117,5 +118,10 @@
  * 1 MiB is a few segments' worth of sparse data, and 1/64 of the
  * smallest flash partition (64 MiB) a router gives its data. */
 #define LK_RESERVE_BYTES (1024u * 1024u)
+/* reserve_bytes' range: at least what one draw of deletes takes (64 KiB,
+ * a thousand tombstones and more), at most a segment's worth of a log of
+ * large segments. */
+#define LK_RESERVE_MIN_BYTES (64u * 1024u)
+#define LK_RESERVE_MAX_BYTES (64u * 1024u * 1024u)
 
 #endif /* LOGKEEP_LIMITS_H */

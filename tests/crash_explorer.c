@@ -55,9 +55,6 @@
  * opens that load one.
  */
 #include <inttypes.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -610,12 +607,9 @@ static void trouble_during_recovery(const struct script *s,
 				    uint64_t cut, int fail)
 {
 	const struct workload *w = &workloads[wl];
-	lk_options opts = LK_OPTIONS_INIT;
+	lk_options opts = cm_options(&w->cfg, NULL);
 	int done = 0;
 
-	opts.sync = w->cfg.sync;
-	opts.sync_interval_ms = CM_SYNC_INTERVAL_MS;
-	opts.segment_size_bytes = w->cfg.segment_size_bytes;
 	for (uint64_t c2 = 1; !done; c2++) {
 		uint64_t seed = seed_of(wl, cut, 2 + fail), before;
 		struct fault_fs *fs = new_fs(seed);
@@ -773,17 +767,6 @@ int main(int argc, char **argv)
 	uint64_t scale = env ? strtoull(env, NULL, 10) : 1;
 	size_t ran = 0;
 
-#ifdef __GLIBC__
-	/* Every state opens a handle, and every writable open grows the
-	 * space reserve of its LOCK file to 1 MiB in the in-memory file
-	 * system: blocks above glibc's mmap threshold, mapped and unmapped
-	 * a few times per state.  The page faults of that churn cost more
-	 * than the states themselves (measured: the compaction workload
-	 * 48.8 s, 38 s of it in the kernel, against 7.6 s with these), so
-	 * the explorer keeps its freed blocks in the heap. */
-	mallopt(M_MMAP_THRESHOLD, 256 << 20);
-	mallopt(M_TRIM_THRESHOLD, 1 << 30);
-#endif
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc)
 			scale = strtoull(argv[++i], NULL, 10);

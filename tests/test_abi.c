@@ -61,6 +61,15 @@ struct options_v2 {
 	uint64_t compact_rate_bytes;
 };
 
+/* lk_options version 4 (7b24d16 .. 2740324) */
+struct options_v4 {
+	struct options_v2 v2;
+	uint64_t snapshot_every_bytes;
+	uint64_t scrub_rate_bytes;
+	lk_problem_fn scrub_fn;
+	void *scrub_arg;
+};
+
 /* lk_stats version 1 (c29dcaf .. 6737bb8) */
 struct stats_v1 {
 	uint32_t version;
@@ -384,6 +393,55 @@ static void options_version_2_are_read_and_the_rest_defaulted(void **state)
 	free(o);
 }
 
+/* The size of the directory's LOCK file, which holds the space reserve. */
+static long lock_size(const char *path)
+{
+	char name[512];
+	long size;
+	FILE *f;
+
+	snprintf(name, sizeof name, "%s/LOCK", path);
+	f = fopen(name, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	fclose(f);
+	return size;
+}
+
+/* A version 4 caller knows no reserve_bytes and gets the default; a
+ * version 5 one sets it, in range, and the LOCK file follows, down too. */
+static void options_version_4_get_the_default_reserve(void **state)
+{
+	struct fixture *fx = *state;
+	struct options_v4 *o = malloc(sizeof *o);
+	lk_options now = LK_OPTIONS_INIT;
+	lk_db *db;
+
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	assert_non_null(o);
+	memset(o, 0, sizeof *o);
+	o->v2.version = 4;
+	o->v2.sync = LK_SYNC_ALWAYS;
+	o->v2.sync_interval_ms = 100;
+	o->v2.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
+	CHECK_OK(lk_open(&db, fx->path, (const lk_options *)(void *)o));
+	CHECK_OK(lk_close(db));
+	assert_int_equal(lock_size(fx->path), LK_RESERVE_BYTES);
+
+	now.reserve_bytes = LK_RESERVE_MIN_BYTES;
+	CHECK_OK(lk_open(&db, fx->path, &now));
+	CHECK_OK(lk_close(db));
+	assert_int_equal(lock_size(fx->path), LK_RESERVE_MIN_BYTES);
+	now.reserve_bytes = LK_RESERVE_MIN_BYTES - 1;
+	CHECK_ST(LK_INVALID, lk_open(&db, fx->path, &now));
+	now.reserve_bytes = (uint64_t)LK_RESERVE_MAX_BYTES + 1;
+	CHECK_ST(LK_INVALID, lk_open(&db, fx->path, &now));
+	assert_int_equal(lock_size(fx->path), LK_RESERVE_MIN_BYTES);
+	free(o);
+}
+
 static void options_init_gives_the_defaults_at_this_version(void **state)
 {
 	const lk_options want = LK_OPTIONS_INIT;
@@ -495,6 +553,7 @@ int main(void)
 		T(verify_writes_a_version_1_report_and_not_a_byte_more),
 		T(options_version_1_are_read_and_the_rest_defaulted),
 		T(options_version_2_are_read_and_the_rest_defaulted),
+		T(options_version_4_get_the_default_reserve),
 		T(options_init_gives_the_defaults_at_this_version),
 		T(unknown_versions_are_invalid_and_nothing_is_written),
 		T(segment_list_fills_the_array_at_its_version_and_not_past_it),
