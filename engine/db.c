@@ -262,20 +262,30 @@ lk_status lk_close(lk_db *db)
 	return st;
 }
 
-lk_status lk_snapshot(lk_db *db)
+/* Runs fn(db) as a use of db that lk_close() waits for (handle.h). */
+static lk_status as_use(lk_db *db, enum db_use use,
+			lk_status (*fn)(struct lk_db *db))
 {
-	lk_status st = handle_enter(db, DB_USE_WRITE);
+	lk_status st = handle_enter(db, use);
 
 	if (st != LK_OK)
 		return st;
-	if (db->readonly) {
-		st = err_set(LK_READONLY, "lk_snapshot: the handle is "
-					  "read-only");
-	} else {
-		st = compact_snapshot(db, 0);
-	}
-	handle_leave(db, DB_USE_WRITE);
+	st = fn(db);
+	handle_leave(db, use);
 	return st;
+}
+
+static lk_status snapshot_now(struct lk_db *db)
+{
+	if (db->readonly)
+		return err_set(LK_READONLY, "lk_snapshot: the handle is "
+					    "read-only");
+	return compact_snapshot(db, 0);
+}
+
+lk_status lk_snapshot(lk_db *db)
+{
+	return as_use(db, DB_USE_WRITE, snapshot_now);
 }
 
 lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
@@ -511,13 +521,7 @@ lk_status lk_commit(lk_db *db, lk_batch *batch)
 
 lk_status lk_compact(lk_db *db)
 {
-	lk_status st = handle_enter(db, DB_USE_WRITE);
-
-	if (st != LK_OK)
-		return st;
-	st = compact_run(db);
-	handle_leave(db, DB_USE_WRITE);
-	return st;
+	return as_use(db, DB_USE_WRITE, compact_run);
 }
 
 lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
@@ -539,13 +543,7 @@ lk_status lk_backup(lk_db *db, const char *dest_path, lk_progress_fn fn,
 
 lk_status lk_sync(lk_db *db)
 {
-	lk_status st = handle_enter(db, DB_USE_WRITE);
-
-	if (st != LK_OK)
-		return st;
-	st = commit_sync(db);
-	handle_leave(db, DB_USE_WRITE);
-	return st;
+	return as_use(db, DB_USE_WRITE, commit_sync);
 }
 
 lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)

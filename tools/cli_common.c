@@ -9,10 +9,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "cli_format.h"
+#include "logkeep_io.h"
 
 /* ---------------------------------------------------------------------- */
 /* Exit statuses                                                          */
@@ -184,23 +184,23 @@ int cli_bad_option(const char *cmd, int c, char **argv)
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
+/* The tool's clocks are the engine's, through the POSIX I/O table
+ * (logkeep_io.h), so that no system call of the tool bypasses it either. */
+
 /* Milliseconds since the epoch, the engine's unit for expiry. */
 uint64_t cli_now_ms(void)
 {
-	struct timespec ts;
+	const lk_io *io = lk_io_posix();
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return io->now_ms(io->ctx);
 }
 
+/* Milliseconds of a clock that never goes back, for progress and rates. */
 uint64_t cli_monotonic_ms(void)
 {
-	struct timespec ts;
+	const lk_io *io = lk_io_posix();
 
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return io->mono_us(io->ctx) / 1000u;
 }
 
 /* ---------------------------------------------------------------------- */
