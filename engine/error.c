@@ -16,7 +16,8 @@
 #include "logkeep_io.h"
 
 static _Thread_local char detail[LK_ERRMSG_BYTES];
-static _Thread_local uint64_t detail_serial; /* details set so far */
+static LK_TLS_FAST _Thread_local uint64_t detail_serial; /* details set
+							      so far */
 
 const char *lk_strerror(lk_status status)
 {

@@ -7,7 +7,7 @@
 _Static_assert(LOCK_RANK_COUNT <= 32, "ranks fit the held mask");
 
 /* Bit r: this thread holds the lock of rank r; excl: exclusively. */
-static _Thread_local unsigned held_mask, excl_mask;
+static LK_TLS_FAST _Thread_local unsigned held_mask, excl_mask;
 
 static void take(enum lock_rank rank, int exclusive)
 {
