@@ -38,6 +38,7 @@
  * pages it could not write, so neither a retry nor a later sync could
  * prove them durable.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "contract.h"
@@ -62,12 +63,21 @@ struct batch_op {
 	uint32_t offset, size; /* where it was written */
 };
 
+/* A condition (lk_batch_require): its key and value are in the arena. */
+struct batch_cond {
+	uint8_t kind, ns;
+	uint32_t key_len, value_len;
+	size_t key_at, value_at;
+};
+
 struct lk_batch {
 	uint32_t magic;
 	struct batch_op *ops;
 	size_t n, cap;
 	uint8_t *arena;
 	size_t len, arena_cap;
+	struct batch_cond *conds;
+	size_t nconds, conds_cap;
 };
 
 /* The committers' state (db->commit): the queue whose head is the
@@ -106,6 +116,8 @@ struct writer {
 	struct writer *next;
 	size_t bytes; /* upper bound of the encoded size */
 	int dels_only; /* every operation a delete: may use the reserve */
+	int failed;    /* a condition did not hold: nothing of it is written */
+	char why[LK_ERRMSG_BYTES]; /* which, for the committer's lk_errmsg */
 };
 
 /* Upper bound of one record's framing: checksum, body_len, kind, ns,
@@ -146,6 +158,7 @@ void lk_batch_clear(lk_batch *b)
 	drop_packed(b);
 	b->n = 0;
 	b->len = 0;
+	b->nconds = 0;
 }
 
 void lk_batch_free(lk_batch *b)
@@ -154,6 +167,7 @@ void lk_batch_free(lk_batch *b)
 		return;
 	drop_packed(b);
 	b->magic = 0;
+	mem_free(b->conds);
 	mem_free(b->ops);
 	mem_free(b->arena);
 	mem_free(b);
@@ -164,20 +178,48 @@ size_t lk_batch_count(const lk_batch *b)
 	return b && b->magic == BATCH_MAGIC ? b->n : 0;
 }
 
+/* Room for need more bytes in b's arena: 1, or 0 for no memory. */
+static int arena_room(lk_batch *b, size_t need)
+{
+	size_t cap = b->arena_cap ? b->arena_cap : 4096;
+	uint8_t *a;
+
+	if (b->arena_cap - b->len >= need)
+		return 1;
+	while (cap - b->len < need)
+		cap *= 2;
+	a = mem_realloc(b->arena, cap);
+	if (!a)
+		return 0;
+	b->arena = a;
+	b->arena_cap = cap;
+	return 1;
+}
+
+/* A caller's value: LK_OK, LK_INVALID (NULL with a length), LK_TOO_BIG. */
+static lk_status check_value(const void *value, size_t value_len)
+{
+	if (value_len && !value)
+		return err_set(LK_INVALID, "NULL value with a length");
+	if (value_len > LK_VALUE_BYTES_MAX)
+		return err_set(LK_TOO_BIG, "value of %zu bytes, the limit is %u",
+			       value_len, LK_VALUE_BYTES_MAX);
+	return LK_OK;
+}
+
 lk_status batch_add(lk_batch *b, uint8_t type, uint32_t ns, const void *key,
 		    size_t key_len, const void *value, size_t value_len,
 		    uint64_t expire_at_ms)
 {
 	size_t need = key_len + value_len;
 	struct batch_op *op;
+	lk_status st;
 
 	if (!b || b->magic != BATCH_MAGIC)
 		return err_set(LK_MISUSE, "not a batch (freed?)");
-	if (value_len > LK_VALUE_BYTES_MAX)
-		return err_set(LK_TOO_BIG, "value of %zu bytes, the limit is %u",
-			       value_len, LK_VALUE_BYTES_MAX);
-	if (value_len && !value)
-		return err_set(LK_INVALID, "NULL value with a length");
+	st = check_value(value, value_len);
+	if (st != LK_OK)
+		return st;
 	if (b->n >= LK_BATCH_OPS_MAX)
 		return err_set(LK_TOO_BIG, "batch holds %u operations already",
 			       LK_BATCH_OPS_MAX);
@@ -193,18 +235,8 @@ lk_status batch_add(lk_batch *b, uint8_t type, uint32_t ns, const void *key,
 		b->ops = op;
 		b->cap = cap;
 	}
-	if (b->arena_cap - b->len < need) {
-		size_t cap = b->arena_cap ? b->arena_cap : 4096;
-		uint8_t *a;
-
-		while (cap - b->len < need)
-			cap *= 2;
-		a = mem_realloc(b->arena, cap);
-		if (!a)
-			return err_set(LK_NOMEM, "growing a batch");
-		b->arena = a;
-		b->arena_cap = cap;
-	}
+	if (!arena_room(b, need))
+		return err_set(LK_NOMEM, "growing a batch");
 	op = &b->ops[b->n++];
 	memset(op, 0, sizeof *op);
 	op->type = type;
@@ -241,6 +273,179 @@ lk_status lk_batch_del(lk_batch *b, uint32_t ns, const void *key,
 
 	return st != LK_OK ? st
 			   : batch_add(b, REC_DEL, ns, key, key_len, NULL, 0, 0);
+}
+
+lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
+			   size_t key_len, lk_cond cond, const void *value,
+			   size_t value_len)
+{
+	lk_status st = commit_check_key(ns, key, key_len);
+	struct batch_cond *c;
+
+	if (st != LK_OK)
+		return st;
+	if (!b || b->magic != BATCH_MAGIC)
+		return err_set(LK_MISUSE, "not a batch (freed?)");
+	if (cond != LK_IF_ABSENT && cond != LK_IF_PRESENT && cond != LK_IF_VALUE)
+		return err_set(LK_INVALID, "unknown condition %d", (int)cond);
+	if (cond != LK_IF_VALUE && value_len)
+		return err_set(LK_INVALID, "a value given to a condition that "
+					   "takes none");
+	st = check_value(value, value_len);
+	if (st != LK_OK)
+		return st;
+	if (b->nconds >= LK_BATCH_CONDS_MAX)
+		return err_set(LK_TOO_BIG, "batch holds %u conditions already",
+			       LK_BATCH_CONDS_MAX);
+	if (b->len + key_len + value_len > LK_BATCH_BYTES_MAX)
+		return err_set(LK_TOO_BIG, "batch would pass %u bytes",
+			       LK_BATCH_BYTES_MAX);
+	if (b->nconds == b->conds_cap) {
+		size_t cap = b->conds_cap ? b->conds_cap * 2 : 4;
+
+		c = mem_realloc(b->conds, cap * sizeof *c);
+		if (!c)
+			return err_set(LK_NOMEM, "growing a batch");
+		b->conds = c;
+		b->conds_cap = cap;
+	}
+	if (!arena_room(b, key_len + value_len))
+		return err_set(LK_NOMEM, "growing a batch");
+	c = &b->conds[b->nconds++];
+	c->kind = (uint8_t)cond;
+	c->ns = (uint8_t)ns;
+	c->key_len = (uint32_t)key_len;
+	c->value_len = (uint32_t)value_len;
+	c->key_at = b->len;
+	memcpy(b->arena + b->len, key, key_len);
+	b->len += key_len;
+	c->value_at = b->len;
+	if (value_len)
+		memcpy(b->arena + b->len, value, value_len);
+	b->len += value_len;
+	return LK_OK;
+}
+
+size_t lk_batch_conditions(const lk_batch *b)
+{
+	return b && b->magic == BATCH_MAGIC ? b->nconds : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Conditions                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* What the key of c holds where the group's leader checks it: *live 1 with
+ * its value (raw, in *v or *buf to free) or 0.  The batches of the group
+ * before member `upto` come first, newest first, as if already applied;
+ * then the index, which holds every earlier group. */
+static lk_status cond_state(struct lk_db *db, struct writer *first,
+			    struct writer *upto, const lk_batch *cb,
+			    const struct batch_cond *c, int *live,
+			    const uint8_t **v, size_t *v_len, uint8_t **buf)
+{
+	const uint8_t *key = cb->arena + c->key_at;
+	uint64_t now = db->io->now_ms(db->io->ctx);
+	struct record rec;
+	uint8_t *rbuf = NULL;
+	lk_status st;
+	int found = 0;
+
+	*live = 0;
+	*buf = NULL;
+	for (struct writer *w = first; w != upto; w = w->next) {
+		const lk_batch *b = w->batch;
+
+		for (size_t i = 0; !w->failed && i < b->n; i++) {
+			const struct batch_op *op = &b->ops[i];
+
+			if (op->ns != c->ns || op->key_len != c->key_len ||
+			    memcmp(b->arena + op->key_at, key, c->key_len))
+				continue;
+			found = 1;
+			*live = op->type == REC_PUT &&
+				(!op->expire_at_ms || now < op->expire_at_ms);
+			*v = b->arena + op->value_at;
+			*v_len = op->value_len;
+		}
+	}
+	if (found)
+		return LK_OK;
+	st = segtable_lookup(db, c->ns, key, c->key_len, &rec, &rbuf);
+	if (st == LK_NOT_FOUND)
+		return LK_OK;
+	if (st != LK_OK)
+		return st;
+	*live = 1;
+	if (rec.flags & REC_F_ZSTD) {
+		st = compressor_unpack(db->cmp, rec.value, rec.value_len, buf,
+				       v_len);
+		mem_free(rbuf);
+		*v = *buf;
+		return st;
+	}
+	*buf = rbuf;
+	*v = rec.value;
+	*v_len = rec.value_len;
+	return LK_OK;
+}
+
+/* The operations the first `members` writers will write. */
+static uint64_t group_ops(struct writer *first, size_t members)
+{
+	uint64_t ops = 0;
+
+	for (struct writer *w = first; members--; w = members ? w->next : w)
+		if (!w->failed)
+			ops += w->batch->n;
+	return ops;
+}
+
+/* Checks the conditions of each member in queue order, each against the
+ * state the members before it leave (skipping those that failed).  A
+ * member whose condition does not hold is marked failed, with the detail
+ * in w->why.  Returns LK_OK, or a read's status, which fails the group. */
+static lk_status check_conditions(struct lk_db *db, struct writer *first,
+				  size_t members)
+{
+	struct writer *w = first;
+
+	for (size_t m = 0; m < members; m++, w = m < members ? w->next : w) {
+		const lk_batch *b = w->batch;
+
+		for (size_t i = 0; !w->failed && i < b->nconds; i++) {
+			const struct batch_cond *c = &b->conds[i];
+			const uint8_t *v = NULL;
+			uint8_t *buf;
+			size_t v_len = 0;
+			int live, ok;
+			lk_status st = cond_state(db, first, w, b, c, &live, &v,
+						  &v_len, &buf);
+
+			if (st != LK_OK)
+				return st;
+			ok = c->kind == LK_IF_ABSENT    ? !live
+			     : c->kind == LK_IF_PRESENT ? live
+			     : live && v_len == c->value_len &&
+				       memcmp(v, b->arena + c->value_at,
+					      v_len) == 0;
+			mem_free(buf);
+			if (ok)
+				continue;
+			w->failed = 1;
+			snprintf(w->why, sizeof w->why,
+				 "condition %zu of the batch (key \"%.*s\" in "
+				 "namespace %u %s) does not hold: nothing "
+				 "written",
+				 i + 1, (int)(c->key_len < 64 ? c->key_len : 64),
+				 (const char *)b->arena + c->key_at, c->ns,
+				 c->kind == LK_IF_ABSENT    ? "absent"
+				 : c->kind == LK_IF_PRESENT ? "present"
+							    : "holding the "
+							      "value given");
+		}
+	}
+	return LK_OK;
 }
 
 /* Compresses values and hashes keys, outside every lock; says whether
@@ -524,7 +729,7 @@ static size_t encode_group(struct lk_db *db, struct segment *s,
 	for (struct writer *w = first; members--; w = members ? w->next : w) {
 		lk_batch *b = w->batch;
 
-		for (size_t i = 0; i < b->n; i++) {
+		for (size_t i = 0; !w->failed && i < b->n; i++) {
 			struct batch_op *op = &b->ops[i];
 			struct record r = { 0 };
 
@@ -566,7 +771,7 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 	     w = members ? w->next : w) {
 		lk_batch *b = w->batch;
 
-		for (size_t i = 0; st == LK_OK && i < b->n; i++) {
+		for (size_t i = 0; st == LK_OK && !w->failed && i < b->n; i++) {
 			struct batch_op *op = &b->ops[i];
 			struct record r = { 0 };
 			struct ix_loc loc = { s->slot, op->offset, op->size };
@@ -601,6 +806,8 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	lk_status st;
 
 	for (struct writer *w = first; k--; w = k ? w->next : w) {
+		if (w->failed)
+			continue;
 		bound += w->bytes;
 		ops += w->batch->n;
 	}
@@ -703,7 +910,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		return err_set(LK_MISUSE, "not a batch (freed?)");
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
-	if (b->n == 0)
+	if (b->n == 0 && b->nconds == 0)
 		return LK_OK;
 	if (atomic_load(&db->commit->halted))
 		return commit_refuse_halted(db, "commit");
@@ -745,16 +952,18 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	}
 	mutex_unlock(&db->commit->write_mu);
 
-	st = write_group(db, &self, members);
+	st = check_conditions(db, &self, members);
+	if (st == LK_OK && group_ops(&self, members) > 0)
+		st = write_group(db, &self, members);
 
 	mutex_lock(&db->commit->write_mu);
 	for (w = &self; members--; w = end) {
 		end = w->next; /* read before w's owner may return */
-		w->st = st;
+		w->st = st == LK_OK && w->failed ? LK_CONFLICT : st;
 		w->done = 1;
 		if (w != &self)
 			pthread_cond_signal(&w->cv);
-		if (st == LK_OK)
+		if (w->st == LK_OK)
 			atomic_fetch_add(&db->commit->commits, 1);
 	}
 	db->commit->wq_head = end;
@@ -764,7 +973,10 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		pthread_cond_signal(&end->cv);
 	mutex_unlock(&db->commit->write_mu);
 	pthread_cond_destroy(&self.cv);
+	st = self.st;
 out:
+	if (st == LK_CONFLICT) /* in the committer's own thread */
+		err_set(LK_CONFLICT, "%s", self.why);
 	if (st == LK_OK)
 		lk_batch_clear(b);
 	else

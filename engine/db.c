@@ -301,68 +301,15 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 /* Reads                                                                  */
 /* ---------------------------------------------------------------------- */
 
-/* Looks key up; on LK_OK *buf holds the record (caller frees).
- *
- * The candidates (entries whose hash matches: almost always one) are
- * copied under the index lock and confirmed by reading them after it is
- * released, so that a slow read never holds up a writer.  A location stays
- * readable after the lock is released: records are never rewritten in
- * place, and a segment that compaction takes out of the table stays open
- * while a reader holds a reference to it.  Should
- * a key ever have more candidates than fit here, the lookup confirms them
- * under the lock instead. */
-#define LOOKUP_CANDIDATES 4
-
+/* Looks key up (segtable_lookup) after checking the handle and key. */
 static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 			size_t key_len, struct record *rec, uint8_t **buf)
 {
-	struct seg_lookup lu = { db, { 0 }, NULL };
-	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
-	struct segment *seg[LOOKUP_CANDIDATES];
-	int expiring[LOOKUP_CANDIDATES];
-	uint64_t hash;
-	size_t n;
-	lk_status st;
+	lk_status st = handle_check(db);
 
-	st = handle_check(db);
 	if (st == LK_OK)
 		st = commit_check_key(ns, key, key_len);
-	if (st != LK_OK)
-		return st;
-	hash = record_key_hash(ns, key, key_len);
-	segtable_rdlock(db);
-	n = index_candidates(segtable_index(db), (uint8_t)ns, hash, cand, expiring,
-			     LOOKUP_CANDIDATES);
-	if (n > LOOKUP_CANDIDATES)
-		st = index_get(segtable_index(db), (uint8_t)ns, hash, key, key_len,
-			       segtable_lookup_eq, &lu, &loc, NULL);
-	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
-		seg[i] = segtable_at(db, cand[i].seg);
-		segtable_pin(seg[i]);
-	}
-	segtable_unlock(db);
-	if (n == 0)
-		return LK_NOT_FOUND;
-	if (n <= LOOKUP_CANDIDATES) {
-		int equal = 0;
-
-		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
-			st = segtable_lookup_at(&lu, seg[i], &cand[i], key, key_len,
-					  &equal);
-		for (size_t i = 0; i < n; i++)
-			segtable_unpin(db, seg[i]);
-		if (st == LK_OK && !equal)
-			st = LK_NOT_FOUND;
-	}
-	if (st == LK_OK && handle_expired(db, &lu.rec))
-		st = LK_NOT_FOUND;
-	if (st != LK_OK) {
-		mem_free(lu.buf);
-		return st;
-	}
-	*rec = lu.rec;
-	*buf = lu.buf;
-	return LK_OK;
+	return st != LK_OK ? st : segtable_lookup(db, ns, key, key_len, rec, buf);
 }
 
 /* Turns a decoded put into a caller-owned value.  Takes ownership of buf:

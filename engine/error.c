@@ -36,6 +36,7 @@ const char *lk_strerror(lk_status status)
 	case LK_TOO_BIG: return "limit exceeded";
 	case LK_EXISTS: return "already exists";
 	case LK_VERSION: return "unsupported format version";
+	case LK_CONFLICT: return "a condition of the batch does not hold";
 	}
 	return "unknown status";
 }

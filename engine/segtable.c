@@ -242,6 +242,63 @@ lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 	return st;
 }
 
+/* The candidates (entries whose hash matches: almost always one) are
+ * copied under the index lock and confirmed by reading them after it is
+ * released, so that a slow read never holds up a writer.  A location stays
+ * readable after the lock is released: records are never rewritten in
+ * place, and a segment that compaction takes out of the table stays open
+ * while a reader holds a reference to it.  Should
+ * a key ever have more candidates than fit here, the lookup confirms them
+ * under the lock instead. */
+#define LOOKUP_CANDIDATES 4
+
+lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
+			  size_t key_len, struct record *rec, uint8_t **buf)
+{
+	struct seg_lookup lu = { db, { 0 }, NULL };
+	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
+	struct segment *seg[LOOKUP_CANDIDATES];
+	int expiring[LOOKUP_CANDIDATES];
+	uint64_t hash;
+	size_t n;
+	lk_status st = LK_OK;
+
+	hash = record_key_hash(ns, key, key_len);
+	rwlock_rdlock(&db->tab->lock);
+	n = index_candidates(db->tab->ix, (uint8_t)ns, hash, cand, expiring,
+			     LOOKUP_CANDIDATES);
+	if (n > LOOKUP_CANDIDATES)
+		st = index_get(db->tab->ix, (uint8_t)ns, hash, key, key_len,
+			       segtable_lookup_eq, &lu, &loc, NULL);
+	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
+		seg[i] = db->tab->segs[cand[i].seg];
+		segtable_pin(seg[i]);
+	}
+	rwlock_unlock(&db->tab->lock);
+	if (n == 0)
+		return LK_NOT_FOUND;
+	if (n <= LOOKUP_CANDIDATES) {
+		int equal = 0;
+
+		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
+			st = segtable_lookup_at(&lu, seg[i], &cand[i], key, key_len,
+					  &equal);
+		for (size_t i = 0; i < n; i++)
+			segtable_unpin(db, seg[i]);
+		if (st == LK_OK && !equal)
+			st = LK_NOT_FOUND;
+	}
+	if (st == LK_OK && handle_expired(db, &lu.rec))
+		st = LK_NOT_FOUND;
+	if (st != LK_OK) {
+		mem_free(lu.buf);
+		return st;
+	}
+	*rec = lu.rec;
+	*buf = lu.buf;
+	return LK_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Applying a committed record                                            */
 /* ---------------------------------------------------------------------- */

@@ -82,6 +82,13 @@ lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
 			     struct ix_loc *loc, const void *key,
 			     size_t key_len, int *equal);
 
+/* Looks up the live put of key in namespace ns (checked by the caller):
+ * LK_OK with *rec and its buffer *buf (caller frees), or LK_NOT_FOUND
+ * (absent, deleted or expired), LK_CORRUPT, LK_IO, LK_NOMEM.  Takes
+ * ix_lock itself (shared). */
+lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
+			  size_t key_len, struct record *rec, uint8_t **buf);
+
 /* Applies one committed put or delete to the index and the live-byte
  * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */
 lk_status segtable_apply(struct lk_db *db, const struct record *rec,

@@ -141,6 +141,8 @@ typedef enum lk_status {
 	LK_TOO_BIG = 11,   /* a key, value, batch or the index passed a limit */
 	LK_EXISTS = 12,    /* the thing to create is already there */
 	LK_VERSION = 13,   /* the data uses a format this library does not know */
+	LK_CONFLICT = 14,  /* a condition of the batch (lk_batch_require) did
+			      not hold; nothing of the batch was written */
 } lk_status;
 
 /* The name of a status ("checksum mismatch" is in lk_errmsg, not here).
@@ -391,15 +393,40 @@ LK_API lk_status lk_batch_put(lk_batch *batch, uint32_t ns, const void *key,
 			      size_t value_len, uint64_t expire_at_ms);
 LK_API lk_status lk_batch_del(lk_batch *batch, uint32_t ns, const void *key,
 			      size_t key_len);
+/* Conditions make a batch conditional: lk_commit() checks each against
+ * the state the batch's writes would follow, in the writer's turn, so
+ * that no other commit comes between the check and the writes ("create
+ * the node unless it exists" is one atomic step, with any number of
+ * threads).  If any does not hold, nothing of the batch is written and
+ * lk_commit() returns LK_CONFLICT, lk_errmsg() naming the condition (its
+ * number in the batch, from 1) and its key.  A deleted or expired key is
+ * absent.  A batch may hold conditions and no writes: a consistent check.
+ *   LK_IF_ABSENT   the key has no live value (value NULL, value_len 0)
+ *   LK_IF_PRESENT  the key has a live value (value NULL, value_len 0)
+ *   LK_IF_VALUE    its live value is exactly value[0..value_len)
+ * Statuses: LK_OK, LK_INVALID, LK_TOO_BIG (past LK_BATCH_CONDS_MAX or
+ * LK_BATCH_BYTES_MAX), LK_MISUSE, LK_NOMEM. */
+typedef enum lk_cond {
+	LK_IF_ABSENT = 1,
+	LK_IF_PRESENT = 2,
+	LK_IF_VALUE = 3,
+} lk_cond;
+LK_API lk_status lk_batch_require(lk_batch *batch, uint32_t ns,
+				  const void *key, size_t key_len, lk_cond cond,
+				  const void *value, size_t value_len);
 /* The number of operations in the batch. */
 LK_API size_t lk_batch_count(const lk_batch *batch);
+/* The number of conditions in the batch. */
+LK_API size_t lk_batch_conditions(const lk_batch *batch);
 /* Empties the batch for reuse. */
 LK_API void lk_batch_clear(lk_batch *batch);
 /* NULL is a no-op. */
 LK_API void lk_batch_free(lk_batch *batch);
 
-/* Applies every operation of the batch, all or nothing, and empties it.
- * Later operations on the same key win.  Returns the write statuses. */
+/* Applies every operation of the batch, all or nothing, and empties it
+ * (also of its conditions).  Later operations on the same key win.
+ * Returns the write statuses, or LK_CONFLICT (see lk_batch_require); a
+ * batch that failed keeps its operations and conditions. */
 LK_API lk_status lk_commit(lk_db *db, lk_batch *batch);
 
 /* Forces everything written so far to stable storage (any sync mode).

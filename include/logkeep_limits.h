@@ -35,6 +35,11 @@
 #define LK_BATCH_OPS_MAX 100000u
 #define LK_BATCH_BYTES_MAX (16u * 1024u * 1024u)
 
+/* Conditions of one batch (lk_batch_require).  The group's leader checks
+ * them in the writers' turn, each a lookup and a read while the batches
+ * queued behind wait: a thousand is a few milliseconds. */
+#define LK_BATCH_CONDS_MAX 1000u
+
 /* The leader of a group commit gathers queued batches up to this many
  * bytes into one write and one fdatasync.  1 MiB is enough to make the
  * sync cost negligible per batch without delaying the first committer. */

@@ -44,6 +44,7 @@ int cli_exit_for(lk_status st, enum cli_origin origin)
 	case LK_READONLY:
 	case LK_HALTED:
 	case LK_EXISTS:
+	case LK_CONFLICT: /* the tool sets no conditions */
 		return CLI_ERROR;
 	}
 	return CLI_ERROR; /* a status newer than this tool */
