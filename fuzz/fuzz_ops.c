@@ -7,7 +7,9 @@
  *
  *   byte 0        options: bit 0 sync none (else always), bit 2 small
  *                 segments (4 KiB) or 1 MiB, bit 3 sync interval
- *                 (CM_SYNC_INTERVAL_MS; over bit 0)
+ *                 (CM_SYNC_INTERVAL_MS; over bit 0), bit 4 conditional
+ *                 puts (op kind 2 is a put with LK_IF_ABSENT on its key,
+ *                 or LK_IF_PRESENT when its value seed byte is odd)
  *   bytes 1-2     the I/O call to cut the power at (little-endian; 0: no
  *                 cut, the run ends with a clean close)
  *   bytes 3-4     the I/O call to fail instead, and byte 5 how (bit 0:
@@ -44,7 +46,7 @@ static uint16_t u16(const uint8_t *p)
 /* Turns the op bytes into a script the model can follow; interval: the
  * run is under LK_SYNC_INTERVAL. */
 static void parse_ops(struct script *s, const uint8_t *p, size_t n,
-		      int interval)
+		      int interval, int conditional)
 {
 	s->n = 0;
 	for (size_t i = 0; i + 4 <= n && s->n < OPS_MAX - 16; i += 4) {
@@ -63,6 +65,9 @@ static void parse_ops(struct script *s, const uint8_t *p, size_t n,
 		switch (kind) {
 		case 0: case 1: case 2:
 			o.kind = OP_PUT;
+			if (kind == 2 && conditional)
+				o.kind = p[i + 3] & 1 ? OP_PUT_IF_PRESENT
+						      : OP_PUT_IF_ABSENT;
 			break;
 		case 3:
 			o.kind = OP_DEL;
@@ -138,7 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[14] % 3 == 0   ? FAULT_RANDOM
 	       : data[14] % 3 == 1 ? FAULT_KEEP_ALL
 				   : FAULT_DROP_ALL;
-	parse_ops(&s, data + 15, size - 15, cfg.sync == LK_SYNC_INTERVAL);
+	parse_ops(&s, data + 15, size - 15, cfg.sync == LK_SYNC_INTERVAL,
+		  (data[0] & 16) != 0);
 	cm_plan(&p, &s);
 
 	FUZZ_CHECK(fault_new(&fs, seed) == LK_OK);

@@ -147,6 +147,39 @@ static void build_deletes(struct script *s, uint64_t seed)
 	}
 }
 
+/* Puts that create a key only if it is absent or replace it only if it
+ * is there, among deletes and plain puts of 8 keys, so that conditions
+ * hold and fail in turn; a reopen in the middle, so that some are
+ * checked against the index recovery rebuilt. */
+static void build_conditional(struct script *s, uint64_t seed)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 48; i++) {
+		uint64_t r = mix(seed * 7 + (uint64_t)i);
+		uint8_t key = (uint8_t)(r % 8);
+		struct op o = put(0, key, 32, v += 2);
+
+		switch (r / 8 % 5) {
+		case 0:
+			add(s, del(0, key));
+			continue;
+		case 1:
+			break;
+		case 2:
+		case 3:
+			o.kind = OP_PUT_IF_ABSENT;
+			break;
+		default:
+			o.kind = OP_PUT_IF_PRESENT;
+			break;
+		}
+		add(s, o);
+		if (i == 24)
+			add(s, simple(OP_REOPEN));
+	}
+}
+
 static void build_ttl(struct script *s, uint64_t seed)
 {
 	for (uint32_t i = 0; i < 30; i++) {
@@ -338,6 +371,7 @@ static const struct workload workloads[] = {
 	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
 	{ "deletes", { LK_SYNC_ALWAYS, 1u << 20 }, build_deletes },
 	{ "ttl", { LK_SYNC_ALWAYS, 1u << 20 }, build_ttl },
+	{ "conditional", { LK_SYNC_ALWAYS, 1u << 20 }, build_conditional },
 	{ "large-values", { LK_SYNC_ALWAYS, 1u << 20 }, build_large_values },
 	{ "rotation", { LK_SYNC_ALWAYS, 4096 }, build_rotation },
 	{ "small-segments-none", { LK_SYNC_NONE, 4096 }, build_sync_none },

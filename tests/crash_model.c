@@ -59,10 +59,28 @@ void cm_plan(struct plan *p, const struct script *s)
 	}
 }
 
+static int is_put(const struct op *o)
+{
+	return o->kind == OP_PUT || o->kind == OP_PUT_IF_ABSENT ||
+	       o->kind == OP_PUT_IF_PRESENT;
+}
+
 static int visible(const struct op *o, uint64_t now_ms)
 {
-	return o && o->kind == OP_PUT &&
+	return o && is_put(o) &&
 	       (o->expire_at_ms == 0 || o->expire_at_ms > now_ms);
+}
+
+/* 1 if the condition of a conditional put holds in st (every other op
+ * has none), as the leader sees it at now_ms. */
+static int cond_holds(const struct state *st, const struct op *o,
+		      uint64_t now_ms)
+{
+	int live = visible(st->slot[o->ns][o->key], now_ms);
+
+	return o->kind == OP_PUT_IF_ABSENT    ? !live
+	       : o->kind == OP_PUT_IF_PRESENT ? live
+					      : 1;
 }
 
 /* The state after the first `commits` commits, as a reader at now_ms
@@ -82,6 +100,8 @@ static void model_state(struct state *st, const struct script *s,
 		}
 		if (o->kind == OP_BATCH)
 			o++;
+		if (!cond_holds(st, o, now_ms))
+			continue; /* LK_CONFLICT: nothing written */
 		for (size_t j = 0; j < n; j++)
 			st->slot[o[j].ns][o[j].key] = &o[j];
 	}
@@ -194,6 +214,28 @@ void cm_run(struct outcome *out, const struct script *s,
 			out->attempted++;
 			st = lk_ns_open(&nsid[1], db, "other");
 			break;
+		case OP_PUT_IF_ABSENT:
+		case OP_PUT_IF_PRESENT:
+			out->attempted++;
+			key_name(key, o->key);
+			st = lk_batch_new(&b);
+			if (st == LK_OK)
+				st = lk_batch_require(
+					b, nsid[o->ns], key, 4,
+					o->kind == OP_PUT_IF_ABSENT
+						? LK_IF_ABSENT
+						: LK_IF_PRESENT,
+					NULL, 0);
+			if (st == LK_OK)
+				st = add_to_batch(b, nsid, o, vbuf);
+			if (st == LK_OK)
+				st = lk_commit(db, b);
+			lk_batch_free(b);
+			if (st == LK_CONFLICT) { /* answered: no change */
+				out->conflict[out->attempted - 1] = 1;
+				st = LK_OK;
+			}
+			break;
 		case OP_SYNC:
 			st = lk_sync(db);
 			if (st == LK_OK)
@@ -266,7 +308,7 @@ static const struct op *writer_of(const struct script *s, uint8_t ns,
 	for (size_t i = 0; i < s->n; i++) {
 		const struct op *o = &s->ops[i];
 
-		if (o->kind != OP_PUT || o->ns != ns || o->key != key)
+		if (!is_put(o) || o->ns != ns || o->key != key)
 			continue;
 		if (cm_value(buf, o) == len && memcmp(buf, v, len) == 0)
 			return o;
@@ -376,6 +418,23 @@ enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 	if (st != LK_OK) {
 		snprintf(detail, cap, "%s", lk_errmsg());
 		return CM_READ_FAILED;
+	}
+	/* each acknowledged conditional put was decided as the model
+	 * decides it on the commits before it */
+	for (size_t c = 0; c < oc->attempted; c++) {
+		const struct op *o = &s->ops[p->commit_start[c]];
+
+		if ((o->kind != OP_PUT_IF_ABSENT &&
+		     o->kind != OP_PUT_IF_PRESENT) ||
+		    oc->ack_us[c] == 0)
+			continue;
+		model_state(&m, s, p, c, CLOCK_START_MS);
+		if (cond_holds(&m, o, CLOCK_START_MS) == !oc->conflict[c])
+			continue;
+		snprintf(detail, cap, "commit %zu, a conditional put, was "
+			 "answered %s; the model says otherwise", c,
+			 oc->conflict[c] ? "LK_CONFLICT" : "LK_OK");
+		return CM_NOT_PREFIX;
 	}
 	durable = timed_durable(cfg, oc);
 	for (size_t k = durable; k <= oc->attempted && !ok; k++) {

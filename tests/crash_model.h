@@ -50,6 +50,9 @@ enum op_kind {
 			succeeds) the script goes on; first_error keeps it */
 	OP_ADVANCE, /* the simulated clock moves value_seed microseconds
 		       on (fault_advance_us); changes no state */
+	OP_PUT_IF_ABSENT,  /* a put with LK_IF_ABSENT on its key (a commit,
+			      LK_CONFLICT writing nothing when it is there) */
+	OP_PUT_IF_PRESENT, /* a put with LK_IF_PRESENT on its key */
 };
 
 struct op {
@@ -93,6 +96,8 @@ struct outcome {
 	/* mono_us when commit i was acknowledged (LK_OK), 0 if it was not */
 	uint64_t ack_us[OPS_MAX + 1];
 	uint64_t failed_us; /* the first failure's mono_us, or the end's */
+	/* 1 when commit i (a conditional put) returned LK_CONFLICT */
+	uint8_t conflict[OPS_MAX + 1];
 };
 
 enum cm_verdict {
