@@ -649,7 +649,7 @@ static lk_status rotate(struct lk_db *db)
 		segtable_set_active(db, s);
 	segtable_unlock(db);
 	if (st != LK_OK)
-		db->commit->next_seg = s; /* the sealed one needs its successor kept */
+		db->commit->next_seg = s; /* the sealed one needs it kept */
 	else if (!old)
 		mark_held(db); /* the first segment is durable (seg_create) */
 	return st;
@@ -860,7 +860,8 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	LK_ASSERT(n <= bound);
 	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
-	st = io->pwrite(io->ctx, s->file, db->commit->group_buf, n, s->data_end);
+	st = io->pwrite(io->ctx, s->file, db->commit->group_buf, n,
+			s->data_end);
 	if (st == LK_NOSPACE && dels_only &&
 	    commit_reserve_draw_held(db, n) > 0) /* the same bytes again */
 		st = io->pwrite(io->ctx, s->file, db->commit->group_buf, n,

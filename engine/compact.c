@@ -191,9 +191,12 @@ static size_t sealed_segments(struct lk_db *db, struct segment **v)
 
 	size_t n = 0;
 
-	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
-		if (segtable_at(db, i) && !segtable_at(db, i)->installing)
-			v[n++] = segtable_at(db, i);
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
+		struct segment *s = segtable_at(db, i);
+
+		if (s && !s->installing)
+			v[n++] = s;
+	}
 	qsort(v, n, sizeof *v, by_seq);
 	return n ? n - 1 : 0;
 }
@@ -394,8 +397,8 @@ static int key_lives(struct lk_db *db, const struct record *r, uint64_t hash,
 	struct ix_loc loc;
 
 	segtable_rdlock(db);
-	*st = index_get(segtable_index(db), r->ns, hash, r->key, r->key_len, segtable_key_eq, db,
-			&loc, NULL);
+	*st = index_get(segtable_index(db), r->ns, hash, r->key, r->key_len,
+			segtable_key_eq, db, &loc, NULL);
 	segtable_unlock(db);
 	if (*st == LK_NOT_FOUND) {
 		*st = LK_OK;

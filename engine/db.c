@@ -56,7 +56,8 @@ static void db_free(struct lk_db *db)
 	compact_stop(db);
 	commit_free(db); /* also an open that failed after commit_init */
 	compact_free(db);
-	snapshot_free(db);	segtable_free(db);
+	snapshot_free(db);
+	segtable_free(db);
 	compressor_free(db->cmp);
 	ns_free(db);
 	if (db->lock)
@@ -309,7 +310,8 @@ static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
 
 	if (st == LK_OK)
 		st = commit_check_key(ns, key, key_len);
-	return st != LK_OK ? st : segtable_lookup(db, ns, key, key_len, rec, buf);
+	return st != LK_OK ? st
+			   : segtable_lookup(db, ns, key, key_len, rec, buf);
 }
 
 /* Turns a decoded put into a caller-owned value.  Takes ownership of buf:
@@ -507,6 +509,7 @@ lk_status lk_scrub(lk_db *db, lk_problem_fn fn, void *arg)
 lk_status lk_stats_get(lk_stats *out, lk_db *db)
 {
 	lk_stats all = LK_STATS_INIT, *stats = &all;
+	const struct index *ix;
 	lk_status st = handle_check(db);
 	size_t size;
 
@@ -530,9 +533,10 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 		stats->dead_bytes += s->data_end - SEG_HEADER_BYTES - s->live_bytes;
 	}
 	/* the namespace catalog's entries are the engine's, not the user's */
-	stats->live_keys = index_keys(segtable_index(db)) - index_count(segtable_index(db), 0);
-	stats->index_bytes = index_bytes(segtable_index(db));
-	stats->index_slots = index_slots(segtable_index(db));
+	ix = segtable_index(db);
+	stats->live_keys = index_keys(ix) - index_count(ix, 0);
+	stats->index_bytes = index_bytes(ix);
+	stats->index_slots = index_slots(ix);
 	segtable_unlock(db);
 	commit_log_unlock(db);
 	stats->seq_last = segtable_seq_last(db);

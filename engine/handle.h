@@ -27,17 +27,20 @@
  *   compact_mu one compaction at a time (compactor); held across all its
  *              steps, it takes log_mu (lk_compact seals the active
  *              segment) and ix_lock briefly, never write_mu.
- *   ns_mu      the table of namespace names (namespaces); lk_ns_open holds it while it
- *              commits a new name, so it comes before write_mu.
- *   write_mu   the queue of committers (committer); the head of the queue is the
- *              leader and the only thread that appends to the log.
+ *   ns_mu      the table of namespace names (namespaces); lk_ns_open
+ *              holds it while it commits a new name, so it comes before
+ *              write_mu.
+ *   write_mu   the queue of committers (committer); the head of the
+ *              queue is the leader and the only thread that appends to
+ *              the log.
  *   log_mu     the active segment's write state (data_end, file_size,
  *              synced_end) between the leader and the interval syncer
  *              (committer; commit_log_lock() for the modules above).
  *   ix_lock    rwlock: the index, the segment table and each segment's
- *              live_bytes (segtable; segtable_rdlock() and _wrlock()).  Readers hold it shared while they look up and
- *              read a record; the leader holds it exclusively while it
- *              applies a synced group, and while it adds a segment.
+ *              live_bytes (segtable; segtable_rdlock() and _wrlock()).
+ *              Readers hold it shared while they look up and read a
+ *              record; the leader holds it exclusively while it applies
+ *              a synced group, and while it adds a segment.
  *   compact_cv_mu  the compactor's stop flag, taken alone (compactor).
  * The leader never holds ix_lock while it writes or syncs, so readers
  * wait at most for the in-memory part of a commit.

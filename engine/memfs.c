@@ -753,7 +753,8 @@ static lk_status memfs_pwrite(void *ctx, lk_io_file *file, const void *buf,
 		rc = err_set(LK_IO, "pwrite %s: opened read-only", file->name);
 	else if (n == 0)
 		rc = LK_OK; /* as POSIX: a write of nothing extends nothing */
-	else if ((rc = memfs_room(fs, "pwrite", file->name, file->inode, end)) != LK_OK)
+	else if ((rc = memfs_room(fs, "pwrite", file->name, file->inode,
+				  end)) != LK_OK)
 		; /* LK_NOSPACE */
 	else if (memfs_inode_write(fs, file->inode, buf, n, offset) != LK_OK)
 		rc = err_set(LK_NOMEM, "pwrite %s: out of memory for %zu "

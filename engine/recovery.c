@@ -1212,15 +1212,17 @@ lk_status recovery_open(struct lk_db *db)
 		start.seg = 0;
 	}
 	for (uint32_t i = first; i <= n; i++) {
+		struct segment *s = segtable_at(db, i);
 		int resume = i == start.seg;
 		uint64_t from = resume ? start.offset : SEG_HEADER_BYTES;
-		int next_empty = i + 1 == n && holds_no_data(&sc, segtable_at(db, (uint32_t)n));
+		int next_empty = i + 1 == n &&
+				 holds_no_data(&sc, segtable_at(db, (uint32_t)n));
 
-		st = scan_segment(&sc, segtable_at(db, i), i == n, next_empty, from,
+		st = scan_segment(&sc, s, i == n, next_empty, from,
 				  resume && start.sealed);
 		if (st != LK_OK)
 			goto out;
-		behind += segtable_at(db, i)->data_end - from;
+		behind += s->data_end - from;
 		if (sc.rotation_cut)
 			break;
 	}
@@ -1253,16 +1255,19 @@ lk_status recovery_open(struct lk_db *db)
 			 ": %" PRIu64 " log bytes replayed after it", behind);
 	}
 	if (n > 0) {
-		memcpy(db->db_id, segtable_at(db, 1)->hdr.db_id, SEG_DB_ID_BYTES);
-		segtable_set_active(db, segtable_at(db, (uint32_t)n));
+		struct segment *newest = segtable_at(db, (uint32_t)n);
+
+		memcpy(db->db_id, segtable_at(db, 1)->hdr.db_id,
+		       SEG_DB_ID_BYTES);
+		segtable_set_active(db, newest);
 		/* The next write's seq must not fall below the active
 		 * segment's base, which a header may put past the last record
 		 * (an empty newest segment, or one from a damaged header): the
 		 * numbering skips ahead instead. */
 		segtable_set_seq_last(db, sc.last_seq);
-		if (segtable_active(db)->hdr.record_seq_base > sc.last_seq + 1)
+		if (newest->hdr.record_seq_base > sc.last_seq + 1)
 			segtable_set_seq_last(db,
-				     segtable_active(db)->hdr.record_seq_base - 1);
+					      newest->hdr.record_seq_base - 1);
 	} else {
 		new_db_id(db);
 	}

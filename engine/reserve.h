@@ -7,8 +7,8 @@
  * Once the log alone fills the device, a delete needs room for its
  * tombstone and a compaction room for its new segment: without a reserve
  * nothing could ever free space again.  So the LOCK file of a writable
- * handle is grown to reserve_bytes (lk_options) of real blocks (zeroes written and
- * synced, not a sparse truncate) at open and again after space was
+ * handle is grown to reserve_bytes (lk_options) of real blocks (zeroes
+ * written and synced, not a sparse truncate) at open and again after space was
  * freed by a compaction.  When a write that frees space fails with
  * LK_NOSPACE, its caller shrinks the reserve and tries that step once
  * more: a batch of deletes only (or the rotation it needs, or the seal

@@ -228,8 +228,8 @@ lk_status segtable_lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
 {
 	struct seg_lookup *lu = ctx;
 
-	return segtable_lookup_at(lu, lu->db->tab->segs[loc->seg], loc, key, key_len,
-			    equal);
+	return segtable_lookup_at(lu, lu->db->tab->segs[loc->seg], loc, key,
+				  key_len, equal);
 }
 
 lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
@@ -281,8 +281,8 @@ lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
 		int equal = 0;
 
 		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
-			st = segtable_lookup_at(&lu, seg[i], &cand[i], key, key_len,
-					  &equal);
+			st = segtable_lookup_at(&lu, seg[i], &cand[i], key,
+						key_len, &equal);
 		for (size_t i = 0; i < n; i++)
 			segtable_unpin(db, seg[i]);
 		if (st == LK_OK && !equal)

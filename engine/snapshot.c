@@ -492,7 +492,7 @@ struct loader {
 	uint64_t *sums;            /* the import's seg_bytes, seg_large */
 	struct index *ix;
 	struct ix_import im;
-	int adopted;               /* segtable_index(db) and the segments took it */
+	int adopted;               /* the table's index and segments took it */
 	uint64_t created_ms;
 	char why[LK_NOTE_BYTES];
 };
@@ -660,8 +660,8 @@ static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
 	for (size_t i = 0; i < db->snap->catalog_n; i++) {
 		struct record rec;
 		uint8_t *buf = NULL;
-		int ok = segtable_read(db, db->snap->catalog_locs[i], &rec, &buf) ==
-				 LK_OK &&
+		int ok = segtable_read(db, db->snap->catalog_locs[i], &rec,
+				       &buf) == LK_OK &&
 			 rec.type == REC_PUT && record_catalog_valid(&rec) &&
 			 !catalog[rec.value[0]];
 
@@ -807,7 +807,8 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		ld->ix = segtable_swap_index(db, ld->ix); /* the empty one */
 		ld->adopted = 1;
 	}
-	memcpy(db->snap->catalog_locs, ld->im.ns0, ld->im.ns0_n * sizeof ld->im.ns0[0]);
+	memcpy(db->snap->catalog_locs, ld->im.ns0,
+	       ld->im.ns0_n * sizeof ld->im.ns0[0]);
 	db->snap->catalog_n = ld->im.ns0_n;
 	db->snap->catalog_known = 1;
 	memset(start, 0, sizeof *start);
@@ -902,8 +903,10 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			/* the next write knows this state from here */
 			atomic_store(&db->snap->serial, l.serials[i]);
 			atomic_store(&db->snap->created_ms, ld.created_ms);
-			db->snap->seg_seq = segtable_at(db, start->seg)->hdr.seq;
-			db->snap->seg_gen = segtable_at(db, start->seg)->hdr.generation;
+			const struct segment *at = segtable_at(db, start->seg);
+
+			db->snap->seg_seq = at->hdr.seq;
+			db->snap->seg_gen = at->hdr.generation;
 			db->snap->pos = start->offset;
 			db->snap->compactions = 0;
 			snprintf(rep->snapshot_note, sizeof rep->snapshot_note,

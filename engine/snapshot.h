@@ -76,8 +76,8 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
 
 /* Open, after the chain of segments is in the table's slots 1..nsegs in
  * log order (its index empty): loads the newest snapshot that matches
- * the log into the index and the segments' counters, and fills *start.  Returns LK_OK
- * with *used 1, or *used 0 when none is usable (the report's
+ * the log into the index and the segments' counters, and fills *start.
+ * Returns LK_OK with *used 1, or *used 0 when none is usable (the report's
  * snapshot_note says why; nothing was changed); or LK_NOMEM. */
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			struct snap_start *start, int *used);
