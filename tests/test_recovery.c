@@ -120,6 +120,14 @@ static uint64_t end_of(const struct rec_list *l, size_t i)
 	return l->v[i].offset + l->v[i].size;
 }
 
+static int all_zero(const uint8_t *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
 /* ---------------------------------------------------------------------- */
 
 static void truncated_tail_is_cut_and_reported_at_every_offset(void **state)
@@ -147,8 +155,17 @@ static void truncated_tail_is_cut_and_reported_at_every_offset(void **state)
 		file_write(mem, DIR, SEG1, orig.p, (size_t)c);
 		CHECK_OK(open_db(&db, 0));
 		CHECK_OK(lk_recovery(&rep, db));
-		CHECK(rep.bytes_cut == c - kept_end);
-		if (c > kept_end) {
+		if (all_zero((uint8_t *)orig.p + kept_end, c - kept_end)) {
+			/* A checksum is seeded by the random database id: one in
+			 * 256 begins with a zero byte, and a cut inside those
+			 * zeroes leaves a tail that is free space, not damage
+			 * (torn_tail_of_zero_bytes_is_free_space). */
+			CHECK(rep.bytes_cut == 0);
+			CHECK(rep.zero_tail_bytes == c - kept_end);
+		} else {
+			CHECK(rep.bytes_cut == c - kept_end);
+		}
+		if (rep.bytes_cut) {
 			CHECK(rep.cut_segment_seq == 1);
 			CHECK(rep.cut_offset == kept_end);
 			CHECK(strstr(rep.tail_note, "cut") != NULL);
@@ -165,6 +182,54 @@ static void truncated_tail_is_cut_and_reported_at_every_offset(void **state)
 		CHECK(has_key(db, KEYS - 1) == (c >= end_of(&l, commit)));
 		CHECK_OK(lk_close(db));
 	}
+	free(orig.p);
+}
+
+/* Regression (CI, ASan run under load): a power cut that leaves only the
+ * first bytes of a record whose checksum begins with zero bytes.  The tail
+ * is indistinguishable from prefill and is treated as such: nothing is
+ * cut, the committed keys stay, and the next write goes there.  The test
+ * above expected a cut and failed once in a few hundred runs; here the
+ * database id is drawn until such a checksum turns up. */
+static void torn_tail_of_zero_bytes_is_free_space(void **state)
+{
+	struct rec_list l;
+	struct blob orig = { NULL, 0 };
+	lk_recovery_report rep = LK_REPORT_INIT;
+	lk_db *db;
+	size_t put = 0;
+	int tries;
+
+	(void)state;
+	for (tries = 0; tries < 8192; tries++) {
+		lk_io_memory_free(mem);
+		CHECK_OK(lk_io_memory_new(&mem));
+		make_db(KEYS, 0);
+		list_records(&l, mem, DIR, SEG1);
+		put = last_of(&l, REC_PUT);
+		orig = file_read(mem, DIR, SEG1);
+		if (((uint8_t *)orig.p)[l.v[put].offset] == 0)
+			break;
+		free(orig.p);
+		orig.p = NULL;
+	}
+	CHECK(orig.p != NULL); /* (255/256)^8192: about 1e-14 */
+
+	file_write(mem, DIR, SEG1, orig.p, (size_t)l.v[put].offset + 1);
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.bytes_cut == 0);
+	CHECK(rep.zero_tail_bytes == 1);
+	for (int k = 0; k < KEYS - 1; k++)
+		CHECK(has_key(db, k));
+	CHECK(!has_key(db, KEYS - 1));
+	put_range(db, KEYS - 1, KEYS); /* written over the zero */
+	CHECK_OK(lk_close(db));
+	CHECK_OK(open_db(&db, 0));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.bytes_cut == 0);
+	CHECK(has_key(db, KEYS - 1));
+	CHECK_OK(lk_close(db));
 	free(orig.p);
 }
 
@@ -1730,6 +1795,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(truncated_tail_is_cut_and_reported_at_every_offset),
 		T(zero_tail_is_free_space_not_damage),
+		T(torn_tail_of_zero_bytes_is_free_space),
 		T(garbage_tail_is_cut_and_reported),
 		T(torn_write_over_zero_prefill_is_cut),
 		T(bit_flip_before_the_tail_fails_open_naming_segment_and_offset),
