@@ -68,6 +68,7 @@ struct batch_cond {
 	uint8_t kind, ns;
 	uint32_t key_len, value_len;
 	size_t key_at, value_at;
+	uint64_t seq; /* LK_IF_SEQ */
 };
 
 struct lk_batch {
@@ -275,9 +276,9 @@ lk_status lk_batch_del(lk_batch *b, uint32_t ns, const void *key,
 			   : batch_add(b, REC_DEL, ns, key, key_len, NULL, 0, 0);
 }
 
-lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
-			   size_t key_len, lk_cond cond, const void *value,
-			   size_t value_len)
+static lk_status cond_add(lk_batch *b, uint32_t ns, const void *key,
+			  size_t key_len, lk_cond cond, const void *value,
+			  size_t value_len, uint64_t seq)
 {
 	lk_status st = commit_check_key(ns, key, key_len);
 	struct batch_cond *c;
@@ -286,11 +287,6 @@ lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
 		return st;
 	if (!b || b->magic != BATCH_MAGIC)
 		return err_set(LK_MISUSE, "not a batch (freed?)");
-	if (cond != LK_IF_ABSENT && cond != LK_IF_PRESENT && cond != LK_IF_VALUE)
-		return err_set(LK_INVALID, "unknown condition %d", (int)cond);
-	if (cond != LK_IF_VALUE && value_len)
-		return err_set(LK_INVALID, "a value given to a condition that "
-					   "takes none");
 	st = check_value(value, value_len);
 	if (st != LK_OK)
 		return st;
@@ -316,6 +312,7 @@ lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
 	c->ns = (uint8_t)ns;
 	c->key_len = (uint32_t)key_len;
 	c->value_len = (uint32_t)value_len;
+	c->seq = seq;
 	c->key_at = b->len;
 	memcpy(b->arena + b->len, key, key_len);
 	b->len += key_len;
@@ -324,6 +321,30 @@ lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
 		memcpy(b->arena + b->len, value, value_len);
 	b->len += value_len;
 	return LK_OK;
+}
+
+lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
+			   size_t key_len, lk_cond cond, const void *value,
+			   size_t value_len)
+{
+	if (cond == LK_IF_SEQ)
+		return err_set(LK_INVALID, "LK_IF_SEQ takes a sequence number: "
+					   "use lk_batch_require_seq");
+	if (cond != LK_IF_ABSENT && cond != LK_IF_PRESENT && cond != LK_IF_VALUE)
+		return err_set(LK_INVALID, "unknown condition %d", (int)cond);
+	if (cond != LK_IF_VALUE && value_len)
+		return err_set(LK_INVALID, "a value given to a condition that "
+					   "takes none");
+	return cond_add(b, ns, key, key_len, cond, value, value_len, 0);
+}
+
+lk_status lk_batch_require_seq(lk_batch *b, uint32_t ns, const void *key,
+			       size_t key_len, uint64_t seq)
+{
+	if (seq == 0)
+		return err_set(LK_INVALID, "sequence number 0 names no record: "
+					   "use LK_IF_ABSENT");
+	return cond_add(b, ns, key, key_len, LK_IF_SEQ, NULL, 0, seq);
 }
 
 size_t lk_batch_conditions(const lk_batch *b)
@@ -336,13 +357,15 @@ size_t lk_batch_conditions(const lk_batch *b)
 /* ---------------------------------------------------------------------- */
 
 /* What the key of c holds where the group's leader checks it: *live 1 with
- * its value (raw, in *v or *buf to free) or 0.  The batches of the group
- * before member `upto` come first, newest first, as if already applied;
- * then the index, which holds every earlier group. */
+ * its value (raw, in *v or *buf to free) and sequence number, or 0.  The
+ * batches of the group before member `upto` come first, as if already
+ * applied (their writes have no sequence number yet: *seq 0); then the
+ * index, which holds every earlier group. */
 static lk_status cond_state(struct lk_db *db, struct writer *first,
 			    struct writer *upto, const lk_batch *cb,
 			    const struct batch_cond *c, int *live,
-			    const uint8_t **v, size_t *v_len, uint8_t **buf)
+			    const uint8_t **v, size_t *v_len, uint64_t *seq,
+			    uint8_t **buf)
 {
 	const uint8_t *key = cb->arena + c->key_at;
 	uint64_t now = db->io->now_ms(db->io->ctx);
@@ -352,6 +375,7 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 	int found = 0;
 
 	*live = 0;
+	*seq = 0;
 	*buf = NULL;
 	for (struct writer *w = first; w != upto; w = w->next) {
 		const lk_batch *b = w->batch;
@@ -377,6 +401,7 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 	if (st != LK_OK)
 		return st;
 	*live = 1;
+	*seq = rec.seq;
 	if (rec.flags & REC_F_ZSTD) {
 		st = compressor_unpack(db->cmp, rec.value, rec.value_len, buf,
 				       v_len);
@@ -418,14 +443,16 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 			const uint8_t *v = NULL;
 			uint8_t *buf;
 			size_t v_len = 0;
+			uint64_t seq;
 			int live, ok;
 			lk_status st = cond_state(db, first, w, b, c, &live, &v,
-						  &v_len, &buf);
+						  &v_len, &seq, &buf);
 
 			if (st != LK_OK)
 				return st;
 			ok = c->kind == LK_IF_ABSENT    ? !live
 			     : c->kind == LK_IF_PRESENT ? live
+			     : c->kind == LK_IF_SEQ     ? live && seq == c->seq
 			     : live && v_len == c->value_len &&
 				       memcmp(v, b->arena + c->value_at,
 					      v_len) == 0;
@@ -441,8 +468,9 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 				 (const char *)b->arena + c->key_at, c->ns,
 				 c->kind == LK_IF_ABSENT    ? "absent"
 				 : c->kind == LK_IF_PRESENT ? "present"
-							    : "holding the "
-							      "value given");
+				 : c->kind == LK_IF_SEQ
+					 ? "at the sequence number given"
+					 : "holding the value given");
 		}
 	}
 	return LK_OK;

@@ -342,8 +342,9 @@ static lk_status take_value(struct lk_db *db, const struct record *rec,
 	return st;
 }
 
-lk_status lk_get(void **value, size_t *value_len, lk_db *db, uint32_t ns,
-		 const void *key, size_t key_len)
+lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
+		    uint64_t *expire_at_ms, lk_db *db, uint32_t ns,
+		    const void *key, size_t key_len)
 {
 	struct record rec;
 	uint8_t *buf;
@@ -353,9 +354,17 @@ lk_status lk_get(void **value, size_t *value_len, lk_db *db, uint32_t ns,
 		*value = NULL;
 	if (value_len)
 		*value_len = 0;
+	if (seq)
+		*seq = 0;
+	if (expire_at_ms)
+		*expire_at_ms = 0;
 	st = lookup(db, ns, key, key_len, &rec, &buf);
 	if (st != LK_OK)
 		return st;
+	if (seq)
+		*seq = rec.seq;
+	if (expire_at_ms)
+		*expire_at_ms = rec.expire_at_ms;
 	if (!value) {
 		mem_free(buf);
 		return LK_OK;
@@ -368,6 +377,12 @@ lk_status lk_get(void **value, size_t *value_len, lk_db *db, uint32_t ns,
 			*value_len = len;
 	}
 	return st;
+}
+
+lk_status lk_get(void **value, size_t *value_len, lk_db *db, uint32_t ns,
+		 const void *key, size_t key_len)
+{
+	return lk_get_ex(value, value_len, NULL, NULL, db, ns, key, key_len);
 }
 
 lk_status lk_exists(lk_db *db, uint32_t ns, const void *key, size_t key_len)

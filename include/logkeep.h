@@ -327,6 +327,14 @@ LK_API lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns);
 LK_API lk_status lk_get(void **value, size_t *value_len, lk_db *db,
 			uint32_t ns, const void *key, size_t key_len);
 
+/* lk_get that also tells the record's sequence number (unique and
+ * increasing over the whole database, kept by compaction: the token for
+ * lk_batch_require_seq) and its expiry (0: none).  Any output may be
+ * NULL.  Statuses as lk_get; on any but LK_OK the outputs are zeroed. */
+LK_API lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
+			   uint64_t *expire_at_ms, lk_db *db, uint32_t ns,
+			   const void *key, size_t key_len);
+
 /* lk_get without the value. */
 LK_API lk_status lk_exists(lk_db *db, uint32_t ns, const void *key,
 			   size_t key_len);
@@ -404,16 +412,29 @@ LK_API lk_status lk_batch_del(lk_batch *batch, uint32_t ns, const void *key,
  *   LK_IF_ABSENT   the key has no live value (value NULL, value_len 0)
  *   LK_IF_PRESENT  the key has a live value (value NULL, value_len 0)
  *   LK_IF_VALUE    its live value is exactly value[0..value_len)
+ *   LK_IF_SEQ      its live record has the sequence number given to
+ *                  lk_batch_require_seq (not to lk_batch_require)
  * Statuses: LK_OK, LK_INVALID, LK_TOO_BIG (past LK_BATCH_CONDS_MAX or
  * LK_BATCH_BYTES_MAX), LK_MISUSE, LK_NOMEM. */
 typedef enum lk_cond {
 	LK_IF_ABSENT = 1,
 	LK_IF_PRESENT = 2,
 	LK_IF_VALUE = 3,
+	LK_IF_SEQ = 4,
 } lk_cond;
 LK_API lk_status lk_batch_require(lk_batch *batch, uint32_t ns,
 				  const void *key, size_t key_len, lk_cond cond,
 				  const void *value, size_t value_len);
+/* The optimistic read-modify-write: read with lk_get_ex, which gives the
+ * record's sequence number, build the new value, and commit it with this
+ * condition: the batch fails with LK_CONFLICT if any commit replaced,
+ * deleted or let expire the key in between.  seq 0 is LK_INVALID (use
+ * LK_IF_ABSENT).  A write to the key by an earlier batch of the same
+ * commit group has no sequence number yet that a caller could know, so
+ * the condition fails against it.  Statuses as lk_batch_require. */
+LK_API lk_status lk_batch_require_seq(lk_batch *batch, uint32_t ns,
+				      const void *key, size_t key_len,
+				      uint64_t seq);
 /* The number of operations in the batch. */
 LK_API size_t lk_batch_count(const lk_batch *batch);
 /* The number of conditions in the batch. */

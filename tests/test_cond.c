@@ -224,6 +224,144 @@ static void bad_conditions_are_refused(void **state)
 	lk_batch_free(b);
 }
 
+/* lk_get_ex's sequence number is the token of an optimistic update. */
+static lk_status put_if_seq(const char *key, uint64_t seq, const char *value)
+{
+	lk_batch *b;
+	lk_status st;
+
+	CHECK_OK(lk_batch_new(&b));
+	CHECK_OK(lk_batch_require_seq(b, LK_NS_DEFAULT, key, strlen(key), seq));
+	CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, key, strlen(key), value,
+			      strlen(value), 0));
+	st = lk_commit(db, b);
+	lk_batch_free(b);
+	return st;
+}
+
+static uint64_t seq_of(const char *key)
+{
+	uint64_t seq, exp;
+
+	CHECK_OK(lk_get_ex(NULL, NULL, &seq, &exp, db, LK_NS_DEFAULT, key,
+			   strlen(key)));
+	CHECK(seq > 0 && exp == 0);
+	return seq;
+}
+
+static void sequence_number_condition(void **state)
+{
+	uint64_t s1, s2, seq = 7, exp = 7;
+	void *v;
+	size_t len;
+	lk_batch *b;
+
+	(void)state;
+	CHECK_ST(LK_NOT_FOUND, lk_get_ex(&v, &len, &seq, &exp, db,
+					 LK_NS_DEFAULT, "n", 1));
+	CHECK(v == NULL && len == 0 && seq == 0 && exp == 0);
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "n", 1, "v1", 2, 0));
+	CHECK_OK(lk_get_ex(&v, &len, &s1, NULL, db, LK_NS_DEFAULT, "n", 1));
+	CHECK(len == 2 && memcmp(v, "v1", 2) == 0);
+	lk_free(v);
+
+	/* unchanged since the read: the update goes in */
+	CHECK_OK(put_if_seq("n", s1, "v2"));
+	s2 = seq_of("n");
+	CHECK(s2 > s1);
+	/* a stale token, even for the same value written again */
+	CHECK_ST(LK_CONFLICT, put_if_seq("n", s1, "v3"));
+	CHECK(strstr(lk_errmsg(), "sequence number") != NULL);
+	check_value("n", "v2");
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "n", 1, "v2", 2, 0));
+	CHECK_ST(LK_CONFLICT, put_if_seq("n", s2, "v3"));
+	/* deleted, then recreated: a new record, a new number */
+	s2 = seq_of("n");
+	CHECK_OK(lk_del(db, LK_NS_DEFAULT, "n", 1));
+	CHECK_ST(LK_CONFLICT, put_if_seq("n", s2, "v3"));
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "n", 1, "v2", 2, 0));
+	CHECK_ST(LK_CONFLICT, put_if_seq("n", s2, "v3"));
+	/* the number survives compaction and a reopen */
+	s2 = seq_of("n");
+	for (int i = 0; i < 50; i++)
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "other", 5, "x", 1, 0));
+	CHECK_OK(lk_compact(db));
+	CHECK(seq_of("n") == s2);
+	CHECK_OK(lk_close(db));
+	{
+		lk_options o = test_options(&slow);
+
+		CHECK_OK(lk_open(&db, DIR, &o));
+	}
+	CHECK(seq_of("n") == s2);
+	CHECK_OK(put_if_seq("n", s2, "v4"));
+	check_value("n", "v4");
+
+	/* a write earlier in the same batch has no number yet */
+	CHECK_OK(lk_batch_new(&b));
+	CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, "m", 1, "a", 1, 0));
+	CHECK_OK(lk_commit(db, b));
+	CHECK_OK(lk_batch_require_seq(b, LK_NS_DEFAULT, "m", 1, seq_of("m")));
+	CHECK_OK(lk_commit(db, b));
+	CHECK_ST(LK_INVALID, lk_batch_require_seq(b, LK_NS_DEFAULT, "m", 1, 0));
+	CHECK_ST(LK_INVALID, lk_batch_require(b, LK_NS_DEFAULT, "m", 1,
+					      LK_IF_SEQ, NULL, 0));
+	lk_batch_free(b);
+}
+
+/* 8 threads each add 1 to one counter 200 times by read, condition on
+ * the sequence number, write; a conflict retries.  No increment is lost
+ * or doubled: the counter ends at 8 x 200. */
+#define INCREMENTS 200
+
+static void *increment(void *arg)
+{
+	int *conflicts = arg;
+
+	for (int i = 0; i < INCREMENTS; i++) {
+		for (;;) {
+			char buf[24];
+			void *v;
+			size_t len;
+			uint64_t seq;
+			lk_status st;
+
+			CHECK_OK(lk_get_ex(&v, &len, &seq, NULL, db,
+					   LK_NS_DEFAULT, "ctr", 3));
+			snprintf(buf, sizeof buf, "%ld",
+				 strtol(v, NULL, 10) + 1);
+			lk_free(v);
+			st = put_if_seq("ctr", seq, buf);
+			if (st == LK_OK)
+				break;
+			CHECK_ST(LK_CONFLICT, st);
+			(*conflicts)++;
+		}
+	}
+	return NULL;
+}
+
+static void optimistic_increments_lose_nothing(void **state)
+{
+	pthread_t t[THREADS];
+	int conflicts[THREADS] = { 0 }, total = 0;
+	char want[24];
+
+	(void)state;
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "ctr", 3, "0", 1, 0));
+	for (int i = 0; i < THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, increment, &conflicts[i]) ==
+		      0);
+	for (int i = 0; i < THREADS; i++) {
+		CHECK(pthread_join(t[i], NULL) == 0);
+		total += conflicts[i];
+	}
+	snprintf(want, sizeof want, "%d", THREADS * INCREMENTS);
+	check_value("ctr", want);
+	print_message("%d increments by %d threads: %d conflicts retried\n",
+		      THREADS * INCREMENTS, THREADS, total);
+}
+
 /* 8 threads create the same 1,000 ids at once: each id exactly once,
  * every other attempt LK_CONFLICT, and the value is its creator's. */
 struct racer {
@@ -310,6 +448,8 @@ int main(void)
 		T(value_condition_on_a_compressed_value),
 		T(bad_conditions_are_refused),
 		T(racing_creators_create_each_id_once),
+		T(sequence_number_condition),
+		T(optimistic_increments_lose_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
