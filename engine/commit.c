@@ -79,6 +79,7 @@ struct lk_batch {
 	size_t len, arena_cap;
 	struct batch_cond *conds;
 	size_t nconds, conds_cap;
+	uint32_t flags; /* LK_BATCH_* */
 };
 
 /* The committers' state (db->commit): the queue whose head is the
@@ -102,9 +103,13 @@ struct committer {
 				     are refused (under log_mu) */
 	int marked;               /* the LOCK file's mark is known written
 				     (lockmark.h; under log_mu) */
+	int durable_pending;      /* a group not marked no-sync was written
+				     since the last sync: the interval
+				     syncer has work (under log_mu) */
 	lk_io_thread *syncer;     /* the interval syncer, or NULL */
 	lk_io_wait *syncer_wait;  /* its sleep; stopped at close */
 	int closing;              /* under log_mu */
+	_Atomic uint8_t nosync[LK_NS_COUNT_MAX + 1]; /* lk_ns_set_nosync */
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
 };
@@ -117,6 +122,7 @@ struct writer {
 	struct writer *next;
 	size_t bytes; /* upper bound of the encoded size */
 	int dels_only; /* every operation a delete: may use the reserve */
+	int nosync;    /* LK_BATCH_NOSYNC, or all its namespaces no-sync */
 	int failed;    /* a condition did not hold: nothing of it is written */
 	char why[LK_ERRMSG_BYTES]; /* which, for the committer's lk_errmsg */
 };
@@ -160,6 +166,23 @@ void lk_batch_clear(lk_batch *b)
 	b->n = 0;
 	b->len = 0;
 	b->nconds = 0;
+	b->flags = 0;
+}
+
+void commit_set_nosync(struct lk_db *db, uint8_t ns, int nosync)
+{
+	atomic_store(&db->commit->nosync[ns], nosync ? 1 : 0);
+}
+
+lk_status lk_batch_set_flags(lk_batch *b, uint32_t flags)
+{
+	if (!b || b->magic != BATCH_MAGIC)
+		return err_set(LK_MISUSE, "not a batch (freed?)");
+	if (flags & ~LK_BATCH_NOSYNC)
+		return err_set(LK_INVALID, "unknown batch flags 0x%x",
+			       flags & ~LK_BATCH_NOSYNC);
+	b->flags = flags;
+	return LK_OK;
 }
 
 void lk_batch_free(lk_batch *b)
@@ -477,13 +500,14 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 }
 
 /* Compresses values and hashes keys, outside every lock; says whether
- * the batch only deletes. */
+ * the batch only deletes and whether it is no-sync. */
 static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
-			 int *dels_only)
+			 int *dels_only, int *nosync)
 {
 	size_t total = COMMIT_BYTES_MAX;
 
 	*dels_only = 1;
+	*nosync = (b->flags & LK_BATCH_NOSYNC) || b->n > 0;
 
 	for (size_t i = 0; i < b->n; i++) {
 		struct batch_op *op = &b->ops[i];
@@ -492,6 +516,8 @@ static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
 		op->hash = record_key_hash(op->ns, b->arena + op->key_at,
 					   op->key_len);
 		*dels_only &= op->type == REC_DEL;
+		*nosync &= (b->flags & LK_BATCH_NOSYNC) ||
+			   atomic_load(&db->commit->nosync[op->ns]);
 		if (op->type == REC_PUT && !op->packed) {
 			lk_status st = compressor_pack(
 				db->cmp, b->arena + op->value_at, op->value_len,
@@ -670,6 +696,7 @@ static lk_status rotate(struct lk_db *db)
 		old->sealed = 1;
 		old->data_end += n;
 		old->file_size = old->synced_end = old->data_end;
+		db->commit->durable_pending = 0; /* all of it was in old */
 	}
 	segtable_wrlock(db);
 	st = segtable_add(db, s);
@@ -829,6 +856,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	const lk_io *io = db->io;
 	size_t bound = COMMIT_BYTES_MAX, n, k = members;
 	int room, dels_only = first->dels_only; /* the group's are alike */
+	int sync = db->opts.sync == LK_SYNC_ALWAYS && !first->nosync;
 	uint64_t ops = 0;
 	struct segment *s;
 	lk_status st;
@@ -886,7 +914,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 
 	n = encode_group(db, s, first, members, &ops);
 	LK_ASSERT(n <= bound);
-	if (db->opts.sync == LK_SYNC_ALWAYS && n <= LK_PREFILL_GROUP_BYTES_MAX)
+	if (sync && n <= LK_PREFILL_GROUP_BYTES_MAX)
 		prefill(db, s, s->data_end + n);
 	st = io->pwrite(io->ctx, s->file, db->commit->group_buf, n,
 			s->data_end);
@@ -905,7 +933,9 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	if (s->file_size < s->data_end)
 		s->file_size = s->data_end;
 	db->commit->wrote = 1;
-	if (db->opts.sync == LK_SYNC_ALWAYS) {
+	if (!first->nosync)
+		db->commit->durable_pending = 1;
+	if (sync) {
 		st = io->sync(io->ctx, s->file);
 		atomic_fetch_add(&db->commit->sync_calls, 1);
 		if (st != LK_OK) {
@@ -913,6 +943,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 			goto out;
 		}
 		s->synced_end = s->data_end;
+		db->commit->durable_pending = 0;
 	}
 	atomic_fetch_add(&db->commit->write_groups, 1);
 	st = apply_group(db, s, first, members);
@@ -945,7 +976,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		return commit_refuse_halted(db, "commit");
 	memset(&self, 0, sizeof self);
 	self.batch = b;
-	st = prepare(db, b, &self.bytes, &self.dels_only);
+	st = prepare(db, b, &self.bytes, &self.dels_only, &self.nosync);
 	if (st != LK_OK)
 		goto out;
 	pthread_cond_init(&self.cv, NULL);
@@ -973,7 +1004,8 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		for (w = self.next; w; w = w->next, members++) {
 			if (bytes + w->bytes > LK_GROUP_BYTES_MAX ||
 			    nops + w->batch->n > LK_BATCH_OPS_MAX ||
-			    w->dels_only != self.dels_only)
+			    w->dels_only != self.dels_only ||
+			    w->nosync != self.nosync)
 				break;
 			bytes += w->bytes;
 			nops += w->batch->n;
@@ -1036,6 +1068,7 @@ static lk_status sync_active(struct lk_db *db)
 	if (st != LK_OK)
 		return halt(db, s, st);
 	s->synced_end = s->data_end;
+	db->commit->durable_pending = 0;
 	return LK_OK;
 }
 
@@ -1126,7 +1159,8 @@ static void syncer_main(void *arg)
 	mutex_lock(&db->commit->log_mu);
 	while (!db->commit->closing) {
 		if (io->mono_us(io->ctx) >= due_us) {
-			(void)sync_active(db);
+			if (db->commit->durable_pending) /* not for no-sync */
+				(void)sync_active(db);
 			due_us = io->mono_us(io->ctx) + interval_us;
 			continue;
 		}

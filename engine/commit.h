@@ -9,6 +9,9 @@
 
 /* Checks a caller's namespace and key: LK_OK, LK_INVALID, LK_TOO_BIG. */
 lk_status commit_check_key(uint32_t ns, const void *key, size_t key_len);
+/* Marks writes to namespace ns (checked by the caller) no-sync or not
+ * (lk_ns_set_nosync); a batch all of whose writes are no-sync is one. */
+void commit_set_nosync(struct lk_db *db, uint8_t ns, int nosync);
 
 /* The status and detail of a write refused because the handle latched
  * (commit_halted): a failed sync, or damage found by the scrub. */

@@ -218,3 +218,15 @@ lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns)
 	mutex_unlock(&db->ns->mu);
 	return st;
 }
+
+lk_status lk_ns_set_nosync(lk_db *db, uint32_t ns, int nosync)
+{
+	lk_status st = handle_check(db);
+
+	if (st != LK_OK)
+		return st;
+	if (ns == 0 || ns > LK_NS_COUNT_MAX)
+		return err_set(LK_INVALID, "namespace %u out of range", ns);
+	commit_set_nosync(db, (uint8_t)ns, nosync);
+	return LK_OK;
+}

@@ -314,6 +314,14 @@ LK_API lk_status lk_ns_find(uint32_t *ns, lk_db *db, const char *name);
  * to cap).  Returns LK_OK, LK_NOT_FOUND, LK_INVALID. */
 LK_API lk_status lk_ns_name(char *buf, size_t cap, lk_db *db, uint32_t ns);
 
+/* Marks every write to namespace ns through this handle "no sync" (see
+ * LK_BATCH_NOSYNC), or, with nosync 0, durable again.  For data whose loss
+ * at a power cut costs a recomputation, not a fact (a path cache).  A
+ * setting of the handle, not of the data: each open starts with every
+ * namespace durable.  Returns LK_OK, LK_INVALID (ns out of range),
+ * LK_MISUSE. */
+LK_API lk_status lk_ns_set_nosync(lk_db *db, uint32_t ns, int nosync);
+
 /* ---------------------------------------------------------------------- */
 /* Reads                                                                  */
 /* ---------------------------------------------------------------------- */
@@ -435,6 +443,20 @@ LK_API lk_status lk_batch_require(lk_batch *batch, uint32_t ns,
 LK_API lk_status lk_batch_require_seq(lk_batch *batch, uint32_t ns,
 				      const void *key, size_t key_len,
 				      uint64_t seq);
+/* Flags of a batch, kept until lk_batch_clear (lk_commit clears them with
+ * the batch once written):
+ *   LK_BATCH_NOSYNC  the batch reaches the operating system before
+ *       lk_commit returns, so it survives a crash of the process, but it
+ *       neither waits for nor causes an fdatasync under LK_SYNC_ALWAYS or
+ *       LK_SYNC_INTERVAL: a power cut may take it (and only writes like
+ *       it; a torn tail is cut as usual).  The next durable commit, an
+ *       lk_sync() or a clean close makes it durable too.  Such batches
+ *       form groups of their own, so that they never wait behind a sync.
+ *       A batch whose writes all go to namespaces marked with
+ *       lk_ns_set_nosync() is no-sync without the flag.
+ * Returns LK_OK, LK_INVALID (an unknown flag), LK_MISUSE. */
+#define LK_BATCH_NOSYNC 0x1u
+LK_API lk_status lk_batch_set_flags(lk_batch *batch, uint32_t flags);
 /* The number of operations in the batch. */
 LK_API size_t lk_batch_count(const lk_batch *batch);
 /* The number of conditions in the batch. */

@@ -121,6 +121,51 @@ static void writes_older_than_the_interval_survive_a_power_cut(void **state)
 	fault_free(fs);
 }
 
+/* No-sync writes (lk_ns_set_nosync) give the syncer no work: intervals
+ * pass without an fdatasync; the first durable write brings it back, and
+ * its sync covers the no-sync writes before it. */
+static void nosync_writes_are_not_synced_by_the_interval(void **state)
+{
+	struct fault_fs *fs;
+	uint64_t syncs;
+	lk_batch *b;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(fault_new(&fs, 3));
+	fault_set_time_ms(fs, WALL_MS);
+	db = open_interval(fs);
+	CHECK_OK(lk_ns_set_nosync(db, LK_NS_DEFAULT, 1));
+	put_n(db, 'a', 20); /* the first write syncs the LOCK file's mark */
+	syncs = fault_calls(fs, FK_SYNC);
+	for (int i = 0; i < 5; i++)
+		fault_advance_us(fs, INTERVAL_US);
+	assert_int_equal(fault_calls(fs, FK_SYNC), syncs);
+	/* one durable write: the next interval syncs it and 'a' with it */
+	CHECK_OK(lk_ns_set_nosync(db, LK_NS_DEFAULT, 0));
+	CHECK_OK(lk_batch_new(&b));
+	CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, "z00", 3, "z00", 3, 0));
+	CHECK_OK(lk_commit(db, b));
+	fault_advance_us(fs, INTERVAL_US);
+	CHECK(fault_calls(fs, FK_SYNC) > syncs);
+	/* and a no-sync batch by its flag, on a durable namespace */
+	syncs = fault_calls(fs, FK_SYNC);
+	CHECK_OK(lk_batch_set_flags(b, LK_BATCH_NOSYNC));
+	CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, "b00", 3, "b00", 3, 0));
+	CHECK_OK(lk_commit(db, b));
+	fault_advance_us(fs, INTERVAL_US * 2);
+	assert_int_equal(fault_calls(fs, FK_SYNC), syncs);
+	lk_batch_free(b);
+	power_cut(fs, db);
+
+	db = open_interval(fs);
+	assert_int_equal(count_n(db, 'a', 20), 20);
+	assert_int_equal(count_n(db, 'z', 1), 1);
+	assert_int_equal(count_n(db, 'b', 1), 0);
+	CHECK_OK(lk_close(db));
+	fault_free(fs);
+}
+
 static void every_write_is_synced_one_interval_after_the_last_sync(
 	void **state)
 {
@@ -314,6 +359,7 @@ int main(void)
 			writes_older_than_the_interval_survive_a_power_cut),
 		cmocka_unit_test(
 			every_write_is_synced_one_interval_after_the_last_sync),
+		cmocka_unit_test(nosync_writes_are_not_synced_by_the_interval),
 		cmocka_unit_test(
 			interval_sync_follows_the_monotonic_clock_not_the_wall_clock),
 		cmocka_unit_test(
