@@ -359,7 +359,7 @@ struct lk_adapter {
 };
 
 /* Call lk_fail before anything that could replace the thread's lk_errmsg. */
-static bool lk_fail(struct engine *e, const char *call, lk_status status)
+static bool logkeep_fail(struct engine *e, const char *call, lk_status status)
 {
 	assert(status != LK_OK);
 	return failf(e, "%s: %s: %s", call, lk_strerror(status), lk_errmsg());
@@ -377,12 +377,12 @@ static bool logkeep_open(struct engine *e, const char *dir)
 
 	lk_status status = lk_open(&a->db, dir, &opts);
 	if (status != LK_OK) {
-		lk_fail(e, "lk_open", status);
+		logkeep_fail(e, "lk_open", status);
 		goto fail;
 	}
 	status = lk_batch_new(&a->batch);
 	if (status != LK_OK) {
-		lk_fail(e, "lk_batch_new", status);
+		logkeep_fail(e, "lk_batch_new", status);
 		goto fail;
 	}
 	e->impl = a;
@@ -405,7 +405,7 @@ static bool logkeep_close(struct engine *e)
 	lk_status status = lk_close(a->db);
 	free(a);
 	if (status != LK_OK)
-		return lk_fail(e, "lk_close", status);
+		return logkeep_fail(e, "lk_close", status);
 	return true;
 }
 
@@ -421,7 +421,7 @@ static bool logkeep_put_batch(struct engine *e, const struct bench_kv *kv,
 				     kv[i].key_len, kv[i].value,
 				     kv[i].value_len, 0);
 		if (status != LK_OK) {
-			lk_fail(e, "lk_batch_put", status);
+			logkeep_fail(e, "lk_batch_put", status);
 			lk_batch_clear(a->batch);
 			return false;
 		}
@@ -434,7 +434,7 @@ static bool logkeep_put_batch(struct engine *e, const struct bench_kv *kv,
 	}
 	lk_status status = lk_commit(a->db, a->batch);
 	if (status != LK_OK) {
-		lk_fail(e, "lk_commit", status);
+		logkeep_fail(e, "lk_commit", status);
 		lk_batch_clear(a->batch);
 		return false;
 	}
@@ -450,7 +450,7 @@ static bool logkeep_put_durable(struct engine *e, const struct bench_kv *kv)
 	lk_status status = lk_put(a->db, LK_NS_DEFAULT, kv->key, kv->key_len,
 				  kv->value, kv->value_len, 0);
 	if (status != LK_OK)
-		return lk_fail(e, "lk_put", status);
+		return logkeep_fail(e, "lk_put", status);
 	return true;
 }
 
@@ -471,7 +471,7 @@ static bool logkeep_get(struct engine *e, const void *key, size_t key_len,
 		return true;
 	}
 	if (status != LK_OK)
-		return lk_fail(e, "lk_get", status);
+		return logkeep_fail(e, "lk_get", status);
 	if (got == NULL)
 		return failf(e, "lk_get: LK_OK with a NULL value");
 	memcpy(value, got, got_len < value_cap ? got_len : value_cap);
@@ -492,13 +492,13 @@ static bool logkeep_stats(struct engine *e, struct engine_stats *stats)
 	st.version = LK_STATS_VERSION;
 	lk_status status = lk_stats_get(&st, a->db);
 	if (status != LK_OK)
-		return lk_fail(e, "lk_stats_get", status);
+		return logkeep_fail(e, "lk_stats_get", status);
 
 	memset(&report, 0, sizeof report);
 	report.version = LK_REPORT_VERSION;
 	status = lk_recovery(&report, a->db);
 	if (status != LK_OK)
-		return lk_fail(e, "lk_recovery", status);
+		return logkeep_fail(e, "lk_recovery", status);
 
 	stats->live_keys = (double)st.live_keys;
 	stats->disk_bytes = (double)st.disk_bytes;

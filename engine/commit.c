@@ -64,6 +64,10 @@ struct batch_op {
 };
 
 /* A condition (lk_batch_require): its key and value are in the arena. */
+/* Not a public lk_cond: the record of seq is there and expired
+ * (lk_purge_expired's deletes). */
+#define COND_EXPIRED_SEQ 100
+
 struct batch_cond {
 	uint8_t kind, ns;
 	uint32_t key_len, value_len;
@@ -361,6 +365,12 @@ lk_status lk_batch_require(lk_batch *b, uint32_t ns, const void *key,
 	return cond_add(b, ns, key, key_len, cond, value, value_len, 0);
 }
 
+lk_status commit_require_expired(lk_batch *b, uint32_t ns, const void *key,
+				 size_t key_len, uint64_t seq)
+{
+	return cond_add(b, ns, key, key_len, COND_EXPIRED_SEQ, NULL, 0, seq);
+}
+
 lk_status lk_batch_require_seq(lk_batch *b, uint32_t ns, const void *key,
 			       size_t key_len, uint64_t seq)
 {
@@ -368,6 +378,14 @@ lk_status lk_batch_require_seq(lk_batch *b, uint32_t ns, const void *key,
 		return err_set(LK_INVALID, "sequence number 0 names no record: "
 					   "use LK_IF_ABSENT");
 	return cond_add(b, ns, key, key_len, LK_IF_SEQ, NULL, 0, seq);
+}
+
+void batch_op_key(const lk_batch *b, size_t i, const void **key,
+		  size_t *key_len)
+{
+	LK_ASSERT(i < b->n);
+	*key = b->arena + b->ops[i].key_at;
+	*key_len = b->ops[i].key_len;
 }
 
 size_t lk_batch_conditions(const lk_batch *b)
@@ -388,7 +406,7 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 			    struct writer *upto, const lk_batch *cb,
 			    const struct batch_cond *c, int *live,
 			    const uint8_t **v, size_t *v_len, uint64_t *seq,
-			    uint8_t **buf)
+			    uint8_t **buf, int *expired)
 {
 	const uint8_t *key = cb->arena + c->key_at;
 	uint64_t now = db->io->now_ms(db->io->ctx);
@@ -400,6 +418,7 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 	*live = 0;
 	*seq = 0;
 	*buf = NULL;
+	*expired = 0;
 	for (struct writer *w = first; w != upto; w = w->next) {
 		const lk_batch *b = w->batch;
 
@@ -418,6 +437,16 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 	}
 	if (found)
 		return LK_OK;
+	if (c->kind == COND_EXPIRED_SEQ) {
+		st = segtable_lookup_raw(db, c->ns, key, c->key_len, &rec,
+					 &rbuf);
+		if (st == LK_OK) {
+			*seq = rec.seq;
+			*expired = rec.expire_at_ms && now >= rec.expire_at_ms;
+			mem_free(rbuf);
+		}
+		return st == LK_NOT_FOUND ? LK_OK : st;
+	}
 	st = segtable_lookup(db, c->ns, key, c->key_len, &rec, &rbuf);
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
@@ -467,15 +496,17 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 			uint8_t *buf;
 			size_t v_len = 0;
 			uint64_t seq;
-			int live, ok;
+			int live, ok, expired;
 			lk_status st = cond_state(db, first, w, b, c, &live, &v,
-						  &v_len, &seq, &buf);
+						  &v_len, &seq, &buf, &expired);
 
 			if (st != LK_OK)
 				return st;
 			ok = c->kind == LK_IF_ABSENT    ? !live
 			     : c->kind == LK_IF_PRESENT ? live
 			     : c->kind == LK_IF_SEQ     ? live && seq == c->seq
+			     : c->kind == COND_EXPIRED_SEQ
+				     ? !live && expired && seq == c->seq
 			     : live && v_len == c->value_len &&
 				       memcmp(v, b->arena + c->value_at,
 					      v_len) == 0;

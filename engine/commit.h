@@ -9,6 +9,13 @@
 
 /* Checks a caller's namespace and key: LK_OK, LK_INVALID, LK_TOO_BIG. */
 lk_status commit_check_key(uint32_t ns, const void *key, size_t key_len);
+/* The key of operation i of batch b. */
+void batch_op_key(const lk_batch *b, size_t i, const void **key,
+		  size_t *key_len);
+/* A condition for lk_purge_expired: key's record is seq and expired, so
+ * that a delete never takes a value set again meanwhile. */
+lk_status commit_require_expired(lk_batch *b, uint32_t ns, const void *key,
+				 size_t key_len, uint64_t seq);
 /* Marks writes to namespace ns (checked by the caller) no-sync or not
  * (lk_ns_set_nosync); a batch all of whose writes are no-sync is one. */
 void commit_set_nosync(struct lk_db *db, uint8_t ns, int nosync);

@@ -379,6 +379,31 @@ lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 	return st;
 }
 
+lk_status lk_locate(uint64_t *segment_seq, uint64_t *offset, lk_db *db,
+		    uint32_t ns, const void *key, size_t key_len)
+{
+	struct record rec;
+	uint8_t *buf;
+	lk_status st = handle_check(db);
+
+	if (st == LK_OK)
+		st = commit_check_key(ns, key, key_len);
+	if (st != LK_OK)
+		return st;
+	if (!segment_seq || !offset)
+		return err_set(LK_INVALID, "lk_locate: NULL output");
+	st = segtable_locate(db, ns, key, key_len, &rec, &buf, segment_seq,
+			     offset);
+	if (st == LK_OK)
+		mem_free(buf);
+	return st;
+}
+
+uint64_t lk_now_ms(lk_db *db)
+{
+	return handle_check(db) == LK_OK ? db->io->now_ms(db->io->ctx) : 0;
+}
+
 lk_status lk_get(void **value, size_t *value_len, lk_db *db, uint32_t ns,
 		 const void *key, size_t key_len)
 {
@@ -431,6 +456,100 @@ lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns)
 	segtable_unlock(db);
 	*count -= cc.expired;
 	return cc.st;
+}
+
+/* lk_purge_expired collects expired keys a chunk at a time under the
+ * shared lock, then deletes each by a batch of its own, conditioned on
+ * its record still being that expired one. */
+#define PURGE_CHUNK 1024
+
+struct purge_ctx {
+	struct lk_db *db;
+	lk_batch *b;        /* the keys, as deletes (and their seqs) */
+	uint64_t seqs[PURGE_CHUNK];
+	size_t n;
+	lk_status st;
+};
+
+static void collect_expired(void *arg, uint8_t ns, struct ix_loc loc,
+			    int expiring)
+{
+	struct purge_ctx *pc = arg;
+	struct record rec;
+	uint8_t *buf;
+
+	if (!expiring || pc->st != LK_OK || pc->n == PURGE_CHUNK)
+		return;
+	pc->st = segtable_read(pc->db, loc, &rec, &buf);
+	if (pc->st == LK_OK && handle_expired(pc->db, &rec)) {
+		pc->st = lk_batch_del(pc->b, ns, rec.key, rec.key_len);
+		pc->seqs[pc->n++] = rec.seq;
+	}
+	mem_free(buf);
+}
+
+lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns)
+{
+	struct purge_ctx *pc;
+	lk_batch *one = NULL;
+	lk_status st = handle_check(db);
+
+	if (st != LK_OK)
+		return st;
+	if (!removed)
+		return err_set(LK_INVALID, "lk_purge_expired: NULL count");
+	*removed = 0;
+	if (ns == 0 || ns > LK_NS_COUNT_MAX)
+		return err_set(LK_INVALID, "namespace %u out of range", ns);
+	if (db->readonly)
+		return err_set(LK_READONLY, "the database was opened read-only");
+	pc = mem_calloc(1, sizeof *pc);
+	if (!pc)
+		return err_set(LK_NOMEM, "lk_purge_expired");
+	pc->db = db;
+	st = lk_batch_new(&pc->b);
+	if (st == LK_OK)
+		st = lk_batch_new(&one);
+	while (st == LK_OK) {
+		size_t n;
+
+		pc->n = 0;
+		segtable_rdlock(db);
+		if (index_expiring(segtable_index(db), (uint8_t)ns))
+			index_foreach(segtable_index(db), (int)ns,
+				      collect_expired, pc);
+		segtable_unlock(db);
+		st = pc->st;
+		n = pc->n;
+		for (size_t i = 0; st == LK_OK && i < n; i++) {
+			const void *key;
+			size_t key_len;
+
+			batch_op_key(pc->b, i, &key, &key_len);
+			st = commit_require_expired(one, ns, key, key_len,
+						    pc->seqs[i]);
+			if (st == LK_OK)
+				st = lk_batch_del(one, ns, key, key_len);
+			/* an expired record is never read: losing its
+			 * tombstone at a power cut loses nothing */
+			if (st == LK_OK)
+				st = lk_batch_set_flags(one, LK_BATCH_NOSYNC);
+			if (st == LK_OK)
+				st = lk_commit(db, one);
+			if (st == LK_OK)
+				(*removed)++;
+			else if (st == LK_CONFLICT) /* set again meanwhile */
+				st = LK_OK;
+			lk_batch_clear(one);
+		}
+		lk_batch_clear(pc->b);
+		if (n < PURGE_CHUNK)
+			break;
+	}
+	lk_batch_free(one);
+	lk_batch_free(pc->b);
+	mem_free(pc);
+	return st;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -62,8 +62,9 @@ lk_status err_set(lk_status status, const char *fmt, ...)
 	return status;
 }
 
-/* The same for tables of embedders (logkeep_io.h), who see no error.h. */
-lk_status lk_io_fail(lk_status status, const char *fmt, ...)
+/* The same for layers built on the public API (the mesh layer), and for
+ * the I/O tables of embedders (logkeep_io.h), who see no error.h. */
+lk_status lk_fail(lk_status status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,6 +73,17 @@ lk_status lk_io_fail(lk_status status, const char *fmt, ...)
 	detail_vset(fmt, ap);
 	va_end(ap);
 	return status;
+}
+
+lk_status lk_io_fail(lk_status status, const char *fmt, ...)
+{
+	char msg[LK_ERRMSG_BYTES];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return lk_fail(status, "%s", msg);
 }
 
 uint64_t err_serial(void)

@@ -252,8 +252,33 @@ lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
  * under the lock instead. */
 #define LOOKUP_CANDIDATES 4
 
+static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
+			size_t key_len, struct record *rec, uint8_t **buf,
+			uint64_t *seg_seq, uint64_t *offset, int with_expired);
+
 lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
 			  size_t key_len, struct record *rec, uint8_t **buf)
+{
+	return locate(db, ns, key, key_len, rec, buf, NULL, NULL, 0);
+}
+
+lk_status segtable_lookup_raw(struct lk_db *db, uint32_t ns, const void *key,
+			      size_t key_len, struct record *rec,
+			      uint8_t **buf)
+{
+	return locate(db, ns, key, key_len, rec, buf, NULL, NULL, 1);
+}
+
+lk_status segtable_locate(struct lk_db *db, uint32_t ns, const void *key,
+			  size_t key_len, struct record *rec, uint8_t **buf,
+			  uint64_t *seg_seq, uint64_t *offset)
+{
+	return locate(db, ns, key, key_len, rec, buf, seg_seq, offset, 0);
+}
+
+static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
+			size_t key_len, struct record *rec, uint8_t **buf,
+			uint64_t *seg_seq, uint64_t *offset, int with_expired)
 {
 	struct seg_lookup lu = { db, { 0 }, NULL };
 	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
@@ -267,9 +292,14 @@ lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
 	rwlock_rdlock(&db->tab->lock);
 	n = index_candidates(db->tab->ix, (uint8_t)ns, hash, cand, expiring,
 			     LOOKUP_CANDIDATES);
-	if (n > LOOKUP_CANDIDATES)
+	if (n > LOOKUP_CANDIDATES) {
 		st = index_get(db->tab->ix, (uint8_t)ns, hash, key, key_len,
 			       segtable_lookup_eq, &lu, &loc, NULL);
+		if (st == LK_OK && seg_seq)
+			*seg_seq = db->tab->segs[loc.seg]->hdr.seq;
+		if (st == LK_OK && offset)
+			*offset = loc.offset;
+	}
 	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
 		seg[i] = db->tab->segs[cand[i].seg];
 		segtable_pin(seg[i]);
@@ -280,15 +310,20 @@ lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
 	if (n <= LOOKUP_CANDIDATES) {
 		int equal = 0;
 
-		for (size_t i = 0; st == LK_OK && !equal && i < n; i++)
+		for (size_t i = 0; st == LK_OK && !equal && i < n; i++) {
 			st = segtable_lookup_at(&lu, seg[i], &cand[i], key,
 						key_len, &equal);
+			if (equal && seg_seq)
+				*seg_seq = seg[i]->hdr.seq;
+			if (equal && offset)
+				*offset = cand[i].offset;
+		}
 		for (size_t i = 0; i < n; i++)
 			segtable_unpin(db, seg[i]);
 		if (st == LK_OK && !equal)
 			st = LK_NOT_FOUND;
 	}
-	if (st == LK_OK && handle_expired(db, &lu.rec))
+	if (st == LK_OK && !with_expired && handle_expired(db, &lu.rec))
 		st = LK_NOT_FOUND;
 	if (st != LK_OK) {
 		mem_free(lu.buf);

@@ -88,6 +88,15 @@ lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
  * ix_lock itself (shared). */
 lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
 			  size_t key_len, struct record *rec, uint8_t **buf);
+/* segtable_lookup that finds an expired record too. */
+lk_status segtable_lookup_raw(struct lk_db *db, uint32_t ns, const void *key,
+			      size_t key_len, struct record *rec,
+			      uint8_t **buf);
+/* segtable_lookup that also tells where the record is: the sequence
+ * number of its segment and its offset in it (either may be NULL). */
+lk_status segtable_locate(struct lk_db *db, uint32_t ns, const void *key,
+			  size_t key_len, struct record *rec, uint8_t **buf,
+			  uint64_t *seg_seq, uint64_t *offset);
 
 /* Applies one committed put or delete to the index and the live-byte
  * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */

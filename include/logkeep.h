@@ -155,6 +155,12 @@ LK_API const char *lk_strerror(lk_status status);
  * when nothing failed yet. */
 LK_API const char *lk_errmsg(void);
 
+/* For layers built on logkeep (the mesh layer, an embedder's own): sets
+ * the calling thread's lk_errmsg() detail (printf format) and returns
+ * status, which must not be LK_OK. */
+LK_API lk_status lk_fail(lk_status status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Releases memory returned by the library.  NULL is a no-op. */
 LK_API void lk_free(void *ptr);
 
@@ -342,6 +348,18 @@ LK_API lk_status lk_get(void **value, size_t *value_len, lk_db *db,
 LK_API lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 			   uint64_t *expire_at_ms, lk_db *db, uint32_t ns,
 			   const void *key, size_t key_len);
+
+/* Where key's live record is: the sequence number of its segment file
+ * and its byte offset there, for messages that send an operator to the
+ * place (`logkeep dump`).  Returns lk_get's statuses. */
+LK_API lk_status lk_locate(uint64_t *segment_seq, uint64_t *offset,
+			   lk_db *db, uint32_t ns, const void *key,
+			   size_t key_len);
+
+/* The wall clock of the handle's I/O layer, in ms since the epoch: the
+ * one expiry is judged by (a simulated one under test layers).  0 for a
+ * closed or bad handle. */
+LK_API uint64_t lk_now_ms(lk_db *db);
 
 /* lk_get without the value. */
 LK_API lk_status lk_exists(lk_db *db, uint32_t ns, const void *key,
@@ -645,6 +663,15 @@ typedef struct lk_segment_info {
  * programs built against 0.1.0 but is no longer declared.) */
 LK_API lk_status lk_segment_list(lk_segment_info *out, size_t cap,
 				 size_t *count, lk_db *db);
+
+/* Deletes the records of namespace ns that have expired, now: reads
+ * never return them, but until a compaction reaches them they hold their
+ * index slots (lk_ns_keys counts them).  A key set again meanwhile is
+ * left alone.  The deletes are no-sync (an expired record is never read
+ * again either way) and may draw on the space reserve.  *removed says how
+ * many went.  Reads every record of ns that carries an expiry.  Returns
+ * LK_OK, LK_INVALID, LK_READONLY, LK_NOMEM, or a write status. */
+LK_API lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns);
 
 /* The number of keys of namespace ns in the index (expired records
  * included: lk_count() leaves them out at the cost of reading them). */

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <time.h>
 
+#include "commit.h"
 #include "testutil.h"
 
 #define DIR "/db"
@@ -362,6 +363,63 @@ static void optimistic_increments_lose_nothing(void **state)
 		      THREADS * INCREMENTS, THREADS, total);
 }
 
+/* lk_purge_expired deletes what expired, now, and counts it. */
+static void purge_deletes_expired_records_only(void **state)
+{
+	uint64_t keys, removed, past = lk_now_ms(db) - 1;
+	char k[8];
+
+	(void)state;
+	CHECK(past > 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(k, sizeof k, "t%d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, 2, "v", 1,
+				i < 5 ? past : 0));
+	}
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "later", 5, "v", 1,
+			past + 3600u * 1000u));
+	CHECK_OK(lk_ns_keys(&keys, db, LK_NS_DEFAULT));
+	assert_int_equal(keys, 9);
+	CHECK_OK(lk_purge_expired(&removed, db, LK_NS_DEFAULT));
+	assert_int_equal(removed, 5);
+	CHECK_OK(lk_ns_keys(&keys, db, LK_NS_DEFAULT));
+	assert_int_equal(keys, 4);
+	CHECK_OK(lk_purge_expired(&removed, db, LK_NS_DEFAULT));
+	assert_int_equal(removed, 0);
+	check_value("t7", "v");
+	check_value("later", "v");
+	CHECK_ST(LK_INVALID, lk_purge_expired(&removed, db, 0));
+	CHECK_ST(LK_INVALID, lk_purge_expired(NULL, db, LK_NS_DEFAULT));
+
+	/* Its delete holds only while the key is that expired record: set
+	 * again (with a new sequence number), it stays. */
+	{
+		lk_stats st = LK_STATS_INIT;
+		lk_batch *b;
+		uint64_t old;
+
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "x", 1, "v", 1, past));
+		CHECK_OK(lk_stats_get(&st, db));
+		old = st.seq_last;
+		CHECK_OK(lk_batch_new(&b));
+		CHECK_OK(commit_require_expired(b, LK_NS_DEFAULT, "x", 1, old));
+		CHECK_OK(lk_batch_del(b, LK_NS_DEFAULT, "x", 1));
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "x", 1, "new", 3, 0));
+		CHECK_ST(LK_CONFLICT, lk_commit(db, b));
+		check_value("x", "new");
+		/* expired again under a newer number: the old one is stale */
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "x", 1, "v", 1, past));
+		CHECK_ST(LK_CONFLICT, lk_commit(db, b));
+		CHECK_OK(lk_stats_get(&st, db));
+		lk_batch_clear(b);
+		CHECK_OK(commit_require_expired(b, LK_NS_DEFAULT, "x", 1,
+						st.seq_last));
+		CHECK_OK(lk_batch_del(b, LK_NS_DEFAULT, "x", 1));
+		CHECK_OK(lk_commit(db, b));
+		lk_batch_free(b);
+	}
+}
+
 /* 8 threads create the same 1,000 ids at once: each id exactly once,
  * every other attempt LK_CONFLICT, and the value is its creator's. */
 struct racer {
@@ -450,6 +508,7 @@ int main(void)
 		T(racing_creators_create_each_id_once),
 		T(sequence_number_condition),
 		T(optimistic_increments_lose_nothing),
+		T(purge_deletes_expired_records_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
