@@ -637,6 +637,83 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# The mesh layer: demo, node, policy, cache, history, ledger
+# ---------------------------------------------------------------------------
+
+M="$T/mesh"
+run "$LK" demo --seconds 1 "$M"
+expect_rc "demo runs a mesh node for a second" 0
+check "demo registers 16 nodes" grep -q '^nodes: 16 ' "$T/out"
+check "demo verifies the ledger" grep -q '^ledger chain verified' "$T/out"
+run "$LK" demo --seconds 1 "$M"
+expect_rc "demo runs again on the same DIR" 0
+check "the second run keeps 16 nodes" grep -q '^nodes: 16 ' "$T/out"
+run "$LK" demo --seconds 0 "$M"
+expect_rc "demo --seconds 0 is a usage error" 2
+
+run "$LK" node list "$M"
+expect_rc "node list" 0
+check "node list prints 16 nodes as YAML" \
+	test "$(grep -c '^- id: node-' "$T/out")" = 16
+run "$LK" node list --json "$M"
+check "node list --json prints JSON" json_parses "$T/out"
+run "$LK" node get "$M" node-03
+expect_rc "node get" 0
+check "node get prints the node" grep -q '^id: node-03$' "$T/out"
+run "$LK" node get "$M" node-99
+expect_rc "node get of an absent node exits 1" 1
+check "node get of an absent node prints nothing" test ! -s "$T/out"
+run "$LK" node frobnicate "$M"
+expect_rc "an unknown node subcommand is a usage error" 2
+
+printf 'name: p\nrules:\n  - action: allow\n  - [oops\n' >"$T/bad.yaml"
+run "$LK" policy put "$M" bad "$T/bad.yaml"
+expect_rc "policy put of bad YAML exits 2" 2
+check "it names FILE:LINE:COLUMN" grep -q 'bad.yaml:5:1: ' "$T/err"
+run "$LK" policy get "$M" bad
+expect_rc "and nothing was stored" 1
+printf 'name: p\npriority: 1\n' >"$T/norules.yaml"
+run "$LK" policy put "$M" bad "$T/norules.yaml"
+expect_rc "policy put without a rules sequence exits 2" 2
+check "it says what is missing" grep -q 'rules' "$T/err"
+run "$LK" policy example rate-limit-iot
+expect_rc "policy example prints an example" 0
+cp "$T/out" "$T/rl.yaml"
+run "$LK" policy put "$M" rl "$T/rl.yaml"
+expect_rc "policy put of an example" 0
+check "it counts the rules from the document" grep -q '3 rules' "$T/out"
+run "$LK" policy get --json "$M" rl
+check "policy get --json prints the document" \
+	grep -q '"rules_count":3' "$T/out"
+run "$LK" policy list "$M"
+check "policy list shows the demo's and the new one" \
+	test "$(grep -c '^- id: ' "$T/out")" = 5
+
+run "$LK" cache get "$M" node-00 node-01 x
+expect_rc "cache get with a bad K is a usage error" 2
+run "$LK" cache clear-expired "$M"
+expect_rc "cache clear-expired" 0
+check "it says how many went" grep -q '^removed [0-9]* expired' "$T/out"
+
+run "$LK" history "$M" node-00
+expect_rc "history" 0
+check "history starts at the registration" \
+	grep -q 'to: registered' "$T/out"
+run "$LK" history --json "$M" node-00
+check "history --json prints JSON" json_parses "$T/out"
+run "$LK" history "$M" nobody
+expect_rc "history of an entity without one exits 1" 1
+run "$LK" ledger verify "$M"
+expect_rc "ledger verify of a sound ledger" 0
+check "it counts the entries" grep -q '^ledger chain holds: [0-9]* entries' \
+	"$T/out"
+run "$LK" node list "$D"
+expect_rc "a mesh command on a DIR without mesh data exits 1" 1
+run "$LK" --help
+check "the manual lists the mesh commands" \
+	grep -q 'logkeep ledger verify DIR' "$T/out"
+
+# ---------------------------------------------------------------------------
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then

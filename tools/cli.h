@@ -12,6 +12,10 @@
  *   cli_load.c     load
  *   cli_verify.c   verify
  *   cli_format.c   escaping, JSON strings, the bounded line reader
+ *   cli_mesh.c     node, policy, cache, history, ledger (the mesh layer)
+ *   cli_demo.c     demo: a simulated mesh node
+ *   cli_out.c      YAML (libyaml) or JSON output of the mesh commands
+ *   mesh_examples.c  the example policies
  *
  * Every command function takes its name (for messages) and its own argv,
  * whose argv[0] is the command; it parses options with getopt_long and
@@ -171,5 +175,12 @@ int cmd_backup(const char *cmd, int argc, char **argv);
 int cmd_stats(const char *cmd, int argc, char **argv);
 int cmd_compact(const char *cmd, int argc, char **argv);
 int cmd_snapshot(const char *cmd, int argc, char **argv);
+/* The mesh layer (cli_mesh.c, cli_demo.c). */
+int cmd_node(const char *cmd, int argc, char **argv);
+int cmd_policy(const char *cmd, int argc, char **argv);
+int cmd_cache(const char *cmd, int argc, char **argv);
+int cmd_history(const char *cmd, int argc, char **argv);
+int cmd_ledger(const char *cmd, int argc, char **argv);
+int cmd_demo(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

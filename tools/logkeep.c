@@ -181,6 +181,55 @@ static const struct command commands[] = {
 	  "       (every snapshot_every_bytes of log, after compaction, at\n"
 	  "       close); takes DIR's lock like compact (status 5 if held).\n"
 	  "       A power cut leaves the old snapshot or the new one.\n" },
+	{ "node", cmd_node, "node list [--started] [--json] DIR | node get "
+	  "[--json] DIR ID",
+	  "show the mesh nodes",
+	  "       list prints every node of the mesh layer (only those started,\n"
+	  "       with --started), get one node: id, interfaces, protocols,\n"
+	  "       started, routes_discovered, created_at, updated_at.  YAML, or\n"
+	  "       one line of JSON with --json.  Opens DIR read-only; a node\n"
+	  "       that is not there is exit status 1.\n" },
+	{ "policy", cmd_policy,
+	  "policy put DIR ID FILE | policy get [--json] DIR ID | policy list "
+	  "[--json] DIR | policy example [NAME]",
+	  "store and show mesh policies",
+	  "       put checks the YAML document FILE (\"-\": standard input): it\n"
+	  "       must parse and hold a top-level `rules` sequence, whose items\n"
+	  "       are counted.  A bad document is exit status 2 with\n"
+	  "       FILE:LINE:COLUMN: problem, and DIR is not touched; a good one\n"
+	  "       creates or replaces policy ID.  get prints a policy with its\n"
+	  "       document, list all of them without.  example lists the\n"
+	  "       example policies, or prints one.\n" },
+	{ "cache", cmd_cache,
+	  "cache get DIR SOURCE DESTINATION K | cache clear-expired DIR",
+	  "read the path cache, or clear its expired entries",
+	  "       get prints the bundle cached for (SOURCE, DESTINATION, K), or\n"
+	  "       exits with status 1 if there is none or it expired.\n"
+	  "       clear-expired deletes the expired entries (takes DIR's lock)\n"
+	  "       and prints how many went.\n" },
+	{ "history", cmd_history, "history [--json] DIR ENTITY",
+	  "print an entity's audit history",
+	  "       Prints the ledger entries of ENTITY, oldest first: position,\n"
+	  "       index, time, from and to status, actor, reasoning and the\n"
+	  "       hashes.  YAML, or one line of JSON with --json.  Reads only\n"
+	  "       that entity's entries.  An entity without history is exit\n"
+	  "       status 1.\n" },
+	{ "ledger", cmd_ledger, "ledger verify DIR",
+	  "verify the audit ledger's hash chain",
+	  "       Walks the whole ledger, oldest first, checking each entry's\n"
+	  "       link to the one before and the head.  Prints the number of\n"
+	  "       entries that hold, or the first broken link: the entry, its\n"
+	  "       segment and offset, and what is wrong (exit status 3).\n"
+	  "       Shows progress on a terminal.\n" },
+	{ "demo", cmd_demo, "demo [--seconds N] [DIR]",
+	  "run a simulated mesh node",
+	  "       Runs a mesh node on DIR (default ./logkeep-demo) for N seconds\n"
+	  "       (default 5): registers nodes, loads the example policies,\n"
+	  "       updates routes, caches paths with a TTL and clears expired\n"
+	  "       ones, records ledger transitions and telemetry, with a\n"
+	  "       progress line; then prints the stats and verifies the\n"
+	  "       ledger.  Run it again: it goes on where it stopped.\n"
+	  "       --seconds N            how long (1 to 3600)\n" },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
 	  "       Prints this manual, or the manual of COMMAND.\n" },
 };
