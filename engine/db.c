@@ -458,39 +458,59 @@ lk_status lk_count(uint64_t *count, lk_db *db, uint32_t ns)
 	return cc.st;
 }
 
-/* lk_purge_expired collects expired keys a chunk at a time under the
- * shared lock, then deletes each by a batch of its own, conditioned on
- * its record still being that expired one. */
-#define PURGE_CHUNK 1024
-
+/* lk_purge_expired: one pass.  Under the shared lock, without I/O, it
+ * takes the locations of the namespace's records that carry an expiry
+ * and pins the segment table (as an iterator does); then, with no lock
+ * held, it reads each and deletes the expired ones, each by a batch of
+ * its own conditioned on its record still being that expired one. */
 struct purge_ctx {
-	struct lk_db *db;
-	lk_batch *b;        /* the keys, as deletes (and their seqs) */
-	uint64_t seqs[PURGE_CHUNK];
-	size_t n;
-	lk_status st;
+	struct ix_loc *locs;
+	size_t n, cap;
 };
 
-static void collect_expired(void *arg, uint8_t ns, struct ix_loc loc,
-			    int expiring)
+static void collect_expiring(void *arg, uint8_t ns, struct ix_loc loc,
+			     int expiring)
 {
 	struct purge_ctx *pc = arg;
-	struct record rec;
-	uint8_t *buf;
 
-	if (!expiring || pc->st != LK_OK || pc->n == PURGE_CHUNK)
-		return;
-	pc->st = segtable_read(pc->db, loc, &rec, &buf);
-	if (pc->st == LK_OK && handle_expired(pc->db, &rec)) {
-		pc->st = lk_batch_del(pc->b, ns, rec.key, rec.key_len);
-		pc->seqs[pc->n++] = rec.seq;
+	(void)ns;
+	if (expiring && pc->n < pc->cap)
+		pc->locs[pc->n++] = loc;
+}
+
+/* Deletes the record at loc if it expired; *removed counts it. */
+static lk_status purge_one(struct lk_db *db, struct segment *s,
+			   struct ix_loc loc, lk_batch *one, uint64_t *removed)
+{
+	struct record rec;
+	uint8_t *buf = NULL;
+	lk_status st = segtable_read_at(db, s, loc, &rec, &buf);
+
+	if (st == LK_OK && handle_expired(db, &rec)) {
+		st = commit_require_expired(one, rec.ns, rec.key, rec.key_len,
+					    rec.seq);
+		if (st == LK_OK)
+			st = lk_batch_del(one, rec.ns, rec.key, rec.key_len);
+		/* an expired record is never read again: losing its
+		 * tombstone at a power cut loses nothing */
+		if (st == LK_OK)
+			st = lk_batch_set_flags(one, LK_BATCH_NOSYNC);
+		if (st == LK_OK)
+			st = lk_commit(db, one);
+		if (st == LK_OK)
+			(*removed)++;
+		else if (st == LK_CONFLICT) /* set again meanwhile */
+			st = LK_OK;
+		lk_batch_clear(one);
 	}
 	mem_free(buf);
+	return st;
 }
 
 lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns)
 {
-	struct purge_ctx *pc;
+	struct purge_ctx pc = { NULL, 0, 0 };
+	struct segment **pins = NULL;
 	lk_batch *one = NULL;
 	lk_status st = handle_check(db);
 
@@ -503,52 +523,38 @@ lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns)
 		return err_set(LK_INVALID, "namespace %u out of range", ns);
 	if (db->readonly)
 		return err_set(LK_READONLY, "the database was opened read-only");
-	pc = mem_calloc(1, sizeof *pc);
-	if (!pc)
-		return err_set(LK_NOMEM, "lk_purge_expired");
-	pc->db = db;
-	st = lk_batch_new(&pc->b);
-	if (st == LK_OK)
-		st = lk_batch_new(&one);
-	while (st == LK_OK) {
-		size_t n;
-
-		pc->n = 0;
-		segtable_rdlock(db);
-		if (index_expiring(segtable_index(db), (uint8_t)ns))
-			index_foreach(segtable_index(db), (int)ns,
-				      collect_expired, pc);
-		segtable_unlock(db);
-		st = pc->st;
-		n = pc->n;
-		for (size_t i = 0; st == LK_OK && i < n; i++) {
-			const void *key;
-			size_t key_len;
-
-			batch_op_key(pc->b, i, &key, &key_len);
-			st = commit_require_expired(one, ns, key, key_len,
-						    pc->seqs[i]);
-			if (st == LK_OK)
-				st = lk_batch_del(one, ns, key, key_len);
-			/* an expired record is never read: losing its
-			 * tombstone at a power cut loses nothing */
-			if (st == LK_OK)
-				st = lk_batch_set_flags(one, LK_BATCH_NOSYNC);
-			if (st == LK_OK)
-				st = lk_commit(db, one);
-			if (st == LK_OK)
-				(*removed)++;
-			else if (st == LK_CONFLICT) /* set again meanwhile */
-				st = LK_OK;
-			lk_batch_clear(one);
+	pins = mem_calloc(IX_SEG_SLOTS, sizeof *pins);
+	st = pins ? lk_batch_new(&one) : err_set(LK_NOMEM, "lk_purge_expired");
+	if (st != LK_OK)
+		goto out;
+	segtable_rdlock(db);
+	pc.cap = (size_t)index_expiring(segtable_index(db), (uint8_t)ns);
+	pc.locs = mem_alloc((pc.cap ? pc.cap : 1) * sizeof *pc.locs);
+	if (pc.locs) {
+		index_foreach(segtable_index(db), (int)ns, collect_expiring,
+			      &pc);
+		for (uint32_t i = 1; i < IX_SEG_SLOTS; i++) {
+			pins[i] = segtable_at(db, i);
+			if (pins[i])
+				segtable_pin(pins[i]);
 		}
-		lk_batch_clear(pc->b);
-		if (n < PURGE_CHUNK)
-			break;
 	}
+	segtable_unlock(db);
+	if (!pc.locs) {
+		st = err_set(LK_NOMEM, "lk_purge_expired: %zu locations",
+			     pc.cap);
+		goto out;
+	}
+	for (size_t i = 0; st == LK_OK && i < pc.n; i++)
+		st = purge_one(db, pins[pc.locs[i].seg], pc.locs[i], one,
+			       removed);
+out:
+	for (uint32_t i = 1; pins && i < IX_SEG_SLOTS; i++)
+		if (pins[i])
+			segtable_unpin(db, pins[i]);
+	mem_free(pins);
+	mem_free(pc.locs);
 	lk_batch_free(one);
-	lk_batch_free(pc->b);
-	mem_free(pc);
 	return st;
 }
 

@@ -46,9 +46,15 @@ const char *lk_errmsg(void)
 	return detail;
 }
 
+/* Formats into a copy first: an argument may be lk_errmsg() itself (a
+ * layer passing the detail on), and vsnprintf must not read the buffer it
+ * writes. */
 static void detail_vset(const char *fmt, va_list ap)
 {
-	vsnprintf(detail, sizeof detail, fmt, ap);
+	char tmp[LK_ERRMSG_BYTES];
+
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	memcpy(detail, tmp, sizeof detail);
 	detail_serial++;
 }
 
@@ -77,13 +83,13 @@ lk_status lk_fail(lk_status status, const char *fmt, ...)
 
 lk_status lk_io_fail(lk_status status, const char *fmt, ...)
 {
-	char msg[LK_ERRMSG_BYTES];
 	va_list ap;
 
+	LK_ASSERT(status != LK_OK);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	detail_vset(fmt, ap);
 	va_end(ap);
-	return lk_fail(status, "%s", msg);
+	return status;
 }
 
 uint64_t err_serial(void)

@@ -669,8 +669,10 @@ LK_API lk_status lk_segment_list(lk_segment_info *out, size_t cap,
  * index slots (lk_ns_keys counts them).  A key set again meanwhile is
  * left alone.  The deletes are no-sync (an expired record is never read
  * again either way) and may draw on the space reserve.  *removed says how
- * many went.  Reads every record of ns that carries an expiry.  Returns
- * LK_OK, LK_INVALID, LK_READONLY, LK_NOMEM, or a write status. */
+ * many went.  It takes the locations of ns's records that carry an
+ * expiry under the index lock, without I/O (12 bytes each), then reads
+ * them with no lock held, so writers are not held up by its reads.
+ * Returns LK_OK, LK_INVALID, LK_READONLY, LK_NOMEM, or a write status. */
 LK_API lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns);
 
 /* The number of keys of namespace ns in the index (expired records
