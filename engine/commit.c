@@ -84,6 +84,7 @@ struct lk_batch {
 	struct batch_cond *conds;
 	size_t nconds, conds_cap;
 	uint32_t flags; /* LK_BATCH_* */
+	size_t failed_cond; /* of the last lk_commit: lk_batch_failed_condition */
 };
 
 /* The committers' state (db->commit): the queue whose head is the
@@ -127,7 +128,8 @@ struct writer {
 	size_t bytes; /* upper bound of the encoded size */
 	int dels_only; /* every operation a delete: may use the reserve */
 	int nosync;    /* LK_BATCH_NOSYNC, or all its namespaces no-sync */
-	int failed;    /* a condition did not hold: nothing of it is written */
+	int failed;    /* the number (from 1) of a condition that did not
+			  hold: nothing of the batch is written; 0: none */
 	char why[LK_ERRMSG_BYTES]; /* which, for the committer's lk_errmsg */
 };
 
@@ -171,6 +173,7 @@ void lk_batch_clear(lk_batch *b)
 	b->len = 0;
 	b->nconds = 0;
 	b->flags = 0;
+	b->failed_cond = 0;
 }
 
 void commit_set_nosync(struct lk_db *db, uint8_t ns, int nosync)
@@ -388,6 +391,11 @@ void batch_op_key(const lk_batch *b, size_t i, const void **key,
 	*key_len = b->ops[i].key_len;
 }
 
+size_t lk_batch_failed_condition(const lk_batch *b)
+{
+	return b && b->magic == BATCH_MAGIC ? b->failed_cond : 0;
+}
+
 size_t lk_batch_conditions(const lk_batch *b)
 {
 	return b && b->magic == BATCH_MAGIC ? b->nconds : 0;
@@ -513,7 +521,7 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 			mem_free(buf);
 			if (ok)
 				continue;
-			w->failed = 1;
+			w->failed = (int)i + 1;
 			snprintf(w->why, sizeof w->why,
 				 "condition %zu of the batch (key \"%.*s\" in "
 				 "namespace %u %s) does not hold: nothing "
@@ -1067,6 +1075,7 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	pthread_cond_destroy(&self.cv);
 	st = self.st;
 out:
+	b->failed_cond = st == LK_CONFLICT ? (size_t)self.failed : 0;
 	if (st == LK_CONFLICT) /* in the committer's own thread */
 		err_set(LK_CONFLICT, "%s", self.why);
 	if (st == LK_OK)

@@ -376,6 +376,12 @@ lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 		if (st == LK_OK && value_len)
 			*value_len = len;
 	}
+	if (st != LK_OK) { /* as promised: nothing half-filled */
+		if (seq)
+			*seq = 0;
+		if (expire_at_ms)
+			*expire_at_ms = 0;
+	}
 	return st;
 }
 

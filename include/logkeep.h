@@ -477,6 +477,10 @@ LK_API lk_status lk_batch_require_seq(lk_batch *batch, uint32_t ns,
 LK_API lk_status lk_batch_set_flags(lk_batch *batch, uint32_t flags);
 /* The number of operations in the batch. */
 LK_API size_t lk_batch_count(const lk_batch *batch);
+/* After lk_commit returned LK_CONFLICT: the number (from 1, in the order
+ * they were added) of the condition that did not hold, so that a layer
+ * can say what it meant ("node exists"); 0 otherwise. */
+LK_API size_t lk_batch_failed_condition(const lk_batch *batch);
 /* The number of conditions in the batch. */
 LK_API size_t lk_batch_conditions(const lk_batch *batch);
 /* Empties the batch for reuse. */

@@ -13,12 +13,16 @@
  * Conventions
  *   1. A handle, lk_mesh, lives on an open lk_db (writable, or read-only
  *      for the read calls) and does not own it: close the mesh first, then
- *      the database.  One mesh per database handle.
+ *      the database.  One mesh per database handle: a second
+ *      lk_mesh_open on it is LK_BUSY (the ledger's chain and the telemetry
+ *      ids have one appender).
  *   2. Thread safety: every call may be made from any number of threads
  *      on one handle, except lk_mesh_close (after all others ended).
  *   3. Statuses are logkeep's (lk_status); lk_errmsg() has the detail.
  *      LK_EXISTS: the node or policy to create is there.  LK_NOT_FOUND: the
- *      one to read, update or delete is not.  LK_INVALID: a bad argument,
+ *      one to read, update or delete is not.  LK_CONFLICT: a transaction
+ *      lost to a concurrent write of what it read (the single calls retry
+ *      themselves).  LK_INVALID: a bad argument,
  *      or a policy document rejected (with its line and column).  LK_BUSY:
  *      the telemetry queue is full.
  *   4. Returned objects are one allocation each: release with lk_free().
@@ -55,6 +59,9 @@ extern "C" {
 #define LK_MESH_ATTRS_MAX 256u         /* attributes of a ledger entity */
 #define LK_MESH_ATTR_BYTES_MAX 4096u   /* one attribute value */
 #define LK_MESH_CACHE_TTL_DEFAULT_S 30u
+/* Ledger steps of one transaction: the commit stages them holding the
+ * ledger lock, which every append waits for. */
+#define LK_MESH_TXN_LEDGER_MAX 64u
 
 typedef struct lk_mesh lk_mesh;
 
@@ -71,7 +78,8 @@ typedef struct lk_mesh_options {
 /* Opens the mesh layer on db, registering its namespaces (a writable db)
  * and starting the telemetry writer.  opts may be NULL for the defaults.
  * Returns LK_OK, LK_INVALID, LK_NOT_FOUND (read-only db without the
- * namespaces: not a mesh database), LK_NOMEM, or a write status. */
+ * namespaces: not a mesh database), LK_BUSY (a mesh is open on db),
+ * LK_NOMEM, or a write status. */
 LK_API lk_status lk_mesh_open(lk_mesh **mesh, lk_db *db,
 			      const lk_mesh_options *opts);
 
@@ -117,7 +125,8 @@ LK_API lk_status lk_mesh_node_get(lk_mesh_node **node, lk_mesh *mesh,
 /* Sets the fields of `fields` from `from` (its id is ignored) and
  * updated_at_ms to now; the others stay.  Atomic against concurrent
  * updates (read, then write conditioned on the sequence number read,
- * retried).  LK_NOT_FOUND if absent. */
+ * retried).  LK_NOT_FOUND if absent; LK_BUSY after 1,000 tries lost in a
+ * row to other updates of the same node. */
 LK_API lk_status lk_mesh_node_update(lk_mesh *mesh, const char *id,
 				     const lk_mesh_node *from,
 				     uint32_t fields);
@@ -218,9 +227,10 @@ LK_API lk_status lk_mesh_cache_clear_all(uint64_t *removed, lk_mesh *mesh);
 /* Audit ledger                                                           */
 /* ---------------------------------------------------------------------- */
 
-/* An attribute of an entity; the set is hashed in canonical form (sorted
- * by name, each name and value length-prefixed), so order does not
- * matter and names must be distinct. */
+/* An attribute of an entity; the set is hashed in canonical form, so
+ * order does not matter and names must be distinct: SHA-256 of
+ *   count:u32, then for each attribute sorted by name (strcmp):
+ *   name_len:u16 name value_len:u32 value     (little-endian) */
 typedef struct lk_mesh_attr {
 	const char *name;
 	const char *value;
@@ -242,8 +252,10 @@ typedef struct lk_mesh_entry {
 
 /* Records the entity's state: appends a transition (from its current
  * status to `status`) when the status or the attributes changed, and
- * nothing otherwise; *appended (may be NULL) says which.  Always synced.
- * No call updates or deletes an entry, and compaction keeps them all. */
+ * nothing otherwise; *appended (may be NULL) says which.  Never no-sync:
+ * under LK_SYNC_ALWAYS (the default) it is on disk when the call returns;
+ * under the other sync modes it follows the database's.  No call updates
+ * or deletes an entry, and compaction keeps them all. */
 LK_API lk_status lk_mesh_ledger_save(lk_mesh *mesh, const char *entity,
 				     const char *status, const char *actor,
 				     const char *reasoning,
@@ -257,8 +269,10 @@ typedef int (*lk_mesh_entry_fn)(void *arg, const lk_mesh_entry *entry);
 LK_API lk_status lk_mesh_ledger_history(lk_mesh *mesh, const char *entity,
 					lk_mesh_entry_fn fn, void *arg);
 
-/* *match 1 if attrs hash to the entity's last recorded content hash, 0 if
- * they drifted.  LK_NOT_FOUND for an entity without history. */
+/* *match 1 if attrs hash to the content hash of the entity's last entry
+ * (the chained one, not a copy), 0 if they drifted.  LK_NOT_FOUND for an
+ * entity without history; LK_CORRUPT if its head and last entry
+ * disagree. */
 LK_API lk_status lk_mesh_ledger_verify_state(int *match, lk_mesh *mesh,
 					     const char *entity,
 					     const lk_mesh_attr *attrs,
@@ -266,16 +280,19 @@ LK_API lk_status lk_mesh_ledger_verify_state(int *match, lk_mesh *mesh,
 
 /* What lk_mesh_ledger_verify_chain found. */
 typedef struct lk_mesh_chain_report {
-	uint64_t entries;           /* checked */
-	uint64_t broken_position;   /* 0: the chain holds */
+	uint64_t entries;           /* checked and holding */
+	uint64_t broken_position;   /* 0: the chain holds (or, with
+				       LK_CORRUPT, the ledger head itself is
+				       unreadable: see problem) */
 	uint64_t broken_segment;    /* where that entry's record is */
 	uint64_t broken_offset;
 	char problem[200];
 } lk_mesh_chain_report;
 
 /* Walks the whole chain, oldest first: each entry's prev_hash must be the
- * previous one's hash, the positions must have no gap, and the last must
- * match the ledger's head.  On a broken link returns LK_CORRUPT with the
+ * previous one's hash, the positions must have no gap, each entity's head
+ * must agree with its entries, and the last entry must match the ledger's
+ * head, with no entry after it.  On a broken link returns LK_CORRUPT with the
  * report naming the entry (position, entity, segment, offset); progress
  * (may be NULL) is called every 4,096 entries with (done, total).
  * Returns LK_OK, LK_CORRUPT, LK_IO, LK_NOMEM. */
@@ -319,7 +336,10 @@ LK_API lk_status lk_mesh_capture_decision(lk_mesh *mesh, const char *uow,
 					  const char *decision,
 					  int32_t branch_index);
 
-/* Writes everything queued now, in batches, and syncs it. */
+/* Writes what is queued when it is called (not what other threads add
+ * meanwhile), in batches, and syncs it.  A batch whose write fails is
+ * dropped and counted in failures (stats), as the background writer's
+ * are; the status says so. */
 LK_API lk_status lk_mesh_telemetry_flush(lk_mesh *mesh);
 
 typedef struct lk_mesh_telemetry_stats {
@@ -339,9 +359,12 @@ LK_API lk_status lk_mesh_telemetry_stats_get(lk_mesh_telemetry_stats *stats,
 /* A transaction collects writes to several collections and commits them
  * as one batch: all or nothing, also across a crash.  A step that fails
  * (bad input, a rejected policy) fails the transaction: its commit
- * returns that status and writes nothing.  A transaction with a ledger
- * step holds the ledger's append lock from that step to its end, so keep
- * it short.  Not for use by two threads at once. */
+ * returns that status and writes nothing.  Ledger steps are checked when
+ * added and staged at the commit, against the ledger as it is then (so a
+ * step's *appended is known only after the commit: use
+ * lk_mesh_ledger_save for it); at most LK_MESH_TXN_LEDGER_MAX of them.
+ * Not for use by two threads at once; the commit may be called from
+ * another thread than the steps. */
 typedef struct lk_mesh_txn lk_mesh_txn;
 
 LK_API lk_status lk_mesh_txn_begin(lk_mesh_txn **txn, lk_mesh *mesh);
@@ -358,8 +381,10 @@ LK_API lk_status lk_mesh_txn_ledger_save(lk_mesh_txn *txn,
 					 const lk_mesh_attr *attrs,
 					 size_t attr_count);
 /* Commits and frees the transaction.  Returns LK_OK, the first failed
- * step's status, LK_EXISTS (a node created meanwhile), or a write
- * status; on any but LK_OK nothing was written. */
+ * step's status, LK_EXISTS (a node or policy to create appeared
+ * meanwhile), LK_NOT_FOUND (a node to delete went meanwhile),
+ * LK_CONFLICT (a policy or the ledger changed under it: build it again),
+ * or a write status; on any but LK_OK nothing was written. */
 LK_API lk_status lk_mesh_txn_commit(lk_mesh_txn *txn);
 /* Drops and frees it.  NULL is a no-op. */
 LK_API void lk_mesh_txn_rollback(lk_mesh_txn *txn);

@@ -1922,10 +1922,27 @@ static void relaxed_sync_modes_read_their_writes_and_keep_them(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* A layer passes the detail on: lk_fail(st, "%s", lk_errmsg()) read the
+ * buffer it wrote (the review found the message came out empty). */
+static void fail_may_pass_the_detail_on(void **state)
+{
+	char want[256];
+
+	(void)state;
+	CHECK_ST(LK_INVALID, lk_fail(LK_INVALID, "first %s %d", "detail", 42));
+	snprintf(want, sizeof want, "%s", lk_errmsg());
+	CHECK(strcmp(want, "first detail 42") == 0);
+	CHECK_ST(LK_EXISTS, lk_fail(LK_EXISTS, "%s", lk_errmsg()));
+	CHECK(strcmp(lk_errmsg(), want) == 0);
+	CHECK_ST(LK_EXISTS, lk_fail(LK_EXISTS, "outer: %s", lk_errmsg()));
+	CHECK(strcmp(lk_errmsg(), "outer: first detail 42") == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		/* put, get, delete, exists */
+		cmocka_unit_test(fail_may_pass_the_detail_on),
 		T(put_then_get_returns_the_value),
 		T(get_of_absent_key_is_not_found),
 		T(get_without_value_pointer_tests_existence),

@@ -149,11 +149,14 @@ static void failed_batch_writes_nothing_and_names_its_condition(
 	CHECK_ST(LK_CONFLICT, lk_commit(db, b));
 	CHECK(strstr(lk_errmsg(), "condition 2") != NULL);
 	CHECK(strstr(lk_errmsg(), "taken") != NULL);
+	CHECK(lk_batch_failed_condition(b) == 2);
 	CHECK(lk_batch_count(b) == 2 && lk_batch_conditions(b) == 2);
 	check_value("free", NULL);
 	check_value("taken", "x");
 	CHECK_OK(lk_stats_get(&st, db));
 	CHECK(st.commits == commits);
+	lk_batch_clear(b);
+	CHECK(lk_batch_failed_condition(b) == 0);
 	lk_batch_free(b);
 }
 

@@ -757,6 +757,101 @@ static void test_removed_entry_names_the_gap(void **state)
 	CHECK(strstr(lk_errmsg(), "entry 3 of 4") != NULL);
 }
 
+/* Regressions from the review: the heads were outside the chain. */
+static uint32_t ledger_ns(void)
+{
+	uint32_t ns;
+
+	CHECK_OK(lk_ns_find(&ns, db, "mesh.ledger"));
+	return ns;
+}
+
+struct last_hash {
+	uint8_t hash[32], content[32];
+	uint32_t want;
+};
+
+static int grab(void *arg, const lk_mesh_entry *e)
+{
+	struct last_hash *l = arg;
+
+	if (e->entity_index == l->want) {
+		memcpy(l->hash, e->hash, 32);
+		memcpy(l->content, e->content_hash, 32);
+	}
+	return 0;
+}
+
+static void test_rolled_back_head_is_named(void **state)
+{
+	struct last_hash l = { .want = 2 };
+	lk_mesh_chain_report rep;
+	uint8_t v[1 + 8 + 8 + 32];
+
+	(void)state;
+	save("e1", "a", attrs_a, 3);
+	save("e1", "b", attrs_a, 3);
+	save("e1", "c", attrs_a, 3);
+	CHECK_OK(lk_mesh_ledger_history(mesh, "e1", grab, &l));
+	/* the head says 2 entries, ending at entry 2: no hash to recompute */
+	memset(v, 0, sizeof v);
+	v[0] = 1;
+	v[1] = 2;  /* entries, u64 le */
+	v[9] = 1;  /* entities */
+	memcpy(v + 17, l.hash, 32);
+	CHECK_OK(lk_put(db, ledger_ns(), "H", 1, v, sizeof v, 0));
+	CHECK_ST(LK_CORRUPT,
+		 lk_mesh_ledger_verify_chain(&rep, mesh, NULL, NULL));
+	assert_int_equal(rep.broken_position, 3);
+	CHECK(strstr(rep.problem, "rolled back") != NULL);
+}
+
+static void test_forged_entity_head_is_caught(void **state)
+{
+	static const char status[] = "c";
+	struct last_hash l = { .want = 1 };
+	lk_mesh_chain_report rep;
+	uint8_t v[1 + 4 + 1 + 1 + 32];
+	int match = 7;
+
+	(void)state;
+	save("e1", "a", attrs_a, 3);
+	save("e1", "b", attrs_b, 3);
+	save("e1", "c", attrs_b, 3);
+	CHECK_OK(lk_mesh_ledger_history(mesh, "e1", grab, &l));
+	/* the head of e1 claims the first entry's attributes */
+	v[0] = 1;
+	v[1] = 3;
+	v[2] = v[3] = v[4] = 0;
+	v[5] = 1;
+	v[6] = (uint8_t)status[0];
+	memcpy(v + 7, l.content, 32);
+	CHECK_OK(lk_put(db, ledger_ns(), "he1", 3, v, sizeof v, 0));
+	CHECK_ST(LK_CORRUPT, lk_mesh_ledger_verify_state(&match, mesh, "e1",
+							 attrs_a, 3));
+	CHECK(match == 7);
+	CHECK(strstr(lk_errmsg(), "head") != NULL);
+	CHECK_ST(LK_CORRUPT,
+		 lk_mesh_ledger_verify_chain(&rep, mesh, NULL, NULL));
+	assert_int_equal(rep.broken_position, 3);
+}
+
+static void test_unreadable_chain_link_is_named(void **state)
+{
+	static const uint8_t key[] = { 'c', 0, 0, 0, 0, 0, 0, 0, 1 };
+	static const uint8_t junk[] = { 1, 1, 0, 0, 0, 200 };
+	lk_mesh_chain_report rep;
+
+	(void)state;
+	save("e1", "a", attrs_a, 3);
+	CHECK_OK(lk_put(db, ledger_ns(), key, sizeof key, junk, sizeof junk,
+			0));
+	CHECK_ST(LK_CORRUPT,
+		 lk_mesh_ledger_verify_chain(&rep, mesh, NULL, NULL));
+	assert_int_equal(rep.broken_position, 1);
+	CHECK(rep.broken_segment != 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +878,9 @@ int main(void)
 		T(test_tampered_reasoning_names_the_entry),
 		T(test_tampered_last_entry_is_named_too),
 		T(test_removed_entry_names_the_gap),
+		T(test_rolled_back_head_is_named),
+		T(test_forged_entity_head_is_caught),
+		T(test_unreadable_chain_link_is_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -846,6 +846,97 @@ static void test_singleton_replaced_by_the_directory_lock(void **state)
 	CHECK_OK(lk_close(second));
 }
 
+/* ---------------------------------------------------------------------- */
+/* Regressions from the review of the mesh layer                          */
+/* ---------------------------------------------------------------------- */
+
+/* A second mesh on one database handle forked the ledger's chain (two
+ * appenders, two locks) and reused telemetry ids: it is refused. */
+static void test_second_mesh_on_one_handle_is_refused(void **state)
+{
+	lk_mesh *second = (lk_mesh *)1;
+
+	(void)state;
+	CHECK_ST(LK_BUSY, lk_mesh_open(&second, db, NULL));
+	CHECK(second == NULL);
+	CHECK_OK(lk_mesh_close(mesh));
+	CHECK_OK(lk_mesh_open(&mesh, db, NULL)); /* free again once closed */
+}
+
+/* Every failed condition came back as LK_EXISTS with an empty message. */
+static void test_failed_transaction_says_what_failed(void **state)
+{
+	lk_mesh_txn *t;
+
+	(void)state;
+	CHECK_OK(lk_mesh_txn_begin(&t, mesh));
+	CHECK_OK(lk_mesh_txn_node_delete(t, "ghost"));
+	CHECK_ST(LK_NOT_FOUND, lk_mesh_txn_commit(t));
+	CHECK(strstr(lk_errmsg(), "node \"ghost\" not found") != NULL);
+	CHECK_OK(lk_mesh_txn_begin(&t, mesh));
+	CHECK_OK(lk_mesh_txn_node_create(
+		t, &(lk_mesh_node){ .id = "n-1" }));
+	CHECK_OK(create("n-1", 0));
+	CHECK_ST(LK_EXISTS, lk_mesh_txn_commit(t));
+	CHECK(strstr(lk_errmsg(), "node \"n-1\" exists") != NULL);
+	/* a policy changed under a transaction: LK_CONFLICT, not EXISTS */
+	CHECK_OK(lk_mesh_policy_create(mesh, "p", policy_yaml(0),
+				       strlen(policy_yaml(0))));
+	CHECK_OK(lk_mesh_txn_begin(&t, mesh));
+	CHECK_OK(lk_mesh_txn_policy_put(t, "p", policy_yaml(1),
+					strlen(policy_yaml(1))));
+	CHECK_OK(lk_mesh_policy_update(mesh, "p", policy_yaml(2),
+				       strlen(policy_yaml(2))));
+	CHECK_ST(LK_CONFLICT, lk_mesh_txn_commit(t));
+	CHECK(strstr(lk_errmsg(), "policy \"p\" changed") != NULL);
+}
+
+/* A collection as a mapping key made the next value read as a key, so a
+ * document without a `rules` key passed. */
+static void test_policy_with_a_collection_key_is_read_right(void **state)
+{
+	static const char doc[] = "? [a]\n: rules\n? [1, 2, 3]\n: x\n";
+	static const char ok[] = "? [a]\n: x\nrules: [1, 2]\n";
+	uint32_t rules = 7;
+
+	(void)state;
+	CHECK_ST(LK_INVALID, lk_mesh_policy_check(&rules, doc, strlen(doc),
+						  NULL));
+	CHECK_OK(lk_mesh_policy_check(&rules, ok, strlen(ok), NULL));
+	assert_int_equal(rules, 2);
+}
+
+/* Bytes that are not UTF-8 made the tool's YAML output fail whole; the
+ * layer refuses them (bundles stay opaque bytes). */
+static void test_strings_must_be_utf8(void **state)
+{
+	lk_mesh_node n = { .id = "caf\xe9" };
+	lk_mesh_yaml_error err;
+	uint32_t rules;
+	static const char bad_doc[] = "rules:\n  - \xff\n";
+
+	(void)state;
+	CHECK_ST(LK_INVALID, lk_mesh_node_create(mesh, &n));
+	CHECK(strstr(lk_errmsg(), "not UTF-8") != NULL);
+	n.id = "caf\xc3\xa9"; /* the same, in UTF-8 */
+	CHECK_OK(lk_mesh_node_create(mesh, &n));
+	CHECK_ST(LK_INVALID, lk_mesh_ledger_save(mesh, "e", "s", "a",
+						 "\xed\xa0\x80", NULL, 0,
+						 NULL)); /* a surrogate */
+	CHECK_OK(lk_mesh_cache_set(mesh, "a", "b", 1, "\xff\xfe", 2, 0));
+	/* libyaml's reader error has only an offset: its line is right */
+	CHECK_ST(LK_INVALID, lk_mesh_policy_check(&rules, bad_doc,
+						  strlen(bad_doc), &err));
+	assert_int_equal(err.line, 2);
+	{
+		static char big[5000];
+
+		memset(big, 'x', sizeof big - 1);
+		CHECK_ST(LK_TOO_BIG,
+			 lk_mesh_capture_error(mesh, "c", "E", big));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +974,10 @@ int main(void)
 		T(test_vacuum_database),
 		T(test_backup_database),
 		T(test_singleton_replaced_by_the_directory_lock),
+		T(test_second_mesh_on_one_handle_is_refused),
+		T(test_failed_transaction_says_what_failed),
+		T(test_policy_with_a_collection_key_is_read_right),
+		T(test_strings_must_be_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

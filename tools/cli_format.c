@@ -110,6 +110,41 @@ static size_t utf8_sequence_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+char *utf8_replace_invalid(const char *s)
+{
+	size_t n = strlen(s), bad = 0, at = 0;
+	char *out;
+
+	for (size_t i = 0; i < n;) {
+		size_t seq = utf8_sequence_len((const unsigned char *)s + i,
+					       n - i);
+
+		bad += seq == 0;
+		i += seq ? seq : 1;
+	}
+	if (bad == 0)
+		return NULL;
+	out = malloc(n + 2 * bad + 1); /* 1 byte becomes 3 */
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t seq = utf8_sequence_len((const unsigned char *)s + i,
+					       n - i);
+
+		if (seq) {
+			memcpy(out + at, s + i, seq);
+			at += seq;
+			i += seq;
+		} else {
+			memcpy(out + at, "\xef\xbf\xbd", 3); /* U+FFFD */
+			at += 3;
+			i++;
+		}
+	}
+	out[at] = '\0';
+	return out;
+}
+
 void json_put_string(FILE *out, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

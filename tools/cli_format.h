@@ -32,6 +32,11 @@ void text_put_escaped(FILE *out, const void *bytes, size_t n);
  * valid JSON. */
 void json_put_string(FILE *out, const char *s, size_t n);
 
+/* A copy of s with each byte that is not part of valid UTF-8 replaced by
+ * U+FFFD (caller frees), or NULL when s is valid (or out of memory: then
+ * the caller writes s as it is and the emitter reports the failure). */
+char *utf8_replace_invalid(const char *s);
+
 /* ---------------------------------------------------------------------- */
 /* Input                                                                  */
 /* ---------------------------------------------------------------------- */

@@ -219,8 +219,10 @@ static int read_doc(const char *cmd, const char *path, char **doc,
 	char *buf;
 
 	if (!f) {
-		cli_msg(cmd, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? CLI_USAGE : CLI_ERROR;
+		int e = errno;
+
+		cli_msg(cmd, "%s: %s", path, strerror(e));
+		return e == ENOENT ? CLI_USAGE : CLI_ERROR;
 	}
 	buf = malloc(cap);
 	if (!buf) {

@@ -152,6 +152,7 @@ static void scalar(struct out *o, const char *s, int raw)
 {
 	yaml_event_t ev;
 	size_t n = strlen(s);
+	char *fixed;
 
 	if (o->json) {
 		json_sep(o);
@@ -161,12 +162,20 @@ static void scalar(struct out *o, const char *s, int raw)
 			json_put_string(o->f, s, n);
 		return;
 	}
+	/* libyaml takes UTF-8 only; data written by other means than the
+	 * mesh layer (which refuses anything else) may hold other bytes */
+	fixed = raw ? NULL : utf8_replace_invalid(s);
+	if (fixed) {
+		s = fixed;
+		n = strlen(s);
+	}
 	emit(o, &ev, yaml_scalar_event_initialize(
 			     &ev, NULL, NULL, (yaml_char_t *)s, (int)n, 1,
 			     !raw, raw ? YAML_PLAIN_SCALAR_STYLE
 				 : ambiguous(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
 				 : strchr(s, '\n') ? YAML_LITERAL_SCALAR_STYLE
 						  : YAML_ANY_SCALAR_STYLE));
+	free(fixed);
 }
 
 void out_str(struct out *o, const char *s) { scalar(o, s, 0); }

@@ -53,10 +53,25 @@ struct entity_head {
 	uint8_t content_hash[HASH_BYTES];
 };
 
-#define STAGE_ENTITIES_MAX 64u /* ledger steps of one transaction */
+#define STAGE_ENTITIES_MAX LK_MESH_TXN_LEDGER_MAX
+
+/* A ledger step of a transaction, kept until its commit: the arguments,
+ * checked and copied, and the attributes' hash. */
+struct ledger_intent {
+	char *entity, *status, *actor, *reasoning; /* one allocation */
+	uint8_t content_hash[32];
+	int *appended;  /* the caller's, set once committed; may be NULL */
+	int appends;    /* 1 if staging found a change */
+};
+
+struct ledger_intents {
+	size_t n;
+	struct ledger_intent v[LK_MESH_TXN_LEDGER_MAX];
+};
 
 struct ledger_stage {
 	int dirty;
+	uint64_t head_seq;              /* of "H" as read; 0: absent */
 	uint64_t entries, entities;
 	uint8_t last_hash[HASH_BYTES];
 	size_t n;
@@ -98,6 +113,19 @@ static void key_entity(struct mbuf *k, const char *entity, size_t len)
 	mbuf_bytes(k, entity, len);
 }
 
+/* Adds a put of key k, value v to the transaction's batch. */
+static lk_status put_kv(lk_mesh_txn *t, const struct mbuf *k,
+			const struct mbuf *v, const char *what)
+{
+	lk_status st = mbuf_status(k, "a ledger key");
+
+	if (st == LK_OK)
+		st = mbuf_status(v, what);
+	return st != LK_OK ? st
+			   : lk_batch_put(t->b, t->m->ns_ledger, k->p, k->len,
+					  v->p, v->len, 0);
+}
+
 static lk_status get_key(void **v, size_t *vlen, lk_mesh *m,
 			 const struct mbuf *k)
 {
@@ -114,7 +142,8 @@ static lk_status read_head(lk_mesh *m, struct ledger_stage *s)
 	struct mread r;
 	void *v;
 	size_t vlen;
-	lk_status st = lk_get(&v, &vlen, m->db, m->ns_ledger, "H", 1);
+	lk_status st = lk_get_ex(&v, &vlen, &s->head_seq, NULL, m->db,
+				 m->ns_ledger, "H", 1);
 
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
@@ -322,62 +351,15 @@ lk_status lk_mesh_entry_decode(lk_mesh_entry **out, const void *value,
 /* Appending                                                              */
 /* ---------------------------------------------------------------------- */
 
-static lk_status stage_begin(lk_mesh_txn *t)
-{
-	struct ledger_stage *s;
-	lk_status st;
-
-	if (t->ledger)
-		return LK_OK;
-	s = calloc(1, sizeof *s);
-	if (!s)
-		return lk_fail(LK_NOMEM, "a ledger step");
-	pthread_mutex_lock(&t->m->ledger_mu);
-	t->ledger = s;
-	st = read_head(t->m, s);
-	return st;
-}
-
-void ledger_stage_end(lk_mesh_txn *t)
-{
-	if (!t->ledger)
-		return;
-	pthread_mutex_unlock(&t->m->ledger_mu);
-	free(t->ledger);
-	t->ledger = NULL;
-}
-
-lk_status ledger_stage_finish(lk_mesh_txn *t)
-{
-	struct ledger_stage *s = t->ledger;
-	struct mbuf v;
-	lk_status st;
-
-	if (!s || !s->dirty)
-		return LK_OK;
-	mbuf_init(&v);
-	mbuf_u8(&v, MESH_VALUE_V1);
-	mbuf_u64(&v, s->entries);
-	mbuf_u64(&v, s->entities);
-	mbuf_bytes(&v, s->last_hash, HASH_BYTES);
-	st = mbuf_status(&v, "the ledger head");
-	if (st == LK_OK)
-		st = lk_batch_put(t->b, t->m->ns_ledger, "H", 1, v.p, v.len, 0);
-	mbuf_free(&v);
-	return st;
-}
-
-lk_status ledger_stage_save(lk_mesh_txn *t, const char *entity,
+lk_status ledger_intent_add(lk_mesh_txn *t, const char *entity,
 			    const char *status, const char *actor,
 			    const char *reasoning, const lk_mesh_attr *attrs,
 			    size_t attr_count, int *appended)
 {
-	lk_mesh *m = t->m;
-	struct ledger_stage *s;
-	struct entity_head *h = NULL, fresh;
-	uint8_t chash[HASH_BYTES];
+	struct ledger_intents *li = t->ledger;
+	struct ledger_intent *in;
 	size_t el, sl, al, rl;
-	struct mbuf k, v;
+	char *p;
 	lk_status st;
 
 	if (appended)
@@ -392,99 +374,176 @@ lk_status ledger_stage_save(lk_mesh_txn *t, const char *entity,
 	if (st == LK_OK)
 		st = mesh_check_str(reasoning, LK_MESH_TEXT_BYTES_MAX, 1,
 				    "reasoning", &rl);
-	if (st == LK_OK)
-		st = content_hash(chash, attrs, attr_count);
-	if (st == LK_OK)
-		st = stage_begin(t);
 	if (st != LK_OK)
 		return st;
-	s = t->ledger;
+	if (!li) {
+		li = calloc(1, sizeof *li);
+		if (!li)
+			return lk_fail(LK_NOMEM, "a ledger step");
+		t->ledger = li;
+	}
+	if (li->n == LK_MESH_TXN_LEDGER_MAX)
+		return lk_fail(LK_TOO_BIG, "a transaction holds at most %u "
+				       "ledger steps",
+			       LK_MESH_TXN_LEDGER_MAX);
+	in = &li->v[li->n];
+	st = content_hash(in->content_hash, attrs, attr_count);
+	if (st != LK_OK)
+		return st;
+	p = malloc(el + sl + al + rl + 4);
+	if (!p)
+		return lk_fail(LK_NOMEM, "a ledger step");
+	in->entity = arena_str(&p, entity, el);
+	in->status = arena_str(&p, status, sl);
+	in->actor = arena_str(&p, actor, al);
+	in->reasoning = arena_str(&p, reasoning, rl);
+	in->appended = appended;
+	in->appends = 0;
+	li->n++;
+	return LK_OK;
+}
+
+void ledger_intents_done(lk_mesh_txn *t, int committed)
+{
+	struct ledger_intents *li = t->ledger;
+
+	if (!li)
+		return;
+	for (size_t i = 0; i < li->n; i++) {
+		if (committed && li->v[i].appended)
+			*li->v[i].appended = li->v[i].appends;
+		free(li->v[i].entity); /* the start of its allocation */
+	}
+	free(li);
+	t->ledger = NULL;
+}
+
+int ledger_intents_count(const lk_mesh_txn *t)
+{
+	const struct ledger_intents *li = t->ledger;
+
+	return li ? (int)li->n : 0;
+}
+
+/* Stages one intent against the heads in s: the entry, its chain link
+ * and the entity's head go into the batch when the state changed. */
+static lk_status stage_one(lk_mesh_txn *t, struct ledger_stage *s,
+			   struct ledger_intent *in)
+{
+	lk_mesh *m = t->m;
+	struct entity_head *h = NULL;
+	size_t el = strlen(in->entity), sl = strlen(in->status);
+	uint8_t hash[HASH_BYTES];
+	struct mbuf k, v;
+	lk_status st;
+
 	for (size_t i = 0; i < s->n && !h; i++)
-		if (strcmp(s->heads[i].entity, entity) == 0)
+		if (strcmp(s->heads[i].entity, in->entity) == 0)
 			h = &s->heads[i];
 	if (!h) {
-		st = read_entity(m, entity, el, &fresh);
+		h = &s->heads[s->n];
+		st = read_entity(m, in->entity, el, h);
 		if (st != LK_OK && st != LK_NOT_FOUND)
 			return st;
-		if (s->n == STAGE_ENTITIES_MAX)
-			return lk_fail(LK_TOO_BIG,
-				       "a transaction saves at most %u "
-				       "entities",
-				       STAGE_ENTITIES_MAX);
-		h = &s->heads[s->n++];
-		*h = fresh;
+		s->n++;
 	}
-	if (h->entries > 0 && strcmp(h->status, status) == 0 &&
-	    memcmp(h->content_hash, chash, HASH_BYTES) == 0)
+	if (h->entries > 0 && strcmp(h->status, in->status) == 0 &&
+	    memcmp(h->content_hash, in->content_hash, HASH_BYTES) == 0)
 		return LK_OK; /* no change, no entry */
 
+	/* the entry */
 	mbuf_init(&v);
 	mbuf_u8(&v, MESH_VALUE_V1);
 	mbuf_u64(&v, s->entries + 1);
 	mbuf_u32(&v, h->entries + 1);
 	mbuf_u64(&v, lk_now_ms(m->db));
-	mbuf_str8(&v, entity, el);
+	mbuf_str8(&v, in->entity, el);
 	mbuf_str8(&v, h->status, strlen(h->status));
-	mbuf_str8(&v, status, sl);
-	mbuf_str8(&v, actor, al);
-	mbuf_str16(&v, reasoning, rl);
-	mbuf_bytes(&v, chash, HASH_BYTES);
+	mbuf_str8(&v, in->status, sl);
+	mbuf_str8(&v, in->actor, strlen(in->actor));
+	mbuf_str16(&v, in->reasoning, strlen(in->reasoning));
+	mbuf_bytes(&v, in->content_hash, HASH_BYTES);
 	mbuf_bytes(&v, s->last_hash, HASH_BYTES);
-	st = mbuf_status(&v, "a ledger entry");
-	key_entry(&k, entity, el, h->entries + 1);
+	key_entry(&k, in->entity, el, h->entries + 1);
+	st = put_kv(t, &k, &v, "a ledger entry");
 	if (st == LK_OK)
-		st = mbuf_status(&k, "a ledger key");
-	if (st == LK_OK)
-		st = lk_batch_put(t->b, m->ns_ledger, k.p, k.len, v.p, v.len, 0);
-	mbuf_free(&k);
-	if (st == LK_OK) {
-		uint8_t hash[HASH_BYTES];
-
 		crypto_hash_sha256(hash, v.p, v.len);
-		mbuf_free(&v);
-		/* the chain pointer */
+	mbuf_free(&k);
+	mbuf_free(&v);
+	/* its link in the chain */
+	if (st == LK_OK) {
 		key_chain(&k, s->entries + 1);
 		mbuf_init(&v);
 		mbuf_u8(&v, MESH_VALUE_V1);
 		mbuf_u32(&v, h->entries + 1);
-		mbuf_str8(&v, entity, el);
-		st = mbuf_status(&v, "a ledger chain link");
-		if (st == LK_OK)
-			st = mbuf_status(&k, "a ledger key");
-		if (st == LK_OK)
-			st = lk_batch_put(t->b, m->ns_ledger, k.p, k.len, v.p,
-					  v.len, 0);
+		mbuf_str8(&v, in->entity, el);
+		st = put_kv(t, &k, &v, "a ledger chain link");
 		mbuf_free(&k);
 		mbuf_free(&v);
-		/* the entity's head */
-		if (st == LK_OK) {
-			key_entity(&k, entity, el);
-			mbuf_init(&v);
-			mbuf_u8(&v, MESH_VALUE_V1);
-			mbuf_u32(&v, h->entries + 1);
-			mbuf_str8(&v, status, sl);
-			mbuf_bytes(&v, chash, HASH_BYTES);
-			st = mbuf_status(&v, "a ledger entity head");
-			if (st == LK_OK)
-				st = mbuf_status(&k, "a ledger key");
-			if (st == LK_OK)
-				st = lk_batch_put(t->b, m->ns_ledger, k.p, k.len,
-						  v.p, v.len, 0);
-			mbuf_free(&k);
-		}
-		if (st == LK_OK) {
-			s->entities += h->entries == 0;
-			s->entries++;
-			memcpy(s->last_hash, hash, HASH_BYTES);
-			h->entries++;
-			snprintf(h->status, sizeof h->status, "%s", status);
-			memcpy(h->content_hash, chash, HASH_BYTES);
-			s->dirty = 1;
-			if (appended)
-				*appended = 1;
-		}
 	}
-	mbuf_free(&v);
+	/* the entity's head */
+	if (st == LK_OK) {
+		key_entity(&k, in->entity, el);
+		mbuf_init(&v);
+		mbuf_u8(&v, MESH_VALUE_V1);
+		mbuf_u32(&v, h->entries + 1);
+		mbuf_str8(&v, in->status, sl);
+		mbuf_bytes(&v, in->content_hash, HASH_BYTES);
+		st = put_kv(t, &k, &v, "a ledger entity head");
+		mbuf_free(&k);
+		mbuf_free(&v);
+	}
+	if (st != LK_OK)
+		return st;
+	s->entities += h->entries == 0;
+	s->entries++;
+	memcpy(s->last_hash, hash, HASH_BYTES);
+	h->entries++;
+	snprintf(h->status, sizeof h->status, "%s", in->status);
+	memcpy(h->content_hash, in->content_hash, HASH_BYTES);
+	s->dirty = 1;
+	in->appends = 1;
+	return LK_OK;
+}
+
+lk_status ledger_stage(lk_mesh_txn *t)
+{
+	struct ledger_intents *li = t->ledger;
+	struct ledger_stage *s;
+	struct mbuf v;
+	lk_status st;
+
+	if (!li || li->n == 0)
+		return LK_OK;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return lk_fail(LK_NOMEM, "staging the ledger");
+	st = read_head(t->m, s);
+	for (size_t i = 0; st == LK_OK && i < li->n; i++)
+		st = stage_one(t, s, &li->v[i]);
+	if (st == LK_OK && s->dirty) {
+		mbuf_init(&v);
+		mbuf_u8(&v, MESH_VALUE_V1);
+		mbuf_u64(&v, s->entries);
+		mbuf_u64(&v, s->entities);
+		mbuf_bytes(&v, s->last_hash, HASH_BYTES);
+		st = mbuf_status(&v, "the ledger head");
+		if (st == LK_OK)
+			st = lk_batch_put(t->b, t->m->ns_ledger, "H", 1, v.p,
+					  v.len, 0);
+		mbuf_free(&v);
+		/* The batch holds only if the head is the one read: any
+		 * other append (another writer of the directory) rewrote
+		 * it, and this one would fork the chain. */
+		if (st == LK_OK)
+			st = txn_require(t, t->m->ns_ledger, "H", 1,
+					 s->head_seq ? LK_IF_SEQ : LK_IF_ABSENT,
+					 s->head_seq, LK_CONFLICT,
+					 "the ledger changed under the "
+					 "transaction (another writer "
+					 "appended): nothing written");
+	}
+	free(s);
 	return st;
 }
 
@@ -493,24 +552,25 @@ lk_status lk_mesh_ledger_save(lk_mesh *m, const char *entity,
 			      const char *reasoning, const lk_mesh_attr *attrs,
 			      size_t attr_count, int *appended)
 {
-	lk_mesh_txn *t;
-	int app = 0;
-	lk_status st = lk_mesh_txn_begin(&t, m);
-
 	if (appended)
 		*appended = 0;
-	if (st != LK_OK)
-		return st;
-	st = txn_step(t, ledger_stage_save(t, entity, status, actor, reasoning,
-					   attrs, attr_count, &app));
-	if (st != LK_OK) {
-		lk_mesh_txn_rollback(t);
-		return st;
+	for (int tries = 0;; tries++) {
+		lk_mesh_txn *t;
+		lk_status st = lk_mesh_txn_begin(&t, m);
+
+		if (st != LK_OK)
+			return st;
+		st = txn_step(t, ledger_intent_add(t, entity, status, actor,
+						   reasoning, attrs, attr_count,
+						   appended));
+		if (st != LK_OK) {
+			lk_mesh_txn_rollback(t);
+			return st;
+		}
+		st = lk_mesh_txn_commit(t);
+		if (st != LK_CONFLICT || tries == MESH_RETRIES_MAX)
+			return st;
 	}
-	st = lk_mesh_txn_commit(t);
-	if (st == LK_OK && appended)
-		*appended = app;
-	return st;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -566,6 +626,43 @@ lk_status lk_mesh_ledger_history(lk_mesh *m, const char *entity,
 	return st;
 }
 
+/* Reads the last entry of the entity whose head is h into x (its fixed
+ * fields and hashes; the strings are gone with the buffer) and checks
+ * that the head repeats it: count, status and content hash. */
+static lk_status read_last(lk_mesh *m, const struct entity_head *h,
+			   struct raw_entry *x)
+{
+	size_t el = strlen(h->entity);
+	struct mbuf k;
+	void *v;
+	size_t vlen;
+	lk_status st;
+
+	key_entry(&k, h->entity, el, h->entries);
+	st = get_key(&v, &vlen, m, &k);
+	mbuf_free(&k);
+	if (st == LK_NOT_FOUND)
+		return lk_fail(LK_CORRUPT, "entity \"%s\": its last entry (%u) "
+					   "is missing",
+			       h->entity, h->entries);
+	if (st != LK_OK)
+		return st;
+	st = decode_raw(x, v, vlen);
+	if (st == LK_OK &&
+	    (x->e.entity_index != h->entries ||
+	     x->lens[2] != strlen(h->status) ||
+	     memcmp(x->s[2], h->status, x->lens[2]) != 0 ||
+	     memcmp(x->e.content_hash, h->content_hash, HASH_BYTES) != 0))
+		st = lk_fail(LK_CORRUPT,
+			     "entity \"%s\": its head (%u entries, status "
+			     "\"%s\") does not repeat its last entry: the head "
+			     "was altered",
+			     h->entity, h->entries, h->status);
+	lk_free(v);
+	memset(x->s, 0, sizeof x->s);
+	return st;
+}
+
 lk_status lk_mesh_ledger_verify_state(int *match, lk_mesh *m,
 				      const char *entity,
 				      const lk_mesh_attr *attrs,
@@ -588,8 +685,14 @@ lk_status lk_mesh_ledger_verify_state(int *match, lk_mesh *m,
 	if (st == LK_NOT_FOUND)
 		return lk_fail(LK_NOT_FOUND, "entity \"%s\" has no history",
 			       entity);
-	if (st == LK_OK)
-		*match = memcmp(hash, h.content_hash, HASH_BYTES) == 0;
+	if (st == LK_OK) {
+		struct raw_entry x;
+
+		/* the entry is chained; the head is a copy to check */
+		st = read_last(m, &h, &x);
+		if (st == LK_OK)
+			*match = memcmp(hash, x.e.content_hash, HASH_BYTES) == 0;
+	}
 	return st;
 }
 
@@ -633,6 +736,38 @@ static lk_status broken(lk_mesh_chain_report *rep, lk_mesh *m,
 		       (unsigned long long)rep->broken_offset, rep->problem);
 }
 
+/* The entity of an entry key ("e" entity NUL index), NUL-terminated in
+ * a static-free way: the key's bytes up to its NUL. */
+static const char *entity_of(const struct mbuf *ek)
+{
+	return (const char *)ek->p + 1; /* the NUL after it ends it */
+}
+
+/* The entity's head must count at least this entry, and repeat it if it
+ * is the last (entry x at position pos, its key ek). */
+static lk_status check_entity_head(lk_mesh_chain_report *rep, lk_mesh *m,
+				   uint64_t pos, const struct mbuf *ek,
+				   const char *entity,
+				   const struct raw_entry *x)
+{
+	struct entity_head h;
+	struct raw_entry last;
+	lk_status st = read_entity(m, entity, strlen(entity), &h);
+
+	if (st == LK_NOT_FOUND || (st == LK_OK && h.entries < x->e.entity_index))
+		return broken(rep, m, pos, ek,
+			      "the entity's head counts %u entries, fewer than "
+			      "this one's index %u: the head was altered",
+			      st == LK_OK ? h.entries : 0, x->e.entity_index);
+	if (st == LK_CORRUPT)
+		return broken(rep, m, pos, ek, "%s", lk_errmsg());
+	if (st != LK_OK || h.entries != x->e.entity_index)
+		return st;
+	st = read_last(m, &h, &last);
+	return st == LK_CORRUPT ? broken(rep, m, pos, ek, "%s", lk_errmsg())
+				: st;
+}
+
 lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 				      lk_mesh_progress_fn progress, void *arg)
 {
@@ -648,6 +783,9 @@ lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 	memset(rep, 0, sizeof *rep);
 	memset(&head, 0, sizeof head);
 	st = read_head(m, &head);
+	if (st == LK_CORRUPT || st == LK_VERSION) /* position 0: the head */
+		snprintf(rep->problem, sizeof rep->problem, "the ledger head: %s",
+			 lk_errmsg());
 	if (st != LK_OK)
 		return st;
 	mbuf_init(&prev_key);
@@ -672,9 +810,10 @@ lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 			mbuf_free(&ck);
 			break;
 		}
-		mbuf_free(&ck);
-		if (st != LK_OK)
+		if (st != LK_OK) {
+			mbuf_free(&ck);
 			break;
+		}
 		mread_init(&r, v, vlen, "ledger chain link");
 		st = mread_version(&r);
 		index = mread_u32(&r, "index");
@@ -682,9 +821,12 @@ lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 		if (st == LK_OK)
 			st = mread_end(&r, 0);
 		if (st != LK_OK) {
+			st = broken(rep, m, pos, &ck, "%s", lk_errmsg());
+			mbuf_free(&ck);
 			lk_free(v);
 			break;
 		}
+		mbuf_free(&ck);
 		key_entry(&ek, entity, el, index);
 		lk_free(v);
 		st = get_key(&v, &vlen, m, &ek);
@@ -723,6 +865,9 @@ lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 				    "%llu recorded: the entry was altered",
 				    (unsigned long long)pos);
 		}
+		if (st == LK_OK)
+			st = check_entity_head(rep, m, pos, &ek, entity_of(&ek),
+					       &x);
 		mbuf_free(&prev_key);
 		prev_key = ek;
 		if (st != LK_OK)
@@ -736,6 +881,24 @@ lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 		st = broken(rep, m, head.entries, &prev_key,
 			    "the last entry no longer hashes to the ledger "
 			    "head's: the entry was altered");
+	if (st == LK_OK) {
+		/* a head rolled back over entries still in the log */
+		struct mbuf ck;
+		lk_status g;
+
+		key_chain(&ck, head.entries + 1);
+		g = mbuf_status(&ck, "a ledger key");
+		if (g == LK_OK)
+			g = lk_exists(m->db, m->ns_ledger, ck.p, ck.len);
+		if (g == LK_OK)
+			st = broken(rep, m, head.entries + 1, &ck,
+				    "an entry after the ledger head's last "
+				    "(%llu): the head was rolled back",
+				    (unsigned long long)head.entries);
+		else if (g != LK_NOT_FOUND)
+			st = g;
+		mbuf_free(&ck);
+	}
 	mbuf_free(&prev_key);
 	if (st == LK_OK && progress)
 		progress(arg, rep->entries, head.entries);

@@ -11,12 +11,54 @@
  * and written by one appender at a time: a transaction takes the ledger
  * lock at its first ledger step and keeps it to its end (ledger.c).
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mesh.h"
+
+_Noreturn void mesh_assert_fail(const char *file, int line, const char *expr)
+{
+	fprintf(stderr, "logkeep mesh: %s:%d: contract broken: %s\n", file, line,
+		expr);
+	abort();
+}
+
+/* The databases with a mesh open on them: one mesh per lk_db, so that
+ * one ledger lock and one telemetry id counter see every append. */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static lk_db *open_dbs[64];
+
+/* Registers db (1) or finds it taken (0); -1 if the table is full. */
+static int db_claim(lk_db *db)
+{
+	int free_slot = -1, r = 1;
+
+	pthread_mutex_lock(&open_mu);
+	for (int i = 0; i < 64; i++) {
+		if (open_dbs[i] == db)
+			r = 0;
+		if (!open_dbs[i] && free_slot < 0)
+			free_slot = i;
+	}
+	if (r == 1 && free_slot < 0)
+		r = -1;
+	if (r == 1)
+		open_dbs[free_slot] = db;
+	pthread_mutex_unlock(&open_mu);
+	return r;
+}
+
+static void db_release(lk_db *db)
+{
+	pthread_mutex_lock(&open_mu);
+	for (int i = 0; i < 64; i++)
+		if (open_dbs[i] == db)
+			open_dbs[i] = NULL;
+	pthread_mutex_unlock(&open_mu);
+}
 
 lk_status mesh_check(const lk_mesh *m)
 {
@@ -52,27 +94,37 @@ lk_status lk_mesh_open(lk_mesh **mesh, lk_db *db, const lk_mesh_options *opts)
 				       opts->version);
 		o = *opts;
 	}
-	st = ledger_init();
+	st = telemetry_check(&o);
+	if (st == LK_OK)
+		st = ledger_init();
 	if (st != LK_OK)
 		return st;
+	switch (db_claim(db)) {
+	case 0:
+		return lk_fail(LK_BUSY, "a mesh is already open on this "
+					"database handle: one per handle");
+	case -1:
+		return lk_fail(LK_TOO_BIG, "64 mesh handles are open in this "
+					   "process");
+	}
 	m = calloc(1, sizeof *m);
-	if (!m)
+	if (!m) {
+		db_release(db);
 		return lk_fail(LK_NOMEM, "allocating the mesh handle");
+	}
+	pthread_mutex_init(&m->ledger_mu, NULL);
 	m->db = db;
 	m->readonly = lk_sync(db) == LK_READONLY;
 	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++) {
 		uint32_t *ns = (uint32_t *)((char *)m + namespaces[i].at);
 
 		st = lk_ns_open(ns, db, namespaces[i].name);
-		if (st != LK_OK) {
-			free(m);
-			return st;
-		}
+		if (st != LK_OK)
+			break;
 	}
 	/* A path cache entry's loss at a power cut costs a recomputation. */
-	st = lk_ns_set_nosync(db, m->ns_cache, 1);
 	if (st == LK_OK)
-		pthread_mutex_init(&m->ledger_mu, NULL);
+		st = lk_ns_set_nosync(db, m->ns_cache, 1);
 	m->magic = MESH_MAGIC;
 	if (st == LK_OK)
 		st = telemetry_start(m, &o);
@@ -80,6 +132,7 @@ lk_status lk_mesh_open(lk_mesh **mesh, lk_db *db, const lk_mesh_options *opts)
 		pthread_mutex_destroy(&m->ledger_mu);
 		m->magic = 0;
 		free(m);
+		db_release(db);
 		return st;
 	}
 	*mesh = m;
@@ -97,6 +150,7 @@ lk_status lk_mesh_close(lk_mesh *m)
 		return st;
 	st = telemetry_stop(m);
 	pthread_mutex_destroy(&m->ledger_mu);
+	db_release(m->db);
 	m->magic = 0;
 	free(m);
 	return st;
@@ -200,42 +254,85 @@ lk_status lk_mesh_txn_ledger_save(lk_mesh_txn *t, const char *entity,
 	lk_status st = txn_ok(t);
 
 	return st != LK_OK ? st
-			   : txn_step(t, ledger_stage_save(t, entity, status,
+			   : txn_step(t, ledger_intent_add(t, entity, status,
 							   actor, reasoning,
 							   attrs, attr_count,
 							   NULL));
 }
 
-static void txn_free(lk_mesh_txn *t)
+static void txn_free(lk_mesh_txn *t, int committed)
 {
-	ledger_stage_end(t);
+	ledger_intents_done(t, committed);
 	lk_batch_free(t->b);
+	free(t->conds);
 	free(t);
+}
+
+lk_status txn_require(lk_mesh_txn *t, uint32_t ns, const void *key,
+		      size_t key_len, lk_cond cond, uint64_t seq,
+		      lk_status meaning, const char *fmt, ...)
+{
+	struct cond_meaning *c;
+	va_list ap;
+	lk_status st;
+
+	if (t->nconds == t->conds_cap) {
+		size_t cap = t->conds_cap ? 2 * t->conds_cap : 4;
+
+		c = realloc(t->conds, cap * sizeof *c);
+		if (!c)
+			return lk_fail(LK_NOMEM, "a transaction's condition");
+		t->conds = c;
+		t->conds_cap = cap;
+	}
+	st = cond == LK_IF_SEQ
+		     ? lk_batch_require_seq(t->b, ns, key, key_len, seq)
+		     : lk_batch_require(t->b, ns, key, key_len, cond, NULL, 0);
+	if (st != LK_OK)
+		return st;
+	c = &t->conds[t->nconds++];
+	c->st = meaning;
+	va_start(ap, fmt);
+	vsnprintf(c->what, sizeof c->what, fmt, ap);
+	va_end(ap);
+	return LK_OK;
 }
 
 lk_status lk_mesh_txn_commit(lk_mesh_txn *t)
 {
+	int ledger;
 	lk_status st = txn_ok(t);
 
 	if (st != LK_OK)
 		return st;
 	st = t->failed;
-	if (st != LK_OK)
+	if (st != LK_OK) {
 		lk_fail(st, "%s", t->why);
-	if (st == LK_OK)
-		st = ledger_stage_finish(t);
+		txn_free(t, 0);
+		return st;
+	}
+	ledger = ledger_intents_count(t) > 0;
+	if (ledger) /* held for the commit only: no caller code runs */
+		pthread_mutex_lock(&t->m->ledger_mu);
+	st = ledger_stage(t);
 	if (st == LK_OK)
 		st = lk_commit(t->m->db, t->b);
-	if (st == LK_CONFLICT) /* only creations carry conditions */
-		st = lk_fail(LK_EXISTS, "%s", lk_errmsg());
-	txn_free(t);
+	if (ledger)
+		pthread_mutex_unlock(&t->m->ledger_mu);
+	if (st == LK_CONFLICT) {
+		size_t i = lk_batch_failed_condition(t->b);
+
+		LK_MESH_ASSERT(i >= 1 && i <= t->nconds);
+		st = lk_fail(t->conds[i - 1].st, "%s", t->conds[i - 1].what);
+	}
+	txn_free(t, st == LK_OK);
 	return st;
 }
 
 void lk_mesh_txn_rollback(lk_mesh_txn *t)
 {
 	if (t && txn_ok(t) == LK_OK)
-		txn_free(t);
+		txn_free(t, 0);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -20,7 +20,6 @@
 #include "mesh.h"
 
 #define NODE_STARTED 0x1u
-#define UPDATE_TRIES_MAX 1000 /* a conflict means another update won */
 
 static lk_status check_list(const char *const *v, size_t n, const char *what)
 {
@@ -165,8 +164,9 @@ lk_status nodes_stage_create(lk_mesh_txn *t, const lk_mesh_node *node)
 	encode(&b, &n);
 	st = mbuf_status(&b, "a node");
 	if (st == LK_OK)
-		st = lk_batch_require(t->b, t->m->ns_nodes, node->id, id_len,
-				      LK_IF_ABSENT, NULL, 0);
+		st = txn_require(t, t->m->ns_nodes, node->id, id_len,
+				 LK_IF_ABSENT, 0, LK_EXISTS,
+				 "node \"%s\" exists", node->id);
 	if (st == LK_OK)
 		st = lk_batch_put(t->b, t->m->ns_nodes, node->id, id_len, b.p,
 				  b.len, 0);
@@ -181,8 +181,8 @@ lk_status nodes_stage_delete(lk_mesh_txn *t, const char *id)
 				      &len);
 
 	if (st == LK_OK)
-		st = lk_batch_require(t->b, t->m->ns_nodes, id, len,
-				      LK_IF_PRESENT, NULL, 0);
+		st = txn_require(t, t->m->ns_nodes, id, len, LK_IF_PRESENT, 0,
+				 LK_NOT_FOUND, "node \"%s\" not found", id);
 	return st != LK_OK ? st
 			   : lk_batch_del(t->b, t->m->ns_nodes, id, len);
 }
@@ -195,10 +195,7 @@ lk_status lk_mesh_node_create(lk_mesh *m, const lk_mesh_node *node)
 	if (st != LK_OK)
 		return st;
 	(void)lk_mesh_txn_node_create(t, node);
-	st = lk_mesh_txn_commit(t);
-	if (st == LK_EXISTS)
-		st = lk_fail(LK_EXISTS, "node \"%s\" exists", node->id);
-	return st;
+	return lk_mesh_txn_commit(t);
 }
 
 lk_status lk_mesh_node_get(lk_mesh_node **out, lk_mesh *m, const char *id)
@@ -294,11 +291,11 @@ lk_status lk_mesh_node_update(lk_mesh *m, const char *id,
 		mbuf_free(&b);
 		if (st != LK_CONFLICT)
 			return st;
-		if (tries == UPDATE_TRIES_MAX)
+		if (tries == MESH_RETRIES_MAX)
 			return lk_fail(LK_BUSY,
 				       "node \"%s\": %d updates in a row lost "
 				       "to concurrent ones",
-				       id, UPDATE_TRIES_MAX);
+				       id, MESH_RETRIES_MAX);
 		st = LK_OK;
 	}
 	return st;
@@ -312,10 +309,7 @@ lk_status lk_mesh_node_delete(lk_mesh *m, const char *id)
 	if (st != LK_OK)
 		return st;
 	(void)lk_mesh_txn_node_delete(t, id);
-	st = lk_mesh_txn_commit(t);
-	if (st == LK_EXISTS) /* the condition: present */
-		st = lk_fail(LK_NOT_FOUND, "node \"%s\" not found", id);
-	return st;
+	return lk_mesh_txn_commit(t);
 }
 
 struct list_ctx {

@@ -8,9 +8,10 @@
  * YAML mapping, and hold a top-level `rules` sequence, whose items are
  * counted (rules_count is never the caller's word).  A rejection names the
  * line and column (1-based) and libyaml's problem.  libyaml's event parser
- * keeps its nesting on the heap and never expands aliases, and the input
- * is bounded by LK_MESH_POLICY_BYTES_MAX, so a hostile document costs
- * bounded memory and time.
+ * keeps its nesting on the heap and never expands aliases, the input is
+ * bounded by LK_MESH_POLICY_BYTES_MAX and its nesting by
+ * MESH_POLICY_DEPTH_MAX (libyaml's scanner is quadratic in it), so a
+ * hostile document costs bounded memory and time.
  *
  * Key: the policy id.  Value (v1):
  *
@@ -36,6 +37,22 @@ static lk_status reject(lk_mesh_yaml_error *err, const yaml_mark_t *mark,
 		*err = e;
 	return lk_fail(LK_INVALID, "policy line %u column %u: %s", e.line,
 		       e.column, e.problem);
+}
+
+/* The line and column (0-based, as libyaml's marks) of byte `offset`. */
+static yaml_mark_t mark_of(const char *doc, size_t offset)
+{
+	yaml_mark_t m = { offset, 0, 0 };
+
+	for (size_t i = 0; doc && i < offset; i++) {
+		if (doc[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else {
+			m.column++;
+		}
+	}
+	return m;
 }
 
 lk_status lk_mesh_policy_check(uint32_t *rules_count, const char *yaml,
@@ -69,9 +86,13 @@ lk_status lk_mesh_policy_check(uint32_t *rules_count, const char *yaml,
 				     yaml_len);
 	while (!done && st == LK_OK) {
 		if (!yaml_parser_parse(&p, &ev)) {
+			yaml_mark_t at = p.problem_mark;
+
+			if (p.error == YAML_READER_ERROR) /* only an offset */
+				at = mark_of(yaml, p.problem_offset);
 			st = p.error == YAML_MEMORY_ERROR
 				     ? lk_fail(LK_NOMEM, "parsing a policy")
-				     : reject(err, &p.problem_mark,
+				     : reject(err, &at,
 					      p.problem ? p.problem
 							: "unparsable");
 			break;
@@ -97,9 +118,23 @@ lk_status lk_mesh_policy_check(uint32_t *rules_count, const char *yaml,
 					    "(it needs a top-level `rules` key)");
 				break;
 			}
+			if (depth == MESH_POLICY_DEPTH_MAX) {
+				char problem[80];
+
+				snprintf(problem, sizeof problem,
+					 "collections nested more than %d deep",
+					 MESH_POLICY_DEPTH_MAX);
+				st = reject(err, &ev.start_mark, problem);
+				break;
+			}
 			if (in_rules && depth == 2)
 				count++;
-			if (depth == 1) {
+			if (depth == 1 && want_key) {
+				/* a collection as a key ("? [a]"): its
+				 * value comes next */
+				want_key = 0;
+				is_rules_key = 0;
+			} else if (depth == 1) {
 				if (is_rules_key) {
 					if (ev.type !=
 					    YAML_SEQUENCE_START_EVENT) {
@@ -282,12 +317,18 @@ lk_status policies_stage_put(lk_mesh_txn *t, const char *id, const char *yaml,
 	free(old);
 	st = mbuf_status(&b, "a policy");
 	/* What was read is what is replaced: a concurrent create or update
-	 * fails the batch (LK_CONFLICT, reported as LK_EXISTS). */
-	if (st == LK_OK)
-		st = seq ? lk_batch_require_seq(t->b, m->ns_policies, id, len,
-						seq)
-			 : lk_batch_require(t->b, m->ns_policies, id, len,
-					    LK_IF_ABSENT, NULL, 0);
+	 * fails the batch. */
+	if (st == LK_OK && seq)
+		st = txn_require(t, m->ns_policies, id, len, LK_IF_SEQ, seq,
+				 LK_CONFLICT,
+				 "policy \"%s\" changed under the transaction",
+				 id);
+	else if (st == LK_OK)
+		st = txn_require(t, m->ns_policies, id, len, LK_IF_ABSENT, 0,
+				 mode == POLICY_CREATE ? LK_EXISTS : LK_CONFLICT,
+				 "policy \"%s\" %s under the transaction", id,
+				 mode == POLICY_CREATE ? "was created"
+						       : "changed");
 	if (st == LK_OK)
 		st = lk_batch_put(t->b, m->ns_policies, id, len, b.p, b.len, 0);
 	mbuf_free(&b);
@@ -310,7 +351,7 @@ static lk_status put_policy(lk_mesh *m, const char *id, const char *yaml,
 		}
 		st = lk_mesh_txn_commit(t);
 		/* A concurrent writer of the same id won: read again. */
-		if (st != LK_EXISTS || tries == 100)
+		if (st != LK_CONFLICT || tries == MESH_RETRIES_MAX)
 			return st;
 	}
 }

@@ -157,6 +157,18 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+lk_status telemetry_check(const lk_mesh_options *o)
+{
+	if (o->telemetry_queue_max > TELEMETRY_QUEUE_MAX ||
+	    o->telemetry_batch_max > TELEMETRY_BATCH_MAX)
+		return lk_fail(LK_INVALID,
+			       "telemetry queue of %u (at most %u) or batch of "
+			       "%u (at most %u)",
+			       o->telemetry_queue_max, TELEMETRY_QUEUE_MAX,
+			       o->telemetry_batch_max, TELEMETRY_BATCH_MAX);
+	return LK_OK;
+}
+
 /* Frees the buffer and what is still queued (what a failed flush left). */
 static void telemetry_free(lk_mesh *m)
 {
@@ -187,15 +199,8 @@ lk_status telemetry_start(lk_mesh *m, const lk_mesh_options *o)
 	t->cap = o->telemetry_queue_max ? o->telemetry_queue_max : 10000;
 	t->batch_max = o->telemetry_batch_max ? o->telemetry_batch_max : 100;
 	t->flush_ms = o->telemetry_flush_ms ? o->telemetry_flush_ms : 1000;
-	if (t->cap > TELEMETRY_QUEUE_MAX || t->batch_max > TELEMETRY_BATCH_MAX) {
-		st = lk_fail(LK_INVALID,
-			     "telemetry queue of %zu (at most %u) or batch of "
-			     "%u (at most %u)",
-			     t->cap, TELEMETRY_QUEUE_MAX, t->batch_max,
-			     TELEMETRY_BATCH_MAX);
-		free(t);
-		return st;
-	}
+	LK_MESH_ASSERT(t->cap <= TELEMETRY_QUEUE_MAX &&
+		       t->batch_max <= TELEMETRY_BATCH_MAX); /* checked */
 	t->ring = calloc(t->cap, sizeof *t->ring);
 	if (!t->ring) {
 		free(t);
@@ -305,7 +310,11 @@ lk_status lk_mesh_capture_error(lk_mesh *m, const char *component,
 
 	if (!error_type || !message)
 		return lk_fail(LK_INVALID, "lk_mesh_capture_error: NULL");
-	snprintf(text, sizeof text, "%s: %s", error_type, message);
+	if ((size_t)snprintf(text, sizeof text, "%s: %s", error_type,
+			     message) >= sizeof text)
+		return lk_fail(LK_TOO_BIG, "telemetry message: longer than %u "
+					   "bytes",
+			       LK_MESH_TEXT_BYTES_MAX);
 	return lk_mesh_telemetry_record(m, LK_MESH_TELEMETRY_ERROR, component,
 					text);
 }
@@ -318,9 +327,13 @@ lk_status lk_mesh_capture_decision(lk_mesh *m, const char *uow,
 
 	if (!uow || !condition || !decision)
 		return lk_fail(LK_INVALID, "lk_mesh_capture_decision: NULL");
-	snprintf(text, sizeof text,
-		 "uow=%s condition=%s decision=%s branch=%d", uow, condition,
-		 decision, (int)branch_index);
+	if ((size_t)snprintf(text, sizeof text,
+			     "uow=%s condition=%s decision=%s branch=%d", uow,
+			     condition, decision,
+			     (int)branch_index) >= sizeof text)
+		return lk_fail(LK_TOO_BIG, "telemetry message: longer than %u "
+					   "bytes",
+			       LK_MESH_TEXT_BYTES_MAX);
 	return lk_mesh_telemetry_record(m, LK_MESH_TELEMETRY_DECISION,
 					guardian, text);
 }
@@ -328,13 +341,20 @@ lk_status lk_mesh_capture_decision(lk_mesh *m, const char *uow,
 lk_status lk_mesh_telemetry_flush(lk_mesh *m)
 {
 	lk_status st = mesh_check(m);
-	size_t n = 1;
+	size_t n = 1, left;
 
 	if (st != LK_OK || m->readonly)
 		return st;
+	/* What was queued when the call came, not what producers add
+	 * meanwhile: a flush ends. */
+	pthread_mutex_lock(&m->tel->mu);
+	left = m->tel->count;
+	pthread_mutex_unlock(&m->tel->mu);
 	pthread_mutex_lock(&m->tel->write_mu);
-	while (st == LK_OK && n > 0)
+	while (st == LK_OK && n > 0 && left > 0) {
 		st = write_batch(m, &n);
+		left -= n < left ? n : left;
+	}
 	pthread_mutex_unlock(&m->tel->write_mu);
 	return st != LK_OK ? st : lk_sync(m->db);
 }

@@ -253,10 +253,41 @@ lk_status mread_end(const struct mread *r, int rest)
 	return LK_OK;
 }
 
+/* The offset of the first byte of s[0..n) that is not part of valid
+ * UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), or
+ * n. */
+size_t utf8_invalid_at(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2
+				: (c & 0xf0) == 0xe0 ? 3
+				: (c & 0xf8) == 0xf0 ? 4 : 0;
+		uint32_t cp;
+
+		if (len == 0 || len > n - i)
+			return i;
+		cp = len == 1 ? c : c & (0x7f >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += len;
+	}
+	return n;
+}
+
 lk_status mesh_check_str(const char *s, size_t max, int empty_ok,
 			 const char *what, size_t *len)
 {
-	size_t n;
+	size_t n, bad;
 
 	if (!s)
 		return lk_fail(LK_INVALID, "%s: NULL", what);
@@ -266,6 +297,10 @@ lk_status mesh_check_str(const char *s, size_t max, int empty_ok,
 			       max);
 	if (n == 0 && !empty_ok)
 		return lk_fail(LK_INVALID, "%s: empty", what);
+	bad = utf8_invalid_at((const uint8_t *)s, n);
+	if (bad < n)
+		return lk_fail(LK_INVALID, "%s: not UTF-8 (byte %zu)", what,
+			       bad);
 	if (len)
 		*len = n;
 	return LK_OK;

@@ -69,9 +69,12 @@ lk_status mread_version(struct mread *r);
  * anywhere (rest 1); LK_CORRUPT naming the field otherwise. */
 lk_status mread_end(const struct mread *r, int rest);
 
+/* The offset of the first byte of s[0..n) that breaks UTF-8, or n. */
+size_t utf8_invalid_at(const uint8_t *s, size_t n);
+
 /* A string argument: non-NULL, 1 to max bytes (0 allowed with empty_ok),
- * no NUL inside (it is a C string).  LK_INVALID or LK_TOO_BIG naming
- * `what`. */
+ * valid UTF-8 (YAML and JSON carry it: the tool's output must hold).
+ * LK_INVALID or LK_TOO_BIG naming `what`. */
 lk_status mesh_check_str(const char *s, size_t max, int empty_ok,
 			 const char *what, size_t *len);
 
