@@ -118,6 +118,7 @@
 #include <sqlite3.h>
 #endif
 
+#include "bench_util.h"
 #include "logkeep.h"
 #include "logkeep_io.h"
 #include "logkeep_mesh.h"
@@ -186,57 +187,6 @@ _Static_assert(NAME_BYTES <= LK_MESH_ID_BYTES_MAX, "ids within the limit");
 /* Ids, values and orders                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* splitmix64's finaliser: a bijection on 64-bit integers. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
-/* A pseudo-random permutation of [0, n) without memory: bench.c's
- * four-round Feistel network with cycle walking. */
-struct perm {
-	uint64_t n;
-	unsigned half_bits;
-	uint64_t half_mask;
-	uint64_t round_keys[4];
-};
-
-static void perm_init(struct perm *p, uint64_t n, uint64_t seed)
-{
-	assert(n > 0 && n <= COUNT_MAX);
-	unsigned bits = 2;
-	while ((UINT64_C(1) << bits) < n)
-		bits += 2;
-	p->n = n;
-	p->half_bits = bits / 2;
-	p->half_mask = (UINT64_C(1) << p->half_bits) - 1;
-	for (unsigned i = 0; i < 4; i++)
-		p->round_keys[i] = mix64(seed * 4 + i + 1);
-}
-
-static uint64_t perm_at(const struct perm *p, uint64_t i)
-{
-	assert(i < p->n);
-	uint64_t x = i;
-
-	do {
-		uint64_t l = x >> p->half_bits;
-		uint64_t r = x & p->half_mask;
-		for (unsigned k = 0; k < 4; k++) {
-			uint64_t t = l ^ (mix64(r ^ p->round_keys[k]) &
-					  p->half_mask);
-			l = r;
-			r = t;
-		}
-		x = (l << p->half_bits) | r;
-	} while (x >= p->n);
-	return x;
-}
 
 static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
 {
@@ -431,34 +381,6 @@ static uint64_t entry_position(uint64_t e, uint32_t index, uint64_t entities)
 /* ---------------------------------------------------------------------- */
 /* Clocks and figures                                                     */
 /* ---------------------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
-	assert(rc == 0);
-	(void)rc;
-	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) +
-	       (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a;
-	double y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* The nearest-rank percentile of sorted[0..count), 0 < pct <= 100. */
-static double percentile(const double *sorted, size_t count, unsigned pct)
-{
-	assert(pct > 0 && pct <= 100);
-	if (count == 0)
-		return NAN;
-	size_t rank = (count * pct + 99) / 100;
-	assert(rank >= 1 && rank <= count);
-	return sorted[rank - 1];
-}
 
 /* The latencies of one workload's operations. */
 struct timing {
@@ -2184,36 +2106,6 @@ static bool measure(struct run *r, const struct workload *w)
 /* Housekeeping: directories                                              */
 /* ---------------------------------------------------------------------- */
 
-/* Removes path and, if it is a directory, everything under it, without
- * following symbolic links. */
-static bool remove_tree(const char *path)
-{
-	struct stat st;
-	bool ok = true;
-
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		if (d == NULL)
-			return false;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			char child[PATH_MAX];
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			int len = snprintf(child, sizeof child, "%s/%s", path,
-					   de->d_name);
-			if (len < 0 || (size_t)len >= sizeof child ||
-			    !remove_tree(child))
-				ok = false;
-		}
-		closedir(d);
-		return ok && rmdir(path) == 0;
-	}
-	return unlink(path) == 0;
-}
 
 /* Makes root/name, which must not exist: never fill, or remove, what was
  * there. */

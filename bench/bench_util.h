@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_util.h - what logkeep-bench (bench.c) and logkeep-mesh-bench
+ * (mesh_bench.c) share: a bijective mix of ids, a pseudo-random
+ * permutation that needs no memory, the monotonic clock, percentiles,
+ * removing a scratch directory.
+ * Header-only (static inline): each bench is one translation unit.
+ */
+#ifndef LK_BENCH_UTIL_H
+#define LK_BENCH_UTIL_H
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* splitmix64's finaliser: a bijection on 64-bit integers. */
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+/* A pseudo-random permutation of [0, n) that needs no memory: a four-round
+ * Feistel network on the smallest even number of bits that covers n, with
+ * cycle walking (re-encrypt until the result is below n; the domain is at
+ * most 4n, so that takes under four rounds on average). */
+struct perm {
+	uint64_t n;
+	unsigned half_bits;
+	uint64_t half_mask;
+	uint64_t round_keys[4];
+};
+
+/* n is at most 2^62 (the domain must fit in 64 bits). */
+static inline void perm_init(struct perm *p, uint64_t n, uint64_t seed)
+{
+	unsigned bits = 2;
+
+	assert(n > 0 && n <= UINT64_C(1) << 62);
+	while ((UINT64_C(1) << bits) < n)
+		bits += 2;
+	p->n = n;
+	p->half_bits = bits / 2;
+	p->half_mask = (UINT64_C(1) << p->half_bits) - 1;
+	for (unsigned i = 0; i < 4; i++)
+		p->round_keys[i] = mix64(seed * 4 + i + 1);
+}
+
+static inline uint64_t perm_at(const struct perm *p, uint64_t i)
+{
+	uint64_t x = i;
+
+	assert(i < p->n);
+	do {
+		uint64_t l = x >> p->half_bits;
+		uint64_t r = x & p->half_mask;
+
+		for (unsigned k = 0; k < 4; k++) {
+			uint64_t t = l ^ (mix64(r ^ p->round_keys[k]) &
+					  p->half_mask);
+			l = r;
+			r = t;
+		}
+		x = (l << p->half_bits) | r;
+	} while (x >= p->n);
+	return x;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+	int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	assert(rc == 0);
+	(void)rc;
+	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) +
+	       (uint64_t)ts.tv_nsec;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a;
+	double y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The nearest-rank percentile of sorted[0..count), 0 < pct <= 100. */
+static inline double percentile(const double *sorted, size_t count,
+				unsigned pct)
+{
+	size_t rank;
+
+	assert(pct > 0 && pct <= 100);
+	if (count == 0)
+		return NAN;
+	rank = (count * pct + 99) / 100; /* ceil(count * pct / 100) */
+	assert(rank >= 1 && rank <= count);
+	return sorted[rank - 1];
+}
+
+/* Removes path and, if it is a directory, everything under it, without
+ * following symbolic links. */
+static inline bool remove_tree(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	bool ok = true;
+	DIR *d;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) == 0;
+	d = opendir(path);
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL) {
+		char child[PATH_MAX];
+		int len;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		len = snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+		if (len < 0 || (size_t)len >= sizeof child || !remove_tree(child))
+			ok = false;
+	}
+	closedir(d);
+	return ok && rmdir(path) == 0;
+}
+
+#endif /* LK_BENCH_UTIL_H */
