@@ -54,6 +54,9 @@ extern "C" {
 #define LK_MESH_NAME_BYTES_MAX 64u     /* an interface, a protocol, a status */
 #define LK_MESH_POLICY_BYTES_MAX (256u * 1024u) /* a policy document */
 #define LK_MESH_POLICY_RULES_MAX 100000u
+/* Nesting of a policy document: libyaml's scanner takes time quadratic in
+ * it (a 256 KiB document of '[' took 141 s), and no policy needs more. */
+#define LK_MESH_POLICY_DEPTH_MAX 64
 #define LK_MESH_BUNDLE_BYTES_MAX (256u * 1024u) /* a path-cache bundle */
 #define LK_MESH_TEXT_BYTES_MAX 4096u   /* reasoning; a telemetry message */
 #define LK_MESH_ATTRS_MAX 256u         /* attributes of a ledger entity */

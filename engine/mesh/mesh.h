@@ -58,14 +58,6 @@ struct lk_mesh_txn {
 /* Retries of an optimistic write that lost to a concurrent one. */
 #define MESH_RETRIES_MAX 1000
 
-/* Collections nested in a policy document (its top mapping is 1).  A
- * policy needs a handful; the bound is for time, not memory: libyaml's
- * scanner looks at every open flow collection for each token it reads,
- * so a document of N nested `[` costs N^2 (a minute of CPU for 256 KiB
- * of them).  The check rejects the document at the first collection past
- * the bound, before the scanner has gone far. */
-#define MESH_POLICY_DEPTH_MAX 64
-
 /* LK_OK if mesh is an open handle, LK_MISUSE otherwise. */
 lk_status mesh_check(const lk_mesh *m);
 

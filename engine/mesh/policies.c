@@ -10,7 +10,7 @@
  * line and column (1-based) and libyaml's problem.  libyaml's event parser
  * keeps its nesting on the heap and never expands aliases, the input is
  * bounded by LK_MESH_POLICY_BYTES_MAX and its nesting by
- * MESH_POLICY_DEPTH_MAX (libyaml's scanner is quadratic in it), so a
+ * LK_MESH_POLICY_DEPTH_MAX (libyaml's scanner is quadratic in it), so a
  * hostile document costs bounded memory and time.
  *
  * Key: the policy id.  Value (v1):
@@ -118,12 +118,12 @@ lk_status lk_mesh_policy_check(uint32_t *rules_count, const char *yaml,
 					    "(it needs a top-level `rules` key)");
 				break;
 			}
-			if (depth == MESH_POLICY_DEPTH_MAX) {
+			if (depth == LK_MESH_POLICY_DEPTH_MAX) {
 				char problem[80];
 
 				snprintf(problem, sizeof problem,
 					 "collections nested more than %d deep",
-					 MESH_POLICY_DEPTH_MAX);
+					 LK_MESH_POLICY_DEPTH_MAX);
 				st = reject(err, &ev.start_mark, problem);
 				break;
 			}
@@ -252,6 +252,10 @@ lk_status lk_mesh_policy_decode(lk_mesh_policy **out, const void *key,
 		snprintf(r.err, sizeof r.err,
 			 "policy value: document of %u bytes past %u", doc_len,
 			 LK_MESH_POLICY_BYTES_MAX);
+	if (!r.err[0] && p.rules_count > LK_MESH_POLICY_RULES_MAX)
+		snprintf(r.err, sizeof r.err,
+			 "policy value: %u rules past %u", p.rules_count,
+			 LK_MESH_POLICY_RULES_MAX);
 	doc = mread_bytes(&r, r.err[0] ? 0 : doc_len, "yaml");
 	st = mread_end(&r, 0);
 	if (st != LK_OK)
@@ -308,6 +312,7 @@ lk_status policies_stage_put(lk_mesh_txn *t, const char *id, const char *yaml,
 	now = lk_now_ms(m->db);
 	mbuf_init(&b);
 	mbuf_u8(&b, MESH_VALUE_V1);
+	LK_MESH_ASSERT(rules <= LK_MESH_POLICY_RULES_MAX); /* decode's check */
 	mbuf_u32(&b, rules);
 	mbuf_u64(&b, old ? old->created_at_ms : now);
 	mbuf_u64(&b, old && old->updated_at_ms >= now ? old->updated_at_ms + 1
