@@ -257,15 +257,6 @@ static int pick(struct job *j, unsigned min_pct, uint64_t min_dead,
 /* Copying                                                                */
 /* ---------------------------------------------------------------------- */
 
-/* Namespaces whose history is kept whole: their records are copied even
- * when dead.  None yet; the audit ledger's will be (append-only). */
-static int keeps_history(const struct lk_db *db, uint8_t ns)
-{
-	(void)db;
-	(void)ns;
-	return 0;
-}
-
 static lk_status flush(struct job *j)
 {
 	const lk_io *io = j->db->io;
@@ -424,12 +415,11 @@ static lk_status take_op(struct job *j, uint32_t victim, uint64_t pos,
 		}
 		return st != LK_OK ? st : copy_op(j, rec);
 	}
+	/* Dead records go.  (The mesh ledger keeps its history by never
+	 * overwriting or deleting an entry: every one stays live.) */
 	if (!is_live(db, j->run[victim], pos, rec->ns, hash)) {
-		if (!keeps_history(db, rec->ns)) {
-			j->dropped++;
-			return LK_OK;
-		}
-		return copy_op(j, rec);
+		j->dropped++;
+		return LK_OK;
 	}
 	if (rec->expire_at_ms && rec->expire_at_ms <= j->now_ms) {
 		/* Expired: gone from the index at install; on disk, nothing,

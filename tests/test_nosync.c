@@ -42,9 +42,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static lk_db *open_db(uint32_t *cache)
+/* Opens DIR on io with namespace "cache" marked no-sync. */
+static lk_db *open_on(const lk_io *io, uint32_t *cache)
 {
-	lk_options o = test_options(fault_io(fs));
+	lk_options o = test_options(io);
 	lk_db *db;
 
 	o.flags = LK_OPEN_CREATE;
@@ -52,6 +53,11 @@ static lk_db *open_db(uint32_t *cache)
 	CHECK_OK(lk_ns_open(cache, db, "cache"));
 	CHECK_OK(lk_ns_set_nosync(db, *cache, 1));
 	return db;
+}
+
+static lk_db *open_db(uint32_t *cache)
+{
+	return open_on(fault_io(fs), cache);
 }
 
 static void put_n(lk_db *db, uint32_t ns, char prefix, int from, int to)
@@ -249,6 +255,15 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The fault layer with syncs made slow, so that commits form groups. */
+static lk_db *open_slow(uint32_t *cache)
+{
+	fast = fault_io(fs);
+	slow = *fast;
+	slow.sync = slow_sync;
+	return open_on(&slow, cache);
+}
+
 struct worker {
 	lk_db *db;
 	uint32_t ns;
@@ -265,7 +280,6 @@ static void *work(void *arg)
 
 static void mixed_threads_keep_every_durable_commit(void **state)
 {
-	lk_options o;
 	pthread_t t[8];
 	struct worker w[8];
 	uint32_t cache;
@@ -273,14 +287,7 @@ static void mixed_threads_keep_every_durable_commit(void **state)
 	lk_db *db;
 
 	(void)state;
-	fast = fault_io(fs);
-	slow = *fast;
-	slow.sync = slow_sync;
-	o = test_options(&slow);
-	o.flags = LK_OPEN_CREATE;
-	CHECK_OK(lk_open(&db, DIR, &o));
-	CHECK_OK(lk_ns_open(&cache, db, "cache"));
-	CHECK_OK(lk_ns_set_nosync(db, cache, 1));
+	db = open_slow(&cache);
 	put_n(db, LK_NS_DEFAULT, 'x', 0, 1);
 	syncs = fault_calls(fs, FK_SYNC);
 	for (int i = 0; i < 8; i++) {
@@ -296,7 +303,7 @@ static void mixed_threads_keep_every_durable_commit(void **state)
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(count_n(db, w[i].ns, w[i].prefix, 200), 200);
 	crash(db, FAULT_DROP_ALL, 0);
-	CHECK_OK(lk_open(&db, DIR, &o));
+	db = open_slow(&cache);
 	for (int i = 0; i < 8; i += 2)
 		assert_int_equal(count_n(db, LK_NS_DEFAULT, w[i].prefix, 200),
 				 200);
@@ -319,21 +326,13 @@ static void *put_one(void *arg)
 
 static void durable_commit_never_rides_in_a_nosync_group(void **state)
 {
-	lk_options o;
 	pthread_t t[3];
 	struct worker w[3];
 	uint32_t cache;
 	lk_db *db;
 
 	(void)state;
-	fast = fault_io(fs);
-	slow = *fast;
-	slow.sync = slow_sync;
-	o = test_options(&slow);
-	o.flags = LK_OPEN_CREATE;
-	CHECK_OK(lk_open(&db, DIR, &o));
-	CHECK_OK(lk_ns_open(&cache, db, "cache"));
-	CHECK_OK(lk_ns_set_nosync(db, cache, 1));
+	db = open_slow(&cache);
 	put_n(db, LK_NS_DEFAULT, 'x', 0, 1);
 	sync_ns = 100000000;
 	for (int i = 0; i < 3; i++) {
@@ -347,7 +346,7 @@ static void durable_commit_never_rides_in_a_nosync_group(void **state)
 		CHECK(pthread_join(t[i], NULL) == 0);
 	sync_ns = 200000;
 	crash(db, FAULT_DROP_ALL, 0);
-	CHECK_OK(lk_open(&db, DIR, &o));
+	db = open_slow(&cache);
 	assert_int_equal(count_n(db, LK_NS_DEFAULT, 'a', 1), 1);
 	assert_int_equal(count_n(db, LK_NS_DEFAULT, 'c', 1), 1);
 	CHECK_OK(lk_close(db));
