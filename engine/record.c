@@ -192,10 +192,7 @@ static lk_status bad(const char **why, const char *what)
 lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 			uint64_t seq_base, uint64_t seed, const char **why)
 {
-	const uint8_t *p, *end;
-	uint64_t delta, v;
 	uint32_t size;
-	size_t n;
 
 	switch (record_peek_size(&size, buf, avail, why)) {
 	case REC_PEEK_SIZE:
@@ -210,6 +207,15 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 	if (get_u32(buf) != (uint32_t)XXH3_64bits_withSeed(buf + 4, size - 4,
 							    seed))
 		return bad(why, "checksum mismatch");
+	return record_parse(r, buf, size, seq_base, why);
+}
+
+lk_status record_parse(struct record *r, const uint8_t *buf, uint32_t size,
+		       uint64_t seq_base, const char **why)
+{
+	const uint8_t *p, *end;
+	uint64_t delta, v;
+	size_t n;
 
 	memset(r, 0, sizeof *r);
 	r->size = size;

@@ -154,6 +154,14 @@ enum rec_peek record_peek_size(uint32_t *size, const uint8_t *buf,
 lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 			uint64_t seq_base, uint64_t seed, const char **why);
 
+/* The fields of the record of `size` bytes at buf (its size as
+ * record_peek_size() read it), checked for shape but not for its
+ * checksum: record_decode() after the checksum, and `logkeep dump`, which
+ * shows what a record that fails its checksum claims to be.  Returns
+ * LK_OK or LK_CORRUPT with *why. */
+lk_status record_parse(struct record *r, const uint8_t *buf, uint32_t size,
+		       uint64_t seq_base, const char **why);
+
 /* Namespace names: 1 to LK_NS_NAME_BYTES_MAX printable ASCII bytes, no
  * space.  Returns 1 if valid. */
 int record_ns_name_valid(const void *name, size_t len);

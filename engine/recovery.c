@@ -53,12 +53,6 @@
  * open gives up (LK_BUSY) rather than spin. */
 #define RELIST_MAX 10u
 
-/* Verify's search for the next valid record after damage hashes at most
- * this many bytes per damaged stretch, so hostile input cannot make it
- * quadratic; past the budget the rest of the segment is reported
- * unchecked. */
-#define RESYNC_BUDGET_BYTES (64u * 1024u * 1024u)
-
 struct seg_entry {
 	char name[SEG_NAME_BYTES];
 	uint64_t seq;
@@ -583,42 +577,6 @@ static uint64_t claims_after(struct scan *sc, uint64_t from)
 	return claim;
 }
 
-/* Verify: the next offset after `from` where a valid record starts, or
- * r->end.  Bounded by RESYNC_BUDGET_BYTES of hashing. */
-static uint64_t next_valid(struct scan *sc, uint64_t from, int *gave_up)
-{
-	struct seg_reader *r = &sc->r;
-	uint64_t budget = RESYNC_BUDGET_BYTES;
-
-	*gave_up = 0;
-	for (uint64_t pos = from; pos + REC_BYTES_MIN <= r->end; pos++) {
-		const uint8_t *p;
-		struct record rec;
-		const char *why;
-		uint32_t size;
-		size_t got;
-
-		if (seg_reader_get(r, pos, REC_PREFIX_BYTES_MAX, &p, &got) !=
-			    LK_OK ||
-		    got < REC_BYTES_MIN)
-			break;
-		if (record_peek_size(&size, p, got, &why) != REC_PEEK_SIZE ||
-		    size > r->end - pos)
-			continue;
-		if (size > budget) {
-			*gave_up = 1;
-			return r->end;
-		}
-		budget -= size;
-		if (seg_reader_get(r, pos, size, &p, &got) == LK_OK &&
-		    got == size &&
-		    record_decode(&rec, p, size, sc->seg->hdr.record_seq_base,
-				  seg_seed(sc->seg, pos), &why) == LK_OK)
-			return pos;
-	}
-	return r->end;
-}
-
 /* Cuts the newest segment's tail at sc->cut_end (open, read-write). */
 static lk_status cut_tail(struct scan *sc)
 {
@@ -675,7 +633,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 			goto out;
 		sc->discarded += sc->nops;
 		sc->nops = sc->keys_len = 0;
-		pos = next_valid(sc, sc->stop + 1, &gave_up);
+		pos = seg_reader_next_valid(&sc->r, sc->stop + 1, &gave_up);
 		sc->resynced = 1;
 		if (gave_up)
 			problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,

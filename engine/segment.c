@@ -489,3 +489,37 @@ lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
 	return record_decode(rec, p, size, r->seg->hdr.record_seq_base,
 			     seg_seed(r->seg, off), why);
 }
+
+uint64_t seg_reader_next_valid(struct seg_reader *r, uint64_t from,
+			       int *gave_up)
+{
+	uint64_t budget = SEG_RESYNC_BUDGET_BYTES;
+
+	*gave_up = 0;
+	for (uint64_t pos = from; pos + REC_BYTES_MIN <= r->end; pos++) {
+		const uint8_t *p;
+		struct record rec;
+		const char *why;
+		uint32_t size;
+		size_t got;
+
+		if (seg_reader_get(r, pos, REC_PREFIX_BYTES_MAX, &p, &got) !=
+			    LK_OK ||
+		    got < REC_BYTES_MIN)
+			break;
+		if (record_peek_size(&size, p, got, &why) != REC_PEEK_SIZE ||
+		    size > r->end - pos)
+			continue;
+		if (size > budget) {
+			*gave_up = 1;
+			return r->end;
+		}
+		budget -= size;
+		if (seg_reader_get(r, pos, size, &p, &got) == LK_OK &&
+		    got == size &&
+		    record_decode(&rec, p, size, r->seg->hdr.record_seq_base,
+				  seg_seed(r->seg, pos), &why) == LK_OK)
+			return pos;
+	}
+	return r->end;
+}

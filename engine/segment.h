@@ -182,4 +182,18 @@ int seg_reader_zero_from(struct seg_reader *r, uint64_t from);
 lk_status seg_reader_record(struct seg_reader *r, uint64_t off,
 			    struct record *rec, const char **why);
 
+/* After damage, verify, dump and salvage look for the next offset where a
+ * valid record starts, hashing at most this many bytes per damaged
+ * stretch, so that hostile input cannot make them quadratic; past the
+ * budget the rest of the segment is reported unchecked.  (A false match
+ * needs a 32-bit checksum seeded by the database, segment and offset to
+ * agree by chance.) */
+#define SEG_RESYNC_BUDGET_BYTES (64u * 1024u * 1024u)
+
+/* The first offset at or after `from` where a record decodes and passes
+ * its checksum, or r->end; *gave_up is set when the budget ran out first
+ * (the result is then r->end). */
+uint64_t seg_reader_next_valid(struct seg_reader *r, uint64_t from,
+			       int *gave_up);
+
 #endif /* LK_SEGMENT_H */

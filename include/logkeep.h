@@ -724,6 +724,94 @@ LK_API lk_status lk_backup(lk_db *db, const char *dest_path,
 LK_API lk_status lk_verify(lk_recovery_report *report, const char *path,
 			   const lk_options *opts, lk_problem_fn fn, void *arg);
 
+/* ---------------------------------------------------------------------- */
+/* Reading the log as stored (logkeep dump)                               */
+/* ---------------------------------------------------------------------- */
+
+/* What lk_log_read() passes to its callback, in file order. */
+typedef enum lk_log_kind {
+	LK_LOG_SEGMENT = 1, /* a segment file begins: its header's fields */
+	LK_LOG_PUT = 2,     /* a put record */
+	LK_LOG_DEL = 3,     /* a delete record (a tombstone) */
+	LK_LOG_COMMIT = 4,  /* closes the group of `count` records before it */
+	LK_LOG_SEAL = 5,    /* the last record of a full segment */
+	LK_LOG_DAMAGE = 6,  /* bytes that hold no valid record: `what` says
+			       why; reading resumes at the next valid one */
+	LK_LOG_DISCARD = 7, /* the group of `count` records before `offset`
+			       (seq to seq_last) has no commit: recovery
+			       never applies it */
+	LK_LOG_FREE = 8,    /* zero bytes after the data (the prefill that
+			       writes go over): not damage */
+} lk_log_kind;
+
+#define LK_LOG_ITEM_VERSION 1u
+
+/* One item.  Pointers are valid during the callback only.  Fields that do
+ * not apply to the kind are 0 or NULL. */
+typedef struct lk_log_item {
+	uint32_t version;        /* LK_LOG_ITEM_VERSION (set by the library) */
+	lk_log_kind kind;
+	const char *file;        /* the segment file's name */
+	uint64_t segment_seq;    /* from its header (0: header unreadable) */
+	uint32_t generation;     /* 0 unless rewritten by compaction */
+	uint64_t offset;         /* byte offset in the file */
+	uint64_t length;         /* bytes of the record or region; SEGMENT:
+				    the file's size */
+	uint64_t seq;            /* PUT, DEL: the record's sequence number;
+				    DISCARD: the group's first */
+	uint64_t seq_last;       /* DISCARD: the group's last */
+	uint32_t ns;             /* PUT, DEL: the namespace id */
+	const char *ns_name;     /* its name, NULL if its catalog record was
+				    not read (a single file, or damage) */
+	const void *key;         /* PUT, DEL */
+	size_t key_len;
+	const void *value;       /* PUT: the value, decompressed */
+	size_t value_len;
+	size_t stored_len;       /* PUT: bytes of the value as stored */
+	int compressed;          /* PUT: stored as a zstd frame */
+	uint64_t expire_at_ms;   /* PUT: 0 for none */
+	int checksum_ok;         /* records: 1; 0 for a record that fails its
+				    checksum, shown for what its fields claim
+				    (value as stored), inside a DAMAGE item's
+				    region */
+	uint64_t count;          /* COMMIT: records of its group; SEAL: the
+				    segment's committed records; DISCARD */
+	uint64_t durable_upto;   /* COMMIT, SEAL */
+	const char *what;        /* DAMAGE, DISCARD: why; records: a rule the
+				    record breaks ("sequence number does not
+				    increase"), else NULL; SEGMENT: why its
+				    records are not read, else NULL */
+	int tail;                /* DAMAGE: no valid record follows in the
+				    newest segment: a torn tail an open cuts */
+	/* SEGMENT */
+	uint32_t format_version;
+	uint64_t seq_prev;       /* the segment before it in the log */
+	uint64_t record_seq_base;
+	const uint8_t *db_id;    /* 16 bytes, or NULL */
+	uint64_t total_bytes;    /* of every segment file to be read (for
+				    progress), known at the first item */
+} lk_log_item;
+
+/* Returns 0 to go on, anything else to stop (lk_log_read then returns
+ * LK_OK). */
+typedef int (*lk_log_fn)(void *arg, const lk_log_item *item);
+
+/* Reads the records of the data directory `path`, or of one segment file
+ * (any name: a NAME.broken kept aside by repair too), as they are stored,
+ * in log order (segment files by seq, then generation), and passes each
+ * to fn: every record with its place, damaged regions as such, then goes
+ * on after them from the next valid record.  Nothing is changed and no
+ * lock is taken: it works on a directory a writer is using (a segment
+ * removed meanwhile by its compaction is passed as a SEGMENT item whose
+ * `what` says so).  segment != 0 reads only that segment.  It holds one
+ * record and one decompressed value at a time, whatever the input.
+ * opts (NULL: the defaults): only io is used.
+ * Returns LK_OK (damage is passed to fn, not returned), LK_NOT_FOUND (no
+ * such directory or file), LK_INVALID, LK_IO, LK_NOMEM, LK_TOO_BIG (more
+ * segment files than LK_SEGMENT_COUNT_MAX). */
+LK_API lk_status lk_log_read(const char *path, const lk_options *opts,
+			     uint64_t segment, lk_log_fn fn, void *arg);
+
 /* Re-reads every sealed segment of an open database while it serves
  * reads and writes, and calls fn (may be NULL) for each damaged one with
  * its segment and the offset of the first record that fails.

@@ -310,6 +310,48 @@ LK_API lk_status lk_mesh_entry_decode(lk_mesh_entry **entry,
 				      const void *value, size_t value_len);
 
 /* ---------------------------------------------------------------------- */
+/* Stored records, field by field (logkeep dump)                          */
+/* ---------------------------------------------------------------------- */
+
+typedef enum lk_mesh_field_kind {
+	LK_MESH_FIELD_STR = 1,  /* s[0..n): text as stored (the writers
+				   store UTF-8; a damaged record may not) */
+	LK_MESH_FIELD_U64 = 2,  /* u */
+	LK_MESH_FIELD_TIME = 3, /* u: ms since the epoch */
+	LK_MESH_FIELD_BOOL = 4, /* u: 0 or 1 */
+	LK_MESH_FIELD_HASH = 5, /* hash: 32 bytes (SHA-256) */
+	LK_MESH_FIELD_LIST = 6, /* a list of u strings: the next u fields
+				   (kind STR, name NULL) are its items */
+} lk_mesh_field_kind;
+
+typedef struct lk_mesh_field {
+	const char *name;       /* NULL for a list's items */
+	lk_mesh_field_kind kind;
+	const char *s;
+	size_t n;
+	uint64_t u;
+	const uint8_t *hash;
+} lk_mesh_field;
+
+typedef void (*lk_mesh_field_fn)(void *arg, const lk_mesh_field *field);
+
+/* Describes one stored record of a mesh namespace (ns_name, e.g.
+ * "mesh.nodes"): *what is set to what the record is ("node", "policy",
+ * "path-cache entry", "ledger head", "ledger entity head", "ledger
+ * entry", "ledger chain link", "telemetry entry", "telemetry next id"),
+ * and fn gets the fields of its key, then of its value (value NULL for
+ * a delete: the key's only), valid during the call.  Pointers in the
+ * fields point into key and value.  It reads only what it is given, with
+ * every length bounded; fields passed before a problem stand.
+ * Returns LK_OK, LK_NOT_FOUND (not a mesh namespace: *what NULL),
+ * LK_CORRUPT (a key or value no writer of this layer produces: the
+ * detail names the field), LK_VERSION (a newer value version). */
+LK_API lk_status lk_mesh_describe(const char **what, const char *ns_name,
+				  const void *key, size_t key_len,
+				  const void *value, size_t value_len,
+				  lk_mesh_field_fn fn, void *arg);
+
+/* ---------------------------------------------------------------------- */
 /* Telemetry                                                              */
 /* ---------------------------------------------------------------------- */
 

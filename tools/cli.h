@@ -11,6 +11,7 @@
  *   cli_kv.c       put, get, del, scan
  *   cli_load.c     load
  *   cli_verify.c   verify
+ *   cli_dump.c     dump
  *   cli_format.c   escaping, JSON strings, the bounded line reader
  *   cli_mesh.c     node, policy, cache, history, ledger (the mesh layer)
  *   cli_demo.c     demo: a simulated mesh node
@@ -171,6 +172,7 @@ int cmd_del(const char *cmd, int argc, char **argv);
 int cmd_scan(const char *cmd, int argc, char **argv);
 int cmd_load(const char *cmd, int argc, char **argv);
 int cmd_verify(const char *cmd, int argc, char **argv);
+int cmd_dump(const char *cmd, int argc, char **argv);
 int cmd_backup(const char *cmd, int argc, char **argv);
 int cmd_stats(const char *cmd, int argc, char **argv);
 int cmd_compact(const char *cmd, int argc, char **argv);

@@ -110,6 +110,24 @@ static size_t utf8_sequence_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+int text_is_clean(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n;) {
+		size_t seq;
+
+		if (s[i] == 0x7f || (s[i] < 0x20 && s[i] != '\t' &&
+				     s[i] != '\n'))
+			return 0;
+		seq = utf8_sequence_len(s + i, n - i);
+		if (seq == 0)
+			return 0;
+		i += seq;
+	}
+	return 1;
+}
+
 char *utf8_replace_invalid(const char *s)
 {
 	size_t n = strlen(s), bad = 0, at = 0;

@@ -37,6 +37,11 @@ void json_put_string(FILE *out, const char *s, size_t n);
  * the caller writes s as it is and the emitter reports the failure). */
 char *utf8_replace_invalid(const char *s);
 
+/* 1 if p[0..n) is text that YAML and JSON carry as it is: valid UTF-8,
+ * no NUL, no control character but TAB and newline (dump shows other
+ * bytes as hex). */
+int text_is_clean(const void *p, size_t n);
+
 /* ---------------------------------------------------------------------- */
 /* Input                                                                  */
 /* ---------------------------------------------------------------------- */

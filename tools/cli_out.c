@@ -232,7 +232,7 @@ void out_kv_hex(struct out *o, const char *k, const uint8_t *p, size_t n)
 	out_kv_str(o, k, buf);
 }
 
-void out_kv_time(struct out *o, const char *k, uint64_t ms)
+void out_time(struct out *o, uint64_t ms)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
@@ -245,7 +245,13 @@ void out_kv_time(struct out *o, const char *k, uint64_t ms)
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 (unsigned)(ms % 1000));
-	out_kv_str(o, k, buf);
+	out_str(o, buf);
+}
+
+void out_kv_time(struct out *o, const char *k, uint64_t ms)
+{
+	out_key(o, k);
+	out_time(o, ms);
 }
 
 int out_end(struct out *o)

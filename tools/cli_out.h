@@ -31,7 +31,8 @@ void out_kv_str(struct out *o, const char *key, const char *s);
 void out_kv_u64(struct out *o, const char *key, uint64_t v);
 void out_kv_bool(struct out *o, const char *key, int v);
 void out_kv_hex(struct out *o, const char *key, const uint8_t *p, size_t n);
-/* A key and an ISO 8601 UTC time from ms since the epoch. */
+/* An ISO 8601 UTC time from ms since the epoch, and with its key. */
+void out_time(struct out *o, uint64_t ms);
 void out_kv_time(struct out *o, const char *key, uint64_t ms);
 /* Ends the document and frees the writer; 0, or -1 if the emitter
  * failed (out of memory, a write error: see ferror(f)). */
