@@ -75,8 +75,11 @@ static lk_status check_options(const lk_options *o)
 		return err_set(LK_INVALID, "options version %u, this library "
 				           "knows 1 to %u: use LK_OPTIONS_INIT",
 			       o->version, LK_OPTIONS_VERSION);
-	if (o->flags & ~(LK_OPEN_CREATE | LK_OPEN_READONLY))
+	if (o->flags & ~(LK_OPEN_CREATE | LK_OPEN_READONLY | LK_OPEN_SALVAGE))
 		return err_set(LK_INVALID, "unknown open flags 0x%x", o->flags);
+	if ((o->flags & LK_OPEN_SALVAGE) && (o->flags & LK_OPEN_READONLY))
+		return err_set(LK_INVALID, "LK_OPEN_SALVAGE changes the "
+					   "directory: not with LK_OPEN_READONLY");
 	if (o->sync != LK_SYNC_ALWAYS && o->sync != LK_SYNC_INTERVAL &&
 	    o->sync != LK_SYNC_NONE)
 		return err_set(LK_INVALID, "unknown sync mode %d", (int)o->sync);
@@ -210,7 +213,27 @@ fail:
 
 lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 {
-	return open_db(out, path, opts, 0);
+	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
+	lk_status st = open_db(out, path, opts, 0);
+
+	if (st != LK_CORRUPT || !opts || !(opts->flags & LK_OPEN_SALVAGE))
+		return st;
+	/* The strict open refused damage and changed nothing: salvage, then
+	 * open what was kept, strictly. */
+	st = lk_salvage(&rep, path, opts, 1, NULL, NULL);
+	if (st != LK_OK) {
+		err_prefix("salvaging %s", path);
+		return st;
+	}
+	st = open_db(out, path, opts, 0);
+	if (st == LK_OK)
+		snprintf((*out)->report.tail_note,
+			 sizeof (*out)->report.tail_note,
+			 "salvaged: %" PRIu64 " files rewritten, %" PRIu64
+			 " set aside, %" PRIu64 " ranges of sequence numbers "
+			 "lost (lk_salvage tells which)",
+			 rep.files_rewritten, rep.files_aside, rep.ranges_lost);
+	return st;
 }
 
 /* Takes the handle from DB_MAGIC to DB_MAGIC_CLOSING unless a use is in
@@ -898,6 +921,13 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 	else if (st == LK_OK)
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);
+	else if (snapshot_exists(io, dir))
+		snprintf(report->snapshot_note, sizeof report->snapshot_note,
+			 "not checked: an open refuses the log's damage before "
+			 "it would load a snapshot");
+	else
+		snprintf(report->snapshot_note, sizeof report->snapshot_note,
+			 "no snapshot; an open refuses the log's damage");
 	io->dir_close(io->ctx, dir);
 	abi_write_at(out, ABI_REPORT, out->version, report);
 	return st;

@@ -58,6 +58,8 @@ struct logread {
 	/* the group being read */
 	uint64_t group_ops, group_first, group_last;
 	uint64_t last_seq;         /* newest put/delete seq in the log so far */
+	int whole_dir;             /* the chain between files is checked */
+	uint64_t prev_seg;         /* the last segment read with a header */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -225,6 +227,12 @@ static lk_status take_record(struct logread *lr, const struct segment *s,
 			lr->last_seq = rec->seq;
 		return emit_op(lr, s, pos, rec, 1, what);
 	}
+	if (rec->type == REC_COMMIT && rec->count != lr->group_ops)
+		/* records of the group were lost to damage before it: what
+		 * is left of the group is not applied either */
+		discard_group(lr, s, pos, "part of a group whose other "
+			      "records are damaged: its commit does not "
+			      "match it");
 	item_init(&it, rec->type == REC_COMMIT ? LK_LOG_COMMIT : LK_LOG_SEAL, s,
 		  pos, rec->size);
 	it.checksum_ok = 1;
@@ -272,7 +280,8 @@ static lk_status take_damage(struct logread *lr, struct seg_reader *r,
 		}
 	}
 	*next = seg_reader_next_valid(r, pos + 1, &gave_up);
-	discard_group(lr, s, pos, "its commit is lost in the damage after it");
+	discard_group(lr, s, pos, "damage follows inside the group: it is "
+		      "not applied");
 	item_init(&it, LK_LOG_DAMAGE, s, pos, *next - pos);
 	it.what = gave_up ? "too much damage to search; the rest of the "
 			    "segment is unchecked"
@@ -325,6 +334,8 @@ static lk_status read_segment(struct logread *lr, struct segment *s,
 		emit(lr, &it);
 		item_init(&it, LK_LOG_DAMAGE, s, 0, s->file_size);
 		it.what = why;
+		/* a newest segment cut while it was created: open removes it */
+		it.tail = newest && got < sizeof hdr;
 		emit(lr, &it);
 		return LK_OK;
 	}
@@ -363,8 +374,52 @@ static lk_status read_segment(struct logread *lr, struct segment *s,
 	if (st == LK_OK)
 		discard_group(lr, s, pos < s->file_size ? pos : s->file_size,
 			      "the segment ends before its commit");
+	s->sealed = sealed;
 	seg_reader_free(&r);
 	return st;
+}
+
+/* A problem of the chain, not of bytes: a DAMAGE item of length 0 at
+ * the segment's start (salvage plans for these from the chain itself). */
+static void chain_damage(struct logread *lr, const struct segment *s,
+			 uint64_t at, const char *fmt, uint64_t a, uint64_t b)
+{
+	char what[160];
+	lk_log_item it;
+
+	snprintf(what, sizeof what, fmt, a, b);
+	item_init(&it, LK_LOG_DAMAGE, s, at, 0);
+	it.what = what;
+	emit(lr, &it);
+}
+
+/* What open checks between files: the name, the link to the segment
+ * before, and (format 2) that a sealed segment has a successor. */
+static void check_chain(struct logread *lr, const struct segment *s,
+			int newest)
+{
+	uint64_t seq;
+	uint32_t gen;
+
+	if (!seg_parse_name(s->name, &seq, &gen) || seq != s->hdr.seq ||
+	    gen != s->hdr.generation) {
+		chain_damage(lr, s, 0, "file name and header disagree on the "
+			     "segment (header: segment %" PRIu64
+			     ", generation %" PRIu64 "): a copy of another",
+			     s->hdr.seq, s->hdr.generation);
+		return;
+	}
+	if (s->hdr.seq_prev != lr->prev_seg)
+		chain_damage(lr, s, 0, "segment %" PRIu64 " is missing (the "
+			     "one before is %" PRIu64 ")", s->hdr.seq_prev,
+			     lr->prev_seg);
+	lr->prev_seg = s->hdr.seq;
+	if (newest && s->sealed &&
+	    s->hdr.version >= LK_FORMAT_VERSION_SEAL_LINKS)
+		chain_damage(lr, s, s->file_size, "segment %" PRIu64 " is "
+			     "sealed but no later segment is here: segment %"
+			     PRIu64 " and any after it are missing",
+			     s->hdr.seq, s->hdr.seq + 1);
 }
 
 static lk_status read_file(struct logread *lr, const char *name, int newest)
@@ -391,6 +446,8 @@ static lk_status read_file(struct logread *lr, const char *name, int newest)
 		return st;
 	}
 	st = read_segment(lr, s, newest);
+	if (st == LK_OK && lr->whole_dir && s->db_seed)
+		check_chain(lr, s, newest);
 	if (st != LK_OK)
 		err_prefix("reading segment file %s", name);
 	seg_close(s, lr->io);
@@ -435,6 +492,7 @@ static lk_status read_dir(struct logread *lr, uint64_t segment)
 	else if (!found)
 		st = err_set(LK_NOT_FOUND, "no segment file in the directory: "
 			     "not a logkeep data directory");
+	lr->whole_dir = segment == 0;
 	for (size_t i = 0; i < l.n && !lr->stopped && st == LK_OK; i++)
 		if (segment == 0 || l.v[i].seq == segment)
 			st = read_file(lr, l.v[i].name, i + 1 == l.n);
@@ -511,6 +569,8 @@ lk_status lk_log_read(const char *path, const lk_options *opts,
 	lr->io = io_check_install(&check, o.io ? o.io : lk_io_posix());
 	lr->fn = fn;
 	lr->arg = arg;
+	/* the one namespace with no catalog record (ns.c) */
+	snprintf(lr->ns_names[1], sizeof lr->ns_names[1], "default");
 	if (!lr->io) {
 		mem_free(lr);
 		return LK_INVALID;

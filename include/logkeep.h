@@ -204,6 +204,11 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 /* lk_options.flags */
 #define LK_OPEN_CREATE 0x1u   /* create the directory if it does not exist */
 #define LK_OPEN_READONLY 0x2u /* no lock, no writes, nothing changed on disk */
+/* Where a strict open refuses damage (LK_CORRUPT), salvage it
+ * (lk_salvage, applied) and open what it kept: a daemon that must come
+ * back up whatever the disk did.  The report's tail_note says so; what
+ * was lost is lk_salvage's to tell (run it without apply first). */
+#define LK_OPEN_SALVAGE 0x4u
 
 /* Version 2 added the compaction fields, version 3 the snapshot field,
  * version 4 the scrub's, version 5 the space reserve's; an older struct
@@ -811,6 +816,100 @@ typedef int (*lk_log_fn)(void *arg, const lk_log_item *item);
  * segment files than LK_SEGMENT_COUNT_MAX). */
 LK_API lk_status lk_log_read(const char *path, const lk_options *opts,
 			     uint64_t segment, lk_log_fn fn, void *arg);
+
+/* ---------------------------------------------------------------------- */
+/* Salvage (logkeep repair)                                               */
+/* ---------------------------------------------------------------------- */
+
+/* What lk_salvage() does, or would do, step by step. */
+typedef enum lk_salvage_action {
+	LK_SALVAGE_REWRITE = 1,  /* file is rewritten as new_file with its
+				    valid committed records (`records`) */
+	LK_SALVAGE_ASIDE = 2,    /* file is renamed new_file (NAME.broken):
+				    kept, no longer read */
+	LK_SALVAGE_CREATE = 3,   /* new_file, an empty newest segment, is
+				    created (the newest one is missing) */
+	LK_SALVAGE_DROP_SNAPSHOT = 4, /* file, a snapshot of the log before
+				    the repair, is removed (open replays) */
+	LK_SALVAGE_LOST = 5,     /* sequence numbers seq_first..seq_last are
+				    lost (seq_last 0: every one after
+				    seq_first); `records` of namespace ns
+				    (ns_name NULL: of unknown namespaces, and
+				    records 0 when their number is unknown) */
+	LK_SALVAGE_FALLBACK = 6, /* key of namespace ns lost its value of
+				    sequence number seq_first: a read now
+				    returns its older value of seq_last (0:
+				    the key is gone) */
+	LK_SALVAGE_CUT = 7,      /* file's torn tail from `offset`, which
+				    any writing open cuts: not salvage's */
+} lk_salvage_action;
+
+#define LK_SALVAGE_STEP_VERSION 1u
+
+typedef struct lk_salvage_step {
+	uint32_t version;        /* LK_SALVAGE_STEP_VERSION (the library's) */
+	lk_salvage_action action;
+	const char *file;
+	const char *new_file;
+	uint64_t segment_seq;
+	uint64_t offset;
+	uint64_t seq_first, seq_last;
+	uint64_t records;
+	uint32_t ns;
+	const char *ns_name;
+	const void *key;
+	size_t key_len;
+	const char *what;        /* why, a sentence */
+} lk_salvage_step;
+
+typedef void (*lk_salvage_fn)(void *arg, const lk_salvage_step *step);
+
+#define LK_SALVAGE_REPORT_VERSION 1u
+
+typedef struct lk_salvage_report {
+	uint32_t version;         /* LK_SALVAGE_REPORT_VERSION (caller's) */
+	int needed;               /* strict open refuses the directory */
+	int applied;              /* the steps were carried out */
+	uint64_t files_rewritten;
+	uint64_t files_aside;
+	uint64_t records_kept;    /* in rewritten files */
+	uint64_t records_lost;    /* known to be lost */
+	uint64_t ranges_lost;     /* LOST steps */
+	uint64_t unknown_lost;    /* LOST steps whose count is unknown */
+	uint64_t keys_fallback;   /* FALLBACK steps with an older value */
+	uint64_t keys_gone;       /* FALLBACK steps without one */
+	uint64_t keys_unlisted;   /* keys of lost records past the first
+				     200, not looked up */
+	uint64_t ranges_unlisted; /* lost ranges past the first 4096 */
+} lk_salvage_report;
+
+/* Salvage (SPEC §5): what to do with a directory that a strict open
+ * refuses.  Plans, and with apply carries out: every damaged segment file
+ * is rewritten (a new generation, as compaction writes them) with every
+ * record of it that passes its checks and whose group's commit was read;
+ * a file that cannot be part of the log (a header that fails, another
+ * database's, one whose name and header disagree) is renamed NAME.broken;
+ * the chain is relinked over missing segments; a sealed newest segment
+ * (the newest is missing) gets an empty successor; snapshots are removed
+ * (a damaged one is kept aside).  Every damaged file is kept as
+ * NAME.broken; nothing valid is dropped.  Each step goes to fn (may be
+ * NULL), and the sequence ranges lost and the keys whose newest value
+ * was lost with them (FALLBACK) are named.  After an applied salvage the
+ * directory opens strictly.  A ledger or other chain kept by a layer
+ * above is not re-chained: check it (logkeep verify does).
+ * Crash safety: each new file is synced before the file it replaces is
+ * renamed; a crash mid-way leaves a directory that a strict open accepts
+ * or refuses, and salvage run again finishes the job.
+ * Without apply nothing is changed and no lock is taken; with it, the
+ * directory's lock is held (LK_BUSY if a writer has it).  A directory
+ * that opens strictly (a torn tail, a compaction's leftovers, which open
+ * itself repairs, included) needs nothing: needed 0, CUT steps only.
+ * opts (NULL: the defaults): only io is used.  Returns LK_OK, LK_INVALID,
+ * LK_NOT_FOUND, LK_BUSY, LK_IO, LK_NOSPACE, LK_NOMEM, LK_TOO_BIG,
+ * LK_VERSION (a segment of a newer format: nothing is done). */
+LK_API lk_status lk_salvage(lk_salvage_report *report, const char *path,
+			    const lk_options *opts, int apply,
+			    lk_salvage_fn fn, void *arg);
 
 /* Re-reads every sealed segment of an open database while it serves
  * reads and writes, and calls fn (may be NULL) for each damaged one with

@@ -12,6 +12,7 @@
  *   cli_load.c     load
  *   cli_verify.c   verify
  *   cli_dump.c     dump
+ *   cli_repair.c   repair (salvage)
  *   cli_format.c   escaping, JSON strings, the bounded line reader
  *   cli_mesh.c     node, policy, cache, history, ledger (the mesh layer)
  *   cli_demo.c     demo: a simulated mesh node
@@ -173,6 +174,14 @@ int cmd_scan(const char *cmd, int argc, char **argv);
 int cmd_load(const char *cmd, int argc, char **argv);
 int cmd_verify(const char *cmd, int argc, char **argv);
 int cmd_dump(const char *cmd, int argc, char **argv);
+int cmd_repair(const char *cmd, int argc, char **argv);
+
+/* The mesh ledger's hash chain in dir (cli_repair.c, used by verify
+ * too): 0 no ledger there, 2 the chain holds, 1 broken (*cr says
+ * where), -1 could not be checked (*cr's problem says why). */
+struct lk_mesh_chain_report;
+int cli_ledger_check(struct lk_mesh_chain_report *cr, const char *cmd,
+		     const char *dir);
 int cmd_backup(const char *cmd, int argc, char **argv);
 int cmd_stats(const char *cmd, int argc, char **argv);
 int cmd_compact(const char *cmd, int argc, char **argv);

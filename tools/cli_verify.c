@@ -22,10 +22,14 @@
 
 #include "cli.h"
 #include "cli_format.h"
+#include "logkeep_mesh.h"
 
 /* ---------------------------------------------------------------------- */
 /* verify                                                                 */
 /* ---------------------------------------------------------------------- */
+
+/* A problem the tool finds above the engine: the mesh ledger's chain. */
+#define CLI_PROBLEM_LEDGER 100
 
 struct verify_out {
 	int json;
@@ -45,6 +49,8 @@ static const char *problem_kind_name(lk_problem_kind kind)
 	case LK_PROBLEM_IO: return "io";
 	case LK_PROBLEM_LEFTOVER: return "leftover";
 	}
+	if ((int)kind == CLI_PROBLEM_LEDGER)
+		return "ledger";
 	return "unknown";
 }
 
@@ -210,6 +216,28 @@ int cmd_verify(const char *cmd, int argc, char **argv)
 	report.version = LK_REPORT_VERSION;
 	opts.flags = LK_OPEN_READONLY;
 	st = lk_verify(&report, argv[0], &opts, verify_problem, &vo);
+	if (st == LK_OK && report.segments_read == 0 && vo.damage == 0 &&
+	    vo.torn == 0) {
+		cli_msg(cmd, "%s holds no segment file: not a logkeep data "
+			"directory", argv[0]);
+		return CLI_USAGE;
+	}
+	if (st == LK_OK) {
+		/* the ledger's hash chain, when DIR holds the mesh layer */
+		lk_mesh_chain_report cr;
+		char what[320];
+
+		if (cli_ledger_check(&cr, cmd, argv[0]) == 1) {
+			lk_problem pb = { (lk_problem_kind)CLI_PROBLEM_LEDGER,
+					  cr.broken_segment, cr.broken_offset,
+					  "", what };
+
+			snprintf(what, sizeof what, "ledger chain broken at "
+				 "position %" PRIu64 ": %s",
+				 cr.broken_position, cr.problem);
+			verify_problem(&vo, &pb);
+		}
+	}
 	if (st != LK_OK)
 		rc = cli_fail_dir(cmd, st);
 	/* no such DIR: nothing was read, there is no report to print */
