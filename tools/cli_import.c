@@ -112,7 +112,8 @@ int cmd_import_sqlite(const char *cmd, int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc;
 	cli_msg(cmd, "this logkeep was built without SQLite support "
-		"(libsqlite3 was not found when it was built)");
+		"(libsqlite3 was not found, or the sqlite_import option "
+		"disabled it)");
 	return CLI_ERROR;
 }
 
