@@ -13,8 +13,9 @@
  *   cli_verify.c   verify
  *   cli_dump.c     dump
  *   cli_repair.c   repair (salvage)
- *   cli_format.c   escaping, JSON strings, the bounded line reader
+ *   cli_format.c   escaping, JSON strings and lists, the bounded line reader
  *   cli_mesh.c     node, policy, cache, history, ledger (the mesh layer)
+ *   cli_import.c   import-sqlite: a predecessor's mesh_data.db (SQLite)
  *   cli_demo.c     demo: a simulated mesh node
  *   cli_out.c      YAML (libyaml) or JSON output of the mesh commands
  *   mesh_examples.c  the example policies
@@ -193,5 +194,7 @@ int cmd_cache(const char *cmd, int argc, char **argv);
 int cmd_history(const char *cmd, int argc, char **argv);
 int cmd_ledger(const char *cmd, int argc, char **argv);
 int cmd_demo(const char *cmd, int argc, char **argv);
+/* import-sqlite (cli_import.c): exit status 4 in a build without SQLite. */
+int cmd_import_sqlite(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli_format.c - escaping for `scan`, JSON strings for `verify --json`, and
- * the bounded line reader of `load`.  See cli_format.h for the contracts.
+ * cli_format.c - escaping for `scan`, JSON strings for `verify --json`,
+ * the bounded line reader of `load`, and the JSON lists of strings that
+ * import-sqlite reads.  See cli_format.h for the contracts.
+ *
+ * A JSON list is decoded into a buffer as large as its text, which always
+ * suffices: every string decodes to fewer bytes than it takes quoted.
  *
  * Design: output is written in runs.  A run of bytes that need no escape
  * goes out in one fwrite, so a 1 MiB printable value costs one call, not a
@@ -126,6 +130,22 @@ int text_is_clean(const void *p, size_t n)
 		i += seq;
 	}
 	return 1;
+}
+
+size_t utf8_first_invalid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	assert(s != NULL || n == 0);
+	while (i < n) {
+		size_t seq = utf8_sequence_len((const unsigned char *)s + i,
+					       n - i);
+
+		if (seq == 0)
+			return i;
+		i += seq;
+	}
+	return n;
 }
 
 char *utf8_replace_invalid(const char *s)
@@ -283,4 +303,183 @@ void line_reader_free(struct line_reader *lr)
 		return;
 	free(lr->buf);
 	lr->buf = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* JSON lists of strings                                                  */
+/* ---------------------------------------------------------------------- */
+
+static size_t json_skip_space(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+			 s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* The 4 hex digits at s[i, i + 4) as a number, or -1. */
+static long json_hex4(const char *s, size_t n, size_t i)
+{
+	long v = 0;
+
+	if (i > n || n - i < 4)
+		return -1;
+	for (size_t k = i; k < i + 4; k++) {
+		char c = s[k];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* Writes code point cp (not a surrogate, at most U+10FFFF) as UTF-8. */
+static size_t utf8_put(char *d, unsigned long cp)
+{
+	assert(cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff));
+	if (cp < 0x80) {
+		d[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (char)(0xc0 | (cp >> 6));
+		d[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (char)(0xe0 | (cp >> 12));
+		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		d[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	d[0] = (char)(0xf0 | (cp >> 18));
+	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	d[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Decodes the string whose opening quote is at s[*i] into d, NUL added.
+ * Each escape decodes to fewer bytes than it takes (\uXXXX: 6 bytes to
+ * at most 3, a surrogate pair: 12 to 4), so d needs no more than the
+ * quoted text.  Returns NULL with *i past the closing quote and *len the
+ * decoded bytes, or what is wrong with *i where. */
+static const char *json_string_decode(const char *s, size_t n, size_t *i,
+				      char *d, size_t *len)
+{
+	static const char plain[] = "\"\\/bfnrt", decoded[] = "\"\\/\b\f\n\r\t";
+	size_t start = *i, at = start + 1, out = 0;
+
+	assert(at <= n && s[start] == '"');
+	for (;;) {
+		unsigned char c;
+		const char *e;
+		long cp, lo;
+
+		*i = at; /* where a problem is */
+		if (at >= n)
+			return "a string without its closing quote";
+		c = (unsigned char)s[at];
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return "a control character in a string";
+		if (c != '\\') {
+			d[out++] = (char)c;
+			at++;
+			continue;
+		}
+		if (at + 1 >= n)
+			return "a string without its closing quote";
+		e = strchr(plain, s[at + 1]);
+		if (e != NULL && s[at + 1] != '\0') {
+			d[out++] = decoded[e - plain];
+			at += 2;
+			continue;
+		}
+		if (s[at + 1] != 'u')
+			return "an unknown escape";
+		cp = json_hex4(s, n, at + 2);
+		if (cp < 0)
+			return "a \\u escape without 4 hex digits";
+		at += 6;
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return "a lone surrogate";
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			lo = at + 1 < n && s[at] == '\\' && s[at + 1] == 'u'
+				     ? json_hex4(s, n, at + 2)
+				     : -1;
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return "a lone surrogate";
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			at += 6;
+		}
+		if (cp == 0)
+			return "a string holding U+0000";
+		out += utf8_put(d + out, (unsigned long)cp);
+	}
+	assert(out < at - start); /* the NUL fits where the quotes were */
+	d[out] = '\0';
+	*len = out;
+	*i = at + 1;
+	return NULL;
+}
+
+const char *json_string_array(const char *s, size_t n, char *buf,
+			      const char **items, size_t item_max,
+			      size_t *count, size_t *at)
+{
+	size_t i = utf8_first_invalid(s, n), used = 0, len;
+	const char *why = NULL;
+
+	assert(buf != NULL && count != NULL && at != NULL);
+	assert(items != NULL || item_max == 0);
+	*count = 0;
+	if (i < n) {
+		*at = i;
+		return "not UTF-8";
+	}
+	i = json_skip_space(s, n, 0);
+	if (i >= n || s[i] != '[') {
+		*at = i;
+		return "expected '['";
+	}
+	i = json_skip_space(s, n, i + 1);
+	if (i < n && s[i] == ']')
+		goto close;
+	for (;;) {
+		if (i >= n || s[i] != '"') {
+			why = "expected a string";
+			break;
+		}
+		if (*count == item_max) {
+			why = "more items than allowed";
+			break;
+		}
+		why = json_string_decode(s, n, &i, buf + used, &len);
+		if (why != NULL)
+			break;
+		items[(*count)++] = buf + used;
+		used += len + 1;
+		assert(used <= i); /* the decoded text never passes the text */
+		i = json_skip_space(s, n, i);
+		if (i < n && s[i] == ']')
+			goto close;
+		if (i >= n || s[i] != ',') {
+			why = "expected ',' or ']'";
+			break;
+		}
+		i = json_skip_space(s, n, i + 1);
+	}
+	*at = i;
+	return why;
+close:
+	i = json_skip_space(s, n, i + 1);
+	*at = i;
+	return i < n ? "text after the closing ']'" : NULL;
 }

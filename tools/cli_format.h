@@ -5,6 +5,8 @@
  *  - the one-line escaping of `scan` (keys and values are opaque bytes, the
  *    output is one record per line),
  *  - JSON strings (`verify --json`), always valid UTF-8 whatever the bytes,
+ *  - JSON lists of strings (import-sqlite reads the predecessors' node
+ *    interfaces and protocols), decoded within the text's own size,
  *  - a bounded line reader for `load`, which never holds more than one line
  *    of at most a fixed size, whatever standard input contains.
  *
@@ -42,6 +44,11 @@ char *utf8_replace_invalid(const char *s);
  * bytes as hex). */
 int text_is_clean(const void *p, size_t n);
 
+/* The offset of the first byte of s[0, n) that is not part of valid UTF-8
+ * (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF),
+ * or n when all of it is. */
+size_t utf8_first_invalid(const char *s, size_t n);
+
 /* ---------------------------------------------------------------------- */
 /* Input                                                                  */
 /* ---------------------------------------------------------------------- */
@@ -76,5 +83,17 @@ enum line_result line_reader_next(struct line_reader *lr, const char **line,
 				  size_t *len);
 
 void line_reader_free(struct line_reader *lr);
+
+/* Parses s[0, n), a JSON array of strings such as ["eth0", "wlan\u00e9"]
+ * (whitespace allowed, nothing else), into at most item_max strings:
+ * decoded (escapes, \u with surrogate pairs) and NUL-terminated in buf,
+ * which must hold n + 1 bytes (a string decodes to fewer bytes than its
+ * quoted text), with items[i] pointing at each and *count their number.
+ * Returns NULL, or what is wrong ("not UTF-8", "expected ',' or ']'",
+ * "more items than allowed", "a string holding U+0000", ...) with *at the
+ * offset in s where it was found. */
+const char *json_string_array(const char *s, size_t n, char *buf,
+			      const char **items, size_t item_max,
+			      size_t *count, size_t *at);
 
 #endif /* LK_CLI_FORMAT_H */

@@ -214,6 +214,15 @@ void out_kv_u64(struct out *o, const char *k, uint64_t v)
 	out_u64(o, v);
 }
 
+void out_kv_i64(struct out *o, const char *k, int64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof buf, "%" PRId64, v);
+	out_key(o, k);
+	scalar(o, buf, 1);
+}
+
 void out_kv_bool(struct out *o, const char *k, int v)
 {
 	out_key(o, k);

@@ -29,6 +29,7 @@ void out_key(struct out *o, const char *key);
 /* A key and a scalar, inside a map. */
 void out_kv_str(struct out *o, const char *key, const char *s);
 void out_kv_u64(struct out *o, const char *key, uint64_t v);
+void out_kv_i64(struct out *o, const char *key, int64_t v);
 void out_kv_bool(struct out *o, const char *key, int v);
 void out_kv_hex(struct out *o, const char *key, const uint8_t *p, size_t n);
 /* An ISO 8601 UTC time from ms since the epoch, and with its key. */

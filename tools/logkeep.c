@@ -46,12 +46,14 @@ static const char exit_text[] =
 	"          key, value or batch over a limit, or a DIR that does not\n"
 	"          exist or is not a directory.\n"
 	"       3  damage: the data fails a check or uses a format version\n"
-	"          this logkeep does not know, or verify found damage.\n"
+	"          this logkeep does not know, or verify found damage;\n"
+	"          import-sqlite rejected rows of DB (it imported the others).\n"
 	"       4  I/O or other error: a file of DIR that cannot be read or is\n"
 	"          not a regular file (a FIFO or a device under a segment's\n"
 	"          or the LOCK's name; under a snapshot's, it is not used), a\n"
 	"          failed read, write or sync, a full device, no memory, a\n"
-	"          write error on standard output.\n"
+	"          write error on standard output; import-sqlite in a logkeep\n"
+	"          built without SQLite support.\n"
 	"       5  busy: another process holds DIR for writing, or changed it\n"
 	"          faster than a read-only open could read it.\n"
 	"       6  too big: DIR holds more than this logkeep opens (more than\n"
@@ -69,6 +71,7 @@ struct command {
 	const char *synopsis; /* after "logkeep " */
 	const char *summary;  /* for NAME: "logkeep put - <summary>" */
 	const char *text;     /* description and options, indented */
+	const char *examples; /* EXAMPLES, indented; NULL if none */
 };
 
 static const struct command commands[] = {
@@ -83,17 +86,17 @@ static const struct command commands[] = {
 	  "       --ttl SECONDS          the record expires SECONDS from now;\n"
 	  "                              an expired record is never returned\n"
 	  "       --segment-size BYTES   start a new segment file past BYTES\n"
-	  "                              (the engine checks its limits)\n" },
+	  "                              (the engine checks its limits)\n", NULL },
 	{ "get", cmd_get, "get [-n NS] DIR KEY", "print the value of a key",
 	  "       Writes the value of KEY to standard output byte for byte, with\n"
 	  "       no newline added.  Opens DIR read-only.  When the key or the\n"
 	  "       namespace is absent, deleted or expired, prints nothing and\n"
 	  "       exits with status 1.\n"
-	  "       -n, --namespace NS     the namespace name (default \"default\")\n" },
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n", NULL },
 	{ "del", cmd_del, "del [-n NS] DIR KEY", "delete a key",
 	  "       Deletes KEY (writes a tombstone).  Deleting an absent key\n"
 	  "       succeeds.\n"
-	  "       -n, --namespace NS     the namespace name (default \"default\")\n" },
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n", NULL },
 	{ "load", cmd_load,
 	  "load [-n NS] [--sync MODE] [--batch N] [--segment-size BYTES] DIR",
 	  "store KEY<TAB>VALUE lines read from standard input",
@@ -111,7 +114,7 @@ static const struct command commands[] = {
 	  "                              before the next), interval, or none\n"
 	  "                              (synced when DIR is closed)\n"
 	  "       --batch N              records per batch (default 1000)\n"
-	  "       --segment-size BYTES   start a new segment file past BYTES\n" },
+	  "       --segment-size BYTES   start a new segment file past BYTES\n", NULL },
 	{ "scan", cmd_scan, "scan [-n NS] [--prefix P] DIR",
 	  "print the records of a namespace",
 	  "       Prints every live record of namespace NS as a line of KEY, a\n"
@@ -120,7 +123,7 @@ static const struct command commands[] = {
 	  "       printable ASCII \\xHH, so each record is one line.  Opens DIR\n"
 	  "       read-only; an absent namespace prints nothing.\n"
 	  "       -n, --namespace NS     the namespace name (default \"default\")\n"
-	  "       -p, --prefix P         only keys that start with P\n" },
+	  "       -p, --prefix P         only keys that start with P\n", NULL },
 	{ "verify", cmd_verify, "verify [--json] DIR",
 	  "check every segment and record",
 	  "       Checks every segment and record of DIR and changes nothing.\n"
@@ -136,7 +139,7 @@ static const struct command commands[] = {
 	  "                              foreign, version or io), ok (true\n"
 	  "                              when DIR opens as it is, a torn tail\n"
 	  "                              included), status, and report (the\n"
-	  "                              recovery report's fields)\n" },
+	  "                              recovery report's fields)\n", NULL },
 	{ "dump", cmd_dump,
 	  "dump [--json] [--raw] [--segment N] [--from-seq A] [--to-seq B]\n"
 	  "       [-n NS] [--key K] [--type T] [--live-only] DIR|SEGMENT_FILE",
@@ -187,7 +190,7 @@ static const struct command commands[] = {
 	  "         discard   records, seq_first, seq_last, what: a group\n"
 	  "                   without its commit, which recovery never applies\n"
 	  "         free      zero bytes after the data (not damage)\n"
-	  "       EXAMPLES\n"
+	  ,
 	  "         logkeep dump /var/lib/mesh | less\n"
 	  "         logkeep dump --json -n mesh.ledger /var/lib/mesh | jq .value\n"
 	  "         logkeep dump --type damage /var/lib/mesh\n"
@@ -226,7 +229,7 @@ static const struct command commands[] = {
 	  "       the first 200, not named), ranges_unlisted, and ledger (chain: ok, broken or\n"
 	  "       unchecked; entries; broken_position, broken_segment,\n"
 	  "       broken_offset, problem) when there is one.\n"
-	  "       EXAMPLES\n"
+	  ,
 	  "         logkeep repair /var/lib/mesh          # the plan\n"
 	  "         logkeep repair --yes /var/lib/mesh    # carry it out\n"
 	  "         logkeep repair --json DIR | jq '.steps[] | select(.action == \"lost\")'\n" },
@@ -246,7 +249,7 @@ static const struct command commands[] = {
 	  "                              sealed, disk_bytes, live_bytes,\n"
 	  "                              dead_bytes), snapshot (serial,\n"
 	  "                              age_ms, behind_bytes; null if none)\n"
-	  "                              and log_replayed_bytes\n" },
+	  "                              and log_replayed_bytes\n", NULL },
 	{ "backup", cmd_backup, "backup DIR DEST",
 	  "copy a data directory consistently",
 	  "       Copies DIR into DEST (created if missing; it must be empty):\n"
@@ -254,7 +257,7 @@ static const struct command commands[] = {
 	  "       DIR read-only, so it works while another process writes:\n"
 	  "       the copy holds what was committed when it began.  Restore by\n"
 	  "       using DEST as the data directory.  When standard error is a\n"
-	  "       terminal, shows progress there.\n" },
+	  "       terminal, shows progress there.\n", NULL },
 	{ "compact", cmd_compact, "compact DIR",
 	  "reclaim the space of overwritten and deleted records",
 	  "       Rewrites every sealed segment of DIR that holds dead bytes\n"
@@ -264,7 +267,7 @@ static const struct command commands[] = {
 	  "       daemon that has DIR open compacts in the background itself\n"
 	  "       (lk_compact), and this command then exits with status 5.\n"
 	  "       A power cut in the middle leaves the old state or the new\n"
-	  "       one; the next open removes any leftover file.\n" },
+	  "       one; the next open removes any leftover file.\n", NULL },
 	{ "snapshot", cmd_snapshot, "snapshot DIR",
 	  "write an index snapshot so the next open is fast",
 	  "       Writes the index of DIR to a snapshot file, so that the next\n"
@@ -273,7 +276,7 @@ static const struct command commands[] = {
 	  "       of the current state.  A daemon writes snapshots itself\n"
 	  "       (every snapshot_every_bytes of log, after compaction, at\n"
 	  "       close); takes DIR's lock like compact (status 5 if held).\n"
-	  "       A power cut leaves the old snapshot or the new one.\n" },
+	  "       A power cut leaves the old snapshot or the new one.\n", NULL },
 	{ "node", cmd_node, "node list [--started] [--json] DIR | node get "
 	  "[--json] DIR ID",
 	  "show the mesh nodes",
@@ -281,7 +284,7 @@ static const struct command commands[] = {
 	  "       with --started), get one node: id, interfaces, protocols,\n"
 	  "       started, routes_discovered, created_at, updated_at.  YAML, or\n"
 	  "       one line of JSON with --json.  Opens DIR read-only; a node\n"
-	  "       that is not there is exit status 1.\n" },
+	  "       that is not there is exit status 1.\n", NULL },
 	{ "policy", cmd_policy,
 	  "policy put DIR ID FILE | policy get [--json] DIR ID | policy list "
 	  "[--json] DIR | policy example [NAME]",
@@ -292,28 +295,79 @@ static const struct command commands[] = {
 	  "       FILE:LINE:COLUMN: problem, and DIR is not touched; a good one\n"
 	  "       creates or replaces policy ID.  get prints a policy with its\n"
 	  "       document, list all of them without.  example lists the\n"
-	  "       example policies, or prints one.\n" },
+	  "       example policies, or prints one.\n", NULL },
 	{ "cache", cmd_cache,
 	  "cache get DIR SOURCE DESTINATION K | cache clear-expired DIR",
 	  "read the path cache, or clear its expired entries",
 	  "       get prints the bundle cached for (SOURCE, DESTINATION, K), or\n"
 	  "       exits with status 1 if there is none or it expired.\n"
 	  "       clear-expired deletes the expired entries (takes DIR's lock)\n"
-	  "       and prints how many went.\n" },
+	  "       and prints how many went.\n", NULL },
 	{ "history", cmd_history, "history [--json] DIR ENTITY",
 	  "print an entity's audit history",
 	  "       Prints the ledger entries of ENTITY, oldest first: position,\n"
 	  "       index, time, from and to status, actor, reasoning and the\n"
 	  "       hashes.  YAML, or one line of JSON with --json.  Reads only\n"
 	  "       that entity's entries.  An entity without history is exit\n"
-	  "       status 1.\n" },
+	  "       status 1.\n", NULL },
 	{ "ledger", cmd_ledger, "ledger verify DIR",
 	  "verify the audit ledger's hash chain",
 	  "       Walks the whole ledger, oldest first, checking each entry's\n"
 	  "       link to the one before and the head.  Prints the number of\n"
 	  "       entries that hold, or the first broken link: the entry, its\n"
 	  "       segment and offset, and what is wrong (exit status 3).\n"
-	  "       Shows progress on a terminal.\n" },
+	  "       Shows progress on a terminal.\n", NULL },
+	{ "import-sqlite", cmd_import_sqlite, "import-sqlite [--json] DB DIR",
+	  "import a predecessor's SQLite mesh_data.db",
+	  "       Reads the SQLite database DB of the predecessors' storage\n"
+	  "       layer, tables nodes, policies and path_cache, and writes each\n"
+	  "       row into DIR (created when needed) through the mesh layer,\n"
+	  "       then prints per table the rows imported (with those DIR\n"
+	  "       already held as DB has them), skipped and failed.  DB is\n"
+	  "       opened read-only and never changed.  A DB that is not SQLite,\n"
+	  "       or lacks a table or a column the import reads, is refused\n"
+	  "       (exit status 2) with what is missing, before DIR is touched:\n"
+	  "         nodes(node_id, interfaces, protocols, started,\n"
+	  "               routes_discovered)\n"
+	  "         policies(policy_id, yaml_content)\n"
+	  "         path_cache(source, destination, k, bundle_json, expires_at)\n"
+	  "       interfaces and protocols are JSON lists of strings, expires_at\n"
+	  "       seconds since the epoch.  rules_count comes from the document\n"
+	  "       again; created_at and updated_at become the time of the\n"
+	  "       import.  A row over a node or policy of DIR with the same id\n"
+	  "       replaces it; nothing of DIR is deleted.\n"
+	  "       Resumable, not atomic: each row is one atomic write, and a\n"
+	  "       rerun writes the same rows again (a node or policy DIR already\n"
+	  "       holds as DB has it is not written at all), so an import cut\n"
+	  "       short by a crash, a full disk or ^C is finished by running it\n"
+	  "       again, and two runs end in the same state as one.  DIR is\n"
+	  "       synced once, at the end: a power cut before that keeps the\n"
+	  "       rows of some prefix of the import.\n"
+	  "       A path-cache row whose expires_at has passed is skipped and\n"
+	  "       counted; the others keep their expiry (rounded up to the\n"
+	  "       second).  A row that cannot be imported (a policy whose YAML\n"
+	  "       does not parse, with its line and column; NULL where a value\n"
+	  "       is needed, a wrong type, text that is not UTF-8 or holds a NUL\n"
+	  "       byte, an id over 128 bytes, a value over 256 KiB, interfaces\n"
+	  "       that are not a JSON list of strings) is reported on standard\n"
+	  "       error as \"TABLE rowid N (ID): problem\"; the other rows are\n"
+	  "       imported, and the exit status is 3.\n"
+	  "       --json                 print one JSON object on one line\n"
+	  "                              instead: rejected (each rejected row:\n"
+	  "                              table, rowid, id, problem, and line\n"
+	  "                              and column for a policy's YAML),\n"
+	  "                              tables (nodes, policies, path_cache:\n"
+	  "                              imported, unchanged, skipped,\n"
+	  "                              failed) and complete (false when the\n"
+	  "                              import stopped early)\n"
+	  "       Without SQLite support (a build that did not find\n"
+	  "       libsqlite3) the command exits with status 4.\n",
+	  "       logkeep import-sqlite /var/lib/mesh/mesh_data.db /srv/lk\n"
+	  "              Imports, and prints a line of counts per table.\n"
+	  "       logkeep import-sqlite --json mesh_data.db /srv/lk | jq .rejected\n"
+	  "              Lists the rows that were not imported, and why.\n"
+	  "       logkeep node list /srv/lk; logkeep policy get /srv/lk ID\n"
+	  "              Shows what was imported.\n" },
 	{ "demo", cmd_demo, "demo [--seconds N] [DIR]",
 	  "run a simulated mesh node",
 	  "       Runs a mesh node on DIR (default ./logkeep-demo) for N seconds\n"
@@ -322,9 +376,9 @@ static const struct command commands[] = {
 	  "       ones, records ledger transitions and telemetry, with a\n"
 	  "       progress line; then prints the stats and verifies the\n"
 	  "       ledger.  Run it again: it goes on where it stopped.\n"
-	  "       --seconds N            how long (1 to 3600)\n" },
+	  "       --seconds N            how long (1 to 3600)\n", NULL },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
-	  "       Prints this manual, or the manual of COMMAND.\n" },
+	  "       Prints this manual, or the manual of COMMAND.\n", NULL },
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -350,17 +404,22 @@ static void print_manual(FILE *out)
 	fputs("\n"
 	      "DESCRIPTION\n"
 	      "       logkeep works on the data directory DIR of the logkeep\n"
-	      "       storage engine.  Writing commands (put, del, load) create\n"
-	      "       DIR when needed and fail with status 5 while another\n"
-	      "       process writes to it; read commands (get, scan, verify)\n"
-	      "       never change anything on disk.  Options come before DIR;\n"
-	      "       \"--\" ends them, for a KEY or VALUE that starts with '-'.\n"
+	      "       storage engine.  Writing commands (put, del, load,\n"
+	      "       import-sqlite) create DIR when needed and fail with\n"
+	      "       status 5 while another process writes to it; read\n"
+	      "       commands (get, scan, verify) never change anything on\n"
+	      "       disk.  Options come before DIR; \"--\" ends them, for a\n"
+	      "       KEY or VALUE that starts with '-'.\n"
 	      "\n"
 	      "COMMANDS\n",
 	      out);
-	for (size_t i = 0; i < COMMAND_COUNT; i++)
-		fprintf(out, "   %s\n%s\n", commands[i].synopsis,
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		fprintf(out, "   %s\n%s", commands[i].synopsis,
 			commands[i].text);
+		if (commands[i].examples)
+			fprintf(out, "       Examples:\n%s", commands[i].examples);
+		fputc('\n', out);
+	}
 	fputs("OPTIONS\n"
 	      "       -h, --help     print this manual (after a command: the\n"
 	      "                      command's manual) and exit\n"
@@ -384,6 +443,8 @@ static void print_command_manual(FILE *out, const struct command *c)
 		"       -h, --help             print this manual and exit\n"
 		"\n",
 		c->name, c->summary, c->synopsis, c->text);
+	if (c->examples)
+		fprintf(out, "EXAMPLES\n%s\n", c->examples);
 	fputs(exit_text, out);
 }
 
