@@ -590,9 +590,8 @@ static lk_status install(struct job *j)
 			if (!index_move(segtable_index(db), m->ns, m->hash, old,
 					m->drop ? NULL : &to))
 				continue; /* overwritten since */
-			from->live_bytes -= m->from_size;
-			if (!m->drop)
-				out->live_bytes += m->to_size;
+			segtable_move_live(db, m->ns, from, m->from_size,
+					   m->drop ? NULL : out, m->to_size);
 		}
 		segtable_unlock(db);
 		note_stall(db, t0);

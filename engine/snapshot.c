@@ -697,6 +697,84 @@ static lk_status check_live_bytes(struct loader *ld)
 	return LK_OK;
 }
 
+/* Adds to bytes[ns] what each large entry of the adopted index holds
+ * past IX_SIZE_LARGE, read from its record's length prefix. */
+struct large_sizes {
+	struct lk_db *db;
+	uint64_t *bytes;
+	lk_status st;
+	const char *why;
+	uint64_t seg_seq, offset; /* of the record that failed */
+};
+
+static void add_large(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
+{
+	struct large_sizes *ls = arg;
+	const lk_io *io = ls->db->io;
+	const struct segment *s;
+	uint8_t head[REC_PREFIX_BYTES_MAX];
+	uint32_t size = 0;
+	size_t got = 0;
+
+	(void)expiring;
+	if (loc.size != IX_SIZE_LARGE || ls->st != LK_OK)
+		return;
+	s = segtable_at(ls->db, loc.seg);
+	ls->seg_seq = s->hdr.seq;
+	ls->offset = loc.offset;
+	ls->st = io->pread(io->ctx, s->file, head, sizeof head, loc.offset,
+			   &got);
+	if (ls->st != LK_OK)
+		return;
+	if (record_peek_size(&size, head, got, &ls->why) != REC_PEEK_SIZE) {
+		ls->st = LK_CORRUPT;
+		return;
+	}
+	if (size < IX_SIZE_LARGE || loc.offset + (uint64_t)size > s->data_end) {
+		ls->why = "a large record's length disagrees with its entry";
+		ls->st = LK_CORRUPT;
+		return;
+	}
+	ls->bytes[ns] += size - IX_SIZE_LARGE;
+}
+
+/* The live bytes of each namespace, once the index is adopted: the sum
+ * of its entries' sizes, exact but for large records, whose size the
+ * index does not hold; each of those costs a read of its length prefix
+ * (only records of IX_SIZE_LARGE bytes or more, so at most one read per
+ * 4 KiB of live data).  Summed over the namespaces they must be the
+ * segments' live bytes: both count the same records. */
+static lk_status adopt_ns_bytes(struct loader *ld)
+{
+	uint64_t bytes[LK_NS_COUNT_MAX + 1], sum = 0, seg_sum = 0, large = 0;
+	struct large_sizes ls = { ld->db, bytes, LK_OK, NULL, 0, 0 };
+
+	memcpy(bytes, ld->im.ns_bytes, sizeof bytes);
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++)
+		large += ld->im.ns_large[ns];
+	if (large) /* open, alone: no lock */
+		index_foreach(segtable_index(ld->db), -1, add_large, &ls);
+	if (ls.st == LK_NOMEM)
+		return ls.st;
+	if (ls.st == LK_CORRUPT)
+		return reject(ld, "segment %" PRIu64 " offset %" PRIu64 ": %s",
+			      ls.seg_seq, ls.offset, ls.why);
+	if (ls.st != LK_OK)
+		return reject(ld, "segment %" PRIu64 " offset %" PRIu64
+			      ": unreadable (%.80s)", ls.seg_seq, ls.offset,
+			      lk_errmsg());
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++)
+		sum += bytes[ns];
+	for (uint32_t i = 1; i <= ld->h.seg_count; i++)
+		seg_sum += ld->table[i].live_bytes;
+	if (sum != seg_sum)
+		return reject(ld, "its segments hold %" PRIu64 " live bytes, "
+			      "the records of its index entries %" PRIu64,
+			      seg_sum, sum);
+	segtable_set_ns_bytes(ld->db, bytes);
+	return LK_OK;
+}
+
 /* Reads the entries into ld->ix a chunk at a time (no second copy of the
  * table), hashing them as they come. */
 static lk_status read_entries(struct loader *ld, const uint64_t *ends,
@@ -814,6 +892,9 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 	memset(start, 0, sizeof *start);
 	if (!catalog_reads_back(db, start->catalog))
 		return reject(ld, "its namespace catalog does not read back");
+	st = adopt_ns_bytes(ld);
+	if (st != LK_OK)
+		return st;
 	start->seg = ld->h.seg_count;
 	start->offset = ends[ld->h.seg_count];
 	start->sealed = segtable_at(db, ld->h.seg_count)->sealed;
@@ -831,6 +912,7 @@ static void unadopt(struct loader *ld)
 	ld->ix = segtable_swap_index(db, ld->ix); /* the loaded one */
 	ld->adopted = 0;
 	db->snap->catalog_known = 0;
+	segtable_set_ns_bytes(db, (const uint64_t[LK_NS_COUNT_MAX + 1]){ 0 });
 	for (uint32_t i = 1; i <= ld->nsegs; i++) {
 		struct segment *s = segtable_at(db, i);
 
@@ -959,10 +1041,13 @@ lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
 		uint64_t a = index_count(segtable_index(with), (uint8_t)ns);
 		uint64_t b = index_count(segtable_index(without), (uint8_t)ns);
+		uint64_t ab = segtable_ns_bytes(with, (uint8_t)ns);
+		uint64_t bb = segtable_ns_bytes(without, (uint8_t)ns);
 
-		if (a != b) {
+		if (a != b || ab != bb) {
 			snprintf(why, why_bytes, "namespace %u has %" PRIu64
-				 " keys, the log %" PRIu64, ns, a, b);
+				 " keys of %" PRIu64 " live bytes, the log %"
+				 PRIu64 " of %" PRIu64, ns, a, ab, b, bb);
 			return LK_CORRUPT;
 		}
 	}

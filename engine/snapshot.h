@@ -16,8 +16,10 @@
  * links), every one but the last sealed with the same size, the last at
  * least as long as the position, and each one's tail_hash must match;
  * each data_end must end a commit record (or the seal, whose count must
- * be the entry's ops), and each segment's live bytes must be what the
- * index entries that point into it add up to.  The hashes guard against
+ * be the entry's ops), each segment's live bytes must be what the
+ * index entries that point into it add up to, and all of them together
+ * what the records of all the entries add up to (each namespace's live
+ * bytes are taken from those records; see adopt_ns_bytes).  The hashes guard against
  * damage, not against a forger who recomputes them: a snapshot forged
  * with consistent hashes and counters (say, one that drops keys and the
  * live bytes they held) is only caught by lk_verify(), which compares it
@@ -85,7 +87,8 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 /* lk_verify: compares `with`, a handle opened with a snapshot, against
  * `without`, one opened on the same files replaying the whole log: the
  * index (every entry's namespace, segment, offset, size and expiry), the
- * key counts, each segment's live bytes and ops, and seq_last.  Returns
+ * key counts and live bytes of each namespace, each segment's live bytes
+ * and ops, and seq_last.  Returns
  * LK_OK if they agree, LK_CORRUPT with `why` saying where they first
  * differ, or LK_NOMEM. */
 lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,

@@ -28,7 +28,8 @@
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
  *  5. Every struct passed in or got back is versioned (lk_options,
- *     lk_stats, lk_recovery_report, lk_segment_info): its first field is
+ *     lk_stats, lk_recovery_report, lk_segment_info, lk_ns_stats): its
+ *     first field is
  *     `version`, and the caller sets it to the version its program was
  *     built with, LK_*_VERSION, which the _INIT macros and
  *     lk_options_init() do.  The library reads or writes exactly that
@@ -682,6 +683,32 @@ LK_API lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns);
 /* The number of keys of namespace ns in the index (expired records
  * included: lk_count() leaves them out at the cost of reading them). */
 LK_API lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns);
+
+#define LK_NS_STATS_VERSION 1u
+#define LK_NS_STATS_INIT { .version = LK_NS_STATS_VERSION }
+
+/* One namespace, as lk_ns_stats_get() reports it. */
+typedef struct lk_ns_stats {
+	uint32_t version;       /* LK_NS_STATS_VERSION */
+	uint32_t ns;            /* the namespace's id */
+	uint64_t keys;          /* its keys in the index, as lk_ns_keys */
+	uint64_t live_bytes;    /* bytes of the records the index points at
+				   for them, whole records as lk_stats'
+				   live_bytes counts them (expired ones
+				   included until compaction or
+				   lk_purge_expired takes them) */
+} lk_ns_stats;
+
+/* Fills *stats for namespace ns (1 to LK_NS_COUNT_MAX; an id never
+ * registered has no keys and no bytes) at the version the caller set in
+ * stats->version (convention 5; LK_NS_STATS_INIT sets it).  The engine
+ * keeps a live-byte count per namespace, not per key (the index's memory
+ * per key is what it was), through commits, replay, compaction and
+ * snapshots, so the call takes no I/O.  The namespaces' live bytes and
+ * the namespace catalog's few bytes add up to lk_stats' live_bytes.
+ * Returns LK_OK, LK_INVALID (NULL, ns out of range, or a version this
+ * library does not know: nothing written), LK_MISUSE. */
+LK_API lk_status lk_ns_stats_get(lk_ns_stats *stats, lk_db *db, uint32_t ns);
 
 /* ---------------------------------------------------------------------- */
 /* Backup                                                                 */

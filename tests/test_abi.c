@@ -18,7 +18,7 @@
  * Structs the library only reads are allocated at their exact size, so
  * that ASan catches a read past them.  lk_segment_info is checked the
  * same way as an array, whose elements the library must step through at
- * the caller's size.
+ * the caller's size, and lk_ns_stats (one version so far) as a struct.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -540,6 +540,45 @@ static void segment_list_fills_the_array_at_its_version_and_not_past_it(void **s
 	assert_int_equal(n, n_all);
 }
 
+/* ---------------------------------------------------------------------- */
+/* lk_ns_stats                                                            */
+/* ---------------------------------------------------------------------- */
+
+static void ns_stats_fill_their_version_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(lk_ns_stats) g;
+	uint64_t keys = 0;
+
+	fill(&g, sizeof g);
+	g.s.version = LK_NS_STATS_VERSION;
+	CHECK_OK(lk_ns_stats_get(&g.s, fx->db, LK_NS_DEFAULT));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(g.s.version, LK_NS_STATS_VERSION);
+	assert_int_equal(g.s.ns, LK_NS_DEFAULT);
+	CHECK_OK(lk_ns_keys(&keys, fx->db, LK_NS_DEFAULT));
+	assert_int_equal(g.s.keys, keys);
+	assert_int_equal(g.s.keys, KEYS);
+	/* the default namespace has no catalog entry: it holds every live
+	 * byte */
+	assert_int_equal(g.s.live_bytes, fx->stats.live_bytes);
+	for (uint32_t v = 0; v <= LK_NS_STATS_VERSION + 1;
+	     v += LK_NS_STATS_VERSION + 1) {
+		fill(&g, sizeof g);
+		g.s.version = v;
+		CHECK_ST(LK_INVALID, lk_ns_stats_get(&g.s, fx->db, 1));
+		assert_true(untouched((uint8_t *)&g + 4, sizeof g - 4));
+	}
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX + 1;
+	     ns += LK_NS_COUNT_MAX + 1) {
+		fill(&g, sizeof g);
+		g.s.version = LK_NS_STATS_VERSION;
+		CHECK_ST(LK_INVALID, lk_ns_stats_get(&g.s, fx->db, ns));
+		assert_true(untouched((uint8_t *)&g + 4, sizeof g - 4));
+	}
+	CHECK_ST(LK_INVALID, lk_ns_stats_get(NULL, fx->db, 1));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -557,6 +596,7 @@ int main(void)
 		T(options_init_gives_the_defaults_at_this_version),
 		T(unknown_versions_are_invalid_and_nothing_is_written),
 		T(segment_list_fills_the_array_at_its_version_and_not_past_it),
+		T(ns_stats_fill_their_version_and_not_a_byte_more),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
