@@ -532,7 +532,11 @@ LK_API lk_status lk_compact(lk_db *db);
 /* An index snapshot is a file in the data directory holding the index as
  * of a position in the log, so that open loads it and replays only the
  * log after that position: at a million keys, milliseconds instead of a
- * replay of the whole log.  It costs about 12 bytes per key to write.
+ * replay of the whole log.  It costs about 12 bytes per key to write,
+ * and 2 KiB more for each namespace's live bytes.  It also keeps the
+ * database's compaction totals (lk_stats version 5), which an open takes
+ * from the newest snapshot file whose totals check, used or not; a
+ * writing open keeps that file until a new snapshot holds them.
  *
  * With snapshot_every_bytes > 0, a writable handle writes one by itself:
  * whenever that many bytes of log were written since the last one, after
@@ -593,7 +597,7 @@ typedef struct lk_recovery_report {
  * this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 4u
+#define LK_STATS_VERSION 5u
 #define LK_STATS_INIT { .version = LK_STATS_VERSION }
 
 typedef struct lk_stats {
@@ -613,7 +617,7 @@ typedef struct lk_stats {
 	/* version 2 */
 	uint64_t log_bytes_written; /* appended by commits (zero prefill
 				       included) through this handle */
-	/* compaction by this handle */
+	/* compaction by this handle (the database's: version 5's totals) */
 	uint64_t compactions;       /* runs of segments rewritten */
 	uint64_t compact_bytes_read;    /* of old segments */
 	uint64_t compact_bytes_written; /* of new segments */
@@ -636,6 +640,20 @@ typedef struct lk_stats {
 	uint64_t scrub_bytes;       /* bytes read to check them */
 	uint64_t scrub_damage;      /* damaged segments found (each time) */
 	uint64_t scrub_passes;      /* background passes finished */
+	/* version 5: compaction since the database was created, by every
+	 * handle, kept across opens (read-only ones report them too).  The
+	 * snapshot file keeps them, so they are as new as the newest
+	 * snapshot plus this handle's: a snapshot follows each compaction
+	 * when snapshots are automatic, but with snapshot_every_bytes 0 only
+	 * lk_snapshot() keeps them, and a power cut between a compaction and
+	 * the snapshot after it loses that compaction's counts (never more:
+	 * the totals are then the previous snapshot's).  A directory written
+	 * before version 5 starts from 0. */
+	uint64_t compactions_total;
+	uint64_t compact_bytes_read_total;
+	uint64_t compact_bytes_written_total;
+	uint64_t compact_segments_removed_total;
+	uint64_t compact_records_dropped_total;
 } lk_stats;
 
 /* Fills *stats at the version the caller set in stats->version

@@ -100,6 +100,21 @@ struct stats_v2 {
 	uint64_t compact_failures;
 };
 
+/* lk_stats version 4 (as 77206f9 left it) */
+struct stats_v4 {
+	struct stats_v2 v2;
+	uint64_t snapshot_serial;
+	uint64_t snapshot_age_ms;
+	uint64_t snapshot_behind_bytes;
+	uint64_t snapshots_written;
+	uint64_t snapshot_bytes_written;
+	uint64_t snapshot_failures;
+	uint64_t scrub_segments;
+	uint64_t scrub_bytes;
+	uint64_t scrub_damage;
+	uint64_t scrub_passes;
+};
+
 /* lk_recovery_report version 1 (c29dcaf .. 6737bb8): version 2 inserted
  * compaction_leftovers before seq_last. */
 struct report_v1 {
@@ -246,6 +261,23 @@ static void stats_version_2_fills_its_fields_and_not_a_byte_more(void **state)
 	assert_int_equal(g.s.compact_failures, 0);
 }
 
+static void stats_version_4_fills_its_fields_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct stats_v4) g;
+
+	fill(&g, sizeof g);
+	g.s.v2.v1.version = 4;
+	CHECK_OK(lk_stats_get((lk_stats *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	g.s.v2.v1.version = 1; /* for check_stats_v1 */
+	check_stats_v1(&g.s.v2.v1, &fx->stats);
+	assert_int_equal(g.s.v2.compactions, 0);
+	assert_int_equal(g.s.snapshot_serial, fx->stats.snapshot_serial);
+	assert_int_equal(g.s.snapshots_written, fx->stats.snapshots_written);
+	assert_int_equal(g.s.scrub_passes, fx->stats.scrub_passes);
+}
+
 static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **state)
 {
 	struct fixture *fx = *state;
@@ -259,6 +291,12 @@ static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **st
 	assert_int_equal(g.s.live_keys, KEYS);
 	assert_int_equal(g.s.snapshots_written, fx->stats.snapshots_written);
 	assert_int_equal(g.s.snapshot_failures, 0);
+	/* version 5: no compaction ever ran on the fixture */
+	assert_int_equal(g.s.compactions_total, 0);
+	assert_int_equal(g.s.compact_bytes_read_total, 0);
+	assert_int_equal(g.s.compact_bytes_written_total, 0);
+	assert_int_equal(g.s.compact_segments_removed_total, 0);
+	assert_int_equal(g.s.compact_records_dropped_total, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -586,6 +624,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(stats_version_1_fills_its_fields_and_not_a_byte_more),
 		T(stats_version_2_fills_its_fields_and_not_a_byte_more),
+		T(stats_version_4_fills_its_fields_and_not_a_byte_more),
 		T(stats_newest_version_fills_every_field_and_not_a_byte_more),
 		T(report_version_1_gets_its_own_layout_and_not_a_byte_more),
 		T(report_newest_version_fills_every_field_and_not_a_byte_more),
