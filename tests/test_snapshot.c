@@ -757,6 +757,24 @@ static void close_and_compaction_write_snapshots(void **state)
 	CHECK(st.snapshot_behind_bytes == 0 && st.snapshot_bytes_written > 0);
 	CHECK_OK(lk_close(db));
 	CHECK(reopen_check(&o, 1) == 0);
+
+	/* a read-only open (the tool's) reports the snapshot it loaded: its
+	 * serial, the one in the file name, and its age by the clock */
+	{
+		lk_options ro = o;
+		char name[64];
+
+		the_snapshot(io, name);
+		now_ms += 7000;
+		lk_io_memory_set_time_ms(io, now_ms);
+		ro.flags |= LK_OPEN_READONLY;
+		open_checked(&db, &ro, &rep);
+		CHECK(rep.snapshot_used);
+		CHECK_OK(lk_stats_get(&st, db));
+		CHECK(st.snapshot_serial == strtoull(name, NULL, 16));
+		CHECK(st.snapshot_age_ms == 7000);
+		CHECK_OK(lk_close(db));
+	}
 	lk_io_memory_free(io);
 }
 

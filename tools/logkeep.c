@@ -69,6 +69,7 @@ struct command {
 	const char *synopsis; /* after "logkeep " */
 	const char *summary;  /* for NAME: "logkeep put - <summary>" */
 	const char *text;     /* description and options, indented */
+	const char *examples; /* the EXAMPLES section, indented; or NULL */
 };
 
 static const struct command commands[] = {
@@ -83,17 +84,20 @@ static const struct command commands[] = {
 	  "       --ttl SECONDS          the record expires SECONDS from now;\n"
 	  "                              an expired record is never returned\n"
 	  "       --segment-size BYTES   start a new segment file past BYTES\n"
-	  "                              (the engine checks its limits)\n" },
+	  "                              (the engine checks its limits)\n",
+	  NULL },
 	{ "get", cmd_get, "get [-n NS] DIR KEY", "print the value of a key",
 	  "       Writes the value of KEY to standard output byte for byte, with\n"
 	  "       no newline added.  Opens DIR read-only.  When the key or the\n"
 	  "       namespace is absent, deleted or expired, prints nothing and\n"
 	  "       exits with status 1.\n"
-	  "       -n, --namespace NS     the namespace name (default \"default\")\n" },
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n",
+	  NULL },
 	{ "del", cmd_del, "del [-n NS] DIR KEY", "delete a key",
 	  "       Deletes KEY (writes a tombstone).  Deleting an absent key\n"
 	  "       succeeds.\n"
-	  "       -n, --namespace NS     the namespace name (default \"default\")\n" },
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n",
+	  NULL },
 	{ "load", cmd_load,
 	  "load [-n NS] [--sync MODE] [--batch N] [--segment-size BYTES] DIR",
 	  "store KEY<TAB>VALUE lines read from standard input",
@@ -111,7 +115,8 @@ static const struct command commands[] = {
 	  "                              before the next), interval, or none\n"
 	  "                              (synced when DIR is closed)\n"
 	  "       --batch N              records per batch (default 1000)\n"
-	  "       --segment-size BYTES   start a new segment file past BYTES\n" },
+	  "       --segment-size BYTES   start a new segment file past BYTES\n",
+	  NULL },
 	{ "scan", cmd_scan, "scan [-n NS] [--prefix P] DIR",
 	  "print the records of a namespace",
 	  "       Prints every live record of namespace NS as a line of KEY, a\n"
@@ -120,7 +125,8 @@ static const struct command commands[] = {
 	  "       printable ASCII \\xHH, so each record is one line.  Opens DIR\n"
 	  "       read-only; an absent namespace prints nothing.\n"
 	  "       -n, --namespace NS     the namespace name (default \"default\")\n"
-	  "       -p, --prefix P         only keys that start with P\n" },
+	  "       -p, --prefix P         only keys that start with P\n",
+	  NULL },
 	{ "verify", cmd_verify, "verify [--json] DIR",
 	  "check every segment and record",
 	  "       Checks every segment and record of DIR and changes nothing.\n"
@@ -136,24 +142,86 @@ static const struct command commands[] = {
 	  "                              foreign, version or io), ok (true\n"
 	  "                              when DIR opens as it is, a torn tail\n"
 	  "                              included), status, and report (the\n"
-	  "                              recovery report's fields)\n" },
+	  "                              recovery report's fields)\n",
+	  NULL },
 	{ "stats", cmd_stats, "stats [--json] DIR",
 	  "show keys and bytes per namespace and per segment",
-	  "       Prints the keys, the index's memory, the disk, live and dead\n"
-	  "       bytes, the keys of each namespace, and each segment's size\n"
-	  "       with its live (#) and dead (.) bytes drawn as a bar: dead\n"
-	  "       bytes are what compaction reclaims, and the snapshot the\n"
-	  "       next open loads (its age, and the log replayed after it).\n"
-	  "       Opens DIR read-only.\n"
-	  "       --json                 print one JSON object instead, with\n"
-	  "                              live_keys, disk_bytes, live_bytes,\n"
-	  "                              dead_bytes, index_bytes,\n"
-	  "                              segment_count, namespaces (id, name,\n"
-	  "                              keys) and segments (seq, generation,\n"
-	  "                              sealed, disk_bytes, live_bytes,\n"
-	  "                              dead_bytes), snapshot (serial,\n"
-	  "                              age_ms, behind_bytes; null if none)\n"
-	  "                              and log_replayed_bytes\n" },
+	  "       Opens DIR read-only and prints: the keys and the index's\n"
+	  "       memory (bytes per key); the disk, live and dead bytes; each\n"
+	  "       namespace's keys and live bytes; each segment's size with\n"
+	  "       its live (#) and dead (.) bytes drawn as a bar (dead bytes\n"
+	  "       are what compaction reclaims); the compactions since the\n"
+	  "       database was created; the snapshot the next open loads\n"
+	  "       (serial, age, the log replayed after it); and the recovery\n"
+	  "       report of this open: segments read, records replayed, bytes\n"
+	  "       cut, and which snapshot was used or why none was.\n"
+	  "       The compaction totals are kept in the snapshot file, so\n"
+	  "       they are as of the newest snapshot: one follows each\n"
+	  "       compaction when snapshots are automatic, and a compaction\n"
+	  "       whose snapshot a power cut prevented is not counted.\n"
+	  "       --json                 print one JSON object on one line\n"
+	  "                              instead; its members:\n"
+	  "         live_keys            keys in the index (expired ones until\n"
+	  "                              compaction; the catalog's not)\n"
+	  "         disk_bytes           bytes of the segment files\n"
+	  "         live_bytes           bytes of the records the index points\n"
+	  "                              at (the namespaces' and the catalog's)\n"
+	  "         dead_bytes           bytes of overwritten, deleted and\n"
+	  "                              expired records, commits and seals\n"
+	  "         index_bytes          memory of the index\n"
+	  "         index_bytes_per_key  index_bytes / live_keys, one decimal\n"
+	  "         segment_count        segment files\n"
+	  "         namespaces           an array, one object per named\n"
+	  "                              namespace: id, name, keys (in the\n"
+	  "                              index), live_bytes (of its records)\n"
+	  "         segments             an array in log order, one object per\n"
+	  "                              segment: seq, generation (0 unless\n"
+	  "                              rewritten by compaction), sealed (a\n"
+	  "                              boolean; false: the active one),\n"
+	  "                              disk_bytes, live_bytes, dead_bytes\n"
+	  "         snapshot             null when there is none, else: serial\n"
+	  "                              (the number in its file name), age_ms\n"
+	  "                              (since it was taken), behind_bytes\n"
+	  "                              (log written after it)\n"
+	  "         log_replayed_bytes   the log an open replays (behind_bytes,\n"
+	  "                              or the whole log without a snapshot)\n"
+	  "         compaction_totals    since the database was created:\n"
+	  "                              compactions (runs of segments\n"
+	  "                              rewritten), bytes_read, bytes_written,\n"
+	  "                              segments_removed, records_dropped\n"
+	  "         recovery             this open's recovery report:\n"
+	  "                              segments_read, records_replayed,\n"
+	  "                              records_discarded (of batches never\n"
+	  "                              committed), bytes_cut (a torn tail,\n"
+	  "                              ignored by a read-only open),\n"
+	  "                              cut_segment_seq, cut_offset (where;\n"
+	  "                              0 if none), zero_tail_bytes,\n"
+	  "                              segments_removed,\n"
+	  "                              compaction_leftovers, seq_last,\n"
+	  "                              duration_us, snapshot_used (a\n"
+	  "                              boolean), snapshot_note (which\n"
+	  "                              snapshot, or why none), tail_note\n"
+	  "                              (what was cut and why, or \"\")\n"
+	  "       Sizes are in bytes, times in ms or us as named; counts and\n"
+	  "       sizes are integers.\n",
+	  /* EXAMPLES */
+	  "       logkeep stats /var/lib/mesh\n"
+	  "              the text form, for a person\n"
+	  "       logkeep stats --json /var/lib/mesh | jq '.namespaces[] |\n"
+	  "              {name, live_bytes}'\n"
+	  "              the live bytes of each namespace\n"
+	  "       logkeep stats --json /var/lib/mesh |\n"
+	  "              jq '.compaction_totals.compactions, .snapshot.age_ms'\n"
+	  "              how often the node compacted, how old its snapshot is\n"
+	  "       logkeep stats --json /var/lib/mesh | jq '.recovery |\n"
+	  "              {records_replayed, bytes_cut, snapshot_note}'\n"
+	  "              what the next start will replay, and why\n"
+	  "       One line of output looks like (shortened):\n"
+	  "       {\"live_keys\":301,\"disk_bytes\":26553,\"live_bytes\":9997,\n"
+	  "       ...,\"namespaces\":[{\"id\":1,\"name\":\"default\",\"keys\":300,\n"
+	  "       \"live_bytes\":9964}],...,\"snapshot\":{\"serial\":1,\n"
+	  "       \"age_ms\":2,\"behind_bytes\":0},...,\"compaction_totals\":\n"
+	  "       {\"compactions\":1,...},\"recovery\":{\"segments_read\":2,...}}\n" },
 	{ "backup", cmd_backup, "backup DIR DEST",
 	  "copy a data directory consistently",
 	  "       Copies DIR into DEST (created if missing; it must be empty):\n"
@@ -161,7 +229,8 @@ static const struct command commands[] = {
 	  "       DIR read-only, so it works while another process writes:\n"
 	  "       the copy holds what was committed when it began.  Restore by\n"
 	  "       using DEST as the data directory.  When standard error is a\n"
-	  "       terminal, shows progress there.\n" },
+	  "       terminal, shows progress there.\n",
+	  NULL },
 	{ "compact", cmd_compact, "compact DIR",
 	  "reclaim the space of overwritten and deleted records",
 	  "       Rewrites every sealed segment of DIR that holds dead bytes\n"
@@ -171,7 +240,8 @@ static const struct command commands[] = {
 	  "       daemon that has DIR open compacts in the background itself\n"
 	  "       (lk_compact), and this command then exits with status 5.\n"
 	  "       A power cut in the middle leaves the old state or the new\n"
-	  "       one; the next open removes any leftover file.\n" },
+	  "       one; the next open removes any leftover file.\n",
+	  NULL },
 	{ "snapshot", cmd_snapshot, "snapshot DIR",
 	  "write an index snapshot so the next open is fast",
 	  "       Writes the index of DIR to a snapshot file, so that the next\n"
@@ -180,7 +250,8 @@ static const struct command commands[] = {
 	  "       of the current state.  A daemon writes snapshots itself\n"
 	  "       (every snapshot_every_bytes of log, after compaction, at\n"
 	  "       close); takes DIR's lock like compact (status 5 if held).\n"
-	  "       A power cut leaves the old snapshot or the new one.\n" },
+	  "       A power cut leaves the old snapshot or the new one.\n",
+	  NULL },
 	{ "node", cmd_node, "node list [--started] [--json] DIR | node get "
 	  "[--json] DIR ID",
 	  "show the mesh nodes",
@@ -188,7 +259,8 @@ static const struct command commands[] = {
 	  "       with --started), get one node: id, interfaces, protocols,\n"
 	  "       started, routes_discovered, created_at, updated_at.  YAML, or\n"
 	  "       one line of JSON with --json.  Opens DIR read-only; a node\n"
-	  "       that is not there is exit status 1.\n" },
+	  "       that is not there is exit status 1.\n",
+	  NULL },
 	{ "policy", cmd_policy,
 	  "policy put DIR ID FILE | policy get [--json] DIR ID | policy list "
 	  "[--json] DIR | policy example [NAME]",
@@ -199,28 +271,32 @@ static const struct command commands[] = {
 	  "       FILE:LINE:COLUMN: problem, and DIR is not touched; a good one\n"
 	  "       creates or replaces policy ID.  get prints a policy with its\n"
 	  "       document, list all of them without.  example lists the\n"
-	  "       example policies, or prints one.\n" },
+	  "       example policies, or prints one.\n",
+	  NULL },
 	{ "cache", cmd_cache,
 	  "cache get DIR SOURCE DESTINATION K | cache clear-expired DIR",
 	  "read the path cache, or clear its expired entries",
 	  "       get prints the bundle cached for (SOURCE, DESTINATION, K), or\n"
 	  "       exits with status 1 if there is none or it expired.\n"
 	  "       clear-expired deletes the expired entries (takes DIR's lock)\n"
-	  "       and prints how many went.\n" },
+	  "       and prints how many went.\n",
+	  NULL },
 	{ "history", cmd_history, "history [--json] DIR ENTITY",
 	  "print an entity's audit history",
 	  "       Prints the ledger entries of ENTITY, oldest first: position,\n"
 	  "       index, time, from and to status, actor, reasoning and the\n"
 	  "       hashes.  YAML, or one line of JSON with --json.  Reads only\n"
 	  "       that entity's entries.  An entity without history is exit\n"
-	  "       status 1.\n" },
+	  "       status 1.\n",
+	  NULL },
 	{ "ledger", cmd_ledger, "ledger verify DIR",
 	  "verify the audit ledger's hash chain",
 	  "       Walks the whole ledger, oldest first, checking each entry's\n"
 	  "       link to the one before and the head.  Prints the number of\n"
 	  "       entries that hold, or the first broken link: the entry, its\n"
 	  "       segment and offset, and what is wrong (exit status 3).\n"
-	  "       Shows progress on a terminal.\n" },
+	  "       Shows progress on a terminal.\n",
+	  NULL },
 	{ "demo", cmd_demo, "demo [--seconds N] [DIR]",
 	  "run a simulated mesh node",
 	  "       Runs a mesh node on DIR (default ./logkeep-demo) for N seconds\n"
@@ -229,9 +305,11 @@ static const struct command commands[] = {
 	  "       ones, records ledger transitions and telemetry, with a\n"
 	  "       progress line; then prints the stats and verifies the\n"
 	  "       ledger.  Run it again: it goes on where it stopped.\n"
-	  "       --seconds N            how long (1 to 3600)\n" },
+	  "       --seconds N            how long (1 to 3600)\n",
+	  NULL },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
-	  "       Prints this manual, or the manual of COMMAND.\n" },
+	  "       Prints this manual, or the manual of COMMAND.\n",
+	  NULL },
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -265,9 +343,14 @@ static void print_manual(FILE *out)
 	      "\n"
 	      "COMMANDS\n",
 	      out);
-	for (size_t i = 0; i < COMMAND_COUNT; i++)
-		fprintf(out, "   %s\n%s\n", commands[i].synopsis,
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		fprintf(out, "   %s\n%s", commands[i].synopsis,
 			commands[i].text);
+		if (commands[i].examples)
+			fprintf(out, "       Examples:\n%s",
+				commands[i].examples);
+		putc('\n', out);
+	}
 	fputs("OPTIONS\n"
 	      "       -h, --help     print this manual (after a command: the\n"
 	      "                      command's manual) and exit\n"
@@ -291,6 +374,8 @@ static void print_command_manual(FILE *out, const struct command *c)
 		"       -h, --help             print this manual and exit\n"
 		"\n",
 		c->name, c->summary, c->synopsis, c->text);
+	if (c->examples)
+		fprintf(out, "EXAMPLES\n%s\n", c->examples);
 	fputs(exit_text, out);
 }
 
