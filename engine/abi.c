@@ -47,19 +47,23 @@ static const struct abi_row {
 			{ 0, offsetof(lk_stats, log_bytes_written),
 			  offsetof(lk_stats, snapshot_serial),
 			  offsetof(lk_stats, scrub_segments),
+			  offsetof(lk_stats, compactions_total),
 			  sizeof(lk_stats) } },
 	[ABI_REPORT] = { "lk_recovery_report", LK_REPORT_VERSION,
 			 { 0, sizeof(struct report_v1),
 			   sizeof(lk_recovery_report) } },
 	[ABI_SEGMENT_INFO] = { "lk_segment_info", LK_SEGMENT_INFO_VERSION,
 			       { 0, sizeof(lk_segment_info) } },
+	[ABI_NS_STATS] = { "lk_ns_stats", LK_NS_STATS_VERSION,
+			   { 0, sizeof(lk_ns_stats) } },
 };
 
 /* A new version needs its row: these fail until it has one. */
 _Static_assert(LK_OPTIONS_VERSION == 5, "add lk_options' new version");
-_Static_assert(LK_STATS_VERSION == 4, "add lk_stats' new version");
+_Static_assert(LK_STATS_VERSION == 5, "add lk_stats' new version");
 _Static_assert(LK_REPORT_VERSION == 2, "add lk_recovery_report's version");
 _Static_assert(LK_SEGMENT_INFO_VERSION == 1, "add lk_segment_info's version");
+_Static_assert(LK_NS_STATS_VERSION == 1, "add lk_ns_stats' version");
 /* An old version's size is its struct's size: the first field added next
  * starts where the old struct's padding ended. */
 _Static_assert(offsetof(lk_options, compact_dead_pct) % 8 == 0 &&
@@ -71,6 +75,7 @@ _Static_assert(offsetof(lk_options, compact_dead_pct) % 8 == 0 &&
 _Static_assert(offsetof(lk_stats, log_bytes_written) % 8 == 0 &&
 		       offsetof(lk_stats, snapshot_serial) % 8 == 0 &&
 		       offsetof(lk_stats, scrub_segments) % 8 == 0 &&
+		       offsetof(lk_stats, compactions_total) % 8 == 0 &&
 		       _Alignof(lk_stats) == 8,
 	       "lk_stats versions end on the struct's alignment");
 _Static_assert(sizeof(lk_segment_info) % _Alignof(lk_segment_info) == 0,
@@ -78,7 +83,8 @@ _Static_assert(sizeof(lk_segment_info) % _Alignof(lk_segment_info) == 0,
 _Static_assert(offsetof(lk_options, version) == 0 &&
 		       offsetof(lk_stats, version) == 0 &&
 		       offsetof(lk_recovery_report, version) == 0 &&
-		       offsetof(lk_segment_info, version) == 0,
+		       offsetof(lk_segment_info, version) == 0 &&
+		       offsetof(lk_ns_stats, version) == 0,
 	       "version is the first field");
 
 lk_status abi_size(size_t *size, enum abi_struct kind, uint32_t version)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * abi.h - the versions of the structs that cross the public interface
- * (lk_options, lk_stats, lk_recovery_report, lk_segment_info), and the
- * one table of their sizes.
+ * (lk_options, lk_stats, lk_recovery_report, lk_segment_info,
+ * lk_ns_stats), and the one table of their sizes.
  *
  * The caller sets `version`, the first field of each, to the version its
  * program was built with.  The library reads or writes exactly that
@@ -31,6 +31,7 @@ enum abi_struct {
 	ABI_STATS,
 	ABI_REPORT,
 	ABI_SEGMENT_INFO,
+	ABI_NS_STATS,
 	ABI_STRUCT_COUNT
 };
 

@@ -31,6 +31,11 @@
  * a second failure, or no such run, is LK_NOSPACE with the log as it
  * was.  After space was freed the reserve is filled again.
  *
+ * Counts.  Each run adds to the handle's counts once it is installed;
+ * with the totals open found (the snapshot file's, snapshot.h:
+ * "Compaction totals") they are the database's totals, which the
+ * snapshot after the compaction carries forward.
+ *
  * Readers that copied a location before step 4 hold a reference to the old
  * segment (segtable_pin), which stays open until they are done.
  *
@@ -59,7 +64,9 @@
 
 /* The compactor's state (db->compact): the lock that lets one compaction
  * (or snapshot) run at a time, the background thread and its sleep, and
- * the counts for lk_stats_get(). */
+ * the counts for lk_stats_get(): this handle's, and the database's
+ * totals before this open, which the snapshot file keeps (snapshot.h,
+ * "Compaction totals"). */
 struct compactor {
 	struct lk_mutex mu;     /* held across a whole compaction */
 	struct lk_mutex cv_mu;  /* guards stop, taken alone */
@@ -68,6 +75,7 @@ struct compactor {
 	int stop;               /* under cv_mu */
 	_Atomic uint64_t runs, bytes_read, bytes_written, segments_removed,
 		records_dropped, us, stall_max_us, failures;
+	struct snap_totals before; /* set at init, then read only */
 };
 
 /* Run choice (see lk_options): under load only runs at least this dead
@@ -590,9 +598,8 @@ static lk_status install(struct job *j)
 			if (!index_move(segtable_index(db), m->ns, m->hash, old,
 					m->drop ? NULL : &to))
 				continue; /* overwritten since */
-			from->live_bytes -= m->from_size;
-			if (!m->drop)
-				out->live_bytes += m->to_size;
+			segtable_move_live(db, m->ns, from, m->from_size,
+					   m->drop ? NULL : out, m->to_size);
 		}
 		segtable_unlock(db);
 		note_stall(db, t0);
@@ -749,16 +756,36 @@ struct made {
 	size_t n;
 };
 
+/* The database's compaction totals: those before this open and this
+ * handle's.  Consistent with each other when the caller holds compact_mu
+ * (a run adds its counts under it); stats read them without. */
+static void totals_now(const struct lk_db *db, struct snap_totals *t)
+{
+	const struct compactor *c = db->compact;
+	struct snap_totals mine = {
+		atomic_load(&c->runs), atomic_load(&c->bytes_read),
+		atomic_load(&c->bytes_written),
+		atomic_load(&c->segments_removed),
+		atomic_load(&c->records_dropped)
+	};
+
+	*t = c->before;
+	snap_totals_add(t, &mine);
+}
+
 /* A compaction renamed segments that the newest snapshot names, so open
- * would no longer trust it: a new one, if snapshots are automatic.  Its
- * failure costs a replay at the next open, never data; stats count it.
- * Caller holds compact_mu. */
+ * would no longer trust it: a new one, if snapshots are automatic, which
+ * also keeps the compaction totals.  Its failure costs a replay at the
+ * next open, never data; stats count it.  Caller holds compact_mu. */
 static void auto_snapshot(struct lk_db *db)
 {
 	LK_ASSERT(mutex_held(&db->compact->mu));
+	struct snap_totals t;
 
-	if (db->opts.snapshot_every_bytes)
-		snapshot_auto(db, atomic_load(&db->compact->runs));
+	if (db->opts.snapshot_every_bytes) {
+		totals_now(db, &t);
+		snapshot_auto(db, &t);
+	}
 }
 
 static int made_here(void *arg, const struct segment *s)
@@ -941,6 +968,7 @@ lk_status compact_init(struct lk_db *db)
 	}
 	mutex_init(&c->mu, LOCK_COMPACT);
 	mutex_init(&c->cv_mu, LOCK_COMPACT_CV);
+	snapshot_totals(db, &c->before); /* what open found */
 	db->compact = c;
 	if (db->readonly || (db->opts.compact_dead_pct == 0 &&
 			     db->opts.snapshot_every_bytes == 0))
@@ -983,13 +1011,15 @@ void compact_free(struct lk_db *db)
 
 lk_status compact_snapshot(struct lk_db *db, int automatic)
 {
+	struct snap_totals t;
 	lk_status st = LK_OK;
 
 	mutex_lock(&db->compact->mu);
+	totals_now(db, &t);
 	if (automatic)
-		snapshot_auto(db, atomic_load(&db->compact->runs));
+		snapshot_auto(db, &t);
 	else
-		st = snapshot_write(db, atomic_load(&db->compact->runs));
+		st = snapshot_write(db, &t);
 	mutex_unlock(&db->compact->mu);
 	return st;
 }
@@ -997,6 +1027,14 @@ lk_status compact_snapshot(struct lk_db *db, int automatic)
 void compact_stats(const struct lk_db *db, lk_stats *stats)
 {
 	const struct compactor *c = db->compact;
+	struct snap_totals t;
+
+	totals_now(db, &t);
+	stats->compactions_total = t.compactions;
+	stats->compact_bytes_read_total = t.bytes_read;
+	stats->compact_bytes_written_total = t.bytes_written;
+	stats->compact_segments_removed_total = t.segments_removed;
+	stats->compact_records_dropped_total = t.records_dropped;
 
 	stats->compactions = atomic_load(&c->runs);
 	stats->compact_bytes_read = atomic_load(&c->bytes_read);

@@ -23,8 +23,9 @@ void compact_free(struct lk_db *db);
  * failure counts in the stats and returns LK_OK). */
 lk_status compact_snapshot(struct lk_db *db, int automatic);
 
-/* Its counts: the compact_* fields of *stats and compactions.  Takes no
- * lock. */
+/* Its counts: the compact_* fields of *stats and compactions, this
+ * handle's and the database's totals (snapshot.h, "Compaction totals").
+ * Takes no lock. */
 void compact_stats(const struct lk_db *db, lk_stats *stats);
 
 /* lk_compact() (see logkeep.h) on a handle that db.c counted in. */

@@ -838,6 +838,24 @@ lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns)
 	return LK_OK;
 }
 
+lk_status lk_ns_stats_get(lk_ns_stats *out, lk_db *db, uint32_t ns)
+{
+	lk_ns_stats all = LK_NS_STATS_INIT;
+	lk_status st = handle_check(db);
+
+	if (st != LK_OK)
+		return st;
+	if (ns == 0 || ns > LK_NS_COUNT_MAX)
+		return err_set(LK_INVALID, "namespace %u out of range", ns);
+	/* a NULL or a version refused: abi_write writes nothing */
+	all.ns = ns;
+	segtable_rdlock(db);
+	all.keys = index_count(segtable_index(db), (uint8_t)ns);
+	all.live_bytes = segtable_ns_bytes(db, (uint8_t)ns);
+	segtable_unlock(db);
+	return abi_write(out, ABI_NS_STATS, &all);
+}
+
 /* The report says what a read-only open would do, and the snapshot is
  * part of that: a read-only open judges it with every check it has.  A
  * snapshot it uses is then compared with a replay of the whole log, which

@@ -527,6 +527,7 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 	const uint32_t *seg_map = im->seg_map;
 	const uint64_t *seg_end = im->seg_end;
 	uint64_t *seg_bytes = im->seg_bytes, *seg_large = im->seg_large;
+	uint64_t *ns_bytes = im->ns_bytes, *ns_large = im->ns_large;
 	uint64_t bits = im->bits, word = im->word, ns_run = 0;
 	uint32_t next_free = im->next_free, prev_dist = im->prev_dist;
 	uint32_t nsegs = im->nsegs;
@@ -563,6 +564,8 @@ lk_status index_import_add(struct index *ix, struct ix_import *im,
 		first = 0;
 		seg_bytes[seg] += size;
 		seg_large[seg] += size == IX_SIZE_LARGE;
+		ns_bytes[slot_ns(&s)] += size;
+		ns_large[slot_ns(&s)] += size == IX_SIZE_LARGE;
 		s.w1 = seg_map[seg] << 20 | (s.w1 & 0xfffffu);
 		while (next_free < pos)
 			slots[next_free++] = (struct slot){ 0, 0, 0 };

@@ -147,7 +147,8 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
  * entries (IX_SIZE_LARGE for a large one) and seg_large[m] counts its
  * large ones, so that the caller can hold them against the segment's live
  * bytes: both are arrays of nsegs + 1 that the caller zeroes and sets in
- * *im after begin.  Each returns LK_OK or LK_CORRUPT with *why (ix is
+ * *im after begin.  ns_bytes[] and ns_large[] are the same per namespace
+ * (begin zeroes them).  Each returns LK_OK or LK_CORRUPT with *why (ix is
  * then empty); begin also LK_NOMEM and LK_TOO_BIG. */
 struct ix_import {
 	const uint8_t *bitmap;
@@ -161,6 +162,7 @@ struct ix_import {
 	struct ix_loc ns0[LK_NS_COUNT_MAX + 1];
 	size_t ns0_n;
 	uint64_t *seg_bytes, *seg_large;
+	uint64_t ns_bytes[LK_NS_COUNT_MAX + 1], ns_large[LK_NS_COUNT_MAX + 1];
 };
 
 lk_status index_import_begin(struct index *ix, struct ix_import *im,

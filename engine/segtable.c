@@ -19,13 +19,21 @@
 #include "segtable.h"
 
 /* The table (db->tab).  `lock` is ix_lock of handle.h: it guards the
- * index, the slots and each segment's live_bytes; `active` changes under
- * it too (exclusive) and under log_mu, so either lock is enough to read
- * it; seq_last is the newest sequence number applied. */
+ * index, the slots, each segment's live_bytes and each namespace's
+ * ns_bytes; `active` changes under it too (exclusive) and under log_mu,
+ * so either lock is enough to read it; seq_last is the newest sequence
+ * number applied.
+ *
+ * Live bytes are counted twice, by segment and by namespace, from the
+ * same exact record sizes at the same places (segtable_apply,
+ * segtable_move_live), so that the two sums are always equal: a
+ * snapshot load checks that they are.  A counter per namespace, not per
+ * key: the index's memory per key does not change. */
 struct segtable {
 	struct lk_rwlock lock;
 	struct index *ix;
 	struct segment *segs[IX_SEG_SLOTS]; /* by slot; [0] unused */
+	uint64_t ns_bytes[LK_NS_COUNT_MAX + 1]; /* by namespace; [0] catalog */
 	_Atomic uint32_t count; /* changed under the lock; the leader reads
 				   it under log_mu alone (commit.c) */
 	struct segment *active; /* the newest segment; NULL before the first */
@@ -136,6 +144,17 @@ uint64_t segtable_seq_last(const struct lk_db *db)
 void segtable_set_seq_last(struct lk_db *db, uint64_t seq)
 {
 	atomic_store(&db->tab->seq_last, seq);
+}
+
+uint64_t segtable_ns_bytes(const struct lk_db *db, uint8_t ns)
+{
+	return db->tab->ns_bytes[ns];
+}
+
+void segtable_set_ns_bytes(struct lk_db *db,
+			   const uint64_t bytes[LK_NS_COUNT_MAX + 1])
+{
+	memcpy(db->tab->ns_bytes, bytes, sizeof db->tab->ns_bytes);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -338,6 +357,18 @@ static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
 /* Applying a committed record                                            */
 /* ---------------------------------------------------------------------- */
 
+/* A record of `size` bytes in s, of namespace ns, is live no more.
+ * Saturating: live bytes may come from a snapshot, and a bad one must
+ * cost a wrong statistic, not an abort. */
+static void take_live(struct lk_db *db, struct segment *s, uint8_t ns,
+		      uint64_t size)
+{
+	uint64_t *nb = &db->tab->ns_bytes[ns];
+
+	s->live_bytes -= s->live_bytes < size ? s->live_bytes : size;
+	*nb -= *nb < size ? *nb : size;
+}
+
 lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 		   struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
 		   void *eq_ctx)
@@ -355,17 +386,26 @@ lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 			       rec->key_len, eq, eq_ctx, &old, &had_old);
 	if (st != LK_OK)
 		return st;
-	/* Saturating: live bytes may come from a snapshot, and a bad one
-	 * must cost a wrong statistic, not an abort. */
-	if (had_old && db->tab->segs[old.seg]) {
-		struct segment *o = db->tab->segs[old.seg];
-
-		o->live_bytes -= o->live_bytes < old.size ? o->live_bytes
-							  : old.size;
-	}
-	if (rec->type == REC_PUT)
+	/* The old record is of the same key, so of the same namespace. */
+	if (had_old && db->tab->segs[old.seg])
+		take_live(db, db->tab->segs[old.seg], rec->ns, old.size);
+	if (rec->type == REC_PUT) {
 		db->tab->segs[loc.seg]->live_bytes += rec->size;
+		db->tab->ns_bytes[rec->ns] += rec->size;
+	}
 	return LK_OK;
+}
+
+void segtable_move_live(struct lk_db *db, uint8_t ns, struct segment *from,
+			uint32_t from_size, struct segment *to,
+			uint32_t to_size)
+{
+	LK_ASSERT(rwlock_held_excl(&db->tab->lock));
+	take_live(db, from, ns, from_size);
+	if (to) {
+		to->live_bytes += to_size;
+		db->tab->ns_bytes[ns] += to_size;
+	}
 }
 
 /* ---------------------------------------------------------------------- */

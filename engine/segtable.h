@@ -4,9 +4,9 @@
  * through it, key confirmation for the index, applying committed records,
  * adding, removing and pinning segments.
  *
- * Locks (handle.h): the table, the index and each segment's live_bytes
- * are under ix_lock, the table's own lock; a pinned segment stays open
- * without it.
+ * Locks (handle.h): the table, the index, each segment's live_bytes and
+ * each namespace's live bytes are under ix_lock, the table's own lock; a
+ * pinned segment stays open without it.
  */
 #ifndef LK_SEGTABLE_H
 #define LK_SEGTABLE_H
@@ -51,6 +51,15 @@ void segtable_set_active(struct lk_db *db, struct segment *s);
  * under log_mu, readers load it without a lock. */
 uint64_t segtable_seq_last(const struct lk_db *db);
 void segtable_set_seq_last(struct lk_db *db, uint64_t seq);
+
+/* The live bytes of namespace ns (0: the catalog): the bytes of the
+ * records the index points at for its keys, whole records as a segment's
+ * live_bytes counts them; summed over every namespace, the segments'
+ * live bytes.  Caller holds ix_lock, or is open, alone. */
+uint64_t segtable_ns_bytes(const struct lk_db *db, uint8_t ns);
+/* Open, alone: sets every namespace's live bytes (a snapshot's). */
+void segtable_set_ns_bytes(struct lk_db *db,
+			   const uint64_t bytes[LK_NS_COUNT_MAX + 1]);
 
 /* Reads and decodes the record at loc into a buffer the caller frees
  * (*buf).  Verifies the checksum.  Caller holds ix_lock (shared). */
@@ -103,6 +112,14 @@ lk_status segtable_locate(struct lk_db *db, uint32_t ns, const void *key,
 lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 			 struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
 			 void *eq_ctx);
+
+/* Compaction's install: a live record of namespace ns, from_size bytes
+ * in `from`, now lives in `to` as to_size bytes, or left the index (to
+ * NULL: it expired).  Moves the live bytes of both counts.  Caller holds
+ * ix_lock exclusively. */
+void segtable_move_live(struct lk_db *db, uint8_t ns, struct segment *from,
+			uint32_t from_size, struct segment *to,
+			uint32_t to_size);
 
 /* Adds a segment to the table, which takes its first reference (caller
  * holds ix_lock exclusively or is single-threaded in open).  Returns

@@ -38,7 +38,11 @@ struct snapshots {
 	uint64_t next_serial;     /* for the next one */
 	uint64_t seg_seq, pos;    /* its log position */
 	uint32_t seg_gen;
-	uint64_t compactions;     /* compactions since open when taken */
+	uint64_t compactions;     /* the database's compactions when taken
+				     (its totals', 0 for a version 1 file) */
+	struct snap_totals totals; /* found at open (snapshot_totals) */
+	uint64_t totals_serial;    /* their file, kept until the next
+				      snapshot holds them; 0: none */
 	_Atomic uint64_t log_mark;    /* commit_log_bytes() then */
 	_Atomic uint64_t behind_open; /* log replayed past it at open */
 	_Atomic uint64_t created_ms;  /* wall clock; 0: none */
@@ -85,6 +89,11 @@ void snapshot_stats(const struct lk_db *db, lk_stats *stats)
 uint64_t snapshot_serial(const struct lk_db *db)
 {
 	return atomic_load(&db->snap->serial);
+}
+
+void snapshot_totals(const struct lk_db *db, struct snap_totals *totals)
+{
+	*totals = db->snap->totals;
 }
 
 int snapshot_catalog(const struct lk_db *db, const struct ix_loc **locs,
@@ -168,7 +177,8 @@ struct capture {
 	struct snap_seg table[LK_SEGMENT_COUNT_MAX];
 	void *scratch;       /* for index_export() when it re-places */
 	size_t scratch_cap;
-	uint64_t compactions, log_mark;
+	struct snap_totals totals;
+	uint64_t log_mark;
 };
 
 static int seg_by_seq(const void *a, const void *b)
@@ -210,6 +220,7 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 	lk_status st;
 
 	memset(h, 0, sizeof *h);
+	h->version = SNAP_VERSION;
 	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
 		if (segtable_at(db, i) && !segtable_at(db, i)->installing)
 			c->segs[h->seg_count++] = segtable_at(db, i);
@@ -220,7 +231,8 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 	h->seq_last = segtable_seq_last(db);
 	h->index_slots = slots;
 	h->keys = (uint32_t)index_keys(segtable_index(db));
-	h->file_bytes = snap_file_bytes(h->seg_count, slots, h->keys);
+	h->file_bytes = snap_file_bytes(SNAP_VERSION, h->seg_count, slots,
+					h->keys);
 	st = grow((void **)&c->buf, &c->cap, h->file_bytes);
 	if (st == LK_OK && slots != index_slots(segtable_index(db)))
 		st = grow(&c->scratch, &c->scratch_cap,
@@ -228,6 +240,10 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 	if (st != LK_OK)
 		return st;
 	c->len = (size_t)h->file_bytes;
+	/* the namespaces' live bytes, consistent with the segments' */
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++)
+		put_u64(c->buf + SNAP_NS_AT + (size_t)ns * 8,
+			segtable_ns_bytes(db, (uint8_t)ns));
 
 	for (uint32_t i = 0; i < h->seg_count; i++) {
 		const struct segment *s = c->segs[i];
@@ -244,7 +260,8 @@ static lk_status encode(struct lk_db *db, struct capture *c, uint64_t serial)
 		e->generation = s->hdr.generation;
 		e->flags = s->sealed ? SNAP_SEG_SEALED : 0;
 	}
-	if (index_export(segtable_index(db), map, c->buf + SNAP_HEADER_BYTES +
+	if (index_export(segtable_index(db), map,
+			 c->buf + snap_segs_at(SNAP_VERSION) +
 				 (size_t)h->seg_count * SNAP_SEG_BYTES,
 			 c->scratch) != 0)
 		return err_set(LK_CORRUPT, "the index names a segment that is "
@@ -268,7 +285,8 @@ static lk_status reserve_capture(struct lk_db *db, struct capture *c)
 	segtable_unlock(db);
 	keys += keys / 8 + 1024;
 	slots += slots / 2;
-	len = SNAP_HEADER_BYTES + (uint64_t)LK_SEGMENT_COUNT_MAX * SNAP_SEG_BYTES +
+	len = snap_segs_at(SNAP_VERSION) +
+	      (uint64_t)LK_SEGMENT_COUNT_MAX * SNAP_SEG_BYTES +
 	      IX_EXPORT_BITMAP_BYTES(slots) + keys * IX_SLOT_BYTES +
 	      SNAP_TRAILER_BYTES;
 	st = grow((void **)&c->buf, &c->cap, len);
@@ -285,7 +303,8 @@ static lk_status reserve_capture(struct lk_db *db, struct capture *c)
 static lk_status seal_capture(struct lk_db *db, struct capture *c)
 {
 	const struct snap_header *h = &c->hdr;
-	size_t meta = (size_t)snap_meta_bytes(h->seg_count, h->index_slots);
+	size_t meta = (size_t)snap_meta_bytes(h->version, h->seg_count,
+					      h->index_slots);
 	uint8_t *trailer = c->buf + c->len - SNAP_TRAILER_BYTES;
 
 	for (uint32_t i = 0; i < h->seg_count; i++) {
@@ -295,10 +314,12 @@ static lk_status seal_capture(struct lk_db *db, struct capture *c)
 
 		if (st != LK_OK)
 			return st;
-		snap_seg_encode(c->buf + SNAP_HEADER_BYTES +
+		snap_seg_encode(c->buf + snap_segs_at(h->version) +
 					(size_t)i * SNAP_SEG_BYTES, e);
 	}
 	snap_header_encode(c->buf, h);
+	snap_totals_encode(c->buf, &c->totals); /* after: it hashes the
+						    header */
 	put_u64(trailer + SNAP_T_META_HASH, snap_hash(c->buf, meta));
 	put_u64(trailer + SNAP_T_ENTRIES_HASH,
 		snap_hash(c->buf + meta, (size_t)h->keys * IX_SLOT_BYTES));
@@ -342,6 +363,24 @@ static lk_status write_file(struct lk_db *db, const struct capture *c,
 	return st;
 }
 
+/* Removes snapshot file `serial` (none if 0) and syncs the directory. */
+static lk_status remove_old(struct lk_db *db, uint64_t serial)
+{
+	const lk_io *io = db->io;
+	char name[SNAP_NAME_BYTES];
+	lk_status st;
+
+	if (serial == 0)
+		return LK_OK;
+	snap_name(name, serial, 0);
+	st = io->unlink(io->ctx, db->dir, name);
+	if (st == LK_OK)
+		st = io->dir_sync(io->ctx, db->dir);
+	else if (st == LK_NOT_FOUND)
+		st = LK_OK;
+	return st;
+}
+
 uint64_t snapshot_behind(const struct lk_db *db)
 {
 	return atomic_load(&db->snap->behind_open) +
@@ -363,9 +402,9 @@ static int current(struct lk_db *db, uint64_t compactions)
 		      db->snap->compactions == compactions);
 }
 
-lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
+lk_status snapshot_write(struct lk_db *db, const struct snap_totals *totals)
 {
-	const lk_io *io = db->io;
+	uint64_t compactions = totals->compactions;
 	struct capture *c;
 	struct segment *a;
 	uint64_t serial = db->snap->next_serial ? db->snap->next_serial : 1;
@@ -394,7 +433,7 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 		segtable_rdlock(db);
 		st = encode(db, c, serial);
 		segtable_unlock(db);
-		c->compactions = compactions;
+		c->totals = *totals;
 		c->log_mark = commit_log_bytes(db);
 	}
 	commit_log_unlock(db);
@@ -409,23 +448,22 @@ lk_status snapshot_write(struct lk_db *db, uint64_t compactions)
 	db->snap->next_serial = serial + 1;
 	atomic_fetch_add(&db->snap->written, 1);
 	atomic_fetch_add(&db->snap->bytes_written, c->len);
-	if (db->snap->serial) {
-		char old[SNAP_NAME_BYTES];
+	/* The new one is durable; the old one is of no more use, nor the
+	 * file open took the totals from (they are in the new one), and if
+	 * their removal is lost, open prefers the newer. */
+	st = remove_old(db, db->snap->serial);
+	if (db->snap->totals_serial != db->snap->serial) {
+		lk_status u = remove_old(db, db->snap->totals_serial);
 
-		/* The new one is durable; the old one is of no more use, and
-		 * if its removal is lost, open prefers the newer. */
-		snap_name(old, db->snap->serial, 0);
-		st = io->unlink(io->ctx, db->dir, old);
 		if (st == LK_OK)
-			st = io->dir_sync(io->ctx, db->dir);
-		else if (st == LK_NOT_FOUND)
-			st = LK_OK;
+			st = u;
 	}
+	db->snap->totals_serial = 0;
 	db->snap->serial = serial;
 	db->snap->seg_seq = c->table[c->hdr.seg_count - 1].seq;
 	db->snap->seg_gen = c->table[c->hdr.seg_count - 1].generation;
 	db->snap->pos = c->table[c->hdr.seg_count - 1].data_end;
-	db->snap->compactions = c->compactions;
+	db->snap->compactions = c->totals.compactions;
 	atomic_store(&db->snap->behind_open, 0);
 	atomic_store(&db->snap->log_mark, c->log_mark);
 	atomic_store(&db->snap->created_ms, c->hdr.created_ms);
@@ -436,9 +474,9 @@ out:
 	return st;
 }
 
-void snapshot_auto(struct lk_db *db, uint64_t compactions)
+void snapshot_auto(struct lk_db *db, const struct snap_totals *totals)
 {
-	if (snapshot_write(db, compactions) != LK_OK)
+	if (snapshot_write(db, totals) != LK_OK)
 		atomic_fetch_add(&db->snap->failures, 1);
 }
 
@@ -486,7 +524,7 @@ struct loader {
 	lk_io_file *f;
 	uint64_t size;
 	struct snap_header h;
-	uint8_t *meta;             /* header, segments and bitmap */
+	uint8_t *meta;             /* all before the entries (meta_hash's) */
 	size_t meta_len;
 	struct snap_seg *table;    /* [1..h.seg_count], decoded */
 	uint64_t *sums;            /* the import's seg_bytes, seg_large */
@@ -494,6 +532,8 @@ struct loader {
 	struct ix_import im;
 	int adopted;               /* the table's index and segments took it */
 	uint64_t created_ms;
+	struct snap_totals totals; /* version 2 ... */
+	int totals_ok;             /* ... when they passed their checks */
 	char why[LK_NOTE_BYTES];
 };
 
@@ -530,7 +570,7 @@ static lk_status read_exact(struct loader *ld, void *buf, size_t n,
  * before anything is allocated for the file. */
 static lk_status check_header(struct loader *ld)
 {
-	uint8_t hdr[SNAP_HEADER_BYTES];
+	uint8_t hdr[SNAP_NS_AT];
 	const char *why = NULL;
 	lk_status st;
 
@@ -542,21 +582,33 @@ static lk_status check_header(struct loader *ld)
 		return st;
 	st = snap_header_decode(&ld->h, hdr, &why);
 	if (st == LK_VERSION)
-		return reject(ld, "%s, this library reads %u", why,
-			      SNAP_VERSION);
+		return reject(ld, "%s, this library reads %u to %u", why,
+			      SNAP_VERSION_MIN, SNAP_VERSION);
 	if (st != LK_OK)
 		return reject(ld, "%s (%u segments, %u keys in %u slots)", why,
 			      ld->h.seg_count, ld->h.keys, ld->h.index_slots);
 	if (memcmp(ld->h.db_id, segtable_at(ld->db, 1)->hdr.db_id,
 		   SEG_DB_ID_BYTES) != 0)
 		return reject(ld, "belongs to another database");
+	/* The totals are judged on their own, before the rest of the file:
+	 * the newest ones that pass count even if the index is not used
+	 * (snapshot_load). */
+	if (ld->h.version >= 2 && ld->size >= SNAP_NS_AT) {
+		st = read_exact(ld, hdr + SNAP_HEADER_BYTES, SNAP_TOTALS_BYTES,
+				SNAP_HEADER_BYTES);
+		if (st != LK_OK)
+			return st;
+		if (snap_totals_decode(&ld->totals, hdr, &why) != LK_OK)
+			return reject(ld, "%s", why);
+		ld->totals_ok = 1;
+	}
 	if (ld->size < ld->h.file_bytes)
 		return reject(ld, "truncated (%" PRIu64 " of %" PRIu64
 			      " bytes)", ld->size, ld->h.file_bytes);
 	if (ld->size > ld->h.file_bytes)
 		return reject(ld, "%" PRIu64 " bytes longer than it should be",
 			      ld->size - ld->h.file_bytes);
-	ld->meta_len = (size_t)snap_meta_bytes(ld->h.seg_count,
+	ld->meta_len = (size_t)snap_meta_bytes(ld->h.version, ld->h.seg_count,
 					       ld->h.index_slots);
 	return LK_OK;
 }
@@ -602,7 +654,7 @@ static const char *ends_its_part(struct segment *s, const struct snap_seg *e,
 static lk_status check_segments(struct loader *ld, uint64_t *ends)
 {
 	const lk_io *io = ld->db->io;
-	const uint8_t *p = ld->meta + SNAP_HEADER_BYTES;
+	const uint8_t *p = ld->meta + snap_segs_at(ld->h.version);
 	uint32_t count = ld->h.seg_count;
 
 	for (uint32_t i = 1; i <= count; i++, p += SNAP_SEG_BYTES) {
@@ -679,21 +731,122 @@ static int catalog_reads_back(struct lk_db *db, uint64_t *catalog)
  * sum of their sizes, exact but for large records, whose size the index
  * does not hold (at least IX_SIZE_LARGE, at most a record's limit).  A
  * snapshot that drops keys but keeps the counters is caught here. */
+static int live_fits(uint64_t live, uint64_t entries, uint64_t large)
+{
+	const uint64_t large_extra = LK_RECORD_BYTES_MAX +
+				     REC_PREFIX_BYTES_MAX - IX_SIZE_LARGE;
+
+	return live >= entries && live - entries <= large * large_extra;
+}
+
 static lk_status check_live_bytes(struct loader *ld)
 {
 	const uint64_t *bytes = ld->im.seg_bytes, *large = ld->im.seg_large;
-	const uint64_t large_extra = LK_RECORD_BYTES_MAX +
-				     REC_PREFIX_BYTES_MAX - IX_SIZE_LARGE;
 
 	for (uint32_t i = 1; i <= ld->h.seg_count; i++) {
 		uint64_t live = ld->table[i].live_bytes;
 
-		if (live < bytes[i] || live - bytes[i] > large[i] * large_extra)
+		if (!live_fits(live, bytes[i], large[i]))
 			return reject(ld, "segment %" PRIu64 " has %" PRIu64
 				      " live bytes, its index entries %" PRIu64
 				      "%s", ld->table[i].seq, live, bytes[i],
 				      large[i] ? " and more" : "");
 	}
+	return LK_OK;
+}
+
+/* Adds to bytes[ns] what each large entry of the adopted index holds
+ * past IX_SIZE_LARGE, read from its record's length prefix. */
+struct large_sizes {
+	struct lk_db *db;
+	uint64_t *bytes;
+	lk_status st;
+	const char *why;
+	uint64_t seg_seq, offset; /* of the record that failed */
+};
+
+static void add_large(void *arg, uint8_t ns, struct ix_loc loc, int expiring)
+{
+	struct large_sizes *ls = arg;
+	const lk_io *io = ls->db->io;
+	const struct segment *s;
+	uint8_t head[REC_PREFIX_BYTES_MAX];
+	uint32_t size = 0;
+	size_t got = 0;
+
+	(void)expiring;
+	if (loc.size != IX_SIZE_LARGE || ls->st != LK_OK)
+		return;
+	s = segtable_at(ls->db, loc.seg);
+	ls->seg_seq = s->hdr.seq;
+	ls->offset = loc.offset;
+	ls->st = io->pread(io->ctx, s->file, head, sizeof head, loc.offset,
+			   &got);
+	if (ls->st != LK_OK)
+		return;
+	if (record_peek_size(&size, head, got, &ls->why) != REC_PEEK_SIZE) {
+		ls->st = LK_CORRUPT;
+		return;
+	}
+	if (size < IX_SIZE_LARGE || loc.offset + (uint64_t)size > s->data_end) {
+		ls->why = "a large record's length disagrees with its entry";
+		ls->st = LK_CORRUPT;
+		return;
+	}
+	ls->bytes[ns] += size - IX_SIZE_LARGE;
+}
+
+/* The live bytes of each namespace, once the index is adopted.  A
+ * version 2 file stores them: each is held against its entries like a
+ * segment's (check_live_bytes).  A version 1 file does not: they are the
+ * sums of the entries' sizes, exact but for large records, whose size the
+ * index does not hold; each of those costs a read of its length prefix
+ * (only records of IX_SIZE_LARGE bytes or more, so at most one read per
+ * 4 KiB of live data, and only until the next snapshot, of version 2).
+ * Either way, summed over the namespaces they must be the segments' live
+ * bytes: both count the same records. */
+static lk_status adopt_ns_bytes(struct loader *ld)
+{
+	uint64_t bytes[LK_NS_COUNT_MAX + 1], sum = 0, seg_sum = 0, large = 0;
+	struct large_sizes ls = { ld->db, bytes, LK_OK, NULL, 0, 0 };
+
+	if (ld->h.version >= 2) {
+		for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
+			bytes[ns] = get_u64(ld->meta + SNAP_NS_AT +
+					    (size_t)ns * 8);
+			if (!live_fits(bytes[ns], ld->im.ns_bytes[ns],
+				       ld->im.ns_large[ns]))
+				return reject(ld, "namespace %u has %" PRIu64
+					      " live bytes, its index entries "
+					      "%" PRIu64 "%s", ns, bytes[ns],
+					      ld->im.ns_bytes[ns],
+					      ld->im.ns_large[ns] ? " and more"
+								  : "");
+		}
+	} else {
+		memcpy(bytes, ld->im.ns_bytes, sizeof bytes);
+		for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++)
+			large += ld->im.ns_large[ns];
+	}
+	if (large) /* open, alone: no lock */
+		index_foreach(segtable_index(ld->db), -1, add_large, &ls);
+	if (ls.st == LK_NOMEM)
+		return ls.st;
+	if (ls.st == LK_CORRUPT)
+		return reject(ld, "segment %" PRIu64 " offset %" PRIu64 ": %s",
+			      ls.seg_seq, ls.offset, ls.why);
+	if (ls.st != LK_OK)
+		return reject(ld, "segment %" PRIu64 " offset %" PRIu64
+			      ": unreadable (%.80s)", ls.seg_seq, ls.offset,
+			      lk_errmsg());
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++)
+		sum += bytes[ns];
+	for (uint32_t i = 1; i <= ld->h.seg_count; i++)
+		seg_sum += ld->table[i].live_bytes;
+	if (sum != seg_sum)
+		return reject(ld, "its segments hold %" PRIu64 " live bytes, "
+			      "its namespaces %" PRIu64, seg_sum, sum);
+	segtable_set_ns_bytes(ld->db, bytes);
 	return LK_OK;
 }
 
@@ -721,7 +874,7 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 	}
 	st = index_import_begin(ld->ix, &ld->im, ld->h.index_slots,
 				ld->h.keys,
-				ld->meta + SNAP_HEADER_BYTES +
+				ld->meta + snap_segs_at(ld->h.version) +
 					(size_t)ld->h.seg_count * SNAP_SEG_BYTES,
 				map, ld->h.seg_count, ends, &why);
 	ld->im.seg_bytes = ld->sums;
@@ -783,7 +936,8 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		return st;
 	if (snap_hash(ld->meta, ld->meta_len) !=
 	    get_u64(trailer + SNAP_T_META_HASH))
-		return reject(ld, "checksum mismatch in its segment table");
+		return reject(ld, "checksum mismatch in its namespaces, "
+			      "segment table or bitmap");
 	st = check_segments(ld, ends);
 	if (st != LK_OK)
 		return st;
@@ -814,6 +968,9 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 	memset(start, 0, sizeof *start);
 	if (!catalog_reads_back(db, start->catalog))
 		return reject(ld, "its namespace catalog does not read back");
+	st = adopt_ns_bytes(ld);
+	if (st != LK_OK)
+		return st;
 	start->seg = ld->h.seg_count;
 	start->offset = ends[ld->h.seg_count];
 	start->sealed = segtable_at(db, ld->h.seg_count)->sealed;
@@ -831,6 +988,7 @@ static void unadopt(struct loader *ld)
 	ld->ix = segtable_swap_index(db, ld->ix); /* the loaded one */
 	ld->adopted = 0;
 	db->snap->catalog_known = 0;
+	segtable_set_ns_bytes(db, (const uint64_t[LK_NS_COUNT_MAX + 1]){ 0 });
 	for (uint32_t i = 1; i <= ld->nsegs; i++) {
 		struct segment *s = segtable_at(db, i);
 
@@ -863,6 +1021,7 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 	struct snap_list l = { 0 };
 	char first_why[LK_NOTE_BYTES] = "";
 	char name[SNAP_NAME_BYTES];
+	int totals_found = 0;
 	lk_status st;
 
 	*used = 0;
@@ -899,6 +1058,13 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		loader_free(&ld);
 		if (st == LK_NOMEM)
 			return st;
+		/* the newest totals that passed their checks, whether or not
+		 * the rest of their file is used ("Compaction totals") */
+		if (ld.totals_ok && !totals_found) {
+			db->snap->totals = ld.totals;
+			db->snap->totals_serial = l.serials[i];
+			totals_found = 1;
+		}
 		if (st == LK_OK) {
 			/* the next write knows this state from here */
 			atomic_store(&db->snap->serial, l.serials[i]);
@@ -908,7 +1074,9 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			db->snap->seg_seq = at->hdr.seq;
 			db->snap->seg_gen = at->hdr.generation;
 			db->snap->pos = start->offset;
-			db->snap->compactions = 0;
+			db->snap->compactions = ld.totals_ok
+							? ld.totals.compactions
+							: 0;
 			snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 				 "snapshot %s%s%.60s%s", name,
 				 first_why[0] ? " (a newer one " : "",
@@ -959,10 +1127,13 @@ lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
 	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
 		uint64_t a = index_count(segtable_index(with), (uint8_t)ns);
 		uint64_t b = index_count(segtable_index(without), (uint8_t)ns);
+		uint64_t ab = segtable_ns_bytes(with, (uint8_t)ns);
+		uint64_t bb = segtable_ns_bytes(without, (uint8_t)ns);
 
-		if (a != b) {
+		if (a != b || ab != bb) {
 			snprintf(why, why_bytes, "namespace %u has %" PRIu64
-				 " keys, the log %" PRIu64, ns, a, b);
+				 " keys of %" PRIu64 " live bytes, the log %"
+				 PRIu64 " of %" PRIu64, ns, a, ab, b, bb);
 			return LK_CORRUPT;
 		}
 	}
@@ -1033,8 +1204,11 @@ static lk_status cleanup_one(void *arg, const char *name)
 	uint64_t serial;
 	int tmp;
 
+	/* kept: the one in use, and the one the totals came from (until a
+	 * new snapshot holds them) */
 	if (!snapshot_parse_name(name, &serial, &tmp) ||
-	    (!tmp && serial == c->db->snap->serial))
+	    (!tmp && (serial == c->db->snap->serial ||
+		      serial == c->db->snap->totals_serial)))
 		return LK_OK;
 	/* a few at a time: more are removed by the next open */
 	if (c->n < sizeof c->names / sizeof c->names[0])
@@ -1112,7 +1286,7 @@ lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
 	}
 	if (st != LK_OK)
 		goto out;
-	meta_len = snap_meta_bytes(h.seg_count, h.index_slots);
+	meta_len = snap_meta_bytes(h.version, h.seg_count, h.index_slots);
 	meta = record_hasher_new(0);
 	entries = record_hasher_new(0);
 	buf = mem_alloc(SNAP_SCRUB_CHUNK_BYTES);

@@ -16,16 +16,50 @@
  * links), every one but the last sealed with the same size, the last at
  * least as long as the position, and each one's tail_hash must match;
  * each data_end must end a commit record (or the seal, whose count must
- * be the entry's ops), and each segment's live bytes must be what the
- * index entries that point into it add up to.  The hashes guard against
- * damage, not against a forger who recomputes them: a snapshot forged
- * with consistent hashes and counters (say, one that drops keys and the
- * live bytes they held) is only caught by lk_verify(), which compares it
- * with a replay of the whole log.
+ * be the entry's ops), each segment's and each namespace's live bytes
+ * must be what the index entries that point into it add up to, and the
+ * namespaces' together the segments' (a version 1 file, without the
+ * namespaces', has them summed from its entries: adopt_ns_bytes).  The
+ * hashes guard against damage, not against a forger who recomputes them:
+ * a snapshot forged with consistent hashes and counters (say, one that
+ * drops keys and the live bytes they held) is only caught by lk_verify(),
+ * which compares it with a replay of the whole log.
  * A compaction renames the segments it rewrites, so a snapshot taken
  * before it never matches afterwards: one is written after each
  * compaction.  Anything else falls back to replaying the whole log, and
  * the recovery report says why.
+ *
+ * Compaction totals.  The counts of every compaction since the database
+ * was created (runs, bytes read and written, segments removed, records
+ * dropped) live in the snapshot file, in a block of their own with its
+ * own hash (snapshot_format.h).  Open takes them from the newest
+ * snapshot file whose header and totals pass their checks, whether or
+ * not its index is used (a compaction since renamed segments it names:
+ * its totals are still the newest the disk has); the compactor starts
+ * from them (compact_init) and each snapshot it writes carries them
+ * forward.  A writing open keeps the file they came from, used or not,
+ * until a new snapshot holds them.  Why the snapshot and not the log:
+ *  - Crash safety comes with the file: it is written whole under a
+ *    temporary name, synced and renamed, so a power cut leaves the old
+ *    file or the new one, and the totals in it are the old or the new
+ *    ones, never a mix; damaged ones fail their hash and bounds and are
+ *    not used (an older file's are, or none).
+ *  - It reads back bounded: 48 bytes at a fixed place, each total at most
+ *    SNAP_TOTAL_MAX, the counts consistent with each other.
+ *  - A snapshot follows every compaction when snapshots are automatic
+ *    (the default), so the totals on disk are those of the last
+ *    compaction.  Carrying them in the seal of each compaction's output
+ *    segment instead would make them as durable as the compaction itself,
+ *    but it changes the record grammar and the segment format version,
+ *    and the seal's size, which segment.c's seal search, recovery's
+ *    search for durability claims and the snapshot's 64-byte tail checks
+ *    are all built on: a larger risk to the log's crash safety than the
+ *    counts are worth.
+ * What that costs: the totals are as new as the newest snapshot.  A
+ * power cut between a compaction and the snapshot after it loses that
+ * compaction's counts (the totals stay the previous snapshot's); with
+ * snapshot_every_bytes 0, only lk_snapshot() keeps them.  lk_stats()
+ * says so next to the fields.
  */
 #ifndef LK_SNAPSHOT_H
 #define LK_SNAPSHOT_H
@@ -49,6 +83,9 @@ void snapshot_free(struct lk_db *db); /* safe when init never ran */
 void snapshot_stats(const struct lk_db *db, lk_stats *stats);
 /* The newest snapshot's file serial; 0: none. */
 uint64_t snapshot_serial(const struct lk_db *db);
+/* The compaction totals open found (see "Compaction totals" above);
+ * zero when none. */
+void snapshot_totals(const struct lk_db *db, struct snap_totals *totals);
 
 /* After open: 1 with *locs and *n set when the snapshot open loaded says
  * where every entry of the namespace catalog is (ns.c loads the names
@@ -85,7 +122,8 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 /* lk_verify: compares `with`, a handle opened with a snapshot, against
  * `without`, one opened on the same files replaying the whole log: the
  * index (every entry's namespace, segment, offset, size and expiry), the
- * key counts, each segment's live bytes and ops, and seq_last.  Returns
+ * key counts and live bytes of each namespace, each segment's live bytes
+ * and ops, and seq_last.  Returns
  * LK_OK if they agree, LK_CORRUPT with `why` saying where they first
  * differ, or LK_NOMEM. */
 lk_status snapshot_matches_replay(struct lk_db *with, struct lk_db *without,
@@ -99,20 +137,23 @@ lk_status snapshot_any(const lk_io *io, lk_io_dir *dir, int *any);
 int snapshot_exists(const lk_io *io, lk_io_dir *dir);
 
 /* Writable open, once the log was judged good: removes unfinished and
- * unused snapshot files.  Returns LK_OK or an I/O status. */
+ * unused snapshot files, but for the one the compaction totals came from
+ * (the next snapshot written removes it).  Returns LK_OK or an I/O
+ * status. */
 lk_status snapshot_cleanup(struct lk_db *db);
 
 /* Writes a snapshot of the index as of the end of the log, unless one of
  * that exact state exists.  The caller (compact.c) keeps compactions
- * from running meanwhile, so that none is half-installed, and passes how
- * many have run since open: a snapshot taken before a compaction is not
- * of the same state.  Syncs the log first.  Returns LK_OK, LK_HALTED,
- * LK_IO, LK_NOSPACE, LK_NOMEM; a failure leaves the previous snapshot in
- * place and never halts the log. */
-lk_status snapshot_write(struct lk_db *db, uint64_t compactions);
+ * from running meanwhile, so that none is half-installed, and passes the
+ * database's compaction totals, which the file keeps: a snapshot taken
+ * before a compaction (fewer compactions) is not of the same state.
+ * Syncs the log first.  Returns LK_OK, LK_HALTED, LK_IO, LK_NOSPACE,
+ * LK_NOMEM; a failure leaves the previous snapshot in place and never
+ * halts the log. */
+lk_status snapshot_write(struct lk_db *db, const struct snap_totals *totals);
 /* An automatic snapshot: snapshot_write(), whose failure (it costs a
  * longer replay at the next open, never data) only counts in the stats. */
-void snapshot_auto(struct lk_db *db, uint64_t compactions);
+void snapshot_auto(struct lk_db *db, const struct snap_totals *totals);
 
 /* Log bytes written since the newest snapshot's position (all of them
  * when there is none): what the next open would replay. */

@@ -45,9 +45,10 @@ void snap_header_encode(uint8_t out[SNAP_HEADER_BYTES],
 			const struct snap_header *h)
 {
 	LK_ASSERT(counts_invalid(h->seg_count, h->index_slots, h->keys) == NULL);
+	LK_ASSERT(h->version >= SNAP_VERSION_MIN && h->version <= SNAP_VERSION);
 	memset(out, 0, SNAP_HEADER_BYTES);
 	memcpy(out + SNAP_H_MAGIC, snap_magic, sizeof snap_magic);
-	put_u16(out + SNAP_H_VERSION, SNAP_VERSION);
+	put_u16(out + SNAP_H_VERSION, (uint16_t)h->version);
 	put_u16(out + SNAP_H_HEADER_BYTES, SNAP_HEADER_BYTES);
 	put_u32(out + SNAP_H_SEG_COUNT, h->seg_count);
 	memcpy(out + SNAP_H_DB_ID, h->db_id, SEG_DB_ID_BYTES);
@@ -57,7 +58,8 @@ void snap_header_encode(uint8_t out[SNAP_HEADER_BYTES],
 	put_u32(out + SNAP_H_INDEX_SLOTS, h->index_slots);
 	put_u32(out + SNAP_H_KEYS, h->keys);
 	put_u64(out + SNAP_H_FILE_BYTES,
-		snap_file_bytes(h->seg_count, h->index_slots, h->keys));
+		snap_file_bytes(h->version, h->seg_count, h->index_slots,
+				h->keys));
 	put_u32(out + SNAP_H_FLAGS, 0);
 	put_u32(out + SNAP_H_CHECKSUM, snap_header_checksum(out));
 }
@@ -75,7 +77,8 @@ lk_status snap_header_decode(struct snap_header *h,
 		*why = "header checksum mismatch";
 		return LK_CORRUPT;
 	}
-	if (get_u16(in + SNAP_H_VERSION) != SNAP_VERSION ||
+	h->version = get_u16(in + SNAP_H_VERSION);
+	if (h->version < SNAP_VERSION_MIN || h->version > SNAP_VERSION ||
 	    get_u16(in + SNAP_H_HEADER_BYTES) != SNAP_HEADER_BYTES ||
 	    get_u32(in + SNAP_H_FLAGS) != 0) {
 		*why = "another snapshot format version";
@@ -92,13 +95,96 @@ lk_status snap_header_decode(struct snap_header *h,
 	*why = counts_invalid(h->seg_count, h->index_slots, h->keys);
 	if (*why)
 		return LK_CORRUPT;
-	if (h->file_bytes !=
-	    snap_file_bytes(h->seg_count, h->index_slots, h->keys)) {
+	if (h->file_bytes != snap_file_bytes(h->version, h->seg_count,
+					     h->index_slots, h->keys)) {
 		*why = "header sizes disagree";
 		return LK_CORRUPT;
 	}
 	return LK_OK;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Compaction totals                                                      */
+/* ---------------------------------------------------------------------- */
+
+uint64_t snap_totals_hash(const uint8_t *file)
+{
+	return snap_hash(file, SNAP_HEADER_BYTES + SNAP_C_HASH);
+}
+
+/* Returns NULL or why the totals cannot be a database's. */
+static const char *totals_invalid(const struct snap_totals *t)
+{
+	if (t->compactions > SNAP_TOTAL_MAX || t->bytes_read > SNAP_TOTAL_MAX ||
+	    t->bytes_written > SNAP_TOTAL_MAX ||
+	    t->segments_removed > SNAP_TOTAL_MAX ||
+	    t->records_dropped > SNAP_TOTAL_MAX)
+		return "a compaction total past the format's limit";
+	if (t->segments_removed < t->compactions)
+		return "fewer segments removed than compactions";
+	if (t->compactions == 0 &&
+	    (t->bytes_read | t->bytes_written | t->segments_removed |
+	     t->records_dropped) != 0)
+		return "compaction totals without a compaction";
+	return NULL;
+}
+
+void snap_totals_encode(uint8_t *file, const struct snap_totals *t)
+{
+	uint8_t *p = file + SNAP_HEADER_BYTES;
+
+	LK_ASSERT(totals_invalid(t) == NULL);
+	put_u64(p + SNAP_C_COMPACTIONS, t->compactions);
+	put_u64(p + SNAP_C_BYTES_READ, t->bytes_read);
+	put_u64(p + SNAP_C_BYTES_WRITTEN, t->bytes_written);
+	put_u64(p + SNAP_C_SEGMENTS_REMOVED, t->segments_removed);
+	put_u64(p + SNAP_C_RECORDS_DROPPED, t->records_dropped);
+	put_u64(p + SNAP_C_HASH, snap_totals_hash(file));
+}
+
+lk_status snap_totals_decode(struct snap_totals *t, const uint8_t *file,
+			     const char **why)
+{
+	const uint8_t *p = file + SNAP_HEADER_BYTES;
+
+	memset(t, 0, sizeof *t);
+	if (get_u64(p + SNAP_C_HASH) != snap_totals_hash(file)) {
+		*why = "checksum mismatch in its compaction totals";
+		return LK_CORRUPT;
+	}
+	t->compactions = get_u64(p + SNAP_C_COMPACTIONS);
+	t->bytes_read = get_u64(p + SNAP_C_BYTES_READ);
+	t->bytes_written = get_u64(p + SNAP_C_BYTES_WRITTEN);
+	t->segments_removed = get_u64(p + SNAP_C_SEGMENTS_REMOVED);
+	t->records_dropped = get_u64(p + SNAP_C_RECORDS_DROPPED);
+	*why = totals_invalid(t);
+	if (*why) {
+		memset(t, 0, sizeof *t);
+		return LK_CORRUPT;
+	}
+	return LK_OK;
+}
+
+static uint64_t add_capped(uint64_t a, uint64_t b)
+{
+	return a + b > SNAP_TOTAL_MAX || a + b < a ? SNAP_TOTAL_MAX : a + b;
+}
+
+void snap_totals_add(struct snap_totals *sum, const struct snap_totals *more)
+{
+	sum->compactions = add_capped(sum->compactions, more->compactions);
+	sum->bytes_read = add_capped(sum->bytes_read, more->bytes_read);
+	sum->bytes_written = add_capped(sum->bytes_written,
+					more->bytes_written);
+	sum->segments_removed = add_capped(sum->segments_removed,
+					   more->segments_removed);
+	sum->records_dropped = add_capped(sum->records_dropped,
+					  more->records_dropped);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Segment table entries                                                  */
+/* ---------------------------------------------------------------------- */
 
 /* Returns NULL or why the entry contradicts itself. */
 static const char *seg_invalid(const struct snap_seg *s)

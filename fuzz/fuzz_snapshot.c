@@ -34,10 +34,11 @@
  *   seed      the workload's random numbers (with before and after)
  *   edit   := op:u8 pos:u16 val:u8, at most EDITS_MAX of them, applied to
  *             the newest snapshot file in order.  op bits 0-2 the kind,
- *             op >> 3 (% 6) the region of the original layout that pos
+ *             op >> 3 (% 8) the region of the original layout that pos
  *             falls in (% its length): the whole file, header, segment
- *             table, bitmap, entries, trailer.  Kinds: xor a byte with
- *             val; set a byte to val; add (int8)val to the u64 at pos;
+ *             table, bitmap, entries, trailer, compaction totals,
+ *             namespaces' live bytes (the last two since format 2).
+ *             Kinds: xor a byte with val; set a byte to val; add (int8)val to the u64 at pos;
  *             add it to the u32; fill (val & 15) + 1 bytes with 0 or 0xff
  *             (val & 16); swap the 12 bytes at pos (an entry, in the
  *             entries region) with those (val % 8 + 1) * 12 further on;
@@ -395,7 +396,10 @@ struct bytes {
 	size_t len, cap;
 };
 
-enum { R_FILE, R_HEADER, R_SEGS, R_BITMAP, R_ENTRIES, R_TRAILER, R_COUNT };
+/* Regions 6 and 7 came with snapshot format 2: earlier inputs name the
+ * first six as they did. */
+enum { R_FILE, R_HEADER, R_SEGS, R_BITMAP, R_ENTRIES, R_TRAILER, R_TOTALS,
+       R_NS, R_COUNT };
 
 /* The regions of the original file, [start, end) each, as its header
  * says (snapshot_format.h). */
@@ -411,7 +415,11 @@ static size_t clamp(uint64_t v, size_t len)
 static void regions_of(struct regions *rg, const uint8_t *b, size_t len)
 {
 	uint64_t bound[5] = { 0, SNAP_HEADER_BYTES, 0, 0, 0 };
+	uint32_t version = len >= SNAP_HEADER_BYTES
+				   ? get_u16(b + SNAP_H_VERSION)
+				   : SNAP_VERSION;
 
+	bound[1] = snap_segs_at(version); /* header, totals, namespaces */
 	if (len >= SNAP_HEADER_BYTES) {
 		bound[2] = (uint64_t)get_u32(b + SNAP_H_SEG_COUNT) *
 			   SNAP_SEG_BYTES;
@@ -431,6 +439,12 @@ static void regions_of(struct regions *rg, const uint8_t *b, size_t len)
 	rg->start[R_TRAILER] = len >= SNAP_TRAILER_BYTES
 				       ? len - SNAP_TRAILER_BYTES : 0;
 	rg->end[R_TRAILER] = len;
+	/* version 2's blocks (empty in a version 1 file) */
+	rg->end[R_HEADER] = clamp(SNAP_HEADER_BYTES, len);
+	rg->start[R_TOTALS] = rg->end[R_HEADER];
+	rg->end[R_TOTALS] = clamp(version >= 2 ? SNAP_NS_AT : 0, len);
+	rg->start[R_NS] = clamp(SNAP_NS_AT, len);
+	rg->end[R_NS] = clamp(version >= 2 ? snap_segs_at(version) : 0, len);
 }
 
 /* One edit (see the input format). */
@@ -534,26 +548,28 @@ static int tail_hash(const lk_io *io, uint64_t seq, uint32_t generation,
 }
 
 /* FIX: makes the edited file pass the checks on its own bytes again:
- * the header's file_bytes and checksum, the tail hashes (FIX_TAILS) and
- * the trailer, recomputed with the format's own functions. */
+ * the header's file_bytes and checksum, the totals' hash (format 2), the
+ * tail hashes (FIX_TAILS) and the trailer, recomputed with the format's
+ * own functions, for the layout of the version the header says. */
 static void fix(const struct run *r, struct bytes *b)
 {
 	uint8_t *h = b->p;
-	uint32_t nsegs, slots, keys;
-	uint64_t meta, want;
+	uint32_t nsegs, slots, keys, version;
+	uint64_t meta, want, segs;
 
 	if (b->len < SNAP_HEADER_BYTES)
 		return;
+	version = get_u16(h + SNAP_H_VERSION);
 	nsegs = get_u32(h + SNAP_H_SEG_COUNT);
 	slots = get_u32(h + SNAP_H_INDEX_SLOTS);
 	keys = get_u32(h + SNAP_H_KEYS);
-	meta = snap_meta_bytes(nsegs, slots);
-	want = snap_file_bytes(nsegs, slots, keys);
+	segs = snap_segs_at(version);
+	meta = snap_meta_bytes(version, nsegs, slots);
+	want = snap_file_bytes(version, nsegs, slots, keys);
 	for (uint64_t i = 0; (r->flags & F_FIX_TAILS) && i < nsegs &&
-			     SNAP_HEADER_BYTES + (i + 1) * SNAP_SEG_BYTES <=
-				     b->len;
+			     segs + (i + 1) * SNAP_SEG_BYTES <= b->len;
 	     i++) {
-		uint8_t *s = h + SNAP_HEADER_BYTES + i * SNAP_SEG_BYTES;
+		uint8_t *s = h + segs + i * SNAP_SEG_BYTES;
 		uint64_t end = get_u64(s + SNAP_S_DATA_END), hash;
 
 		if (end <= UINT64_C(1) << 32 &&
@@ -563,6 +579,9 @@ static void fix(const struct run *r, struct bytes *b)
 	}
 	put_u64(h + SNAP_H_FILE_BYTES, want);
 	put_u32(h + SNAP_H_CHECKSUM, snap_header_checksum(h));
+	if (version >= 2 && b->len >= SNAP_NS_AT)
+		put_u64(h + SNAP_HEADER_BYTES + SNAP_C_HASH,
+			snap_totals_hash(h));
 	if (want <= b->len) {
 		uint8_t *t = b->p + want - SNAP_TRAILER_BYTES;
 

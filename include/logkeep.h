@@ -28,7 +28,8 @@
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
  *  5. Every struct passed in or got back is versioned (lk_options,
- *     lk_stats, lk_recovery_report, lk_segment_info): its first field is
+ *     lk_stats, lk_recovery_report, lk_segment_info, lk_ns_stats): its
+ *     first field is
  *     `version`, and the caller sets it to the version its program was
  *     built with, LK_*_VERSION, which the _INIT macros and
  *     lk_options_init() do.  The library reads or writes exactly that
@@ -536,7 +537,11 @@ LK_API lk_status lk_compact(lk_db *db);
 /* An index snapshot is a file in the data directory holding the index as
  * of a position in the log, so that open loads it and replays only the
  * log after that position: at a million keys, milliseconds instead of a
- * replay of the whole log.  It costs about 12 bytes per key to write.
+ * replay of the whole log.  It costs about 12 bytes per key to write,
+ * and 2 KiB more for each namespace's live bytes.  It also keeps the
+ * database's compaction totals (lk_stats version 5), which an open takes
+ * from the newest snapshot file whose totals check, used or not; a
+ * writing open keeps that file until a new snapshot holds them.
  *
  * With snapshot_every_bytes > 0, a writable handle writes one by itself:
  * whenever that many bytes of log were written since the last one, after
@@ -597,7 +602,7 @@ typedef struct lk_recovery_report {
  * this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 4u
+#define LK_STATS_VERSION 5u
 #define LK_STATS_INIT { .version = LK_STATS_VERSION }
 
 typedef struct lk_stats {
@@ -617,7 +622,7 @@ typedef struct lk_stats {
 	/* version 2 */
 	uint64_t log_bytes_written; /* appended by commits (zero prefill
 				       included) through this handle */
-	/* compaction by this handle */
+	/* compaction by this handle (the database's: version 5's totals) */
 	uint64_t compactions;       /* runs of segments rewritten */
 	uint64_t compact_bytes_read;    /* of old segments */
 	uint64_t compact_bytes_written; /* of new segments */
@@ -640,6 +645,20 @@ typedef struct lk_stats {
 	uint64_t scrub_bytes;       /* bytes read to check them */
 	uint64_t scrub_damage;      /* damaged segments found (each time) */
 	uint64_t scrub_passes;      /* background passes finished */
+	/* version 5: compaction since the database was created, by every
+	 * handle, kept across opens (read-only ones report them too).  The
+	 * snapshot file keeps them, so they are as new as the newest
+	 * snapshot plus this handle's: a snapshot follows each compaction
+	 * when snapshots are automatic, but with snapshot_every_bytes 0 only
+	 * lk_snapshot() keeps them, and a power cut between a compaction and
+	 * the snapshot after it loses that compaction's counts (never more:
+	 * the totals are then the previous snapshot's).  A directory written
+	 * before version 5 starts from 0. */
+	uint64_t compactions_total;
+	uint64_t compact_bytes_read_total;
+	uint64_t compact_bytes_written_total;
+	uint64_t compact_segments_removed_total;
+	uint64_t compact_records_dropped_total;
 } lk_stats;
 
 /* Fills *stats at the version the caller set in stats->version
@@ -687,6 +706,32 @@ LK_API lk_status lk_purge_expired(uint64_t *removed, lk_db *db, uint32_t ns);
 /* The number of keys of namespace ns in the index (expired records
  * included: lk_count() leaves them out at the cost of reading them). */
 LK_API lk_status lk_ns_keys(uint64_t *keys, lk_db *db, uint32_t ns);
+
+#define LK_NS_STATS_VERSION 1u
+#define LK_NS_STATS_INIT { .version = LK_NS_STATS_VERSION }
+
+/* One namespace, as lk_ns_stats_get() reports it. */
+typedef struct lk_ns_stats {
+	uint32_t version;       /* LK_NS_STATS_VERSION */
+	uint32_t ns;            /* the namespace's id */
+	uint64_t keys;          /* its keys in the index, as lk_ns_keys */
+	uint64_t live_bytes;    /* bytes of the records the index points at
+				   for them, whole records as lk_stats'
+				   live_bytes counts them (expired ones
+				   included until compaction or
+				   lk_purge_expired takes them) */
+} lk_ns_stats;
+
+/* Fills *stats for namespace ns (1 to LK_NS_COUNT_MAX; an id never
+ * registered has no keys and no bytes) at the version the caller set in
+ * stats->version (convention 5; LK_NS_STATS_INIT sets it).  The engine
+ * keeps a live-byte count per namespace, not per key (the index's memory
+ * per key is what it was), through commits, replay, compaction and
+ * snapshots, so the call takes no I/O.  The namespaces' live bytes and
+ * the namespace catalog's few bytes add up to lk_stats' live_bytes.
+ * Returns LK_OK, LK_INVALID (NULL, ns out of range, or a version this
+ * library does not know: nothing written), LK_MISUSE. */
+LK_API lk_status lk_ns_stats_get(lk_ns_stats *stats, lk_db *db, uint32_t ns);
 
 /* ---------------------------------------------------------------------- */
 /* Backup                                                                 */

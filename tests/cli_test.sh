@@ -94,6 +94,24 @@ json_field() {
 	sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p" "$2"
 }
 
+# json_check NAME FILE EXPR: EXPR, a Python expression over the JSON
+# object of FILE (as j), must hold.  Without python3 the check is
+# skipped (TAP "# SKIP").
+json_check() {
+	if ! command -v python3 >/dev/null 2>&1; then
+		n=$((n + 1))
+		echo "ok $n - $1 # SKIP no python3"
+		return
+	fi
+	check "$1" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+ok = eval("(" + sys.argv[2] + ")")
+if not ok:
+	print("#   json: " + json.dumps(j)[:600])
+sys.exit(0 if ok else 1)' "$2" "$3"
+}
+
 json_parses() {
 	if command -v python3 >/dev/null 2>&1; then
 		python3 -c 'import json, sys; json.load(sys.stdin)' <"$1"
@@ -475,6 +493,96 @@ check "stats --json has live_keys 500, disk_bytes and live_bytes" \
 	eval 'grep -q "\"live_keys\":500," "$T/out" &&
 	      grep -q "\"disk_bytes\":" "$T/out" &&
 	      grep -q "\"live_bytes\":" "$T/out"'
+
+# Stats of a compacted directory with a snapshot and two namespaces: each
+# namespace's keys and live bytes, the compaction totals (which a later
+# read-only open reports: they are kept in the snapshot file), the
+# snapshot's serial and age, and the recovery report of stats' own open.
+P=$T/stats
+for round in 1 2 3; do
+	gen_lines 300 | "$LK" load --segment-size 4096 "$P" >/dev/null 2>&1
+done
+run "$LK" put -n nodes "$P" n1 hello
+run "$LK" compact "$P"
+dropped1=$(sed -n 's/^records_dropped: //p' "$T/out")
+run "$LK" stats --json "$P"
+expect_rc "stats --json of a compacted directory exits 0" 0
+cp "$T/out" "$T/stats1.json"
+json_check "stats --json: each namespace's keys and live bytes" \
+	"$T/stats1.json" '[(x["name"], x["keys"]) for x in j["namespaces"]] ==
+	[("default", 300), ("nodes", 1)] and
+	all(x["live_bytes"] > 0 for x in j["namespaces"]) and
+	sum(x["live_bytes"] for x in j["namespaces"]) < j["live_bytes"]'
+json_check "stats --json: 300 keys of equal values hold 300 times the bytes of one" \
+	"$T/stats1.json" 'j["namespaces"][0]["live_bytes"] > 300 * 20'
+json_check "stats --json: index bytes per key" "$T/stats1.json" \
+	'abs(j["index_bytes_per_key"] - j["index_bytes"] / j["live_keys"]) < 0.06'
+json_check "stats --json: compaction totals of the compact before" \
+	"$T/stats1.json" 'j["compaction_totals"]["compactions"] >= 1 and
+	j["compaction_totals"]["records_dropped"] == '"${dropped1:-0}"' and
+	j["compaction_totals"]["segments_removed"] >=
+	j["compaction_totals"]["compactions"] and
+	j["compaction_totals"]["bytes_read"] > 0 and
+	j["compaction_totals"]["bytes_written"] > 0'
+json_check "stats --json: the snapshot's serial and age" "$T/stats1.json" \
+	'j["snapshot"]["serial"] >= 1 and j["snapshot"]["age_ms"] >= 0 and
+	j["snapshot"]["behind_bytes"] == 0 and j["log_replayed_bytes"] == 0'
+json_check "stats --json: its open's recovery report, from the snapshot" \
+	"$T/stats1.json" 'j["recovery"]["snapshot_used"] is True and
+	j["recovery"]["records_replayed"] == 0 and
+	j["recovery"]["bytes_cut"] == 0 and
+	"%016x.snap" % j["snapshot"]["serial"] in j["recovery"]["snapshot_note"]
+	and j["recovery"]["segments_read"] == j["segment_count"]'
+run "$LK" stats --help
+cp "$T/out" "$T/stats-help"
+json_check "stats --help documents every member of stats --json" \
+	"$T/stats1.json" 'all(k in open(sys.argv[1].replace("stats1.json",
+	"stats-help")).read() for k in list(j) + list(j["namespaces"][0]) +
+	list(j["segments"][0]) + list(j["snapshot"]) +
+	list(j["compaction_totals"]) + list(j["recovery"]))'
+check "stats --help has examples" grep -q '^EXAMPLES' "$T/stats-help"
+gen_lines 300 | "$LK" load --segment-size 4096 "$P" >/dev/null 2>&1
+run "$LK" compact "$P"
+dropped2=$(sed -n 's/^records_dropped: //p' "$T/out")
+run "$LK" stats --json "$P"
+json_check "stats --json: the totals add up the compactions of both runs" \
+	"$T/out" 'j["compaction_totals"]["records_dropped"] == '"$((${dropped1:-0} + ${dropped2:-0}))"' and
+	j["compaction_totals"]["compactions"] >
+	json.load(open(sys.argv[1].replace("out", "stats1.json")))
+	["compaction_totals"]["compactions"]'
+run "$LK" stats "$P"
+check "stats shows each namespace's live bytes" \
+	grep -q '^  nodes  *1 keys  *[1-9][0-9]* bytes$' "$T/out"
+check "stats shows the compactions since the database was created" \
+	grep -q '^compactions since the database was created: [1-9]' "$T/out"
+check "stats shows the snapshot's serial and age" \
+	grep -q '^snapshot: [0-9a-f]\{16\}\.snap, taken .*(serial [1-9][0-9]*, age [0-9]* ms)' "$T/out"
+check "stats shows its open's recovery report" \
+	grep -q '^recovery (this read-only open): [1-9][0-9]* segments read, 0 records replayed, 0 discarded, 0 bytes cut, .*snapshot used$' "$T/out"
+
+# Without a snapshot the report says why and counts the records
+# replayed; a torn tail is reported (a read-only open cuts nothing).
+Q=$T/stats-torn
+gen_lines 300 | "$LK" load --batch 10 "$Q" >/dev/null 2>&1
+run "$LK" verify --json "$Q"
+zero_tail=$(json_field zero_tail_bytes "$T/out")
+run "$LK" stats --json "$Q"
+json_check "stats --json without a snapshot: null, and the whole log replayed" \
+	"$T/out" 'j["snapshot"] is None and
+	j["recovery"]["snapshot_used"] is False and
+	"no snapshot" in j["recovery"]["snapshot_note"] and
+	j["recovery"]["records_replayed"] == 300 and
+	j["compaction_totals"]["compactions"] == 0 and
+	j["log_replayed_bytes"] > 0'
+seg=$(newest_segment "$Q")
+truncate_to "$seg" $(($(file_size "$seg") - ${zero_tail:-0} - 3))
+run "$LK" stats --json "$Q"
+expect_rc "stats of a torn tail exits 0" 0
+json_check "stats --json reports the torn tail its open found" "$T/out" \
+	'j["recovery"]["bytes_cut"] > 0 and j["recovery"]["tail_note"] != ""
+	and j["recovery"]["cut_segment_seq"] == 1'
+run "$LK" stats "$Q"
+check "stats says what was cut and why" grep -q '^  tail_note: ' "$T/out"
 
 # ---------------------------------------------------------------------------
 # Hostile directories: one exit status per kind of state, from every command

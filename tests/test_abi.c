@@ -18,7 +18,7 @@
  * Structs the library only reads are allocated at their exact size, so
  * that ASan catches a read past them.  lk_segment_info is checked the
  * same way as an array, whose elements the library must step through at
- * the caller's size.
+ * the caller's size, and lk_ns_stats (one version so far) as a struct.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +98,21 @@ struct stats_v2 {
 	uint64_t compact_us;
 	uint64_t compact_stall_max_us;
 	uint64_t compact_failures;
+};
+
+/* lk_stats version 4 (as 77206f9 left it) */
+struct stats_v4 {
+	struct stats_v2 v2;
+	uint64_t snapshot_serial;
+	uint64_t snapshot_age_ms;
+	uint64_t snapshot_behind_bytes;
+	uint64_t snapshots_written;
+	uint64_t snapshot_bytes_written;
+	uint64_t snapshot_failures;
+	uint64_t scrub_segments;
+	uint64_t scrub_bytes;
+	uint64_t scrub_damage;
+	uint64_t scrub_passes;
 };
 
 /* lk_recovery_report version 1 (c29dcaf .. 6737bb8): version 2 inserted
@@ -246,6 +261,23 @@ static void stats_version_2_fills_its_fields_and_not_a_byte_more(void **state)
 	assert_int_equal(g.s.compact_failures, 0);
 }
 
+static void stats_version_4_fills_its_fields_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct stats_v4) g;
+
+	fill(&g, sizeof g);
+	g.s.v2.v1.version = 4;
+	CHECK_OK(lk_stats_get((lk_stats *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	g.s.v2.v1.version = 1; /* for check_stats_v1 */
+	check_stats_v1(&g.s.v2.v1, &fx->stats);
+	assert_int_equal(g.s.v2.compactions, 0);
+	assert_int_equal(g.s.snapshot_serial, fx->stats.snapshot_serial);
+	assert_int_equal(g.s.snapshots_written, fx->stats.snapshots_written);
+	assert_int_equal(g.s.scrub_passes, fx->stats.scrub_passes);
+}
+
 static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **state)
 {
 	struct fixture *fx = *state;
@@ -259,6 +291,12 @@ static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **st
 	assert_int_equal(g.s.live_keys, KEYS);
 	assert_int_equal(g.s.snapshots_written, fx->stats.snapshots_written);
 	assert_int_equal(g.s.snapshot_failures, 0);
+	/* version 5: no compaction ever ran on the fixture */
+	assert_int_equal(g.s.compactions_total, 0);
+	assert_int_equal(g.s.compact_bytes_read_total, 0);
+	assert_int_equal(g.s.compact_bytes_written_total, 0);
+	assert_int_equal(g.s.compact_segments_removed_total, 0);
+	assert_int_equal(g.s.compact_records_dropped_total, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -540,6 +578,45 @@ static void segment_list_fills_the_array_at_its_version_and_not_past_it(void **s
 	assert_int_equal(n, n_all);
 }
 
+/* ---------------------------------------------------------------------- */
+/* lk_ns_stats                                                            */
+/* ---------------------------------------------------------------------- */
+
+static void ns_stats_fill_their_version_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(lk_ns_stats) g;
+	uint64_t keys = 0;
+
+	fill(&g, sizeof g);
+	g.s.version = LK_NS_STATS_VERSION;
+	CHECK_OK(lk_ns_stats_get(&g.s, fx->db, LK_NS_DEFAULT));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(g.s.version, LK_NS_STATS_VERSION);
+	assert_int_equal(g.s.ns, LK_NS_DEFAULT);
+	CHECK_OK(lk_ns_keys(&keys, fx->db, LK_NS_DEFAULT));
+	assert_int_equal(g.s.keys, keys);
+	assert_int_equal(g.s.keys, KEYS);
+	/* the default namespace has no catalog entry: it holds every live
+	 * byte */
+	assert_int_equal(g.s.live_bytes, fx->stats.live_bytes);
+	for (uint32_t v = 0; v <= LK_NS_STATS_VERSION + 1;
+	     v += LK_NS_STATS_VERSION + 1) {
+		fill(&g, sizeof g);
+		g.s.version = v;
+		CHECK_ST(LK_INVALID, lk_ns_stats_get(&g.s, fx->db, 1));
+		assert_true(untouched((uint8_t *)&g + 4, sizeof g - 4));
+	}
+	for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX + 1;
+	     ns += LK_NS_COUNT_MAX + 1) {
+		fill(&g, sizeof g);
+		g.s.version = LK_NS_STATS_VERSION;
+		CHECK_ST(LK_INVALID, lk_ns_stats_get(&g.s, fx->db, ns));
+		assert_true(untouched((uint8_t *)&g + 4, sizeof g - 4));
+	}
+	CHECK_ST(LK_INVALID, lk_ns_stats_get(NULL, fx->db, 1));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -547,6 +624,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(stats_version_1_fills_its_fields_and_not_a_byte_more),
 		T(stats_version_2_fills_its_fields_and_not_a_byte_more),
+		T(stats_version_4_fills_its_fields_and_not_a_byte_more),
 		T(stats_newest_version_fills_every_field_and_not_a_byte_more),
 		T(report_version_1_gets_its_own_layout_and_not_a_byte_more),
 		T(report_newest_version_fills_every_field_and_not_a_byte_more),
@@ -557,6 +635,7 @@ int main(void)
 		T(options_init_gives_the_defaults_at_this_version),
 		T(unknown_versions_are_invalid_and_nothing_is_written),
 		T(segment_list_fills_the_array_at_its_version_and_not_past_it),
+		T(ns_stats_fill_their_version_and_not_a_byte_more),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

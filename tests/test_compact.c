@@ -11,7 +11,10 @@
  * crash safety run on the fault layer: a power cut at every I/O call of a
  * compaction, each followed by a reboot and a strict reopen that must find
  * the model's state, with no deleted key back.  The background thread
- * runs against writer, reader, iterator and backup threads.
+ * runs against writer, reader, iterator and backup threads.  The
+ * compaction totals (lk_stats version 5) are checked across reopens,
+ * read-only ones too, and after a power cut at every I/O call of a
+ * compaction and its snapshot (the old totals or the new, nothing else).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1148,6 +1151,239 @@ static void power_cut_anywhere_while_a_full_device_is_freed(void **state)
 	CHECK(cuts > 50);
 }
 
+/* ---- compaction totals across opens ---- */
+
+/* The five totals of lk_stats version 5. */
+struct totals {
+	uint64_t v[5];
+};
+
+static struct totals totals_of(lk_db *db)
+{
+	lk_stats st = LK_STATS_INIT;
+	struct totals t;
+
+	CHECK_OK(lk_stats_get(&st, db));
+	t.v[0] = st.compactions_total;
+	t.v[1] = st.compact_bytes_read_total;
+	t.v[2] = st.compact_bytes_written_total;
+	t.v[3] = st.compact_segments_removed_total;
+	t.v[4] = st.compact_records_dropped_total;
+	return t;
+}
+
+/* This handle's counts, as totals. */
+static struct totals handle_counts(lk_db *db)
+{
+	lk_stats st = LK_STATS_INIT;
+
+	CHECK_OK(lk_stats_get(&st, db));
+	return (struct totals){ { st.compactions, st.compact_bytes_read,
+				  st.compact_bytes_written,
+				  st.compact_segments_removed,
+				  st.compact_records_dropped } };
+}
+
+static int same_totals(struct totals a, struct totals b)
+{
+	return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static struct totals add_totals(struct totals a, struct totals b)
+{
+	for (int i = 0; i < 5; i++)
+		a.v[i] += b.v[i];
+	return a;
+}
+
+static void print_totals(const char *what, struct totals t)
+{
+	fprintf(stderr, "%s: %" PRIu64 " compactions, %" PRIu64 " read, %"
+		PRIu64 " written, %" PRIu64 " segments removed, %" PRIu64
+		" dropped\n", what, t.v[0], t.v[1], t.v[2], t.v[3], t.v[4]);
+}
+
+/* Opens DIR (read-only or not) and returns its totals and the handle's
+ * own compactions. */
+static struct totals reopen_totals(const lk_options *o, int readonly,
+				   uint64_t *own)
+{
+	lk_options ro = *o;
+	struct totals t;
+	lk_db *db;
+
+	if (readonly)
+		ro.flags |= LK_OPEN_READONLY;
+	CHECK_OK(lk_open(&db, DIR, &ro));
+	t = totals_of(db);
+	*own = handle_counts(db).v[0];
+	CHECK_OK(lk_close(db));
+	return t;
+}
+
+/* The totals are every handle's compactions: a reopen, read-write or
+ * read-only, reports those of the handles before it, and a handle's own
+ * counts start at zero and add to them. */
+static void compaction_totals_survive_reopen(void **state)
+{
+	struct totals first, second, t;
+	uint64_t own = 99;
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = options(io);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	t = totals_of(db);
+	CHECK(same_totals(t, (struct totals){ { 0 } }));
+	churn(db, 1500, 11);
+	CHECK_OK(lk_compact(db));
+	first = totals_of(db);
+	CHECK(same_totals(first, handle_counts(db)));
+	CHECK(first.v[0] > 0 && first.v[1] > 0 && first.v[2] > 0 &&
+	      first.v[3] >= first.v[0] && first.v[4] > 0);
+	CHECK_OK(lk_close(db));
+
+	for (int readonly = 1; readonly >= 0; readonly--) {
+		t = reopen_totals(&o, readonly, &own);
+		if (!same_totals(t, first)) {
+			print_totals("want", first);
+			print_totals(readonly ? "read-only" : "read-write", t);
+		}
+		CHECK(same_totals(t, first));
+		CHECK(own == 0);
+	}
+
+	CHECK_OK(lk_open(&db, DIR, &o));
+	churn(db, 800, 12);
+	CHECK_OK(lk_compact(db));
+	second = totals_of(db);
+	CHECK(same_totals(second, add_totals(first, handle_counts(db))));
+	CHECK(second.v[0] > first.v[0]);
+	CHECK_OK(lk_close(db));
+	for (int readonly = 1; readonly >= 0; readonly--) {
+		t = reopen_totals(&o, readonly, &own);
+		CHECK(same_totals(t, second));
+	}
+	lk_io_memory_free(io);
+}
+
+/* With automatic snapshots off, only lk_snapshot() keeps the totals: a
+ * compaction after the last one makes that snapshot useless for the
+ * index (it names rewritten segments), yet its totals are still the
+ * newest on disk, and a reopen reports them: the old counts, not none
+ * and not the lost compaction's. */
+static void totals_of_a_snapshot_the_index_cannot_use_still_count(
+	void **state)
+{
+	lk_recovery_report rep = LK_REPORT_INIT;
+	struct totals kept, t;
+	uint64_t own;
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = options(io);
+	o.snapshot_every_bytes = 0;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	churn(db, 1500, 21);
+	CHECK_OK(lk_compact(db));
+	CHECK_OK(lk_snapshot(db));
+	kept = totals_of(db);
+	CHECK(kept.v[0] > 0);
+	churn(db, 1500, 22);
+	CHECK_OK(lk_compact(db));
+	CHECK(totals_of(db).v[0] > kept.v[0]);
+	CHECK_OK(lk_close(db)); /* no snapshot: snapshot_every_bytes 0 */
+
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(!rep.snapshot_used);
+	CHECK(strstr(rep.snapshot_note, "not in the log any more") != NULL);
+	t = totals_of(db);
+	if (!same_totals(t, kept)) {
+		print_totals("want", kept);
+		print_totals("got", t);
+	}
+	CHECK(same_totals(t, kept));
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	t = reopen_totals(&o, 1, &own);
+	CHECK(same_totals(t, kept));
+	lk_io_memory_free(io);
+}
+
+/* A power cut at every I/O call of a compaction and the snapshot after
+ * it: every reopen, read-only and read-write, reports the totals from
+ * before the compaction or those after it, never anything else. */
+static void power_cut_leaves_the_old_or_the_new_totals(void **state)
+{
+	struct totals before = { { 0 } }, after = { { 0 } };
+	uint64_t cuts = 0, olds = 0, news = 0;
+
+	(void)state;
+	for (uint64_t cut = 0;; cut++) { /* cut 0: the reference run */
+		struct fault_fs *fs;
+		lk_options o;
+		lk_db *db;
+
+		for (int i = 0; i < NKEYS; i++)
+			model[i] = -1;
+		CHECK_OK(fault_new(&fs, cut + 1));
+		o = options(fault_io(fs));
+		CHECK_OK(lk_open(&db, DIR, &o));
+		churn(db, 400, 31);
+		CHECK_OK(lk_compact(db)); /* totals on disk: `before` */
+		churn(db, 400, 32);
+		if (cut == 0) {
+			before = totals_of(db);
+			CHECK_OK(lk_compact(db));
+			after = totals_of(db);
+			CHECK(after.v[0] > before.v[0] && before.v[0] > 0);
+			CHECK_OK(lk_close(db));
+			fault_free(fs);
+			continue;
+		}
+		fault_cut_at(fs, cut);
+		(void)lk_compact(db);
+		fault_cut_at(fs, 0);
+		if (!fault_is_cut(fs)) {
+			CHECK(same_totals(totals_of(db), after));
+			CHECK_OK(lk_close(db));
+			fault_free(fs);
+			break;
+		}
+		(void)lk_close(db);
+		fault_reboot(fs, FAULT_RANDOM, cut * 104729, NULL);
+		cuts++;
+		for (int readonly = 1; readonly >= 0; readonly--) {
+			uint64_t own;
+			struct totals t = reopen_totals(&o, readonly, &own);
+
+			if (!same_totals(t, before) && !same_totals(t, after)) {
+				fprintf(stderr, "cut %" PRIu64 ":\n", cut);
+				print_totals("before", before);
+				print_totals("after", after);
+				print_totals("found", t);
+			}
+			CHECK(same_totals(t, before) || same_totals(t, after));
+			if (!readonly) {
+				olds += same_totals(t, before);
+				news += same_totals(t, after);
+			}
+		}
+		fault_free(fs);
+	}
+	print_message("power cuts during a compaction and its snapshot: %"
+		      PRIu64 " states, %" PRIu64 " with the old totals, %"
+		      PRIu64 " with the new\n", cuts, olds, news);
+	CHECK(cuts > 20 && olds > 0 && news > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1167,6 +1403,10 @@ int main(void)
 			compaction_that_does_not_fit_leaves_the_log_as_it_was),
 		cmocka_unit_test(
 			power_cut_anywhere_while_a_full_device_is_freed),
+		cmocka_unit_test(compaction_totals_survive_reopen),
+		cmocka_unit_test(
+			totals_of_a_snapshot_the_index_cannot_use_still_count),
+		cmocka_unit_test(power_cut_leaves_the_old_or_the_new_totals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,11 @@
  * opens of the same files: one with the snapshot, one with the snapshot
  * files hidden (a full replay).  Both must give the same answers to every
  * get, the same iteration of every namespace, the same stats and the same
- * live and dead bytes per segment, and match the model.  Damage is done to
+ * live and dead bytes per segment and per namespace, and match the model;
+ * each namespace's live bytes (lk_ns_stats_get) must be the sizes of the
+ * records its index entries point at, read back and decoded
+ * (check_ns_bytes), in both opens and in the writing handle after every
+ * round of writes and every compaction.  Damage is done to
  * the snapshot file through the I/O layer; power cuts on the fault layer.
  */
 #include <setjmp.h>
@@ -23,6 +27,7 @@
 #include "alloc.h"
 #include "endian.h"
 #include "io_fault.h"
+#include "segtable.h"
 #include "snapshot.h"
 #include "testutil.h"
 
@@ -43,17 +48,24 @@ static void key_of(char k[32], int i)
 	snprintf(k, 32, "key-%05d", i);
 }
 
-/* Values from 0 bytes to 6 KiB (past the index's 4095-byte size field),
- * some compressible, from a seed. */
+/* Values from 0 bytes to 6 KiB, some compressible, from a seed.  The
+ * large ones are noise, which zstd cannot shrink, so that their records
+ * pass the index's 4095-byte size field. */
 static size_t value_of(uint8_t *v, int seed)
 {
 	size_t n = (size_t)(seed * 131 % 997);
+	uint64_t x = (uint64_t)seed * 0x9e3779b97f4a7c15u | 1;
 
 	if (seed % 17 == 0)
 		n = 4000 + (size_t)(seed % 2200);
-	for (size_t i = 0; i < n; i++)
-		v[i] = seed % 3 == 0 ? (uint8_t)('a' + i % 4)
-				     : (uint8_t)(seed * 7 + (int)i * 13);
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v[i] = seed % 17 == 0 ? (uint8_t)(x >> 56)
+		       : seed % 3 == 0 ? (uint8_t)('a' + i % 4)
+				       : (uint8_t)(seed * 7 + (int)i * 13);
+	}
 	return n;
 }
 
@@ -147,6 +159,71 @@ static void check_model(lk_db *db)
 	}
 }
 
+/* ---- each namespace's live bytes against its records ---- */
+
+struct sizes {
+	struct lk_db *db;
+	uint64_t bytes;
+	lk_status st;
+};
+
+static void add_record_size(void *arg, uint8_t ns, struct ix_loc loc,
+			    int expiring)
+{
+	struct sizes *z = arg;
+	struct record rec;
+	uint8_t *buf = NULL;
+
+	(void)ns;
+	(void)expiring;
+	if (z->st != LK_OK)
+		return;
+	z->st = segtable_read(z->db, loc, &rec, &buf);
+	if (z->st == LK_OK)
+		z->bytes += rec.size;
+	mem_free(buf);
+}
+
+/* The oracle: the sizes of the records that namespace ns's index entries
+ * point at, each read from its segment and decoded (no counter of the
+ * engine's is used). */
+static uint64_t records_bytes(lk_db *db, uint8_t ns)
+{
+	struct sizes z = { db, 0, LK_OK };
+
+	segtable_rdlock(db);
+	index_foreach(segtable_index(db), ns, add_record_size, &z);
+	segtable_unlock(db);
+	CHECK_OK(z.st);
+	return z.bytes;
+}
+
+/* Each namespace's live bytes (lk_ns_stats_get) are the sizes of its
+ * live records, expired ones the index still holds included, and with
+ * the catalog's they add up to the live bytes of lk_stats. */
+static void check_ns_bytes(lk_db *db)
+{
+	lk_stats st = LK_STATS_INIT;
+	uint64_t sum = records_bytes(db, 0);
+
+	CHECK(segtable_ns_bytes(db, 0) == sum);
+	for (uint32_t id = 1; id <= LK_NS_COUNT_MAX; id++) {
+		lk_ns_stats ns = LK_NS_STATS_INIT;
+		uint64_t want = records_bytes(db, (uint8_t)id);
+
+		CHECK_OK(lk_ns_stats_get(&ns, db, id));
+		if (ns.live_bytes != want)
+			fprintf(stderr, "namespace %u: %" PRIu64 " live bytes, "
+				"its records %" PRIu64 "\n", id, ns.live_bytes,
+				want);
+		CHECK(ns.live_bytes == want);
+		CHECK(ns.ns == id);
+		sum += want;
+	}
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(sum == st.live_bytes);
+}
+
 /* Everything an open's index determines, folded to compare two opens. */
 struct state {
 	lk_stats st;
@@ -154,6 +231,7 @@ struct state {
 	size_t nsegs;
 	lk_segment_info segs[512];
 	uint64_t index_keys[NSPACES];
+	uint64_t ns_bytes[NSPACES];
 };
 
 static uint64_t fold(uint64_t h, const void *p, size_t n)
@@ -180,7 +258,11 @@ static void collect(lk_db *db, struct state *s)
 		lk_iter *it;
 		lk_status st;
 
+		lk_ns_stats nst = LK_NS_STATS_INIT;
+
 		CHECK_OK(lk_ns_keys(&s->index_keys[n], db, ns_ids[n]));
+		CHECK_OK(lk_ns_stats_get(&nst, db, ns_ids[n]));
+		s->ns_bytes[n] = nst.live_bytes;
 		CHECK_OK(lk_iter_open(&it, db, ns_ids[n], NULL, 0));
 		while ((st = lk_iter_next(it, &k, &kl, &v, &vl, &exp)) == LK_OK) {
 			h = fold(h, k, kl);
@@ -212,6 +294,7 @@ static void same_state(const struct state *a, const struct state *b)
 	}
 	for (int n = 0; n < NSPACES; n++) {
 		CHECK(a->index_keys[n] == b->index_keys[n]);
+		CHECK(a->ns_bytes[n] == b->ns_bytes[n]);
 		CHECK(a->iter_count[n] == b->iter_count[n]);
 		CHECK(a->iter_hash[n] == b->iter_hash[n]);
 	}
@@ -359,8 +442,10 @@ static void snapshot_load_equals_full_replay(void **state)
 				     0x2545f4914f6cdd1du;
 
 			churn(db, 60 + (int)(r >> 58), seed * 100 + (uint64_t)round);
+			check_ns_bytes(db);
 			if ((r >> 20) % 3 == 0) {
 				CHECK_OK(lk_compact(db));
+				check_ns_bytes(db);
 				compactions++;
 			}
 			if ((r >> 30) % 2 == 0)
@@ -386,6 +471,7 @@ static void snapshot_load_equals_full_replay(void **state)
 		used++;
 		replayed_after += rep.records_replayed;
 		check_model(db);
+		check_ns_bytes(db);
 		if (seed % 3 == 0) {
 			uint32_t late;
 
@@ -410,6 +496,7 @@ static void snapshot_load_equals_full_replay(void **state)
 		open_checked(&db, &o, &rep);
 		CHECK(!rep.snapshot_used);
 		check_model(db);
+		check_ns_bytes(db);
 		collect(db, &b);
 		CHECK_OK(lk_close(db));
 		same_state(&a, &b);
@@ -469,8 +556,14 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		{ "magic", 0, "bad magic" },
 		{ "version", SNAP_H_VERSION, "header checksum" },
 		{ "header checksum", SNAP_H_CHECKSUM + 1, "header checksum" },
-		{ "segment table", SNAP_HEADER_BYTES + 3, "segment table" },
-		{ "bitmap", SNAP_HEADER_BYTES + SNAP_SEG_BYTES * 2,
+		{ "a compaction total", SNAP_HEADER_BYTES + SNAP_C_BYTES_READ,
+		  "compaction totals" },
+		{ "the totals' hash", SNAP_HEADER_BYTES + SNAP_C_HASH + 1,
+		  "compaction totals" },
+		{ "namespaces", SNAP_NS_AT + 8, "namespaces" },
+		{ "segment table", SNAP_NS_AT + SNAP_NS_BYTES + 3,
+		  "segment table" },
+		{ "bitmap", SNAP_NS_AT + SNAP_NS_BYTES + SNAP_SEG_BYTES * 2,
 		  "segment table" },
 		{ "an entry", -40, "index entries" },
 		{ "meta hash", -(int64_t)SNAP_TRAILER_BYTES + 4, "segment table" },
@@ -483,6 +576,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		{ 0, "shorter than its header" },
 		{ 79, "shorter than its header" },
 		{ 80, "truncated" },
+		{ 100, "truncated" }, /* in the totals */
 		{ -1, "truncated" },
 		{ -2, "truncated" }, /* special: half */
 	};
@@ -548,7 +642,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		CHECK_OK(lk_snapshot(db));
 		CHECK_OK(lk_close(db));
 		the_snapshot(io, name);
-		entry = SNAP_HEADER_BYTES +
+		entry = snap_segs_at(SNAP_VERSION) +
 			(u64_at(io, name, SNAP_H_SEG_COUNT) & 0xffffffffu) *
 				SNAP_SEG_BYTES -
 			SNAP_SEG_BYTES;
@@ -663,6 +757,24 @@ static void close_and_compaction_write_snapshots(void **state)
 	CHECK(st.snapshot_behind_bytes == 0 && st.snapshot_bytes_written > 0);
 	CHECK_OK(lk_close(db));
 	CHECK(reopen_check(&o, 1) == 0);
+
+	/* a read-only open (the tool's) reports the snapshot it loaded: its
+	 * serial, the one in the file name, and its age by the clock */
+	{
+		lk_options ro = o;
+		char name[64];
+
+		the_snapshot(io, name);
+		now_ms += 7000;
+		lk_io_memory_set_time_ms(io, now_ms);
+		ro.flags |= LK_OPEN_READONLY;
+		open_checked(&db, &ro, &rep);
+		CHECK(rep.snapshot_used);
+		CHECK_OK(lk_stats_get(&st, db));
+		CHECK(st.snapshot_serial == strtoull(name, NULL, 16));
+		CHECK(st.snapshot_age_ms == 7000);
+		CHECK_OK(lk_close(db));
+	}
 	lk_io_memory_free(io);
 }
 
@@ -757,28 +869,32 @@ static void power_cut_anywhere_in_a_snapshot(void **state)
 
 
 /* Rewrites snapshot `name` as a forger who knows the format would: an
- * index of `slots` slots and no keys, each segment's live bytes kept or
- * zeroed, and the header's sizes, its checksum and both trailing hashes
- * recomputed with the format's functions, so that every check of the
- * file's own bytes passes. */
+ * index of `slots` slots and no keys, each segment's and namespace's live
+ * bytes kept or zeroed, and the header's sizes, its checksum, the totals'
+ * hash and both trailing hashes recomputed with the format's functions,
+ * so that every check of the file's own bytes passes. */
 static void forge_empty(const lk_io *io, const char *name, uint32_t slots,
 			int zero_live)
 {
 	struct blob b = file_read(io, DIR, name);
 	uint32_t nsegs = get_u32(b.p + SNAP_H_SEG_COUNT);
-	uint64_t meta = snap_meta_bytes(nsegs, slots);
-	uint64_t len = snap_file_bytes(nsegs, slots, 0);
+	uint64_t segs = snap_segs_at(SNAP_VERSION);
+	uint64_t meta = snap_meta_bytes(SNAP_VERSION, nsegs, slots);
+	uint64_t len = snap_file_bytes(SNAP_VERSION, nsegs, slots, 0);
 	uint8_t *f = calloc(1, (size_t)len), *t = f + len - SNAP_TRAILER_BYTES;
 
 	CHECK(f != NULL);
-	memcpy(f, b.p, SNAP_HEADER_BYTES + (size_t)nsegs * SNAP_SEG_BYTES);
+	memcpy(f, b.p, (size_t)segs + (size_t)nsegs * SNAP_SEG_BYTES);
 	for (uint32_t i = 0; zero_live && i < nsegs; i++)
-		put_u64(f + SNAP_HEADER_BYTES + (size_t)i * SNAP_SEG_BYTES +
+		put_u64(f + segs + (size_t)i * SNAP_SEG_BYTES +
 				SNAP_S_LIVE_BYTES, 0);
+	if (zero_live)
+		memset(f + SNAP_NS_AT, 0, SNAP_NS_BYTES);
 	put_u32(f + SNAP_H_INDEX_SLOTS, slots);
 	put_u32(f + SNAP_H_KEYS, 0);
 	put_u64(f + SNAP_H_FILE_BYTES, len);
 	put_u32(f + SNAP_H_CHECKSUM, snap_header_checksum(f));
+	put_u64(f + SNAP_HEADER_BYTES + SNAP_C_HASH, snap_totals_hash(f));
 	put_u64(t + SNAP_T_META_HASH, snap_hash(f, (size_t)meta));
 	put_u64(t + SNAP_T_ENTRIES_HASH, snap_hash(f + meta, 0));
 	file_write(io, DIR, name, f, (size_t)len);
@@ -823,7 +939,7 @@ static void forge_position(const lk_io *io, const char *name, int64_t delta)
 	struct blob b = file_read(io, DIR, name), seg;
 	uint32_t nsegs = get_u32(b.p + SNAP_H_SEG_COUNT);
 	uint32_t slots = get_u32(b.p + SNAP_H_INDEX_SLOTS);
-	uint8_t *e = b.p + SNAP_HEADER_BYTES +
+	uint8_t *e = b.p + snap_segs_at(SNAP_VERSION) +
 		     (size_t)(nsegs - 1) * SNAP_SEG_BYTES;
 	uint64_t end = get_u64(e + SNAP_S_DATA_END) + (uint64_t)delta;
 	char seg_file[64];
@@ -836,7 +952,8 @@ static void forge_position(const lk_io *io, const char *name, int64_t delta)
 	put_u64(e + SNAP_S_TAIL_HASH,
 		snap_hash(seg.p + end - SNAP_TAIL_BYTES, SNAP_TAIL_BYTES));
 	put_u64(b.p + b.n - SNAP_TRAILER_BYTES + SNAP_T_META_HASH,
-		snap_hash(b.p, (size_t)snap_meta_bytes(nsegs, slots)));
+		snap_hash(b.p, (size_t)snap_meta_bytes(SNAP_VERSION, nsegs,
+						       slots)));
 	file_write(io, DIR, name, b.p, b.n);
 	free(seg.p);
 	free(b.p);
@@ -941,6 +1058,219 @@ static void snapshot_of_a_table_emptied_by_deletes_is_used(void **state)
 	lk_io_memory_free(io);
 }
 
+/* ---- format version 2's blocks, and version 1 ---- */
+
+/* Recomputes what covers the header and the meta region of a version 2
+ * snapshot in b: the header checksum, the totals' hash, meta_hash. */
+static void rehash(struct blob *b)
+{
+	uint32_t nsegs = get_u32(b->p + SNAP_H_SEG_COUNT);
+	uint32_t slots = get_u32(b->p + SNAP_H_INDEX_SLOTS);
+
+	put_u32(b->p + SNAP_H_CHECKSUM, snap_header_checksum(b->p));
+	put_u64(b->p + SNAP_HEADER_BYTES + SNAP_C_HASH, snap_totals_hash(b->p));
+	put_u64(b->p + b->n - SNAP_TRAILER_BYTES + SNAP_T_META_HASH,
+		snap_hash(b->p, (size_t)snap_meta_bytes(SNAP_VERSION, nsegs,
+							slots)));
+}
+
+/* Rewrites the totals of snapshot `name`, every hash recomputed. */
+static void forge_totals(const lk_io *io, const char *name,
+			 const uint64_t v[5])
+{
+	struct blob b = file_read(io, DIR, name);
+
+	for (int i = 0; i < 5; i++)
+		put_u64(b.p + SNAP_HEADER_BYTES + (size_t)i * 8, v[i]);
+	rehash(&b);
+	file_write(io, DIR, name, b.p, b.n);
+	free(b.p);
+}
+
+/* Adds delta to namespace ns's live bytes in snapshot `name`, every
+ * hash recomputed. */
+static void forge_ns_bytes(const lk_io *io, const char *name, uint32_t ns,
+			   int64_t delta)
+{
+	struct blob b = file_read(io, DIR, name);
+	uint8_t *p = b.p + SNAP_NS_AT + (size_t)ns * 8;
+
+	put_u64(p, get_u64(p) + (uint64_t)delta);
+	rehash(&b);
+	file_write(io, DIR, name, b.p, b.n);
+	free(b.p);
+}
+
+/* Rewrites snapshot `name` as format version 1 would have written it:
+ * the totals and namespaces' blocks out, the header's version, size and
+ * checksum and the meta hash recomputed. */
+static void to_version_1(const lk_io *io, const char *name)
+{
+	struct blob b = file_read(io, DIR, name);
+	struct snap_header h;
+	const char *why = NULL;
+	uint64_t cut = snap_segs_at(2) - SNAP_HEADER_BYTES, meta;
+	uint8_t *f = malloc(b.n);
+
+	CHECK(f != NULL);
+	CHECK_OK_WHY(snap_header_decode(&h, b.p, &why), why);
+	CHECK(h.version == 2);
+	memcpy(f, b.p, SNAP_HEADER_BYTES);
+	memcpy(f + SNAP_HEADER_BYTES, b.p + snap_segs_at(2),
+	       b.n - (size_t)snap_segs_at(2));
+	h.version = 1;
+	snap_header_encode(f, &h);
+	meta = snap_meta_bytes(1, h.seg_count, h.index_slots);
+	put_u64(f + b.n - cut - SNAP_TRAILER_BYTES + SNAP_T_META_HASH,
+		snap_hash(f, (size_t)meta));
+	file_write(io, DIR, name, f, b.n - (size_t)cut);
+	free(f);
+	free(b.p);
+}
+
+static void count_large(void *arg, uint8_t ns, struct ix_loc loc,
+			int expiring)
+{
+	(void)expiring;
+	((uint64_t *)arg)[ns] += loc.size == IX_SIZE_LARGE;
+}
+
+/* The index entries of each namespace whose record is too large for the
+ * index's size field. */
+static void large_entries(lk_db *db, uint64_t large[LK_NS_COUNT_MAX + 1])
+{
+	memset(large, 0, (LK_NS_COUNT_MAX + 1) * sizeof large[0]);
+	segtable_rdlock(db);
+	index_foreach(segtable_index(db), -1, count_large, large);
+	segtable_unlock(db);
+}
+
+/* The compaction totals of an open of `o`. */
+static uint64_t compactions_total(const lk_options *o)
+{
+	lk_stats st = LK_STATS_INIT;
+	lk_db *db;
+
+	CHECK_OK(lk_open(&db, DIR, o));
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK_OK(lk_close(db));
+	return st.compactions_total;
+}
+
+/* A snapshot written before format version 2 is still used: its
+ * namespaces' live bytes are summed from its entries and the lengths of
+ * its large records, exactly; it has no compaction totals. */
+static void version_1_snapshots_are_still_read(void **state)
+{
+	lk_recovery_report rep = LK_REPORT_INIT;
+	uint64_t large[LK_NS_COUNT_MAX + 1], n_large = 0;
+	lk_stats st = LK_STATS_INIT;
+	char name[64];
+	lk_options o, ro;
+	lk_io *io;
+	lk_db *db;
+	int problems = 0;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	to_version_1(io, name);
+	ro = o;
+	ro.flags |= LK_OPEN_READONLY;
+	for (int readonly = 1; readonly >= 0; readonly--) {
+		open_checked(&db, readonly ? &ro : &o, &rep);
+		if (!rep.snapshot_used)
+			fprintf(stderr, "note: %s\n", rep.snapshot_note);
+		CHECK(rep.snapshot_used);
+		check_model(db);
+		check_ns_bytes(db);
+		large_entries(db, large);
+		for (uint32_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++)
+			n_large += large[ns];
+		CHECK_OK(lk_stats_get(&st, db));
+		CHECK(st.compactions_total == 0);
+		CHECK_OK(lk_close(db));
+	}
+	CHECK(n_large > 0); /* lengths were read */
+	CHECK_OK(lk_verify(&rep, DIR, &o, count_problem, &problems));
+	CHECK(problems == 0 && rep.snapshot_used);
+	lk_io_memory_free(io);
+}
+
+/* Totals whose hash holds but whose counts cannot be a database's are
+ * refused with the file, and count for nothing. */
+static void forged_totals_are_refused(void **state)
+{
+	static const struct {
+		uint64_t v[5];
+		const char *why;
+	} cases[] = {
+		{ { 3, 10, 10, 2, 0 }, "fewer segments removed" },
+		{ { 0, 10, 0, 0, 0 }, "without a compaction" },
+		{ { 1, SNAP_TOTAL_MAX + 1, 10, 1, 0 }, "format's limit" },
+		{ { UINT64_MAX, 1, 1, UINT64_MAX, 1 }, "format's limit" },
+	};
+	char name[64];
+	lk_options o;
+	lk_io *io;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		forge_totals(io, name, cases[i].v);
+		falls_back(&o, cases[i].why);
+		CHECK(compactions_total(&o) == 0);
+		lk_io_memory_free(io);
+	}
+	/* consistent ones are taken as they are: nothing can tell them */
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	forge_totals(io, name, (const uint64_t[5]){ 7, 1, 2, 9, 4 });
+	CHECK(reopen_check(&o, 1) > 0);
+	CHECK(compactions_total(&o) == 7);
+	lk_io_memory_free(io);
+}
+
+/* A namespace's live bytes that its entries cannot hold are refused; a
+ * large record's bytes moved to another namespace with large records
+ * fits both, and only lk_verify's comparison with a replay finds it. */
+static void forged_namespace_bytes(void **state)
+{
+	lk_recovery_report vrep = LK_REPORT_INIT;
+	uint64_t large[LK_NS_COUNT_MAX + 1];
+	uint32_t with[2] = { 0, 0 }, found = 0;
+	char name[64];
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+	int problems = 0;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, name);
+	forge_ns_bytes(io, name, ns_ids[0], 1);
+	falls_back(&o, "live bytes");
+	lk_io_memory_free(io);
+
+	io = make_db(&o, 0);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	large_entries(db, large);
+	CHECK_OK(lk_close(db));
+	for (uint32_t ns = 1; ns <= LK_NS_COUNT_MAX && found < 2; ns++)
+		if (large[ns])
+			with[found++] = ns;
+	CHECK(found == 2);
+	the_snapshot(io, name);
+	forge_ns_bytes(io, name, with[0], 1000);
+	forge_ns_bytes(io, name, with[1], -1000);
+	CHECK_ST(LK_CORRUPT, lk_verify(&vrep, DIR, &o, count_problem,
+				       &problems));
+	CHECK(problems == 1);
+	CHECK(strstr(vrep.snapshot_note, "live bytes") != NULL);
+	lk_io_memory_free(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +1281,9 @@ int main(void)
 		cmocka_unit_test(snapshot_of_a_table_emptied_by_deletes_is_used),
 		cmocka_unit_test(forged_contents_that_contradict_the_log_fall_back),
 		cmocka_unit_test(verify_reports_a_snapshot_that_disagrees_with_the_log),
+		cmocka_unit_test(version_1_snapshots_are_still_read),
+		cmocka_unit_test(forged_totals_are_refused),
+		cmocka_unit_test(forged_namespace_bytes),
 		cmocka_unit_test(close_and_compaction_write_snapshots),
 		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
 		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),

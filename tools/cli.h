@@ -13,6 +13,8 @@
  *   cli_verify.c   verify
  *   cli_dump.c     dump
  *   cli_repair.c   repair (salvage)
+ *   cli_stats.c    stats
+ *   cli_compact.c  compact, snapshot
  *   cli_format.c   escaping, JSON strings and lists, the bounded line reader
  *   cli_mesh.c     node, policy, cache, history, ledger (the mesh layer)
  *   cli_import.c   import-sqlite: a predecessor's mesh_data.db (SQLite)
@@ -163,6 +165,17 @@ int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 /* Closes db and folds a failed close (its final sync) into rc: the first
  * failure decides the exit status. */
 int cli_close_db(lk_db *db, const char *cmd, int rc);
+
+/* ---------------------------------------------------------------------- */
+/* Reports                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Writes the recovery report as one JSON object on stdout (verify's
+ * "report", stats' "recovery"): segments_read, records_replayed,
+ * records_discarded, bytes_cut, cut_segment_seq, cut_offset,
+ * zero_tail_bytes, segments_removed, compaction_leftovers, seq_last,
+ * duration_us, snapshot_used (a boolean), snapshot_note, tail_note. */
+void cli_report_json(const lk_recovery_report *r);
 
 /* ---------------------------------------------------------------------- */
 /* Commands                                                               */

@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -289,4 +290,31 @@ int cli_parse_args(const char *cmd, int argc, char **argv,
 	}
 	*first = optind;
 	return cli_operands(cmd, argc - optind, operands, operands, names);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reports                                                                */
+/* ---------------------------------------------------------------------- */
+
+void cli_report_json(const lk_recovery_report *r)
+{
+	printf("{\"segments_read\":%" PRIu32 ",\"records_replayed\":%" PRIu64
+	       ",\"records_discarded\":%" PRIu64 ",\"bytes_cut\":%" PRIu64
+	       ",\"cut_segment_seq\":%" PRIu64 ",\"cut_offset\":%" PRIu64
+	       ",\"zero_tail_bytes\":%" PRIu64
+	       ",\"segments_removed\":%" PRIu64
+	       ",\"compaction_leftovers\":%" PRIu64 ",\"seq_last\":%" PRIu64
+	       ",\"duration_us\":%" PRIu64 ",\"snapshot_used\":%s"
+	       ",\"snapshot_note\":",
+	       r->segments_read, r->records_replayed, r->records_discarded,
+	       r->bytes_cut, r->cut_segment_seq, r->cut_offset,
+	       r->zero_tail_bytes, r->segments_removed,
+	       r->compaction_leftovers, r->seq_last, r->duration_us,
+	       r->snapshot_used ? "true" : "false");
+	json_put_string(stdout, r->snapshot_note,
+			strnlen(r->snapshot_note, sizeof r->snapshot_note));
+	fputs(",\"tail_note\":", stdout);
+	json_put_string(stdout, r->tail_note,
+			strnlen(r->tail_note, sizeof r->tail_note));
+	putchar('}');
 }

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli_stats.c - logkeep stats [--json] DIR: keys, bytes and the index per
- * namespace and per segment, with each segment's live and dead bytes drawn
- * as a bar, so that an operator sees where compaction would reclaim space.
- * Opens DIR read-only.
+ * cli_stats.c - logkeep stats [--json] DIR: what an operator asks of a
+ * data directory taken off a node.  Keys and live bytes per namespace;
+ * each segment's live and dead bytes drawn as a bar, so that one sees
+ * where compaction would reclaim space; the index's bytes per key; the
+ * compactions since the database was created (lk_stats version 5, kept by
+ * the snapshot file); the snapshot the next open loads, its serial and
+ * age; and the recovery report of this open (lk_recovery).  Opens DIR
+ * read-only, so the report says what an open does to DIR as it is.
+ *
+ * Everything is gathered first (struct view), then printed as text or as
+ * one JSON object, whose fields the command's manual (logkeep.c) lists.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +20,60 @@
 #include "cli_format.h"
 
 #define BAR_WIDTH 40
+
+/* One namespace that has a name. */
+struct ns_view {
+	uint32_t id;
+	char name[LK_NS_NAME_BYTES_MAX + 1];
+	lk_ns_stats st;
+};
+
+/* What stats prints, from one read-only open. */
+struct view {
+	lk_stats st;
+	lk_recovery_report rep;
+	struct ns_view ns[LK_NS_COUNT_MAX];
+	size_t nns;
+	lk_segment_info segs[LK_SEGMENT_COUNT_MAX];
+	size_t nsegs;
+};
+
+static lk_status gather(struct view *v, lk_db *db)
+{
+	lk_status s;
+
+	v->st.version = LK_STATS_VERSION;
+	v->rep.version = LK_REPORT_VERSION;
+	v->segs[0].version = LK_SEGMENT_INFO_VERSION;
+	s = lk_stats_get(&v->st, db);
+	if (s == LK_OK)
+		s = lk_recovery(&v->rep, db);
+	if (s == LK_OK)
+		s = lk_segment_list(v->segs, LK_SEGMENT_COUNT_MAX, &v->nsegs, db);
+	if (v->nsegs > LK_SEGMENT_COUNT_MAX)
+		v->nsegs = LK_SEGMENT_COUNT_MAX;
+	for (uint32_t id = 1; s == LK_OK && id <= LK_NS_COUNT_MAX; id++) {
+		struct ns_view *n = &v->ns[v->nns];
+
+		if (lk_ns_name(n->name, sizeof n->name, db, id) != LK_OK)
+			continue; /* never registered */
+		n->id = id;
+		n->st.version = LK_NS_STATS_VERSION;
+		s = lk_ns_stats_get(&n->st, db, id);
+		v->nns++;
+	}
+	return s;
+}
+
+static double per_key(const lk_stats *st)
+{
+	return st->live_keys ? (double)st->index_bytes / (double)st->live_keys
+			     : 0.0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Text                                                                   */
+/* ---------------------------------------------------------------------- */
 
 /* '#' live, '.' dead, ' ' the rest (header, zero prefill). */
 static void draw_bar(char bar[BAR_WIDTH + 1], const lk_segment_info *s)
@@ -29,99 +90,116 @@ static void draw_bar(char bar[BAR_WIDTH + 1], const lk_segment_info *s)
 	bar[BAR_WIDTH] = 0;
 }
 
-static void print_text(lk_db *db, const lk_stats *st,
-		       const lk_segment_info *segs, size_t nsegs)
+static void put_note(const char *label, const char *note, size_t cap)
 {
-	char name[LK_NS_NAME_BYTES_MAX + 1], bar[BAR_WIDTH + 1];
+	size_t len = strnlen(note, cap);
+
+	if (len == 0)
+		return;
+	printf("  %s: ", label);
+	text_put_escaped(stdout, note, len);
+	putchar('\n');
+}
+
+static void print_text(const struct view *v)
+{
+	const lk_stats *st = &v->st;
+	const lk_recovery_report *r = &v->rep;
+	char bar[BAR_WIDTH + 1];
+	size_t rewritten = 0;
+	uint64_t data = st->live_bytes + st->dead_bytes;
 
 	printf("keys: %" PRIu64 " (index %" PRIu64 " bytes, %.1f per key)\n",
-	       st->live_keys, st->index_bytes,
-	       st->live_keys ? (double)st->index_bytes / (double)st->live_keys
-			     : 0.0);
+	       st->live_keys, st->index_bytes, per_key(st));
 	printf("disk: %" PRIu64 " bytes in %u segments; live %" PRIu64
 	       ", dead %" PRIu64 "\n",
 	       st->disk_bytes, st->segment_count, st->live_bytes,
 	       st->dead_bytes);
-	printf("namespaces:\n");
-	for (uint32_t ns = 1; ns <= LK_NS_COUNT_MAX; ns++) {
-		uint64_t keys;
-
-		if (lk_ns_name(name, sizeof name, db, ns) != LK_OK ||
-		    lk_ns_keys(&keys, db, ns) != LK_OK)
-			continue;
-		printf("  %-24s %12" PRIu64 " keys\n", name, keys);
-	}
-	{
-		size_t rewritten = 0;
-		uint64_t data = st->live_bytes + st->dead_bytes;
-
-		for (size_t i = 0; i < nsegs; i++)
-			rewritten += segs[i].generation > 0;
-		printf("compaction: %zu of %zu segments rewritten; %u%% of the "
-		       "log is dead\n",
-		       rewritten, nsegs,
-		       data ? (unsigned)(st->dead_bytes * 100 / data) : 0u);
-	}
+	printf("namespaces (keys, live bytes):\n");
+	for (size_t i = 0; i < v->nns; i++)
+		printf("  %-24s %12" PRIu64 " keys %14" PRIu64 " bytes\n",
+		       v->ns[i].name, v->ns[i].st.keys, v->ns[i].st.live_bytes);
+	for (size_t i = 0; i < v->nsegs; i++)
+		rewritten += v->segs[i].generation > 0;
+	printf("compaction: %zu of %zu segments rewritten; %u%% of the log is "
+	       "dead\n",
+	       rewritten, v->nsegs,
+	       data ? (unsigned)(st->dead_bytes * 100 / data) : 0u);
+	printf("compactions since the database was created: %" PRIu64
+	       " (%" PRIu64 " bytes read, %" PRIu64 " written, %" PRIu64
+	       " segments removed, %" PRIu64 " records dropped)\n",
+	       st->compactions_total, st->compact_bytes_read_total,
+	       st->compact_bytes_written_total,
+	       st->compact_segments_removed_total,
+	       st->compact_records_dropped_total);
 	if (st->snapshot_serial)
-		printf("snapshot: %016" PRIx64 ".snap, taken %" PRIu64 " s ago; "
-		       "%" PRIu64 " bytes of log after it\n",
+		printf("snapshot: %016" PRIx64 ".snap, taken %" PRIu64 " s ago "
+		       "(serial %" PRIu64 ", age %" PRIu64 " ms); %" PRIu64
+		       " bytes of log after it\n",
 		       st->snapshot_serial, st->snapshot_age_ms / 1000,
+		       st->snapshot_serial, st->snapshot_age_ms,
 		       st->snapshot_behind_bytes);
 	else
 		printf("snapshot: none; open replays all %" PRIu64 " bytes of "
 		       "log\n", st->snapshot_behind_bytes);
+	printf("recovery (this read-only open): %" PRIu32 " segments read, %"
+	       PRIu64 " records replayed, %" PRIu64 " discarded, %" PRIu64
+	       " bytes cut, in %" PRIu64 " us; snapshot %s\n",
+	       r->segments_read, r->records_replayed, r->records_discarded,
+	       r->bytes_cut, r->duration_us, r->snapshot_used ? "used" : "not used");
+	put_note("snapshot_note", r->snapshot_note, sizeof r->snapshot_note);
+	put_note("tail_note", r->tail_note, sizeof r->tail_note);
 	printf("segments (# live, . dead; SEQ.GEN after compaction):\n");
-	for (size_t i = 0; i < nsegs; i++) {
+	for (size_t i = 0; i < v->nsegs; i++) {
+		const lk_segment_info *s = &v->segs[i];
 		char label[32];
 
-		if (segs[i].generation)
-			snprintf(label, sizeof label, "%" PRIu64 ".%x",
-				 segs[i].seq, segs[i].generation);
+		if (s->generation)
+			snprintf(label, sizeof label, "%" PRIu64 ".%x", s->seq,
+				 s->generation);
 		else
-			snprintf(label, sizeof label, "%" PRIu64, segs[i].seq);
-		draw_bar(bar, &segs[i]);
-		printf("  %8s%s %10" PRIu64 " bytes [%s] %3u%% live\n",
-		       label, segs[i].sealed ? " " : "*",
-		       segs[i].disk_bytes, bar,
-		       segs[i].disk_bytes
-			       ? (unsigned)(segs[i].live_bytes * 100 /
-					    segs[i].disk_bytes)
-			       : 0u);
+			snprintf(label, sizeof label, "%" PRIu64, s->seq);
+		draw_bar(bar, s);
+		printf("  %8s%s %10" PRIu64 " bytes [%s] %3u%% live\n", label,
+		       s->sealed ? " " : "*", s->disk_bytes, bar,
+		       s->disk_bytes ? (unsigned)(s->live_bytes * 100 /
+						  s->disk_bytes)
+				     : 0u);
 	}
 	printf("  (* the active segment)\n");
 }
 
-static void print_json(lk_db *db, const lk_stats *st,
-		       const lk_segment_info *segs, size_t nsegs)
+/* ---------------------------------------------------------------------- */
+/* JSON                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void print_json(const struct view *v)
 {
-	char name[LK_NS_NAME_BYTES_MAX + 1];
-	const char *sep = "";
+	const lk_stats *st = &v->st;
 
 	printf("{\"live_keys\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
 	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
-	       ",\"index_bytes\":%" PRIu64 ",\"segment_count\":%u"
-	       ",\"namespaces\":[",
+	       ",\"index_bytes\":%" PRIu64 ",\"index_bytes_per_key\":%.1f"
+	       ",\"segment_count\":%u,\"namespaces\":[",
 	       st->live_keys, st->disk_bytes, st->live_bytes, st->dead_bytes,
-	       st->index_bytes, st->segment_count);
-	for (uint32_t ns = 1; ns <= LK_NS_COUNT_MAX; ns++) {
-		uint64_t keys;
-
-		if (lk_ns_name(name, sizeof name, db, ns) != LK_OK ||
-		    lk_ns_keys(&keys, db, ns) != LK_OK)
-			continue;
-		printf("%s{\"id\":%u,\"name\":", sep, ns);
-		json_put_string(stdout, name, strlen(name));
-		printf(",\"keys\":%" PRIu64 "}", keys);
-		sep = ",";
+	       st->index_bytes, per_key(st), st->segment_count);
+	for (size_t i = 0; i < v->nns; i++) {
+		printf("%s{\"id\":%u,\"name\":", i ? "," : "", v->ns[i].id);
+		json_put_string(stdout, v->ns[i].name, strlen(v->ns[i].name));
+		printf(",\"keys\":%" PRIu64 ",\"live_bytes\":%" PRIu64 "}",
+		       v->ns[i].st.keys, v->ns[i].st.live_bytes);
 	}
 	printf("],\"segments\":[");
-	for (size_t i = 0; i < nsegs; i++)
+	for (size_t i = 0; i < v->nsegs; i++) {
+		const lk_segment_info *s = &v->segs[i];
+
 		printf("%s{\"seq\":%" PRIu64 ",\"generation\":%u,\"sealed\":%s"
 		       ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64
 		       ",\"dead_bytes\":%" PRIu64 "}",
-		       i ? "," : "", segs[i].seq, segs[i].generation,
-		       segs[i].sealed ? "true" : "false", segs[i].disk_bytes,
-		       segs[i].live_bytes, segs[i].dead_bytes);
+		       i ? "," : "", s->seq, s->generation,
+		       s->sealed ? "true" : "false", s->disk_bytes,
+		       s->live_bytes, s->dead_bytes);
+	}
 	printf("],\"snapshot\":");
 	if (st->snapshot_serial)
 		printf("{\"serial\":%" PRIu64 ",\"age_ms\":%" PRIu64
@@ -129,19 +207,26 @@ static void print_json(lk_db *db, const lk_stats *st,
 		       st->snapshot_age_ms, st->snapshot_behind_bytes);
 	else
 		printf("null");
-	printf(",\"log_replayed_bytes\":%" PRIu64 "}\n",
-	       st->snapshot_behind_bytes);
+	printf(",\"log_replayed_bytes\":%" PRIu64
+	       ",\"compaction_totals\":{\"compactions\":%" PRIu64
+	       ",\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+	       ",\"segments_removed\":%" PRIu64 ",\"records_dropped\":%" PRIu64
+	       "},\"recovery\":",
+	       st->snapshot_behind_bytes, st->compactions_total,
+	       st->compact_bytes_read_total, st->compact_bytes_written_total,
+	       st->compact_segments_removed_total,
+	       st->compact_records_dropped_total);
+	cli_report_json(&v->rep);
+	fputs("}\n", stdout);
 }
 
 int cmd_stats(const char *cmd, int argc, char **argv)
 {
-	static lk_segment_info segs[LK_SEGMENT_COUNT_MAX];
+	static struct view v; /* a thousand segments: not on the stack */
 	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
 	lk_db *db = NULL;
-	size_t nsegs = 0;
 	int first, rc, json = 0;
 	const struct cli_common_opts flags = { &json, NULL };
-	lk_stats st = LK_STATS_INIT;
 	lk_status s;
 
 	rc = cli_parse_args(cmd, argc, argv, &flags, 1, "DIR", &first);
@@ -151,19 +236,13 @@ int cmd_stats(const char *cmd, int argc, char **argv)
 	rc = cli_open_db(&db, cmd, argv[0], &op);
 	if (rc != CLI_OK)
 		return rc;
-	segs[0].version = LK_SEGMENT_INFO_VERSION;
-	s = lk_stats_get(&st, db);
-	if (s == LK_OK)
-		s = lk_segment_list(segs, LK_SEGMENT_COUNT_MAX, &nsegs, db);
-	if (s != LK_OK) {
+	memset(&v, 0, sizeof v);
+	s = gather(&v, db);
+	if (s != LK_OK)
 		rc = cli_fail(cmd, s);
-	} else {
-		if (nsegs > LK_SEGMENT_COUNT_MAX)
-			nsegs = LK_SEGMENT_COUNT_MAX;
-		if (json)
-			print_json(db, &st, segs, nsegs);
-		else
-			print_text(db, &st, segs, nsegs);
-	}
+	else if (json)
+		print_json(&v);
+	else
+		print_text(&v);
 	return cli_close_db(db, cmd, rc);
 }

@@ -126,23 +126,9 @@ static void verify_print_json(struct verify_out *vo, lk_status st,
 	printf("],\"ok\":%s,",
 	       st == LK_OK && vo->damage == 0 ? "true" : "false");
 	json_key_string("status", lk_strerror(st), strlen(lk_strerror(st)));
-	printf(",\"report\":{\"segments_read\":%" PRIu32
-	       ",\"records_replayed\":%" PRIu64
-	       ",\"records_discarded\":%" PRIu64 ",\"bytes_cut\":%" PRIu64
-	       ",\"cut_segment_seq\":%" PRIu64 ",\"cut_offset\":%" PRIu64
-	       ",\"zero_tail_bytes\":%" PRIu64
-	       ",\"segments_removed\":%" PRIu64 ",\"seq_last\":%" PRIu64
-	       ",\"duration_us\":%" PRIu64 ",\"snapshot_used\":%s,",
-	       r->segments_read, r->records_replayed, r->records_discarded,
-	       r->bytes_cut, r->cut_segment_seq, r->cut_offset,
-	       r->zero_tail_bytes, r->segments_removed, r->seq_last,
-	       r->duration_us, r->snapshot_used ? "true" : "false");
-	json_key_string("snapshot_note", r->snapshot_note,
-			strnlen(r->snapshot_note, sizeof r->snapshot_note));
-	putchar(',');
-	json_key_string("tail_note", r->tail_note,
-			strnlen(r->tail_note, sizeof r->tail_note));
-	fputs("}}\n", stdout);
+	fputs(",\"report\":", stdout);
+	cli_report_json(r);
+	fputs("}\n", stdout);
 }
 
 static void verify_print_text(const struct verify_out *vo, lk_status st,
