@@ -56,6 +56,10 @@
  *      a prefix iterator gives a subset; every namespace name round-trips
  *      through lk_ns_find(); the contents are summed into a digest.  When
  *      lk_verify() said LK_OK, the open must succeed and its report agree.
+ *   1b. lk_log_read() (dump) passes items of known kinds within bounds,
+ *      and lk_salvage() without apply (the repair plan) returns a
+ *      documented status, changes nothing, and needs nothing where
+ *      lk_verify() found nothing.
  *   3. lk_open() read-write, strict.  It fails exactly when the read-only
  *      open did; lk_verify(), the read-only open and a failed read-write
  *      open leave every file as it was, byte for byte (SPEC section 5).
@@ -64,6 +68,9 @@
  *      put (LK_OK, or LK_TOO_BIG once sequence numbers run out), close,
  *      reopen: the key is there with its value, everything else is as it
  *      was, and lk_verify() finds the directory the engine wrote clean.
+ *      When it refuses damage (LK_CORRUPT): lk_salvage() applied, then
+ *      the strict open succeeds and lk_verify() finds nothing but a torn
+ *      tail (SPEC section 5, salvage).
  */
 #include <string.h>
 
@@ -573,6 +580,78 @@ static int open_status_ok(lk_status st)
 	       st == LK_IO || st == LK_NOMEM || st == LK_TOO_BIG;
 }
 
+/* Every item lk_log_read() passes is of a known kind, in bounds. */
+static int on_item(void *arg, const lk_log_item *it)
+{
+	uint64_t *items = arg;
+
+	FUZZ_CHECK(it->version == LK_LOG_ITEM_VERSION);
+	FUZZ_CHECK(it->kind >= LK_LOG_SEGMENT && it->kind <= LK_LOG_FREE);
+	FUZZ_CHECK(it->file != NULL);
+	if (it->kind != LK_LOG_SEGMENT)
+		FUZZ_CHECK(it->offset + it->length <=
+			   LK_SEGMENT_FILE_BYTES_MAX);
+	if (it->kind == LK_LOG_PUT || it->kind == LK_LOG_DEL) {
+		FUZZ_CHECK(it->key_len >= 1 && it->key_len <= LK_KEY_BYTES_MAX);
+		FUZZ_CHECK(it->value_len <= LK_VALUE_BYTES_MAX);
+	}
+	if (it->kind == LK_LOG_DAMAGE || it->kind == LK_LOG_DISCARD)
+		FUZZ_CHECK(it->what != NULL);
+	(*items)++;
+	return 0;
+}
+
+static void on_step(void *arg, const lk_salvage_step *s)
+{
+	(void)arg;
+	FUZZ_CHECK(s->version == LK_SALVAGE_STEP_VERSION);
+	FUZZ_CHECK(s->action >= LK_SALVAGE_REWRITE &&
+		   s->action <= LK_SALVAGE_CUT);
+	FUZZ_CHECK(s->what != NULL);
+}
+
+/* dump (lk_log_read) and the repair plan (lk_salvage without apply). */
+static void dump_and_plan(const lk_options *ro, lk_status vst)
+{
+	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
+	uint64_t items = 0;
+	lk_status st;
+
+	st = lk_log_read(DIR_PATH, ro, 0, on_item, &items);
+	FUZZ_CHECK(st == LK_OK || st == LK_NOT_FOUND || st == LK_IO ||
+		   st == LK_NOMEM);
+	st = lk_salvage(&rep, DIR_PATH, ro, 0, on_step, NULL);
+	FUZZ_CHECK(st == LK_OK || st == LK_NOT_FOUND || st == LK_IO ||
+		   st == LK_NOMEM || st == LK_VERSION || st == LK_TOO_BIG ||
+		   st == LK_CORRUPT);
+	FUZZ_CHECK(!rep.applied);
+	/* what opens strictly needs no salvage */
+	if (vst == LK_OK && st == LK_OK)
+		FUZZ_CHECK(!rep.needed);
+}
+
+/* SPEC section 5: after an applied salvage, the directory opens
+ * strictly and verifies clean. */
+static void salvage_then_open(const lk_options *ro, const lk_options *rw)
+{
+	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
+	lk_recovery_report vrep = LK_REPORT_INIT;
+	struct problems pr = { NULL, 0, 0 };
+	lk_db *db = NULL;
+	lk_status st;
+
+	st = lk_salvage(&rep, DIR_PATH, rw, 1, on_step, NULL);
+	if (st != LK_OK)
+		return; /* refused (a newer version, no memory): nothing more */
+	st = lk_open(&db, DIR_PATH, rw);
+	FUZZ_CHECK(st == LK_OK || st == LK_TOO_BIG || st == LK_NOMEM);
+	if (st != LK_OK)
+		return;
+	FUZZ_CHECK(lk_close(db) == LK_OK);
+	st = lk_verify(&vrep, DIR_PATH, ro, on_problem, &pr);
+	FUZZ_CHECK(st == LK_OK && pr.count == pr.torn);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	lk_options ro = LK_OPTIONS_INIT, rw = LK_OPTIONS_INIT;
@@ -612,6 +691,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(vst == LK_OK || vst == LK_NOMEM || pr.count > pr.torn);
 	check_unchanged(io, &d);
 
+	/* 1b. dump and the repair plan read everything and change nothing */
+	dump_and_plan(&ro, vst);
+	check_unchanged(io, &d);
+
 	/* 2. read-only: reads agree with each other and with verify */
 	rost = lk_open(&db, DIR_PATH, &ro);
 	FUZZ_CHECK(open_status_ok(rost));
@@ -642,6 +725,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rwst != LK_OK) {
 		FUZZ_CHECK(db == NULL);
 		check_unchanged(io, &d);
+		if (rwst == LK_CORRUPT)
+			salvage_then_open(&ro, &rw);
 		goto out;
 	}
 	walk(db, &d, &after);

@@ -1214,6 +1214,29 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# The man page (`help --troff`, which meson installs as logkeep.1) and the
+# bash completion (tools/logkeep.bash, beside this script's directory).
+
+run "$LK" help --troff
+check "help --troff is a man page (.TH, NAME, SYNOPSIS, EXIT STATUS)" \
+	eval 'head -n 1 "$T/out" | grep -q "^\.TH LOGKEEP 1" &&
+	      grep -q "^\.SH NAME" "$T/out" && grep -q "^\.SH SYNOPSIS" "$T/out" &&
+	      grep -q "^\.SH EXIT STATUS" "$T/out"'
+for c in dump verify repair stats import-sqlite; do
+	check "the man page has the $c command" \
+		grep -q "^logkeep ${c%%-*}" "$T/out"
+done
+if command -v groff >/dev/null 2>&1; then
+	check "groff reads the man page without a warning" \
+		eval '[ -z "$(groff -man -Tutf8 -ww "$T/out" 2>&1 >/dev/null)" ]'
+fi
+COMPLETION="$(dirname "$0")/../tools/logkeep.bash"
+if command -v bash >/dev/null 2>&1 && [ -f "$COMPLETION" ]; then
+	check "the bash completion parses" bash -n "$COMPLETION"
+	check "the bash completion offers dump's --type values" \
+		eval '[ "$(bash -c ". \"$COMPLETION\"; COMP_WORDS=(logkeep dump --type da);
+			COMP_CWORD=3; _logkeep; echo \${COMPREPLY[*]}")" = damage ]'
+fi
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then

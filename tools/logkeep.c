@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -136,7 +137,10 @@ static const struct command commands[] = {
 	  "                              instead, with the members problems\n"
 	  "                              (kind, segment, offset, file, what;\n"
 	  "                              kind is torn_tail, corrupt, missing,\n"
-	  "                              foreign, version or io), ok (true\n"
+	  "                              foreign, version, io, leftover,\n"
+	  "                              or ledger: the mesh ledger's hash\n"
+	  "                              chain, checked when DIR holds it),\n"
+	  "                              ok (true\n"
 	  "                              when DIR opens as it is, a torn tail\n"
 	  "                              included), status, and report (the\n"
 	  "                              recovery report's fields)\n", NULL },
@@ -509,11 +513,57 @@ static void print_command_manual(FILE *out, const struct command *c)
 	fputs(exit_text, out);
 }
 
+/* The manual as a man page: the same text, each heading a section, the
+ * rest preformatted, so that `man logkeep` reads as --help does.  Built
+ * into logkeep.1 by meson (tools/meson.build). */
+static int print_troff(FILE *out)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (!mem)
+		return CLI_ERROR;
+	print_manual(mem);
+	if (fclose(mem) != 0) {
+		free(text);
+		return CLI_ERROR;
+	}
+	fprintf(out, ".TH LOGKEEP 1 \"\" \"logkeep %s\" \"User Commands\"\n",
+		LK_VERSION_STRING);
+	fputs(".nh\n.ad l\n", out);
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] != ' ') { /* a heading */
+			fprintf(out, ".fi\n.SH %s\n.nf\n", line);
+			continue;
+		}
+		if (strncmp(line, "       ", 7) == 0)
+			line += 7; /* man indents a section's body itself */
+		if (line[0] == '.' || line[0] == '\'')
+			fputs("\\&", out);
+		for (const char *p = line; *p; p++) {
+			if (*p == '\\')
+				fputs("\\e", out);
+			else if (*p == '-')
+				fputs("\\-", out);
+			else
+				fputc(*p, out);
+		}
+		fputc('\n', out);
+	}
+	fputs(".fi\n", out);
+	free(text);
+	return CLI_OK;
+}
+
 static int cmd_help(const char *cmd, int argc, char **argv)
 {
 	const struct command *c;
 
 	(void)cmd;
+	if (argc == 2 && strcmp(argv[1], "--troff") == 0)
+		return print_troff(stdout);
 	if (argc > 2)
 		return cli_usage_error(NULL, "help: expected at most one "
 				       "COMMAND");
