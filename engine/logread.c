@@ -471,7 +471,8 @@ static lk_status read_dir(struct logread *lr, uint64_t segment)
 			     (unsigned)LK_SEGMENT_COUNT_MAX);
 	if (st != LK_OK)
 		goto out;
-	qsort(l.v, l.n, sizeof *l.v, file_cmp);
+	if (l.n > 1) /* l.v is NULL in a directory without segments */
+		qsort(l.v, l.n, sizeof *l.v, file_cmp);
 	for (size_t i = 0; i < l.n; i++) {
 		lk_io_file *f;
 		uint64_t size = 0;
