@@ -473,10 +473,12 @@ static size_t plan(struct salvage *sv)
 	uint64_t prev_seq = 0, prev_last = 0;
 	size_t newest = SIZE_MAX;
 
+	/* first, for the test below of each file after it */
+	for (size_t i = 0; i < sv->nsegs; i++)
+		sv->segs[i].leftover = is_leftover(sv, sv->segs[i].name);
 	for (size_t i = 0; i < sv->nsegs; i++) {
 		struct sv_seg *s = &sv->segs[i];
 
-		s->leftover = is_leftover(sv, s->name);
 		if (s->aside || s->leftover)
 			continue;
 		if (!db_id)
@@ -510,9 +512,16 @@ static size_t plan(struct salvage *sv)
 			uint64_t last = s->first_seq ? s->first_seq - 1
 				      : s->seq_base ? s->seq_base - 1 : 0;
 
-			snprintf(what, sizeof what, "segment %" PRIu64
-				 " is missing (between %" PRIu64 " and %"
-				 PRIu64 ")", s->seq_prev, prev_seq, s->seq);
+			if (s->seq_prev > prev_seq && s->seq_prev < s->seq)
+				snprintf(what, sizeof what, "segment %" PRIu64
+					 " is missing (between %" PRIu64
+					 " and %" PRIu64 ")", s->seq_prev,
+					 prev_seq, s->seq);
+			else
+				snprintf(what, sizeof what, "segment %" PRIu64
+					 " links to segment %" PRIu64 ", not "
+					 "to %" PRIu64 " before it", s->seq,
+					 s->seq_prev, prev_seq);
 			if (!already_lost(sv, first))
 				lost(sv, first, last >= first ? last : first,
 				     0, 0, 1, what);

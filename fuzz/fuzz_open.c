@@ -72,6 +72,8 @@
  *      the strict open succeeds and lk_verify() finds nothing but a torn
  *      tail (SPEC section 5, salvage).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "endian.h"
@@ -603,7 +605,15 @@ static int on_item(void *arg, const lk_log_item *it)
 
 static void on_step(void *arg, const lk_salvage_step *s)
 {
-	(void)arg;
+	if (arg) /* FUZZ_OPEN_TRACE: what the applied salvage did */
+		fprintf(stderr, "salvage step %d: file %s new %s segment %llu "
+			"offset %llu seqs %llu..%llu: %s\n", (int)s->action,
+			s->file ? s->file : "-",
+			s->new_file ? s->new_file : "-",
+			(unsigned long long)s->segment_seq,
+			(unsigned long long)s->offset,
+			(unsigned long long)s->seq_first,
+			(unsigned long long)s->seq_last, s->what);
 	FUZZ_CHECK(s->version == LK_SALVAGE_STEP_VERSION);
 	FUZZ_CHECK(s->action >= LK_SALVAGE_REWRITE &&
 		   s->action <= LK_SALVAGE_CUT);
@@ -640,7 +650,8 @@ static void salvage_then_open(const lk_options *ro, const lk_options *rw)
 	lk_db *db = NULL;
 	lk_status st;
 
-	st = lk_salvage(&rep, DIR_PATH, rw, 1, on_step, NULL);
+	st = lk_salvage(&rep, DIR_PATH, rw, 1, on_step,
+			getenv("FUZZ_OPEN_TRACE") ? &rep : NULL);
 	if (st != LK_OK)
 		return; /* refused (a newer version, no memory): nothing more */
 	st = lk_open(&db, DIR_PATH, rw);
