@@ -329,13 +329,17 @@ static lk_status read_segment(struct logread *lr, struct segment *s,
 	item_init(&it, LK_LOG_SEGMENT, s, 0, s->file_size);
 	it.total_bytes = lr->total_bytes;
 	if (st != LK_OK) {
+		/* a newest segment cut while it was created: open removes it
+		 * (a file read alone is not known to be the newest) */
+		int torn = newest && got < sizeof hdr && lr->whole_dir;
+
 		/* Without a header there is no seed to check a record by. */
 		it.what = why;
+		it.tail = torn;
 		emit(lr, &it);
 		item_init(&it, LK_LOG_DAMAGE, s, 0, s->file_size);
 		it.what = why;
-		/* a newest segment cut while it was created: open removes it */
-		it.tail = newest && got < sizeof hdr;
+		it.tail = torn;
 		emit(lr, &it);
 		return LK_OK;
 	}

@@ -832,7 +832,10 @@ typedef struct lk_log_item {
 				    increase"), else NULL; SEGMENT: why its
 				    records are not read, else NULL */
 	int tail;                /* DAMAGE: no valid record follows in the
-				    newest segment: a torn tail an open cuts */
+				    newest segment: a torn tail an open cuts;
+				    SEGMENT and DAMAGE of a directory's
+				    newest segment whose header was cut
+				    while it was created: open removes it */
 	/* SEGMENT */
 	uint32_t format_version;
 	uint64_t seq_prev;       /* the segment before it in the log */

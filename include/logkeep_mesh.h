@@ -287,7 +287,9 @@ typedef struct lk_mesh_chain_report {
 	uint64_t broken_position;   /* 0: the chain holds (or, with
 				       LK_CORRUPT, the ledger head itself is
 				       unreadable: see problem) */
-	uint64_t broken_segment;    /* where that entry's record is */
+	uint64_t broken_segment;    /* where the record at fault is: the
+				       entry's, or the ledger head's when
+				       it is the head that disagrees */
 	uint64_t broken_offset;
 	char problem[200];
 } lk_mesh_chain_report;

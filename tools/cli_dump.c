@@ -125,6 +125,9 @@ struct fields {
 	uint64_t position;       /* a ledger entry's */
 	const uint8_t *prev_hash, *hash;
 	uint8_t prev[32], self[32];
+	uint64_t entries;        /* the ledger head's */
+	const uint8_t *last_hash;
+	uint8_t last[32];
 };
 
 static void put_field(void *arg, const lk_mesh_field *f)
@@ -155,6 +158,8 @@ static void put_field(void *arg, const lk_mesh_field *f)
 		out_u64(o, f->u);
 		if (f->name && strcmp(f->name, "position") == 0)
 			fs->position = f->u;
+		if (f->name && strcmp(f->name, "entries") == 0)
+			fs->entries = f->u;
 		break;
 	case LK_MESH_FIELD_TIME:
 		out_time(o, f->u);
@@ -170,6 +175,9 @@ static void put_field(void *arg, const lk_mesh_field *f)
 		if (strcmp(f->name, "prev_hash") == 0) {
 			memcpy(fs->prev, f->hash, 32);
 			fs->prev_hash = fs->prev;
+		} else if (strcmp(f->name, "last_hash") == 0) {
+			memcpy(fs->last, f->hash, 32);
+			fs->last_hash = fs->last;
 		} else if (strcmp(f->name, "hash") == 0) {
 			memcpy(fs->self, f->hash, 32);
 			fs->hash = fs->self;
@@ -187,12 +195,26 @@ static void put_field(void *arg, const lk_mesh_field *f)
 		out_seq_end(o);
 }
 
-/* The chain status of a ledger entry read in log order. */
+/* The ledger head's status against the last entry read before it (the
+ * head is written after the entry it names, in the same commit). */
+static const char *head_status(const struct dump *d, const struct fields *fs)
+{
+	if (fs->entries == 0 || d->chain_pos == 0 || fs->entries > d->chain_pos)
+		return "unchecked";
+	if (fs->entries < d->chain_pos)
+		return "behind"; /* written after later entries: rolled back */
+	return memcmp(fs->last_hash, d->chain_hash, 32) == 0 ? "ok" : "broken";
+}
+
+/* The chain status of a ledger entry read in log order, or of the ledger
+ * head; NULL for other records. */
 static const char *chain_status(struct dump *d, const struct fields *fs)
 {
 	static const uint8_t zero[32];
 	const char *status;
 
+	if (fs->last_hash)
+		return head_status(d, fs);
 	if (!fs->prev_hash || !fs->hash)
 		return NULL;
 	if (fs->position == 1)
@@ -414,7 +436,7 @@ static int on_item(void *arg, const lk_log_item *it)
 	if (it->kind == LK_LOG_DAMAGE && it->tail)
 		d->tail++;
 	else if (it->kind == LK_LOG_DAMAGE ||
-		 (it->kind == LK_LOG_SEGMENT && it->what))
+		 (it->kind == LK_LOG_SEGMENT && it->what && !it->tail))
 		d->damage++;
 	progress(d, it);
 	if (!wanted(d, it))

@@ -877,10 +877,19 @@ lk_status lk_mesh_ledger_verify_chain(lk_mesh_chain_report *rep, lk_mesh *m,
 		if (progress && pos % 4096 == 0)
 			progress(arg, pos, head.entries);
 	}
-	if (st == LK_OK && memcmp(prev, head.last_hash, HASH_BYTES) != 0)
-		st = broken(rep, m, head.entries, &prev_key,
-			    "the last entry no longer hashes to the ledger "
-			    "head's: the entry was altered");
+	if (st == LK_OK && memcmp(prev, head.last_hash, HASH_BYTES) != 0) {
+		/* The entry links to the one before and agrees with its
+		 * entity's head (both checked above): the ledger head is the
+		 * record at fault, unless all three were forged together. */
+		uint8_t h = 'H';
+		struct mbuf hk = { &h, 1, 0, 0 };
+
+		st = broken(rep, m, head.entries, &hk,
+			    "the ledger head does not hold the last entry's "
+			    "hash, while the entry links to the one before "
+			    "and agrees with its entity's head: the head was "
+			    "altered");
+	}
 	if (st == LK_OK) {
 		/* a head rolled back over entries still in the log */
 		struct mbuf ck;
