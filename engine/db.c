@@ -866,6 +866,8 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 	lk_options o = LK_OPTIONS_INIT;
 	lk_db *db = NULL, *full = NULL;
 	char why[LK_NOTE_BYTES], name[SNAP_NAME_BYTES];
+	char damaged[SNAP_NAME_BYTES] = "", damaged_why[LK_NOTE_BYTES];
+	const char *d, *dwhy;
 	lk_status st;
 
 	o.flags = LK_OPEN_READONLY;
@@ -880,12 +882,26 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 	report->snapshot_used = db->report.snapshot_used;
 	memcpy(report->snapshot_note, db->report.snapshot_note,
 	       sizeof report->snapshot_note);
+	/* One that open passed over for failing its own checks. */
+	d = snapshot_damaged(db, &dwhy);
+	if (d) {
+		char text[LK_NOTE_BYTES + 80];
+		lk_problem p = { LK_PROBLEM_SNAPSHOT, 0, 0, damaged, text,
+				 0, 0 };
+
+		snprintf(damaged, sizeof damaged, "%s", d);
+		snprintf(damaged_why, sizeof damaged_why, "%s", dwhy);
+		snprintf(text, sizeof text, "%s; open does not use it and "
+			 "replays the log instead: nothing is lost",
+			 damaged_why);
+		fn(arg, &p);
+	}
 	if (db->report.snapshot_used)
 		st = open_db(&full, path, &o, 1);
 	if (st == LK_OK && full)
 		st = snapshot_matches_replay(db, full, why, sizeof why);
 	if (st == LK_CORRUPT) {
-		lk_problem p = { LK_PROBLEM_CORRUPT, 0, 0, name, why };
+		lk_problem p = { LK_PROBLEM_SNAPSHOT, 0, 0, name, why, 0, 0 };
 
 		snprintf(name, sizeof name, "%016" PRIx64 ".snap",
 			 snapshot_serial(db));
@@ -902,6 +918,9 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 	}
 	(void)lk_close(full); /* read-only: nothing to fail */
 	(void)lk_close(db);
+	if (st == LK_OK && damaged[0])
+		st = err_set(LK_CORRUPT, "snapshot %s: %s", damaged,
+			     damaged_why);
 	return st;
 }
 

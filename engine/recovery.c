@@ -117,7 +117,17 @@ struct scan {
 	uint64_t catalog_ops;    /* namespace catalog records read */
 	int problems;            /* verify: problems worse than a torn tail */
 	lk_status worst;
+	uint64_t committed;      /* seq of the last record committed */
+	size_t pos;              /* verify: the chain position being judged
+				    (held problems are kept in its order) */
+	struct held *held;       /* verify: problems waiting for the seqs
+				    they take (SCAN_HELD_MAX), or NULL */
+	size_t nheld;
 };
+
+/* Problems verify holds at once; past it the oldest is reported without
+ * knowing where its loss ends. */
+#define SCAN_HELD_MAX 64u
 
 /* ---------------------------------------------------------------------- */
 /* Listing                                                                */
@@ -264,24 +274,140 @@ static lk_status take_listing(struct listing *l, const lk_io *io,
 /* Problems                                                               */
 /* ---------------------------------------------------------------------- */
 
+/* Which sequence numbers a problem takes from the log (lk_problem's
+ * seq_first and seq_last).  Where the damage ends is known only when the
+ * next group commits, and where a gap in the chain begins only when the
+ * scan reaches it: verify holds such a problem until then. */
+enum affects_kind {
+	AFFECTS_NONE,   /* none, or not known: 0 0 */
+	AFFECTS_KNOWN,  /* first..last, final */
+	AFFECTS_UNTIL,  /* first.. the next commit's first seq - 1 */
+	AFFECTS_GAP,    /* a gap before chain position `at`: from the seq
+			   after the last committed before it, until the
+			   next commit */
+};
+
+struct affects {
+	enum affects_kind kind;
+	uint64_t first, last;
+	size_t at;
+};
+
+static const struct affects NO_SEQS = { AFFECTS_NONE, 0, 0, 0 };
+
+static struct affects affects_known(uint64_t first, uint64_t last)
+{
+	return (struct affects){ AFFECTS_KNOWN, first, last, 0 };
+}
+
+static struct affects affects_until(uint64_t first)
+{
+	return (struct affects){ AFFECTS_UNTIL, first, 0, 0 };
+}
+
+static struct affects affects_gap(size_t at)
+{
+	return (struct affects){ AFFECTS_GAP, 0, 0, at };
+}
+
 static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
 			 const char *file, uint64_t offset, const char *fmt,
 			 ...) __attribute__((format(printf, 6, 7)));
+static lk_status loss(struct scan *sc, struct affects aff,
+		      lk_problem_kind kind, uint64_t seq, const char *file,
+		      uint64_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
-/* In open mode: sets the detail and returns the status that fails the
- * open.  In verify mode: reports the problem and returns LK_OK so that
- * the scan goes on; the worst status is kept for the end. */
-static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
-			 const char *file, uint64_t offset, const char *fmt,
-			 ...)
+/* From the first record of the group read so far (lost with the damage),
+ * or the one after the last committed. */
+static struct affects affects_from_here(const struct scan *sc)
+{
+	return affects_until(sc->nops ? sc->ops[0].seq : sc->committed + 1);
+}
+
+/* A problem verify holds, in log order: by chain position, then in the
+ * order found. */
+struct held {
+	size_t at;
+	lk_problem_kind kind;
+	uint64_t seq, offset;
+	struct affects aff;
+	char file[SEG_NAME_BYTES];
+	char what[LK_ERRMSG_BYTES];
+};
+
+static void emit(struct scan *sc, lk_problem_kind kind, uint64_t seq,
+		 const char *file, uint64_t offset, const char *what,
+		 struct affects aff)
+{
+	lk_problem p = { kind, seq, offset, file, what, 0, 0 };
+
+	if (aff.kind != AFFECTS_NONE && (aff.last == 0 ||
+					 aff.last >= aff.first)) {
+		p.seq_first = aff.first;
+		p.seq_last = aff.last;
+	}
+	sc->fn(sc->arg, &p);
+}
+
+/* Reports the held problems from the oldest on, while they are final;
+ * the first `force` ones whatever they are (what is open then runs to the
+ * end of the log: nothing after it committed, or the queue is full). */
+static void held_flush(struct scan *sc, size_t force)
+{
+	size_t i = 0;
+
+	for (; i < sc->nheld; i++) {
+		struct held *h = &sc->held[i];
+
+		if (i >= force && (h->aff.kind == AFFECTS_UNTIL ||
+				   h->aff.kind == AFFECTS_GAP))
+			break;
+		if (h->aff.kind == AFFECTS_GAP) /* nothing after the gap */
+			h->aff = affects_until(sc->committed + 1);
+		emit(sc, h->kind, h->seq, h->file, h->offset, h->what, h->aff);
+	}
+	memmove(sc->held, sc->held + i, (sc->nheld - i) * sizeof *sc->held);
+	sc->nheld -= i;
+}
+
+/* The scan reaches chain position `at`: gaps before it begin here. */
+static void held_resume(struct scan *sc, size_t at)
+{
+	for (size_t i = 0; i < sc->nheld; i++) {
+		struct held *h = &sc->held[i];
+
+		if (h->aff.kind == AFFECTS_GAP && h->aff.at == at)
+			h->aff = affects_until(sc->committed + 1);
+	}
+}
+
+/* A group whose first record has seq `first` commits: what was open
+ * ends before it. */
+static void held_commit(struct scan *sc, uint64_t first)
+{
+	if (!sc->nheld)
+		return;
+	for (size_t i = 0; i < sc->nheld; i++) {
+		struct held *h = &sc->held[i];
+
+		if (h->aff.kind == AFFECTS_UNTIL) {
+			h->aff.kind = AFFECTS_KNOWN;
+			h->aff.last = first - 1;
+		}
+	}
+	held_flush(sc, 0);
+}
+
+static lk_status vproblem(struct scan *sc, struct affects aff,
+			  lk_problem_kind kind, uint64_t seq,
+			  const char *file, uint64_t offset, const char *fmt,
+			  va_list ap)
 {
 	char what[LK_ERRMSG_BYTES];
 	lk_status st;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
 	st = kind == LK_PROBLEM_VERSION ? LK_VERSION
 	     : kind == LK_PROBLEM_IO	? LK_IO
 					: LK_CORRUPT;
@@ -297,9 +423,62 @@ static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
 		if (sc->worst == LK_OK || st == LK_VERSION)
 			sc->worst = st;
 	}
-	lk_problem p = { kind, seq, offset, file, what };
-	sc->fn(sc->arg, &p);
+	if (sc->nheld == SCAN_HELD_MAX) /* the oldest goes out unbounded */
+		held_flush(sc, 1);
+	if (!sc->held || (sc->nheld == 0 && (aff.kind == AFFECTS_NONE ||
+					     aff.kind == AFFECTS_KNOWN))) {
+		emit(sc, kind, seq, file, offset, what, aff);
+		return LK_OK;
+	}
+	{
+		size_t at = aff.kind == AFFECTS_GAP ? aff.at : sc->pos, i;
+		struct held *h;
+
+		for (i = sc->nheld; i > 0 && sc->held[i - 1].at > at; i--)
+			;
+		h = &sc->held[i];
+		memmove(h + 1, h, (sc->nheld - i) * sizeof *h);
+		sc->nheld++;
+		h->at = at;
+		h->kind = kind;
+		h->seq = seq;
+		h->offset = offset;
+		h->aff = aff;
+		snprintf(h->file, sizeof h->file, "%s", file ? file : "");
+		snprintf(h->what, sizeof h->what, "%s", what);
+	}
 	return LK_OK;
+}
+
+/* In open mode: sets the detail and returns the status that fails the
+ * open.  In verify mode: reports the problem (with the sequence numbers
+ * it takes, see struct affects) and returns LK_OK so that the scan goes
+ * on; the worst status is kept for the end. */
+static lk_status problem(struct scan *sc, lk_problem_kind kind, uint64_t seq,
+			 const char *file, uint64_t offset, const char *fmt,
+			 ...)
+{
+	va_list ap;
+	lk_status st;
+
+	va_start(ap, fmt);
+	st = vproblem(sc, NO_SEQS, kind, seq, file, offset, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/* problem(), for one that takes records from the log */
+static lk_status loss(struct scan *sc, struct affects aff,
+		      lk_problem_kind kind, uint64_t seq, const char *file,
+		      uint64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+	lk_status st;
+
+	va_start(ap, fmt);
+	st = vproblem(sc, aff, kind, seq, file, offset, fmt, ap);
+	va_end(ap);
+	return st;
 }
 
 /* An empty listing is a new directory, or one that lost its whole log.
@@ -332,7 +511,8 @@ static lk_status check_log_exists(struct scan *sc, struct listing *l,
 	st = take_listing(l, sc->io, sc->dir, sc->readonly, count_max);
 	if (st != LK_OK || l->n > 0)
 		return st;
-	return problem(sc, LK_PROBLEM_MISSING, 1, "0000000000000001.seg", 0,
+	return loss(sc, affects_known(1, 0), LK_PROBLEM_MISSING, 1,
+		    "0000000000000001.seg", 0,
 		       "no segment file, but %s: the whole log is missing "
 		       "(restore it from a backup)",
 		       marked ? "the LOCK file records that this directory "
@@ -414,6 +594,10 @@ static lk_status apply_group(struct scan *sc)
 
 	sc->records += sc->nops;
 	sc->seg->ops += sc->nops;
+	if (sc->nops) {
+		held_commit(sc, sc->ops[0].seq);
+		sc->committed = sc->ops[sc->nops - 1].seq;
+	}
 	if (!db) {
 		sc->nops = sc->keys_len = 0;
 		return LK_OK;
@@ -627,8 +811,8 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 			break;
 		/* Damage in a sealed part of the log: name it; verify goes on
 		 * from the next valid record. */
-		st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
-			     "%s", sc->why);
+		st = loss(sc, affects_from_here(sc), LK_PROBLEM_CORRUPT, seq,
+			  s->name, sc->stop, "%s", sc->why);
 		if (st != LK_OK || !sc->fn)
 			goto out;
 		sc->discarded += sc->nops;
@@ -636,8 +820,9 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 		pos = seg_reader_next_valid(&sc->r, sc->stop + 1, &gave_up);
 		sc->resynced = 1;
 		if (gave_up)
-			problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
-				"too much damage to search; rest of the segment "
+			loss(sc, affects_until(sc->committed + 1),
+			     LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
+			     "too much damage to search; rest of the segment "
 				"unchecked");
 		if (pos >= end) {
 			sc->why = NULL;
@@ -659,8 +844,9 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 		if (sc->sealed)
 			goto out;
 		if (!next_empty) {
-			st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name,
-				     sc->commit_end,
+			st = loss(sc, affects_until(sc->committed + 1),
+				  LK_PROBLEM_CORRUPT, seq, s->name,
+				  sc->commit_end,
 				     "segment ends without its seal record "
 				     "(truncated, or a later segment is "
 				     "foreign)");
@@ -684,9 +870,10 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	}
 	if (sc->why && !seg_reader_zero_from(&sc->r, sc->stop) &&
 	    claims_after(sc, sc->stop + 1) > sc->commit_end) {
-		st = problem(sc, LK_PROBLEM_CORRUPT, seq, s->name, sc->stop,
-			     "%s (in data a later commit says was synced)",
-			     sc->why);
+		st = loss(sc, affects_from_here(sc), LK_PROBLEM_CORRUPT, seq,
+			  s->name, sc->stop,
+			  "%s (in data a later commit says was synced)",
+			  sc->why);
 		goto out;
 	}
 	{
@@ -699,8 +886,11 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 			 sc->why ? sc->why : "group without its commit",
 			 end - sc->commit_end, (uint64_t)sc->nops);
 		if (sc->fn)
-			problem(sc, LK_PROBLEM_TORN_TAIL, seq, s->name,
-				sc->commit_end, "%s", strchr(note, ':') + 2);
+			loss(sc, sc->nops ? affects_known(sc->ops[0].seq,
+							 sc->last_seq)
+					  : NO_SEQS,
+			     LK_PROBLEM_TORN_TAIL, seq, s->name, sc->commit_end,
+			     "%s", strchr(note, ':') + 2);
 		rep->bytes_cut = end - sc->commit_end;
 		rep->cut_segment_seq = seq;
 		rep->cut_offset = sc->commit_end;
@@ -754,7 +944,8 @@ static lk_status check_successor(struct scan *sc, const struct segment *s)
 	}
 	if (later)
 		return LK_OK;
-	return problem(sc, LK_PROBLEM_MISSING, s->hdr.seq, s->name,
+	return loss(sc, affects_known(sc->committed + 1, 0), LK_PROBLEM_MISSING,
+		    s->hdr.seq, s->name,
 		       s->data_end,
 		       "segment %" PRIu64 " is sealed, so segment %" PRIu64
 		       " was created after it, but no later segment is in "
@@ -952,6 +1143,7 @@ static lk_status open_chain(struct scan *sc, struct listing *l,
 
 		if (e->leftover)
 			continue;
+		sc->pos = n; /* a problem here comes before the scan of n */
 		if (prev && e->seq == prev->seq) {
 			st = problem(sc, LK_PROBLEM_FOREIGN, e->seq, e->name, 0,
 				     "log position %" PRIu64 " is held by %s too"
@@ -975,8 +1167,8 @@ static lk_status open_chain(struct scan *sc, struct listing *l,
 			err_prefix("opening segment %s", e->name);
 			if (!sc->fn)
 				return st;
-			problem(sc, LK_PROBLEM_IO, e->seq, e->name, 0, "%s",
-				lk_errmsg());
+			loss(sc, affects_gap(n), LK_PROBLEM_IO, e->seq,
+			     e->name, 0, "%s", lk_errmsg());
 			continue;
 		}
 		if (s->file_size > LK_SEGMENT_FILE_BYTES_MAX) {
@@ -1028,12 +1220,13 @@ static lk_status open_chain(struct scan *sc, struct listing *l,
 			uint64_t want = n > 0 ? segs[n - 1]->hdr.seq : 0;
 
 			if (s->hdr.seq_prev != want) {
-				st = problem(sc, LK_PROBLEM_MISSING, e->seq,
-					     e->name, 0,
-					     "previous segment %" PRIu64
-					     " is missing (the chain has %" PRIu64
-					     ")",
-					     s->hdr.seq_prev, want);
+				st = loss(sc, affects_gap(n),
+					  LK_PROBLEM_MISSING, e->seq, e->name,
+					  0,
+					  "previous segment %" PRIu64
+					  " is missing (the chain has %" PRIu64
+					  ")",
+					  s->hdr.seq_prev, want);
 				if (st != LK_OK) {
 					seg_close(s, io);
 					return st;
@@ -1048,7 +1241,8 @@ static lk_status open_chain(struct scan *sc, struct listing *l,
 			seg_close(s, io);
 			if (st != LK_CORRUPT && st != LK_VERSION)
 				return st;
-			st = problem(sc, kind, e->seq, e->name, 0, "%s", why);
+			st = loss(sc, affects_gap(n), kind, e->seq, e->name,
+				  0, "%s", why);
 			if (st != LK_OK)
 				return st;
 			continue;
@@ -1113,6 +1307,9 @@ static lk_status repair(struct scan *sc)
 
 static void scan_free(struct scan *sc)
 {
+	if (sc->held)
+		held_flush(sc, sc->nheld);
+	mem_free(sc->held);
 	mem_free(sc->ops);
 	mem_free(sc->keys);
 }
@@ -1261,6 +1458,7 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	sc.fn = fn;
 	sc.arg = arg;
 	sc.rep = report;
+	sc.held = mem_calloc(SCAN_HELD_MAX, sizeof *sc.held); /* or none */
 	st = take_listing(&l, io, dir, 1, SIZE_MAX);
 	if (st == LK_OK)
 		st = check_log_exists(&sc, &l, NULL, SIZE_MAX);
@@ -1280,11 +1478,14 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		int next_empty = i + 2 == n && holds_no_data(&sc, segs[n - 1]);
 
 		segs[i]->slot = (uint32_t)i + 1;
+		sc.pos = i;
+		held_resume(&sc, i);
 		st = scan_segment(&sc, segs[i], i + 1 == n, next_empty,
 				  SEG_HEADER_BYTES, 0);
 		if (st != LK_OK) {
-			problem(&sc, LK_PROBLEM_IO, segs[i]->hdr.seq,
-				segs[i]->name, 0, "%s", lk_errmsg());
+			loss(&sc, affects_from_here(&sc), LK_PROBLEM_IO,
+			     segs[i]->hdr.seq, segs[i]->name, 0, "%s",
+			     lk_errmsg());
 			st = LK_OK;
 		}
 		report->segments_read++;
@@ -1302,6 +1503,7 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 	}
 	if (n > 0)
 		(void)check_successor(&sc, segs[sc.rotation_cut ? n - 2 : n - 1]);
+	held_flush(&sc, sc.nheld); /* what is open runs to the end */
 	report->records_replayed = sc.records;
 	report->records_discarded = sc.discarded;
 	report->seq_last = sc.last_seq;

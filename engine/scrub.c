@@ -207,7 +207,7 @@ static void report(struct lk_db *db, const struct segment *s,
 			 s->hdr.seq, s->name, offset, why);
 	if (fn) {
 		lk_problem p = { LK_PROBLEM_CORRUPT, s->hdr.seq, offset,
-				 s->name, why };
+				 s->name, why, 0, 0 };
 
 		fn(arg, &p);
 	}
@@ -236,7 +236,8 @@ static lk_status scrub_snapshot(struct lk_db *db, lk_problem_fn fn, void *arg,
 		snprintf(first, cap, "snapshot %s offset %" PRIu64 ": %s", name,
 			 offset, why);
 	if (fn) {
-		lk_problem p = { LK_PROBLEM_CORRUPT, 0, offset, name, why };
+		lk_problem p = { LK_PROBLEM_CORRUPT, 0, offset, name, why,
+				 0, 0 };
 
 		fn(arg, &p);
 	}

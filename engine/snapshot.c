@@ -54,6 +54,9 @@ struct snapshots {
 	struct ix_loc catalog_locs[LK_NS_COUNT_MAX + 1];
 	size_t catalog_n;
 	int catalog_known;
+	/* the newest snapshot open found damaged (snapshot_damaged) */
+	char damaged[SNAP_NAME_BYTES];
+	char damaged_why[LK_NOTE_BYTES];
 };
 
 lk_status snapshot_init(struct lk_db *db, int ignore)
@@ -84,6 +87,14 @@ void snapshot_stats(const struct lk_db *db, lk_stats *stats)
 	stats->snapshots_written = atomic_load(&sn->written);
 	stats->snapshot_bytes_written = atomic_load(&sn->bytes_written);
 	stats->snapshot_failures = atomic_load(&sn->failures);
+}
+
+const char *snapshot_damaged(const struct lk_db *db, const char **why)
+{
+	if (!db->snap->damaged[0])
+		return NULL;
+	*why = db->snap->damaged_why;
+	return db->snap->damaged;
 }
 
 uint64_t snapshot_serial(const struct lk_db *db)
@@ -534,10 +545,13 @@ struct loader {
 	uint64_t created_ms;
 	struct snap_totals totals; /* version 2 ... */
 	int totals_ok;             /* ... when they passed their checks */
+	int damaged;               /* rejected for failing its own checks */
 	char why[LK_NOTE_BYTES];
 };
 
 static lk_status reject(struct loader *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static lk_status reject_damaged(struct loader *ld, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static lk_status reject(struct loader *ld, const char *fmt, ...)
@@ -547,6 +561,20 @@ static lk_status reject(struct loader *ld, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ld->why, sizeof ld->why, fmt, ap);
 	va_end(ap);
+	return LK_CORRUPT;
+}
+
+/* A file that fails its own checks (its checksums, its sizes), or is not
+ * this database's: not a snapshot of an older state of the log, which a
+ * crash or a compaction leaves, but damage to report (snapshot_damaged). */
+static lk_status reject_damaged(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ld->why, sizeof ld->why, fmt, ap);
+	va_end(ap);
+	ld->damaged = 1;
 	return LK_CORRUPT;
 }
 
@@ -575,8 +603,8 @@ static lk_status check_header(struct loader *ld)
 	lk_status st;
 
 	if (ld->size < SNAP_HEADER_BYTES)
-		return reject(ld, "shorter than its header (%" PRIu64
-			      " bytes)", ld->size);
+		return reject_damaged(ld, "shorter than its header (%" PRIu64
+				      " bytes)", ld->size);
 	st = read_exact(ld, hdr, SNAP_HEADER_BYTES, 0);
 	if (st != LK_OK)
 		return st;
@@ -585,11 +613,12 @@ static lk_status check_header(struct loader *ld)
 		return reject(ld, "%s, this library reads %u to %u", why,
 			      SNAP_VERSION_MIN, SNAP_VERSION);
 	if (st != LK_OK)
-		return reject(ld, "%s (%u segments, %u keys in %u slots)", why,
-			      ld->h.seg_count, ld->h.keys, ld->h.index_slots);
+		return reject_damaged(ld, "%s (%u segments, %u keys in %u "
+				      "slots)", why, ld->h.seg_count,
+				      ld->h.keys, ld->h.index_slots);
 	if (memcmp(ld->h.db_id, segtable_at(ld->db, 1)->hdr.db_id,
 		   SEG_DB_ID_BYTES) != 0)
-		return reject(ld, "belongs to another database");
+		return reject_damaged(ld, "belongs to another database");
 	/* The totals are judged on their own, before the rest of the file:
 	 * the newest ones that pass count even if the index is not used
 	 * (snapshot_load). */
@@ -599,15 +628,15 @@ static lk_status check_header(struct loader *ld)
 		if (st != LK_OK)
 			return st;
 		if (snap_totals_decode(&ld->totals, hdr, &why) != LK_OK)
-			return reject(ld, "%s", why);
+			return reject_damaged(ld, "%s", why);
 		ld->totals_ok = 1;
 	}
 	if (ld->size < ld->h.file_bytes)
-		return reject(ld, "truncated (%" PRIu64 " of %" PRIu64
-			      " bytes)", ld->size, ld->h.file_bytes);
+		return reject_damaged(ld, "truncated (%" PRIu64 " of %" PRIu64
+				      " bytes)", ld->size, ld->h.file_bytes);
 	if (ld->size > ld->h.file_bytes)
-		return reject(ld, "%" PRIu64 " bytes longer than it should be",
-			      ld->size - ld->h.file_bytes);
+		return reject_damaged(ld, "%" PRIu64 " bytes longer than it "
+				      "should be", ld->size - ld->h.file_bytes);
 	ld->meta_len = (size_t)snap_meta_bytes(ld->h.version, ld->h.seg_count,
 					       ld->h.index_slots);
 	return LK_OK;
@@ -896,9 +925,10 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 	mem_free(buf);
 	if (record_hasher_done(h) != get_u64(trailer + SNAP_T_ENTRIES_HASH) &&
 	    (st == LK_OK || st == LK_CORRUPT))
-		return reject(ld, "checksum mismatch in its index entries");
+		return reject_damaged(ld, "checksum mismatch in its index "
+				      "entries");
 	if (st == LK_CORRUPT)
-		return reject(ld, "invalid index: %s", why);
+		return reject_damaged(ld, "invalid index: %s", why);
 	if (st == LK_OK)
 		st = check_live_bytes(ld);
 	return st;
@@ -936,8 +966,8 @@ static lk_status load_one(struct loader *ld, struct snap_start *start)
 		return st;
 	if (snap_hash(ld->meta, ld->meta_len) !=
 	    get_u64(trailer + SNAP_T_META_HASH))
-		return reject(ld, "checksum mismatch in its namespaces, "
-			      "segment table or bitmap");
+		return reject_damaged(ld, "checksum mismatch in its "
+				      "namespaces, segment table or bitmap");
 	st = check_segments(ld, ends);
 	if (st != LK_OK)
 		return st;
@@ -1087,6 +1117,12 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 		}
 		if (!first_why[0])
 			snprintf(first_why, sizeof first_why, "%s", ld.why);
+		if (ld.damaged && !db->snap->damaged[0]) {
+			snprintf(db->snap->damaged, sizeof db->snap->damaged,
+				 "%s", name);
+			snprintf(db->snap->damaged_why,
+				 sizeof db->snap->damaged_why, "%s", ld.why);
+		}
 	}
 	snprintf(rep->snapshot_note, sizeof rep->snapshot_note,
 		 "snapshot %016" PRIx64 ".snap not used: %.80s; the whole "

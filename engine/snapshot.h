@@ -83,6 +83,10 @@ void snapshot_free(struct lk_db *db); /* safe when init never ran */
 void snapshot_stats(const struct lk_db *db, lk_stats *stats);
 /* The newest snapshot's file serial; 0: none. */
 uint64_t snapshot_serial(const struct lk_db *db);
+/* The name of the newest snapshot file open found damaged (failing its
+ * own checks, or another database's: not merely older than the log), with
+ * *why set; NULL when none was. */
+const char *snapshot_damaged(const struct lk_db *db, const char **why);
 /* The compaction totals open found (see "Compaction totals" above);
  * zero when none. */
 void snapshot_totals(const struct lk_db *db, struct snap_totals *totals);

@@ -190,6 +190,11 @@ typedef enum lk_problem_kind {
 	LK_PROBLEM_IO = 6,         /* a file could not be read */
 	LK_PROBLEM_LEFTOVER = 7,   /* a file an interrupted compaction left,
 				      which open removes: not damage */
+	LK_PROBLEM_SNAPSHOT = 8,   /* a snapshot that fails its checks, is
+				      another database's, or disagrees with
+				      the log: open replays the log instead
+				      (nothing is lost), but it is damage,
+				      and lk_salvage sets it aside */
 } lk_problem_kind;
 
 typedef struct lk_problem {
@@ -198,6 +203,16 @@ typedef struct lk_problem {
 	uint64_t offset;       /* byte offset in the segment file */
 	const char *file;      /* the file name, valid during the callback */
 	const char *what;      /* a sentence, valid during the callback */
+	/* The sequence numbers whose records the problem takes from what an
+	 * open would otherwise apply: every record written with a number in
+	 * seq_first..seq_last (some numbers may never have been used, or
+	 * were compacted away).  seq_last 0: every number from seq_first
+	 * on, to the end of the log (nothing after the problem commits).
+	 * Both 0: none (a duplicate, a leftover, a snapshot: open uses the
+	 * log instead) or not known (a file that cannot be read).  Verify
+	 * fills them; lk_scrub leaves them 0.  lk_salvage names exactly what
+	 * it loses. */
+	uint64_t seq_first, seq_last;
 } lk_problem;
 
 typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
@@ -762,8 +777,12 @@ LK_API lk_status lk_backup(lk_db *db, const char *dest_path,
  * version the caller set in report->version (convention 5).  A snapshot
  * that open would use is compared with a replay of the whole log (index
  * entries, key counts, live bytes, seq_last); one that disagrees (forged
- * with consistent checksums) is a problem of kind LK_PROBLEM_CORRUPT
- * naming the snapshot file, and the call returns LK_CORRUPT.  opts (NULL:
+ * with consistent checksums), and any snapshot file that fails its own
+ * checks (which open passes over), is a problem of kind
+ * LK_PROBLEM_SNAPSHOT naming the file, and the call returns LK_CORRUPT:
+ * nothing of the log is lost, but the medium or a hand damaged a file
+ * (lk_salvage sets it aside).  A snapshot merely older than the log (a
+ * crash before the older one was removed) is no problem.  opts (NULL:
  * the defaults): only io is used.  Returns LK_OK when no problem but a
  * torn tail was found, LK_CORRUPT, LK_VERSION, LK_IO (a file that cannot
  * be read or is not a regular file), LK_NOT_FOUND (no such directory, or

@@ -87,30 +87,8 @@ ok() {
 
 # not_ok NAME: a failed check, with the last command's stderr and the start
 # of its stdout, and why the check's condition failed ($T/why).
-# Known gaps, not yet built (issue 10's closing note lists them): a
-# failed check whose name matches one of these patterns is reported as
-# TAP "# TODO" and does not fail the suite; a passing one is plain ok.
-KNOWN_GAPS='case8-damaged-snapshot: verify --json exits 3
-case8-damaged-snapshot: verify lists the damaged snapshot
-case8-damaged-snapshot: repair without --yes prints a plan
-case8-damaged-snapshot: repair --yes keeps each damaged file aside
-case8-damaged-snapshot: dump reads the kept-aside
-case9-ledger: ledger verify says the head was altered
-case9-ledger: dump marks the record ledger verify names
-case11-empty-file, in DIR: dump --json exits 1'
-
-known_gap() {
-	printf '%s\n' "$KNOWN_GAPS" | while IFS= read -r pat; do
-		case $1 in "$pat"*) echo yes; break ;; esac
-	done
-}
-
 not_ok() {
 	n=$((n + 1))
-	if [ "$(known_gap "$1")" = yes ]; then
-		echo "not ok $n - $1 # TODO known gap"
-		return
-	fi
 	failed=$((failed + 1))
 	echo "not ok $n - $1"
 	if [ -s "$T/err" ]; then
@@ -373,6 +351,17 @@ elif cmd == "lost_within":
         sys.stderr.write("lost ranges %s reach outside [%s, %s]\n"
                          % (lost, lo, hi))
         sys.exit(1)
+elif cmd == "lost_named":
+    # every range the repair plan loses lies within the sequence numbers
+    # verify's problems name (seq_last 0: to the end; 0 0: none)
+    named = [(p["seq_first"], p["seq_last"] or float("inf"))
+             for p in one(sys.argv[2])["problems"] if p["seq_first"]]
+    lost = lost_ranges(one(sys.argv[3]))
+    out = [(a, b) for a, b in lost
+           if not any(x <= a and b <= y for x, y in named)]
+    if out:
+        sys.stderr.write("lost %s, verify named %s\n" % (out, named))
+        sys.exit(1)
 else:
     raise SystemExit("q.py: unknown command " + cmd)
 PY
@@ -405,6 +394,7 @@ verify_json() {
 			isinstance(d["problems"], list) and
 			isinstance(d["report"], dict) and
 			all(all(k in p for k in ("kind", "segment", "offset",
+						 "seq_first", "seq_last",
 						 "file", "what"))
 			    for p in d["problems"])'
 	check "$1: the report has segments read, records replayed, bytes cut, and the snapshot used or why not" \
@@ -519,6 +509,11 @@ repair_checks() {
 	if [ "$rmode" = damage ]; then
 		check "$rname: repair without --yes prints a plan (needed, not applied, steps) and exits 1" \
 			eval '[ "$rc" -eq 1 ] && q "$T/plan.json" "d[\"needed\"] is True and d[\"applied\"] is False and len(d[\"steps\"]) > 0"'
+		run "$LK" verify --json "$R"
+		save rverify.json
+		check "$rname: each range the plan loses is within the sequence numbers verify's problems name" \
+			python3 "$T/q.py" lost_named "$T/rverify.json" \
+			"$T/plan.json"
 	else
 		check "$rname: repair without --yes says a torn tail needs nothing and exits 0" \
 			eval '[ "$rc" -eq 0 ] && q "$T/plan.json" "d[\"needed\"] is False"'

@@ -994,6 +994,135 @@ static void verify_tells_torn_tail_from_damage_and_goes_on(void **state)
 	CHECK(s.first_offset == l2.v[2].offset);
 }
 
+/* Each problem names the sequence numbers it takes from the log, in log
+ * order: damage mid-log from the group it broke to the next commit, a
+ * missing segment its records, a missing newest segment every one after
+ * the last kept, a torn tail the group it cuts, a duplicate none. */
+struct seq_seen {
+	lk_problem_kind kind[8];
+	uint64_t segment[8], first[8], last[8];
+	int n;
+};
+
+static void on_problem_seqs(void *arg, const lk_problem *p)
+{
+	struct seq_seen *s = arg;
+
+	CHECK(s->n < 8);
+	s->kind[s->n] = p->kind;
+	s->segment[s->n] = p->segment_seq;
+	s->first[s->n] = p->seq_first;
+	s->last[s->n] = p->seq_last;
+	s->n++;
+}
+
+/* The first and last put sequence numbers of segment `seq`. */
+static void seg_seqs(uint64_t seq, uint64_t *first, uint64_t *last)
+{
+	char name[SEG_NAME_BYTES];
+	struct rec_list l;
+
+	seg_name(name, seq, 0);
+	list_records(&l, mem, DIR, name);
+	*first = *last = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (!l.v[i].seq)
+			continue;
+		if (!*first)
+			*first = l.v[i].seq;
+		*last = l.v[i].seq;
+	}
+}
+
+static void verify_names_the_sequence_numbers_each_problem_takes(void **st)
+{
+	lk_options o = test_options(mem);
+	lk_recovery_report rep = LK_REPORT_INIT;
+	uint64_t f2, l2, f4, l4, f5, l5, fn, ln;
+	char name[SEG_NAME_BYTES], k[16];
+	struct seq_seen s = { 0 };
+	struct rec_list r2;
+	lk_db *db;
+	int n;
+
+	(void)st;
+	make_db(800, 4096);
+	n = segment_count();
+	CHECK(n >= 7);
+	seg_seqs(2, &f2, &l2);
+	seg_seqs(4, &f4, &l4);
+	seg_seqs(5, &f5, &l5);
+	seg_seqs((uint64_t)n, &fn, &ln);
+	CHECK(f2 > 1 && l2 > f2 && f4 > l2 && f5 == l4 + 1);
+
+	/* damage in segment 2 (its third record), segment 4 missing */
+	list_records(&r2, mem, DIR, "0000000000000002.seg");
+	CHECK(r2.v[2].seq == f2 + 1); /* single puts: put, commit, put */
+	flip_bit(mem, DIR, "0000000000000002.seg", r2.v[2].offset + 5, 1);
+	remove_file(mem, DIR, "0000000000000004.seg");
+	CHECK_ST(LK_CORRUPT, lk_verify(&rep, DIR, &o, on_problem_seqs, &s));
+	CHECK(s.n == 2);
+	CHECK(s.kind[0] == LK_PROBLEM_CORRUPT && s.segment[0] == 2);
+	CHECK(s.first[0] == f2 + 1 && s.last[0] == f2 + 1);
+	CHECK(s.kind[1] == LK_PROBLEM_MISSING && s.segment[1] == 5);
+	CHECK(s.first[1] == f4 && s.last[1] == l4);
+
+	/* the newest segment missing: everything after the last kept */
+	lk_io_memory_free(mem);
+	CHECK_OK(lk_io_memory_new(&mem));
+	o = test_options(mem);
+	make_db(800, 4096);
+	seg_name(name, (uint64_t)n, 0);
+	remove_file(mem, DIR, name);
+	memset(&s, 0, sizeof s);
+	CHECK_ST(LK_CORRUPT, lk_verify(&rep, DIR, &o, on_problem_seqs, &s));
+	CHECK(s.n == 1 && s.kind[0] == LK_PROBLEM_MISSING);
+	CHECK(s.first[0] == fn && s.last[0] == 0);
+
+	/* a torn tail: the group it cuts */
+	lk_io_memory_free(mem);
+	CHECK_OK(lk_io_memory_new(&mem));
+	o = test_options(mem);
+	make_db(800, 4096);
+	CHECK_OK(open_db(&db, 0));
+	{
+		lk_batch *b;
+
+		CHECK_OK(lk_batch_new(&b));
+		for (int i = 0; i < 3; i++) {
+			key_of(k, 400 + i);
+			CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, k, strlen(k),
+					      "v", 1, 0));
+		}
+		CHECK_OK(lk_commit(db, b));
+		lk_batch_free(b);
+	}
+	CHECK_OK(lk_close(db));
+	n = segment_count();
+	seg_name(name, (uint64_t)n, 0);
+	{
+		struct rec_list l;
+		size_t c;
+
+		list_records(&l, mem, DIR, name);
+		/* c - 1: the batch's commit, after its 3 puts (the close's
+		 * empty commit may follow) */
+		for (c = l.n; c >= 4 && !(l.v[c - 1].type == REC_COMMIT &&
+					  l.v[c - 2].seq && l.v[c - 3].seq &&
+					  l.v[c - 4].seq);
+		     c--)
+			;
+		CHECK(c >= 4);
+		/* the batch's commit torn: its 3 puts are cut */
+		truncate_to(mem, DIR, name, l.v[c - 1].offset + 2);
+		memset(&s, 0, sizeof s);
+		CHECK_OK(lk_verify(&rep, DIR, &o, on_problem_seqs, &s));
+		CHECK(s.n == 1 && s.kind[0] == LK_PROBLEM_TORN_TAIL);
+		CHECK(s.first[0] == l.v[c - 4].seq);
+		CHECK(s.last[0] == l.v[c - 2].seq);
+	}
+}
+
 static void verify_reports_a_torn_tail_as_not_damage(void **state)
 {
 	const uint8_t junk[] = { 0x11, 0x22, 0x33 };
@@ -1819,6 +1948,7 @@ int main(void)
 		T(read_only_open_reports_a_torn_tail_and_changes_nothing),
 		T(verify_tells_torn_tail_from_damage_and_goes_on),
 		T(verify_reports_a_torn_tail_as_not_damage),
+		T(verify_names_the_sequence_numbers_each_problem_takes),
 		T(forged_sealed_segment_with_data_after_its_seal_is_refused),
 		T(forged_sequence_going_back_is_refused),
 		T(forged_commit_claiming_the_future_is_refused),

@@ -130,6 +130,7 @@ struct rec_pos {
 	uint64_t offset;
 	uint32_t size;
 	uint8_t type;
+	uint64_t seq; /* puts and deletes */
 };
 
 struct rec_list {
@@ -168,6 +169,7 @@ static inline void list_records(struct rec_list *out, const lk_io *io,
 		out->v[out->n].offset = pos;
 		out->v[out->n].size = rec.size;
 		out->v[out->n].type = rec.type;
+		out->v[out->n].seq = rec.type <= REC_DEL ? rec.seq : 0;
 		out->n++;
 		pos += rec.size;
 	}

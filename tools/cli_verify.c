@@ -48,6 +48,7 @@ static const char *problem_kind_name(lk_problem_kind kind)
 	case LK_PROBLEM_VERSION: return "version";
 	case LK_PROBLEM_IO: return "io";
 	case LK_PROBLEM_LEFTOVER: return "leftover";
+	case LK_PROBLEM_SNAPSHOT: return "snapshot";
 	}
 	if ((int)kind == CLI_PROBLEM_LEDGER)
 		return "ledger";
@@ -99,9 +100,11 @@ static void verify_problem(void *arg, const lk_problem *pb)
 	if (vo->json) {
 		verify_json_open(vo);
 		printf("%s{\"kind\":\"%s\",\"segment\":%" PRIu64
-		       ",\"offset\":%" PRIu64 ",",
+		       ",\"offset\":%" PRIu64 ",\"seq_first\":%" PRIu64
+		       ",\"seq_last\":%" PRIu64 ",",
 		       count > 0 ? "," : "", problem_kind_name(pb->kind),
-		       pb->segment_seq, pb->offset);
+		       pb->segment_seq, pb->offset, pb->seq_first,
+		       pb->seq_last);
 		json_key_string("file", file, strlen(file));
 		putchar(',');
 		json_key_string("what", what, strlen(what));
@@ -116,7 +119,40 @@ static void verify_problem(void *arg, const lk_problem *pb)
 		fputs(": ", stdout);
 	}
 	text_put_escaped(stdout, what, strlen(what));
+	if (pb->seq_first != 0 && pb->seq_last == 0)
+		printf(" [sequence numbers %" PRIu64 " on]", pb->seq_first);
+	else if (pb->seq_first != 0)
+		printf(" [sequence numbers %" PRIu64 " to %" PRIu64 "]",
+		       pb->seq_first, pb->seq_last);
 	putchar('\n');
+}
+
+/* The sequence number of the record at segment's offset (the ledger
+ * entry where the chain breaks): 0 when it is not found. */
+struct seq_at {
+	uint64_t offset, seq;
+};
+
+static int seq_at_one(void *arg, const lk_log_item *it)
+{
+	struct seq_at *sa = arg;
+
+	if (it->offset < sa->offset || it->kind == LK_LOG_SEGMENT)
+		return 0;
+	if (it->offset == sa->offset &&
+	    (it->kind == LK_LOG_PUT || it->kind == LK_LOG_DEL))
+		sa->seq = it->seq;
+	return 1; /* at or past it: done */
+}
+
+static uint64_t seq_at(const char *dir, uint64_t segment, uint64_t offset)
+{
+	struct seq_at sa = { offset, 0 };
+
+	if (segment == 0)
+		return 0;
+	(void)lk_log_read(dir, NULL, segment, seq_at_one, &sa);
+	return sa.seq;
 }
 
 static void verify_print_json(struct verify_out *vo, lk_status st,
@@ -216,7 +252,11 @@ int cmd_verify(const char *cmd, int argc, char **argv)
 		if (cli_ledger_check(&cr, cmd, argv[0]) == 1) {
 			lk_problem pb = { (lk_problem_kind)CLI_PROBLEM_LEDGER,
 					  cr.broken_segment, cr.broken_offset,
-					  "", what };
+					  "", what, 0, 0 };
+
+			pb.seq_first = seq_at(argv[0], cr.broken_segment,
+					      cr.broken_offset);
+			pb.seq_last = pb.seq_first;
 
 			snprintf(what, sizeof what, "ledger chain broken at "
 				 "position %" PRIu64 ": %s",
