@@ -327,6 +327,18 @@ check "'logkeep load --help' prints the manual of load" \
 	eval '[ "$rc" -eq 0 ] && grep -q "logkeep load" "$T/out"'
 run "$LK" --version
 check "--version prints the version" grep -q '^logkeep [0-9]' "$T/out"
+# every command named in the manual's synopsis has a manual with examples
+# (help's own manual is the whole one)
+cmds=$("$LK" help | sed -n '/^SYNOPSIS/,/^[A-Z]/s/^       logkeep \([a-z][a-z-]*\) .*/\1/p' |
+	grep -v '^help$' | sort -u)
+no_examples=""
+for c in $cmds; do
+	"$LK" "$c" --help 2>/dev/null | grep -q '^EXAMPLES' ||
+		no_examples="$no_examples $c"
+done
+echo "commands without EXAMPLES:${no_examples:- none}" >"$T/why"
+check "every command's --help has examples ($(echo $cmds | wc -w) commands)" \
+	eval '[ -z "$no_examples" ] && [ -n "$cmds" ]'
 
 # ---------------------------------------------------------------------------
 # A second writer

@@ -87,17 +87,27 @@ static const struct command commands[] = {
 	  "       --ttl SECONDS          the record expires SECONDS from now;\n"
 	  "                              an expired record is never returned\n"
 	  "       --segment-size BYTES   start a new segment file past BYTES\n"
-	  "                              (the engine checks its limits)\n", NULL },
+	  "                              (the engine checks its limits)\n",
+	  "       logkeep put /var/lib/mesh greeting hello\n"
+	  "              stores \"hello\" under the key greeting\n"
+	  "       logkeep put -n config --ttl 3600 /var/lib/mesh token <token.bin\n"
+	  "              a value from a file, in namespace config, that expires in an hour\n" },
 	{ "get", cmd_get, "get [-n NS] DIR KEY", "print the value of a key",
 	  "       Writes the value of KEY to standard output byte for byte, with\n"
 	  "       no newline added.  Opens DIR read-only.  When the key or the\n"
 	  "       namespace is absent, deleted or expired, prints nothing and\n"
 	  "       exits with status 1.\n"
-	  "       -n, --namespace NS     the namespace name (default \"default\")\n", NULL },
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n",
+	  "       logkeep get /var/lib/mesh greeting\n"
+	  "              prints hello (no newline)\n"
+	  "       logkeep get -n config /var/lib/mesh token >token.bin || echo absent\n"
+	  "              the value byte for byte; status 1 when there is none\n" },
 	{ "del", cmd_del, "del [-n NS] DIR KEY", "delete a key",
 	  "       Deletes KEY (writes a tombstone).  Deleting an absent key\n"
 	  "       succeeds.\n"
-	  "       -n, --namespace NS     the namespace name (default \"default\")\n", NULL },
+	  "       -n, --namespace NS     the namespace name (default \"default\")\n",
+	  "       logkeep del /var/lib/mesh greeting\n"
+	  "              a get of greeting then exits with status 1\n" },
 	{ "load", cmd_load,
 	  "load [-n NS] [--sync MODE] [--batch N] [--segment-size BYTES] DIR",
 	  "store KEY<TAB>VALUE lines read from standard input",
@@ -115,7 +125,11 @@ static const struct command commands[] = {
 	  "                              before the next), interval, or none\n"
 	  "                              (synced when DIR is closed)\n"
 	  "       --batch N              records per batch (default 1000)\n"
-	  "       --segment-size BYTES   start a new segment file past BYTES\n", NULL },
+	  "       --segment-size BYTES   start a new segment file past BYTES\n",
+	  "       printf 'a\\t1\\nb\\t2\\n' | logkeep load /var/lib/mesh\n"
+	  "              stores a=1 and b=2 in one batch\n"
+	  "       logkeep load --batch 10000 --sync none /srv/lk <dump.tsv\n"
+	  "              a bulk load, synced once at the end\n" },
 	{ "scan", cmd_scan, "scan [-n NS] [--prefix P] DIR",
 	  "print the records of a namespace",
 	  "       Prints every live record of namespace NS as a line of KEY, a\n"
@@ -124,7 +138,11 @@ static const struct command commands[] = {
 	  "       printable ASCII \\xHH, so each record is one line.  Opens DIR\n"
 	  "       read-only; an absent namespace prints nothing.\n"
 	  "       -n, --namespace NS     the namespace name (default \"default\")\n"
-	  "       -p, --prefix P         only keys that start with P\n", NULL },
+	  "       -p, --prefix P         only keys that start with P\n",
+	  "       logkeep scan /var/lib/mesh\n"
+	  "              every key and value of namespace default, one per line\n"
+	  "       logkeep scan -n mesh.nodes -p node- /var/lib/mesh | wc -l\n"
+	  "              how many keys start with node-\n" },
 	{ "verify", cmd_verify, "verify [--json] DIR",
 	  "check every segment and record",
 	  "       Checks every segment and record of DIR and changes nothing.\n"
@@ -152,7 +170,11 @@ static const struct command commands[] = {
 	  "                              ok (true\n"
 	  "                              when DIR opens as it is, a torn tail\n"
 	  "                              included), status, and report (the\n"
-	  "                              recovery report's fields)\n", NULL },
+	  "                              recovery report's fields)\n",
+	  "       logkeep verify /var/lib/mesh && echo clean\n"
+	  "              the problems, the recovery report, and the verdict\n"
+	  "       logkeep verify --json /var/lib/mesh | jq '.problems[] | {kind, segment, offset, seq_first, seq_last}'\n"
+	  "              where each problem is, and which records it takes\n" },
 	{ "dump", cmd_dump,
 	  "dump [--json] [--raw] [--segment N] [--from-seq A] [--to-seq B]\n"
 	  "       [-n NS] [--key K] [--type T] [--live-only] DIR|SEGMENT_FILE",
@@ -207,10 +229,14 @@ static const struct command commands[] = {
 	  "                   without its commit, which recovery never applies\n"
 	  "         free      zero bytes after the data (not damage)\n"
 	  ,
-	  "         logkeep dump /var/lib/mesh | less\n"
-	  "         logkeep dump --json -n mesh.ledger /var/lib/mesh | jq .value\n"
-	  "         logkeep dump --type damage /var/lib/mesh\n"
-	  "         logkeep dump 0000000000000003.seg.broken\n" },
+	  "       logkeep dump /var/lib/mesh | less\n"
+	  "              every record, for a person\n"
+	  "       logkeep dump --json -n mesh.ledger /var/lib/mesh | jq .value\n"
+	  "              the ledger's entries and heads, field by field\n"
+	  "       logkeep dump --type damage /var/lib/mesh\n"
+	  "              only the damaged regions: where, how long, what\n"
+	  "       logkeep dump 0000000000000003.seg.broken\n"
+	  "              a file repair kept aside\n" },
 	{ "repair", cmd_repair, "repair [--yes] [--json] DIR",
 	  "salvage a damaged directory: plan, or with --yes carry it out",
 	  "       For a directory that a strict open refuses (damage in the\n"
@@ -246,9 +272,12 @@ static const struct command commands[] = {
 	  "       unchecked; entries; broken_position, broken_segment,\n"
 	  "       broken_offset, problem) when there is one.\n"
 	  ,
-	  "         logkeep repair /var/lib/mesh          # the plan\n"
-	  "         logkeep repair --yes /var/lib/mesh    # carry it out\n"
-	  "         logkeep repair --json DIR | jq '.steps[] | select(.action == \"lost\")'\n" },
+	  "       logkeep repair /var/lib/mesh\n"
+	  "              the plan; nothing changes\n"
+	  "       logkeep repair --yes /var/lib/mesh\n"
+	  "              carries it out\n"
+	  "       logkeep repair --json DIR | jq '.steps[] | select(.action == \"lost\")'\n"
+	  "              the sequence ranges the plan loses\n" },
 	{ "stats", cmd_stats, "stats [--json] DIR",
 	  "show keys and bytes per namespace and per segment",
 	  "       Opens DIR read-only and prints: the keys and the index's\n"
@@ -334,7 +363,9 @@ static const struct command commands[] = {
 	  "       DIR read-only, so it works while another process writes:\n"
 	  "       the copy holds what was committed when it began.  Restore by\n"
 	  "       using DEST as the data directory.  When standard error is a\n"
-	  "       terminal, shows progress there.\n", NULL },
+	  "       terminal, shows progress there.\n",
+	  "       logkeep backup /var/lib/mesh /mnt/usb/mesh-$(date +%F)\n"
+	  "              a consistent copy while the daemon runs\n" },
 	{ "compact", cmd_compact, "compact DIR",
 	  "reclaim the space of overwritten and deleted records",
 	  "       Rewrites every sealed segment of DIR that holds dead bytes\n"
@@ -344,7 +375,9 @@ static const struct command commands[] = {
 	  "       daemon that has DIR open compacts in the background itself\n"
 	  "       (lk_compact), and this command then exits with status 5.\n"
 	  "       A power cut in the middle leaves the old state or the new\n"
-	  "       one; the next open removes any leftover file.\n", NULL },
+	  "       one; the next open removes any leftover file.\n",
+	  "       logkeep compact /var/lib/mesh\n"
+	  "              reclaims dead bytes of a directory no daemon has open\n" },
 	{ "snapshot", cmd_snapshot, "snapshot DIR",
 	  "write an index snapshot so the next open is fast",
 	  "       Writes the index of DIR to a snapshot file, so that the next\n"
@@ -353,7 +386,9 @@ static const struct command commands[] = {
 	  "       of the current state.  A daemon writes snapshots itself\n"
 	  "       (every snapshot_every_bytes of log, after compaction, at\n"
 	  "       close); takes DIR's lock like compact (status 5 if held).\n"
-	  "       A power cut leaves the old snapshot or the new one.\n", NULL },
+	  "       A power cut leaves the old snapshot or the new one.\n",
+	  "       logkeep snapshot /var/lib/mesh\n"
+	  "              so that the next open loads the index instead of replaying the log\n" },
 	{ "node", cmd_node, "node list [--started] [--json] DIR | node get "
 	  "[--json] DIR ID",
 	  "show the mesh nodes",
@@ -361,7 +396,11 @@ static const struct command commands[] = {
 	  "       with --started), get one node: id, interfaces, protocols,\n"
 	  "       started, routes_discovered, created_at, updated_at.  YAML, or\n"
 	  "       one line of JSON with --json.  Opens DIR read-only; a node\n"
-	  "       that is not there is exit status 1.\n", NULL },
+	  "       that is not there is exit status 1.\n",
+	  "       logkeep node list --started /var/lib/mesh\n"
+	  "              the nodes that are up, as YAML\n"
+	  "       logkeep node get --json /var/lib/mesh node-03 | jq .interfaces\n"
+	  "              one node's interfaces\n" },
 	{ "policy", cmd_policy,
 	  "policy put DIR ID FILE | policy get [--json] DIR ID | policy list "
 	  "[--json] DIR | policy example [NAME]",
@@ -372,28 +411,42 @@ static const struct command commands[] = {
 	  "       FILE:LINE:COLUMN: problem, and DIR is not touched; a good one\n"
 	  "       creates or replaces policy ID.  get prints a policy with its\n"
 	  "       document, list all of them without.  example lists the\n"
-	  "       example policies, or prints one.\n", NULL },
+	  "       example policies, or prints one.\n",
+	  "       logkeep policy example\n"
+	  "              the names of the example policies\n"
+	  "       logkeep policy example allow-backbone | logkeep policy put /var/lib/mesh backbone -\n"
+	  "              stores an example policy under the id backbone\n"
+	  "       logkeep policy get /var/lib/mesh backbone\n"
+	  "              prints it with its YAML document\n" },
 	{ "cache", cmd_cache,
 	  "cache get DIR SOURCE DESTINATION K | cache clear-expired DIR",
 	  "read the path cache, or clear its expired entries",
 	  "       get prints the bundle cached for (SOURCE, DESTINATION, K), or\n"
 	  "       exits with status 1 if there is none or it expired.\n"
 	  "       clear-expired deletes the expired entries (takes DIR's lock)\n"
-	  "       and prints how many went.\n", NULL },
+	  "       and prints how many went.\n",
+	  "       logkeep cache get /var/lib/mesh node-01 node-07 3\n"
+	  "              the 3 paths cached from node-01 to node-07\n"
+	  "       logkeep cache clear-expired /var/lib/mesh\n"
+	  "              deletes the expired entries, prints how many\n" },
 	{ "history", cmd_history, "history [--json] DIR ENTITY",
 	  "print an entity's audit history",
 	  "       Prints the ledger entries of ENTITY, oldest first: position,\n"
 	  "       index, time, from and to status, actor, reasoning and the\n"
 	  "       hashes.  YAML, or one line of JSON with --json.  Reads only\n"
 	  "       that entity's entries.  An entity without history is exit\n"
-	  "       status 1.\n", NULL },
+	  "       status 1.\n",
+	  "       logkeep history /var/lib/mesh node-03\n"
+	  "              every status change of node-03, oldest first\n" },
 	{ "ledger", cmd_ledger, "ledger verify DIR",
 	  "verify the audit ledger's hash chain",
 	  "       Walks the whole ledger, oldest first, checking each entry's\n"
 	  "       link to the one before and the head.  Prints the number of\n"
 	  "       entries that hold, or the first broken link: the entry, its\n"
 	  "       segment and offset, and what is wrong (exit status 3).\n"
-	  "       Shows progress on a terminal.\n", NULL },
+	  "       Shows progress on a terminal.\n",
+	  "       logkeep ledger verify /var/lib/mesh || echo \"chain broken\"\n"
+	  "              the entries that hold, or where the chain breaks\n" },
 	{ "import-sqlite", cmd_import_sqlite, "import-sqlite [--json] DB DIR",
 	  "import a predecessor's SQLite mesh_data.db",
 	  "       Reads the SQLite database DB of the predecessors' storage\n"
@@ -453,9 +506,17 @@ static const struct command commands[] = {
 	  "       ones, records ledger transitions and telemetry, with a\n"
 	  "       progress line; then prints the stats and verifies the\n"
 	  "       ledger.  Run it again: it goes on where it stopped.\n"
-	  "       --seconds N            how long (1 to 3600)\n", NULL },
+	  "       --seconds N            how long (1 to 3600)\n",
+	  "       logkeep demo\n"
+	  "              a 5-second mesh node in ./logkeep-demo\n"
+	  "       logkeep demo --seconds 60 /tmp/node && logkeep stats /tmp/node\n"
+	  "              a longer run, then what it stored\n" },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
-	  "       Prints this manual, or the manual of COMMAND.\n", NULL },
+	  "       Prints this manual, or the manual of COMMAND.\n",
+	  "       logkeep help dump\n"
+	  "              the manual of dump (as logkeep dump --help)\n"
+	  "       logkeep help --troff >logkeep.1\n"
+	  "              the whole manual as a man page\n" },
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
