@@ -21,7 +21,9 @@
  *      goes aside; a segment with damage, or whose link points at a
  *      missing one, is rewritten as a new generation holding its valid
  *      committed records (sealed, as compaction writes them, unless it is
- *      the newest); a sealed newest segment gets an empty successor.
+ *      the newest); a sealed newest segment gets an empty successor.  A
+ *      compaction's leftover goes aside too (first): beside a rewritten
+ *      file, open could take the wrong one of a place for the leftover.
  *      Snapshots describe the log before: they are removed (a damaged one
  *      kept aside).
  *   4. With apply, under the directory's lock: each new file is written
@@ -473,9 +475,21 @@ static size_t plan(struct salvage *sv)
 	uint64_t prev_seq = 0, prev_last = 0;
 	size_t newest = SIZE_MAX;
 
-	/* first, for the test below of each file after it */
-	for (size_t i = 0; i < sv->nsegs; i++)
-		sv->segs[i].leftover = is_leftover(sv, sv->segs[i].name);
+	/* A compaction's leftover, which open would remove, is set aside
+	 * (kept, like every file salvage takes out of the log): the files
+	 * rewritten beside it change which file at a place open would take
+	 * for the leftover.  First, for the test below of each file after
+	 * it. */
+	for (size_t i = 0; i < sv->nsegs; i++) {
+		struct sv_seg *s = &sv->segs[i];
+
+		s->leftover = is_leftover(sv, s->name);
+		if (s->leftover && !s->aside) {
+			s->aside = 1;
+			s->aside_why = "a compaction's leftover, which open "
+				       "would remove";
+		}
+	}
 	for (size_t i = 0; i < sv->nsegs; i++) {
 		struct sv_seg *s = &sv->segs[i];
 
@@ -843,6 +857,27 @@ static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 	int changed = 0;
 	lk_status st = LK_OK;
 
+	/* A compaction's leftovers first: a crash after this is a directory
+	 * without them, as open would leave it. */
+	for (size_t i = 0; i < sv->nsegs && st == LK_OK; i++) {
+		struct sv_seg *s = &sv->segs[i];
+		char aside[SV_NAME_BYTES];
+
+		if (!s->leftover || !s->aside)
+			continue;
+		snprintf(aside, sizeof aside, "%s.broken", s->name);
+		if (apply)
+			st = put_aside(sv, dir, s->name, aside);
+		memset(&st_, 0, sizeof st_);
+		st_.file = s->name;
+		st_.segment_seq = s->seq;
+		st_.action = LK_SALVAGE_ASIDE;
+		st_.new_file = aside;
+		st_.what = s->aside_why;
+		step(sv, &st_);
+		sv->rep->files_aside++;
+		changed = 1;
+	}
 	for (size_t i = 0; i < sv->nsegs && st == LK_OK; i++) {
 		struct sv_seg *s = &sv->segs[i];
 		char out[SEG_NAME_BYTES], aside[SV_NAME_BYTES];

@@ -955,7 +955,9 @@ typedef struct lk_salvage_report {
  * is rewritten (a new generation, as compaction writes them) with every
  * record of it that passes its checks and whose group's commit was read;
  * a file that cannot be part of the log (a header that fails, another
- * database's, one whose name and header disagree) is renamed NAME.broken;
+ * database's, one whose name and header disagree) is renamed NAME.broken,
+ * and so is a compaction's leftover (which open would remove: beside a
+ * rewritten file, it could be taken for the live one);
  * the chain is relinked over missing segments; a sealed newest segment
  * (the newest is missing) gets an empty successor; snapshots are removed
  * (a damaged one is kept aside).  Every damaged file is kept as
