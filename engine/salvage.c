@@ -26,11 +26,13 @@
  *      file, open could take the wrong one of a place for the leftover.
  *      Snapshots describe the log before: they are removed (a damaged one
  *      kept aside).
- *   4. With apply, under the directory's lock: each new file is written
- *      and synced (with the directory) before the one it replaces is
- *      renamed NAME.broken.  A complete rewritten segment supersedes the
- *      old one the way a compaction's output does (recovery.c,
- *      find_leftovers), so a crash between the two leaves a directory that
+ *   4. With apply, under the directory's lock: a file to be rewritten is
+ *      first copied to NAME.broken (through a temporary name, synced),
+ *      then its new generation is written and synced (with the
+ *      directory), then the old name is removed; a file that goes aside
+ *      is renamed.  A complete rewritten segment supersedes the old one
+ *      the way a compaction's output does (recovery.c, find_leftovers),
+ *      so a crash at any point leaves the copy and a directory that
  *      opens, or one that salvage finishes on its next run.
  *
  * Bounds: one group of records is held at a time while rewriting (a group
@@ -727,9 +729,9 @@ static int rewrite_item(void *arg, const lk_log_item *it)
 	return w->st != LK_OK;
 }
 
-/* Renames dir/name to the first free name.broken[.N]; *to gets it. */
-static lk_status put_aside(struct salvage *sv, lk_io_dir *dir,
-			   const char *name, char to[SV_NAME_BYTES])
+/* The first free name.broken[.N] in dir, in *to. */
+static lk_status free_aside_name(struct salvage *sv, lk_io_dir *dir,
+				 const char *name, char to[SV_NAME_BYTES])
 {
 	lk_status st = LK_EXISTS;
 
@@ -751,9 +753,82 @@ static lk_status put_aside(struct salvage *sv, lk_io_dir *dir,
 	if (st != LK_OK)
 		return err_set(st == LK_EXISTS ? LK_IO : st,
 			       "no free name to keep %s aside", name);
+	return LK_OK;
+}
+
+/* Renames dir/name to the first free name.broken[.N]; *to gets it. */
+static lk_status put_aside(struct salvage *sv, lk_io_dir *dir,
+			   const char *name, char to[SV_NAME_BYTES])
+{
+	lk_status st = free_aside_name(sv, dir, name, to);
+
+	if (st != LK_OK)
+		return st;
 	st = sv->io->rename(sv->io->ctx, dir, name, to);
 	if (st != LK_OK)
 		err_prefix("renaming %s to %s", name, to);
+	return st;
+}
+
+/* Bytes copied at a time by copy_aside. */
+#define SV_COPY_BYTES (1u << 20)
+
+/* Copies dir/name to the first free name.broken[.N] (*to), written under
+ * a temporary name, synced, renamed and the directory synced: a file that
+ * salvage then replaces is kept whatever moment a crash picks (the rename
+ * of a damaged file after its replacement was written could be lost, and
+ * the next open remove the file as a compaction's leftover). */
+static lk_status copy_aside(struct salvage *sv, lk_io_dir *dir,
+			    const char *name, char to[SV_NAME_BYTES])
+{
+	const lk_io *io = sv->io;
+	char tmp[SV_NAME_BYTES + 8];
+	lk_io_file *in = NULL, *out = NULL;
+	uint8_t *buf = NULL;
+	uint64_t size = 0, at = 0;
+	lk_status st = free_aside_name(sv, dir, name, to);
+
+	if (st == LK_OK) {
+		snprintf(tmp, sizeof tmp, "%s.tmp", to);
+		(void)io->unlink(io->ctx, dir, tmp); /* an earlier run's */
+		st = io->open(io->ctx, dir, name, LK_IO_READ, &in);
+	}
+	if (st == LK_OK)
+		st = io->size(io->ctx, in, &size);
+	if (st == LK_OK)
+		st = io->open(io->ctx, dir, tmp,
+			      LK_IO_WRITE | LK_IO_CREATE | LK_IO_EXCL, &out);
+	if (st == LK_OK && !(buf = mem_alloc(SV_COPY_BYTES)))
+		st = err_set(LK_NOMEM, "salvage: a copy buffer");
+	while (st == LK_OK && at < size) {
+		size_t want = size - at < SV_COPY_BYTES ? (size_t)(size - at)
+							: SV_COPY_BYTES;
+		size_t got = 0;
+
+		st = io->pread(io->ctx, in, buf, want, at, &got);
+		if (st == LK_OK && got != want)
+			st = err_set(LK_IO, "%s changed while it was copied",
+				     name);
+		if (st == LK_OK)
+			st = io->pwrite(io->ctx, out, buf, want, at);
+		at += want;
+	}
+	if (st == LK_OK)
+		st = io->sync(io->ctx, out);
+	mem_free(buf);
+	if (out)
+		io->close(io->ctx, out);
+	if (in)
+		io->close(io->ctx, in);
+	if (st == LK_OK)
+		st = io->rename(io->ctx, dir, tmp, to);
+	if (st == LK_OK)
+		st = io->dir_sync(io->ctx, dir);
+	if (st != LK_OK) {
+		err_prefix("keeping a copy of %s as %s", name, to);
+		if (out)
+			(void)io->unlink(io->ctx, dir, tmp);
+	}
 	return st;
 }
 
@@ -908,9 +983,17 @@ static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 					       s->seq);
 			seg_name(out, s->seq, gen + 1);
 			if (apply) {
-				st = rewrite(sv, dir, s, prev_seq, gen + 1, out);
+				/* the copy, the new file, then the old name */
+				st = copy_aside(sv, dir, s->name, aside);
 				if (st == LK_OK)
-					st = put_aside(sv, dir, s->name, aside);
+					st = rewrite(sv, dir, s, prev_seq,
+						     gen + 1, out);
+				if (st == LK_OK)
+					st = sv->io->unlink(sv->io->ctx, dir,
+							    s->name);
+				if (st == LK_OK)
+					st = sv->io->dir_sync(sv->io->ctx,
+							      dir);
 			} else {
 				sv->rep->records_kept += s->ops;
 			}
