@@ -334,9 +334,12 @@ static int summarise(void *arg, const lk_log_item *it)
 			keep_key(sv, it);
 		break;
 	case LK_LOG_COMMIT:
-		if (it->what)
+		if (it->what) {
+			/* damage even without records before it: an open
+			 * refuses a bad commit a later one vouches for */
+			s->damaged = 1;
 			group_lost(sv, "a group whose commit does not match it");
-		else
+		} else
 			group_committed(sv);
 		break;
 	case LK_LOG_SEAL:
