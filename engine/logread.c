@@ -189,10 +189,15 @@ static lk_status emit_op(struct logread *lr, const struct segment *s,
 
 /* What recovery's ordering rules say of a valid record, or NULL. */
 static const char *rule_broken(const struct logread *lr,
-			       const struct record *rec, int sealed)
+			       const struct record *rec, uint64_t pos,
+			       int sealed)
 {
 	if (sealed)
 		return "data after the seal record";
+	if (rec->type <= REC_DEL && lr->group_ops >= LK_BATCH_OPS_MAX)
+		return "group larger than the format allows";
+	if (rec->type >= REC_COMMIT && rec->durable_upto > pos)
+		return "commit claims durability past itself";
 	if (rec->type <= REC_DEL && rec->seq <= lr->last_seq)
 		return "sequence number does not increase";
 	if (rec->ns == 0 && rec->type <= REC_DEL && !record_catalog_valid(rec))
@@ -209,7 +214,7 @@ static lk_status take_record(struct logread *lr, const struct segment *s,
 			     uint64_t pos, const struct record *rec,
 			     int *sealed)
 {
-	const char *what = rule_broken(lr, rec, *sealed);
+	const char *what = rule_broken(lr, rec, pos, *sealed);
 	lk_log_item it;
 
 	if (rec->type <= REC_DEL) {
