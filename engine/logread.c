@@ -58,6 +58,8 @@ struct logread {
 	/* the group being read */
 	uint64_t group_ops, group_first, group_last;
 	uint64_t last_seq;         /* newest put/delete seq in the log so far */
+	uint64_t seg_ops;          /* committed records of this segment */
+	int resynced;              /* this segment had damage before here */
 	int whole_dir;             /* the chain between files is checked */
 	uint64_t prev_seg;         /* the last segment read with a header */
 };
@@ -206,6 +208,9 @@ static const char *rule_broken(const struct logread *lr,
 		return "commit count does not match its group";
 	if (rec->type == REC_SEAL && lr->group_ops)
 		return "seal inside an uncommitted group";
+	if (rec->type == REC_SEAL && !lr->resynced &&
+	    rec->count != lr->seg_ops)
+		return "seal's record count does not match the segment";
 	return NULL;
 }
 
@@ -245,6 +250,8 @@ static lk_status take_record(struct logread *lr, const struct segment *s,
 	it.durable_upto = rec->durable_upto;
 	it.what = what;
 	emit(lr, &it);
+	if (rec->type == REC_COMMIT && !what)
+		lr->seg_ops += lr->group_ops;
 	lr->group_ops = 0;
 	*sealed |= rec->type == REC_SEAL;
 	return LK_OK;
@@ -358,6 +365,8 @@ static lk_status read_segment(struct logread *lr, struct segment *s,
 	emit(lr, &it);
 
 	lr->group_ops = 0;
+	lr->seg_ops = 0;
+	lr->resynced = 0;
 	st = seg_reader_init(&r, lr->io, s, s->file_size);
 	if (st != LK_OK)
 		return st;
@@ -376,6 +385,7 @@ static lk_status read_segment(struct logread *lr, struct segment *s,
 			break;
 		} else if (st == LK_CORRUPT) {
 			st = take_damage(lr, &r, pos, why, newest, &pos);
+			lr->resynced = 1;
 		}
 		if (st != LK_OK)
 			break;
