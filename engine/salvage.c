@@ -927,6 +927,28 @@ static lk_status list_snap(void *arg, const char *name)
 }
 
 /* Carries out (apply) or tells the plan. */
+/* The ASIDE step of segment file s: renamed NAME.broken with apply. */
+static lk_status set_aside(struct salvage *sv, lk_io_dir *dir,
+			   const struct sv_seg *s, int apply)
+{
+	char aside[SV_NAME_BYTES];
+	lk_salvage_step st_;
+	lk_status st = LK_OK;
+
+	snprintf(aside, sizeof aside, "%s.broken", s->name);
+	if (apply)
+		st = put_aside(sv, dir, s->name, aside);
+	memset(&st_, 0, sizeof st_);
+	st_.action = LK_SALVAGE_ASIDE;
+	st_.file = s->name;
+	st_.new_file = aside;
+	st_.segment_seq = s->seq;
+	st_.what = s->aside_why;
+	step(sv, &st_);
+	sv->rep->files_aside++;
+	return st;
+}
+
 static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 			 int apply)
 {
@@ -939,21 +961,10 @@ static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 	 * without them, as open would leave it. */
 	for (size_t i = 0; i < sv->nsegs && st == LK_OK; i++) {
 		struct sv_seg *s = &sv->segs[i];
-		char aside[SV_NAME_BYTES];
 
 		if (!s->leftover || !s->aside)
 			continue;
-		snprintf(aside, sizeof aside, "%s.broken", s->name);
-		if (apply)
-			st = put_aside(sv, dir, s->name, aside);
-		memset(&st_, 0, sizeof st_);
-		st_.file = s->name;
-		st_.segment_seq = s->seq;
-		st_.action = LK_SALVAGE_ASIDE;
-		st_.new_file = aside;
-		st_.what = s->aside_why;
-		step(sv, &st_);
-		sv->rep->files_aside++;
+		st = set_aside(sv, dir, s, apply);
 		changed = 1;
 	}
 	for (size_t i = 0; i < sv->nsegs && st == LK_OK; i++) {
@@ -966,14 +977,7 @@ static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 		st_.file = s->name;
 		st_.segment_seq = s->seq;
 		if (s->aside) {
-			snprintf(aside, sizeof aside, "%s.broken", s->name);
-			if (apply)
-				st = put_aside(sv, dir, s->name, aside);
-			st_.action = LK_SALVAGE_ASIDE;
-			st_.new_file = aside;
-			st_.what = s->aside_why;
-			step(sv, &st_);
-			sv->rep->files_aside++;
+			st = set_aside(sv, dir, s, apply);
 			changed = 1;
 			continue;
 		}
