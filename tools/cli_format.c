@@ -121,6 +121,10 @@ int text_is_clean(const void *p, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t seq;
 
+		if (s[i] >= 0x20 && s[i] < 0x7f) { /* printable ASCII */
+			i++;
+			continue;
+		}
 		if (s[i] == 0x7f || (s[i] < 0x20 && s[i] != '\t' &&
 				     s[i] != '\n'))
 			return 0;
@@ -194,8 +198,14 @@ void json_put_string(FILE *out, const char *s, size_t n)
 	putc('"', out);
 	while (i < n) {
 		unsigned char c = p[i];
-		size_t seq = utf8_sequence_len(p + i, n - i);
+		size_t seq;
 		char esc[6];
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++; /* ASCII that stays as it is: the common case */
+			continue;
+		}
+		seq = utf8_sequence_len(p + i, n - i);
 
 		if (seq > 1 ||
 		    (seq == 1 && c >= 0x20 && c != '"' && c != '\\')) {
