@@ -132,32 +132,25 @@ static lk_status take_options(lk_options *o, const lk_options *given)
 	return st != LK_OK ? st : check_options(o);
 }
 
-/* lk_open, or with snap_ignore an open that replays the whole log
- * whatever snapshot there is (lk_verify compares the two). */
-static lk_status open_db(lk_db **out, const char *path,
-			 const lk_options *opts, int snap_ignore)
+/* An open's first part, up to the replay: the handle, its directory and
+ * lock, and the tables the replay fills.  With snap_ignore the replay
+ * will take the whole log whatever snapshot there is (lk_verify compares
+ * the two).  *out is freed with db_free on failure too. */
+static lk_status open_start(struct lk_db **out, const char *path,
+			    const lk_options *opts, int snap_ignore)
 {
 	struct io_check probe;
-	lk_options o;
 	struct lk_db *db;
 	const lk_io *io;
 	lk_status st;
 
-	if (!out)
-		return err_set(LK_INVALID, "lk_open: NULL out-pointer");
 	*out = NULL;
-	if (!path || !*path)
-		return err_set(LK_INVALID, "lk_open: no path");
-	st = take_options(&o, opts);
-	if (st != LK_OK)
-		return st;
-	opts = &o;
 	if (!io_check_install(&probe, opts->io ? opts->io : lk_io_posix()))
 		return LK_INVALID; /* a version or a slot; nothing touched */
-
 	db = mem_calloc(1, sizeof *db);
 	if (!db)
 		return err_set(LK_NOMEM, "allocating the database handle");
+	*out = db;
 	db->magic = DB_MAGIC;
 	io = io_check_install(&db->io_check, probe.inner);
 	db->io = io;
@@ -170,7 +163,7 @@ static lk_status open_db(lk_db **out, const char *path,
 			  !db->readonly && (opts->flags & LK_OPEN_CREATE), &db->dir);
 	if (st != LK_OK) {
 		err_prefix("opening data directory %s", path);
-		goto fail;
+		return st;
 	}
 	if (!db->readonly) {
 		st = io->lock(io->ctx, db->dir, "LOCK", &db->lock);
@@ -178,13 +171,33 @@ static lk_status open_db(lk_db **out, const char *path,
 			err_set(st, "data directory %s is in use by another "
 				    "writer", path);
 		if (st != LK_OK)
-			goto fail;
+			return st;
 	}
 	st = segtable_init(db);
 	if (st == LK_OK)
 		st = compressor_new(&db->cmp);
 	if (st == LK_OK)
 		st = snapshot_init(db, snap_ignore);
+	return st;
+}
+
+/* lk_open without salvage. */
+static lk_status open_db(lk_db **out, const char *path,
+			 const lk_options *opts)
+{
+	lk_options o;
+	struct lk_db *db;
+	lk_status st;
+
+	if (!out)
+		return err_set(LK_INVALID, "lk_open: NULL out-pointer");
+	*out = NULL;
+	if (!path || !*path)
+		return err_set(LK_INVALID, "lk_open: no path");
+	st = take_options(&o, opts);
+	if (st != LK_OK)
+		return st;
+	st = open_start(&db, path, &o, 0);
 	if (st == LK_OK)
 		st = recovery_open(db);
 	if (st == LK_OK)
@@ -207,14 +220,15 @@ static lk_status open_db(lk_db **out, const char *path,
 	return LK_OK;
 
 fail:
-	db_free(db);
+	if (db)
+		db_free(db);
 	return st;
 }
 
 lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 {
 	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
-	lk_status st = open_db(out, path, opts, 0);
+	lk_status st = open_db(out, path, opts);
 
 	if (st != LK_CORRUPT || !opts || !(opts->flags & LK_OPEN_SALVAGE))
 		return st;
@@ -225,7 +239,7 @@ lk_status lk_open(lk_db **out, const char *path, const lk_options *opts)
 		err_prefix("salvaging %s", path);
 		return st;
 	}
-	st = open_db(out, path, opts, 0);
+	st = open_db(out, path, opts);
 	if (st == LK_OK)
 		snprintf((*out)->report.tail_note,
 			 sizeof (*out)->report.tail_note,
@@ -857,26 +871,24 @@ lk_status lk_ns_stats_get(lk_ns_stats *out, lk_db *db, uint32_t ns)
 }
 
 /* The report says what a read-only open would do, and the snapshot is
- * part of that: a read-only open judges it with every check it has.  A
- * snapshot it uses is then compared with a replay of the whole log, which
- * catches one forged with consistent hashes: a problem, LK_CORRUPT. */
-static lk_status check_snapshot(lk_recovery_report *report, const char *path,
-				const lk_io *io, lk_problem_fn fn, void *arg)
+ * part of that: a read-only open judges it with every check it has (db,
+ * opened before the scan, or NULL with open_why saying why it failed).  A
+ * snapshot it uses is then compared with full, the scan's replay of the
+ * whole log, which catches one forged with consistent hashes: a problem,
+ * LK_CORRUPT. */
+static lk_status check_snapshot(lk_recovery_report *report, struct lk_db *db,
+				const char *open_why, struct lk_db *full,
+				lk_problem_fn fn, void *arg)
 {
-	lk_options o = LK_OPTIONS_INIT;
-	lk_db *db = NULL, *full = NULL;
 	char why[LK_NOTE_BYTES], name[SNAP_NAME_BYTES];
 	char damaged[SNAP_NAME_BYTES] = "", damaged_why[LK_NOTE_BYTES];
 	const char *d, *dwhy;
-	lk_status st;
+	lk_status st = LK_OK;
 
-	o.flags = LK_OPEN_READONLY;
-	o.io = io;
-	st = lk_open(&db, path, &o);
-	if (st != LK_OK) {
+	if (!db) {
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 "not checked: a read-only open failed (%.100s)",
-			 lk_errmsg());
+			 open_why);
 		return LK_OK;
 	}
 	report->snapshot_used = db->report.snapshot_used;
@@ -897,8 +909,6 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 		fn(arg, &p);
 	}
 	if (db->report.snapshot_used)
-		st = open_db(&full, path, &o, 1);
-	if (st == LK_OK && full)
 		st = snapshot_matches_replay(db, full, why, sizeof why);
 	if (st == LK_CORRUPT) {
 		lk_problem p = { LK_PROBLEM_SNAPSHOT, 0, 0, name, why, 0, 0 };
@@ -916,8 +926,6 @@ static lk_status check_snapshot(lk_recovery_report *report, const char *path,
 			 "not compared with the log (%.100s)", lk_errmsg());
 		st = LK_OK;
 	}
-	(void)lk_close(full); /* read-only: nothing to fail */
-	(void)lk_close(db);
 	if (st == LK_OK && damaged[0])
 		st = err_set(LK_CORRUPT, "snapshot %s: %s", damaged,
 			     damaged_why);
@@ -928,6 +936,8 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 		    const lk_options *opts, lk_problem_fn fn, void *arg)
 {
 	lk_recovery_report all = LK_REPORT_INIT, *report = &all;
+	struct lk_db *replay = NULL, *with = NULL;
+	char open_why[LK_ERRMSG_BYTES] = "";
 	lk_options o;
 	struct io_check check;
 	const lk_io *io;
@@ -951,10 +961,24 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 		err_prefix("opening data directory %s", path);
 		return st;
 	}
-	st = recovery_verify(report, io, dir, fn, arg);
+	/* With a snapshot, the scan also replays the log, to compare with
+	 * what an open makes of the snapshot; the open comes first, so that
+	 * the replay's index can be sized once for the keys it names. */
+	if (snapshot_exists(io, dir)) {
+		o.flags = LK_OPEN_READONLY;
+		o.io = check.inner;
+		st = open_start(&replay, path, &o, 1);
+		if (st == LK_OK && lk_open(&with, path, &o) != LK_OK)
+			snprintf(open_why, sizeof open_why, "%s", lk_errmsg());
+		if (with)
+			(void)index_reserve(segtable_index(replay),
+					    index_keys(segtable_index(with)));
+	}
+	if (st == LK_OK)
+		st = recovery_verify(report, io, dir, fn, arg, replay);
 	/* Without a snapshot, an open would replay the log just checked. */
-	if (st == LK_OK && snapshot_exists(io, dir))
-		st = check_snapshot(report, path, check.inner, fn, arg);
+	if (st == LK_OK && replay)
+		st = check_snapshot(report, with, open_why, replay, fn, arg);
 	else if (st == LK_OK)
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 SNAP_NOTE_NONE);
@@ -965,6 +989,9 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 	else
 		snprintf(report->snapshot_note, sizeof report->snapshot_note,
 			 "no snapshot; an open refuses the log's damage");
+	(void)lk_close(with); /* read-only: nothing to fail */
+	if (replay)
+		db_free(replay);
 	io->dir_close(io->ctx, dir);
 	abi_write_at(out, ABI_REPORT, out->version, report);
 	return st;

@@ -207,6 +207,16 @@ lk_status index_reserve(struct index *ix, uint64_t extra)
 	return LK_OK;
 }
 
+void index_prefetch(const struct index *ix, uint64_t hash)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(&ix->slots[home(ix, h31_of(hash))]);
+#else
+	(void)ix;
+	(void)hash;
+#endif
+}
+
 /* Finds the slot of key: *pos and LK_OK, or LK_NOT_FOUND. */
 static lk_status find(struct index *ix, uint8_t ns, uint32_t h31,
 		      const void *key, size_t key_len, ix_key_eq_fn eq,

@@ -55,6 +55,11 @@ void index_free(struct index *ix);
 /* 1 if `extra` more keys fit without growing the table. */
 int index_has_room(const struct index *ix, uint64_t extra);
 
+/* Asks the processor to bring the home slot of hash into its cache: a
+ * replay that knows the next keys of a group overlaps their memory
+ * latency (a hint; the table is not changed). */
+void index_prefetch(const struct index *ix, uint64_t hash);
+
 /* Makes room for `extra` more keys without further allocation.
  * Returns LK_OK, LK_NOMEM, LK_TOO_BIG (past LK_INDEX_SLOTS_MAX). */
 lk_status index_reserve(struct index *ix, uint64_t extra);

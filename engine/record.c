@@ -46,6 +46,11 @@ void record_hasher_add(struct rec_hasher *h, const void *data, size_t len)
 		fails for a NULL state, which new never returns */
 }
 
+uint64_t record_hasher_peek(const struct rec_hasher *h)
+{
+	return XXH3_64bits_digest((const XXH3_state_t *)h);
+}
+
 uint64_t record_hasher_done(struct rec_hasher *h)
 {
 	uint64_t v = XXH3_64bits_digest((XXH3_state_t *)h);

@@ -119,10 +119,12 @@ uint64_t record_hash(const void *data, size_t len, uint64_t seed);
 
 /* record_hash over data that arrives in pieces: the same value as one
  * record_hash of the pieces joined.  new returns NULL for no memory;
- * done returns the hash and frees the state. */
+ * peek returns the hash of the pieces so far and more may follow; done
+ * returns the hash and frees the state. */
 struct rec_hasher;
 struct rec_hasher *record_hasher_new(uint64_t seed);
 void record_hasher_add(struct rec_hasher *h, const void *data, size_t len);
+uint64_t record_hasher_peek(const struct rec_hasher *h);
 uint64_t record_hasher_done(struct rec_hasher *h);
 
 /* The hash of (namespace, key) that the index is built on. */

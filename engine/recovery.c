@@ -76,7 +76,13 @@ struct pending_op {
 	uint64_t expire_at_ms;
 	uint32_t offset, size;
 	uint64_t seq;
+	uint64_t hash; /* record_key_hash */
 };
+
+/* How many records ahead of the one it applies a replay prefetches the
+ * index slot of: enough to cover a cache miss with the work of applying
+ * the records between. */
+#define REPLAY_PREFETCH_AHEAD 8u
 
 /* The state of a scan over the segments, in open or in verify mode. */
 struct scan {
@@ -123,6 +129,10 @@ struct scan {
 	struct held *held;       /* verify: problems waiting for the seqs
 				    they take (SCAN_HELD_MAX), or NULL */
 	size_t nheld;
+	/* verify: the segment's bytes hashed as its records are read, for
+	 * its seal (record.h); valid while hashed_to follows the reading */
+	struct rec_hasher *seal_hash;
+	uint64_t hashed_to;
 };
 
 /* Problems verify holds at once; past it the oldest is reported without
@@ -559,6 +569,8 @@ static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
 	op->offset = (uint32_t)off;
 	op->size = rec->size;
 	op->seq = rec->seq;
+	op->hash = sc->db ? record_key_hash(rec->ns, rec->key, rec->key_len)
+			 : 0; /* only a replay needs it */
 	memcpy(sc->keys + sc->keys_len, rec->key, rec->key_len);
 	sc->keys_len += rec->key_len;
 	return LK_OK;
@@ -598,15 +610,21 @@ static lk_status apply_group(struct scan *sc)
 		held_commit(sc, sc->ops[0].seq);
 		sc->committed = sc->ops[sc->nops - 1].seq;
 	}
-	if (!db) {
+	if (!db || sc->problems) { /* verify's replay ends at damage */
 		sc->nops = sc->keys_len = 0;
 		return LK_OK;
 	}
 	st = index_reserve(segtable_index(db), sc->nops);
+	for (size_t i = 0; i < sc->nops && i < REPLAY_PREFETCH_AHEAD; i++)
+		index_prefetch(segtable_index(db), sc->ops[i].hash);
 	for (size_t i = 0; st == LK_OK && i < sc->nops; i++) {
 		const struct pending_op *op = &sc->ops[i];
 		struct record rec = { 0 };
 		struct ix_loc loc = { sc->seg->slot, op->offset, op->size };
+
+		if (i + REPLAY_PREFETCH_AHEAD < sc->nops)
+			index_prefetch(segtable_index(db),
+				       sc->ops[i + REPLAY_PREFETCH_AHEAD].hash);
 
 		rec.type = op->type;
 		rec.flags = op->flags;
@@ -616,9 +634,8 @@ static lk_status apply_group(struct scan *sc)
 		rec.expire_at_ms = op->expire_at_ms;
 		rec.seq = op->seq;
 		rec.size = op->size;
-		st = segtable_apply(db, &rec, loc,
-			      record_key_hash(op->ns, rec.key, rec.key_len),
-			      replay_key_eq, sc);
+		st = segtable_apply(db, &rec, loc, op->hash, replay_key_eq,
+				    sc);
 	}
 	sc->nops = sc->keys_len = 0;
 	return st;
@@ -650,13 +667,55 @@ static int catalog_ok(struct scan *sc, const struct record *rec)
 static lk_status check_seal_hash(struct scan *sc, const struct record *rec,
 				 uint64_t pos, const char **why)
 {
-	uint64_t hash;
-	lk_status st = seg_hash_read(sc->seg, sc->io, pos, &hash);
+	uint64_t hash = 0;
+	lk_status st = LK_OK;
+
+	if (sc->seal_hash && sc->hashed_to == pos)
+		hash = record_hasher_peek(sc->seal_hash); /* read already */
+	else
+		st = seg_hash_read(sc->seg, sc->io, pos, &hash);
 
 	if (st == LK_OK && hash != rec->seg_hash)
 		*why = "segment hash mismatch: the bytes before the seal are "
 		       "not the ones it was written over";
 	return st == LK_CORRUPT ? LK_OK : st;
+}
+
+/* Verify: hashes the segment's bytes up to `from` (its header) so that
+ * read_records can go on over each record it accepts, sparing the seal's
+ * check a second read of the segment.  Without memory, or when the bytes
+ * are not at hand, the check reads them itself (hashed_to stays off). */
+static void seal_hash_start(struct scan *sc, uint64_t from)
+{
+	const uint8_t *p;
+	size_t got = 0;
+
+	sc->hashed_to = UINT64_MAX;
+	if (sc->seal_hash)
+		(void)record_hasher_done(sc->seal_hash);
+	sc->seal_hash = record_hasher_new(seg_hash_seed(sc->seg));
+	if (sc->seal_hash && seg_reader_get(&sc->r, 0, (size_t)from, &p,
+					    &got) == LK_OK && got == from) {
+		record_hasher_add(sc->seal_hash, p, got);
+		sc->hashed_to = from;
+	}
+}
+
+/* Verify: the record at pos, just read and accepted, joins the hash. */
+static void seal_hash_add(struct scan *sc, uint64_t pos, uint32_t size)
+{
+	const uint8_t *p;
+	size_t got = 0;
+
+	if (!sc->seal_hash || sc->hashed_to != pos)
+		return;
+	if (seg_reader_get(&sc->r, pos, size, &p, &got) == LK_OK &&
+	    got == size) {
+		record_hasher_add(sc->seal_hash, p, got);
+		sc->hashed_to = pos + size;
+	} else {
+		sc->hashed_to = UINT64_MAX;
+	}
 }
 
 /* Reads records from `from` until the data ends or a record fails; sets
@@ -709,6 +768,7 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 		if (st != LK_OK)
 			return st;
 
+		seal_hash_add(sc, pos, rec.size);
 		if (rec.type <= REC_DEL) {
 			st = pend(sc, &rec, pos);
 			sc->last_seq = rec.seq;
@@ -796,6 +856,8 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	st = seg_reader_init(&sc->r, sc->io, s, end);
 	if (st != LK_OK)
 		return st;
+	if (sc->fn)
+		seal_hash_start(sc, from);
 
 	for (;;) {
 		int gave_up;
@@ -1310,8 +1372,26 @@ static void scan_free(struct scan *sc)
 	if (sc->held)
 		held_flush(sc, sc->nheld);
 	mem_free(sc->held);
+	if (sc->seal_hash)
+		(void)record_hasher_done(sc->seal_hash);
 	mem_free(sc->ops);
 	mem_free(sc->keys);
+}
+
+/* After a replay: the newest segment is the active one, and the numbering
+ * goes on from the last record. */
+static void take_newest(struct lk_db *db, struct segment *newest,
+			uint64_t last_seq)
+{
+	memcpy(db->db_id, segtable_at(db, 1)->hdr.db_id, SEG_DB_ID_BYTES);
+	segtable_set_active(db, newest);
+	/* The next write's seq must not fall below the active segment's
+	 * base, which a header may put past the last record (an empty newest
+	 * segment, or one from a damaged header): the numbering skips ahead
+	 * instead. */
+	segtable_set_seq_last(db, last_seq);
+	if (newest->hdr.record_seq_base > last_seq + 1)
+		segtable_set_seq_last(db, newest->hdr.record_seq_base - 1);
 }
 
 lk_status recovery_open(struct lk_db *db)
@@ -1409,23 +1489,10 @@ lk_status recovery_open(struct lk_db *db)
 			 sizeof db->report.snapshot_note - len,
 			 ": %" PRIu64 " log bytes replayed after it", behind);
 	}
-	if (n > 0) {
-		struct segment *newest = segtable_at(db, (uint32_t)n);
-
-		memcpy(db->db_id, segtable_at(db, 1)->hdr.db_id,
-		       SEG_DB_ID_BYTES);
-		segtable_set_active(db, newest);
-		/* The next write's seq must not fall below the active
-		 * segment's base, which a header may put past the last record
-		 * (an empty newest segment, or one from a damaged header): the
-		 * numbering skips ahead instead. */
-		segtable_set_seq_last(db, sc.last_seq);
-		if (newest->hdr.record_seq_base > sc.last_seq + 1)
-			segtable_set_seq_last(db,
-					      newest->hdr.record_seq_base - 1);
-	} else {
+	if (n > 0)
+		take_newest(db, segtable_at(db, (uint32_t)n), sc.last_seq);
+	else
 		new_db_id(db);
-	}
 	db->report.records_replayed = sc.records;
 	db->report.records_discarded = sc.discarded;
 	db->report.seq_last = sc.last_seq;
@@ -1439,11 +1506,26 @@ out:
 	return st;
 }
 
+/* Verify's replay takes the chain's segments (recovery_verify). */
+static lk_status replay_take(struct lk_db *replay, struct segment **segs,
+			     size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		lk_status st = segtable_add(replay, segs[i]);
+
+		if (st != LK_OK)
+			return st;
+		segs[i] = NULL;
+	}
+	return LK_OK;
+}
+
 lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
-			  lk_io_dir *dir, lk_problem_fn fn, void *arg)
+			  lk_io_dir *dir, lk_problem_fn fn, void *arg,
+			  struct lk_db *replay)
 {
 	uint64_t t0 = io->mono_us(io->ctx);
-	struct segment **segs = NULL;
+	struct segment **segs = NULL, **chain = NULL, *newest;
 	struct scan sc = { 0 };
 	struct listing l;
 	size_t n = 0;
@@ -1474,17 +1556,29 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		st = open_chain(&sc, &l, segs, &n);
 	if (st != LK_OK)
 		goto out;
+	chain = mem_calloc(n + 1, sizeof *chain);
+	if (!chain) {
+		st = err_set(LK_NOMEM, "verifying %zu segments", n);
+		goto out;
+	}
+	memcpy(chain, segs, n * sizeof *chain);
+	if (replay && l.n <= LK_SEGMENT_COUNT_MAX) {
+		st = replay_take(replay, segs, n);
+		if (st != LK_OK)
+			goto out;
+		sc.db = replay;
+	}
 	for (size_t i = 0; i < n; i++) {
-		int next_empty = i + 2 == n && holds_no_data(&sc, segs[n - 1]);
+		int next_empty = i + 2 == n && holds_no_data(&sc, chain[n - 1]);
 
-		segs[i]->slot = (uint32_t)i + 1;
+		chain[i]->slot = (uint32_t)i + 1; /* as segtable_add gives */
 		sc.pos = i;
 		held_resume(&sc, i);
-		st = scan_segment(&sc, segs[i], i + 1 == n, next_empty,
+		st = scan_segment(&sc, chain[i], i + 1 == n, next_empty,
 				  SEG_HEADER_BYTES, 0);
 		if (st != LK_OK) {
 			loss(&sc, affects_from_here(&sc), LK_PROBLEM_IO,
-			     segs[i]->hdr.seq, segs[i]->name, 0, "%s",
+			     chain[i]->hdr.seq, chain[i]->name, 0, "%s",
 			     lk_errmsg());
 			st = LK_OK;
 		}
@@ -1493,16 +1587,25 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			/* its header was read, as open counts it */
 			report->segments_read++;
 			report->segments_removed++;
-			problem(&sc, LK_PROBLEM_TORN_TAIL, segs[n - 1]->hdr.seq,
-				segs[n - 1]->name, 0,
+			problem(&sc, LK_PROBLEM_TORN_TAIL, chain[n - 1]->hdr.seq,
+				chain[n - 1]->name, 0,
 				"the segment holds no data and the one before "
 				"it is not sealed (a rotation cut by a power "
 				"loss); open removes it");
 			break;
 		}
 	}
-	if (n > 0)
-		(void)check_successor(&sc, segs[sc.rotation_cut ? n - 2 : n - 1]);
+	newest = n > 0 ? chain[sc.rotation_cut ? n - 2 : n - 1] : NULL;
+	if (newest)
+		(void)check_successor(&sc, newest);
+	if (sc.db && sc.rotation_cut) { /* as open leaves it */
+		segtable_wrlock(sc.db);
+		segtable_remove(sc.db, chain[n - 1]);
+		segtable_unlock(sc.db);
+		segtable_unpin(sc.db, chain[n - 1]);
+	}
+	if (sc.db && newest)
+		take_newest(sc.db, newest, sc.last_seq);
 	held_flush(&sc, sc.nheld); /* what is open runs to the end */
 	report->records_replayed = sc.records;
 	report->records_discarded = sc.discarded;
@@ -1518,8 +1621,10 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			sc.problems == 1 ? "" : "s", sc.first);
 out:
 	for (size_t i = 0; segs && i < n; i++)
-		seg_close(segs[i], io);
+		if (segs[i]) /* not the replay's */
+			seg_close(segs[i], io);
 	mem_free(segs);
+	mem_free(chain);
 	listing_free(&l, io);
 	scan_free(&sc);
 	report->duration_us = io->mono_us(io->ctx) - t0;

@@ -17,9 +17,15 @@ lk_status recovery_open(struct lk_db *db);
 
 /* The offline check behind lk_verify(): scans every segment of dir without
  * changing anything and calls fn for each problem, continuing past damage.
- * Returns LK_OK if nothing worse than a torn tail was found, LK_CORRUPT,
- * LK_VERSION, LK_IO, LK_NOMEM. */
+ * With replay (a read-only handle made up to snapshot_init, its snapshot
+ * ignored, or NULL), the same pass also replays the log into it, as a
+ * read-only open would, while no damage is seen: the segments become
+ * replay's, and it is comparable with a snapshot once the call returns
+ * LK_OK (one read of the log for both checks).  Returns LK_OK if nothing
+ * worse than a torn tail was found, LK_CORRUPT, LK_VERSION, LK_IO,
+ * LK_NOMEM. */
 lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
-			  lk_io_dir *dir, lk_problem_fn fn, void *arg);
+			  lk_io_dir *dir, lk_problem_fn fn, void *arg,
+			  struct lk_db *replay);
 
 #endif /* LK_RECOVERY_H */
