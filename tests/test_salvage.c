@@ -18,6 +18,8 @@
 
 #include "io_fault.h"
 #include "logkeep.h"
+#include "record.h"
+#include "segment.h"
 #include "testutil.h"
 
 #define DIR "/db"
@@ -193,6 +195,109 @@ static void salvage_keeps_all_but_the_damaged_group(void **state)
 	}
 }
 
+/* lk_log_read's item for the seal: the rule it names, if any. */
+struct seal_seen {
+	uint64_t offset;
+	char what[128];
+	int damage;
+};
+
+static int on_item(void *arg, const lk_log_item *it)
+{
+	struct seal_seen *s = arg;
+
+	if (strcmp(it->file, SEG2) != 0)
+		return 0;
+	if (it->kind == LK_LOG_DAMAGE)
+		s->damage++;
+	if (it->offset == s->offset && it->what)
+		snprintf(s->what, sizeof s->what, "%s", it->what);
+	return 0;
+}
+
+struct named {
+	uint64_t seg, offset;
+	int problems;
+	char what[160];
+};
+
+static void on_named(void *arg, const lk_problem *p)
+{
+	struct named *n = arg;
+
+	if (p->kind == LK_PROBLEM_TORN_TAIL)
+		return;
+	if (!n->problems++) {
+		n->seg = p->segment_seq;
+		n->offset = p->offset;
+		snprintf(n->what, sizeof n->what, "%s", p->what);
+	}
+}
+
+/* A seal re-encoded with a record count one higher, its checksum right: a
+ * rule between records, not damage to bytes.  Open refuses it, verify
+ * names it at the seal, lk_log_read (what dump and salvage see) names the
+ * same rule there, and salvage rewrites the segment keeping every record:
+ * after it the directory opens strictly with every key. */
+static void seal_with_a_forged_record_count(void **state)
+{
+	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
+	lk_recovery_report vrep = LK_REPORT_INIT;
+	struct seal_seen seen = { 0 };
+	struct named named = { 0 };
+	struct record seal = { 0 };
+	struct lost lost = { 0 };
+	struct seg_header h;
+	struct rec_list l;
+	struct blob b;
+	const char *why = NULL;
+	uint8_t buf[64];
+	uint64_t at, seed;
+	lk_options o;
+	size_t len;
+	lk_db *db;
+	lk_io *io;
+	int problems = 0;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = test_options(io);
+	make_db(io);
+	list_records(&l, io, DIR, SEG2);
+	CHECK(l.v[l.n - 1].type == REC_SEAL);
+	at = l.v[l.n - 1].offset;
+	b = file_read(io, DIR, SEG2);
+	CHECK_OK_WHY(seg_header_decode(&h, b.p, &why), why);
+	seed = record_seed(record_hash(h.db_id, SEG_DB_ID_BYTES, 0), h.seq,
+			   h.generation, at);
+	CHECK_OK_WHY(record_decode(&seal, b.p + at, b.n - (size_t)at,
+				   h.record_seq_base, seed, &why),
+		     why);
+	seal.count++;
+	len = record_encode(buf, &seal, h.record_seq_base, seed);
+	CHECK(len == l.v[l.n - 1].size);
+	corrupt_bytes(io, DIR, SEG2, at, buf, len);
+	free(b.p);
+
+	CHECK_ST(LK_CORRUPT, lk_open(&db, DIR, &o));
+	CHECK(strstr(lk_errmsg(), "seal's record count") != NULL);
+	CHECK_ST(LK_CORRUPT, lk_verify(&vrep, DIR, &o, on_named, &named));
+	CHECK(named.problems == 1 && named.seg == 2 && named.offset == at);
+	CHECK(strstr(named.what, "seal's record count") != NULL);
+	seen.offset = at;
+	CHECK_OK(lk_log_read(DIR, &o, 0, on_item, &seen));
+	CHECK(strstr(seen.what, "seal's record count") != NULL);
+
+	CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
+	CHECK(rep.applied && rep.files_rewritten == 1 && lost.ranges == 0);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(check_keys(db, 1, 0) == 0); /* every key */
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_verify(&vrep, DIR, &o, on_problem, &problems));
+	CHECK(problems == 0);
+	lk_io_memory_free(io);
+}
+
 /* The files of DIR that hold `want` byte for byte: segment 2 itself or a
  * finished copy of it (NAME.broken[.N], not the temporary). */
 struct kept {
@@ -291,6 +396,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(salvage_keeps_all_but_the_damaged_group),
+		cmocka_unit_test(seal_with_a_forged_record_count),
 		cmocka_unit_test(power_cut_anywhere_in_a_salvage),
 	};
 
