@@ -31,6 +31,7 @@
 #include "compress.h"
 #include "error.h"
 #include "logkeep_limits.h"
+#include "order.h"
 #include "segment.h"
 
 struct lr_file {
@@ -59,6 +60,7 @@ struct logread {
 	uint64_t group_ops, group_first, group_last;
 	uint64_t last_seq;         /* newest put/delete seq in the log so far */
 	uint64_t seg_ops;          /* committed records of this segment */
+	uint64_t catalog[LK_NS_COUNT_MAX + 1]; /* order.h: names by id */
 	int resynced;              /* this segment had damage before here */
 	int whole_dir;             /* the chain between files is checked */
 	uint64_t prev_seg;         /* the last segment read with a header */
@@ -189,46 +191,25 @@ static lk_status emit_op(struct logread *lr, const struct segment *s,
 	return LK_OK;
 }
 
-/* What recovery's ordering rules say of a valid record, or NULL. */
-static const char *rule_broken(const struct logread *lr,
-			       const struct record *rec, uint64_t pos,
-			       int sealed)
-{
-	if (sealed)
-		return "data after the seal record";
-	if (rec->type <= REC_DEL && lr->group_ops >= LK_BATCH_OPS_MAX)
-		return "group larger than the format allows";
-	if (rec->type >= REC_COMMIT && rec->durable_upto > pos)
-		return "commit claims durability past itself";
-	if (rec->type <= REC_DEL && rec->seq <= lr->last_seq)
-		return "sequence number does not increase";
-	if (rec->ns == 0 && rec->type <= REC_DEL && !record_catalog_valid(rec))
-		return "invalid namespace catalog entry";
-	if (rec->type == REC_COMMIT && rec->count != lr->group_ops)
-		return "commit count does not match its group";
-	if (rec->type == REC_SEAL && lr->group_ops)
-		return "seal inside an uncommitted group";
-	if (rec->type == REC_SEAL && !lr->resynced &&
-	    rec->count != lr->seg_ops)
-		return "seal's record count does not match the segment";
-	return NULL;
-}
-
 /* A valid record at pos. */
 static lk_status take_record(struct logread *lr, const struct segment *s,
 			     uint64_t pos, const struct record *rec,
 			     int *sealed)
 {
-	const char *what = rule_broken(lr, rec, pos, *sealed);
+	struct order_state os = { lr->last_seq, lr->catalog, lr->group_ops,
+				  lr->seg_ops, *sealed, lr->resynced };
+	enum order_rule rule = order_check(&os, rec, pos);
+	const char *what = rule ? order_rule_text(rule) : NULL;
 	lk_log_item it;
 
 	if (rec->type <= REC_DEL) {
-		if (rec->ns == 0 && rec->type == REC_PUT && !what) {
+		if (rec->ns == 0 && !what) {
 			/* record_catalog_valid: the name fits */
 			char *name = lr->ns_names[rec->value[0]];
 
 			memcpy(name, rec->key, rec->key_len);
 			name[rec->key_len] = 0;
+			lr->catalog[rec->value[0]] = order_catalog_name(rec);
 		}
 		if (lr->group_ops++ == 0)
 			lr->group_first = rec->seq;

@@ -38,6 +38,7 @@
 
 #include "contract.h"
 #include "alloc.h"
+#include "order.h"
 #include "recovery.h"
 #include "endian.h"
 #include "error.h"
@@ -645,21 +646,6 @@ static lk_status apply_group(struct scan *sc)
 /* Reading one segment                                                    */
 /* ---------------------------------------------------------------------- */
 
-/* Namespace 0 holds the catalog (record.h): each entry must be valid, and
- * an id may not be given to two names. */
-static int catalog_ok(struct scan *sc, const struct record *rec)
-{
-	uint64_t name;
-
-	if (!record_catalog_valid(rec))
-		return 0;
-	name = record_hash(rec->key, rec->key_len, 0) | 1; /* never 0 */
-	if (sc->catalog[rec->value[0]] && sc->catalog[rec->value[0]] != name)
-		return 0;
-	sc->catalog[rec->value[0]] = name;
-	return 1;
-}
-
 /* Verify: the seal's hash of the bytes before it (record.h).  Every one of
  * those bytes is also under a record checksum, which open checks; verify
  * checks both, as lk_scrub() relies on the first (not after damage was
@@ -735,31 +721,23 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 			return LK_OK;
 		}
 		st = seg_reader_record(&sc->r, pos, &rec, &why);
-		if (st == LK_OK && sc->sealed)
-			why = "data after the seal record";
-		else if (st == LK_OK && rec.type <= REC_DEL &&
-			 rec.seq <= sc->last_seq)
-			why = "sequence number does not increase";
-		else if (st == LK_OK && rec.ns == 0 && rec.type <= REC_DEL &&
-			 (sc->catalog_ops++, !catalog_ok(sc, &rec)))
-			why = "invalid namespace catalog entry";
-		else if (st == LK_OK && rec.type <= REC_DEL &&
-			 sc->nops >= LK_BATCH_OPS_MAX)
-			why = "group larger than the format allows";
-		else if (st == LK_OK && rec.type >= REC_COMMIT &&
-			 rec.durable_upto > pos)
-			why = "commit claims durability past itself";
-		else if (st == LK_OK && rec.type == REC_COMMIT &&
-			 rec.count != sc->nops && !sc->resynced)
-			why = "commit count does not match its group";
-		else if (st == LK_OK && rec.type == REC_SEAL && sc->nops)
-			why = "seal inside an uncommitted group";
-		else if (st == LK_OK && rec.type == REC_SEAL && !sc->resynced &&
-			 rec.count != sc->seg->ops)
-			why = "seal's record count does not match the segment";
-		else if (st == LK_OK && rec.type == REC_SEAL && sc->fn &&
-			 !sc->resynced && (rec.flags & REC_F_SEG_HASH))
-			st = check_seal_hash(sc, &rec, pos, &why);
+		if (st == LK_OK) {
+			struct order_state os = {
+				sc->last_seq, sc->catalog, sc->nops,
+				sc->seg->ops, sc->sealed, sc->resynced
+			};
+			enum order_rule rule = order_check(&os, &rec, pos);
+
+			/* verify, after damage: a commit that closes a group
+			 * which lost records to it (reported already) */
+			if (rule == ORDER_COMMIT_COUNT && sc->resynced)
+				rule = ORDER_OK;
+			if (rule != ORDER_OK)
+				why = order_rule_text(rule);
+			else if (rec.type == REC_SEAL && sc->fn &&
+				 !sc->resynced && (rec.flags & REC_F_SEG_HASH))
+				st = check_seal_hash(sc, &rec, pos, &why);
+		}
 		if (st == LK_CORRUPT || (st == LK_OK && why)) {
 			sc->stop = pos;
 			sc->why = why;
@@ -769,6 +747,10 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 			return st;
 
 		seal_hash_add(sc, pos, rec.size);
+		if (rec.type <= REC_DEL && rec.ns == 0) { /* the catalog */
+			sc->catalog[rec.value[0]] = order_catalog_name(&rec);
+			sc->catalog_ops++;
+		}
 		if (rec.type <= REC_DEL) {
 			st = pend(sc, &rec, pos);
 			sc->last_seq = rec.seq;

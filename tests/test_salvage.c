@@ -197,6 +197,7 @@ static void salvage_keeps_all_but_the_damaged_group(void **state)
 
 /* lk_log_read's item for the seal: the rule it names, if any. */
 struct seal_seen {
+	const char *file; /* NULL: SEG2 */
 	uint64_t offset;
 	char what[128];
 	int damage;
@@ -206,7 +207,7 @@ static int on_item(void *arg, const lk_log_item *it)
 {
 	struct seal_seen *s = arg;
 
-	if (strcmp(it->file, SEG2) != 0)
+	if (strcmp(it->file, s->file ? s->file : SEG2) != 0)
 		return 0;
 	if (it->kind == LK_LOG_DAMAGE)
 		s->damage++;
@@ -292,6 +293,84 @@ static void seal_with_a_forged_record_count(void **state)
 	CHECK(rep.applied && rep.files_rewritten == 1 && lost.ranges == 0);
 	CHECK_OK(lk_open(&db, DIR, &o));
 	CHECK(check_keys(db, 1, 0) == 0); /* every key */
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_verify(&vrep, DIR, &o, on_problem, &problems));
+	CHECK(problems == 0);
+	lk_io_memory_free(io);
+}
+
+/* The catalog record that gives namespace "bb" its id, re-encoded to give
+ * it the id of "aa" instead, its checksum right: open refuses an id given
+ * to two names, and lk_log_read named no rule there (it checked each
+ * catalog record alone), so salvage kept the segment and the directory it
+ * left still failed a strict open.  Now the rule is one (order.h). */
+static void catalog_id_given_to_a_second_name(void **state)
+{
+	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
+	lk_recovery_report vrep = LK_REPORT_INIT;
+	struct seal_seen seen = { 0 };
+	struct lost lost = { 0 };
+	struct seg_header h;
+	struct rec_list l;
+	struct blob b;
+	const char *why = NULL;
+	uint32_t aa, bb;
+	uint64_t at = 0, seed = 0;
+	struct record cat = { 0 };
+	uint8_t buf[64], value[1];
+	lk_options o;
+	size_t len;
+	lk_db *db;
+	lk_io *io;
+	int problems = 0;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = test_options(io);
+	o.segment_size_bytes = 4096;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_ns_open(&aa, db, "aa"));
+	CHECK_OK(lk_ns_open(&bb, db, "bb"));
+	CHECK_OK(lk_close(db));
+	make_db(io); /* the keys, in segments after the first */
+
+	list_records(&l, io, DIR, "0000000000000001.seg");
+	b = file_read(io, DIR, "0000000000000001.seg");
+	CHECK_OK_WHY(seg_header_decode(&h, b.p, &why), why);
+	for (size_t i = 0; i < l.n && !at; i++) {
+		uint64_t sd = record_seed(record_hash(h.db_id, SEG_DB_ID_BYTES,
+						      0),
+					  h.seq, h.generation, l.v[i].offset);
+
+		CHECK_OK_WHY(record_decode(&cat, b.p + l.v[i].offset,
+					   l.v[i].size, h.record_seq_base, sd,
+					   &why),
+			     why);
+		if (cat.type == REC_PUT && cat.ns == 0 && cat.key_len == 2 &&
+		    memcmp(cat.key, "bb", 2) == 0) {
+			at = l.v[i].offset;
+			seed = sd;
+		}
+	}
+	CHECK(at > 0 && cat.value[0] == bb);
+	value[0] = (uint8_t)aa;
+	cat.value = value;
+	len = record_encode(buf, &cat, h.record_seq_base, seed);
+	CHECK(len == cat.size);
+	corrupt_bytes(io, DIR, "0000000000000001.seg", at, buf, len);
+	free(b.p);
+
+	CHECK_ST(LK_CORRUPT, lk_open(&db, DIR, &o));
+	CHECK(strstr(lk_errmsg(), "namespace catalog") != NULL);
+	seen.file = "0000000000000001.seg";
+	seen.offset = at;
+	CHECK_OK(lk_log_read(DIR, &o, 0, on_item, &seen));
+	CHECK(strstr(seen.what, "namespace catalog") != NULL);
+
+	CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
+	CHECK(rep.applied && rep.files_rewritten == 1);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(check_keys(db, 1, 0) == 0); /* every key of the default one */
 	CHECK_OK(lk_close(db));
 	CHECK_OK(lk_verify(&vrep, DIR, &o, on_problem, &problems));
 	CHECK(problems == 0);
@@ -397,6 +476,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(salvage_keeps_all_but_the_damaged_group),
 		cmocka_unit_test(seal_with_a_forged_record_count),
+		cmocka_unit_test(catalog_id_given_to_a_second_name),
 		cmocka_unit_test(power_cut_anywhere_in_a_salvage),
 	};
 
