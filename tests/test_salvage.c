@@ -23,6 +23,7 @@
 #include "testutil.h"
 
 #define DIR "/db"
+#define SEG1 "0000000000000001.seg"
 #define SEG2 "0000000000000002.seg"
 #define KEYS 300
 
@@ -195,22 +196,19 @@ static void salvage_keeps_all_but_the_damaged_group(void **state)
 	}
 }
 
-/* lk_log_read's item for the seal: the rule it names, if any. */
-struct seal_seen {
-	const char *file; /* NULL: SEG2 */
+/* lk_log_read's item at offset of file: the rule it names, if any. */
+struct item_seen {
+	const char *file;
 	uint64_t offset;
 	char what[128];
-	int damage;
 };
 
 static int on_item(void *arg, const lk_log_item *it)
 {
-	struct seal_seen *s = arg;
+	struct item_seen *s = arg;
 
-	if (strcmp(it->file, s->file ? s->file : SEG2) != 0)
+	if (strcmp(it->file, s->file) != 0)
 		return 0;
-	if (it->kind == LK_LOG_DAMAGE)
-		s->damage++;
 	if (it->offset == s->offset && it->what)
 		snprintf(s->what, sizeof s->what, "%s", it->what);
 	return 0;
@@ -235,30 +233,86 @@ static void on_named(void *arg, const lk_problem *p)
 	}
 }
 
-/* A seal re-encoded with a record count one higher, its checksum right: a
- * rule between records, not damage to bytes.  Open refuses it, verify
- * names it at the seal, lk_log_read (what dump and salvage see) names the
- * same rule there, and salvage rewrites the segment keeping every record:
- * after it the directory opens strictly with every key. */
-static void seal_with_a_forged_record_count(void **state)
+/* A record of a segment file, decoded as stored, to be re-encoded with
+ * other fields and a right checksum: a record that breaks a rule between
+ * records, not one damaged. */
+struct forged {
+	const char *file;
+	struct record rec;
+	uint64_t at, seq_base, seed;
+	struct blob b; /* the file, which rec points into */
+};
+
+/* Decodes the i-th record of file (list_records' order) into f. */
+static void forge_read(struct forged *f, const lk_io *io, const char *file,
+		       const struct rec_list *l, size_t i)
+{
+	struct seg_header h;
+	const char *why = NULL;
+
+	f->file = file;
+	f->b = file_read(io, DIR, file);
+	CHECK_OK_WHY(seg_header_decode(&h, f->b.p, &why), why);
+	f->at = l->v[i].offset;
+	f->seq_base = h.record_seq_base;
+	f->seed = record_seed(record_hash(h.db_id, SEG_DB_ID_BYTES, 0), h.seq,
+			      h.generation, f->at);
+	CHECK_OK_WHY(record_decode(&f->rec, f->b.p + f->at, l->v[i].size,
+				   f->seq_base, f->seed, &why),
+		     why);
+}
+
+/* Writes f->rec back in its place, the same size, and frees the copy. */
+static void forge_write(struct forged *f, const lk_io *io)
+{
+	uint8_t buf[64];
+	size_t len = record_encode(buf, &f->rec, f->seq_base, f->seed);
+
+	CHECK(len == f->rec.size);
+	corrupt_bytes(io, DIR, f->file, f->at, buf, len);
+	free(f->b.p);
+}
+
+/* After a forged record in a sealed segment: open refuses the directory
+ * naming `rule`, lk_log_read (what dump and salvage see) names it at the
+ * record, and salvage rewrites that one segment; the directory then opens
+ * strictly with every key of make_db and verifies clean. */
+static void rule_seen_and_salvaged(lk_io *io, const struct forged *f,
+				   const char *rule)
 {
 	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
 	lk_recovery_report vrep = LK_REPORT_INIT;
-	struct seal_seen seen = { 0 };
-	struct named named = { 0 };
-	struct record seal = { 0 };
+	lk_options o = test_options(io);
+	struct item_seen seen = { f->file, f->at, "" };
 	struct lost lost = { 0 };
-	struct seg_header h;
-	struct rec_list l;
-	struct blob b;
-	const char *why = NULL;
-	uint8_t buf[64];
-	uint64_t at, seed;
-	lk_options o;
-	size_t len;
 	lk_db *db;
-	lk_io *io;
 	int problems = 0;
+
+	CHECK_ST(LK_CORRUPT, lk_open(&db, DIR, &o));
+	CHECK(strstr(lk_errmsg(), rule) != NULL);
+	CHECK_OK(lk_log_read(DIR, &o, 0, on_item, &seen));
+	CHECK(strstr(seen.what, rule) != NULL);
+
+	CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
+	CHECK(rep.applied && rep.files_rewritten == 1);
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(check_keys(db, 1, 0) == 0); /* every key */
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_verify(&vrep, DIR, &o, on_problem, &problems));
+	CHECK(problems == 0);
+}
+
+/* A seal re-encoded with a record count one higher: verify also names it
+ * at the seal, and salvage loses no record (fails without lk_log_read's
+ * rule). */
+static void seal_with_a_forged_record_count(void **state)
+{
+	lk_recovery_report vrep = LK_REPORT_INIT;
+	struct named named = { 0 };
+	struct forged f;
+	struct rec_list l;
+	lk_options o;
+	lk_io *io;
 
 	(void)state;
 	CHECK_OK(lk_io_memory_new(&io));
@@ -266,63 +320,31 @@ static void seal_with_a_forged_record_count(void **state)
 	make_db(io);
 	list_records(&l, io, DIR, SEG2);
 	CHECK(l.v[l.n - 1].type == REC_SEAL);
-	at = l.v[l.n - 1].offset;
-	b = file_read(io, DIR, SEG2);
-	CHECK_OK_WHY(seg_header_decode(&h, b.p, &why), why);
-	seed = record_seed(record_hash(h.db_id, SEG_DB_ID_BYTES, 0), h.seq,
-			   h.generation, at);
-	CHECK_OK_WHY(record_decode(&seal, b.p + at, b.n - (size_t)at,
-				   h.record_seq_base, seed, &why),
-		     why);
-	seal.count++;
-	len = record_encode(buf, &seal, h.record_seq_base, seed);
-	CHECK(len == l.v[l.n - 1].size);
-	corrupt_bytes(io, DIR, SEG2, at, buf, len);
-	free(b.p);
+	forge_read(&f, io, SEG2, &l, l.n - 1);
+	f.rec.count++;
+	forge_write(&f, io);
 
-	CHECK_ST(LK_CORRUPT, lk_open(&db, DIR, &o));
-	CHECK(strstr(lk_errmsg(), "seal's record count") != NULL);
 	CHECK_ST(LK_CORRUPT, lk_verify(&vrep, DIR, &o, on_named, &named));
-	CHECK(named.problems == 1 && named.seg == 2 && named.offset == at);
+	CHECK(named.problems == 1 && named.seg == 2 && named.offset == f.at);
 	CHECK(strstr(named.what, "seal's record count") != NULL);
-	seen.offset = at;
-	CHECK_OK(lk_log_read(DIR, &o, 0, on_item, &seen));
-	CHECK(strstr(seen.what, "seal's record count") != NULL);
-
-	CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
-	CHECK(rep.applied && rep.files_rewritten == 1 && lost.ranges == 0);
-	CHECK_OK(lk_open(&db, DIR, &o));
-	CHECK(check_keys(db, 1, 0) == 0); /* every key */
-	CHECK_OK(lk_close(db));
-	CHECK_OK(lk_verify(&vrep, DIR, &o, on_problem, &problems));
-	CHECK(problems == 0);
+	rule_seen_and_salvaged(io, &f, "seal's record count");
 	lk_io_memory_free(io);
 }
 
 /* The catalog record that gives namespace "bb" its id, re-encoded to give
- * it the id of "aa" instead, its checksum right: open refuses an id given
- * to two names, and lk_log_read named no rule there (it checked each
- * catalog record alone), so salvage kept the segment and the directory it
- * left still failed a strict open.  Now the rule is one (order.h). */
+ * it the id of "aa" instead: open refuses an id given to two names, and
+ * lk_log_read named no rule there (it checked each catalog record alone),
+ * so salvage kept the segment and the directory it left still failed a
+ * strict open.  Now the rule is one (order.h). */
 static void catalog_id_given_to_a_second_name(void **state)
 {
-	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
-	lk_recovery_report vrep = LK_REPORT_INIT;
-	struct seal_seen seen = { 0 };
-	struct lost lost = { 0 };
-	struct seg_header h;
+	struct forged f = { 0 };
 	struct rec_list l;
-	struct blob b;
-	const char *why = NULL;
 	uint32_t aa, bb;
-	uint64_t at = 0, seed = 0;
-	struct record cat = { 0 };
-	uint8_t buf[64], value[1];
+	uint8_t value[1];
 	lk_options o;
-	size_t len;
 	lk_db *db;
 	lk_io *io;
-	int problems = 0;
 
 	(void)state;
 	CHECK_OK(lk_io_memory_new(&io));
@@ -334,46 +356,20 @@ static void catalog_id_given_to_a_second_name(void **state)
 	CHECK_OK(lk_close(db));
 	make_db(io); /* the keys, in segments after the first */
 
-	list_records(&l, io, DIR, "0000000000000001.seg");
-	b = file_read(io, DIR, "0000000000000001.seg");
-	CHECK_OK_WHY(seg_header_decode(&h, b.p, &why), why);
-	for (size_t i = 0; i < l.n && !at; i++) {
-		uint64_t sd = record_seed(record_hash(h.db_id, SEG_DB_ID_BYTES,
-						      0),
-					  h.seq, h.generation, l.v[i].offset);
-
-		CHECK_OK_WHY(record_decode(&cat, b.p + l.v[i].offset,
-					   l.v[i].size, h.record_seq_base, sd,
-					   &why),
-			     why);
-		if (cat.type == REC_PUT && cat.ns == 0 && cat.key_len == 2 &&
-		    memcmp(cat.key, "bb", 2) == 0) {
-			at = l.v[i].offset;
-			seed = sd;
-		}
+	list_records(&l, io, DIR, SEG1);
+	for (size_t i = 0; i < l.n; i++) {
+		forge_read(&f, io, SEG1, &l, i);
+		if (f.rec.type == REC_PUT && f.rec.ns == 0 &&
+		    f.rec.key_len == 2 && memcmp(f.rec.key, "bb", 2) == 0)
+			break;
+		free(f.b.p);
+		f.b.p = NULL;
 	}
-	CHECK(at > 0 && cat.value[0] == bb);
+	CHECK(f.b.p != NULL && f.rec.value[0] == bb);
 	value[0] = (uint8_t)aa;
-	cat.value = value;
-	len = record_encode(buf, &cat, h.record_seq_base, seed);
-	CHECK(len == cat.size);
-	corrupt_bytes(io, DIR, "0000000000000001.seg", at, buf, len);
-	free(b.p);
-
-	CHECK_ST(LK_CORRUPT, lk_open(&db, DIR, &o));
-	CHECK(strstr(lk_errmsg(), "namespace catalog") != NULL);
-	seen.file = "0000000000000001.seg";
-	seen.offset = at;
-	CHECK_OK(lk_log_read(DIR, &o, 0, on_item, &seen));
-	CHECK(strstr(seen.what, "namespace catalog") != NULL);
-
-	CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
-	CHECK(rep.applied && rep.files_rewritten == 1);
-	CHECK_OK(lk_open(&db, DIR, &o));
-	CHECK(check_keys(db, 1, 0) == 0); /* every key of the default one */
-	CHECK_OK(lk_close(db));
-	CHECK_OK(lk_verify(&vrep, DIR, &o, on_problem, &problems));
-	CHECK(problems == 0);
+	f.rec.value = value;
+	forge_write(&f, io);
+	rule_seen_and_salvaged(io, &f, "namespace catalog");
 	lk_io_memory_free(io);
 }
 
