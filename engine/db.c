@@ -975,7 +975,8 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 					    index_keys(segtable_index(with)));
 	}
 	if (st == LK_OK)
-		st = recovery_verify(report, io, dir, fn, arg, replay);
+		st = recovery_verify(report, io, dir, fn, arg, replay,
+				     check.inner == lk_io_posix());
 	/* Without a snapshot, an open would replay the log just checked. */
 	if (st == LK_OK && replay)
 		st = check_snapshot(report, with, open_why, replay, fn, arg);

@@ -32,6 +32,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1488,6 +1489,85 @@ out:
 	return st;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Verify's read-ahead                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* On a data directory read cold from its device, verify waited for each
+ * read and the device for verify's checks: 0.4 to 0.5 of the rate of cat
+ * over a 1 GB directory.  A helper thread reads the next segment into the
+ * system's page cache while the scan checks this one, so that the two
+ * overlap; it stays at most one segment ahead, so that a directory larger
+ * than memory is not read twice.  Only over lk_io_posix(): another table
+ * has no page cache to warm (the in-memory one), or counts its calls. */
+#define WARM_CHUNK_BYTES (1024u * 1024u)
+#define WARM_POLL_US 1000u
+
+struct warmer {
+	const lk_io *io;
+	struct segment **chain;
+	size_t n;
+	_Atomic size_t scanning; /* the chain position the scan is on */
+	lk_io_wait *wait;        /* stopped when the scan ends */
+	lk_io_thread *thread;
+};
+
+static void warmer_main(void *arg)
+{
+	struct warmer *w = arg;
+	const lk_io *io = w->io;
+	uint8_t *buf = mem_alloc(WARM_CHUNK_BYTES);
+
+	for (size_t i = 1; buf && i < w->n; i++) {
+		struct segment *s = w->chain[i];
+		uint64_t off = 0;
+		size_t got = 1;
+
+		while (i > atomic_load(&w->scanning) + 1)
+			if (io->wait_until(io->ctx, w->wait,
+					   io->mono_us(io->ctx) + WARM_POLL_US))
+				goto out;
+		while (off < s->file_size && got > 0) {
+			if (io->wait_until(io->ctx, w->wait, 0))
+				goto out; /* stopped */
+			if (io->pread(io->ctx, s->file, buf, WARM_CHUNK_BYTES,
+				      off, &got) != LK_OK)
+				break; /* a hint: the scan reads it itself */
+			off += got;
+		}
+	}
+out:
+	mem_free(buf);
+}
+
+/* Starts the helper over chain[1..n), or does nothing when it cannot. */
+static void warmer_start(struct warmer *w, const lk_io *io,
+			 struct segment **chain, size_t n)
+{
+	memset(w, 0, sizeof *w);
+	if (n < 2 || io->version < 2)
+		return;
+	w->io = io;
+	w->chain = chain;
+	w->n = n;
+	if (io->wait_new(io->ctx, &w->wait) != LK_OK)
+		return;
+	if (io->thread_start(io->ctx, &w->thread, warmer_main, w) != LK_OK) {
+		io->wait_free(io->ctx, w->wait);
+		w->wait = NULL;
+	}
+}
+
+static void warmer_stop(struct warmer *w)
+{
+	if (!w->thread)
+		return;
+	w->io->wait_stop(w->io->ctx, w->wait);
+	w->io->thread_join(w->io->ctx, w->thread);
+	w->io->wait_free(w->io->ctx, w->wait);
+	w->thread = NULL;
+}
+
 /* Verify's replay takes the chain's segments (recovery_verify). */
 static lk_status replay_take(struct lk_db *replay, struct segment **segs,
 			     size_t n)
@@ -1504,8 +1584,9 @@ static lk_status replay_take(struct lk_db *replay, struct segment **segs,
 
 lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			  lk_io_dir *dir, lk_problem_fn fn, void *arg,
-			  struct lk_db *replay)
+			  struct lk_db *replay, int read_ahead)
 {
+	struct warmer warm = { 0 };
 	uint64_t t0 = io->mono_us(io->ctx);
 	struct segment **segs = NULL, **chain = NULL, *newest;
 	struct scan sc = { 0 };
@@ -1550,10 +1631,13 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			goto out;
 		sc.db = replay;
 	}
+	if (read_ahead)
+		warmer_start(&warm, io, chain, n);
 	for (size_t i = 0; i < n; i++) {
 		int next_empty = i + 2 == n && holds_no_data(&sc, chain[n - 1]);
 
 		chain[i]->slot = (uint32_t)i + 1; /* as segtable_add gives */
+		atomic_store(&warm.scanning, i);
 		sc.pos = i;
 		held_resume(&sc, i);
 		st = scan_segment(&sc, chain[i], i + 1 == n, next_empty,
@@ -1577,6 +1661,7 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 			break;
 		}
 	}
+	warmer_stop(&warm); /* before any segment is closed */
 	newest = n > 0 ? chain[sc.rotation_cut ? n - 2 : n - 1] : NULL;
 	if (newest)
 		(void)check_successor(&sc, newest);
