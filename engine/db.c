@@ -965,6 +965,7 @@ lk_status lk_verify(lk_recovery_report *out, const char *path,
 	 * what an open makes of the snapshot; the open comes first, so that
 	 * the replay's index can be sized once for the keys it names. */
 	if (snapshot_exists(io, dir)) {
+		lk_options_init(&o); /* only io is the caller's */
 		o.flags = LK_OPEN_READONLY;
 		o.io = check.inner;
 		st = open_start(&replay, path, &o, 1);
