@@ -137,6 +137,13 @@ static void step(struct salvage *sv, lk_salvage_step *s)
 		sv->fn(sv->arg, s);
 }
 
+/* The most sequence numbers that missing segments can have given: at
+ * most LK_SEGMENT_COUNT_MAX segments of at most LK_SEGMENT_FILE_BYTES_MAX,
+ * a put or delete taking at least REC_BYTES_MIN bytes (about 2^37). */
+#define SV_MISSING_SEQS_MAX                                                   \
+	((uint64_t)LK_SEGMENT_COUNT_MAX *                                     \
+	 (LK_SEGMENT_FILE_BYTES_MAX / REC_BYTES_MIN))
+
 static void lost(struct salvage *sv, uint64_t first, uint64_t last,
 		 uint32_t ns, uint64_t records, int unknown, const char *what)
 {
@@ -1041,11 +1048,14 @@ static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 		memcpy(h.db_id, s->db_id, SEG_DB_ID_BYTES);
 		h.seq = s->seq + 1;
 		h.seq_prev = s->seq;
-		h.record_seq_base = sv->max_seq + 1;
+		/* New writes skip every number the missing segments may
+		 * have given: a copy shipped elsewhere (or a backup) may
+		 * hold their records, and a number must never name two. */
+		h.record_seq_base = sv->max_seq + 1 + SV_MISSING_SEQS_MAX;
 		seg_name(name, h.seq, 0);
-		lost(sv, (s->last_seq ? s->last_seq : sv->max_seq) + 1, 0, 0,
-		     0, 1, "the segments after the newest one here are "
-			   "missing");
+		lost(sv, (s->last_seq ? s->last_seq : sv->max_seq) + 1,
+		     h.record_seq_base - 1, 0, 0, 1,
+		     "the segments after the newest one here are missing");
 		if (apply) {
 			struct segment *out;
 

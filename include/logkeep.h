@@ -895,7 +895,11 @@ typedef enum lk_salvage_action {
 	LK_SALVAGE_ASIDE = 2,    /* file is renamed new_file (NAME.broken):
 				    kept, no longer read */
 	LK_SALVAGE_CREATE = 3,   /* new_file, an empty newest segment, is
-				    created (the newest one is missing) */
+				    created (the newest one is missing); its
+				    numbering starts past every sequence
+				    number the missing segments could have
+				    given (about 2^37, the LOST step's
+				    range), so none names two records */
 	LK_SALVAGE_DROP_SNAPSHOT = 4, /* file, a snapshot of the log before
 				    the repair, is removed (open replays) */
 	LK_SALVAGE_LOST = 5,     /* sequence numbers seq_first..seq_last are

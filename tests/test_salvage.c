@@ -373,6 +373,63 @@ static void catalog_id_given_to_a_second_name(void **state)
 	lk_io_memory_free(io);
 }
 
+/* The newest segment file and the sequence numbers in the directory. */
+struct log_end {
+	char newest[64];
+	uint64_t seq_max;
+};
+
+static int on_end(void *arg, const lk_log_item *it)
+{
+	struct log_end *e = arg;
+
+	if (it->kind == LK_LOG_SEGMENT)
+		snprintf(e->newest, sizeof e->newest, "%s", it->file);
+	if ((it->kind == LK_LOG_PUT || it->kind == LK_LOG_DEL) &&
+	    it->seq > e->seq_max)
+		e->seq_max = it->seq;
+	return 0;
+}
+
+/* The newest segment file gone (its predecessor is sealed, so salvage
+ * knows one is missing): salvage creates an empty successor whose
+ * numbering skips every sequence number the missing segments may have
+ * given, and names that whole range lost; the next write takes a number
+ * past it, never one a lost record had (a shipped copy may hold it). */
+static void missing_newest_segment_numbers_are_never_reused(void **state)
+{
+	lk_salvage_report rep = { .version = LK_SALVAGE_REPORT_VERSION };
+	lk_recovery_report rrep = LK_REPORT_INIT;
+	struct log_end before = { "", 0 }, after = { "", 0 };
+	struct lost lost = { 0 };
+	lk_options o;
+	lk_db *db;
+	lk_io *io;
+
+	(void)state;
+	CHECK_OK(lk_io_memory_new(&io));
+	o = test_options(io);
+	make_db(io);
+	CHECK_OK(lk_log_read(DIR, &o, 0, on_end, &after));
+	CHECK(after.seq_max == KEYS);
+	remove_file(io, DIR, after.newest); /* the active one: unsealed */
+	CHECK_OK(lk_log_read(DIR, &o, 0, on_end, &before));
+	CHECK(before.seq_max < KEYS);
+
+	CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
+	CHECK(rep.applied && lost.ranges == 1);
+	CHECK(lost.first == before.seq_max + 1);
+	CHECK(lost.last > before.seq_max + (UINT64_C(1) << 36));
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "after", 5, "repair", 6, 0));
+	CHECK_OK(lk_close(db));
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_OK(lk_recovery(&rrep, db));
+	CHECK(rrep.seq_last == lost.last + 1);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
+}
+
 /* The files of DIR that hold `want` byte for byte: segment 2 itself or a
  * finished copy of it (NAME.broken[.N], not the temporary). */
 struct kept {
@@ -473,6 +530,7 @@ int main(void)
 		cmocka_unit_test(salvage_keeps_all_but_the_damaged_group),
 		cmocka_unit_test(seal_with_a_forged_record_count),
 		cmocka_unit_test(catalog_id_given_to_a_second_name),
+		cmocka_unit_test(missing_newest_segment_numbers_are_never_reused),
 		cmocka_unit_test(power_cut_anywhere_in_a_salvage),
 	};
 
