@@ -177,6 +177,9 @@
 /* logkeep first: the ratios are logkeep / each other engine. */
 static const struct engine_ops *const engines[] = {
 	&logkeep_engine,
+#ifdef LK_BENCH_SQLITE
+	&sqlite_engine,
+#endif
 };
 #define ENGINE_COUNT (sizeof engines / sizeof engines[0])
 
