@@ -143,5 +143,6 @@ static inline bool engine_failf(struct engine *e, const char *fmt, ...)
 extern const struct engine_ops logkeep_engine;
 extern const struct engine_ops sqlite_engine;
 extern const struct engine_ops lmdb_engine;
+extern const struct engine_ops rocksdb_engine;
 
 #endif /* LK_BENCH_ENGINE_H */
