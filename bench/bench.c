@@ -186,6 +186,9 @@ static const struct engine_ops *const engines[] = {
 #ifdef LK_BENCH_ROCKSDB
 	&rocksdb_engine,
 #endif
+#ifdef LK_BENCH_LEVELDB
+	&leveldb_engine,
+#endif
 };
 #define ENGINE_COUNT (sizeof engines / sizeof engines[0])
 

@@ -144,5 +144,6 @@ extern const struct engine_ops logkeep_engine;
 extern const struct engine_ops sqlite_engine;
 extern const struct engine_ops lmdb_engine;
 extern const struct engine_ops rocksdb_engine;
+extern const struct engine_ops leveldb_engine;
 
 #endif /* LK_BENCH_ENGINE_H */
