@@ -189,6 +189,10 @@ static const struct engine_ops *const engines[] = {
 #ifdef LK_BENCH_LEVELDB
 	&leveldb_engine,
 #endif
+#ifdef LK_BENCH_TKRZW
+	&tkrzw_in_place_engine,
+	&tkrzw_appending_engine,
+#endif
 };
 #define ENGINE_COUNT (sizeof engines / sizeof engines[0])
 

@@ -145,5 +145,7 @@ extern const struct engine_ops sqlite_engine;
 extern const struct engine_ops lmdb_engine;
 extern const struct engine_ops rocksdb_engine;
 extern const struct engine_ops leveldb_engine;
+extern const struct engine_ops tkrzw_in_place_engine;
+extern const struct engine_ops tkrzw_appending_engine;
 
 #endif /* LK_BENCH_ENGINE_H */
