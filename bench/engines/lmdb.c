@@ -227,6 +227,9 @@ const struct engine_ops lmdb_engine = {
 	.name = "lmdb",
 	.config = "defaults (synced commits), a transaction per batch or "
 		  "put, one reset/renewed read transaction for gets",
+	.note = "LMDB's peak RSS counts the pages of its file mapped in "
+		"(page cache, shared and reclaimable), not only memory of "
+		"its own.",
 	.concurrent_writers = true,
 	.background_work = false,
 	.open = lmdb_open,

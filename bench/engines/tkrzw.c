@@ -245,7 +245,8 @@ const struct engine_ops tkrzw_in_place_engine = {
 	.config = "HashDBM, UPDATE_IN_PLACE, 2 buckets/key, "
 		  "synchronize(hard) after every batch or put",
 	.note = "tkrzw's batches are synced but not atomic across a crash "
-		"(no transactions).",
+		"(no transactions), and its peak RSS counts the pages of its "
+		"file mapped in, like LMDB's.",
 	.concurrent_writers = true,
 	.background_work = false,
 	.open = tk_open_in_place,
