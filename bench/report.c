@@ -563,7 +563,7 @@ static bool plot_figure_data(const char *path, const struct report *rp,
  * where higher is better, its inverse where lower is better, as log2 so
  * that 2x better and 2x worse are bars of the same length. */
 static bool plot_ratio_data(const char *path, const struct report *rp,
-			    size_t lk, size_t *rows)
+			    size_t lk, size_t *rows, double *extent)
 {
 	static struct spread s;
 	FILE *f = fopen(path, "w");
@@ -571,6 +571,7 @@ static bool plot_ratio_data(const char *path, const struct report *rp,
 	if (f == NULL)
 		return false;
 	*rows = 0;
+	*extent = 1; /* the axis shows 1/2..2 at least */
 	fprintf(f, "figure");
 	for (size_t k = 0; k < rp->engine_count; k++) {
 		if (k != lk)
@@ -593,6 +594,9 @@ static bool plot_ratio_data(const char *path, const struct report *rp,
 				fprintf(f, " NaN");
 			else
 				fprintf(f, " %.4f", log2(adv));
+			if (s.count > 0 && adv > 0 && !isinf(adv) &&
+			    fabs(log2(adv)) > *extent)
+				*extent = fabs(log2(adv));
 		}
 		fprintf(f, "\n");
 		(*rows)++;
@@ -640,7 +644,9 @@ static void script_figure(FILE *g, const struct report *rp,
 		   "'#000000' pt 0\n", fig->json_name);
 }
 
-static void script_ratios(FILE *g, const struct report *rp, size_t lk,
+/* extent: the largest |log2| of an advantage, so that no bar leaves the
+ * plot (the axis is symmetric: 1/x and x equally far from 1). */
+static void script_ratios(FILE *g, const struct report *rp, double extent,
 			  bool svg)
 {
 	size_t peers = rp->engine_count - 1;
@@ -656,13 +662,14 @@ static void script_ratios(FILE *g, const struct report *rp, size_t lk,
 		   "set grid ytics\nset key outside right top noenhanced\n"
 		   "set xtics rotate by -30 noenhanced\n"
 		   "set ylabel 'logkeep / peer (log scale)'\n"
-		   "set ytics ('1/1000' -9.966, '1/100' -6.644, '1/10' "
-		   "-3.322, '1/4' -2, '1/2' -1, '1' 0, '2' 1, '4' 2, '10' "
-		   "3.322, '100' 6.644, '1000' 9.966)\n"
-		   "set xzeroaxis lt -1\n");
+		   "set ytics ('1/10000' -13.288, '1/1000' -9.966, '1/100' "
+		   "-6.644, '1/10' -3.322, '1/4' -2, '1/2' -1, '1' 0, '2' 1, "
+		   "'4' 2, '10' 3.322, '100' 6.644, '1000' 9.966, '10000' "
+		   "13.288)\n"
+		   "set yrange [%.2f:%.2f]\nset xzeroaxis lt -1\n",
+		-(extent + 0.5), extent + 0.5);
 	fprintf(g, "plot for [i=2:%zu] '%s.dat' using i:xtic(1) title "
 		   "columnheader(i)\n", peers + 1, RATIOS_NAME);
-	(void)lk;
 }
 
 /* Runs gnuplot on the script in dir; false if it failed. */
@@ -701,6 +708,7 @@ static bool plots_write(const char *dir, const struct report *rp)
 {
 	char path[4096];
 	size_t lk = logkeep_index(rp), rows;
+	double extent;
 	bool log;
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -741,13 +749,13 @@ static bool plots_write(const char *dir, const struct report *rp)
 	}
 	if (ok && lk < rp->engine_count && rp->engine_count > 1) {
 		if (!plot_path(path, sizeof path, dir, RATIOS_NAME, ".dat") ||
-		    !plot_ratio_data(path, rp, lk, &rows)) {
+		    !plot_ratio_data(path, rp, lk, &rows, &extent)) {
 			fprintf(stderr, "logkeep-bench: writing the ratio "
 				"plot's data in %s failed\n", dir);
 			ok = false;
 		} else if (rows > 0) {
-			script_ratios(g, rp, lk, true);
-			script_ratios(g, rp, lk, false);
+			script_ratios(g, rp, extent, true);
+			script_ratios(g, rp, extent, false);
 		}
 	}
 	if (ferror(g))
