@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_util.h - what logkeep-bench (bench.c) and logkeep-mesh-bench
- * (mesh_bench.c) share: a bijective mix of ids, a pseudo-random
- * permutation that needs no memory, the monotonic clock, percentiles,
- * removing a scratch directory.
- * Header-only (static inline): each bench is one translation unit.
+ * bench_util.h - what logkeep-bench (bench.c and its files) and
+ * logkeep-mesh-bench (mesh_bench.c) share: a bijective mix of ids, a
+ * pseudo-random permutation that needs no memory, the monotonic clock,
+ * percentiles of a sorted array and of a histogram, removing a scratch
+ * directory.
+ * Header-only (static inline), so that each bench stays free of a helper
+ * library.
  */
 #ifndef LK_BENCH_UTIL_H
 #define LK_BENCH_UTIL_H
@@ -111,6 +113,81 @@ static inline double percentile(const double *sorted, size_t count,
 	rank = (count * pct + 99) / 100; /* ceil(count * pct / 100) */
 	assert(rank >= 1 && rank <= count);
 	return sorted[rank - 1];
+}
+
+/* A latency histogram in bounded memory: values in nanoseconds, exact
+ * below 2 * HIST_SUB, then HIST_SUB linear buckets per power of two, so
+ * that a percentile is within 1/HIST_SUB (1.6%) of the value and a million
+ * samples cost 30 KiB instead of 8 MB (the bench's memory would otherwise
+ * count in the engine's peak RSS). */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (UINT64_C(1) << HIST_SUB_BITS)
+#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
+
+struct histogram {
+	uint64_t count;
+	uint64_t sum_ns;
+	uint64_t buckets[HIST_BUCKETS];
+};
+
+static inline size_t hist_index(uint64_t ns)
+{
+	unsigned shift = 0;
+
+	if (ns < 2 * HIST_SUB)
+		return (size_t)ns;
+	while ((ns >> shift) >= 2 * HIST_SUB)
+		shift++;
+	/* ns >> shift is in [HIST_SUB, 2 * HIST_SUB) */
+	size_t i = (size_t)((shift + 1) * HIST_SUB + (ns >> shift) - HIST_SUB);
+	assert(i < HIST_BUCKETS);
+	return i;
+}
+
+/* The middle of bucket i's range of values. */
+static inline double hist_value(size_t i)
+{
+	assert(i < HIST_BUCKETS);
+	if (i < 2 * HIST_SUB)
+		return (double)i;
+	unsigned shift = (unsigned)(i / HIST_SUB) - 1;
+	uint64_t low = (i % HIST_SUB + HIST_SUB) << shift;
+	return (double)low + (double)(UINT64_C(1) << shift) / 2;
+}
+
+static inline void hist_add(struct histogram *h, uint64_t ns)
+{
+	h->buckets[hist_index(ns)]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+static inline void hist_merge(struct histogram *into,
+			      const struct histogram *from)
+{
+	for (size_t i = 0; i < HIST_BUCKETS; i++)
+		into->buckets[i] += from->buckets[i];
+	into->count += from->count;
+	into->sum_ns += from->sum_ns;
+}
+
+/* The nearest-rank percentile in microseconds, NAN when empty. */
+static inline double hist_percentile_us(const struct histogram *h,
+					unsigned pct)
+{
+	uint64_t rank, seen = 0;
+
+	assert(pct > 0 && pct <= 100);
+	if (h->count == 0)
+		return NAN;
+	rank = (h->count * pct + 99) / 100; /* ceil(count * pct / 100) */
+	for (size_t i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank)
+			return hist_value(i) / 1e3;
+	}
+	assert(false); /* the buckets hold count samples */
+	return NAN;
 }
 
 /* Removes path and, if it is a directory, everything under it, without

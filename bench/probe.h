@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * probe.h - the physical limits of the machine under the bench directory,
+ * measured in the same run as the engines (probe.c).
+ */
+#ifndef LK_BENCH_PROBE_H
+#define LK_BENCH_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "results.h"
+
+struct probe_config {
+	uint64_t syncs;      /* fdatasyncs timed in each of the two probes */
+	uint64_t file_bytes; /* written sequentially, then read at random */
+	uint64_t reads;      /* 4 KiB preads from the page cache */
+};
+
+/* Runs every probe with files in dir (removed again) and fills *p.  On
+ * failure writes what failed into err and returns false. */
+bool probe_run(struct probe *p, const char *dir,
+	       const struct probe_config *cfg, char *err, size_t err_bytes);
+
+#endif /* LK_BENCH_PROBE_H */
