@@ -1055,7 +1055,8 @@ static lk_status execute(struct salvage *sv, lk_io_dir *dir, size_t newest,
 		seg_name(name, h.seq, 0);
 		lost(sv, (s->last_seq ? s->last_seq : sv->max_seq) + 1,
 		     h.record_seq_base - 1, 0, 0, 1,
-		     "the segments after the newest one here are missing");
+		     "the segments after the newest are missing (new "
+		     "records skip their numbers)");
 		if (apply) {
 			struct segment *out;
 
