@@ -107,10 +107,13 @@ lk_status lk_iter_open(lk_iter **out, lk_db *db, uint32_t ns,
 	*out = it;
 	return LK_OK;
 
-nomem:
+nomem: {
+	size_t keys = it->cap; /* before the close frees it */
+
 	lk_iter_close(it);
 	return err_set(LK_NOMEM, "allocating an iterator over %zu keys",
-		       it ? it->cap : 0);
+		       keys);
+}
 }
 
 lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "testutil.h"
 
@@ -179,6 +180,40 @@ static void nospace_rejects_the_write_and_nothing_partial_is_visible(
 	CHECK_OK(lk_close(db));
 }
 
+/* Every allocation lk_iter_open makes may fail: LK_NOMEM, with nothing
+ * held, and a detail that names the iterator.  (Its failure path once
+ * read the iterator it had just freed for the detail: the crash
+ * explorer's mapped-reads workload found it under AddressSanitizer.) */
+static void iterator_open_fails_cleanly_at_every_allocation(void **state)
+{
+	lk_db *db = open_db();
+	lk_status st;
+	lk_iter *it;
+	uint64_t n;
+
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		char k[8];
+
+		snprintf(k, sizeof k, "k%02d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, 3, "v", 1, 0));
+	}
+	for (n = 1;; n++) {
+		mem_fail_at(n, 0);
+		st = lk_iter_open(&it, db, LK_NS_DEFAULT, "k", 1);
+		if (mem_fail_at(0, 0) < n) { /* no allocation failed */
+			CHECK_OK(st);
+			break;
+		}
+		CHECK_ST(LK_NOMEM, st);
+		CHECK(it == NULL);
+		CHECK(strstr(lk_errmsg(), "iterator") != NULL);
+	}
+	CHECK(n > 3);
+	lk_iter_close(it);
+	CHECK_OK(lk_close(db)); /* no iterator left counted */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +221,7 @@ int main(void)
 		T(failed_fdatasync_halts_writes_and_reads_go_on),
 		T(failed_interval_sync_halts_writes),
 		T(nospace_rejects_the_write_and_nothing_partial_is_visible),
+		T(iterator_open_fails_cleanly_at_every_allocation),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
