@@ -29,7 +29,7 @@ struct report_v1 {
 	char tail_note[LK_NOTE_BYTES];
 };
 
-#define ABI_VERSIONS_MAX 5
+#define ABI_VERSIONS_MAX 6
 
 /* size[v]: the bytes of version v; [0] and versions not yet made are 0. */
 static const struct abi_row {
@@ -42,12 +42,14 @@ static const struct abi_row {
 			    offsetof(lk_options, snapshot_every_bytes),
 			    offsetof(lk_options, scrub_rate_bytes),
 			    offsetof(lk_options, reserve_bytes),
+			    offsetof(lk_options, map_bytes_max),
 			    sizeof(lk_options) } },
 	[ABI_STATS] = { "lk_stats", LK_STATS_VERSION,
 			{ 0, offsetof(lk_stats, log_bytes_written),
 			  offsetof(lk_stats, snapshot_serial),
 			  offsetof(lk_stats, scrub_segments),
 			  offsetof(lk_stats, compactions_total),
+			  offsetof(lk_stats, map_bytes),
 			  sizeof(lk_stats) } },
 	[ABI_REPORT] = { "lk_recovery_report", LK_REPORT_VERSION,
 			 { 0, sizeof(struct report_v1),
@@ -59,8 +61,8 @@ static const struct abi_row {
 };
 
 /* A new version needs its row: these fail until it has one. */
-_Static_assert(LK_OPTIONS_VERSION == 5, "add lk_options' new version");
-_Static_assert(LK_STATS_VERSION == 5, "add lk_stats' new version");
+_Static_assert(LK_OPTIONS_VERSION == 6, "add lk_options' new version");
+_Static_assert(LK_STATS_VERSION == 6, "add lk_stats' new version");
 _Static_assert(LK_REPORT_VERSION == 2, "add lk_recovery_report's version");
 _Static_assert(LK_SEGMENT_INFO_VERSION == 1, "add lk_segment_info's version");
 _Static_assert(LK_NS_STATS_VERSION == 1, "add lk_ns_stats' version");
@@ -70,12 +72,14 @@ _Static_assert(offsetof(lk_options, compact_dead_pct) % 8 == 0 &&
 		       offsetof(lk_options, snapshot_every_bytes) % 8 == 0 &&
 		       offsetof(lk_options, scrub_rate_bytes) % 8 == 0 &&
 		       offsetof(lk_options, reserve_bytes) % 8 == 0 &&
+		       offsetof(lk_options, map_bytes_max) % 8 == 0 &&
 		       _Alignof(lk_options) == 8,
 	       "lk_options versions end on the struct's alignment");
 _Static_assert(offsetof(lk_stats, log_bytes_written) % 8 == 0 &&
 		       offsetof(lk_stats, snapshot_serial) % 8 == 0 &&
 		       offsetof(lk_stats, scrub_segments) % 8 == 0 &&
 		       offsetof(lk_stats, compactions_total) % 8 == 0 &&
+		       offsetof(lk_stats, map_bytes) % 8 == 0 &&
 		       _Alignof(lk_stats) == 8,
 	       "lk_stats versions end on the struct's alignment");
 _Static_assert(sizeof(lk_segment_info) % _Alignof(lk_segment_info) == 0,

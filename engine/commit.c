@@ -38,6 +38,7 @@
  * pages it could not write, so neither a retry nor a later sync could
  * prove them durable.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -418,8 +419,8 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 {
 	const uint8_t *key = cb->arena + c->key_at;
 	uint64_t now = db->io->now_ms(db->io->ctx);
+	struct seg_hold hold;
 	struct record rec;
-	uint8_t *rbuf = NULL;
 	lk_status st;
 	int found = 0;
 
@@ -447,15 +448,15 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 		return LK_OK;
 	if (c->kind == COND_EXPIRED_SEQ) {
 		st = segtable_lookup_raw(db, c->ns, key, c->key_len, &rec,
-					 &rbuf);
+					 &hold);
 		if (st == LK_OK) {
 			*seq = rec.seq;
 			*expired = rec.expire_at_ms && now >= rec.expire_at_ms;
-			mem_free(rbuf);
+			segtable_release(db, &hold);
 		}
 		return st == LK_NOT_FOUND ? LK_OK : st;
 	}
-	st = segtable_lookup(db, c->ns, key, c->key_len, &rec, &rbuf);
+	st = segtable_lookup(db, c->ns, key, c->key_len, &rec, &hold);
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
 	if (st != LK_OK)
@@ -465,11 +466,23 @@ static lk_status cond_state(struct lk_db *db, struct writer *first,
 	if (rec.flags & REC_F_ZSTD) {
 		st = compressor_unpack(db->cmp, rec.value, rec.value_len, buf,
 				       v_len);
-		mem_free(rbuf);
+		segtable_release(db, &hold);
 		*v = *buf;
 		return st;
 	}
-	*buf = rbuf;
+	if (!hold.buf) { /* in a mapping: the caller keeps a copy */
+		hold.buf = mem_alloc(rec.value_len ? rec.value_len : 1);
+		if (!hold.buf) {
+			segtable_release(db, &hold);
+			return err_set(LK_NOMEM, "allocating a %" PRIu32
+				       "-byte value", rec.value_len);
+		}
+		memcpy(hold.buf, rec.value, rec.value_len);
+		rec.value = hold.buf;
+	}
+	*buf = hold.buf;
+	hold.buf = NULL;
+	segtable_release(db, &hold);
 	*v = rec.value;
 	*v_len = rec.value_len;
 	return LK_OK;
@@ -736,6 +749,7 @@ static lk_status rotate(struct lk_db *db)
 		old->data_end += n;
 		old->file_size = old->synced_end = old->data_end;
 		db->commit->durable_pending = 0; /* all of it was in old */
+		segtable_map(db, old); /* never written again */
 	}
 	segtable_wrlock(db);
 	st = segtable_add(db, s);

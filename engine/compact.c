@@ -538,6 +538,7 @@ static lk_status write_output(struct job *j)
 	j->out->data_end = j->out->file_size = j->out->synced_end = j->buf_off;
 	j->out->ops = j->ops;
 	j->out->installing = 1;
+	segtable_map(j->db, j->out); /* complete: only read from now on */
 	return LK_OK;
 }
 

@@ -200,6 +200,8 @@ static lk_status open_db(lk_db **out, const char *path,
 	st = open_start(&db, path, &o, 0);
 	if (st == LK_OK)
 		st = recovery_open(db);
+	if (st == LK_OK) /* a snapshot's segments, which no replay mapped */
+		segtable_map_sealed(db);
 	if (st == LK_OK)
 		st = ns_load(db);
 	if (st == LK_OK)
@@ -341,22 +343,29 @@ lk_status lk_recovery(lk_recovery_report *report, lk_db *db)
 
 /* Looks key up (segtable_lookup) after checking the handle and key. */
 static lk_status lookup(struct lk_db *db, uint32_t ns, const void *key,
-			size_t key_len, struct record *rec, uint8_t **buf)
+			size_t key_len, struct record *rec,
+			struct seg_hold *hold)
 {
 	lk_status st = handle_check(db);
 
+	hold->buf = NULL;
+	hold->pin = NULL;
 	if (st == LK_OK)
 		st = commit_check_key(ns, key, key_len);
 	return st != LK_OK ? st
-			   : segtable_lookup(db, ns, key, key_len, rec, buf);
+			   : segtable_lookup(db, ns, key, key_len, rec, hold);
 }
 
-/* Turns a decoded put into a caller-owned value.  Takes ownership of buf:
- * a raw value is moved to its start, so it needs no second allocation. */
+/* Turns a decoded put into a caller-owned value, and releases what held
+ * the record.  A raw value read into a buffer is moved to its start (the
+ * buffer has room for the NUL: rec->size > value_len), so it needs no
+ * second allocation; one in a mapping is copied out. */
 static lk_status take_value(struct lk_db *db, const struct record *rec,
-			    uint8_t *buf, void **value, size_t *value_len)
+			    struct seg_hold *hold, void **value,
+			    size_t *value_len)
 {
 	lk_status st = LK_OK;
+	uint8_t *out;
 
 	if (rec->flags & REC_F_ZSTD) {
 		uint8_t *raw;
@@ -364,27 +373,38 @@ static lk_status take_value(struct lk_db *db, const struct record *rec,
 
 		st = compressor_unpack(db->cmp, rec->value, rec->value_len, &raw,
 				       &raw_len);
-		mem_free(buf);
+		segtable_release(db, hold);
 		if (st != LK_OK)
 			return st;
 		*value = raw;
 		*value_len = raw_len;
 		return LK_OK;
 	}
-	/* rec->size > value_len: the buffer has room for the NUL. */
-	memmove(buf, rec->value, rec->value_len);
-	buf[rec->value_len] = 0;
-	*value = buf;
+	if (hold->buf) {
+		out = hold->buf;
+		hold->buf = NULL;
+		memmove(out, rec->value, rec->value_len);
+	} else {
+		out = mem_alloc((size_t)rec->value_len + 1);
+		if (out)
+			memcpy(out, rec->value, rec->value_len);
+	}
+	segtable_release(db, hold);
+	if (!out)
+		return err_set(LK_NOMEM, "allocating a %" PRIu32 "-byte value",
+			       rec->value_len);
+	out[rec->value_len] = 0;
+	*value = out;
 	*value_len = rec->value_len;
-	return st;
+	return LK_OK;
 }
 
 lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 		    uint64_t *expire_at_ms, lk_db *db, uint32_t ns,
 		    const void *key, size_t key_len)
 {
+	struct seg_hold hold;
 	struct record rec;
-	uint8_t *buf;
 	lk_status st;
 
 	if (value)
@@ -395,7 +415,7 @@ lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 		*seq = 0;
 	if (expire_at_ms)
 		*expire_at_ms = 0;
-	st = lookup(db, ns, key, key_len, &rec, &buf);
+	st = lookup(db, ns, key, key_len, &rec, &hold);
 	if (st != LK_OK)
 		return st;
 	if (seq)
@@ -403,13 +423,13 @@ lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 	if (expire_at_ms)
 		*expire_at_ms = rec.expire_at_ms;
 	if (!value) {
-		mem_free(buf);
+		segtable_release(db, &hold);
 		return LK_OK;
 	}
 	{
-		size_t len;
+		size_t len = 0;
 
-		st = take_value(db, &rec, buf, value, &len);
+		st = take_value(db, &rec, &hold, value, &len);
 		if (st == LK_OK && value_len)
 			*value_len = len;
 	}
@@ -425,8 +445,8 @@ lk_status lk_get_ex(void **value, size_t *value_len, uint64_t *seq,
 lk_status lk_locate(uint64_t *segment_seq, uint64_t *offset, lk_db *db,
 		    uint32_t ns, const void *key, size_t key_len)
 {
+	struct seg_hold hold;
 	struct record rec;
-	uint8_t *buf;
 	lk_status st = handle_check(db);
 
 	if (st == LK_OK)
@@ -435,10 +455,10 @@ lk_status lk_locate(uint64_t *segment_seq, uint64_t *offset, lk_db *db,
 		return st;
 	if (!segment_seq || !offset)
 		return err_set(LK_INVALID, "lk_locate: NULL output");
-	st = segtable_locate(db, ns, key, key_len, &rec, &buf, segment_seq,
+	st = segtable_locate(db, ns, key, key_len, &rec, &hold, segment_seq,
 			     offset);
 	if (st == LK_OK)
-		mem_free(buf);
+		segtable_release(db, &hold);
 	return st;
 }
 
@@ -714,7 +734,12 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 		stats->disk_bytes += s->file_size;
 		stats->live_bytes += s->live_bytes;
 		stats->dead_bytes += s->data_end - SEG_HEADER_BYTES - s->live_bytes;
+		if (seg_mapped(s))
+			stats->map_segments++;
+		else
+			stats->pread_segments++;
 	}
+	stats->map_bytes = segtable_map_bytes(db);
 	/* the namespace catalog's entries are the engine's, not the user's */
 	ix = segtable_index(db);
 	stats->live_keys = index_keys(ix) - index_count(ix, 0);

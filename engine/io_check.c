@@ -13,7 +13,10 @@
  *     out-parameter is set exactly when the call succeeded;
  *   - sync and dir_sync: LK_OK or LK_IO, nothing else (a failed sync is
  *     never retried, and LK_NOSPACE would invite a retry);
- *   - wait_until: 0 or 1.
+ *   - wait_until: 0 or 1;
+ *   - map: *addr is set exactly when the call succeeded (a table of
+ *     version 1 or 2 declines every map here, so the engine needs no
+ *     test of the version).
  * The checks are LK_ASSERT, on in release builds: a table that breaks its
  * contract is a programmer's error, found at the call instead of as a
  * corrupt log later.  No call is added or reordered (the crash explorer
@@ -336,6 +339,39 @@ static void chk_wait_stop(void *ctx, lk_io_wait *w)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Mappings (version 3)                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* A table of version 1 or 2 declines every mapping: the engine reads it
+ * with pread, as it does when a version 3 table declines. */
+static lk_status chk_map(void *ctx, lk_io_file *file, size_t n,
+			 const void **addr)
+{
+	const struct io_check *c = check_of(ctx);
+	uint64_t serial = err_serial();
+	lk_status st;
+
+	LK_ASSERT(file != NULL && addr != NULL && n > 0);
+	*addr = NULL;
+	if (c->inner->version < 3)
+		return err_set(LK_INVALID, "map: an I/O table of version %u "
+					   "does not map", c->inner->version);
+	st = c->inner->map(c->inner->ctx, file, n, addr);
+	LK_ASSERT((st == LK_OK) == (*addr != NULL));
+	return outcome(st, ANY_FAILURE | BIT(LK_INVALID), serial);
+}
+
+static void chk_unmap(void *ctx, lk_io_file *file, const void *addr,
+		      size_t n)
+{
+	const struct io_check *c = check_of(ctx);
+
+	LK_ASSERT(file != NULL && addr != NULL && n > 0);
+	LK_ASSERT(c->inner->version >= 3); /* only what map gave */
+	c->inner->unmap(c->inner->ctx, file, addr, n);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Installing                                                             */
 /* ---------------------------------------------------------------------- */
 
@@ -364,6 +400,8 @@ static const lk_io check_methods = {
 	.wait_free = chk_wait_free,
 	.wait_until = chk_wait_until,
 	.wait_stop = chk_wait_stop,
+	.map = chk_map,
+	.unmap = chk_unmap,
 };
 
 /* The name of the first NULL slot of a table of its version, or NULL. */
@@ -378,6 +416,9 @@ static const char *missing_slot(const lk_io *io)
 		return NULL;
 	SLOT(thread_start); SLOT(thread_join); SLOT(wait_new);
 	SLOT(wait_free); SLOT(wait_until); SLOT(wait_stop);
+	if (io->version < 3)
+		return NULL;
+	SLOT(map); SLOT(unmap);
 #undef SLOT
 	return NULL;
 }

@@ -665,6 +665,7 @@ static void memfs_close(void *ctx, lk_io_file *file)
 	if (file == NULL)
 		return;
 	memfs_enter(fs);
+	LK_ASSERT(file->mapped == NULL); /* unmapped before closed */
 	file_unlink_handle(fs, file);
 	if (!file->dead) {
 		if (file->holds_lock)
@@ -706,12 +707,19 @@ static lk_status memfs_pread(void *ctx, lk_io_file *file, void *buf,
 	return rc;
 }
 
+/* A mapped image must not move (memfs.h). */
+static void assert_unmoved(const struct memfs_inode *inode, uint64_t end)
+{
+	LK_ASSERT(inode->maps == 0 || end <= inode->cur.capacity_bytes);
+}
+
 lk_status memfs_inode_write(struct memfs *fs, struct memfs_inode *inode,
 			    const void *buf, size_t n, uint64_t offset)
 {
 	struct memfs_change ch = { .kind = MEMFS_WRITE };
 
 	LK_ASSERT(n > 0 && offset + n <= fs->layer->file_bytes_max);
+	assert_unmoved(inode, offset + n);
 	ch.inode = inode;
 	ch.buf = buf;
 	ch.n = n;
@@ -726,6 +734,7 @@ lk_status memfs_inode_write(struct memfs *fs, struct memfs_inode *inode,
 	commit(fs, &ch);
 	return LK_OK;
 }
+
 
 static lk_status memfs_pwrite(void *ctx, lk_io_file *file, const void *buf,
 			      size_t n, uint64_t offset)
@@ -809,6 +818,7 @@ static lk_status memfs_truncate(void *ctx, lk_io_file *file, uint64_t size)
 		goto out;
 	ch.inode = file->inode;
 	ch.offset = size;
+	assert_unmoved(ch.inode, size);
 	if (prepare(fs, &ch) != LK_OK ||
 	    memfs_img_reserve(&ch.inode->cur, size,
 			      fs->layer->file_bytes_max) != LK_OK) {
@@ -822,6 +832,64 @@ static lk_status memfs_truncate(void *ctx, lk_io_file *file, uint64_t size)
 out:
 	memfs_leave(fs);
 	return rc;
+}
+
+/* A mapping is a pointer into the image, whose capacity map reserves;
+ * counted as a read by the layer's gate, so that a fault layer can make
+ * it fail (the engine then reads with pread). */
+static lk_status memfs_map(void *ctx, lk_io_file *file, size_t n,
+			   const void **addr)
+{
+	struct memfs *fs = ctx;
+	struct memfs_inode *inode;
+	lk_status rc;
+
+	assert(fs != NULL && file != NULL && addr != NULL && n > 0);
+	*addr = NULL;
+	memfs_enter(fs);
+	rc = gate(fs, MEMFS_CALL_READ, "mmap", file->name, file, NULL);
+	if (rc != LK_OK)
+		goto out;
+	inode = file->inode;
+	if (file->dead) {
+		rc = dead_file(file, "mmap");
+	} else if (file->mapped != NULL) {
+		rc = err_set(LK_INVALID, "mmap %s: mapped already", file->name);
+	} else if (n > fs->layer->file_bytes_max) {
+		rc = err_set(LK_INVALID, "mmap %s: %zu bytes, more than a "
+			     "file of this file system holds", file->name, n);
+	} else if (inode->maps > 0 && n > inode->cur.capacity_bytes) {
+		rc = err_set(LK_INVALID, "mmap %s: %zu bytes, past another "
+			     "mapping of the file", file->name, n);
+	} else if (memfs_img_reserve(&inode->cur, n,
+				     fs->layer->file_bytes_max) != LK_OK) {
+		rc = err_set(LK_NOMEM, "mmap %s: out of memory", file->name);
+	} else {
+		inode->maps++;
+		memfs_inode_get(inode);
+		file->mapped = inode;
+		*addr = inode->cur.bytes;
+	}
+out:
+	memfs_leave(fs);
+	return rc;
+}
+
+static void memfs_unmap(void *ctx, lk_io_file *file, const void *addr,
+			size_t n)
+{
+	struct memfs *fs = ctx;
+	struct memfs_inode *inode;
+
+	assert(fs != NULL && file != NULL && addr != NULL && n > 0);
+	memfs_enter(fs);
+	inode = file->mapped;
+	LK_ASSERT(inode != NULL && inode->maps > 0 &&
+		  addr == inode->cur.bytes);
+	inode->maps--;
+	file->mapped = NULL;
+	memfs_inode_put(fs, inode);
+	memfs_leave(fs);
 }
 
 static lk_status memfs_size(void *ctx, lk_io_file *file, uint64_t *size)
@@ -878,6 +946,8 @@ static const lk_io memfs_methods = {
 	.size = memfs_size,
 	.close = memfs_close,
 	.now_ms = memfs_now_ms,
+	.map = memfs_map,
+	.unmap = memfs_unmap,
 	/* mono_us, threads and sleeps: simclock_fill_io() */
 };
 

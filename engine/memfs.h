@@ -42,6 +42,11 @@
  *    layer pins it (pins: the fault layer's pending entry operations).
  *  - A layer's inode and directory are structs that begin with the core's
  *    (inode_bytes, dir_bytes); the core allocates them zeroed.
+ *  - A mapping (io map) is a pointer into an inode's `cur` bytes, which
+ *    must then never move: map reserves the capacity it shows, and a
+ *    write or truncate past that capacity while a mapping is open is a
+ *    broken contract (asserted).  A power cut copies the durable image
+ *    into `cur` in place, so a mapping stays valid memory after one.
  *
  * Invariants: one mutex per file system, held for every call, because the
  * engine calls from several threads; dir_list releases it before calling
@@ -92,6 +97,7 @@ struct memfs_inode {
 	struct memfs_inode *next, *prev; /* fs->inodes */
 	struct memfs_img cur;            /* what reads see */
 	uint32_t refs;
+	uint32_t maps;                   /* mappings of cur (io map) */
 	int locked;                      /* a handle holds the lock */
 };
 
@@ -115,6 +121,9 @@ struct lk_io_file {
 	int writable;
 	int holds_lock;
 	int dead;                       /* memfs_kill_handles() */
+	/* The inode a map of this handle shows, with a reference of its
+	 * own: unmap finds it after a power cut killed the handle. */
+	struct memfs_inode *mapped;
 	char name[IO_NAME_BYTES_MAX + 1]; /* for error details */
 };
 

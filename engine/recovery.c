@@ -879,6 +879,10 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	s->data_end = sc->commit_end;
 	s->synced_end = sc->commit_end;
 	s->sealed = sc->sealed;
+	/* The replay of the segments after it reads the records it
+	 * replaces through the mapping. */
+	if (s->sealed && sc->db)
+		segtable_map(sc->db, s);
 	if (!newest) {
 		if (sc->sealed && sc->why) { /* zeroes after it: see above */
 			rep->zero_tail_bytes = end - sc->commit_end;

@@ -361,10 +361,43 @@ lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 	return LK_OK;
 }
 
+int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
+	    uint64_t cap)
+{
+	const void *addr = NULL;
+	uint64_t len = s->data_end, was;
+
+	if (seg_mapped(s))
+		return 1;
+	if (!s->sealed || len == 0 || len > SIZE_MAX || cap == 0)
+		return 0;
+	was = atomic_fetch_add(account, len);
+	if (was > cap || len > cap - was) {
+		atomic_fetch_sub(account, len);
+		return 0;
+	}
+	if (io->map(io->ctx, s->file, (size_t)len, &addr) != LK_OK) {
+		atomic_fetch_sub(account, len); /* declined: pread serves */
+		return 0;
+	}
+	s->map_len = (size_t)len;
+	s->map_account = account;
+	atomic_store_explicit(&s->map, (const uint8_t *)addr,
+			      memory_order_release);
+	return 1;
+}
+
 void seg_close(struct segment *s, const lk_io *io)
 {
+	const uint8_t *map;
+
 	if (!s)
 		return;
+	map = seg_mapped(s);
+	if (map) {
+		io->unmap(io->ctx, s->file, map, s->map_len);
+		atomic_fetch_sub(s->map_account, s->map_len);
+	}
 	hash_drop(s);
 	if (s->file)
 		io->close(io->ctx, s->file);

@@ -75,6 +75,15 @@ struct segment {
 	 * and then seg_hash_get reads the file back instead. */
 	struct rec_hasher *hasher;
 	uint64_t hashed_end;
+	/* Reads through a mapping: bytes [0, map_len) of a sealed segment,
+	 * which no write changes any more (seg_map), or NULL, and then
+	 * reads use pread.  Published once, before or while readers look
+	 * (acquire/release), and released only by seg_close, when no
+	 * reader is left; *map_account (the database's count of mapped
+	 * bytes) gives map_len back then. */
+	_Atomic(const uint8_t *) map;
+	size_t map_len;
+	_Atomic uint64_t *map_account;
 };
 
 void seg_name(char name[SEG_NAME_BYTES], uint64_t seq, uint32_t generation);
@@ -146,6 +155,21 @@ lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 lk_status seg_open(struct segment **s, const lk_io *io, lk_io_dir *dir,
 		   const char *name, int writable);
 
+/* Maps bytes [0, data_end) of sealed s for reading, if `account` (the
+ * mapped bytes of its database) stays within `cap` with them.  Returns 1
+ * if s is mapped (now or before), 0 if it is read with pread: not
+ * sealed, over the cap, or the table declined (see logkeep_io.h: not an
+ * error, and the detail it set is dropped). */
+int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
+	    uint64_t cap);
+
+/* The mapping of s, or NULL. */
+static inline const uint8_t *seg_mapped(const struct segment *s)
+{
+	return atomic_load_explicit(&s->map, memory_order_acquire);
+}
+
+/* Closes s: unmaps it, closes its file, frees it. */
 void seg_close(struct segment *s, const lk_io *io);
 
 /* A sequential reader over one segment, with a window that grows to hold

@@ -38,6 +38,7 @@ struct segtable {
 				   it under log_mu alone (commit.c) */
 	struct segment *active; /* the newest segment; NULL before the first */
 	_Atomic uint64_t seq_last;
+	_Atomic uint64_t map_bytes; /* of the segments' mappings (seg_map) */
 };
 
 lk_status segtable_init(struct lk_db *db)
@@ -168,11 +169,36 @@ lk_status segtable_read(struct lk_db *db, struct ix_loc loc,
 	return segtable_read_at(db, db->tab->segs[loc.seg], loc, rec, out);
 }
 
-lk_status segtable_read_at(struct lk_db *db, struct segment *s, struct ix_loc loc,
-		     struct record *rec, uint8_t **out)
+/* A record of a mapped segment is decoded where it lies: no system call,
+ * no copy, and *out stays NULL (rec points into the mapping, valid while
+ * the segment is pinned or in the table). */
+static lk_status read_mapped(struct segment *s, const uint8_t *map,
+			     struct ix_loc loc, struct record *rec,
+			     const char **why)
+{
+	size_t avail = loc.offset < s->map_len ? s->map_len - loc.offset : 0;
+	uint32_t size = loc.size;
+
+	if (size >= IX_SIZE_LARGE &&
+	    record_peek_size(&size, map + loc.offset, avail, why) !=
+		    REC_PEEK_SIZE)
+		return LK_CORRUPT;
+	if (size > avail) {
+		*why = "record runs past end of file";
+		return LK_CORRUPT;
+	}
+	return record_decode(rec, map + loc.offset, size,
+			     s->hdr.record_seq_base, seg_seed(s, loc.offset),
+			     why);
+}
+
+lk_status segtable_read_at(struct lk_db *db, struct segment *s,
+			   struct ix_loc loc, struct record *rec,
+			   uint8_t **out)
 {
 	uint32_t size = loc.size;
 	const char *why = NULL;
+	const uint8_t *map;
 	uint8_t *buf = NULL;
 	size_t got = 0;
 	lk_status st;
@@ -183,6 +209,11 @@ lk_status segtable_read_at(struct lk_db *db, struct segment *s, struct ix_loc lo
 	if (!s)
 		return err_set(LK_CORRUPT, "the index names segment slot %u, "
 				           "which is not in the log", loc.seg);
+	map = seg_mapped(s);
+	if (map) {
+		st = read_mapped(s, map, loc, rec, &why);
+		goto decoded;
+	}
 	if (size >= IX_SIZE_LARGE) {
 		uint8_t head[REC_PREFIX_BYTES_MAX];
 
@@ -207,6 +238,7 @@ lk_status segtable_read_at(struct lk_db *db, struct segment *s, struct ix_loc lo
 	}
 	st = record_decode(rec, buf, size, s->hdr.record_seq_base,
 			   seg_seed(s, loc.offset), &why);
+decoded:
 	if (st == LK_OK && rec->type != REC_PUT)
 		why = "index points at a record that is not a put";
 	if (st != LK_OK || why)
@@ -236,6 +268,7 @@ lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
 		mem_free(lu->buf);
 		lu->buf = buf;
 		lu->rec = rec;
+		lu->seg = s;
 	} else {
 		mem_free(buf);
 	}
@@ -254,11 +287,19 @@ lk_status segtable_lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
 lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 		    size_t key_len, int *equal)
 {
-	struct seg_lookup lu = { ctx, { 0 }, NULL };
+	struct seg_lookup lu = { ctx, { 0 }, NULL, NULL };
 	lk_status st = segtable_lookup_eq(&lu, loc, key, key_len, equal);
 
 	mem_free(lu.buf);
 	return st;
+}
+
+void segtable_release(struct lk_db *db, struct seg_hold *h)
+{
+	mem_free(h->buf);
+	segtable_unpin(db, h->pin);
+	h->buf = NULL;
+	h->pin = NULL;
 }
 
 /* The candidates (entries whose hash matches: almost always one) are
@@ -266,40 +307,45 @@ lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
  * released, so that a slow read never holds up a writer.  A location stays
  * readable after the lock is released: records are never rewritten in
  * place, and a segment that compaction takes out of the table stays open
- * while a reader holds a reference to it.  Should
+ * (and mapped) while a reader holds a reference to it; the record found
+ * keeps its segment's reference when it lies in a mapping.  Should
  * a key ever have more candidates than fit here, the lookup confirms them
  * under the lock instead. */
 #define LOOKUP_CANDIDATES 4
 
 static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
-			size_t key_len, struct record *rec, uint8_t **buf,
-			uint64_t *seg_seq, uint64_t *offset, int with_expired);
+			size_t key_len, struct record *rec,
+			struct seg_hold *hold, uint64_t *seg_seq,
+			uint64_t *offset, int with_expired);
 
 lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
-			  size_t key_len, struct record *rec, uint8_t **buf)
+			  size_t key_len, struct record *rec,
+			  struct seg_hold *hold)
 {
-	return locate(db, ns, key, key_len, rec, buf, NULL, NULL, 0);
+	return locate(db, ns, key, key_len, rec, hold, NULL, NULL, 0);
 }
 
 lk_status segtable_lookup_raw(struct lk_db *db, uint32_t ns, const void *key,
 			      size_t key_len, struct record *rec,
-			      uint8_t **buf)
+			      struct seg_hold *hold)
 {
-	return locate(db, ns, key, key_len, rec, buf, NULL, NULL, 1);
+	return locate(db, ns, key, key_len, rec, hold, NULL, NULL, 1);
 }
 
 lk_status segtable_locate(struct lk_db *db, uint32_t ns, const void *key,
-			  size_t key_len, struct record *rec, uint8_t **buf,
-			  uint64_t *seg_seq, uint64_t *offset)
+			  size_t key_len, struct record *rec,
+			  struct seg_hold *hold, uint64_t *seg_seq,
+			  uint64_t *offset)
 {
-	return locate(db, ns, key, key_len, rec, buf, seg_seq, offset, 0);
+	return locate(db, ns, key, key_len, rec, hold, seg_seq, offset, 0);
 }
 
 static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
-			size_t key_len, struct record *rec, uint8_t **buf,
-			uint64_t *seg_seq, uint64_t *offset, int with_expired)
+			size_t key_len, struct record *rec,
+			struct seg_hold *hold, uint64_t *seg_seq,
+			uint64_t *offset, int with_expired)
 {
-	struct seg_lookup lu = { db, { 0 }, NULL };
+	struct seg_lookup lu = { db, { 0 }, NULL, NULL };
 	struct ix_loc cand[LOOKUP_CANDIDATES], loc;
 	struct segment *seg[LOOKUP_CANDIDATES];
 	int expiring[LOOKUP_CANDIDATES];
@@ -307,6 +353,8 @@ static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
 	size_t n;
 	lk_status st = LK_OK;
 
+	hold->buf = NULL;
+	hold->pin = NULL;
 	hash = record_key_hash(ns, key, key_len);
 	rwlock_rdlock(&db->tab->lock);
 	n = index_candidates(db->tab->ix, (uint8_t)ns, hash, cand, expiring,
@@ -318,6 +366,10 @@ static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
 			*seg_seq = db->tab->segs[loc.seg]->hdr.seq;
 		if (st == LK_OK && offset)
 			*offset = loc.offset;
+		if (st == LK_OK && !lu.buf) { /* in a mapping */
+			segtable_pin(lu.seg);
+			hold->pin = lu.seg;
+		}
 	}
 	for (size_t i = 0; n <= LOOKUP_CANDIDATES && i < n; i++) {
 		seg[i] = db->tab->segs[cand[i].seg];
@@ -337,19 +389,24 @@ static lk_status locate(struct lk_db *db, uint32_t ns, const void *key,
 			if (equal && offset)
 				*offset = cand[i].offset;
 		}
-		for (size_t i = 0; i < n; i++)
-			segtable_unpin(db, seg[i]);
+		for (size_t i = 0; i < n; i++) {
+			if (st == LK_OK && equal && !lu.buf &&
+			    seg[i] == lu.seg && !hold->pin)
+				hold->pin = seg[i]; /* its record is mapped */
+			else
+				segtable_unpin(db, seg[i]);
+		}
 		if (st == LK_OK && !equal)
 			st = LK_NOT_FOUND;
 	}
+	hold->buf = lu.buf;
 	if (st == LK_OK && !with_expired && handle_expired(db, &lu.rec))
 		st = LK_NOT_FOUND;
 	if (st != LK_OK) {
-		mem_free(lu.buf);
+		segtable_release(db, hold);
 		return st;
 	}
 	*rec = lu.rec;
-	*buf = lu.buf;
 	return LK_OK;
 }
 
@@ -411,6 +468,23 @@ void segtable_move_live(struct lk_db *db, uint8_t ns, struct segment *from,
 /* ---------------------------------------------------------------------- */
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
+
+void segtable_map(struct lk_db *db, struct segment *s)
+{
+	(void)seg_map(s, db->io, &db->tab->map_bytes, db->opts.map_bytes_max);
+}
+
+void segtable_map_sealed(struct lk_db *db)
+{
+	for (uint32_t i = 1; i < IX_SEG_SLOTS; i++)
+		if (db->tab->segs[i])
+			segtable_map(db, db->tab->segs[i]);
+}
+
+uint64_t segtable_map_bytes(const struct lk_db *db)
+{
+	return atomic_load(&db->tab->map_bytes);
+}
 
 lk_status segtable_add(struct lk_db *db, struct segment *s)
 {

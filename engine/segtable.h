@@ -62,7 +62,9 @@ void segtable_set_ns_bytes(struct lk_db *db,
 			   const uint64_t bytes[LK_NS_COUNT_MAX + 1]);
 
 /* Reads and decodes the record at loc into a buffer the caller frees
- * (*buf).  Verifies the checksum.  Caller holds ix_lock (shared). */
+ * (*buf), or, in a mapped segment, where it lies (*buf NULL: rec is valid
+ * while the caller holds ix_lock or a pin of the segment).  Verifies the
+ * checksum.  Caller holds ix_lock (shared). */
 lk_status segtable_read(struct lk_db *db, struct ix_loc loc,
 			struct record *rec, uint8_t **buf);
 
@@ -83,7 +85,8 @@ lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 struct seg_lookup {
 	struct lk_db *db;
 	struct record rec;
-	uint8_t *buf;
+	uint8_t *buf;        /* NULL: rec lies in seg's mapping */
+	struct segment *seg; /* where rec lies */
 };
 lk_status segtable_lookup_eq(void *ctx, struct ix_loc *loc, const void *key,
 			     size_t key_len, int *equal);
@@ -91,21 +94,41 @@ lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
 			     struct ix_loc *loc, const void *key,
 			     size_t key_len, int *equal);
 
+/* What keeps a record found by a lookup readable: the buffer it was read
+ * into, or a pin of the mapped segment it lies in.  segtable_release()
+ * lets both go (and may be called again). */
+struct seg_hold {
+	uint8_t *buf;
+	struct segment *pin;
+};
+void segtable_release(struct lk_db *db, struct seg_hold *hold);
+
 /* Looks up the live put of key in namespace ns (checked by the caller):
- * LK_OK with *rec and its buffer *buf (caller frees), or LK_NOT_FOUND
- * (absent, deleted or expired), LK_CORRUPT, LK_IO, LK_NOMEM.  Takes
- * ix_lock itself (shared). */
+ * LK_OK with *rec, readable until the caller releases *hold, or
+ * LK_NOT_FOUND (absent, deleted or expired), LK_CORRUPT, LK_IO, LK_NOMEM
+ * (with nothing held).  Takes ix_lock itself (shared). */
 lk_status segtable_lookup(struct lk_db *db, uint32_t ns, const void *key,
-			  size_t key_len, struct record *rec, uint8_t **buf);
+			  size_t key_len, struct record *rec,
+			  struct seg_hold *hold);
 /* segtable_lookup that finds an expired record too. */
 lk_status segtable_lookup_raw(struct lk_db *db, uint32_t ns, const void *key,
 			      size_t key_len, struct record *rec,
-			      uint8_t **buf);
+			      struct seg_hold *hold);
 /* segtable_lookup that also tells where the record is: the sequence
  * number of its segment and its offset in it (either may be NULL). */
 lk_status segtable_locate(struct lk_db *db, uint32_t ns, const void *key,
-			  size_t key_len, struct record *rec, uint8_t **buf,
-			  uint64_t *seg_seq, uint64_t *offset);
+			  size_t key_len, struct record *rec,
+			  struct seg_hold *hold, uint64_t *seg_seq,
+			  uint64_t *offset);
+
+/* Maps s for reading if it is sealed and the handle's mapping cap
+ * (map_bytes_max) has room: see seg_map.  Called where a segment becomes
+ * sealed for good (open, rotation, a compaction's output). */
+void segtable_map(struct lk_db *db, struct segment *s);
+/* segtable_map for every segment in the table (open, alone). */
+void segtable_map_sealed(struct lk_db *db);
+/* Bytes of segment files mapped now. */
+uint64_t segtable_map_bytes(const struct lk_db *db);
 
 /* Applies one committed put or delete to the index and the live-byte
  * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */

@@ -227,10 +227,21 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 #define LK_OPEN_SALVAGE 0x4u
 
 /* Version 2 added the compaction fields, version 3 the snapshot field,
- * version 4 the scrub's, version 5 the space reserve's; an older struct
- * (without them) is still accepted and gets their defaults (convention
- * 5). */
-#define LK_OPTIONS_VERSION 5u
+ * version 4 the scrub's, version 5 the space reserve's, version 6 the
+ * mapping cap; an older struct (without them) is still accepted and gets
+ * their defaults (convention 5). */
+#define LK_OPTIONS_VERSION 6u
+
+/* Reads of sealed segments go through read-only mappings (no system
+ * call, no copy), up to map_bytes_max bytes of segment files in all;
+ * segments past it, the newest (still written) and those of an I/O table
+ * that does not map are read with pread.  The default leaves a 32-bit
+ * process most of its 3 GiB address space; mapped pages are the page
+ * cache's, which the kernel reclaims under pressure.  A mapped file
+ * truncated by another process stops this one (SIGBUS), as with every
+ * memory-mapped store: nothing but logkeep writes a data directory. */
+#define LK_MAP_BYTES_DEFAULT                                                  \
+	(sizeof(void *) >= 8 ? (uint64_t)64 << 30 : (uint64_t)256 << 20)
 
 /* Compaction (see lk_compact) runs on a background thread of a writable
  * handle.  It starts when dead bytes (overwritten, deleted and expired
@@ -271,12 +282,16 @@ typedef struct lk_options {
 	 * in half of it: a small flash partition may take less, a log of
 	 * large segments more. */
 	uint64_t reserve_bytes;
+	/* version 6: the most bytes of segment files read through mappings
+	 * (LK_MAP_BYTES_DEFAULT above); 0: pread only. */
+	uint64_t map_bytes_max;
 } lk_options;
 
 #define LK_OPTIONS_INIT                                                       \
 	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
 	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
-	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL, LK_RESERVE_BYTES }
+	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL, LK_RESERVE_BYTES,  \
+	  LK_MAP_BYTES_DEFAULT }
 
 /* Sets *opts to the defaults, LK_OPTIONS_INIT, at this header's version
  * (inline, so that it writes the struct the caller's compiler sees). */
@@ -617,7 +632,7 @@ typedef struct lk_recovery_report {
  * this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 5u
+#define LK_STATS_VERSION 6u
 #define LK_STATS_INIT { .version = LK_STATS_VERSION }
 
 typedef struct lk_stats {
@@ -674,6 +689,11 @@ typedef struct lk_stats {
 	uint64_t compact_bytes_written_total;
 	uint64_t compact_segments_removed_total;
 	uint64_t compact_records_dropped_total;
+	/* version 6: reads through mappings (lk_options.map_bytes_max) */
+	uint64_t map_bytes;         /* of segment files mapped now */
+	uint32_t map_segments;      /* segments mapped now */
+	uint32_t pread_segments;    /* segments read with pread: the newest,
+				       and those past the cap */
 } lk_stats;
 
 /* Fills *stats at the version the caller set in stats->version

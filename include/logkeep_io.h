@@ -92,7 +92,7 @@ extern "C" {
 #endif
 
 /* The version this header describes, and the oldest the library takes. */
-#define LK_IO_VERSION 2u
+#define LK_IO_VERSION 3u
 #define LK_IO_VERSION_MIN 1u
 
 /* A file name is one path component of NAME_MAX bytes, as on Linux. */
@@ -197,6 +197,26 @@ typedef struct lk_io {
 	void (*wait_free)(void *ctx, lk_io_wait *w);
 	int (*wait_until)(void *ctx, lk_io_wait *w, uint64_t deadline_us);
 	void (*wait_stop)(void *ctx, lk_io_wait *w);
+
+	/* ---- version 3: read-only mappings ---- */
+
+	/* Maps the first n bytes of file read-only and shared (mmap with
+	 * PROT_READ, MAP_SHARED): *addr shows the file's bytes until unmap,
+	 * the handle's later writes included.  The library maps only files
+	 * it no longer writes (sealed segments), at most their size, and
+	 * never truncates a mapped file; a table may still keep such a
+	 * promise for the whole mapping.  It maps a file at most once, and
+	 * unmaps it before closing the handle (a handle a power cut killed
+	 * included).  Declining is allowed and costs nothing but speed:
+	 * on any failure (LK_INVALID: this table does not map, or not this
+	 * much; LK_NOMEM: no address space; LK_IO) the library reads the
+	 * file with pread, as with a table of version 2.  *addr is NULL
+	 * on failure. */
+	lk_status (*map)(void *ctx, lk_io_file *file, size_t n,
+			 const void **addr);
+	/* Ends a mapping map made: the same file, address and n. */
+	void (*unmap)(void *ctx, lk_io_file *file, const void *addr,
+		      size_t n);
 } lk_io;
 
 /* Sets the calling thread's detail (lk_errmsg()) from a printf format and

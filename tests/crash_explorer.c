@@ -366,6 +366,34 @@ static void build_interval_rotation(struct script *s, uint64_t seed)
 	}
 }
 
+/* Reads of the running handle through mappings: small segments, so that
+ * most records lie in sealed (mapped) ones; overwrites that confirm keys
+ * there; reads after a compaction removed mapped files and mapped its
+ * output, and after reopens whose recovery cut a torn tail. */
+static void build_mapped_reads(struct script *s, uint64_t seed)
+{
+	for (uint32_t i = 0; i < 40; i++) {
+		uint64_t r = mix(seed + i);
+		uint8_t key = (uint8_t)(r % 16);
+
+		if (i % 10 == 7)
+			add(s, del(0, key));
+		else
+			add(s, put(0, key, (uint16_t)(300 + r % 700),
+				   i * 2 + 1)); /* incompressible */
+		if (i % 8 == 7)
+			add(s, simple(OP_READ));
+		if (i == 20) {
+			add(s, simple(OP_COMPACT));
+			add(s, simple(OP_READ));
+		}
+		if (i == 14 || i == 30) {
+			add(s, simple(OP_REOPEN));
+			add(s, simple(OP_READ));
+		}
+	}
+}
+
 static const struct workload workloads[] = {
 	{ "single-puts", { LK_SYNC_ALWAYS, 1u << 20 }, build_single_puts },
 	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
@@ -378,6 +406,7 @@ static const struct workload workloads[] = {
 	{ "reopen-namespaces", { LK_SYNC_ALWAYS, 4096 },
 	  build_reopen_and_namespaces },
 	{ "compaction", { LK_SYNC_ALWAYS, 4096 }, build_compaction },
+	{ "mapped-reads", { LK_SYNC_ALWAYS, 4096 }, build_mapped_reads },
 	/* the index runs ahead of the disk: what compaction drops as dead
 	 * must have been made dead by durable records */
 	{ "compaction-sync-none", { LK_SYNC_NONE, 4096 },

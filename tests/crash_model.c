@@ -51,7 +51,7 @@ void cm_plan(struct plan *p, const struct script *s)
 
 		if (o->kind == OP_SYNC || o->kind == OP_REOPEN ||
 		    o->kind == OP_COMPACT || o->kind == OP_SNAPSHOT ||
-		    o->kind == OP_ADVANCE)
+		    o->kind == OP_ADVANCE || o->kind == OP_READ)
 			continue;
 		p->commit_start[p->ncommits++] = i;
 		if (o->kind == OP_BATCH)
@@ -168,6 +168,19 @@ static void advance(struct outcome *out, struct fault_fs *fs, uint64_t us)
 		out->durable = out->attempted;
 }
 
+/* A state read back from a handle (read_back). */
+struct found {
+	int ns_other;
+	/* the value read back for each key, as the op whose value it is */
+	const struct op *slot[NSS][KEYS];
+	int phantom;  /* a value no put of that key ever wrote */
+	int extra;    /* iteration saw keys that get did not, or the reverse */
+};
+
+static lk_status read_back(struct found *f, lk_db *db, const struct script *s);
+static int live_state_is(const struct found *f, const struct script *s,
+			 size_t commits, uint64_t now_ms);
+
 void cm_run(struct outcome *out, const struct script *s,
 	    const struct cm_config *cfg, struct fault_fs *fs)
 {
@@ -269,6 +282,16 @@ void cm_run(struct outcome *out, const struct script *s,
 		case OP_ADVANCE:
 			advance(out, fs, o->value_seed);
 			continue;
+		case OP_READ: {
+			static struct found f;
+
+			st = read_back(&f, db, s);
+			if (st == LK_OK &&
+			    !live_state_is(&f, s, out->attempted,
+					   lk_now_ms(db)))
+				out->live_mismatches++;
+			continue;
+		}
 		}
 		if (st == LK_OK)
 			out->ack_us[out->attempted - 1] = io->mono_us(io->ctx);
@@ -290,14 +313,6 @@ void cm_run(struct outcome *out, const struct script *s,
 /* ---------------------------------------------------------------------- */
 /* Reading the state back                                                 */
 /* ---------------------------------------------------------------------- */
-
-struct found {
-	int ns_other;
-	/* the value read back for each key, as the op whose value it is */
-	const struct op *slot[NSS][KEYS];
-	int phantom;  /* a value no put of that key ever wrote */
-	int extra;    /* iteration saw keys that get did not, or the reverse */
-};
 
 /* Which op of the script wrote this value to this key, if any. */
 static const struct op *writer_of(const struct script *s, uint8_t ns,
@@ -369,6 +384,20 @@ static int same(const struct found *f, const struct state *m)
 	if (f->ns_other != m->ns_other)
 		return 0;
 	return memcmp(f->slot, m->slot, sizeof f->slot) == 0;
+}
+
+/* What a running handle shows after `commits` commits that all returned:
+ * exactly the model's state after them, the conditional puts decided as
+ * they were answered. */
+static int live_state_is(const struct found *f, const struct script *s,
+			 size_t commits, uint64_t now_ms)
+{
+	static struct plan p;
+	struct state m;
+
+	cm_plan(&p, s);
+	model_state(&m, s, &p, commits, now_ms);
+	return !f->phantom && !f->extra && same(f, &m);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -457,6 +486,12 @@ enum cm_verdict cm_check(const struct script *s, const struct plan *p,
 	}
 	if (f.extra)
 		return CM_ITER_MISMATCH;
+	if (oc->live_mismatches) {
+		snprintf(detail, cap, "%zu reads of the running handle saw "
+			 "another state than the commits so far",
+			 oc->live_mismatches);
+		return CM_LIVE_MISMATCH;
+	}
 
 	/* recovery is idempotent: the same state, nothing more to cut */
 	st = lk_open(&db, "/db", &opts);
@@ -486,6 +521,7 @@ const char *cm_verdict_name(enum cm_verdict v)
 				   "partial batch)";
 	case CM_ITER_MISMATCH: return "iteration and get disagree";
 	case CM_NOT_IDEMPOTENT: return "second open differs from the first";
+	case CM_LIVE_MISMATCH: return "a read before the cut saw another state";
 	}
 	return "?";
 }

@@ -53,6 +53,10 @@ enum op_kind {
 	OP_PUT_IF_ABSENT,  /* a put with LK_IF_ABSENT on its key (a commit,
 			      LK_CONFLICT writing nothing when it is there) */
 	OP_PUT_IF_PRESENT, /* a put with LK_IF_PRESENT on its key */
+	OP_READ,  /* reads every key back on the running handle (gets and an
+		     iterator, through mappings where segments are sealed):
+		     it must show exactly the commits so far; changes no
+		     state */
 };
 
 struct op {
@@ -98,6 +102,9 @@ struct outcome {
 	uint64_t failed_us; /* the first failure's mono_us, or the end's */
 	/* 1 when commit i (a conditional put) returned LK_CONFLICT */
 	uint8_t conflict[OPS_MAX + 1];
+	/* OP_READs whose state was not the model's after the commits so
+	 * far (a read that failed stops the script instead) */
+	size_t live_mismatches;
 };
 
 enum cm_verdict {
@@ -109,6 +116,7 @@ enum cm_verdict {
 	CM_NOT_PREFIX,     /* no prefix at all: resurrected, partial batch */
 	CM_ITER_MISMATCH,  /* iteration and get disagree */
 	CM_NOT_IDEMPOTENT, /* a second open found another state or a cut */
+	CM_LIVE_MISMATCH,  /* an OP_READ before the cut saw another state */
 };
 
 uint64_t cm_mix(uint64_t x);
