@@ -15,6 +15,10 @@ void *mem_calloc(size_t count, size_t size);
 void *mem_realloc(void *ptr, size_t size);
 void mem_free(void *ptr);
 
+/* mem_alloc for a large table that is read at random (the index): huge
+ * pages where the kernel gives them.  Not zeroed; freed with mem_free. */
+void *mem_alloc_table(size_t size);
+
 /* Test hook: the allocation numbered `nth` (1 = the next one) fails, and
  * with `sticky` every one after it too.  nth 0 disarms.  Returns how many
  * allocations were made since the last call (so a loop can find its end). */

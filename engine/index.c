@@ -194,10 +194,11 @@ lk_status index_reserve(struct index *ix, uint64_t extra)
 		return err_set(LK_TOO_BIG,
 			       "index would need %llu slots, the limit is %u",
 			       (unsigned long long)cap, LK_INDEX_SLOTS_MAX);
-	fresh = mem_calloc((size_t)cap, sizeof *fresh);
+	fresh = mem_alloc_table((size_t)cap * sizeof *fresh);
 	if (!fresh)
 		return err_set(LK_NOMEM, "growing the index to %llu slots",
 			       (unsigned long long)cap);
+	memset(fresh, 0, (size_t)cap * sizeof *fresh);
 	ix->slots = fresh;
 	ix->cap = (uint32_t)cap;
 	for (uint32_t i = 0; i < old_cap; i++)
@@ -498,7 +499,7 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 		return err_set(LK_TOO_BIG, "an index of %llu keys in %u slots",
 			       (unsigned long long)keys, cap);
 	/* Not zeroed here: the walk writes every slot once, holes too. */
-	fresh = mem_alloc((size_t)cap * sizeof *fresh);
+	fresh = mem_alloc_table((size_t)cap * sizeof *fresh);
 	if (!fresh)
 		return err_set(LK_NOMEM, "allocating an index of %u slots", cap);
 	mem_free(ix->slots);
