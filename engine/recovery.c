@@ -85,6 +85,7 @@ struct pending_op {
  * index slot of: enough to cover a cache miss with the work of applying
  * the records between. */
 #define REPLAY_PREFETCH_AHEAD 8u
+#define REPLAY_PREFETCH_NEAR 4u
 
 /* The state of a scan over the segments, in open or in verify mode. */
 struct scan {
@@ -627,6 +628,10 @@ static lk_status apply_group(struct scan *sc)
 		if (i + REPLAY_PREFETCH_AHEAD < sc->nops)
 			index_prefetch(segtable_index(db),
 				       sc->ops[i + REPLAY_PREFETCH_AHEAD].hash);
+		if (i + REPLAY_PREFETCH_NEAR < sc->nops) /* its slot is in */
+			segtable_prefetch(db,
+					  sc->ops[i + REPLAY_PREFETCH_NEAR].ns,
+					  sc->ops[i + REPLAY_PREFETCH_NEAR].hash);
 
 		rec.type = op->type;
 		rec.flags = op->flags;
@@ -1430,6 +1435,8 @@ lk_status recovery_open(struct lk_db *db)
 		first = start.seg;
 		sc.last_seq = start.seq_last;
 		memcpy(sc.catalog, start.catalog, sizeof sc.catalog);
+		/* the replay confirms keys in the segments behind it */
+		segtable_map_sealed(db);
 	} else {
 		start.seg = 0;
 	}

@@ -369,7 +369,10 @@ int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
 
 	if (seg_mapped(s))
 		return 1;
-	if (!s->sealed || len == 0 || len > SIZE_MAX || cap == 0)
+	/* data_end may come from a snapshot: the file's own size bounds
+	 * what is mapped, so that no read can fault past its end */
+	if (!s->sealed || len == 0 || len > s->file_size || len > SIZE_MAX ||
+	    cap == 0)
 		return 0;
 	was = atomic_fetch_add(account, len);
 	if (was > cap || len > cap - was) {

@@ -294,6 +294,27 @@ lk_status segtable_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 	return st;
 }
 
+void segtable_prefetch(struct lk_db *db, uint8_t ns, uint64_t hash)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	struct ix_loc cand[2];
+	int expiring[2];
+	size_t n = index_candidates(db->tab->ix, ns, hash, cand, expiring, 2);
+
+	for (size_t i = 0; i < n && i < 2; i++) {
+		const struct segment *s = db->tab->segs[cand[i].seg];
+		const uint8_t *map = s ? seg_mapped(s) : NULL;
+
+		if (map && cand[i].offset < s->map_len)
+			__builtin_prefetch(map + cand[i].offset);
+	}
+#else
+	(void)db;
+	(void)ns;
+	(void)hash;
+#endif
+}
+
 void segtable_release(struct lk_db *db, struct seg_hold *h)
 {
 	mem_free(h->buf);

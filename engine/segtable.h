@@ -94,6 +94,11 @@ lk_status segtable_lookup_at(struct seg_lookup *lu, struct segment *s,
 			     struct ix_loc *loc, const void *key,
 			     size_t key_len, int *equal);
 
+/* Asks the processor for the records, in mappings, that the index holds
+ * under (ns, hash): a replay that knows its next keys overlaps the misses
+ * of confirming them (a hint; caller holds ix_lock or is open, alone). */
+void segtable_prefetch(struct lk_db *db, uint8_t ns, uint64_t hash);
+
 /* What keeps a record found by a lookup readable: the buffer it was read
  * into, or a pin of the mapped segment it lies in.  segtable_release()
  * lets both go (and may be called again). */
