@@ -179,6 +179,7 @@
 /* logkeep first: the ratios are logkeep / each other engine. */
 static const struct engine_ops *const engines[] = {
 	&logkeep_engine,
+	&logkeep_map64_engine,
 #ifdef LK_BENCH_SQLITE
 	&sqlite_engine,
 #endif

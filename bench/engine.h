@@ -141,6 +141,7 @@ static inline bool engine_failf(struct engine *e, const char *fmt, ...)
 
 /* The engines; bench.c's engines[] lists those that were built. */
 extern const struct engine_ops logkeep_engine;
+extern const struct engine_ops logkeep_map64_engine;
 extern const struct engine_ops sqlite_engine;
 extern const struct engine_ops lmdb_engine;
 extern const struct engine_ops rocksdb_engine;

@@ -38,7 +38,9 @@ static bool logkeep_fail(struct engine *e, const char *call, lk_status status)
 			    lk_errmsg());
 }
 
-static bool logkeep_open(struct engine *e, const char *dir)
+/* map_bytes_max: LK_MAP_BYTES_DEFAULT, or the variant's router budget. */
+static bool open_with(struct engine *e, const char *dir,
+		      uint64_t map_bytes_max)
 {
 	assert(e->impl == NULL);
 	struct lk_adapter *a = calloc(1, sizeof *a);
@@ -47,6 +49,7 @@ static bool logkeep_open(struct engine *e, const char *dir)
 
 	lk_options opts = LK_OPTIONS_INIT;
 	opts.sync = LK_SYNC_ALWAYS; /* the default, and what we measure */
+	opts.map_bytes_max = map_bytes_max;
 
 	lk_status status = lk_open(&a->db, dir, &opts);
 	if (status != LK_OK) {
@@ -66,6 +69,20 @@ fail:
 	(void)lk_close(a->db); /* already failing: the first error is kept */
 	free(a);
 	return false;
+}
+
+static bool logkeep_open(struct engine *e, const char *dir)
+{
+	return open_with(e, dir, LK_MAP_BYTES_DEFAULT);
+}
+
+/* The mapping cap of a router with a few hundred MiB of RAM: reads past
+ * it use pread, and the process's resident file pages stay within it. */
+#define MAP_CAP_ROUTER_BYTES (64u << 20)
+
+static bool logkeep_open_map64(struct engine *e, const char *dir)
+{
+	return open_with(e, dir, MAP_CAP_ROUTER_BYTES);
 }
 
 static bool logkeep_close(struct engine *e)
@@ -288,6 +305,24 @@ const struct engine_ops logkeep_engine = {
 	.concurrent_writers = true,
 	.background_work = true,
 	.open = logkeep_open,
+	.close = logkeep_close,
+	.put_batch = logkeep_put_batch,
+	.put_durable = logkeep_put_durable,
+	.get = logkeep_get,
+	.stats = logkeep_stats,
+	.index_bytes = logkeep_index_bytes,
+	.hide_snapshots = logkeep_hide_snapshots,
+};
+
+/* The same engine with mappings capped at 64 MiB: what peak RSS and the
+ * reads cost on a router that bounds them. */
+const struct engine_ops logkeep_map64_engine = {
+	.name = "logkeep-map64",
+	.config = "as logkeep, with reads through mappings capped at 64 MiB "
+		  "(map_bytes_max; past it, pread)",
+	.concurrent_writers = true,
+	.background_work = true,
+	.open = logkeep_open_map64,
 	.close = logkeep_close,
 	.put_batch = logkeep_put_batch,
 	.put_durable = logkeep_put_durable,
