@@ -111,6 +111,9 @@ static void print_text(const struct view *v)
 
 	printf("keys: %" PRIu64 " (index %" PRIu64 " bytes, %.1f per key)\n",
 	       st->live_keys, st->index_bytes, per_key(st));
+	printf("reads: %u segments through mappings (%" PRIu64 " bytes), %u "
+	       "with pread\n",
+	       st->map_segments, st->map_bytes, st->pread_segments);
 	printf("disk: %" PRIu64 " bytes in %u segments; live %" PRIu64
 	       ", dead %" PRIu64 "\n",
 	       st->disk_bytes, st->segment_count, st->live_bytes,
@@ -180,9 +183,11 @@ static void print_json(const struct view *v)
 	printf("{\"live_keys\":%" PRIu64 ",\"disk_bytes\":%" PRIu64
 	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
 	       ",\"index_bytes\":%" PRIu64 ",\"index_bytes_per_key\":%.1f"
-	       ",\"segment_count\":%u,\"namespaces\":[",
+	       ",\"segment_count\":%u,\"map_bytes\":%" PRIu64
+	       ",\"map_segments\":%u,\"pread_segments\":%u,\"namespaces\":[",
 	       st->live_keys, st->disk_bytes, st->live_bytes, st->dead_bytes,
-	       st->index_bytes, per_key(st), st->segment_count);
+	       st->index_bytes, per_key(st), st->segment_count, st->map_bytes,
+	       st->map_segments, st->pread_segments);
 	for (size_t i = 0; i < v->nns; i++) {
 		printf("%s{\"id\":%u,\"name\":", i ? "," : "", v->ns[i].id);
 		json_put_string(stdout, v->ns[i].name, strlen(v->ns[i].name));
