@@ -2287,7 +2287,7 @@ static bool run_big_ledger(struct run *r)
 	snprintf(name, sizeof name, "big-%s", e->def->name);
 	if (!make_dir(e, r->dir, r->root, name))
 		goto out;
-	specs = calloc(txn_entries(r->cfg), sizeof *specs);
+	specs = calloc((size_t)txn_entries(r->cfg), sizeof *specs);
 	if (specs == NULL) {
 		failf(e, "out of memory");
 		goto out;

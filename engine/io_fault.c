@@ -336,13 +336,16 @@ static void img_apply(struct memfs_img *img, const struct fop *op)
 		memfs_img_truncate(img, op->offset_bytes);
 }
 
+/* Little-endian whatever the host, so that a seed garbles the same bytes
+ * on every machine (test_fault: garbled_bytes_are_the_same_on_every_host). */
 static void fill_random(unsigned char *p, size_t n, uint64_t state)
 {
 	while (n > 0) {
 		uint64_t v = next64(&state);
 		size_t k = n < sizeof v ? n : sizeof v;
 
-		memcpy(p, &v, k);
+		for (size_t i = 0; i < k; i++)
+			p[i] = (unsigned char)(v >> (8 * i));
 		p += k;
 		n -= k;
 	}

@@ -544,7 +544,7 @@ static lk_status px_pread(void *ctx, lk_io_file *file, void *buf, size_t n,
 	(void)ctx;
 	assert(file != NULL && got != NULL && (buf != NULL || n == 0));
 	*got = 0;
-	if (n > OFFSET_MAX || offset > OFFSET_MAX - n)
+	if (offset > OFFSET_MAX || n > OFFSET_MAX - offset)
 		return err_set(LK_INVALID, "pread %s: offset %llu out of range",
 			       file->name, (unsigned long long)offset);
 	while (done < n) {
@@ -608,7 +608,7 @@ static lk_status px_pwrite(void *ctx, lk_io_file *file, const void *buf,
 
 	(void)ctx;
 	assert(file != NULL && (buf != NULL || n == 0));
-	if (n > OFFSET_MAX || offset > OFFSET_MAX - n)
+	if (offset > OFFSET_MAX || n > OFFSET_MAX - offset)
 		return err_set(LK_INVALID, "pwrite %s: offset %llu out of range",
 			       file->name, (unsigned long long)offset);
 	while (done < n) {

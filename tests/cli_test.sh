@@ -35,6 +35,13 @@ LK=${1:?usage: cli_test.sh path/to/logkeep}
 T=$(mktemp -d "${TMPDIR:-/tmp}/logkeep-cli.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
+# A cross build's tool runs under its exe_wrapper (qemu-user, .ci/cross/),
+# which meson test passes in MESON_EXE_WRAPPER: LK becomes a script that
+# runs it so (wrap_exe.sh).
+if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+	sh "$(dirname "$0")/wrap_exe.sh" "$LK" "$T/logkeep" || exit 99
+	LK=$T/logkeep
+fi
 
 n=0
 failed=0

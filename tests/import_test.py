@@ -24,6 +24,7 @@ Usage: import_test.py path/to/logkeep path/to/mesh_readback
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,9 @@ except ImportError:
     sys.exit(77)
 
 LK, READBACK = sys.argv[1], sys.argv[2]
+# A cross build's binaries run under its exe_wrapper (qemu-user,
+# .ci/cross/), which meson test passes in MESON_EXE_WRAPPER.
+WRAP = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
 
 # The predecessors' schema, as seeds/000 prints it.
 SCHEMA = """
@@ -92,7 +96,7 @@ def ok(name, cond, detail=""):
 
 
 def run(*args, stdin=None):
-    p = subprocess.run([LK, *args], input=stdin, capture_output=True,
+    p = subprocess.run([*WRAP, LK, *args], input=stdin, capture_output=True,
                        timeout=120)
     return p.returncode, p.stdout.decode("utf-8", "replace"), \
         p.stderr.decode("utf-8", "replace")
@@ -188,7 +192,7 @@ def readback(dir_, want):
     reqs += [("cache", *k) for k in want["cache"]]
     reqs += [("cache", *k) for k in want["expired"]]
     text = "".join("\t".join(str(f) for f in r) + "\n" for r in reqs)
-    p = subprocess.run([READBACK, dir_], input=text.encode(),
+    p = subprocess.run([*WRAP, READBACK, dir_], input=text.encode(),
                        capture_output=True, timeout=120)
     if p.returncode != 0:
         return None, p.stderr.decode("utf-8", "replace")

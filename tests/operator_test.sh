@@ -72,6 +72,13 @@ fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/logkeep-operator.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
+# A cross build's tool runs under its exe_wrapper (qemu-user, .ci/cross/),
+# which meson test passes in MESON_EXE_WRAPPER: LK becomes a script that
+# runs it so (wrap_exe.sh).
+if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+	sh "$(dirname "$0")/wrap_exe.sh" "$LK" "$T/logkeep" || exit 99
+	LK=$T/logkeep
+fi
 
 n=0
 failed=0

@@ -287,6 +287,8 @@ static int seen_times(const struct seen *s, const char *key,
 {
 	int times = 0;
 
+	if (value)
+		*value = NULL; /* set whatever the count (gcc 12 for s390x warns) */
 	for (size_t i = 0; i < s->n; i++) {
 		if (strcmp(s->keys[i], key) == 0) {
 			times++;

@@ -600,7 +600,7 @@ static int rewrite_segment(const char *name, edit_fn edit, void *arg)
 	uint8_t hdr[SEG_HEADER_BYTES];
 	struct segment seg;
 	const char *why;
-	uint64_t pos = SEG_HEADER_BYTES, at = SEG_HEADER_BYTES;
+	size_t pos = SEG_HEADER_BYTES, at = SEG_HEADER_BYTES;
 	uint64_t group_dropped = 0, dropped_bytes = 0, dropped_at = 0;
 	int touched = 0;
 

@@ -314,7 +314,7 @@ static void torn_write_over_zero_prefill_is_cut(void **state)
 	put = last_of(&l, REC_PUT);
 	b = file_read(mem, DIR, SEG1);
 	memset(b.p + l.v[put].offset + l.v[put].size / 2, 0,
-	       b.n - (l.v[put].offset + l.v[put].size / 2));
+	       b.n - (size_t)(l.v[put].offset + l.v[put].size / 2));
 	file_write(mem, DIR, SEG1, b.p, b.n);
 	CHECK_OK(open_db(&db, 0));
 	CHECK_OK(lk_recovery(&rep, db));

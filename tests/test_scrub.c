@@ -346,7 +346,7 @@ static lk_status snap_name_one(void *arg, const char *name)
 	size_t n = strlen(name);
 
 	if (n > 5 && strcmp(name + n - 5, ".snap") == 0)
-		snprintf(arg, 64, "%s", name);
+		snprintf(arg, 64, "%.63s", name);
 	return LK_OK;
 }
 
