@@ -268,10 +268,12 @@ static lk_status step(struct lk_feed *f, lk_feed_item *item, int *got,
 		return LK_OK;
 	}
 	st = seg_reader_record(&f->rd, f->off, &rec, &why);
-	if (st == LK_CORRUPT)
+	if (st == LK_CORRUPT) {
+		f->rd.win_len = 0; /* a call again reads the bytes again */
 		return err_set(LK_CORRUPT, "change feed: segment %" PRIu64
 					   " (%s) offset %" PRIu64 ": %s",
 			       f->cur->hdr.seq, f->cur->name, f->off, why);
+	}
 	if (st != LK_OK)
 		return st;
 	if (rec.type == REC_SEAL) {

@@ -450,6 +450,107 @@ static void memory_is_bounded_whatever_the_backlog(void **state)
 	CHECK(largest[1] <= 1024 * 1024 + 64 * 1024);
 }
 
+/* A record that fails its checksum stops the feed with LK_CORRUPT naming
+ * the segment and the offset, the cursor before it, every time it is
+ * asked; once the byte is back, the feed goes on from that record. */
+static void a_damaged_record_is_named_and_the_cursor_stays(void **state)
+{
+	lk_feed_item it = LK_FEED_ITEM_INIT;
+	struct rec_list recs;
+	char name[SEG_NAME_BYTES], where[64];
+	struct env e;
+	lk_feed *f;
+	uint64_t off = 0, seq = 0, cursor;
+	lk_status st;
+
+	(void)state;
+	env_open(&e, 0, 8 * 1024, 1);
+	workload(e.db, e.ledger, e.cache, 400, 0);
+	seg_name(name, 2, 0);
+	list_records(&recs, e.io, DIR, name);
+	for (size_t i = 0; i < recs.n && !off; i++)
+		if (recs.v[i].type == REC_PUT && i >= 5) {
+			off = recs.v[i].offset;
+			seq = recs.v[i].seq;
+		}
+	CHECK(off > 0);
+	flip_bit(e.io, DIR, name, off + 6, 3);
+	CHECK_OK(lk_feed_open(&f, e.db, 0, NULL, 0));
+	while ((st = lk_feed_next(&it, f)) == LK_OK)
+		;
+	CHECK_ST(LK_CORRUPT, st);
+	snprintf(where, sizeof where, "segment 2 (%s) offset %" PRIu64, name,
+		 off);
+	CHECK(strstr(lk_errmsg(), where) != NULL);
+	cursor = lk_feed_cursor(f);
+	CHECK(cursor == seq - 1);
+	CHECK_ST(LK_CORRUPT, lk_feed_next(&it, f));
+	CHECK(lk_feed_cursor(f) == cursor);
+	flip_bit(e.io, DIR, name, off + 6, 3);
+	CHECK_OK(lk_feed_next(&it, f));
+	CHECK(it.seq == seq);
+	lk_feed_close(f);
+	env_close(&e);
+}
+
+/* Each allocation of a feed, failed in turn, returns LK_NOMEM with the
+ * cursor where it was; the next call goes on, and the records delivered
+ * are exactly those of a run without failures. */
+static void failed_allocations_lose_and_repeat_nothing(void **state)
+{
+	static char big[BIG_BYTES];
+	static uint64_t want[4096];
+	lk_feed_item it = LK_FEED_ITEM_INIT;
+	struct op op = { 0 };
+	size_t nwant = 0;
+	struct env e;
+	lk_feed *f;
+	int failed = 1;
+	uint64_t n;
+
+	(void)state;
+	env_open(&e, 0, 8 * 1024, 1);
+	workload(e.db, e.ledger, e.cache, 150, 0);
+	value_of(big, &op, 1);
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(lk_put(e.db, e.ledger, &"abc"[i], 1, big, BIG_BYTES, 0));
+	CHECK_OK(lk_feed_open(&f, e.db, 0, &e.ledger, 1));
+	while (lk_feed_next(&it, f) == LK_OK)
+		want[nwant++] = it.seq;
+	lk_feed_close(f);
+	CHECK(nwant == 153);
+
+	for (n = 1; failed; n++) {
+		size_t got = 0;
+		lk_status st;
+
+		failed = 0;
+		mem_fail_at(n, 0);
+		st = lk_feed_open(&f, e.db, 0, &e.ledger, 1);
+		if (st == LK_NOMEM) {
+			failed = 1;
+			CHECK_OK(lk_feed_open(&f, e.db, 0, &e.ledger, 1));
+		}
+		while ((st = lk_feed_next(&it, f)) != LK_NOT_FOUND) {
+			uint64_t cursor = lk_feed_cursor(f);
+
+			if (st == LK_NOMEM) {
+				failed = 1;
+				CHECK(lk_feed_cursor(f) == cursor);
+				continue;
+			}
+			CHECK_OK(st);
+			CHECK(got < nwant && it.seq == want[got]);
+			got++;
+		}
+		CHECK(got == nwant);
+		mem_fail_at(0, 0);
+		lk_feed_close(f);
+	}
+	CHECK(n > 4); /* the feed, its window, a value, a window again */
+	env_close(&e);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Waiting                                                                */
 /* ---------------------------------------------------------------------- */
@@ -719,6 +820,8 @@ int main(void)
 		cmocka_unit_test(a_feed_resumes_at_any_cursor),
 		cmocka_unit_test(compaction_makes_gaps_only_where_records_were_dropped),
 		cmocka_unit_test(memory_is_bounded_whatever_the_backlog),
+		cmocka_unit_test(a_damaged_record_is_named_and_the_cursor_stays),
+		cmocka_unit_test(failed_allocations_lose_and_repeat_nothing),
 		cmocka_unit_test(a_waiter_is_woken_by_a_commit_from_another_thread),
 		cmocka_unit_test(a_feed_follows_writes_and_compactions_as_they_happen),
 		cmocka_unit_test(a_stop_ends_a_wait_from_another_thread),
