@@ -21,14 +21,15 @@
  *  2. Out-parameters come first: lk_open(&db, path, &opts).
  *  3. Memory the library returns is owned by the caller and released with
  *     lk_free(), unless the function says otherwise.  Pointers handed out by
- *     an iterator stay valid until the next call on that iterator.
- *  4. Closing or freeing NULL is a no-op.  Close iterators before their
- *     handle: lk_close() refuses (LK_MISUSE, nothing freed) while one is
- *     open or a write or backup runs.  Using a handle after lk_close()
+ *     an iterator or a change feed stay valid until the next call on it.
+ *  4. Closing or freeing NULL is a no-op.  Close iterators and change
+ *     feeds before their handle: lk_close() refuses (LK_MISUSE, nothing
+ *     freed) while one is open or a write or backup runs.  Using a handle after lk_close()
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
  *  5. Every struct passed in or got back is versioned (lk_options,
- *     lk_stats, lk_recovery_report, lk_segment_info, lk_ns_stats): its
+ *     lk_stats, lk_recovery_report, lk_segment_info, lk_ns_stats,
+ *     lk_feed_item): its
  *     first field is
  *     `version`, and the caller sets it to the version its program was
  *     built with, LK_*_VERSION, which the _INIT macros and
@@ -506,9 +507,11 @@ LK_API lk_status lk_feed_open(lk_feed **feed, lk_db *db, uint64_t after_seq,
 
 /* Fills *item (at the version the caller set: LK_FEED_ITEM_INIT) with
  * the next record past the cursor, or the gap before it, and moves the
- * cursor past it.  Never waits for a writer but for a moment (the
- * committer's hold of the log's end while it appends: at most one
- * fdatasync).  Returns LK_OK, LK_NOT_FOUND (every committed record past
+ * cursor past it.  Waits for no writer but briefly: where it reaches the
+ * end of a segment as it knew it, it takes the log's end under the lock
+ * a committer holds while it appends and syncs a group (or rotates a
+ * segment), and writers wait for it only while it reads a few fields.
+ * Returns LK_OK, LK_NOT_FOUND (every committed record past
  * the cursor was read: wait, then call again), LK_CORRUPT (a record that
  * fails its checks, named by segment and offset in lk_errmsg(); the
  * cursor stays before it), LK_IO, LK_NOMEM, LK_INVALID (NULL, or an
