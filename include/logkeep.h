@@ -453,10 +453,14 @@ LK_API void lk_iter_close(lk_iter *it);
  * numbers of a gap may also hold records of namespaces the feed does not
  * read (they are merged into it, so that a busy namespace beside a
  * quiet one does not make a gap per record); the feed cannot tell which
- * namespace a dropped record was of.  A namespace whose keys are written
- * once and never deleted (the mesh layer's audit ledger) loses nothing
- * to compaction: a record of it is never in a gap unless a salvage
- * (lk_salvage) lost it.  Numbers a salvage skipped are a gap too.
+ * namespace a dropped record was of, nor which key.  A key written once
+ * and never deleted is always live, so compaction never drops its record:
+ * such a record is never in a gap unless a salvage (lk_salvage) lost it.
+ * The mesh layer's audit ledger keeps its entries and chain links under
+ * such keys, but overwrites its heads (the ledger's and each entity's) in
+ * the same namespace, so a feed of it meets gaps where old heads were:
+ * that no entry is lost is proved by the entries' chain positions, not by
+ * the absence of gaps.  Numbers a salvage skipped are a gap too.
  *
  * Cursor.  lk_feed_cursor() is the number up to which every record was
  * delivered or passed over (a record of another namespace, a catalog
