@@ -526,10 +526,15 @@ LK_API lk_status lk_feed_next(lk_feed_item *item, lk_feed *feed);
 /* Waits until a record numbered past the cursor is committed (of any
  * namespace: lk_feed_next may then find nothing to deliver and the
  * caller waits again), for at most timeout_ms of the handle's I/O
- * layer's monotonic clock (0: only looks).  Woken by the commit itself,
- * not by polling.  Returns LK_OK (there is something past the cursor),
- * LK_NOT_FOUND (timed out), LK_MISUSE (the feed was stopped with
- * lk_feed_stop(), at once on every later call; or a closed feed or
+ * layer's monotonic clock (0: only looks; on a read-only handle, whose
+ * log never grows, it always runs out).  Woken by the commit itself, not
+ * by polling: the waiter sleeps on an lk_io_wait (logkeep_io.h), which
+ * the committer that applies a group stops.  On the memory and fault
+ * layers, whose clock is simulated, a wait of the caller's thread moves
+ * that clock to its deadline at once, as every sleep of a caller's
+ * thread there does.  Returns LK_OK (there is something past the
+ * cursor), LK_NOT_FOUND (timed out), LK_MISUSE (the feed was stopped
+ * with lk_feed_stop(), at once on every later call; or a closed feed or
  * handle), LK_NOMEM. */
 LK_API lk_status lk_feed_wait(lk_feed *feed, uint32_t timeout_ms);
 
