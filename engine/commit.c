@@ -118,6 +118,9 @@ struct committer {
 	_Atomic uint8_t nosync[LK_NS_COUNT_MAX + 1]; /* lk_ns_set_nosync */
 	_Atomic uint64_t commits, sync_calls, write_groups;
 	_Atomic uint64_t log_bytes_written; /* commits, seals, prefill */
+	struct lk_mutex wait_mu;  /* the waiters (commit_waiter_add) */
+	struct commit_waiter *waiters;
+	_Atomic uint32_t nwaiters; /* read without wait_mu by committers */
 };
 
 struct writer {
@@ -1013,6 +1016,61 @@ out:
 	return st;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Waiters (the change feed)                                              */
+/* ---------------------------------------------------------------------- */
+
+/* After a group is applied (seq_last is published, sequentially
+ * consistent): a waiter counts itself in before it reads seq_last, so
+ * either it sees the new number or this sees it counted.  Costs one load
+ * when nobody waits.  Called with no lock held. */
+static void wake_waiters(struct lk_db *db)
+{
+	const lk_io *io = db->io;
+
+	if (atomic_load(&db->commit->nwaiters) == 0)
+		return;
+	mutex_lock(&db->commit->wait_mu);
+	for (struct commit_waiter *w = db->commit->waiters; w; w = w->next)
+		io->wait_stop(io->ctx, w->wait);
+	mutex_unlock(&db->commit->wait_mu);
+}
+
+void commit_waiter_add(struct lk_db *db, struct commit_waiter *w,
+		       lk_io_wait *wait)
+{
+	LK_ASSERT(w->wait == NULL && wait != NULL);
+	mutex_lock(&db->commit->wait_mu);
+	w->wait = wait;
+	w->next = db->commit->waiters;
+	db->commit->waiters = w;
+	atomic_fetch_add(&db->commit->nwaiters, 1);
+	mutex_unlock(&db->commit->wait_mu);
+}
+
+void commit_waiter_remove(struct lk_db *db, struct commit_waiter *w)
+{
+	struct commit_waiter **p;
+
+	mutex_lock(&db->commit->wait_mu);
+	for (p = &db->commit->waiters; *p && *p != w; p = &(*p)->next)
+		;
+	LK_ASSERT(*p == w);
+	*p = w->next;
+	w->next = NULL;
+	w->wait = NULL;
+	atomic_fetch_sub(&db->commit->nwaiters, 1);
+	mutex_unlock(&db->commit->wait_mu);
+}
+
+void commit_waiter_wake(struct lk_db *db, struct commit_waiter *w)
+{
+	mutex_lock(&db->commit->wait_mu);
+	if (w->wait)
+		db->io->wait_stop(db->io->ctx, w->wait);
+	mutex_unlock(&db->commit->wait_mu);
+}
+
 lk_status commit_batch(struct lk_db *db, lk_batch *b)
 {
 	struct writer self, *w, *end = NULL;
@@ -1067,8 +1125,11 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	mutex_unlock(&db->commit->write_mu);
 
 	st = check_conditions(db, &self, members);
-	if (st == LK_OK && group_ops(&self, members) > 0)
+	if (st == LK_OK && group_ops(&self, members) > 0) {
 		st = write_group(db, &self, members);
+		if (st == LK_OK)
+			wake_waiters(db);
+	}
 
 	mutex_lock(&db->commit->write_mu);
 	for (w = &self; members--; w = end) {
@@ -1237,6 +1298,7 @@ lk_status commit_init(struct lk_db *db)
 		return err_set(LK_NOMEM, "allocating the committers' state");
 	mutex_init(&c->write_mu, LOCK_WRITE);
 	mutex_init(&c->log_mu, LOCK_LOG);
+	mutex_init(&c->wait_mu, LOCK_WAITERS);
 	db->commit = c;
 	if (db->readonly || db->opts.sync != LK_SYNC_INTERVAL)
 		return LK_OK;
@@ -1338,6 +1400,7 @@ void commit_free(struct lk_db *db)
 	mem_free(c->group_buf);
 	mutex_destroy(&c->write_mu);
 	mutex_destroy(&c->log_mu);
+	mutex_destroy(&c->wait_mu);
 	mem_free(c);
 	db->commit = NULL;
 }

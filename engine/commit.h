@@ -81,6 +81,23 @@ lk_status commit_seal_if_dead(struct lk_db *db);
 uint64_t commit_reserve_draw_held(struct lk_db *db, uint64_t need_bytes);
 void commit_reserve_fill(struct lk_db *db);
 
+/* Waiting for commits (the change feed, feed.c).  A waiter registers an
+ * lk_io_wait of the handle's I/O layer; every commit that applies a group
+ * stops (wakes) the registered waits after it has published seq_last, so
+ * that a waiter that registers and then finds seq_last unchanged is sure
+ * to be woken by the next commit.  A stopped wait is final (logkeep_io.h):
+ * the waiter makes a new one for its next wait.  commit_waiter_wake
+ * stops w's wait now, if it has one (lk_feed_stop).  All take wait_mu
+ * alone. */
+struct commit_waiter {
+	lk_io_wait *wait;  /* NULL while not waiting */
+	struct commit_waiter *next;
+};
+void commit_waiter_add(struct lk_db *db, struct commit_waiter *w,
+		       lk_io_wait *wait);
+void commit_waiter_remove(struct lk_db *db, struct commit_waiter *w);
+void commit_waiter_wake(struct lk_db *db, struct commit_waiter *w);
+
 /* At a writable open, once nothing can refuse it: writes the LOCK file's
  * mark (lockmark.h) if the log has segments and the mark is missing or of
  * another database.  The rotation that creates the first segment writes

@@ -42,6 +42,9 @@
  *              record; the leader holds it exclusively while it applies
  *              a synced group, and while it adds a segment.
  *   compact_cv_mu  the compactor's stop flag, taken alone (compactor).
+ *   wait_mu    the change feeds waiting for a commit (committer), taken
+ *              alone: by a feed that starts or ends a wait, and by a
+ *              committer that wakes them after applying its group.
  * The leader never holds ix_lock while it writes or syncs, so readers
  * wait at most for the in-memory part of a commit.
  */

@@ -28,6 +28,7 @@ enum lock_rank {
 	LOCK_LOG,         /* log_mu: the active segment's write state */
 	LOCK_IX,          /* ix_lock: the index and the segment table */
 	LOCK_COMPACT_CV,  /* compact_cv_mu: the compactor's stop flag */
+	LOCK_WAITERS,     /* wait_mu: the change feeds waiting for commits */
 	LOCK_RANK_COUNT
 };
 

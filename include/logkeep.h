@@ -21,14 +21,15 @@
  *  2. Out-parameters come first: lk_open(&db, path, &opts).
  *  3. Memory the library returns is owned by the caller and released with
  *     lk_free(), unless the function says otherwise.  Pointers handed out by
- *     an iterator stay valid until the next call on that iterator.
- *  4. Closing or freeing NULL is a no-op.  Close iterators before their
- *     handle: lk_close() refuses (LK_MISUSE, nothing freed) while one is
- *     open or a write or backup runs.  Using a handle after lk_close()
+ *     an iterator or a change feed stay valid until the next call on it.
+ *  4. Closing or freeing NULL is a no-op.  Close iterators and change
+ *     feeds before their handle: lk_close() refuses (LK_MISUSE, nothing
+ *     freed) while one is open or a write or backup runs.  Using a handle after lk_close()
  *     returns LK_MISUSE where the memory is still ours to look at; do not
  *     rely on it, it is a diagnostic, not a contract.
  *  5. Every struct passed in or got back is versioned (lk_options,
- *     lk_stats, lk_recovery_report, lk_segment_info, lk_ns_stats): its
+ *     lk_stats, lk_recovery_report, lk_segment_info, lk_ns_stats,
+ *     lk_feed_item): its
  *     first field is
  *     `version`, and the caller sets it to the version its program was
  *     built with, LK_*_VERSION, which the _INIT macros and
@@ -319,8 +320,9 @@ LK_API lk_status lk_open(lk_db **db, const char *path, const lk_options *opts);
 
 /* Syncs (unless LK_SYNC_NONE already failed), releases the lock and frees
  * the handle.  NULL is a no-op.
- * Close every iterator of the handle first, and wait for the calls of
- * other threads to return: while an iterator is open, or a write (lk_commit,
+ * Close every iterator and feed of the handle first, and wait for the
+ * calls of other threads to return: while an iterator or a feed
+ * (lk_feed_open) is open, or a write (lk_commit,
  * lk_put, lk_del, lk_ns_open, lk_sync, lk_compact, lk_snapshot) or an
  * lk_backup() is in progress, lk_close() returns LK_MISUSE and frees
  * nothing: the handle stays open and usable, so the caller can close the
@@ -426,6 +428,130 @@ LK_API lk_status lk_iter_next(lk_iter *it, const void **key, size_t *key_len,
  * lk_close() of its handle (which refuses while iterators are open).
  * NULL is a no-op. */
 LK_API void lk_iter_close(lk_iter *it);
+
+/* ---------------------------------------------------------------------- */
+/* The change feed                                                        */
+/* ---------------------------------------------------------------------- */
+
+/* A change feed reads the committed records of chosen namespaces in
+ * sequence-number order, from a cursor on: the history of the log, not
+ * the state of the keys (an overwritten value and a delete are records
+ * like any other, and an expired record is passed with its expiry), so
+ * that another system (a shipper to a stream engine) can follow a
+ * database.  It reads the segment files a record at a time, whatever the
+ * backlog: its memory is a read window (1 MiB) and the current record
+ * (one decompressed value), never the log.  It reads across segments,
+ * rotations and compactions: the segment it is reading stays open for it
+ * (pinned, as an iterator's) if compaction replaces it meanwhile.
+ *
+ * Gaps.  Compaction drops records that are no longer the live value of
+ * their key (overwritten, deleted, expired) and keeps the numbers of
+ * those it copies, so a feed that starts behind a compaction finds some
+ * numbers with no record.  It does not skip them silently: it passes an
+ * LK_FEED_GAP item naming the range first..last of numbers for which it
+ * delivers nothing and some of which have no record left in the log.  The
+ * numbers of a gap may also hold records of namespaces the feed does not
+ * read (they are merged into it, so that a busy namespace beside a
+ * quiet one does not make a gap per record); the feed cannot tell which
+ * namespace a dropped record was of, nor which key.  A key written once
+ * and never deleted is always live, so compaction never drops its record:
+ * such a record is never in a gap unless a salvage (lk_salvage) lost it.
+ * The mesh layer's audit ledger keeps its entries and chain links under
+ * such keys, but overwrites its heads (the ledger's and each entity's) in
+ * the same namespace, so a feed of it meets gaps where old heads were:
+ * that no entry is lost is proved by the entries' chain positions, not by
+ * the absence of gaps.  Numbers a salvage skipped are a gap too.
+ *
+ * Cursor.  lk_feed_cursor() is the number up to which every record was
+ * delivered or passed over (a record of another namespace, a catalog
+ * entry, a gap): open a feed with after_seq at a cursor kept from an
+ * earlier one (or at the number of the last record a consumer has
+ * acknowledged) and it resumes there, without a duplicate.
+ *
+ * Threading: a feed belongs to one thread at a time, except
+ * lk_feed_stop(), which any thread may call while the owner waits.
+ * Close every feed before lk_close() of its handle, which refuses
+ * (LK_MISUSE) while one is open, as with iterators. */
+typedef struct lk_feed lk_feed;
+
+typedef enum lk_feed_kind {
+	LK_FEED_PUT = 1, /* a put: key, value, expiry */
+	LK_FEED_DEL = 2, /* a delete: key */
+	LK_FEED_GAP = 3, /* numbers seq..seq_last with nothing to deliver,
+			    some of them compacted away (see above) */
+} lk_feed_kind;
+
+#define LK_FEED_ITEM_VERSION 1u
+#define LK_FEED_ITEM_INIT { .version = LK_FEED_ITEM_VERSION }
+
+/* One item of a feed.  Pointers are valid until the next call on the
+ * feed; the value is not NUL-terminated. */
+typedef struct lk_feed_item {
+	uint32_t version;      /* LK_FEED_ITEM_VERSION (the caller's) */
+	lk_feed_kind kind;
+	uint64_t seq;          /* PUT, DEL: the record's sequence number;
+				  GAP: the first number of the range */
+	uint64_t seq_last;     /* GAP: the last; PUT, DEL: seq */
+	uint32_t ns;           /* PUT, DEL: the namespace id; GAP: 0 */
+	const void *key;       /* PUT, DEL */
+	size_t key_len;
+	const void *value;     /* PUT: decompressed */
+	size_t value_len;
+	uint64_t expire_at_ms; /* PUT: 0 for none; may have passed */
+} lk_feed_item;
+
+/* Opens a feed of the records numbered after after_seq (0: from the
+ * start of the log) of namespaces ns[0..ns_count) (ids 1 to
+ * LK_NS_COUNT_MAX; ns_count 0: every namespace; the engine's catalog of
+ * names is never passed).  A read-only handle works too: it sees the log
+ * as it was when it opened.  Returns LK_OK, LK_INVALID (NULL, an id out
+ * of range), LK_MISUSE (a closed handle), LK_NOMEM. */
+LK_API lk_status lk_feed_open(lk_feed **feed, lk_db *db, uint64_t after_seq,
+			      const uint32_t *ns, size_t ns_count);
+
+/* Fills *item (at the version the caller set: LK_FEED_ITEM_INIT) with
+ * the next record past the cursor, or the gap before it, and moves the
+ * cursor past it.  Waits for no writer but briefly: where it reaches the
+ * end of a segment as it knew it, it takes the log's end under the lock
+ * a committer holds while it appends and syncs a group (or rotates a
+ * segment), and writers wait for it only while it reads a few fields.
+ * Returns LK_OK, LK_NOT_FOUND (every committed record past
+ * the cursor was read: wait, then call again), LK_CORRUPT (a record that
+ * fails its checks, named by segment and offset in lk_errmsg(); the
+ * cursor stays before it), LK_IO, LK_NOMEM, LK_INVALID (NULL, or an
+ * item version this library does not know), LK_MISUSE (a closed feed or
+ * handle). */
+LK_API lk_status lk_feed_next(lk_feed_item *item, lk_feed *feed);
+
+/* Waits until a record numbered past the cursor is committed (of any
+ * namespace: lk_feed_next may then find nothing to deliver and the
+ * caller waits again), for at most timeout_ms of the handle's I/O
+ * layer's monotonic clock (0: only looks; on a read-only handle, whose
+ * log never grows, it always runs out).  Woken by the commit itself, not
+ * by polling: the waiter sleeps on an lk_io_wait (logkeep_io.h), which
+ * the committer that applies a group stops.  On the memory and fault
+ * layers, whose clock is simulated, a wait of the caller's thread moves
+ * that clock to its deadline at once, as every sleep of a caller's
+ * thread there does.  Returns LK_OK (there is something past the
+ * cursor), LK_NOT_FOUND (timed out), LK_MISUSE (the feed was stopped
+ * with lk_feed_stop(), at once on every later call; or a closed feed or
+ * handle), LK_NOMEM. */
+LK_API lk_status lk_feed_wait(lk_feed *feed, uint32_t timeout_ms);
+
+/* Stops the feed's waits for good, from any thread: a wait in progress
+ * returns LK_MISUSE at once, and so does every later one; lk_feed_next
+ * still reads.  For a daemon's shutdown: stop, join the thread that
+ * waits, then close the feed.  NULL is a no-op; not after
+ * lk_feed_close(). */
+LK_API void lk_feed_stop(lk_feed *feed);
+
+/* The cursor: every record numbered up to it was delivered or passed
+ * over (see above).  after_seq until the first item; 0 for NULL. */
+LK_API uint64_t lk_feed_cursor(const lk_feed *feed);
+
+/* Releases the feed and the segment it holds.  Call it before lk_close()
+ * of its handle.  NULL is a no-op. */
+LK_API void lk_feed_close(lk_feed *feed);
 
 /* ---------------------------------------------------------------------- */
 /* Writes                                                                 */

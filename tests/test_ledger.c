@@ -543,20 +543,29 @@ static void test_history_reads_only_its_entity(void **state)
 	CHECK(small <= 2 * (5 + 1)); /* a point read each, at most 2 preads */
 }
 
-static void test_chain_holds_and_survives_compaction_and_reopen(void **state)
+/* Reopens with small segments, so that compaction has sealed ones to
+ * rewrite; returns the options used. */
+static lk_options reopen_small_segments(void)
 {
-	lk_mesh_chain_report rep;
 	lk_options o = test_options(&counting);
-	struct hist before, after;
-	lk_mesh_stats s;
 
-	(void)state;
-	/* small segments, so that compaction has sealed ones to rewrite */
 	close_all();
 	o.segment_size_bytes = 64 * 1024;
 	o.flags = LK_OPEN_CREATE;
 	CHECK_OK(lk_open(&db, DIR, &o));
 	CHECK_OK(lk_mesh_open(&mesh, db, &mopts));
+	return o;
+}
+
+static void test_chain_holds_and_survives_compaction_and_reopen(void **state)
+{
+	lk_mesh_chain_report rep;
+	lk_options o;
+	struct hist before, after;
+	lk_mesh_stats s;
+
+	(void)state;
+	o = reopen_small_segments();
 	fill(200, 6, "c");
 	/* churn beside the ledger: dead records for compaction to drop */
 	for (int i = 0; i < 3000; i++)
@@ -684,6 +693,48 @@ static int drop_entry(void *arg, struct record *rec, uint8_t *v)
 	(void)arg;
 	(void)v;
 	return is_target(rec);
+}
+
+/* A change feed of the ledger's namespace after compaction (issue 13's
+ * shipper reads it so): every entry and every chain link comes, the
+ * links at positions 1, 2, 3, ... in order, while the heads overwritten
+ * by each append were dropped and come as gaps. */
+static void test_a_feed_of_the_ledger_keeps_every_entry(void **state)
+{
+	lk_feed_item it = LK_FEED_ITEM_INIT;
+	uint64_t entries = 0, links = 0, gaps = 0;
+	uint32_t ns;
+	lk_feed *f;
+	lk_status st;
+
+	(void)state;
+	(void)reopen_small_segments();
+	fill(200, 6, "f");
+	CHECK_OK(lk_mesh_vacuum(mesh));
+	CHECK_OK(lk_ns_find(&ns, db, "mesh.ledger"));
+	CHECK_OK(lk_feed_open(&f, db, 0, &ns, 1));
+	while ((st = lk_feed_next(&it, f)) == LK_OK) {
+		const uint8_t *k = it.key;
+		uint64_t pos = 0;
+
+		if (it.kind == LK_FEED_GAP) {
+			gaps++;
+			continue;
+		}
+		CHECK(it.kind == LK_FEED_PUT && it.ns == ns);
+		entries += k[0] == 'e';
+		if (k[0] != 'c')
+			continue;
+		CHECK(it.key_len == 9);
+		for (int i = 1; i < 9; i++)
+			pos = pos << 8 | k[i];
+		CHECK(pos == ++links);
+	}
+	CHECK_ST(LK_NOT_FOUND, st);
+	lk_feed_close(f);
+	assert_int_equal(entries, 1200);
+	assert_int_equal(links, 1200);
+	CHECK(gaps > 0); /* the old heads */
 }
 
 static void test_tampered_reasoning_names_the_entry(void **state)
@@ -875,6 +926,7 @@ int main(void)
 		T(test_buffer_reset_by_reopen),
 		T(test_history_reads_only_its_entity),
 		T(test_chain_holds_and_survives_compaction_and_reopen),
+		T(test_a_feed_of_the_ledger_keeps_every_entry),
 		T(test_tampered_reasoning_names_the_entry),
 		T(test_tampered_last_entry_is_named_too),
 		T(test_removed_entry_names_the_gap),
