@@ -200,8 +200,6 @@ static lk_status open_db(lk_db **out, const char *path,
 	st = open_start(&db, path, &o, 0);
 	if (st == LK_OK)
 		st = recovery_open(db);
-	if (st == LK_OK) /* a snapshot's segments, which no replay mapped */
-		segtable_map_sealed(db);
 	if (st == LK_OK)
 		st = ns_load(db);
 	if (st == LK_OK)

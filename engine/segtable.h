@@ -130,7 +130,8 @@ lk_status segtable_locate(struct lk_db *db, uint32_t ns, const void *key,
  * (map_bytes_max) has room: see seg_map.  Called where a segment becomes
  * sealed for good (open, rotation, a compaction's output). */
 void segtable_map(struct lk_db *db, struct segment *s);
-/* segtable_map for every segment in the table (open, alone). */
+/* segtable_map for every segment in the table (open, alone: recovery,
+ * for the segments a snapshot covers, which no scan maps). */
 void segtable_map_sealed(struct lk_db *db);
 /* Bytes of segment files mapped now. */
 uint64_t segtable_map_bytes(const struct lk_db *db);

@@ -308,6 +308,7 @@ static void a_changed_byte_under_a_mapping_is_corruption(void **state)
 	CHECK(pwrite(fd, &flip, 1, (off_t)off + 20) == 1);
 	CHECK_ST(LK_CORRUPT, lk_get(&got, &len, db, LK_NS_DEFAULT, "key00001", 8));
 	CHECK(strstr(lk_errmsg(), "checksum") != NULL);
+	CHECK(strstr(lk_errmsg(), ".seg") != NULL); /* names the file */
 	flip ^= 0x20;
 	CHECK(pwrite(fd, &flip, 1, (off_t)off + 20) == 1);
 	close(fd);
