@@ -61,6 +61,9 @@ struct batch_op {
 	uint8_t *packed;     /* compressed value (raw_len + frame), or NULL */
 	size_t packed_len;
 	uint64_t hash;       /* set at commit */
+	/* REC_F_REPLACES in flags: the record it replaces (prepare) */
+	uint64_t rep_seg_seq;
+	uint32_t rep_generation, rep_offset;
 	uint32_t offset, size; /* where it was written */
 };
 
@@ -138,7 +141,8 @@ struct writer {
 };
 
 /* Upper bound of one record's framing: checksum, body_len, kind, ns,
- * seq_delta, key_len, expiry. */
+ * seq_delta, key_len, expiry; REC_REPLACES_BYTES_MAX more if it names
+ * the record it replaces. */
 #define OP_FRAME_BYTES_MAX (4u + 4u + 2u + 10u + 5u + 8u)
 #define COMMIT_BYTES_MAX (4u + 1u + 3u + 4u + 10u)
 #define SEAL_BYTES_MAX (COMMIT_BYTES_MAX + 8u) /* + segment_hash */
@@ -554,6 +558,46 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 	return LK_OK;
 }
 
+/* How many operations claim_replaced() looks up under one hold of the
+ * index lock: a writer waiting to apply a group waits for no more. */
+#define CLAIM_OPS_PER_LOCK 64u
+
+/* Names in each operation the record it replaces, when that one lies in
+ * a mapped segment (segtable_claim): a replay after a crash, and the
+ * apply of this very batch, then repoint the key without reading the
+ * older record.  Outside the log lock, in the committer's own thread; a
+ * write between this and the apply at most makes the claim stale, which
+ * costs the apply a read, as without one.  Returns how many it named. */
+static size_t claim_replaced(struct lk_db *db, lk_batch *b)
+{
+	size_t claims = 0;
+
+	for (size_t i = 0; i < b->n;) {
+		size_t end = i + CLAIM_OPS_PER_LOCK < b->n ? i + CLAIM_OPS_PER_LOCK
+							 : b->n;
+
+		segtable_rdlock(db);
+		for (; i < end; i++) {
+			struct batch_op *op = &b->ops[i];
+			struct record r = { 0 };
+
+			op->flags &= (uint8_t)~REC_F_REPLACES;
+			if (op->ns == 0 || /* the catalog's names are new */
+			    !segtable_claim(db, op->ns, op->hash,
+					    b->arena + op->key_at, op->key_len,
+					    &r))
+				continue;
+			op->flags |= REC_F_REPLACES;
+			op->rep_seg_seq = r.rep_seg_seq;
+			op->rep_generation = r.rep_generation;
+			op->rep_offset = r.rep_offset;
+			claims++;
+		}
+		segtable_unlock(db);
+	}
+	return claims;
+}
+
 /* Compresses values and hashes keys, outside every lock; says whether
  * the batch only deletes and whether it is no-sync. */
 static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
@@ -587,7 +631,7 @@ static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
 			stored = op->packed_len;
 		total += OP_FRAME_BYTES_MAX + op->key_len + stored;
 	}
-	*bytes = total;
+	*bytes = total + claim_replaced(db, b) * REC_REPLACES_BYTES_MAX;
 	return LK_OK;
 }
 
@@ -855,6 +899,9 @@ static size_t encode_group(struct lk_db *db, struct segment *s,
 					     : b->arena + op->value_at;
 			r.value_len = op->packed ? (uint32_t)op->packed_len
 						 : op->value_len;
+			r.rep_seg_seq = op->rep_seg_seq;
+			r.rep_generation = op->rep_generation;
+			r.rep_offset = op->rep_offset;
 			op->offset = (uint32_t)(s->data_end + pos);
 			op->size = (uint32_t)record_encode(
 				buf + pos, &r, base, seg_seed(s, op->offset));
@@ -894,6 +941,9 @@ static lk_status apply_group(struct lk_db *db, struct segment *s,
 			r.key_len = op->key_len;
 			r.seq = ++seq;
 			r.size = op->size;
+			r.rep_seg_seq = op->rep_seg_seq;
+			r.rep_generation = op->rep_generation;
+			r.rep_offset = op->rep_offset;
 			st = segtable_apply(db, &r, loc, op->hash, segtable_key_eq, db);
 		}
 	}

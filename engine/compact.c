@@ -355,10 +355,15 @@ static lk_status note(struct job *j, const struct record *r, uint32_t victim,
 	return LK_OK;
 }
 
-/* Copies a put or a tombstone into the new segment. */
-static lk_status copy_op(struct job *j, const struct record *r)
+/* Copies a put or a tombstone into the new segment, without the location
+ * of the record it replaced: that one is dead, and a replay of the output
+ * finds nothing there. */
+static lk_status copy_op(struct job *j, struct record *r)
 {
-	lk_status st = emit(j, r, &j->last_at);
+	lk_status st;
+
+	r->flags &= (uint8_t)~REC_F_REPLACES;
+	st = emit(j, r, &j->last_at);
 
 	if (st != LK_OK)
 		return st;

@@ -74,15 +74,23 @@ uint64_t record_seed(uint64_t db_seed, uint64_t seg_seq, uint32_t generation,
 	       (offset * 0xC2B2AE3D27D4EB4Full);
 }
 
+static size_t replaces_size(const struct record *r)
+{
+	if (!(r->flags & REC_F_REPLACES))
+		return 0;
+	return varint_size(r->rep_seg_seq) + varint_size(r->rep_generation) +
+	       varint_size(r->rep_offset);
+}
+
 static size_t payload_size(const struct record *r)
 {
 	switch (r->type) {
 	case REC_PUT:
 		return varint_size(r->key_len) +
-		       (r->flags & REC_F_EXPIRY ? 8u : 0u) + r->key_len +
-		       r->value_len;
+		       (r->flags & REC_F_EXPIRY ? 8u : 0u) + replaces_size(r) +
+		       r->key_len + r->value_len;
 	case REC_DEL:
-		return varint_size(r->key_len) + r->key_len;
+		return varint_size(r->key_len) + replaces_size(r) + r->key_len;
 	case REC_COMMIT:
 	case REC_SEAL:
 		return 4 + varint_size(r->count) +
@@ -113,8 +121,12 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 
 	LK_ASSERT(r->type >= REC_PUT && r->type <= REC_SEAL);
 	LK_ASSERT(r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) == 0
-	       : r->type == REC_PUT ? (r->flags & ~REC_F_MASK) == 0
+	       : r->type == REC_PUT ? (r->flags & ~REC_F_OP_MASK) == 0
+	       : r->type == REC_DEL ? (r->flags & ~REC_F_REPLACES) == 0
 				    : r->flags == 0);
+	LK_ASSERT(!(r->flags & REC_F_REPLACES) ||
+	       (r->rep_seg_seq >= 1 && r->rep_seg_seq <= REC_SEQ_MAX &&
+		r->rep_offset >= REC_REPLACES_OFFSET_MIN));
 	LK_ASSERT(r->type == REC_PUT || r->type == REC_DEL || r->ns == 0);
 	LK_ASSERT(!(r->flags & REC_F_EXPIRY) || r->expire_at_ms != 0);
 	LK_ASSERT(r->type > REC_DEL ||
@@ -133,6 +145,11 @@ size_t record_encode(uint8_t *buf, const struct record *r, uint64_t seq_base,
 		if (r->flags & REC_F_EXPIRY) {
 			put_u64(buf + n, r->expire_at_ms);
 			n += 8;
+		}
+		if (r->flags & REC_F_REPLACES) {
+			n += put_varint(buf + n, r->rep_seg_seq);
+			n += put_varint(buf + n, r->rep_generation);
+			n += put_varint(buf + n, r->rep_offset);
 		}
 		memcpy(buf + n, r->key, r->key_len);
 		n += r->key_len;
@@ -215,6 +232,29 @@ lk_status record_decode(struct record *r, const uint8_t *buf, size_t avail,
 	return record_parse(r, buf, size, seq_base, why);
 }
 
+/* The `replaces` field at p: its size, or 0 if it is malformed or out of
+ * bounds. */
+static size_t get_replaces(struct record *r, const uint8_t *p,
+			   const uint8_t *end)
+{
+	uint64_t seq, gen, off;
+	size_t a, b, c;
+
+	a = get_varint(p, (size_t)(end - p), &seq);
+	if (a == 0 || seq == 0 || seq > REC_SEQ_MAX)
+		return 0;
+	b = get_varint(p + a, (size_t)(end - p - a), &gen);
+	if (b == 0 || gen > UINT32_MAX)
+		return 0;
+	c = get_varint(p + a + b, (size_t)(end - p - a - b), &off);
+	if (c == 0 || off < REC_REPLACES_OFFSET_MIN || off > UINT32_MAX)
+		return 0;
+	r->rep_seg_seq = seq;
+	r->rep_generation = (uint32_t)gen;
+	r->rep_offset = (uint32_t)off;
+	return a + b + c;
+}
+
 lk_status record_parse(struct record *r, const uint8_t *buf, uint32_t size,
 		       uint64_t seq_base, const char **why)
 {
@@ -233,9 +273,8 @@ lk_status record_parse(struct record *r, const uint8_t *buf, uint32_t size,
 	r->ns = *p++;
 	if (r->type < REC_PUT || r->type > REC_SEAL)
 		return bad(why, "unknown record type");
-	if (r->flags & ~(REC_F_MASK | REC_F_SEG_HASH))
-		return bad(why, "unknown record flags");
-	if (r->type == REC_PUT ? (r->flags & ~REC_F_MASK) != 0
+	if (r->type == REC_PUT ? (r->flags & ~REC_F_OP_MASK) != 0
+	    : r->type == REC_DEL ? (r->flags & ~REC_F_REPLACES) != 0
 	    : r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) != 0
 				 : r->flags != 0)
 		return bad(why, "flags on a record type that takes none");
@@ -279,6 +318,12 @@ lk_status record_parse(struct record *r, const uint8_t *buf, uint32_t size,
 		if (r->expire_at_ms == 0)
 			return bad(why, "zero expiry with the expiry flag");
 		p += 8;
+	}
+	if (r->flags & REC_F_REPLACES) {
+		n = get_replaces(r, p, end);
+		if (n == 0)
+			return bad(why, "bad location of the replaced record");
+		p += n;
 	}
 	if ((size_t)(end - p) < r->key_len)
 		return bad(why, "key length past record end");

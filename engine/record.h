@@ -14,8 +14,10 @@
  *   body        := kind:u8 ns:u8 seq_delta:varint payload
  *   kind        := type (low 4 bits) | flags (high 4 bits)
  *   payload     := put | del | commit | seal
- *   put         := key_len:varint [expire_at_ms:u64 if EXPIRY] key value
- *   del         := key_len:varint key
+ *   put         := key_len:varint [expire_at_ms:u64 if EXPIRY]
+ *                  [replaces if REPLACES] key value
+ *   del         := key_len:varint [replaces if REPLACES] key
+ *   replaces    := seg_seq:varint generation:varint offset:varint
  *   commit      := durable_upto:u32 op_count:varint
  *   seal        := durable_upto:u32 op_count:varint
  *                  [segment_hash:u64 if SEG_HASH]
@@ -42,6 +44,20 @@
  * record to its database, segment and offset, so a record copied elsewhere
  * fails verification.
  *
+ *
+ * Replaces (format version 3, flag REPLACES on a put or a delete) names
+ * the record of the same key that was live when the writer wrote this
+ * one: its segment (seq and generation) and offset.  A location holds one
+ * record for good (segments are append-only, and compaction writes a new
+ * generation), so the claim stays true when it goes stale.  Applying the
+ * record, a writer or a replay finds the index entries whose hash matches;
+ * the one at the named location is the key's without reading it (the
+ * writer read it when it made the claim), and any other is confirmed by
+ * reading its key, as for a record without the flag.  The claim only
+ * saves a read: an entry elsewhere, or none, is the same as no claim.  A
+ * replay after a crash repoints overwritten keys without touching the
+ * records they replace, which lie anywhere in the older log.
+ *
  * Namespace 0 is the engine's catalog of namespace names: each of its
  * records is a put with the name as key and the id as a one-byte value.
  *
@@ -60,9 +76,12 @@
 
 /* Version 2: a segment is sealed only after its successor exists, so that
  * a sealed newest segment means a missing one (commit.c, rotate), and its
- * seal carries the hash of the whole segment (SEG_HASH).  Version 1
- * segments, without either, are still read. */
-#define LK_FORMAT_VERSION 2u
+ * seal carries the hash of the whole segment (SEG_HASH).  Version 3: puts
+ * and deletes may name the record they replace (REPLACES), which a
+ * version 2 reader would take for damage, so it refuses the segment by
+ * its version instead.  Version 1 and 2 segments are still read, and
+ * written on only by appending version 3 segments after them. */
+#define LK_FORMAT_VERSION 3u
 #define LK_FORMAT_VERSION_MIN 1u
 /* The first version whose seal promises a successor. */
 #define LK_FORMAT_VERSION_SEAL_LINKS 2u
@@ -84,11 +103,17 @@ enum record_type {
 #define REC_F_ZSTD 0x20u   /* the value is raw_len + a zstd frame */
 #define REC_F_MASK 0x30u   /* the flags a put may carry */
 #define REC_F_SEG_HASH 0x40u /* on a seal: segment_hash follows op_count */
+#define REC_F_REPLACES 0x80u /* on a put or delete: `replaces` follows */
+#define REC_F_OP_MASK (REC_F_MASK | REC_F_REPLACES) /* a put's flags */
 
 /* checksum + the largest body_len varint for LK_RECORD_BYTES_MAX */
 #define REC_PREFIX_BYTES_MAX 8u
 /* the smallest valid record: checksum, len, kind, ns, seq_delta */
 #define REC_BYTES_MIN 8u
+/* the largest `replaces` field: seg_seq (9), generation (5), offset (5) */
+#define REC_REPLACES_BYTES_MAX 19u
+/* a replaced record lies after its segment's header (SEG_HEADER_BYTES) */
+#define REC_REPLACES_OFFSET_MIN 64u
 /* enough to read any record's prefix, kind, ns, seq and key_len */
 #define REC_HEAD_BYTES_MAX 32u
 
@@ -106,6 +131,10 @@ struct record {
 	uint32_t durable_upto;  /* commit and seal */
 	uint64_t count;         /* commit: op_count; seal: record_count */
 	uint64_t seg_hash;      /* seal with REC_F_SEG_HASH */
+	/* REC_F_REPLACES: where the record this one replaces was written */
+	uint64_t rep_seg_seq;   /* 1..REC_SEQ_MAX */
+	uint32_t rep_generation;
+	uint32_t rep_offset;    /* SEG_HEADER_BYTES or more */
 	uint32_t size;          /* bytes of the whole record */
 };
 

@@ -79,6 +79,8 @@ struct pending_op {
 	uint32_t offset, size;
 	uint64_t seq;
 	uint64_t hash; /* record_key_hash */
+	uint64_t rep_seg_seq; /* REC_F_REPLACES: the record it replaces */
+	uint32_t rep_generation, rep_offset;
 };
 
 /* How many records ahead of the one it applies a replay prefetches the
@@ -565,6 +567,9 @@ static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
 	op = &sc->ops[sc->nops++];
 	op->type = rec->type;
 	op->flags = rec->flags;
+	op->rep_seg_seq = rec->rep_seg_seq;
+	op->rep_generation = rec->rep_generation;
+	op->rep_offset = rec->rep_offset;
 	op->ns = rec->ns;
 	op->key_len = rec->key_len;
 	op->key_at = sc->keys_len;
@@ -628,7 +633,9 @@ static lk_status apply_group(struct scan *sc)
 		if (i + REPLAY_PREFETCH_AHEAD < sc->nops)
 			index_prefetch(segtable_index(db),
 				       sc->ops[i + REPLAY_PREFETCH_AHEAD].hash);
-		if (i + REPLAY_PREFETCH_NEAR < sc->nops) /* its slot is in */
+		if (i + REPLAY_PREFETCH_NEAR < sc->nops && /* its slot is in */
+		    !(sc->ops[i + REPLAY_PREFETCH_NEAR].flags &
+		      REC_F_REPLACES)) /* and its record needs no read */
 			segtable_prefetch(db,
 					  sc->ops[i + REPLAY_PREFETCH_NEAR].ns,
 					  sc->ops[i + REPLAY_PREFETCH_NEAR].hash);
@@ -641,6 +648,9 @@ static lk_status apply_group(struct scan *sc)
 		rec.expire_at_ms = op->expire_at_ms;
 		rec.seq = op->seq;
 		rec.size = op->size;
+		rec.rep_seg_seq = op->rep_seg_seq;
+		rec.rep_generation = op->rep_generation;
+		rec.rep_offset = op->rep_offset;
 		st = segtable_apply(db, &rec, loc, op->hash, replay_key_eq,
 				    sc);
 	}
@@ -1488,6 +1498,8 @@ lk_status recovery_open(struct lk_db *db)
 	else
 		new_db_id(db);
 	db->report.records_replayed = sc.records;
+	segtable_replaced(db, &db->report.replaced_unread,
+			  &db->report.replaced_read);
 	db->report.records_discarded = sc.discarded;
 	db->report.seq_last = sc.last_seq;
 out:
@@ -1686,6 +1698,9 @@ lk_status recovery_verify(lk_recovery_report *report, const lk_io *io,
 		take_newest(sc.db, newest, sc.last_seq);
 	held_flush(&sc, sc.nheld); /* what is open runs to the end */
 	report->records_replayed = sc.records;
+	if (sc.db)
+		segtable_replaced(sc.db, &report->replaced_unread,
+				  &report->replaced_read);
 	report->records_discarded = sc.discarded;
 	report->seq_last = sc.last_seq;
 	st = sc.worst;

@@ -24,6 +24,8 @@ static const uint8_t seg_magic[8] = { 'L', 'K', 'S', 'E', 'G', '\r', '\n',
 #define READER_WINDOW_BYTES (1024u * 1024u)
 
 _Static_assert(SEG_HEADER_BYTES == 64, "the header layout is 64 bytes");
+_Static_assert(REC_REPLACES_OFFSET_MIN == SEG_HEADER_BYTES,
+	       "a replaced record lies after a segment header");
 
 /* The read-back of seg_hash_get goes in steps of this size: big enough
  * for one pread to cost little per byte, small for a router. */

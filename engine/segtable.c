@@ -39,6 +39,9 @@ struct segtable {
 	struct segment *active; /* the newest segment; NULL before the first */
 	_Atomic uint64_t seq_last;
 	_Atomic uint64_t map_bytes; /* of the segments' mappings (seg_map) */
+	/* Keys that an applied put or delete replaced: found by the location
+	 * its record names (REC_F_REPLACES), or confirmed by reading. */
+	_Atomic uint64_t replaced_unread, replaced_read;
 };
 
 lk_status segtable_init(struct lk_db *db)
@@ -447,13 +450,84 @@ static void take_live(struct lk_db *db, struct segment *s, uint8_t ns,
 	*nb -= *nb < size ? *nb : size;
 }
 
+/* The key-compare callback of an apply whose record names the record it
+ * replaces (REC_F_REPLACES, record.h): the entry at that location is the
+ * key's, unread; any other goes to the caller's callback.  Only entries
+ * whose exact size the index holds: the live-byte counts need it. */
+struct claim_eq {
+	struct lk_db *db;
+	const struct record *rec;
+	ix_key_eq_fn eq;
+	void *ctx;
+	int unread; /* the key was found at the named location */
+};
+
+static lk_status claim_key_eq(void *ctx, struct ix_loc *loc, const void *key,
+			      size_t key_len, int *equal)
+{
+	struct claim_eq *c = ctx;
+	const struct segment *s = c->db->tab->segs[loc->seg];
+
+	if (s && loc->size < IX_SIZE_LARGE &&
+	    loc->offset == c->rec->rep_offset &&
+	    s->hdr.seq == c->rec->rep_seg_seq &&
+	    s->hdr.generation == c->rec->rep_generation) {
+		*equal = 1;
+		c->unread = 1;
+		return LK_OK;
+	}
+	return c->eq(c->ctx, loc, key, key_len, equal);
+}
+
+int segtable_claim(struct lk_db *db, uint8_t ns, uint64_t hash,
+		   const void *key, size_t key_len, struct record *r)
+{
+	struct ix_loc cand[LOOKUP_CANDIDATES];
+	int expiring[LOOKUP_CANDIDATES];
+	size_t n = index_candidates(db->tab->ix, ns, hash, cand, expiring,
+				    LOOKUP_CANDIDATES);
+
+	for (size_t i = 0; i < n && n <= LOOKUP_CANDIDATES; i++) {
+		struct segment *s = db->tab->segs[cand[i].seg];
+		const uint8_t *map = s ? seg_mapped(s) : NULL;
+		struct record rec;
+		const char *why;
+
+		if (!map || cand[i].size >= IX_SIZE_LARGE)
+			return 0; /* the apply confirms it, as without a claim */
+		if (read_mapped(s, map, cand[i], &rec, &why) != LK_OK)
+			return 0; /* nor is damage this function's to report */
+		if (rec.key_len == key_len && memcmp(rec.key, key, key_len) == 0) {
+			r->flags |= REC_F_REPLACES;
+			r->rep_seg_seq = s->hdr.seq;
+			r->rep_generation = s->hdr.generation;
+			r->rep_offset = cand[i].offset;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void segtable_replaced(const struct lk_db *db, uint64_t *unread,
+		       uint64_t *read)
+{
+	*unread = atomic_load(&db->tab->replaced_unread);
+	*read = atomic_load(&db->tab->replaced_read);
+}
+
 lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 		   struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
 		   void *eq_ctx)
 {
+	struct claim_eq claim = { db, rec, eq, eq_ctx, 0 };
 	struct ix_loc old;
 	int had_old = 0;
 	lk_status st;
+
+	if (rec->flags & REC_F_REPLACES) {
+		eq = claim_key_eq;
+		eq_ctx = &claim;
+	}
 
 	if (rec->type == REC_PUT)
 		st = index_put(db->tab->ix, rec->ns, key_hash,
@@ -464,6 +538,10 @@ lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 			       rec->key_len, eq, eq_ctx, &old, &had_old);
 	if (st != LK_OK)
 		return st;
+	if (had_old)
+		atomic_fetch_add_explicit(claim.unread ? &db->tab->replaced_unread
+						       : &db->tab->replaced_read,
+					  1, memory_order_relaxed);
 	/* The old record is of the same key, so of the same namespace. */
 	if (had_old && db->tab->segs[old.seg])
 		take_live(db, db->tab->segs[old.seg], rec->ns, old.size);

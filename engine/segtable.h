@@ -136,8 +136,25 @@ void segtable_map_sealed(struct lk_db *db);
 /* Bytes of segment files mapped now. */
 uint64_t segtable_map_bytes(const struct lk_db *db);
 
+/* A writer, before it encodes a put or delete of key: if the key's live
+ * entry lies in a mapped segment, reads it there (no system call),
+ * confirms the key and names its location in *r (REC_F_REPLACES and the
+ * rep_ fields, record.h), returning 1; else 0, r unchanged (the apply
+ * then confirms the key by reading, as ever).  Caller holds ix_lock
+ * (shared). */
+int segtable_claim(struct lk_db *db, uint8_t ns, uint64_t hash,
+		   const void *key, size_t key_len, struct record *r);
+
+/* How many keys the puts and deletes applied since open replaced,
+ * found at the location their record names (unread), and confirmed by
+ * reading the older record (read).  Takes no lock. */
+void segtable_replaced(const struct lk_db *db, uint64_t *unread,
+		       uint64_t *read);
+
 /* Applies one committed put or delete to the index and the live-byte
- * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact. */
+ * counts.  Caller holds ix_lock exclusively.  `loc.size` is exact.  A
+ * record that names the one it replaces (REC_F_REPLACES) finds the key's
+ * entry there without calling eq. */
 lk_status segtable_apply(struct lk_db *db, const struct record *rec,
 			 struct ix_loc loc, uint64_t key_hash, ix_key_eq_fn eq,
 			 void *eq_ctx);

@@ -727,8 +727,9 @@ LK_API lk_status lk_snapshot(lk_db *db);
 /* ---------------------------------------------------------------------- */
 
 /* Version 2 added compaction_leftovers (before seq_last, the one field
- * ever inserted: a version 1 caller still gets version 1's layout). */
-#define LK_REPORT_VERSION 2u
+ * ever inserted: a version 1 caller still gets version 1's layout);
+ * version 3, replaced_unread and replaced_read. */
+#define LK_REPORT_VERSION 3u
 #define LK_REPORT_INIT { .version = LK_REPORT_VERSION }
 #define LK_NOTE_BYTES 160
 
@@ -750,6 +751,12 @@ typedef struct lk_recovery_report {
 	int snapshot_used;             /* the index came from a snapshot */
 	char snapshot_note[LK_NOTE_BYTES]; /* which one, or why none */
 	char tail_note[LK_NOTE_BYTES]; /* what was cut and why, or "" */
+	/* version 3: keys the replay repointed from an older record, found
+	 * by the location the newer record names (format version 3, which
+	 * writes it when the older record lay in a mapped segment), or
+	 * confirmed by reading the older record's key */
+	uint64_t replaced_unread;
+	uint64_t replaced_read;
 } lk_recovery_report;
 
 /* Copies the recovery report of the open that made this handle into

@@ -393,7 +393,7 @@ static void header_has_the_documented_layout(void **state)
 {
 	static const uint8_t want[60] = {
 		'L', 'K', 'S', 'E', 'G', '\r', '\n', 0x1a,     /* magic */
-		0x02, 0x00,                                    /* version */
+		0x03, 0x00,                                    /* version */
 		0x40, 0x00,                                    /* header_bytes */
 		0x00, 0x00, 0x00, 0x00,                        /* flags */
 		0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, /* db_id */

@@ -304,12 +304,14 @@ void cli_report_json(const lk_recovery_report *r)
 	       ",\"zero_tail_bytes\":%" PRIu64
 	       ",\"segments_removed\":%" PRIu64
 	       ",\"compaction_leftovers\":%" PRIu64 ",\"seq_last\":%" PRIu64
-	       ",\"duration_us\":%" PRIu64 ",\"snapshot_used\":%s"
+	       ",\"duration_us\":%" PRIu64 ",\"replaced_unread\":%" PRIu64
+	       ",\"replaced_read\":%" PRIu64 ",\"snapshot_used\":%s"
 	       ",\"snapshot_note\":",
 	       r->segments_read, r->records_replayed, r->records_discarded,
 	       r->bytes_cut, r->cut_segment_seq, r->cut_offset,
 	       r->zero_tail_bytes, r->segments_removed,
 	       r->compaction_leftovers, r->seq_last, r->duration_us,
+	       r->replaced_unread, r->replaced_read,
 	       r->snapshot_used ? "true" : "false");
 	json_put_string(stdout, r->snapshot_note,
 			strnlen(r->snapshot_note, sizeof r->snapshot_note));

@@ -147,9 +147,12 @@ static void print_text(const struct view *v)
 		       "log\n", st->snapshot_behind_bytes);
 	printf("recovery (this read-only open): %" PRIu32 " segments read, %"
 	       PRIu64 " records replayed, %" PRIu64 " discarded, %" PRIu64
-	       " bytes cut, in %" PRIu64 " us; snapshot %s\n",
+	       " bytes cut, in %" PRIu64 " us; snapshot %s; overwritten keys "
+	       "repointed: %" PRIu64 " by the location the record names, %"
+	       PRIu64 " by reading\n",
 	       r->segments_read, r->records_replayed, r->records_discarded,
-	       r->bytes_cut, r->duration_us, r->snapshot_used ? "used" : "not used");
+	       r->bytes_cut, r->duration_us, r->snapshot_used ? "used" : "not used",
+	       r->replaced_unread, r->replaced_read);
 	put_note("snapshot_note", r->snapshot_note, sizeof r->snapshot_note);
 	put_note("tail_note", r->tail_note, sizeof r->tail_note);
 	printf("segments (# live, . dead; SEQ.GEN after compaction):\n");
