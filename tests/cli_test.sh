@@ -233,6 +233,15 @@ expect_rc "a record past its --ttl is not returned" 1
 run "$LK" put --ttl 0 "$D" k v
 expect_rc "--ttl 0 is a usage error" 2
 
+# An expiry past 2038, the end of a 32-bit time_t (armhf's), is kept and
+# printed as its own year on every host: a century of --ttl.
+run "$LK" put --ttl 3155760000 "$D" century value
+run "$LK" get "$D" century
+expect_rc "a record expiring in a century is returned" 0
+run "$LK" dump --json --key century "$D"
+check "an expiry past 2038 is dumped in its year, not in 1901-1969" \
+	grep -q '"expires_at":"21[0-9][0-9]-' "$T/out"
+
 run "$LK" put --segment-size 12x "$D" k v
 expect_rc "--segment-size that is not a number is a usage error" 2
 

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <yaml.h>
 
 #include "cli_format.h"
@@ -241,19 +240,30 @@ void out_kv_hex(struct out *o, const char *k, const uint8_t *p, size_t n)
 	out_kv_str(o, k, buf);
 }
 
+/* ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ", in integer arithmetic
+ * on the full 64 bits: gmtime_r() takes a time_t, which is 32 bits on
+ * armhf and other 32-bit hosts, and would print an expiry past 2038 as a
+ * date of 1901-1969.  The civil date of a day number is Howard Hinnant's
+ * days-to-civil algorithm (proleptic Gregorian, eras of 400 years), the
+ * same dates gmtime_r gives for every uint64 of ms (the year stays below
+ * 600 million). */
 void out_time(struct out *o, uint64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	uint64_t s = ms / 1000u, days = s / 86400u, sod = s % 86400u;
+	uint64_t z = days + 719468u, era = z / 146097u;
+	uint64_t doe = z - era * 146097u;
+	uint64_t yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+	uint64_t doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
+	uint64_t mp = (5u * doy + 2u) / 153u;
+	uint64_t day = doy - (153u * mp + 2u) / 5u + 1u;
+	uint64_t month = mp < 10u ? mp + 3u : mp - 9u;
+	uint64_t year = yoe + era * 400u + (month <= 2u);
 	char buf[64];
 
-	if (!gmtime_r(&t, &tm))
-		snprintf(buf, sizeof buf, "%" PRIu64 " ms", ms);
-	else
-		snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			 tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (unsigned)(ms % 1000));
+	snprintf(buf, sizeof buf, "%04" PRIu64 "-%02" PRIu64 "-%02" PRIu64
+		 "T%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%03" PRIu64 "Z",
+		 year, month, day, sod / 3600u, sod / 60u % 60u, sod % 60u,
+		 ms % 1000u);
 	out_str(o, buf);
 }
 
