@@ -19,7 +19,18 @@
 # test`'s own scale it takes about 290 s under qemu, 10 times its native
 # 30 s, on each target.  crash_mesh runs at its own scale.
 #
-# Build directories: build-cross-ARCH, removed and made anew.
+# Portability (tests/portable_test.sh, the `portable` test of each
+# target's suite): each target's golden_gen writes the golden workload
+# under qemu, and a native build's tools open, verify and dump it exactly
+# as they do the native build's own directory, and the target's tools the
+# native directory likewise (a second or so per target).  The native build
+# is .ci/run's build-ci when this file is sourced from it, else
+# build-cross-native (only the tool and golden_gen are built), passed to
+# each target's meson setup as -Dnative_build.  The golden directories
+# (tests/golden, golden_test.sh) run in each target's suite too.
+#
+# Build directories: build-cross-ARCH (and build-cross-native), removed and
+# made anew.
 # CROSS_JOBS (default 2) sets ninja's -j and meson test's processes.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -67,6 +78,30 @@ cross_install() {
 	done
 }
 
+# cross_native: sets cross_native_dir to a native build with the tool and
+# golden_gen, for the portable test; empty (and counted failed) if none.
+cross_native() {
+	local dir=build-cross-native jobs=${CROSS_JOBS:-2}
+	cross_native_dir=
+	if [ "$cross_standalone" -eq 0 ] && [ -x build-ci/tools/logkeep ] &&
+		[ -x build-ci/tests/golden_gen ]; then
+		cross_native_dir=$PWD/build-ci
+		return
+	fi
+	echo "== native build for the portable test ($dir)"
+	rm -rf "$dir"
+	if meson setup "$dir" --werror -Dbench_peers=disabled \
+		-Dsqlite_import=disabled >"$dir.log" 2>&1 &&
+		ninja -C "$dir" -j "$jobs" tools/logkeep tests/golden_gen \
+			>>"$dir.log" 2>&1; then
+		cross_native_dir=$PWD/$dir
+	else
+		tail -40 "$dir.log"
+		echo "FAILED: the native build for the portable test"
+		failed=$((failed + 1))
+	fi
+}
+
 # cross_one ARCH: builds build-cross-ARCH and runs its tests under qemu.
 cross_one() {
 	local arch=$1 dir=build-cross-$1 jobs=${CROSS_JOBS:-2} start
@@ -75,7 +110,7 @@ cross_one() {
 	rm -rf "$dir"
 	if ! meson setup "$dir" --cross-file ".ci/cross/$arch.ini" --werror \
 		-Dbench_peers=disabled -Dsqlite_import=disabled \
-		>"$dir.log" 2>&1 ||
+		-Dnative_build="$cross_native_dir" >"$dir.log" 2>&1 ||
 		! ninja -C "$dir" -j "$jobs" >>"$dir.log" 2>&1; then
 		tail -40 "$dir.log"
 		failed=$((failed + 1))
@@ -93,6 +128,7 @@ cross_one() {
 cross_targets=("$@")
 [ ${#cross_targets[@]} -gt 0 ] || cross_targets=(armhf s390x)
 if cross_install "${cross_targets[@]}"; then
+	cross_native
 	for cross_arch in "${cross_targets[@]}"; do
 		cross_one "$cross_arch"
 	done

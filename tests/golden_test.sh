@@ -109,31 +109,11 @@ ROOT=${3:?usage: golden_test.sh LOGKEEP GOLDEN_GEN GOLDEN_ROOT}
 T=$(mktemp -d "${TMPDIR:-/tmp}/logkeep-golden.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
-# A cross build's programs run under its exe_wrapper (wrap_exe.sh).
-if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
-	sh "$(dirname "$0")/wrap_exe.sh" "$LK" "$T/logkeep" || exit 99
-	sh "$(dirname "$0")/wrap_exe.sh" "$GEN" "$T/golden_gen" || exit 99
-	LK=$T/logkeep
-	GEN=$T/golden_gen
-fi
-
-n=0
-failed=0
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	for f in "$T/diff" "$T/err"; do
-		[ -s "$f" ] && sed 's/^/#   /' "$f" | head -n 30
-	done
-	:
-}
+tap_dir=$(dirname "$0")
+. "$tap_dir/tap.sh"
+# A cross build's programs run under its exe_wrapper.
+tap_wrap LK
+tap_wrap GEN
 
 # same NAME EXPECTED GOT: the two files are equal.
 same() {
