@@ -12,7 +12,7 @@
 # compilers, qemu-user, and the target's libraries unpacked into
 # /opt/logkeep-cross/ARCH (.ci/cross/sysroot.sh says why not multiarch).
 #
-# Both targets run every test of `meson test` (46), with one thing scaled
+# Both targets run every test of `meson test` (51), with one thing scaled
 # down: the power-cut crash explorer cuts at every third I/O call
 # (LK_CRASH_STEP=3, about 49,000 states instead of 111,000; the fault
 # loops still fail every allocation and I/O call), because at `meson
