@@ -611,6 +611,7 @@ static lk_status apply_group(struct scan *sc)
 {
 	struct lk_db *db = sc->db;
 	lk_status st;
+	int each; /* under a budget: room made before each put */
 
 	sc->records += sc->nops;
 	sc->seg->ops += sc->nops;
@@ -622,7 +623,8 @@ static lk_status apply_group(struct scan *sc)
 		sc->nops = sc->keys_len = 0;
 		return LK_OK;
 	}
-	st = index_reserve(segtable_index(db), sc->nops);
+	each = db->opts.memory_bytes_max != 0;
+	st = each ? LK_OK : index_reserve(segtable_index(db), sc->nops);
 	for (size_t i = 0; i < sc->nops && i < REPLAY_PREFETCH_AHEAD; i++)
 		index_prefetch(segtable_index(db), sc->ops[i].hash);
 	for (size_t i = 0; st == LK_OK && i < sc->nops; i++) {
@@ -651,8 +653,11 @@ static lk_status apply_group(struct scan *sc)
 		rec.rep_seg_seq = op->rep_seg_seq;
 		rec.rep_generation = op->rep_generation;
 		rec.rep_offset = op->rep_offset;
-		st = segtable_apply(db, &rec, loc, op->hash, replay_key_eq,
-				    sc);
+		if (each && op->type == REC_PUT)
+			st = segtable_reserve_replay(db, 1);
+		if (st == LK_OK)
+			st = segtable_apply(db, &rec, loc, op->hash,
+					    replay_key_eq, sc);
 	}
 	sc->nops = sc->keys_len = 0;
 	return st;
