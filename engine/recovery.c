@@ -607,6 +607,25 @@ static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 	return segtable_key_eq(sc->db, loc, key, key_len, equal);
 }
 
+/* Under a memory budget, room for the key of put `rec` if it is new: an
+ * overwrite replayed when the table is full within the budget must not
+ * grow it past the budget (the writer let it in for that reason). */
+static lk_status reserve_for_put(struct scan *sc, const struct record *rec,
+				 uint64_t hash)
+{
+	struct index *ix = segtable_index(sc->db);
+	struct ix_loc loc;
+	lk_status st;
+
+	if (index_has_room(ix, 1))
+		return LK_OK;
+	st = index_get(ix, rec->ns, hash, rec->key, rec->key_len,
+		       replay_key_eq, sc, &loc, NULL);
+	if (st == LK_NOT_FOUND)
+		return segtable_reserve_replay(sc->db, 1);
+	return st;
+}
+
 static lk_status apply_group(struct scan *sc)
 {
 	struct lk_db *db = sc->db;
@@ -654,7 +673,7 @@ static lk_status apply_group(struct scan *sc)
 		rec.rep_generation = op->rep_generation;
 		rec.rep_offset = op->rep_offset;
 		if (each && op->type == REC_PUT)
-			st = segtable_reserve_replay(db, 1);
+			st = reserve_for_put(sc, &rec, op->hash);
 		if (st == LK_OK)
 			st = segtable_apply(db, &rec, loc, op->hash,
 					    replay_key_eq, sc);
