@@ -333,8 +333,8 @@ typedef struct lk_options {
  *  - What the budget does not count: the old table during a growth (held
  *    while the entries move, at most 2/3 of the new one), the per-handle
  *    buffers (a commit group, LK_GROUP_BYTES_MAX; the compressor), and
- *    the caller's batches and values.  An idle handle takes well under
- *    2 MiB besides (README, Footprint).
+ *    the caller's batches and values.  An idle handle adds about 0.7 MiB
+ *    of its own (README, Footprint).
  *  lk_stats memory_bytes and memory_keys_room say how close the handle
  *  is; `logkeep stats` prints them. */
 
