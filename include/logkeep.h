@@ -610,7 +610,8 @@ LK_API void lk_feed_close(lk_feed *feed);
 /* expire_at_ms: absolute time after which the record is never returned;
  * 0 means never.  Keys are 1 to LK_KEY_BYTES_MAX bytes, values 0 to
  * LK_VALUE_BYTES_MAX.
- * Write statuses: LK_OK, LK_INVALID, LK_TOO_BIG, LK_READONLY, LK_HALTED,
+ * Write statuses: LK_OK, LK_INVALID, LK_TOO_BIG (also a new key past the
+ * memory budget, lk_options.memory_bytes_max), LK_READONLY, LK_HALTED,
  * LK_IO, LK_NOSPACE, LK_NOMEM, LK_MISUSE, and LK_CORRUPT when the record
  * read to confirm that a key is the one being replaced fails its checks
  * (the write is then on disk but the handle halts until reopened).  On any status but LK_OK the
