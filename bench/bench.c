@@ -301,26 +301,6 @@ static double device_bytes_written(void)
 	return v;
 }
 
-/* This process's resident memory now (Linux /proc/self/status VmRSS),
- * or -1: what a child forked now starts with at most.  Not getrusage's
- * peak, which on Linux keeps the peak of whatever ran before exec (under
- * meson test, a Python interpreter). */
-static long rss_now_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	long v = -1;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-			break;
-	}
-	fclose(f);
-	return v;
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };

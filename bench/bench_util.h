@@ -4,7 +4,7 @@
  * logkeep-mesh-bench (mesh_bench.c) share: a bijective mix of ids, a
  * pseudo-random permutation that needs no memory, the monotonic clock,
  * percentiles of a sorted array and of a histogram, removing a scratch
- * directory.
+ * directory, the resident memory of this process.
  * Header-only (static inline), so that each bench stays free of a helper
  * library.
  */
@@ -219,6 +219,26 @@ static inline bool remove_tree(const char *path)
 	}
 	closedir(d);
 	return ok && rmdir(path) == 0;
+}
+
+/* This process's resident memory now (Linux /proc/self/status VmRSS),
+ * or -1: what a child forked now starts with at most.  Not getrusage's
+ * peak, which on Linux keeps the peak of whatever ran before exec (under
+ * meson test, a Python interpreter). */
+static inline long rss_now_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long v = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+			break;
+	}
+	fclose(f);
+	return v;
 }
 
 #endif /* LK_BENCH_UTIL_H */

@@ -29,7 +29,7 @@ struct report_v1 {
 	char tail_note[LK_NOTE_BYTES];
 };
 
-#define ABI_VERSIONS_MAX 6
+#define ABI_VERSIONS_MAX 7
 
 /* size[v]: the bytes of version v; [0] and versions not yet made are 0. */
 static const struct abi_row {
@@ -43,6 +43,7 @@ static const struct abi_row {
 			    offsetof(lk_options, scrub_rate_bytes),
 			    offsetof(lk_options, reserve_bytes),
 			    offsetof(lk_options, map_bytes_max),
+			    offsetof(lk_options, memory_bytes_max),
 			    sizeof(lk_options) } },
 	[ABI_STATS] = { "lk_stats", LK_STATS_VERSION,
 			{ 0, offsetof(lk_stats, log_bytes_written),
@@ -50,6 +51,7 @@ static const struct abi_row {
 			  offsetof(lk_stats, scrub_segments),
 			  offsetof(lk_stats, compactions_total),
 			  offsetof(lk_stats, map_bytes),
+			  offsetof(lk_stats, memory_bytes_max),
 			  sizeof(lk_stats) } },
 	[ABI_REPORT] = { "lk_recovery_report", LK_REPORT_VERSION,
 			 { 0, sizeof(struct report_v1),
@@ -62,8 +64,8 @@ static const struct abi_row {
 };
 
 /* A new version needs its row: these fail until it has one. */
-_Static_assert(LK_OPTIONS_VERSION == 6, "add lk_options' new version");
-_Static_assert(LK_STATS_VERSION == 6, "add lk_stats' new version");
+_Static_assert(LK_OPTIONS_VERSION == 7, "add lk_options' new version");
+_Static_assert(LK_STATS_VERSION == 7, "add lk_stats' new version");
 _Static_assert(LK_REPORT_VERSION == 3, "add lk_recovery_report's version");
 _Static_assert(LK_SEGMENT_INFO_VERSION == 1, "add lk_segment_info's version");
 _Static_assert(LK_NS_STATS_VERSION == 1, "add lk_ns_stats' version");
@@ -78,6 +80,7 @@ _Static_assert((offsetof(lk_options, compact_dead_pct) % 8 == 0 ||
 		       offsetof(lk_options, scrub_rate_bytes) % 8 == 0 &&
 		       offsetof(lk_options, reserve_bytes) % 8 == 0 &&
 		       offsetof(lk_options, map_bytes_max) % 8 == 0 &&
+		       offsetof(lk_options, memory_bytes_max) % 8 == 0 &&
 		       _Alignof(lk_options) == 8,
 	       "lk_options versions end on the struct's alignment");
 _Static_assert(offsetof(lk_stats, log_bytes_written) % 8 == 0 &&
@@ -85,6 +88,7 @@ _Static_assert(offsetof(lk_stats, log_bytes_written) % 8 == 0 &&
 		       offsetof(lk_stats, scrub_segments) % 8 == 0 &&
 		       offsetof(lk_stats, compactions_total) % 8 == 0 &&
 		       offsetof(lk_stats, map_bytes) % 8 == 0 &&
+		       offsetof(lk_stats, memory_bytes_max) % 8 == 0 &&
 		       _Alignof(lk_stats) == 8,
 	       "lk_stats versions end on the struct's alignment");
 _Static_assert(offsetof(lk_recovery_report, replaced_unread) % 8 == 0 &&

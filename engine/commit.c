@@ -136,9 +136,15 @@ struct writer {
 	int dels_only; /* every operation a delete: may use the reserve */
 	int nosync;    /* LK_BATCH_NOSYNC, or all its namespaces no-sync */
 	int failed;    /* the number (from 1) of a condition that did not
-			  hold: nothing of the batch is written; 0: none */
+			  hold, or REFUSED_BUDGET: nothing of the batch is
+			  written; 0: none */
+	uint64_t adds; /* keys the batch may add to the index: its puts, or
+			  at the memory budget those the index lacks */
 	char why[LK_ERRMSG_BYTES]; /* which, for the committer's lk_errmsg */
 };
+
+/* writer.failed of a batch the memory budget refused (LK_TOO_BIG). */
+#define REFUSED_BUDGET (-1)
 
 /* Upper bound of one record's framing: checksum, body_len, kind, ns,
  * seq_delta, key_len, expiry; REC_REPLACES_BYTES_MAX more if it names
@@ -558,6 +564,89 @@ static lk_status check_conditions(struct lk_db *db, struct writer *first,
 	return LK_OK;
 }
 
+/* ---------------------------------------------------------------------- */
+/* The memory budget                                                      */
+/* ---------------------------------------------------------------------- */
+
+/* How many keys of b's puts the index lacks (a key put twice counts
+ * twice): looks each up, a probe and, for a candidate, a read of its key.
+ * Expired keys are still in the index: a put of one adds nothing.
+ * Returns LK_OK or a read's status. */
+static lk_status count_new_keys(struct lk_db *db, const lk_batch *b,
+				uint64_t *adds)
+{
+	*adds = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct batch_op *op = &b->ops[i];
+		struct seg_hold hold;
+		struct record rec;
+		lk_status st;
+
+		if (op->type != REC_PUT)
+			continue;
+		st = segtable_lookup_raw(db, op->ns, b->arena + op->key_at,
+					 op->key_len, &rec, &hold);
+		if (st == LK_OK)
+			segtable_release(db, &hold);
+		else if (st == LK_NOT_FOUND)
+			(*adds)++;
+		else
+			return st;
+	}
+	return LK_OK;
+}
+
+/* Under a memory budget (logkeep.h), admits the members whose keys fit
+ * and refuses the others (REFUSED_BUDGET, with the detail in w->why),
+ * in queue order.  The leader calls it before it checks conditions, so
+ * that those see a refused batch as not written.  While the group's puts
+ * fit as if every key were new, it looks nothing up; past that, each
+ * member is charged only the keys the index lacks, so that overwrites
+ * pass at the budget.  Only the leader adds keys, so what it counts
+ * holds until it applies the group (a compaction may drop an expired key
+ * meanwhile, which turns an overwrite into an insert but frees a slot).
+ * A mapping made between this and the reservation (a rotation, a
+ * compaction's output) may still make the reservation refuse the whole
+ * group: nothing is written then either.  Returns LK_OK or a read's
+ * status, which fails the group. */
+static lk_status budget_admit(struct lk_db *db, struct writer *first,
+			      size_t members)
+{
+	uint64_t adds = 0, admitted = 0, room;
+	struct writer *w = first;
+	size_t m;
+
+	if (!db->opts.memory_bytes_max)
+		return LK_OK;
+	for (m = 0; m < members; m++, w = m < members ? w->next : w)
+		adds += w->adds;
+	segtable_rdlock(db);
+	room = segtable_keys_room(db);
+	segtable_unlock(db);
+	if (adds <= room)
+		return LK_OK;
+	w = first;
+	for (m = 0; m < members; m++, w = m < members ? w->next : w) {
+		lk_status st;
+
+		if (w->adds == 0)
+			continue;
+		st = count_new_keys(db, w->batch, &w->adds);
+		if (st != LK_OK)
+			return st;
+		if (w->adds <= room - admitted) {
+			admitted += w->adds;
+			continue;
+		}
+		segtable_rdlock(db);
+		(void)segtable_refuse(db, admitted + w->adds);
+		segtable_unlock(db);
+		snprintf(w->why, sizeof w->why, "%s", lk_errmsg());
+		w->failed = REFUSED_BUDGET;
+	}
+	return LK_OK;
+}
+
 /* How many operations claim_replaced() looks up under one hold of the
  * index lock: a writer waiting to apply a group waits for no more. */
 #define CLAIM_OPS_PER_LOCK 64u
@@ -601,11 +690,12 @@ static size_t claim_replaced(struct lk_db *db, lk_batch *b)
 /* Compresses values and hashes keys, outside every lock; says whether
  * the batch only deletes and whether it is no-sync. */
 static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
-			 int *dels_only, int *nosync)
+			 int *dels_only, int *nosync, uint64_t *adds)
 {
 	size_t total = COMMIT_BYTES_MAX;
 
 	*dels_only = 1;
+	*adds = 0;
 	*nosync = (b->flags & LK_BATCH_NOSYNC) || b->n > 0;
 
 	for (size_t i = 0; i < b->n; i++) {
@@ -615,6 +705,7 @@ static lk_status prepare(struct lk_db *db, lk_batch *b, size_t *bytes,
 		op->hash = record_key_hash(op->ns, b->arena + op->key_at,
 					   op->key_len);
 		*dels_only &= op->type == REC_DEL;
+		*adds += op->type == REC_PUT;
 		*nosync &= (b->flags & LK_BATCH_NOSYNC) ||
 			   atomic_load(&db->commit->nosync[op->ns]);
 		if (op->type == REC_PUT && !op->packed) {
@@ -963,7 +1054,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	size_t bound = COMMIT_BYTES_MAX, n, k = members;
 	int room, dels_only = first->dels_only; /* the group's are alike */
 	int sync = db->opts.sync == LK_SYNC_ALWAYS && !first->nosync;
-	uint64_t ops = 0;
+	uint64_t ops = 0, adds = 0;
 	struct segment *s;
 	lk_status st;
 
@@ -972,6 +1063,7 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 			continue;
 		bound += w->bytes;
 		ops += w->batch->n;
+		adds += w->adds;
 	}
 	mutex_lock(&db->commit->log_mu);
 	if (atomic_load(&db->commit->halted)) {
@@ -1003,16 +1095,17 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	st = ensure_buf(db, bound);
 	if (st != LK_OK)
 		goto out;
-	/* Room for the group before it is written, so that applying it can
-	 * never fail for memory.  Only the leader inserts, so room seen under
-	 * the shared lock stays room; readers are blocked only when the
-	 * table really grows. */
+	/* Room for the group's new keys before it is written, so that
+	 * applying it can never fail for memory.  Only the leader inserts,
+	 * so room seen under the shared lock stays room (a compaction that
+	 * drops a key meanwhile frees its slot too); readers are blocked
+	 * only when the table really grows. */
 	segtable_rdlock(db);
-	room = index_has_room(segtable_index(db), ops);
+	room = index_has_room(segtable_index(db), adds);
 	segtable_unlock(db);
 	if (!room) {
 		segtable_wrlock(db);
-		st = index_reserve(segtable_index(db), ops);
+		st = segtable_reserve(db, adds);
 		segtable_unlock(db);
 		if (st != LK_OK)
 			goto out;
@@ -1137,7 +1230,8 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		return commit_refuse_halted(db, "commit");
 	memset(&self, 0, sizeof self);
 	self.batch = b;
-	st = prepare(db, b, &self.bytes, &self.dels_only, &self.nosync);
+	st = prepare(db, b, &self.bytes, &self.dels_only, &self.nosync,
+		     &self.adds);
 	if (st != LK_OK)
 		goto out;
 	pthread_cond_init(&self.cv, NULL);
@@ -1174,7 +1268,9 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	}
 	mutex_unlock(&db->commit->write_mu);
 
-	st = check_conditions(db, &self, members);
+	st = budget_admit(db, &self, members);
+	if (st == LK_OK)
+		st = check_conditions(db, &self, members);
 	if (st == LK_OK && group_ops(&self, members) > 0) {
 		st = write_group(db, &self, members);
 		if (st == LK_OK)
@@ -1184,7 +1280,10 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	mutex_lock(&db->commit->write_mu);
 	for (w = &self; members--; w = end) {
 		end = w->next; /* read before w's owner may return */
-		w->st = st == LK_OK && w->failed ? LK_CONFLICT : st;
+		w->st = w->failed == REFUSED_BUDGET ? LK_TOO_BIG
+			: st != LK_OK		   ? st
+			: w->failed		   ? LK_CONFLICT
+						   : LK_OK;
 		w->done = 1;
 		if (w != &self)
 			pthread_cond_signal(&w->cv);
@@ -1201,8 +1300,8 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 	st = self.st;
 out:
 	b->failed_cond = st == LK_CONFLICT ? (size_t)self.failed : 0;
-	if (st == LK_CONFLICT) /* in the committer's own thread */
-		err_set(LK_CONFLICT, "%s", self.why);
+	if (st == LK_CONFLICT || self.failed == REFUSED_BUDGET)
+		err_set(st, "%s", self.why); /* in the committer's own thread */
 	if (st == LK_OK)
 		lk_batch_clear(b);
 	else

@@ -113,6 +113,10 @@ static lk_status check_options(const lk_options *o)
 				           " bytes: %u to %u",
 			       o->reserve_bytes, LK_RESERVE_MIN_BYTES,
 			       LK_RESERVE_MAX_BYTES);
+	if (o->memory_bytes_max && o->memory_bytes_max < LK_MEMORY_MIN_BYTES)
+		return err_set(LK_INVALID, "a memory budget of %" PRIu64
+				           " bytes: 0 (none) or at least %u",
+			       o->memory_bytes_max, LK_MEMORY_MIN_BYTES);
 	if (o->compact_idle_ms > 3600000)
 		return err_set(LK_INVALID, "compaction idle time of %u ms: at "
 				           "most 1 h",
@@ -738,6 +742,9 @@ lk_status lk_stats_get(lk_stats *out, lk_db *db)
 			stats->pread_segments++;
 	}
 	stats->map_bytes = segtable_map_bytes(db);
+	stats->memory_bytes_max = db->opts.memory_bytes_max;
+	stats->memory_bytes = index_bytes(segtable_index(db)) + stats->map_bytes;
+	stats->memory_keys_room = segtable_keys_room(db);
 	/* the namespace catalog's entries are the engine's, not the user's */
 	ix = segtable_index(db);
 	stats->live_keys = index_keys(ix) - index_count(ix, 0);

@@ -173,7 +173,49 @@ int index_has_room(const struct index *ix, uint64_t extra)
 		       (uint64_t)ix->cap * LOAD_NUM;
 }
 
+static uint64_t bytes_of(uint64_t slots)
+{
+	return slots * sizeof(struct slot) + sizeof(struct index);
+}
+
+uint64_t index_bytes_for(uint64_t keys)
+{
+	return bytes_of((keys * LOAD_DEN + LOAD_NUM - 1) / LOAD_NUM);
+}
+
+/* The largest capacity whose table takes at most bytes_max bytes. */
+static uint64_t slots_within(uint64_t bytes_max)
+{
+	uint64_t slots;
+
+	if (bytes_max < sizeof(struct index))
+		return 0;
+	slots = (bytes_max - sizeof(struct index)) / sizeof(struct slot);
+	return slots < LK_INDEX_SLOTS_MAX ? slots : LK_INDEX_SLOTS_MAX;
+}
+
+uint64_t index_grown_bytes(const struct index *ix)
+{
+	return bytes_of((uint64_t)ix->cap + ix->cap / 2);
+}
+
+uint64_t index_keys_room(const struct index *ix, uint64_t bytes_max)
+{
+	uint64_t slots = slots_within(bytes_max), fit;
+
+	if (slots < ix->cap)
+		slots = ix->cap;
+	fit = slots * LOAD_NUM / LOAD_DEN;
+	return fit > ix->keys ? fit - ix->keys : 0;
+}
+
 lk_status index_reserve(struct index *ix, uint64_t extra)
+{
+	return index_reserve_within(ix, extra, UINT64_MAX);
+}
+
+lk_status index_reserve_within(struct index *ix, uint64_t extra,
+			       uint64_t bytes_max)
 {
 	uint64_t need, cap;
 	struct slot *old = ix->slots, *fresh;
@@ -190,10 +232,27 @@ lk_status index_reserve(struct index *ix, uint64_t extra)
 	cap = (uint64_t)ix->cap + ix->cap / 2;
 	if (cap * LOAD_NUM < need * LOAD_DEN)
 		cap = need * LOAD_DEN / LOAD_NUM + 1;
-	if (cap > LK_INDEX_SLOTS_MAX)
-		return err_set(LK_TOO_BIG,
-			       "index would need %llu slots, the limit is %u",
-			       (unsigned long long)cap, LK_INDEX_SLOTS_MAX);
+	/* Past the limit or the bound, the largest table under both, if it
+	 * holds the keys: the last growth uses all the room there is. */
+	if (cap > LK_INDEX_SLOTS_MAX || bytes_of(cap) > bytes_max) {
+		uint64_t fit = slots_within(bytes_max);
+
+		if (fit > old_cap && index_slots_fit(fit, need))
+			cap = fit;
+		else if (index_bytes_for(need) <= bytes_max)
+			return err_set(LK_TOO_BIG, "index would need %llu "
+						   "slots, the limit is %u",
+				       (unsigned long long)cap,
+				       LK_INDEX_SLOTS_MAX);
+		else
+			return err_set(LK_TOO_BIG, "an index of %llu keys "
+						   "needs %llu bytes, the "
+						   "bound is %llu",
+				       (unsigned long long)need,
+				       (unsigned long long)index_bytes_for(need),
+				       (unsigned long long)bytes_max);
+	}
+	LK_ASSERT(index_slots_fit(cap, need) && bytes_of(cap) <= bytes_max);
 	fresh = mem_alloc_table((size_t)cap * sizeof *fresh);
 	if (!fresh)
 		return err_set(LK_NOMEM, "growing the index to %llu slots",
@@ -657,5 +716,5 @@ uint64_t index_slots(const struct index *ix)
 
 uint64_t index_bytes(const struct index *ix)
 {
-	return (uint64_t)ix->cap * sizeof(struct slot) + sizeof *ix;
+	return bytes_of(ix->cap);
 }

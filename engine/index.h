@@ -64,6 +64,25 @@ void index_prefetch(const struct index *ix, uint64_t hash);
  * Returns LK_OK, LK_NOMEM, LK_TOO_BIG (past LK_INDEX_SLOTS_MAX). */
 lk_status index_reserve(struct index *ix, uint64_t extra);
 
+/* The memory budget (lk_options.memory_bytes_max).  index_reserve that
+ * leaves the table at most bytes_max bytes (index_bytes): the usual
+ * growth by half when it fits, else the largest table under bytes_max
+ * that holds the keys, so that the last growth uses the whole bound; if
+ * none does, LK_TOO_BIG with nothing allocated.  The check is made
+ * before the allocation and counts the table after growth; while the
+ * entries move, the old table (at most 2/3 of the new) is held too. */
+lk_status index_reserve_within(struct index *ix, uint64_t extra,
+			       uint64_t bytes_max);
+/* index_bytes of the smallest table that holds `keys` keys. */
+uint64_t index_bytes_for(uint64_t keys);
+/* index_bytes of ix after its next growth by half. */
+uint64_t index_grown_bytes(const struct index *ix);
+/* How many more keys index_reserve_within(ix, n, bytes_max) lets in: the
+ * room left in the largest table it can grow to, or in the table as it
+ * is when that is larger (a table over the bound takes keys as long as
+ * they fit without growing). */
+uint64_t index_keys_room(const struct index *ix, uint64_t bytes_max);
+
 /* Finds the location of key.  Returns LK_OK, LK_NOT_FOUND, or a status of
  * the callback. */
 lk_status index_get(struct index *ix, uint8_t ns, uint64_t hash,

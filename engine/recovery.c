@@ -607,10 +607,30 @@ static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 	return segtable_key_eq(sc->db, loc, key, key_len, equal);
 }
 
+/* Under a memory budget, room for the key of put `rec` if it is new: an
+ * overwrite replayed when the table is full within the budget must not
+ * grow it past the budget (the writer let it in for that reason). */
+static lk_status reserve_for_put(struct scan *sc, const struct record *rec,
+				 uint64_t hash)
+{
+	struct index *ix = segtable_index(sc->db);
+	struct ix_loc loc;
+	lk_status st;
+
+	if (index_has_room(ix, 1))
+		return LK_OK;
+	st = index_get(ix, rec->ns, hash, rec->key, rec->key_len,
+		       replay_key_eq, sc, &loc, NULL);
+	if (st == LK_NOT_FOUND)
+		return segtable_reserve_replay(sc->db, 1);
+	return st;
+}
+
 static lk_status apply_group(struct scan *sc)
 {
 	struct lk_db *db = sc->db;
 	lk_status st;
+	int each; /* under a budget: room made before each put */
 
 	sc->records += sc->nops;
 	sc->seg->ops += sc->nops;
@@ -622,7 +642,8 @@ static lk_status apply_group(struct scan *sc)
 		sc->nops = sc->keys_len = 0;
 		return LK_OK;
 	}
-	st = index_reserve(segtable_index(db), sc->nops);
+	each = db->opts.memory_bytes_max != 0;
+	st = each ? LK_OK : index_reserve(segtable_index(db), sc->nops);
 	for (size_t i = 0; i < sc->nops && i < REPLAY_PREFETCH_AHEAD; i++)
 		index_prefetch(segtable_index(db), sc->ops[i].hash);
 	for (size_t i = 0; st == LK_OK && i < sc->nops; i++) {
@@ -651,8 +672,11 @@ static lk_status apply_group(struct scan *sc)
 		rec.rep_seg_seq = op->rep_seg_seq;
 		rec.rep_generation = op->rep_generation;
 		rec.rep_offset = op->rep_offset;
-		st = segtable_apply(db, &rec, loc, op->hash, replay_key_eq,
-				    sc);
+		if (each && op->type == REC_PUT)
+			st = reserve_for_put(sc, &rec, op->hash);
+		if (st == LK_OK)
+			st = segtable_apply(db, &rec, loc, op->hash,
+					    replay_key_eq, sc);
 	}
 	sc->nops = sc->keys_len = 0;
 	return st;

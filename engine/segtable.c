@@ -568,9 +568,26 @@ void segtable_move_live(struct lk_db *db, uint8_t ns, struct segment *from,
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
 
+/* Under a memory budget, mappings take at most half of it, and only what
+ * leaves the index room for its next growth by half (logkeep.h, "The
+ * memory budget"). */
 void segtable_map(struct lk_db *db, struct segment *s)
 {
-	(void)seg_map(s, db->io, &db->tab->map_bytes, db->opts.map_bytes_max);
+	uint64_t cap = db->opts.map_bytes_max, budget = db->opts.memory_bytes_max;
+
+	if (budget && cap) {
+		uint64_t grown, left;
+
+		segtable_rdlock(db);
+		grown = index_grown_bytes(db->tab->ix);
+		segtable_unlock(db);
+		left = grown < budget ? budget - grown : 0;
+		if (left > budget / 2)
+			left = budget / 2;
+		if (cap > left)
+			cap = left;
+	}
+	(void)seg_map(s, db->io, &db->tab->map_bytes, cap);
 }
 
 void segtable_map_sealed(struct lk_db *db)
@@ -583,6 +600,69 @@ void segtable_map_sealed(struct lk_db *db)
 uint64_t segtable_map_bytes(const struct lk_db *db)
 {
 	return atomic_load(&db->tab->map_bytes);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The memory budget                                                      */
+/* ---------------------------------------------------------------------- */
+
+/* What the index may grow to: the budget less the mappings. */
+static uint64_t index_bound(const struct lk_db *db)
+{
+	uint64_t budget = db->opts.memory_bytes_max, mapped;
+
+	if (!budget)
+		return UINT64_MAX;
+	mapped = segtable_map_bytes(db);
+	return mapped < budget ? budget - mapped : 0;
+}
+
+uint64_t segtable_keys_room(const struct lk_db *db)
+{
+	LK_ASSERT(segtable_held(db));
+	return index_keys_room(db->tab->ix, index_bound(db));
+}
+
+lk_status segtable_refuse(struct lk_db *db, uint64_t keys)
+{
+	const struct index *ix = db->tab->ix;
+
+	LK_ASSERT(segtable_held(db) && keys <= LK_INDEX_SLOTS_MAX);
+	return err_set(LK_TOO_BIG, "memory budget of %" PRIu64 " bytes "
+			           "(memory_bytes_max): the index takes %"
+			           PRIu64 " bytes for %" PRIu64 " keys and "
+			           "mappings %" PRIu64 "; %" PRIu64 " more keys "
+			           "need an index of %" PRIu64 " bytes: nothing "
+			           "written (delete keys, or open with a larger "
+			           "budget)",
+		       db->opts.memory_bytes_max, index_bytes(ix),
+		       index_keys(ix), segtable_map_bytes(db), keys,
+		       index_bytes_for(index_keys(ix) + keys));
+}
+
+lk_status segtable_reserve(struct lk_db *db, uint64_t keys)
+{
+	struct index *ix = db->tab->ix;
+	uint64_t budget = db->opts.memory_bytes_max;
+	lk_status st;
+
+	LK_ASSERT(segtable_held_excl(db));
+	st = index_reserve_within(ix, keys, index_bound(db));
+	if (st != LK_TOO_BIG || !budget || keys > LK_INDEX_SLOTS_MAX ||
+	    index_bytes_for(index_keys(ix) + keys) + segtable_map_bytes(db) <=
+		    budget) /* LK_INDEX_SLOTS_MAX, not the budget */
+		return st;
+	return segtable_refuse(db, keys);
+}
+
+lk_status segtable_reserve_replay(struct lk_db *db, uint64_t keys)
+{
+	struct index *ix = db->tab->ix;
+	uint64_t bound = index_bound(db);
+
+	if (db->opts.memory_bytes_max && index_keys_room(ix, bound) >= keys)
+		return index_reserve_within(ix, keys, bound);
+	return index_reserve(ix, keys);
 }
 
 lk_status segtable_add(struct lk_db *db, struct segment *s)

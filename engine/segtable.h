@@ -136,6 +136,25 @@ void segtable_map_sealed(struct lk_db *db);
 /* Bytes of segment files mapped now. */
 uint64_t segtable_map_bytes(const struct lk_db *db);
 
+/* The memory budget (lk_options.memory_bytes_max; logkeep.h): the index
+ * grows only into what the budget leaves after the mappings.
+ * segtable_reserve is index_reserve within it: LK_OK, LK_NOMEM, or
+ * LK_TOO_BIG with the budget's detail (caller holds ix_lock, exclusive).
+ * segtable_keys_room: how many keys it would still let in (caller holds
+ * ix_lock); without a budget, up to LK_INDEX_SLOTS_MAX. */
+lk_status segtable_reserve(struct lk_db *db, uint64_t keys);
+/* The LK_TOO_BIG and detail of `keys` more keys refused by the budget
+ * (caller holds ix_lock). */
+lk_status segtable_refuse(struct lk_db *db, uint64_t keys);
+/* Open (alone): index_reserve within the budget while the keys fit it,
+ * past it as far as they need, since open is never refused for the
+ * budget.  A replay under a budget reserves before each put (a batch's
+ * overwrites and deletes would make a reservation for all its
+ * operations grow the table past the budget for nothing).  Returns
+ * LK_OK, LK_NOMEM, LK_TOO_BIG (LK_INDEX_SLOTS_MAX). */
+lk_status segtable_reserve_replay(struct lk_db *db, uint64_t keys);
+uint64_t segtable_keys_room(const struct lk_db *db);
+
 /* A writer, before it encodes a put or delete of key: if the key's live
  * entry lies in a mapped segment, reads it there (no system call),
  * confirms the key and names its location in *r (REC_F_REPLACES and the

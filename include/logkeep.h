@@ -140,7 +140,10 @@ typedef enum lk_status {
 	LK_NOMEM = 8,      /* an allocation failed; nothing changed */
 	LK_READONLY = 9,   /* a write on a handle opened read-only */
 	LK_HALTED = 10,    /* an earlier sync failed: writes refused until reopen */
-	LK_TOO_BIG = 11,   /* a key, value, batch or the index passed a limit */
+	LK_TOO_BIG = 11,   /* a key, value, batch or the index passed a limit
+			      (LK_INDEX_SLOTS_MAX, or the memory budget:
+			      lk_options.memory_bytes_max); nothing of the
+			      write is visible */
 	LK_EXISTS = 12,    /* the thing to create is already there */
 	LK_VERSION = 13,   /* the data uses a format this library does not know */
 	LK_CONFLICT = 14,  /* a condition of the batch (lk_batch_require) did
@@ -229,9 +232,9 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 
 /* Version 2 added the compaction fields, version 3 the snapshot field,
  * version 4 the scrub's, version 5 the space reserve's, version 6 the
- * mapping cap; an older struct (without them) is still accepted and gets
- * their defaults (convention 5). */
-#define LK_OPTIONS_VERSION 6u
+ * mapping cap, version 7 the memory budget; an older struct (without
+ * them) is still accepted and gets their defaults (convention 5). */
+#define LK_OPTIONS_VERSION 7u
 
 /* Reads of sealed segments go through read-only mappings (no system
  * call, no copy), up to map_bytes_max bytes of segment files in all;
@@ -286,13 +289,60 @@ typedef struct lk_options {
 	/* version 6: the most bytes of segment files read through mappings
 	 * (LK_MAP_BYTES_DEFAULT above); 0: pread only. */
 	uint64_t map_bytes_max;
+	/* version 7: the memory budget (see "The memory budget" below):
+	 * the most bytes the index and the mappings take together; 0 (the
+	 * default): no budget; else at least LK_MEMORY_MIN_BYTES. */
+	uint64_t memory_bytes_max;
 } lk_options;
+
+/* The memory budget
+ * -----------------
+ * A daemon on a router with 64 MiB should get a status, not the kernel's
+ * out-of-memory killer, when its keys outgrow the memory it can spare.
+ * With memory_bytes_max set, the handle charges the index (lk_stats
+ * index_bytes) and the mappings (map_bytes) against it:
+ *  - The index grows only into what the budget leaves after the
+ *    mappings: its usual growth by half, or, when that would pass the
+ *    budget, the largest table within it.  A commit whose keys would need
+ *    the table to grow past the budget is refused before anything is
+ *    written: LK_TOO_BIG, with an lk_errmsg() naming the budget, the
+ *    index's and the mappings' bytes now, and the bytes its keys need.
+ *    Every key written before stays readable, across reopens; reads go
+ *    on; keys may be added again once deletes have made room (a delete
+ *    frees its entry at once), or after a reopen with a larger budget.
+ *  - Deletes never add keys and always pass.  An overwrite does not add
+ *    one either, but only a lookup can tell an overwrite from a new key:
+ *    while the table has room, no lookup is made; when a commit would
+ *    need a growth past the budget, the committer looks each key of its
+ *    puts up (a hash probe and, for a candidate, a read of its key) and
+ *    charges only the keys not in the index, so overwrites of existing
+ *    keys (expired ones included) pass at the budget too.  Batches that
+ *    commit together are admitted one by one, in order: one refused does
+ *    not refuse the others.  A key put twice in one batch counts twice.
+ *  - Mappings take at most half of the budget: a sealed segment is
+ *    mapped only if the mappings, with it, stay within half of it and
+ *    leave the index room for its next growth by half; others are read
+ *    with pread.  Mappings stay until compaction removes their segment or
+ *    the handle closes, so the index always has at least half the budget,
+ *    and all of it without mappings (map_bytes_max 0, or an I/O table
+ *    that does not map).
+ *  - Open never refuses a directory for the budget: a replay builds the
+ *    whole index, and a node that cannot start is worse than one that
+ *    cannot add keys.  Its stats then show memory_bytes past the budget;
+ *    keys are added only while the table has room without growing.
+ *  - What the budget does not count: the old table during a growth (held
+ *    while the entries move, at most 2/3 of the new one), the per-handle
+ *    buffers (a commit group, LK_GROUP_BYTES_MAX; the compressor), and
+ *    the caller's batches and values.  An idle handle adds about 0.7 MiB
+ *    of its own (README, Footprint).
+ *  lk_stats memory_bytes and memory_keys_room say how close the handle
+ *  is; `logkeep stats` prints them. */
 
 #define LK_OPTIONS_INIT                                                       \
 	{ LK_OPTIONS_VERSION, LK_OPEN_CREATE, LK_SYNC_ALWAYS, 100,            \
 	  16u * 1024 * 1024, NULL, 40, 8, 1000, 32u * 1024 * 1024,            \
 	  32u * 1024 * 1024, 4u * 1024 * 1024, NULL, NULL, LK_RESERVE_BYTES,  \
-	  LK_MAP_BYTES_DEFAULT }
+	  LK_MAP_BYTES_DEFAULT, 0 }
 
 /* Sets *opts to the defaults, LK_OPTIONS_INIT, at this header's version
  * (inline, so that it writes the struct the caller's compiler sees). */
@@ -560,7 +610,8 @@ LK_API void lk_feed_close(lk_feed *feed);
 /* expire_at_ms: absolute time after which the record is never returned;
  * 0 means never.  Keys are 1 to LK_KEY_BYTES_MAX bytes, values 0 to
  * LK_VALUE_BYTES_MAX.
- * Write statuses: LK_OK, LK_INVALID, LK_TOO_BIG, LK_READONLY, LK_HALTED,
+ * Write statuses: LK_OK, LK_INVALID, LK_TOO_BIG (also a new key past the
+ * memory budget, lk_options.memory_bytes_max), LK_READONLY, LK_HALTED,
  * LK_IO, LK_NOSPACE, LK_NOMEM, LK_MISUSE, and LK_CORRUPT when the record
  * read to confirm that a key is the one being replaced fails its checks
  * (the write is then on disk but the handle halts until reopened).  On any status but LK_OK the
@@ -765,7 +816,7 @@ typedef struct lk_recovery_report {
  * this library does not know: nothing written), LK_MISUSE. */
 LK_API lk_status lk_recovery(lk_recovery_report *report, lk_db *db);
 
-#define LK_STATS_VERSION 6u
+#define LK_STATS_VERSION 7u
 #define LK_STATS_INIT { .version = LK_STATS_VERSION }
 
 typedef struct lk_stats {
@@ -827,6 +878,15 @@ typedef struct lk_stats {
 	uint32_t map_segments;      /* segments mapped now */
 	uint32_t pread_segments;    /* segments read with pread: the newest,
 				       and those past the cap */
+	/* version 7: the memory budget (lk_options.memory_bytes_max) */
+	uint64_t memory_bytes_max;  /* the budget; 0: none */
+	uint64_t memory_bytes;      /* charged now: index_bytes + map_bytes
+				       (past the budget after an open that
+				       replayed more keys than it holds) */
+	uint64_t memory_keys_room;  /* keys that can still be added before
+				       a commit adding keys is refused, with
+				       the mappings as they are now (without
+				       a budget: up to LK_INDEX_SLOTS_MAX) */
 } lk_stats;
 
 /* Fills *stats at the version the caller set in stats->version

@@ -129,4 +129,11 @@
 #define LK_RESERVE_MIN_BYTES (64u * 1024u)
 #define LK_RESERVE_MAX_BYTES (64u * 1024u * 1024u)
 
+/* The least memory budget (lk_options.memory_bytes_max, when not 0):
+ * an empty index takes 16 KiB (1024 slots and its counters), so a budget
+ * under a few times that admits no more than a handful of keys, which is
+ * a mistake in the configuration, not a database; 64 KiB holds about
+ * 4000 keys. */
+#define LK_MEMORY_MIN_BYTES (64u * 1024u)
+
 #endif /* LOGKEEP_LIMITS_H */

@@ -588,6 +588,32 @@ check "stats shows the snapshot's serial and age" \
 check "stats shows its open's recovery report" \
 	grep -q '^recovery (this read-only open): [1-9][0-9]* segments read, 0 records replayed, 0 discarded, 0 bytes cut, .*snapshot used; .*$' "$T/out"
 
+# The memory budget: a load stops at the first batch whose keys the index
+# cannot hold within it; what was stored stays, overwrites pass, and
+# stats reckon the room under a budget.
+M=$T/budget
+gen_lines 6000 | "$LK" load --sync none --batch 1 --memory-bytes 65536 "$M" \
+	>"$T/out" 2>"$T/err"
+rc=$?
+expect_rc "load past the memory budget exits 2" 2
+check "load past the memory budget names it" \
+	grep -q 'limit exceeded: memory budget of 65536 bytes (memory_bytes_max)' "$T/err"
+run "$LK" put --memory-bytes 65536 "$M" key0001 again
+expect_rc "put of an existing key at the memory budget succeeds" 0
+run "$LK" stats --json --memory-bytes 65536 "$M"
+json_check "stats --json --memory-bytes: the budget, what it charges, the room" \
+	"$T/out" 'j["memory_bytes_max"] == 65536 and
+	j["memory_bytes"] == j["index_bytes"] + j["map_bytes"] and
+	1000 < j["live_keys"] < 6000 and j["memory_keys_room"] < 1000'
+run "$LK" stats --json "$M"
+json_check "stats --json without a budget: 0, and room up to the index limit" \
+	"$T/out" 'j["memory_bytes_max"] == 0 and j["memory_keys_room"] > 10**8'
+run "$LK" stats --memory-bytes 65536 "$M"
+check "stats shows the memory budget" \
+	grep -q '^memory: [0-9]* bytes (index and mappings) of a budget of 65536 ([0-9]*%); room for [0-9]* more keys$' "$T/out"
+run "$LK" put --memory-bytes 1000 "$M" k v
+expect_rc "a memory budget under 65536 is a usage error" 2
+
 # Without a snapshot the report says why and counts the records
 # replayed; a torn tail is reported (a read-only open cuts nothing).
 Q=$T/stats-torn

@@ -70,6 +70,14 @@ struct options_v4 {
 	void *scrub_arg;
 };
 
+/* lk_options version 6 (a6297d6 .. f4c7922): version 5 added
+ * reserve_bytes, version 6 map_bytes_max */
+struct options_v6 {
+	struct options_v4 v4;
+	uint64_t reserve_bytes;
+	uint64_t map_bytes_max;
+};
+
 /* lk_stats version 1 (c29dcaf .. 6737bb8) */
 struct stats_v1 {
 	uint32_t version;
@@ -113,6 +121,20 @@ struct stats_v4 {
 	uint64_t scrub_bytes;
 	uint64_t scrub_damage;
 	uint64_t scrub_passes;
+};
+
+/* lk_stats version 6 (a6297d6 .. f4c7922): version 5 added the
+ * compaction totals, version 6 the mappings */
+struct stats_v6 {
+	struct stats_v4 v4;
+	uint64_t compactions_total;
+	uint64_t compact_bytes_read_total;
+	uint64_t compact_bytes_written_total;
+	uint64_t compact_segments_removed_total;
+	uint64_t compact_records_dropped_total;
+	uint64_t map_bytes;
+	uint32_t map_segments;
+	uint32_t pread_segments;
 };
 
 /* lk_recovery_report version 1 (c29dcaf .. 6737bb8): version 2 inserted
@@ -278,6 +300,24 @@ static void stats_version_4_fills_its_fields_and_not_a_byte_more(void **state)
 	assert_int_equal(g.s.scrub_passes, fx->stats.scrub_passes);
 }
 
+/* Version 7 appended the memory budget's fields after pread_segments. */
+static void stats_version_6_fills_its_fields_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct stats_v6) g;
+
+	fill(&g, sizeof g);
+	g.s.v4.v2.v1.version = 6;
+	CHECK_OK(lk_stats_get((lk_stats *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	g.s.v4.v2.v1.version = 1; /* for check_stats_v1 */
+	check_stats_v1(&g.s.v4.v2.v1, &fx->stats);
+	assert_int_equal(g.s.map_bytes, fx->stats.map_bytes);
+	assert_int_equal(g.s.map_segments, fx->stats.map_segments);
+	assert_int_equal(g.s.pread_segments, fx->stats.pread_segments);
+	assert_true(g.s.map_segments + g.s.pread_segments > 1);
+}
+
 static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **state)
 {
 	struct fixture *fx = *state;
@@ -297,6 +337,11 @@ static void stats_newest_version_fills_every_field_and_not_a_byte_more(void **st
 	assert_int_equal(g.s.compact_bytes_written_total, 0);
 	assert_int_equal(g.s.compact_segments_removed_total, 0);
 	assert_int_equal(g.s.compact_records_dropped_total, 0);
+	/* version 7: no budget; what is charged is the index and mappings */
+	assert_int_equal(g.s.memory_bytes_max, 0);
+	assert_int_equal(g.s.memory_bytes, g.s.index_bytes + g.s.map_bytes);
+	assert_true(g.s.memory_keys_room >
+		    (uint64_t)LK_INDEX_SLOTS_MAX / 2 - KEYS);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -480,6 +525,49 @@ static void options_version_4_get_the_default_reserve(void **state)
 	free(o);
 }
 
+/* A version 6 caller, allocated at its exact size (ASan catches a read
+ * past it), knows no memory budget and gets none: it writes on past what
+ * the smallest budget holds; a version 7 one sets it, at least
+ * LK_MEMORY_MIN_BYTES, and stats report it. */
+static void options_version_6_get_no_memory_budget(void **state)
+{
+	struct fixture *fx = *state;
+	struct options_v6 *o = malloc(sizeof *o);
+	lk_options now = LK_OPTIONS_INIT;
+	lk_stats st = LK_STATS_INIT;
+	char key[32];
+	lk_db *db;
+
+	CHECK_OK(lk_close(fx->db));
+	fx->db = NULL;
+	assert_non_null(o);
+	memset(o, 0, sizeof *o);
+	o->v4.v2.version = 6;
+	o->v4.v2.sync = LK_SYNC_NONE;
+	o->v4.v2.sync_interval_ms = 100;
+	o->v4.v2.segment_size_bytes = LK_SEGMENT_SIZE_MIN_BYTES;
+	o->reserve_bytes = LK_RESERVE_MIN_BYTES;
+	o->map_bytes_max = LK_MAP_BYTES_DEFAULT;
+	CHECK_OK(lk_open(&db, fx->path, (const lk_options *)(void *)o));
+	for (int i = 0; i < 6000; i++) { /* 4000 fill LK_MEMORY_MIN_BYTES */
+		snprintf(key, sizeof key, "more-%05d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, key, strlen(key), "v", 1, 0));
+	}
+	CHECK_OK(lk_stats_get(&st, db));
+	assert_int_equal(st.memory_bytes_max, 0);
+	assert_true(st.index_bytes > LK_MEMORY_MIN_BYTES);
+	CHECK_OK(lk_close(db));
+
+	now.memory_bytes_max = LK_MEMORY_MIN_BYTES - 1;
+	CHECK_ST(LK_INVALID, lk_open(&db, fx->path, &now));
+	now.memory_bytes_max = LK_MEMORY_MIN_BYTES;
+	CHECK_OK(lk_open(&db, fx->path, &now));
+	CHECK_OK(lk_stats_get(&st, db));
+	assert_int_equal(st.memory_bytes_max, LK_MEMORY_MIN_BYTES);
+	CHECK_OK(lk_close(db));
+	free(o);
+}
+
 static void options_init_gives_the_defaults_at_this_version(void **state)
 {
 	const lk_options want = LK_OPTIONS_INIT;
@@ -492,6 +580,8 @@ static void options_init_gives_the_defaults_at_this_version(void **state)
 	assert_int_equal(o.flags, want.flags);
 	assert_int_equal(o.segment_size_bytes, want.segment_size_bytes);
 	assert_int_equal(o.snapshot_every_bytes, want.snapshot_every_bytes);
+	assert_int_equal(o.map_bytes_max, LK_MAP_BYTES_DEFAULT);
+	assert_int_equal(o.memory_bytes_max, 0); /* no budget */
 	assert_null(o.io);
 }
 
@@ -625,6 +715,7 @@ int main(void)
 		T(stats_version_1_fills_its_fields_and_not_a_byte_more),
 		T(stats_version_2_fills_its_fields_and_not_a_byte_more),
 		T(stats_version_4_fills_its_fields_and_not_a_byte_more),
+		T(stats_version_6_fills_its_fields_and_not_a_byte_more),
 		T(stats_newest_version_fills_every_field_and_not_a_byte_more),
 		T(report_version_1_gets_its_own_layout_and_not_a_byte_more),
 		T(report_newest_version_fills_every_field_and_not_a_byte_more),
@@ -632,6 +723,7 @@ int main(void)
 		T(options_version_1_are_read_and_the_rest_defaulted),
 		T(options_version_2_are_read_and_the_rest_defaulted),
 		T(options_version_4_get_the_default_reserve),
+		T(options_version_6_get_no_memory_budget),
 		T(options_init_gives_the_defaults_at_this_version),
 		T(unknown_versions_are_invalid_and_nothing_is_written),
 		T(segment_list_fills_the_array_at_its_version_and_not_past_it),

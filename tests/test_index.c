@@ -801,6 +801,58 @@ static void reserve_past_the_slot_limit_is_too_big(void **state)
 	assert_found(ix, 0, real_hash(0), loc_of(0, 1));
 }
 
+/* The memory budget's bound (index_reserve_within): the table grows by
+ * half while that fits, then once to the largest table under the bound,
+ * so that exactly index_keys_room() keys go in; the next growth is
+ * refused with LK_TOO_BIG before anything is allocated, and the table
+ * and every key stay as they were. */
+static void reserve_within_a_bound_uses_it_all_and_refuses_past_it(void **state)
+{
+	enum { N = 5000 };
+	struct index *ix = *state;
+	uint64_t bound = index_bytes(ix) * 3, room, slots, n = 0;
+	lk_status st = LK_OK;
+
+	store_make(N, "b", one_ns, 1);
+	room = index_keys_room(ix, bound);
+	assert_true(room > 1000 && room < N);
+	assert_int_equal(index_keys_room(ix, UINT64_MAX),
+			 (uint64_t)LK_INDEX_SLOTS_MAX * 4 / 5);
+	for (; n < N; n++) {
+		st = index_reserve_within(ix, 1, bound);
+		if (st != LK_OK)
+			break;
+		CHECK_OK(index_put(ix, store.keys[n].ns, real_hash((uint32_t)n),
+				   0, store.keys[n].bytes, store.keys[n].len,
+				   loc_of((uint32_t)n, 1), store_key_eq, &store,
+				   &(struct ix_loc){ 0 }, &(int){ 0 }));
+	}
+	CHECK_ST(LK_TOO_BIG, st);
+	assert_non_null(strstr(lk_errmsg(), "bound"));
+	assert_int_equal(n, room);
+	assert_true(index_bytes(ix) <= bound);
+	assert_true(index_bytes(ix) + IX_SLOT_BYTES > bound); /* all of it */
+	assert_int_equal(index_keys_room(ix, bound), 0);
+	assert_true(index_bytes_for(n + 1) > bound);
+	slots = index_slots(ix);
+	CHECK_ST(LK_TOO_BIG, index_reserve_within(ix, 1, bound));
+	assert_int_equal(index_slots(ix), slots);
+	for (uint32_t id = 0; id < n; id++)
+		assert_found(ix, id, real_hash(id), loc_of(id, 1));
+	/* a bound under the table: what room the table has, no growth */
+	CHECK_OK(index_del(ix, store.keys[0].ns, real_hash(0),
+			   store.keys[0].bytes, store.keys[0].len,
+			   store_key_eq, &store, &(struct ix_loc){ 0 },
+			   &(int){ 0 }));
+	assert_int_equal(index_keys_room(ix, 0), 1);
+	CHECK_OK(index_reserve_within(ix, 1, 0));
+	CHECK_ST(LK_TOO_BIG, index_reserve_within(ix, 2, 0));
+	assert_int_equal(index_slots(ix), slots);
+	/* without a bound it grows on */
+	CHECK_OK(index_reserve_within(ix, 2, UINT64_MAX));
+	assert_true(index_slots(ix) > slots);
+}
+
 /* index_reserve() promises LK_TOO_BIG past LK_INDEX_SLOTS_MAX, and
  * index_put() relies on its LK_OK to mean there is room.  A count so
  * large that keys + extra, or that times 5/4, overflows 64 bits must not
@@ -938,6 +990,7 @@ int main(void)
 		/* growth and memory */
 		TEST(reserve_grows_and_keeps_every_entry),
 		TEST(reserve_past_the_slot_limit_is_too_big),
+		TEST(reserve_within_a_bound_uses_it_all_and_refuses_past_it),
 		TEST(reserve_of_more_keys_than_can_exist_is_too_big),
 		TEST(offsets_keep_all_32_bits),
 		TEST(million_keys_cost_at_most_24_bytes_each),

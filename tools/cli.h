@@ -114,6 +114,7 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 struct cli_common_opts {
 	int *json;       /* --json: set to 1 */
 	const char **ns; /* -n NS, --namespace NS */
+	uint64_t *memory_bytes; /* --memory-bytes BYTES (cli_memory_bytes) */
 };
 
 /* Reads a command's options (-h/--help and those of `o`, which may be
@@ -140,6 +141,11 @@ void cli_progress_clear(void);
  * spaces, no overflow.  Returns 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* --memory-bytes BYTES, the memory budget (lk_options.memory_bytes_max):
+ * 0 (none) or at least LK_MEMORY_MIN_BYTES.  Returns CLI_OK or a usage
+ * error. */
+int cli_memory_bytes(const char *cmd, const char *arg, uint64_t *out);
+
 /* Milliseconds since the epoch (the engine's unit for expiry), and on the
  * monotonic clock (for progress). */
 uint64_t cli_now_ms(void);
@@ -154,6 +160,7 @@ struct cli_open_params {
 	lk_sync_mode sync;
 	uint64_t segment_size_bytes; /* 0: the engine's default */
 	int must_exist;              /* writable, but never create DIR */
+	uint64_t memory_bytes_max;   /* the memory budget; 0: none */
 };
 
 /* Opens DIR, creating it unless readonly.  Returns an exit status

@@ -35,7 +35,7 @@ static void backup_progress(void *arg, uint64_t done, uint64_t total)
 
 int cmd_backup(const char *cmd, int argc, char **argv)
 {
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0, 0 };
 	struct backup_progress bp = { cmd, 0 };
 	lk_db *db = NULL;
 	lk_status st;

@@ -169,6 +169,16 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int cli_memory_bytes(const char *cmd, const char *arg, uint64_t *out)
+{
+	if (cli_parse_u64(arg, 0, UINT64_MAX, out) != 0 ||
+	    (*out != 0 && *out < LK_MEMORY_MIN_BYTES))
+		return cli_usage_error(cmd, "--memory-bytes: '%s' is not 0 "
+				       "(no budget) or a number of bytes of "
+				       "at least %u", arg, LK_MEMORY_MIN_BYTES);
+	return CLI_OK;
+}
+
 /* What getopt_long returned for an option it did not accept, in words. */
 int cli_bad_option(const char *cmd, int c, char **argv)
 {
@@ -228,6 +238,7 @@ int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 	opts.sync = p->sync;
 	if (p->segment_size_bytes != 0)
 		opts.segment_size_bytes = p->segment_size_bytes;
+	opts.memory_bytes_max = p->memory_bytes_max;
 	st = lk_open(db, dir, &opts);
 	if (st != LK_OK)
 		return cli_fail_dir(cmd, st);
@@ -263,8 +274,8 @@ int cli_parse_args(const char *cmd, int argc, char **argv,
 	      const struct cli_common_opts *o, int operands, const char *names,
 	      int *first)
 {
-	struct option longopts[4];
-	int n = 0, c;
+	struct option longopts[5];
+	int n = 0, c, rc;
 
 	memset(longopts, 0, sizeof longopts);
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
@@ -273,6 +284,9 @@ int cli_parse_args(const char *cmd, int argc, char **argv,
 	if (o && o->ns)
 		longopts[n++] = (struct option){ "namespace", required_argument,
 						 NULL, 'n' };
+	if (o && o->memory_bytes)
+		longopts[n++] = (struct option){ "memory-bytes",
+						 required_argument, NULL, 'M' };
 	while ((c = getopt_long(argc, argv, o && o->ns ? "+:n:h" : "+:h",
 				longopts, NULL)) != -1) {
 		switch (c) {
@@ -283,6 +297,11 @@ int cli_parse_args(const char *cmd, int argc, char **argv,
 			break;
 		case 'n':
 			*o->ns = optarg;
+			break;
+		case 'M':
+			rc = cli_memory_bytes(cmd, optarg, o->memory_bytes);
+			if (rc != CLI_OK)
+				return rc;
 			break;
 		default:
 			return cli_bad_option(cmd, c, argv);

@@ -15,7 +15,7 @@
 static int run_on(lk_db **db, const char *cmd, int argc, char **argv,
 		  lk_status (*fn)(lk_db *), lk_stats *before, lk_stats *after)
 {
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 1 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 1, 0 };
 	lk_status st;
 	int first, rc;
 

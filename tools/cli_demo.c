@@ -193,7 +193,7 @@ int cmd_demo(const char *cmd, int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0, 0 };
 	struct demo d;
 	lk_mesh_stats ms;
 	lk_mesh_chain_report rep;

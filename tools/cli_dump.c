@@ -560,7 +560,7 @@ int cmd_dump(const char *cmd, int argc, char **argv)
 		return cli_usage_error(cmd, "DIR is empty");
 	if (d.live_only) {
 		/* the index of a read-only open says which records it serves */
-		struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
+		struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0, 0 };
 
 		rc = cli_open_db(&d.db, cmd, argv[0], &op);
 		if (rc != CLI_OK)

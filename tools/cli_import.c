@@ -106,7 +106,7 @@
 int cmd_import_sqlite(const char *cmd, int argc, char **argv)
 {
 	int json = 0, first;
-	const struct cli_common_opts o = { &json, NULL };
+	const struct cli_common_opts o = { &json, NULL, NULL };
 	int rc = cli_parse_args(cmd, argc, argv, &o, 2, "DB DIR", &first);
 
 	if (rc != CLI_OK)
@@ -839,7 +839,7 @@ static void print_tally(struct import *im, int complete)
 
 static int import_all(struct import *im, const char *dir)
 {
-	struct cli_open_params op = { 0, LK_SYNC_NONE, 0, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_NONE, 0, 0, 0 };
 	lk_status st;
 	int rc = cli_open_db(&im->db, im->cmd, dir, &op);
 
@@ -860,7 +860,7 @@ static int import_all(struct import *im, const char *dir)
 int cmd_import_sqlite(const char *cmd, int argc, char **argv)
 {
 	int json = 0, first, rc;
-	const struct cli_common_opts o = { &json, NULL };
+	const struct cli_common_opts o = { &json, NULL, NULL };
 	struct import *im;
 	uint64_t failed = 0;
 

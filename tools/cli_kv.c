@@ -87,10 +87,11 @@ int cmd_put(const char *cmd, int argc, char **argv)
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "ttl", required_argument, NULL, 'T' },
 		{ "segment-size", required_argument, NULL, 'S' },
+		{ "memory-bytes", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0, 0 };
 	const char *ns_name = "default";
 	uint64_t ttl_s = 0, expire_at_ms = 0;
 	unsigned char *stdin_value = NULL;
@@ -119,6 +120,11 @@ int cmd_put(const char *cmd, int argc, char **argv)
 				return cli_usage_error(cmd, "--segment-size: "
 						       "'%s' is not a positive "
 						       "integer", optarg);
+			break;
+		case 'M':
+			if (cli_memory_bytes(cmd, optarg,
+					     &op.memory_bytes_max) != CLI_OK)
+				return CLI_USAGE;
 			break;
 		case 'h':
 			return CLI_SHOW_HELP;
@@ -171,7 +177,7 @@ done:
 
 int cmd_get(const char *cmd, int argc, char **argv)
 {
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0, 0 };
 	const char *ns_name = "default";
 	void *value = NULL;
 	size_t value_len = 0;
@@ -179,7 +185,7 @@ int cmd_get(const char *cmd, int argc, char **argv)
 	uint32_t ns;
 	lk_status st;
 	int first, rc;
-	const struct cli_common_opts flags = { NULL, &ns_name };
+	const struct cli_common_opts flags = { NULL, &ns_name, NULL };
 
 	rc = cli_parse_args(cmd, argc, argv, &flags, 2, "DIR KEY", &first);
 	if (rc != CLI_OK)
@@ -211,13 +217,13 @@ int cmd_get(const char *cmd, int argc, char **argv)
 
 int cmd_del(const char *cmd, int argc, char **argv)
 {
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0, 0 };
 	const char *ns_name = "default";
 	lk_db *db = NULL;
 	uint32_t ns;
 	lk_status st;
 	int first, rc;
-	const struct cli_common_opts flags = { NULL, &ns_name };
+	const struct cli_common_opts flags = { NULL, &ns_name, NULL };
 
 	rc = cli_parse_args(cmd, argc, argv, &flags, 2, "DIR KEY", &first);
 	if (rc != CLI_OK)
@@ -246,7 +252,7 @@ int cmd_scan(const char *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0, 0 };
 	const char *ns_name = "default";
 	const char *prefix = "";
 	lk_iter *it = NULL;

@@ -174,10 +174,11 @@ int cmd_load(const char *cmd, int argc, char **argv)
 		{ "sync", required_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "segment-size", required_argument, NULL, 'S' },
+		{ "memory-bytes", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 0, 0 };
 	struct load ld;
 	const char *ns_name = "default";
 	lk_status st;
@@ -216,6 +217,11 @@ int cmd_load(const char *cmd, int argc, char **argv)
 				return cli_usage_error(cmd, "--segment-size: "
 						       "'%s' is not a positive "
 						       "integer", optarg);
+			break;
+		case 'M':
+			if (cli_memory_bytes(cmd, optarg,
+					     &op.memory_bytes_max) != CLI_OK)
+				return CLI_USAGE;
 			break;
 		case 'h':
 			return CLI_SHOW_HELP;

@@ -34,7 +34,8 @@ struct mesh_cmd {
 
 static int mesh_open(struct mesh_cmd *mc, const char *dir, int readonly)
 {
-	struct cli_open_params op = { readonly, LK_SYNC_ALWAYS, 0, !readonly };
+	struct cli_open_params op = { readonly, LK_SYNC_ALWAYS, 0, !readonly,
+				      0 };
 	lk_status st;
 	int rc = cli_open_db(&mc->db, mc->cmd, dir, &op);
 

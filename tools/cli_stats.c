@@ -111,6 +111,17 @@ static void print_text(const struct view *v)
 
 	printf("keys: %" PRIu64 " (index %" PRIu64 " bytes, %.1f per key)\n",
 	       st->live_keys, st->index_bytes, per_key(st));
+	if (st->memory_bytes_max)
+		printf("memory: %" PRIu64 " bytes (index and mappings) of a "
+		       "budget of %" PRIu64 " (%u%%); room for %" PRIu64
+		       " more keys\n",
+		       st->memory_bytes, st->memory_bytes_max,
+		       (unsigned)(st->memory_bytes * 100 / st->memory_bytes_max),
+		       st->memory_keys_room);
+	else
+		printf("memory: %" PRIu64 " bytes (index and mappings), no "
+		       "budget; room for %" PRIu64 " more keys\n",
+		       st->memory_bytes, st->memory_keys_room);
 	printf("reads: %u segments through mappings (%" PRIu64 " bytes), %u "
 	       "with pread\n",
 	       st->map_segments, st->map_bytes, st->pread_segments);
@@ -187,10 +198,13 @@ static void print_json(const struct view *v)
 	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
 	       ",\"index_bytes\":%" PRIu64 ",\"index_bytes_per_key\":%.1f"
 	       ",\"segment_count\":%u,\"map_bytes\":%" PRIu64
-	       ",\"map_segments\":%u,\"pread_segments\":%u,\"namespaces\":[",
+	       ",\"map_segments\":%u,\"pread_segments\":%u"
+	       ",\"memory_bytes\":%" PRIu64 ",\"memory_bytes_max\":%" PRIu64
+	       ",\"memory_keys_room\":%" PRIu64 ",\"namespaces\":[",
 	       st->live_keys, st->disk_bytes, st->live_bytes, st->dead_bytes,
 	       st->index_bytes, per_key(st), st->segment_count, st->map_bytes,
-	       st->map_segments, st->pread_segments);
+	       st->map_segments, st->pread_segments, st->memory_bytes,
+	       st->memory_bytes_max, st->memory_keys_room);
 	for (size_t i = 0; i < v->nns; i++) {
 		printf("%s{\"id\":%u,\"name\":", i ? "," : "", v->ns[i].id);
 		json_put_string(stdout, v->ns[i].name, strlen(v->ns[i].name));
@@ -231,10 +245,11 @@ static void print_json(const struct view *v)
 int cmd_stats(const char *cmd, int argc, char **argv)
 {
 	static struct view v; /* a thousand segments: not on the stack */
-	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0 };
+	struct cli_open_params op = { 1, LK_SYNC_ALWAYS, 0, 0, 0 };
 	lk_db *db = NULL;
 	int first, rc, json = 0;
-	const struct cli_common_opts flags = { &json, NULL };
+	const struct cli_common_opts flags = { &json, NULL,
+					       &op.memory_bytes_max };
 	lk_status s;
 
 	rc = cli_parse_args(cmd, argc, argv, &flags, 1, "DIR", &first);

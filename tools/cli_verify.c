@@ -225,7 +225,7 @@ int cmd_verify(const char *cmd, int argc, char **argv)
 	struct verify_out vo;
 	lk_status st;
 	int first, rc;
-	const struct cli_common_opts flags = { &vo.json, NULL };
+	const struct cli_common_opts flags = { &vo.json, NULL, NULL };
 
 	memset(&vo, 0, sizeof vo);
 	rc = cli_parse_args(cmd, argc, argv, &flags, 1, "DIR", &first);

@@ -34,16 +34,18 @@ _logkeep()
 			mesh.policies mesh.cache mesh.ledger mesh.telemetry" \
 			-- "$cur")
 		return ;;
-	--segment|--from-seq|--to-seq|--batch|--segment-size|--ttl|--seconds|--key|--prefix)
+	--segment|--from-seq|--to-seq|--batch|--segment-size|--memory-bytes|--ttl|--seconds|--key|--prefix)
 		return ;; # a value of the user's
 	esac
 
 	case $cmd in
-	put) opts="-n --namespace --ttl --segment-size --help" ;;
+	put) opts="-n --namespace --ttl --segment-size --memory-bytes --help" ;;
 	get|del) opts="-n --namespace --help" ;;
-	load) opts="-n --namespace --sync --batch --segment-size --help" ;;
+	load) opts="-n --namespace --sync --batch --segment-size --memory-bytes
+	      --help" ;;
 	scan) opts="-n --namespace --prefix --help" ;;
-	verify|stats|history|import-sqlite) opts="--json --help" ;;
+	stats) opts="--json --memory-bytes --help" ;;
+	verify|history|import-sqlite) opts="--json --help" ;;
 	dump) opts="--json --raw --segment --from-seq --to-seq -n --namespace
 		    --key --type --live-only --help" ;;
 	repair) opts="--yes --json --help" ;;

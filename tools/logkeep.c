@@ -73,11 +73,14 @@ struct command {
 	const char *summary;  /* for NAME: "logkeep put - <summary>" */
 	const char *text;     /* description and options, indented */
 	const char *examples; /* EXAMPLES, indented; NULL if none */
+	const char *text_more; /* the rest of text, printed after it, or
+				  NULL: a string literal holds at most 4095
+				  bytes in C99 (-Woverlength-strings) */
 };
 
 static const struct command commands[] = {
 	{ "put", cmd_put,
-	  "put [-n NS] [--ttl SECONDS] [--segment-size BYTES] DIR KEY [VALUE]",
+	  "put [-n NS] [--ttl SECONDS] [--segment-size BYTES] [--memory-bytes BYTES] DIR KEY [VALUE]",
 	  "store a value under a key",
 	  "       Stores VALUE under KEY in namespace NS, creating DIR and the\n"
 	  "       namespace when needed; put returns once the write is on disk.\n"
@@ -87,11 +90,17 @@ static const struct command commands[] = {
 	  "       --ttl SECONDS          the record expires SECONDS from now;\n"
 	  "                              an expired record is never returned\n"
 	  "       --segment-size BYTES   start a new segment file past BYTES\n"
-	  "                              (the engine checks its limits)\n",
+	  "                              (the engine checks its limits)\n"
+	  "       --memory-bytes BYTES   the memory budget for the index and\n"
+	  "                              mappings (lk_options.memory_bytes_max;\n"
+	  "                              0, the default: none; else at least\n"
+	  "                              65536): a new key the index cannot\n"
+	  "                              hold within it is refused (exit 2,\n"
+	  "                              \"limit exceeded\"), an overwrite is not\n",
 	  "       logkeep put /var/lib/mesh greeting hello\n"
 	  "              stores \"hello\" under the key greeting\n"
 	  "       logkeep put -n config --ttl 3600 /var/lib/mesh token <token.bin\n"
-	  "              a value from a file, in namespace config, that expires in an hour\n" },
+	  "              a value from a file, in namespace config, that expires in an hour\n", NULL },
 	{ "get", cmd_get, "get [-n NS] DIR KEY", "print the value of a key",
 	  "       Writes the value of KEY to standard output byte for byte, with\n"
 	  "       no newline added.  Opens DIR read-only.  When the key or the\n"
@@ -101,15 +110,15 @@ static const struct command commands[] = {
 	  "       logkeep get /var/lib/mesh greeting\n"
 	  "              prints hello (no newline)\n"
 	  "       logkeep get -n config /var/lib/mesh token >token.bin || echo absent\n"
-	  "              the value byte for byte; status 1 when there is none\n" },
+	  "              the value byte for byte; status 1 when there is none\n", NULL },
 	{ "del", cmd_del, "del [-n NS] DIR KEY", "delete a key",
 	  "       Deletes KEY (writes a tombstone).  Deleting an absent key\n"
 	  "       succeeds.\n"
 	  "       -n, --namespace NS     the namespace name (default \"default\")\n",
 	  "       logkeep del /var/lib/mesh greeting\n"
-	  "              a get of greeting then exits with status 1\n" },
+	  "              a get of greeting then exits with status 1\n", NULL },
 	{ "load", cmd_load,
-	  "load [-n NS] [--sync MODE] [--batch N] [--segment-size BYTES] DIR",
+	  "load [-n NS] [--sync MODE] [--batch N] [--segment-size BYTES] [--memory-bytes BYTES] DIR",
 	  "store KEY<TAB>VALUE lines read from standard input",
 	  "       Reads lines of KEY, a TAB and VALUE from standard input and\n"
 	  "       stores them, committing every N records as one atomic batch\n"
@@ -125,11 +134,17 @@ static const struct command commands[] = {
 	  "                              before the next), interval, or none\n"
 	  "                              (synced when DIR is closed)\n"
 	  "       --batch N              records per batch (default 1000)\n"
-	  "       --segment-size BYTES   start a new segment file past BYTES\n",
+	  "       --segment-size BYTES   start a new segment file past BYTES\n"
+	  "       --memory-bytes BYTES   the memory budget for the index and\n"
+	  "                              mappings (0, the default: none; else\n"
+	  "                              at least 65536): the load stops at the\n"
+	  "                              first batch whose new keys the index\n"
+	  "                              cannot hold within it (exit 2, nothing\n"
+	  "                              of that batch stored, earlier ones stay)\n",
 	  "       printf 'a\\t1\\nb\\t2\\n' | logkeep load /var/lib/mesh\n"
 	  "              stores a=1 and b=2 in one batch\n"
 	  "       logkeep load --batch 10000 --sync none /srv/lk <dump.tsv\n"
-	  "              a bulk load, synced once at the end\n" },
+	  "              a bulk load, synced once at the end\n", NULL },
 	{ "scan", cmd_scan, "scan [-n NS] [--prefix P] DIR",
 	  "print the records of a namespace",
 	  "       Prints every live record of namespace NS as a line of KEY, a\n"
@@ -142,7 +157,7 @@ static const struct command commands[] = {
 	  "       logkeep scan /var/lib/mesh\n"
 	  "              every key and value of namespace default, one per line\n"
 	  "       logkeep scan -n mesh.nodes -p node- /var/lib/mesh | wc -l\n"
-	  "              how many keys start with node-\n" },
+	  "              how many keys start with node-\n", NULL },
 	{ "verify", cmd_verify, "verify [--json] DIR",
 	  "check every segment and record",
 	  "       Checks every segment and record of DIR and changes nothing.\n"
@@ -174,7 +189,7 @@ static const struct command commands[] = {
 	  "       logkeep verify /var/lib/mesh && echo clean\n"
 	  "              the problems, the recovery report, and the verdict\n"
 	  "       logkeep verify --json /var/lib/mesh | jq '.problems[] | {kind, segment, offset, seq_first, seq_last}'\n"
-	  "              where each problem is, and which records it takes\n" },
+	  "              where each problem is, and which records it takes\n", NULL },
 	{ "dump", cmd_dump,
 	  "dump [--json] [--raw] [--segment N] [--from-seq A] [--to-seq B]\n"
 	  "       [-n NS] [--key K] [--type T] [--live-only] DIR|SEGMENT_FILE",
@@ -236,7 +251,7 @@ static const struct command commands[] = {
 	  "       logkeep dump --type damage /var/lib/mesh\n"
 	  "              only the damaged regions: where, how long, what\n"
 	  "       logkeep dump 0000000000000003.seg.broken\n"
-	  "              a file repair kept aside\n" },
+	  "              a file repair kept aside\n", NULL },
 	{ "repair", cmd_repair, "repair [--yes] [--json] DIR",
 	  "salvage a damaged directory: plan, or with --yes carry it out",
 	  "       For a directory that a strict open refuses (damage in the\n"
@@ -277,8 +292,8 @@ static const struct command commands[] = {
 	  "       logkeep repair --yes /var/lib/mesh\n"
 	  "              carries it out\n"
 	  "       logkeep repair --json DIR | jq '.steps[] | select(.action == \"lost\")'\n"
-	  "              the sequence ranges the plan loses\n" },
-	{ "stats", cmd_stats, "stats [--json] DIR",
+	  "              the sequence ranges the plan loses\n", NULL },
+	{ "stats", cmd_stats, "stats [--json] [--memory-bytes BYTES] DIR",
 	  "show keys and bytes per namespace and per segment",
 	  "       Opens DIR read-only and prints: the keys and the index's\n"
 	  "       memory (bytes per key); the disk, live and dead bytes; each\n"
@@ -292,7 +307,30 @@ static const struct command commands[] = {
 	  "       The compaction totals are kept in the snapshot file, so\n"
 	  "       they are as of the newest snapshot: one follows each\n"
 	  "       compaction when snapshots are automatic, and a compaction\n"
-	  "       whose snapshot a power cut prevented is not counted.\n"
+	  "       whose snapshot a power cut prevented is not counted.\n",
+	  /* EXAMPLES */
+	  "       logkeep stats /var/lib/mesh\n"
+	  "              the text form, for a person\n"
+	  "       logkeep stats --json /var/lib/mesh | jq '.namespaces[] |\n"
+	  "              {name, live_bytes}'\n"
+	  "              the live bytes of each namespace\n"
+	  "       logkeep stats --json /var/lib/mesh |\n"
+	  "              jq '.compaction_totals.compactions, .snapshot.age_ms'\n"
+	  "              how often the node compacted, how old its snapshot is\n"
+	  "       logkeep stats --json /var/lib/mesh | jq '.recovery |\n"
+	  "              {records_replayed, bytes_cut, snapshot_note}'\n"
+	  "              what the next start will replay, and why\n"
+	  "       One line of output looks like (shortened):\n"
+	  "       {\"live_keys\":301,\"disk_bytes\":26553,\"live_bytes\":9997,\n"
+	  "       ...,\"namespaces\":[{\"id\":1,\"name\":\"default\",\"keys\":300,\n"
+	  "       \"live_bytes\":9964}],...,\"snapshot\":{\"serial\":1,\n"
+	  "       \"age_ms\":2,\"behind_bytes\":0},...,\"compaction_totals\":\n"
+	  "       {\"compactions\":1,...},\"recovery\":{\"segments_read\":2,...}}\n",
+	  /* the rest of the text */
+	  "       --memory-bytes BYTES   reckon the room for keys under this\n"
+	  "                              memory budget (the daemon's\n"
+	  "                              lk_options.memory_bytes_max; 0, the\n"
+	  "                              default: none)\n"
 	  "       --json                 print one JSON object on one line\n"
 	  "                              instead; its members:\n"
 	  "         live_keys            keys in the index (expired ones until\n"
@@ -310,6 +348,11 @@ static const struct command commands[] = {
 	  "         map_segments         segments read through mappings\n"
 	  "         pread_segments       segments read with pread: the newest,\n"
 	  "                              and those past the cap\n"
+	  "         memory_bytes         index_bytes + map_bytes: what a memory\n"
+	  "                              budget charges\n"
+	  "         memory_bytes_max     the budget (--memory-bytes); 0: none\n"
+	  "         memory_keys_room     keys that can still be added before a\n"
+	  "                              write adding keys is refused\n"
 	  "         namespaces           an array, one object per named\n"
 	  "                              namespace: id, name, keys (in the\n"
 	  "                              index), live_bytes (of its records)\n"
@@ -345,25 +388,7 @@ static const struct command commands[] = {
 	  "                              snapshot, or why none), tail_note\n"
 	  "                              (what was cut and why, or \"\")\n"
 	  "       Sizes are in bytes, times in ms or us as named; counts and\n"
-	  "       sizes are integers.\n",
-	  /* EXAMPLES */
-	  "       logkeep stats /var/lib/mesh\n"
-	  "              the text form, for a person\n"
-	  "       logkeep stats --json /var/lib/mesh | jq '.namespaces[] |\n"
-	  "              {name, live_bytes}'\n"
-	  "              the live bytes of each namespace\n"
-	  "       logkeep stats --json /var/lib/mesh |\n"
-	  "              jq '.compaction_totals.compactions, .snapshot.age_ms'\n"
-	  "              how often the node compacted, how old its snapshot is\n"
-	  "       logkeep stats --json /var/lib/mesh | jq '.recovery |\n"
-	  "              {records_replayed, bytes_cut, snapshot_note}'\n"
-	  "              what the next start will replay, and why\n"
-	  "       One line of output looks like (shortened):\n"
-	  "       {\"live_keys\":301,\"disk_bytes\":26553,\"live_bytes\":9997,\n"
-	  "       ...,\"namespaces\":[{\"id\":1,\"name\":\"default\",\"keys\":300,\n"
-	  "       \"live_bytes\":9964}],...,\"snapshot\":{\"serial\":1,\n"
-	  "       \"age_ms\":2,\"behind_bytes\":0},...,\"compaction_totals\":\n"
-	  "       {\"compactions\":1,...},\"recovery\":{\"segments_read\":2,...}}\n" },
+	  "       sizes are integers.\n" },
 	{ "backup", cmd_backup, "backup DIR DEST",
 	  "copy a data directory consistently",
 	  "       Copies DIR into DEST (created if missing; it must be empty):\n"
@@ -373,7 +398,7 @@ static const struct command commands[] = {
 	  "       using DEST as the data directory.  When standard error is a\n"
 	  "       terminal, shows progress there.\n",
 	  "       logkeep backup /var/lib/mesh /mnt/usb/mesh-$(date +%F)\n"
-	  "              a consistent copy while the daemon runs\n" },
+	  "              a consistent copy while the daemon runs\n", NULL },
 	{ "compact", cmd_compact, "compact DIR",
 	  "reclaim the space of overwritten and deleted records",
 	  "       Rewrites every sealed segment of DIR that holds dead bytes\n"
@@ -385,7 +410,7 @@ static const struct command commands[] = {
 	  "       A power cut in the middle leaves the old state or the new\n"
 	  "       one; the next open removes any leftover file.\n",
 	  "       logkeep compact /var/lib/mesh\n"
-	  "              reclaims dead bytes of a directory no daemon has open\n" },
+	  "              reclaims dead bytes of a directory no daemon has open\n", NULL },
 	{ "snapshot", cmd_snapshot, "snapshot DIR",
 	  "write an index snapshot so the next open is fast",
 	  "       Writes the index of DIR to a snapshot file, so that the next\n"
@@ -396,7 +421,7 @@ static const struct command commands[] = {
 	  "       close); takes DIR's lock like compact (status 5 if held).\n"
 	  "       A power cut leaves the old snapshot or the new one.\n",
 	  "       logkeep snapshot /var/lib/mesh\n"
-	  "              so that the next open loads the index instead of replaying the log\n" },
+	  "              so that the next open loads the index instead of replaying the log\n", NULL },
 	{ "node", cmd_node, "node list [--started] [--json] DIR | node get "
 	  "[--json] DIR ID",
 	  "show the mesh nodes",
@@ -408,7 +433,7 @@ static const struct command commands[] = {
 	  "       logkeep node list --started /var/lib/mesh\n"
 	  "              the nodes that are up, as YAML\n"
 	  "       logkeep node get --json /var/lib/mesh node-03 | jq .interfaces\n"
-	  "              one node's interfaces\n" },
+	  "              one node's interfaces\n", NULL },
 	{ "policy", cmd_policy,
 	  "policy put DIR ID FILE | policy get [--json] DIR ID | policy list "
 	  "[--json] DIR | policy example [NAME]",
@@ -425,7 +450,7 @@ static const struct command commands[] = {
 	  "       logkeep policy example allow-backbone | logkeep policy put /var/lib/mesh backbone -\n"
 	  "              stores an example policy under the id backbone\n"
 	  "       logkeep policy get /var/lib/mesh backbone\n"
-	  "              prints it with its YAML document\n" },
+	  "              prints it with its YAML document\n", NULL },
 	{ "cache", cmd_cache,
 	  "cache get DIR SOURCE DESTINATION K | cache clear-expired DIR",
 	  "read the path cache, or clear its expired entries",
@@ -436,7 +461,7 @@ static const struct command commands[] = {
 	  "       logkeep cache get /var/lib/mesh node-01 node-07 3\n"
 	  "              the 3 paths cached from node-01 to node-07\n"
 	  "       logkeep cache clear-expired /var/lib/mesh\n"
-	  "              deletes the expired entries, prints how many\n" },
+	  "              deletes the expired entries, prints how many\n", NULL },
 	{ "history", cmd_history, "history [--json] DIR ENTITY",
 	  "print an entity's audit history",
 	  "       Prints the ledger entries of ENTITY, oldest first: position,\n"
@@ -445,7 +470,7 @@ static const struct command commands[] = {
 	  "       that entity's entries.  An entity without history is exit\n"
 	  "       status 1.\n",
 	  "       logkeep history /var/lib/mesh node-03\n"
-	  "              every status change of node-03, oldest first\n" },
+	  "              every status change of node-03, oldest first\n", NULL },
 	{ "ledger", cmd_ledger, "ledger verify DIR",
 	  "verify the audit ledger's hash chain",
 	  "       Walks the whole ledger, oldest first, checking each entry's\n"
@@ -454,7 +479,7 @@ static const struct command commands[] = {
 	  "       segment and offset, and what is wrong (exit status 3).\n"
 	  "       Shows progress on a terminal.\n",
 	  "       logkeep ledger verify /var/lib/mesh || echo \"chain broken\"\n"
-	  "              the entries that hold, or where the chain breaks\n" },
+	  "              the entries that hold, or where the chain breaks\n", NULL },
 	{ "import-sqlite", cmd_import_sqlite, "import-sqlite [--json] DB DIR",
 	  "import a predecessor's SQLite mesh_data.db",
 	  "       Reads the SQLite database DB of the predecessors' storage\n"
@@ -505,7 +530,7 @@ static const struct command commands[] = {
 	  "       logkeep import-sqlite --json mesh_data.db /srv/lk | jq .rejected\n"
 	  "              Lists the rows that were not imported, and why.\n"
 	  "       logkeep node list /srv/lk; logkeep policy get /srv/lk ID\n"
-	  "              Shows what was imported.\n" },
+	  "              Shows what was imported.\n", NULL },
 	{ "demo", cmd_demo, "demo [--seconds N] [DIR]",
 	  "run a simulated mesh node",
 	  "       Runs a mesh node on DIR (default ./logkeep-demo) for N seconds\n"
@@ -518,13 +543,13 @@ static const struct command commands[] = {
 	  "       logkeep demo\n"
 	  "              a 5-second mesh node in ./logkeep-demo\n"
 	  "       logkeep demo --seconds 60 /tmp/node && logkeep stats /tmp/node\n"
-	  "              a longer run, then what it stored\n" },
+	  "              a longer run, then what it stored\n", NULL },
 	{ "help", cmd_help, "help [COMMAND]", "print this manual",
 	  "       Prints this manual, or the manual of COMMAND.\n",
 	  "       logkeep help dump\n"
 	  "              the manual of dump (as logkeep dump --help)\n"
 	  "       logkeep help --troff >logkeep.1\n"
-	  "              the whole manual as a man page\n" },
+	  "              the whole manual as a man page\n", NULL },
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -560,8 +585,9 @@ static void print_manual(FILE *out)
 	      "COMMANDS\n",
 	      out);
 	for (size_t i = 0; i < COMMAND_COUNT; i++) {
-		fprintf(out, "   %s\n%s", commands[i].synopsis,
-			commands[i].text);
+		fprintf(out, "   %s\n%s%s", commands[i].synopsis,
+			commands[i].text,
+			commands[i].text_more ? commands[i].text_more : "");
 		if (commands[i].examples)
 			fprintf(out, "       Examples:\n%s", commands[i].examples);
 		fputc('\n', out);
@@ -585,10 +611,11 @@ static void print_command_manual(FILE *out, const struct command *c)
 		"       logkeep %s\n"
 		"\n"
 		"DESCRIPTION AND OPTIONS\n"
-		"%s"
+		"%s%s"
 		"       -h, --help             print this manual and exit\n"
 		"\n",
-		c->name, c->summary, c->synopsis, c->text);
+		c->name, c->summary, c->synopsis, c->text,
+		c->text_more ? c->text_more : "");
 	if (c->examples)
 		fprintf(out, "EXAMPLES\n%s\n", c->examples);
 	fputs(exit_text, out);
