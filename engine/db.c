@@ -469,6 +469,20 @@ uint64_t lk_now_ms(lk_db *db)
 	return handle_check(db) == LK_OK ? db->io->now_ms(db->io->ctx) : 0;
 }
 
+lk_status lk_db_id(uint8_t id[LK_DB_ID_BYTES], lk_db *db)
+{
+	lk_status st = handle_check(db);
+
+	_Static_assert(LK_DB_ID_BYTES == SEG_DB_ID_BYTES,
+		       "the public id is the segment header's");
+	if (st != LK_OK)
+		return st;
+	if (!id)
+		return err_set(LK_INVALID, "lk_db_id: NULL output");
+	memcpy(id, db->db_id, LK_DB_ID_BYTES);
+	return LK_OK;
+}
+
 lk_status lk_get(void **value, size_t *value_len, lk_db *db, uint32_t ns,
 		 const void *key, size_t key_len)
 {

@@ -449,6 +449,14 @@ LK_API lk_status lk_locate(uint64_t *segment_seq, uint64_t *offset,
  * closed or bad handle. */
 LK_API uint64_t lk_now_ms(lk_db *db);
 
+/* Copies the database id into id[0..LK_DB_ID_BYTES): 16 random bytes
+ * chosen when the directory was created, written in every segment header,
+ * kept by compaction, backup and salvage.  A shipper names the database's
+ * records by it in another system (a stream's message ids, README "The
+ * change feed").  Returns LK_OK, LK_INVALID (NULL), LK_MISUSE. */
+#define LK_DB_ID_BYTES 16u
+LK_API lk_status lk_db_id(uint8_t id[LK_DB_ID_BYTES], lk_db *db);
+
 /* lk_get without the value. */
 LK_API lk_status lk_exists(lk_db *db, uint32_t ns, const void *key,
 			   size_t key_len);

@@ -24,11 +24,8 @@
 #include "cli.h"
 #include "cli_format.h"
 #include "cli_out.h"
+#include "dump_record.h"
 #include "logkeep_mesh.h"
-
-/* A value shown as hex is at most this long in hex digits' bytes: a
- * 1 MiB value is 2 MiB of text, one at a time. */
-#define DUMP_TEXT_MAX (2u * LK_VALUE_BYTES_MAX + 1u)
 
 enum {
 	OPT_RAW = 256,
@@ -52,9 +49,7 @@ struct dump {
 	int failed;               /* an output error */
 	/* what was seen */
 	uint64_t records, damage, tail, shown;
-	/* the ledger chain, in log order */
-	uint64_t chain_pos;
-	uint8_t chain_hash[32];
+	struct dump_chain chain;  /* the ledger chain, in log order */
 	/* progress */
 	int tty;
 	uint64_t done_bytes, seg_base, progress_at_ms, started_ms;
@@ -64,214 +59,6 @@ static const char *const kind_names[] = {
 	NULL, "segment", "put", "del", "commit", "seal", "damage", "discard",
 	"free",
 };
-
-/* ---------------------------------------------------------------------- */
-/* Scalars                                                                */
-/* ---------------------------------------------------------------------- */
-
-/* A copy of p[0..n) with a NUL (the out_* calls take C strings). */
-static char *dup_n(const void *p, size_t n)
-{
-	char *s = malloc(n + 1);
-
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
-static char *hex_of(const void *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	const unsigned char *b = p;
-	char *s = n < DUMP_TEXT_MAX / 2 ? malloc(2 * n + 1) : NULL;
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 15];
-	}
-	s[2 * n] = '\0';
-	return s;
-}
-
-/* key: text when it is clean text, else key_hex: its bytes in hex. */
-static void put_bytes(struct dump *d, struct out *o, const char *key,
-		      const void *p, size_t n)
-{
-	int clean = text_is_clean(p, n);
-	char *s = clean ? dup_n(p, n) : hex_of(p, n);
-	char name[32];
-
-	snprintf(name, sizeof name, clean ? "%s" : "%s_hex", key);
-	if (!s) {
-		d->failed = 1;
-		return;
-	}
-	out_kv_str(o, name, s);
-	free(s);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Mesh values                                                            */
-/* ---------------------------------------------------------------------- */
-
-struct fields {
-	struct dump *d;
-	struct out *o;
-	uint64_t list_left;      /* items of the open list still to come */
-	uint64_t position;       /* a ledger entry's */
-	const uint8_t *prev_hash, *hash;
-	uint8_t prev[32], self[32];
-	uint64_t entries;        /* the ledger head's */
-	const uint8_t *last_hash;
-	uint8_t last[32];
-};
-
-static void put_field(void *arg, const lk_mesh_field *f)
-{
-	struct fields *fs = arg;
-	struct out *o = fs->o;
-
-	if (f->name)
-		out_key(o, f->name);
-	switch (f->kind) {
-	case LK_MESH_FIELD_STR:
-		if (text_is_clean(f->s, f->n)) {
-			char *s = dup_n(f->s, f->n);
-
-			if (s)
-				out_str(o, s);
-			else
-				fs->d->failed = 1;
-			free(s);
-		} else {
-			char *s = hex_of(f->s, f->n);
-
-			out_str(o, s ? s : "");
-			free(s);
-		}
-		break;
-	case LK_MESH_FIELD_U64:
-		out_u64(o, f->u);
-		if (f->name && strcmp(f->name, "position") == 0)
-			fs->position = f->u;
-		if (f->name && strcmp(f->name, "entries") == 0)
-			fs->entries = f->u;
-		break;
-	case LK_MESH_FIELD_TIME:
-		out_time(o, f->u);
-		break;
-	case LK_MESH_FIELD_BOOL:
-		out_bool(o, f->u != 0);
-		break;
-	case LK_MESH_FIELD_HASH: {
-		char *s = hex_of(f->hash, 32);
-
-		out_str(o, s ? s : "");
-		free(s);
-		if (strcmp(f->name, "prev_hash") == 0) {
-			memcpy(fs->prev, f->hash, 32);
-			fs->prev_hash = fs->prev;
-		} else if (strcmp(f->name, "last_hash") == 0) {
-			memcpy(fs->last, f->hash, 32);
-			fs->last_hash = fs->last;
-		} else if (strcmp(f->name, "hash") == 0) {
-			memcpy(fs->self, f->hash, 32);
-			fs->hash = fs->self;
-		}
-		break;
-	}
-	case LK_MESH_FIELD_LIST:
-		out_seq_begin(o);
-		fs->list_left = f->u;
-		if (f->u == 0)
-			out_seq_end(o);
-		return;
-	}
-	if (!f->name && fs->list_left > 0 && --fs->list_left == 0)
-		out_seq_end(o);
-}
-
-/* The ledger head's status against the last entry read before it (the
- * head is written after the entry it names, in the same commit). */
-static const char *head_status(const struct dump *d, const struct fields *fs)
-{
-	if (fs->entries == 0 || d->chain_pos == 0 || fs->entries > d->chain_pos)
-		return "unchecked";
-	if (fs->entries < d->chain_pos)
-		return "behind"; /* written after later entries: rolled back */
-	return memcmp(fs->last_hash, d->chain_hash, 32) == 0 ? "ok" : "broken";
-}
-
-/* The chain status of a ledger entry read in log order, or of the ledger
- * head; NULL for other records. */
-static const char *chain_status(struct dump *d, const struct fields *fs)
-{
-	static const uint8_t zero[32];
-	const char *status;
-
-	if (fs->last_hash)
-		return head_status(d, fs);
-	if (!fs->prev_hash || !fs->hash)
-		return NULL;
-	if (fs->position == 1)
-		status = memcmp(fs->prev_hash, zero, 32) == 0 ? "ok" : "broken";
-	else if (d->chain_pos == 0)
-		status = "unchecked"; /* the entry before was not read */
-	else if (fs->position == d->chain_pos + 1)
-		status = memcmp(fs->prev_hash, d->chain_hash, 32) == 0
-				 ? "ok"
-				 : "broken";
-	else
-		status = "gap";
-	d->chain_pos = fs->position;
-	memcpy(d->chain_hash, fs->hash, 32);
-	return status;
-}
-
-/* Prints the value of a put (or the key's fields of a delete) of a mesh
- * namespace; 0 if ns is not one (the caller prints raw bytes). */
-static int put_mesh(struct dump *d, struct out *o, const lk_log_item *it)
-{
-	struct fields fs;
-	const char *what = NULL;
-	const char *chain;
-	lk_status st;
-
-	if (d->raw || !it->ns_name || strncmp(it->ns_name, "mesh.", 5) != 0)
-		return 0;
-	memset(&fs, 0, sizeof fs);
-	fs.d = d;
-	fs.o = o;
-	/* the fields go in a map of their own, after "mesh" */
-	out_key(o, "value");
-	out_map_begin(o);
-	st = lk_mesh_describe(&what, it->ns_name, it->key, it->key_len,
-			      it->kind == LK_LOG_PUT ? it->value : NULL,
-			      it->value_len, put_field, &fs);
-	while (fs.list_left > 0) { /* a list cut short by damage */
-		out_str(o, "");
-		fs.list_left--;
-		if (fs.list_left == 0)
-			out_seq_end(o);
-	}
-	out_map_end(o);
-	if (what)
-		out_kv_str(o, "mesh", what);
-	if (st != LK_OK && st != LK_NOT_FOUND) {
-		const char *msg = lk_errmsg();
-
-		out_kv_str(o, "value_problem", msg && *msg ? msg
-							   : lk_strerror(st));
-	}
-	if (it->kind == LK_LOG_PUT && it->checksum_ok && st == LK_OK &&
-	    (chain = chain_status(d, &fs)) != NULL)
-		out_kv_str(o, "chain", chain);
-	return 1;
-}
 
 /* ---------------------------------------------------------------------- */
 /* Items                                                                  */
@@ -284,13 +71,14 @@ static void put_item(struct dump *d, struct out *o, const lk_log_item *it)
 	out_kv_u64(o, "segment", it->segment_seq);
 	if (it->generation)
 		out_kv_u64(o, "generation", it->generation);
-	put_bytes(d, o, "file", it->file, strlen(it->file));
+	if (dump_bytes(o, "file", it->file, strlen(it->file)) != 0)
+		d->failed = 1;
 	out_kv_u64(o, "offset", it->offset);
 	out_kv_u64(o, "length", it->length);
 	switch (it->kind) {
 	case LK_LOG_SEGMENT:
 		if (!it->what) {
-			char *id = hex_of(it->db_id, 16);
+			char *id = dump_hex(it->db_id, 16);
 
 			out_kv_u64(o, "format_version", it->format_version);
 			out_kv_u64(o, "seq_prev", it->seq_prev);
@@ -300,23 +88,27 @@ static void put_item(struct dump *d, struct out *o, const lk_log_item *it)
 		}
 		break;
 	case LK_LOG_PUT:
-	case LK_LOG_DEL:
-		out_kv_u64(o, "seq", it->seq);
-		if (it->ns_name)
-			out_kv_str(o, "namespace", it->ns_name);
-		out_kv_u64(o, "namespace_id", it->ns);
-		put_bytes(d, o, "key", it->key, it->key_len);
-		out_kv_str(o, "checksum", it->checksum_ok ? "ok" : "mismatch");
-		if (it->kind == LK_LOG_DEL)
-			break;
-		if (it->expire_at_ms)
-			out_kv_time(o, "expires_at", it->expire_at_ms);
-		if (it->compressed)
-			out_kv_u64(o, "stored_bytes", it->stored_len);
-		out_kv_u64(o, "value_bytes", it->value_len);
-		if (!it->checksum_ok || !put_mesh(d, o, it))
-			put_bytes(d, o, "value", it->value, it->value_len);
+	case LK_LOG_DEL: {
+		struct dump_record r = {
+			.del = it->kind == LK_LOG_DEL,
+			.seq = it->seq,
+			.ns_name = it->ns_name,
+			.ns = it->ns,
+			.key = it->key,
+			.key_len = it->key_len,
+			.checksum_ok = it->checksum_ok,
+			.expire_at_ms = it->expire_at_ms,
+			.compressed = it->compressed,
+			.stored_len = it->stored_len,
+			.value = it->value,
+			.value_len = it->value_len,
+			.raw = d->raw,
+		};
+
+		if (dump_record_members(o, &r, &d->chain) != 0)
+			d->failed = 1;
 		break;
+	}
 	case LK_LOG_COMMIT:
 	case LK_LOG_SEAL:
 		out_kv_u64(o, "records", it->count);
@@ -333,9 +125,6 @@ static void put_item(struct dump *d, struct out *o, const lk_log_item *it)
 	case LK_LOG_FREE:
 		break;
 	}
-	if (it->kind == LK_LOG_DEL && !d->raw && it->ns_name &&
-	    strncmp(it->ns_name, "mesh.", 5) == 0)
-		(void)put_mesh(d, o, it);
 	if (it->what)
 		out_kv_str(o, it->kind == LK_LOG_DAMAGE ||
 				      it->kind == LK_LOG_DISCARD ||
