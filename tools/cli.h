@@ -20,6 +20,10 @@
  *   cli_import.c   import-sqlite: a predecessor's mesh_data.db (SQLite)
  *   cli_demo.c     demo: a simulated mesh node
  *   cli_out.c      YAML (libyaml) or JSON output of the mesh commands
+ *   dump_record.c  the object dump prints for a record (dump, ship)
+ *   cli_ship.c     ship: records to NATS JetStream (liblogkeep-ship:
+ *                  ship.c, ship_nats.c, the one file with libnats)
+ *   cli_fleet.c    fleet verify: every node's ledger chain, from a stream
  *   mesh_examples.c  the example policies
  *
  * Every command function takes its name (for messages) and its own argv,
@@ -216,5 +220,7 @@ int cmd_ledger(const char *cmd, int argc, char **argv);
 int cmd_demo(const char *cmd, int argc, char **argv);
 /* import-sqlite (cli_import.c): exit status 4 in a build without SQLite. */
 int cmd_import_sqlite(const char *cmd, int argc, char **argv);
+int cmd_ship(const char *cmd, int argc, char **argv);
+int cmd_fleet(const char *cmd, int argc, char **argv);
 
 #endif /* LK_CLI_H */

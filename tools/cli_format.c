@@ -493,3 +493,142 @@ close:
 	*at = i;
 	return i < n ? "text after the closing ']'" : NULL;
 }
+
+/* Skips the value at s[*i] (a string, a number, a literal, or an object
+ * or array at most depth levels deep); NULL or what is wrong. */
+static const char *json_skip_value(const char *s, size_t n, size_t *i,
+				   char *scratch, int depth)
+{
+	size_t len;
+
+	if (*i >= n)
+		return "expected a value";
+	if (s[*i] == '"')
+		return json_string_decode(s, n, i, scratch, &len);
+	if (s[*i] == '{' || s[*i] == '[') {
+		char close = s[*i] == '{' ? '}' : ']';
+		int map = close == '}';
+
+		if (depth == 0)
+			return "nested too deep";
+		*i = json_skip_space(s, n, *i + 1);
+		if (*i < n && s[*i] == close) {
+			(*i)++;
+			return NULL;
+		}
+		for (;;) {
+			const char *why;
+
+			if (map) {
+				if (*i >= n || s[*i] != '"')
+					return "expected a member name";
+				why = json_string_decode(s, n, i, scratch,
+							 &len);
+				if (why)
+					return why;
+				*i = json_skip_space(s, n, *i);
+				if (*i >= n || s[*i] != ':')
+					return "expected ':'";
+				*i = json_skip_space(s, n, *i + 1);
+			}
+			why = json_skip_value(s, n, i, scratch, depth - 1);
+			if (why)
+				return why;
+			*i = json_skip_space(s, n, *i);
+			if (*i < n && s[*i] == close) {
+				(*i)++;
+				return NULL;
+			}
+			if (*i >= n || s[*i] != ',')
+				return "expected ',' or the end";
+			*i = json_skip_space(s, n, *i + 1);
+		}
+	}
+	while (*i < n && (s[*i] == '-' || s[*i] == '+' || s[*i] == '.' ||
+			  (s[*i] >= '0' && s[*i] <= '9') ||
+			  (s[*i] >= 'a' && s[*i] <= 'z')))
+		(*i)++;
+	return NULL;
+}
+
+const char *json_object_members(const char *s, size_t n, char *buf,
+				struct json_member *members,
+				size_t member_max, size_t *count, size_t *at)
+{
+	size_t i = utf8_first_invalid(s, n), used = 0, len;
+	const char *why = NULL;
+
+	assert(buf != NULL && count != NULL && at != NULL);
+	*count = 0;
+	if (i < n) {
+		*at = i;
+		return "not UTF-8";
+	}
+	i = json_skip_space(s, n, 0);
+	if (i >= n || s[i] != '{') {
+		*at = i;
+		return "expected '{'";
+	}
+	i = json_skip_space(s, n, i + 1);
+	if (i < n && s[i] == '}')
+		goto close;
+	for (;;) {
+		struct json_member *m;
+		size_t start;
+
+		if (i >= n || s[i] != '"') {
+			why = "expected a member name";
+			break;
+		}
+		if (*count == member_max) {
+			why = "more members than allowed";
+			break;
+		}
+		m = &members[(*count)++];
+		why = json_string_decode(s, n, &i, buf + used, &len);
+		if (why)
+			break;
+		m->name = buf + used;
+		used += len + 1;
+		i = json_skip_space(s, n, i);
+		if (i >= n || s[i] != ':') {
+			why = "expected ':'";
+			break;
+		}
+		i = json_skip_space(s, n, i + 1);
+		start = i;
+		if (i < n && s[i] == '"') {
+			why = json_string_decode(s, n, &i, buf + used, &len);
+			m->string = 1;
+		} else {
+			/* the scratch is where the next decoded text goes:
+			 * what skipping writes there is overwritten */
+			why = json_skip_value(s, n, &i, buf + used,
+					      JSON_DEPTH_MAX);
+			m->string = 0;
+			len = i - start;
+			memcpy(buf + used, s + start, len);
+			buf[used + len] = '\0';
+		}
+		if (why)
+			break;
+		m->value = buf + used;
+		m->value_len = len;
+		used += len + 1;
+		assert(used <= i + 1);
+		i = json_skip_space(s, n, i);
+		if (i < n && s[i] == '}')
+			goto close;
+		if (i >= n || s[i] != ',') {
+			why = "expected ',' or '}'";
+			break;
+		}
+		i = json_skip_space(s, n, i + 1);
+	}
+	*at = i;
+	return why;
+close:
+	i = json_skip_space(s, n, i + 1);
+	*at = i;
+	return i < n ? "text after the closing '}'" : NULL;
+}

@@ -96,4 +96,24 @@ const char *json_string_array(const char *s, size_t n, char *buf,
 			      const char **items, size_t item_max,
 			      size_t *count, size_t *at);
 
+/* A member of a JSON object, as json_object_members finds it. */
+struct json_member {
+	const char *name;   /* decoded, NUL-terminated */
+	const char *value;  /* a string: decoded; anything else: its text
+			       (a number, a literal, a nested object) */
+	size_t value_len;
+	int string;         /* the value was a string */
+};
+
+/* How deep a value json_object_members passes over may nest. */
+#define JSON_DEPTH_MAX 8
+
+/* Parses s[0, n), one JSON object (whitespace around it allowed), into at
+ * most member_max members, in order, their names and values decoded into
+ * buf, which must hold n + 1 bytes.  Returns NULL, or what is wrong with
+ * *at the offset in s where it was found. */
+const char *json_object_members(const char *s, size_t n, char *buf,
+				struct json_member *members,
+				size_t member_max, size_t *count, size_t *at);
+
 #endif /* LK_CLI_FORMAT_H */

@@ -480,6 +480,42 @@ static const struct command commands[] = {
 	  "       Shows progress on a terminal.\n",
 	  "       logkeep ledger verify /var/lib/mesh || echo \"chain broken\"\n"
 	  "              the entries that hold, or where the chain breaks\n", NULL },
+	{ "ship", cmd_ship, "ship --nats URL [--stream NAME] [--namespaces NS,...] "
+	  "[--node ID] [--create-stream] [--exit-when-idle] DIR",
+	  "ship records to a NATS JetStream stream, each exactly once",
+	  "       Publishes every committed record of DIR's namespaces NS\n"
+	  "       (default mesh.ledger,mesh.telemetry), in order, to stream\n"
+	  "       NAME (default LOGKEEP) on subject PREFIX.DBID, as the JSON\n"
+	  "       object dump --json prints plus node (--node, default the\n"
+	  "       host name), db_id and raw_hex, with message id DBID-SEQ so\n"
+	  "       that the stream drops a duplicate.  Waits for each ack (at\n"
+	  "       most --acks N in flight, default 256), keeps the acked\n"
+	  "       cursor in DIR, and resumes there; retries with back-off\n"
+	  "       while the server is away.  --create-stream adds the stream\n"
+	  "       (file storage, duplicate window --duplicates-ms, default\n"
+	  "       120000) when missing.  Prints the cursor, the lag in\n"
+	  "       records and seconds, and what was published, acked and\n"
+	  "       retried, every --progress-ms.  Runs until SIGINT or SIGTERM\n"
+	  "       (then waits for the acks and stores the cursor), or with\n"
+	  "       --exit-when-idle until every record is acked.  A log that\n"
+	  "       ends before the stored cursor (a restored older copy) is\n"
+	  "       exit status 3.  Options: --subject-prefix P (default\n"
+	  "       logkeep).  Needs a logkeep built with libnats.\n",
+	  "       logkeep ship --nats nats://hub:4222 /var/lib/mesh\n"
+	  "              follow the node's ledger and telemetry for ever\n", NULL },
+	{ "fleet", cmd_fleet, "fleet verify [--json] --nats URL --stream NAME",
+	  "verify every node's ledger chain from a stream",
+	  "       Reads stream NAME once, in order, and checks what ship sent:\n"
+	  "       each message's fields against its raw bytes (an edited\n"
+	  "       message is named), each database's record numbers\n"
+	  "       increasing (duplicates, out of order), and each node's\n"
+	  "       ledger hash chain: positions without a gap, each prev_hash\n"
+	  "       the hash of the entry before, the last entry the one the\n"
+	  "       node's last ledger head names.  Problems are printed by\n"
+	  "       node, position and sequence number (exit status 3); then a\n"
+	  "       line per node, or with --json one object per node.\n",
+	  "       logkeep fleet verify --nats nats://hub:4222 --stream LOGKEEP\n"
+	  "              every node's chain, from the stream alone\n", NULL },
 	{ "import-sqlite", cmd_import_sqlite, "import-sqlite [--json] DB DIR",
 	  "import a predecessor's SQLite mesh_data.db",
 	  "       Reads the SQLite database DB of the predecessors' storage\n"

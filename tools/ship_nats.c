@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ship_nats.c - NATS JetStream for the shipper and `fleet verify`
+ * (ship_nats.h): the one file that includes libnats.
+ *
+ * The connection reconnects by itself, forever (the shipper decides
+ * what to publish again, not libnats).  Publishes are libnats'
+ * asynchronous ones, each with its own ack timeout (jsPubOptions.MaxWait)
+ * and the message id header; every ack and every failure comes to one
+ * handler, which passes the message id to the shipper's callback and
+ * frees the message.  A stream is read through an ephemeral pull
+ * consumer that acknowledges nothing, in batches.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nats/nats.h>
+
+#include "ship_nats.h"
+
+#define SNATS_READ_BATCH 256
+#define SNATS_REQUEST_MS 5000
+#define SNATS_RECONNECT_MS 250
+/* Nothing is held back for a reconnect: a publish while the connection
+ * is away fails at once, and the shipper publishes again, in order, once
+ * the server answers (libnats would flush its buffer at the reconnect,
+ * before the server's JetStream has its streams back, so that some
+ * messages are refused and later ones stored: out of order). */
+#define SNATS_RECONNECT_BUF_BYTES 1
+
+struct snats {
+	natsConnection *nc;
+	jsCtx *js;
+	snats_ack_fn ack_fn;
+	void *arg;
+};
+
+static int fail(char *err, const char *what, natsStatus s, jsErrCode jerr)
+{
+	const char *last = nats_GetLastError(NULL);
+
+	snprintf(err, SNATS_ERR_BYTES, "%s: %s%s%s (%d)", what,
+		 natsStatus_GetText(s), last && *last ? ": " : "",
+		 last ? last : "", (int)jerr);
+	return -1;
+}
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+		   void *closure)
+{
+	struct snats *sn = closure;
+	const char *id = NULL;
+
+	(void)js;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
+		id = NULL;
+	if (id && sn->ack_fn) {
+		if (pa)
+			sn->ack_fn(sn->arg, id, 1, pa->Duplicate, NULL);
+		else
+			sn->ack_fn(sn->arg, id, 0, 0,
+				   pae && pae->ErrText ? pae->ErrText
+				   : pae ? natsStatus_GetText(pae->Err)
+					 : "no ack");
+	}
+	natsMsg_Destroy(msg);
+}
+
+int snats_open(struct snats **out, const char *url, int64_t timeout_ms,
+	       snats_ack_fn ack_fn, void *arg, char *err)
+{
+	struct snats *sn = calloc(1, sizeof *sn);
+	natsOptions *o = NULL;
+	jsOptions jo;
+	natsStatus s;
+
+	*out = NULL;
+	if (!sn) {
+		snprintf(err, SNATS_ERR_BYTES, "out of memory");
+		return -1;
+	}
+	sn->ack_fn = ack_fn;
+	sn->arg = arg;
+	s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(o, url);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(o, timeout_ms);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(o, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(o, SNATS_RECONNECT_MS);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(o,
+						    SNATS_RECONNECT_BUF_BYTES);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(o, "logkeep");
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&sn->nc, o);
+	natsOptions_Destroy(o);
+	if (s != NATS_OK) {
+		fail(err, url, s, 0);
+		free(sn);
+		return -1;
+	}
+	jsOptions_Init(&jo);
+	jo.Wait = SNATS_REQUEST_MS;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.AckHandlerClosure = sn;
+	jo.PublishAsync.MaxPending = 1 << 16; /* the shipper keeps its own */
+	s = natsConnection_JetStream(&sn->js, sn->nc, &jo);
+	if (s != NATS_OK) {
+		fail(err, "JetStream", s, 0);
+		snats_close(sn);
+		return -1;
+	}
+	*out = sn;
+	return 0;
+}
+
+int snats_connected(struct snats *sn)
+{
+	return natsConnection_Status(sn->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int snats_stream(struct snats *sn, const char *stream, const char *subject,
+		 int create, uint64_t duplicates_ms, char *err)
+{
+	jsStreamInfo *si = NULL;
+	jsStreamConfig cfg;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, sn->js, stream, NULL, &jerr);
+	const char *subjects[1] = { subject };
+
+	if (s == NATS_OK) {
+		jsStreamInfo_Destroy(si);
+		return 0;
+	}
+	if (!create || jerr != JSStreamNotFoundErr)
+		return fail(err, stream, s, jerr);
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = stream;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.Storage = js_FileStorage;
+	cfg.Retention = js_LimitsPolicy;
+	cfg.Duplicates = (int64_t)duplicates_ms * 1000000; /* ns */
+	s = js_AddStream(&si, sn->js, &cfg, NULL, &jerr);
+	if (s != NATS_OK)
+		return fail(err, "creating the stream", s, jerr);
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+int snats_last_id(struct snats *sn, const char *stream, const char *subject,
+		  char *id, size_t cap, char *err)
+{
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	const char *v = NULL;
+	natsStatus s = js_GetLastMsg(&m, sn->js, stream, subject, NULL, &jerr);
+
+	id[0] = '\0';
+	if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
+		return 0;
+	if (s != NATS_OK)
+		return fail(err, "reading the stream's last message", s, jerr);
+	if (natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v)
+		snprintf(id, cap, "%s", v);
+	natsMsg_Destroy(m);
+	return 0;
+}
+
+int snats_publish(struct snats *sn, const char *subject, const char *msg_id,
+		  const void *data, size_t len, int64_t ack_timeout_ms,
+		  char *err)
+{
+	natsMsg *m = NULL;
+	jsPubOptions po;
+	natsStatus s;
+
+	if (!snats_connected(sn)) {
+		snprintf(err, SNATS_ERR_BYTES, "publish: not connected");
+		return -1;
+	}
+	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
+	jsPubOptions_Init(&po);
+	po.MaxWait = ack_timeout_ms;
+	if (s == NATS_OK)
+		s = js_PublishMsgAsync(sn->js, &m, &po);
+	natsMsg_Destroy(m); /* NULL once libnats took it */
+	return s == NATS_OK ? 0 : fail(err, "publish", s, 0);
+}
+
+void snats_settle(struct snats *sn, int64_t timeout_ms)
+{
+	jsPubOptions po;
+	natsMsgList pending;
+
+	jsPubOptions_Init(&po);
+	po.MaxWait = timeout_ms;
+	if (js_PublishAsyncComplete(sn->js, &po) == NATS_OK)
+		return;
+	if (js_PublishAsyncGetPendingList(&pending, sn->js) == NATS_OK)
+		natsMsgList_Destroy(&pending);
+}
+
+int snats_read(struct snats *sn, const char *stream, uint64_t *last,
+	       snats_msg_fn fn, void *arg, char *err)
+{
+	jsStreamInfo *si = NULL;
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	uint64_t seen = 0;
+	int rc = 0;
+	char subject[256];
+	natsStatus s = js_GetStreamInfo(&si, sn->js, stream, NULL, &jerr);
+
+	if (s != NATS_OK)
+		return fail(err, stream, s, jerr);
+	*last = si->State.LastSeq;
+	snprintf(subject, sizeof subject, "%s",
+		 si->Config->SubjectsLen == 1 ? si->Config->Subjects[0] : ">");
+	jsStreamInfo_Destroy(si);
+	if (*last == 0)
+		return 0;
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Config.AckPolicy = js_AckNone;
+	so.Config.DeliverPolicy = js_DeliverAll;
+	s = js_PullSubscribe(&sub, sn->js, subject, NULL, NULL, &so, &jerr);
+	if (s != NATS_OK)
+		return fail(err, "reading the stream", s, jerr);
+	while (rc == 0 && seen < *last) {
+		natsMsgList list = { NULL, 0 };
+
+		s = natsSubscription_Fetch(&list, sub, SNATS_READ_BATCH,
+					   SNATS_REQUEST_MS, &jerr);
+		if (s != NATS_OK) {
+			rc = fail(err, "reading the stream", s, jerr);
+			break;
+		}
+		for (int i = 0; i < list.Count && rc == 0; i++) {
+			natsMsg *m = list.Msgs[i];
+			jsMsgMetaData *meta = NULL;
+
+			if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
+				continue;
+			seen = meta->Sequence.Stream;
+			jsMsgMetaData_Destroy(meta);
+			if (seen > *last)
+				break;
+			rc = fn(arg, seen, natsMsg_GetSubject(m),
+				natsMsg_GetData(m),
+				(size_t)natsMsg_GetDataLength(m));
+			if (rc < 0)
+				snprintf(err, SNATS_ERR_BYTES, "reading the "
+					 "stream: out of memory");
+		}
+		natsMsgList_Destroy(&list);
+	}
+	natsSubscription_Unsubscribe(sub);
+	natsSubscription_Destroy(sub);
+	return rc < 0 ? -1 : 0;
+}
+
+int snats_replace(struct snats *sn, const char *stream, uint64_t stream_seq,
+		  const char *subject, const void *data, size_t len,
+		  char *err)
+{
+	jsErrCode jerr = 0;
+	jsPubAck *pa = NULL;
+	natsStatus s = js_DeleteMsg(sn->js, stream, stream_seq, NULL, &jerr);
+
+	if (s != NATS_OK)
+		return fail(err, "deleting the message", s, jerr);
+	s = js_Publish(&pa, sn->js, subject, data, (int)len, NULL, &jerr);
+	jsPubAck_Destroy(pa);
+	return s == NATS_OK ? 0 : fail(err, "publishing the copy", s, jerr);
+}
+
+void snats_close(struct snats *sn)
+{
+	if (!sn)
+		return;
+	if (sn->js) {
+		snats_settle(sn, 1);
+		jsCtx_Destroy(sn->js);
+	}
+	natsConnection_Destroy(sn->nc);
+	free(sn);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ship_nats.h - what the shipper (ship.c) and `fleet verify`
+ * (cli_fleet.c) ask of NATS JetStream, implemented by ship_nats.c, the
+ * one file that includes libnats: a connection that reconnects by
+ * itself, the stream, asynchronous publishes whose acks come back
+ * through a callback, the last message of a subject, and a read of a
+ * whole stream in order.
+ *
+ * Every call returns 0 or -1 with a sentence in err[0..SNATS_ERR_BYTES).
+ */
+#ifndef LK_SHIP_NATS_H
+#define LK_SHIP_NATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNATS_ERR_BYTES 160
+
+struct snats;
+
+/* An ack or a failure of an asynchronous publish, on libnats' thread:
+ * msg_id is the message's Nats-Msg-Id; ok 0 with err set on a refusal or
+ * a timeout; duplicate 1 when the stream already had that id. */
+typedef void (*snats_ack_fn)(void *arg, const char *msg_id, int ok,
+			     int duplicate, const char *err);
+
+/* Connects to url (one, or a comma-separated list) within timeout_ms.
+ * The connection then reconnects by itself, forever; publishes made
+ * while it is away fail through ack_fn (may be NULL: no publishes). */
+int snats_open(struct snats **sn, const char *url, int64_t timeout_ms,
+	       snats_ack_fn ack_fn, void *arg, char *err);
+
+/* 1 while connected. */
+int snats_connected(struct snats *sn);
+
+/* Checks that stream exists; with create, adds it when it does not
+ * (subjects: subject, e.g. "logkeep.>", file storage, limits retention, duplicate window
+ * duplicates_ms) when it does not exist. */
+int snats_stream(struct snats *sn, const char *stream, const char *subject,
+		 int create, uint64_t duplicates_ms, char *err);
+
+/* The Nats-Msg-Id of the last message of subject in stream into
+ * id[0..cap) ("" when it has none). */
+int snats_last_id(struct snats *sn, const char *stream, const char *subject,
+		  char *id, size_t cap, char *err);
+
+/* Publishes data asynchronously with header Nats-Msg-Id msg_id; its ack
+ * or failure comes to ack_fn within ack_timeout_ms. */
+int snats_publish(struct snats *sn, const char *subject, const char *msg_id,
+		  const void *data, size_t len, int64_t ack_timeout_ms,
+		  char *err);
+
+/* Waits at most timeout_ms for every ack in flight, then forgets those
+ * still missing (their callbacks never come). */
+void snats_settle(struct snats *sn, int64_t timeout_ms);
+
+/* The stream's messages in order: fn gets each one's stream sequence
+ * number, subject and payload, valid during the call; fn returns 0 to go
+ * on.  *last is the stream's last sequence number when the read began
+ * (messages stored after it are not read). */
+typedef int (*snats_msg_fn)(void *arg, uint64_t stream_seq,
+			    const char *subject, const char *data,
+			    size_t len);
+int snats_read(struct snats *sn, const char *stream, uint64_t *last,
+	       snats_msg_fn fn, void *arg, char *err);
+
+/* Deletes message stream_seq of stream, and publishes data to subject
+ * without a message id (tests: a tampered copy). */
+int snats_replace(struct snats *sn, const char *stream, uint64_t stream_seq,
+		  const char *subject, const void *data, size_t len,
+		  char *err);
+
+/* NULL is a no-op. */
+void snats_close(struct snats *sn);
+
+#endif /* LK_SHIP_NATS_H */
