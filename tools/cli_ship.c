@@ -114,7 +114,7 @@ int cmd_ship(const char *cmd, int argc, char **argv)
 	const char *names[SHIP_CLI_NS_MAX];
 	char *ns_list = NULL, host[256];
 	uint64_t v, progress_ms = 0, shown = 0;
-	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 1 };
+	struct cli_open_params op = { 0, LK_SYNC_ALWAYS, 0, 1, 0 };
 	struct runner r;
 	pthread_t thread;
 	lk_ship_stats stats;
