@@ -116,7 +116,9 @@ lk_status lk_ship_new(lk_ship **ship, lk_db *db, const lk_ship_options *opts);
 /* Ships until lk_ship_stop() (or, with exit_when_idle, until caught up),
  * then waits for the acks in flight (at most ack_timeout_ms) and stores
  * the cursor.  Returns LK_OK, LK_CORRUPT (the log ends before the stored
- * cursor, or a record fails its checks: lk_errmsg() says which), or a
+ * cursor or before the newest record of this database in the stream: a
+ * restored older copy, which would reuse numbers the stream holds; or a
+ * record fails its checks: lk_errmsg() says which), or a
  * status of the database (a failed cursor write: LK_IO, LK_NOSPACE,
  * LK_HALTED, ...).  An unreachable server is retried, never returned. */
 lk_status lk_ship_run(lk_ship *ship);

@@ -89,6 +89,9 @@ def main():
         for d in dirs:
             subprocess.run([helper, "append", d, "200"], check=True,
                            stdout=subprocess.DEVNULL)
+        # an older copy of node 0, restored at the end
+        old0 = os.path.join(tmp, "old0")
+        shutil.copytree(dirs[0], old0)
 
         def start(i):
             daemons[i] = subprocess.Popen(
@@ -158,6 +161,23 @@ def main():
               f"{restarts} server restarts; {messages} messages checked, "
               f"{entries} ledger entries of {NODES} nodes: {lost} lost, "
               f"{duplicated} duplicated")
+        # node 0 restored from its older copy, behind what it shipped:
+        # reported (exit 3, naming both numbers), nothing published, the
+        # stream unchanged and its chain whole
+        res = subprocess.run([logkeep, "ship", "--nats", url, "--stream",
+                              STREAM, "--node", "router-0",
+                              "--exit-when-idle", old0],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 3 and "older copy" in res.stderr, \
+            f"restored copy: exit {res.returncode}: {res.stderr}"
+        refused = res.stderr.strip().splitlines()[-1]
+        res = subprocess.run([logkeep, "fleet", "verify", "--json", "--nats",
+                              url, "--stream", STREAM],
+                             capture_output=True, text=True)
+        assert res.returncode == 0 and sum(
+            n["messages"] for n in map(json.loads, res.stdout.splitlines())
+        ) == messages, res.stdout
+        print("ship: restored older copy refused: " + refused)
         # a copy of the stream with a decoded field of one message
         # edited: named by node and sequence number
         copy = subprocess.run([helper, "tamper", url, STREAM, "fields"],

@@ -683,6 +683,22 @@ lk_status lk_ship_run(lk_ship *s)
 						  : backoff * 2;
 				continue;
 			}
+			/* The stream is ahead of the log (seq_last only
+			 * grows): the newer records it holds are not here, and
+			 * the numbers this log gives its next writes are the
+			 * stream's already (their message ids would be dropped
+			 * as duplicates). */
+			st = lk_stats_get(&ls, s->db);
+			if (st == LK_OK && resume > ls.seq_last)
+				st = lk_fail(LK_CORRUPT, "stream %s holds sequence "
+					     "number %" PRIu64 " of this database "
+					     "but its log ends at %" PRIu64 ": the "
+					     "database was restored from an older "
+					     "copy or rewritten; the stream holds "
+					     "records it no longer has", s->stream,
+					     resume, ls.seq_last);
+			if (st != LK_OK)
+				goto out;
 		}
 		if (!feed) {
 			st = lk_feed_open(&feed, s->db, resume, s->ns,
