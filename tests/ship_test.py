@@ -19,11 +19,16 @@ missing.  Last, two copies of the stream are made, each with one message changed
 in place: a decoded field edited (the raw bytes kept), and an entry's raw
 bytes changed and the message rendered again (consistent, so only the
 chain can tell): fleet verify must name exactly that problem in each.
+And two nodes behind or beside their cursor: node 0 restored from an
+early copy is refused (exit 3) with the stream unchanged, and a node
+compacted before it shipped has what compaction dropped published as
+gaps, counted by the shipper and by fleet verify, its chain whole.
 Skips (77) only where nats-server is not installed.
 """
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -210,6 +215,35 @@ def main():
             bad[0], res.stdout
         assert res.stdout.count("chain holds") == NODES - 1, res.stdout
         print("ship: changed entry caught: " + bad[0])
+        # a node compacted before it shipped: what compaction dropped (its
+        # overwritten ledger heads) is published as gaps, counted by the
+        # shipper and by fleet verify, and the chain holds from the
+        # stream alone
+        cdir = os.path.join(tmp, "compacted")
+        subprocess.run([helper, "append", cdir, "300"], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([logkeep, "compact", cdir], check=True,
+                       capture_output=True)
+        res = subprocess.run([logkeep, "ship", "--nats", url, "--stream",
+                              STREAM, "--node", "router-c",
+                              "--exit-when-idle", cdir],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        gaps = re.search(r"gaps ([0-9]+) \(([0-9]+) numbers\)",
+                         res.stderr.strip().splitlines()[-1])
+        assert gaps and int(gaps.group(1)) > 0, res.stderr
+        res = subprocess.run([logkeep, "fleet", "verify", "--json", "--nats",
+                              url, "--stream", STREAM],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
+        c = [n for n in map(json.loads, res.stdout.splitlines())
+             if n["node"] == "router-c"]
+        assert len(c) == 1 and c[0]["chain_holds"] and \
+            c[0]["ledger_entries"] == 300 and \
+            c[0]["gaps"] == int(gaps.group(1)), c
+        print(f"ship: a compacted node: {gaps.group(1)} gaps "
+              f"({gaps.group(2)} numbers) published and counted, "
+              "its chain of 300 entries holds")
         ok = True
         return 0
     finally:
