@@ -25,7 +25,10 @@
  *     gives the same record;
  *   - peek_size is monotone: once a prefix gives a size or a corruption,
  *     longer prefixes say the same;
- *   - type and flags are known; key and value lie inside the record;
+ *   - type and flags are known (a put or delete may name the record it
+ *     replaces: sequence at least 1, offset past the segment header,
+ *     and no such fields without the flag); key and value lie inside the
+ *     record;
  *     1 <= key_len <= LK_KEY_BYTES_MAX and value_len <= LK_VALUE_BYTES_MAX;
  *     deletes carry no value, commits and seals no namespace or seq;
  *   - record_encode() of the decoded record gives back the same bytes
@@ -109,9 +112,16 @@ static void check_record(const struct record *r, const uint8_t *buf,
 		   REC_PEEK_SIZE);
 	FUZZ_CHECK(peeked == r->size);
 	FUZZ_CHECK(r->type >= REC_PUT && r->type <= REC_SEAL);
-	FUZZ_CHECK(r->type == REC_PUT    ? (r->flags & ~REC_F_MASK) == 0
+	FUZZ_CHECK(r->type == REC_PUT    ? (r->flags & ~REC_F_OP_MASK) == 0
+		   : r->type == REC_DEL  ? (r->flags & ~REC_F_REPLACES) == 0
 		   : r->type == REC_SEAL ? (r->flags & ~REC_F_SEG_HASH) == 0
 					 : r->flags == 0);
+	if (r->flags & REC_F_REPLACES)
+		FUZZ_CHECK(r->rep_seg_seq >= 1 && r->rep_seg_seq <= REC_SEQ_MAX &&
+			   r->rep_offset >= REC_REPLACES_OFFSET_MIN);
+	else
+		FUZZ_CHECK(r->rep_seg_seq == 0 && r->rep_generation == 0 &&
+			   r->rep_offset == 0);
 	FUZZ_CHECK(r->seq >= seq_base);
 	FUZZ_CHECK(!(r->flags & REC_F_EXPIRY) == !r->expire_at_ms);
 	if (r->type == REC_PUT || r->type == REC_DEL) {
