@@ -37,8 +37,11 @@
 
 int cmd_fleet(const char *cmd, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	/* The manual still answers: it says what the command needs. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return CLI_SHOW_HELP;
 	cli_msg(cmd, "this logkeep was built without NATS support (libnats "
 		"was not found, or the nats option disabled it): no stream "
 		"can be read");

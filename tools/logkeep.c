@@ -513,7 +513,8 @@ static const struct command commands[] = {
 	  "       the hash of the entry before, the last entry the one the\n"
 	  "       node's last ledger head names.  Problems are printed by\n"
 	  "       node, position and sequence number (exit status 3); then a\n"
-	  "       line per node, or with --json one object per node.\n",
+	  "       line per node, or with --json one object per node.  Needs\n"
+	  "       a logkeep built with libnats.\n",
 	  "       logkeep fleet verify --nats nats://hub:4222 --stream LOGKEEP\n"
 	  "              every node's chain, from the stream alone\n", NULL },
 	{ "import-sqlite", cmd_import_sqlite, "import-sqlite [--json] DB DIR",
