@@ -102,6 +102,33 @@ cross_native() {
 	fi
 }
 
+# cross_lib_size ARCH DIR: the shared library as a router would install
+# it, stripped with the target's binutils, against the footprint budget
+# (README, "Footprint"): at most 200 KiB on armhf, a test of this stage;
+# printed only on s390x, which no router runs.
+cross_lib_size() {
+	local arch=$1 dir=$2 triplet bytes budget=$((200 * 1024))
+	case "$arch" in
+	armhf) triplet=arm-linux-gnueabihf ;;
+	s390x) triplet=s390x-linux-gnu ;;
+	esac
+	if ! "$triplet-strip" -o "$dir/liblogkeep-stripped.so" \
+		"$dir/engine/liblogkeep.so.0.1.0"; then
+		echo "FAILED: $arch: stripping liblogkeep.so"
+		failed=$((failed + 1))
+		return
+	fi
+	bytes=$(stat -c %s "$dir/liblogkeep-stripped.so")
+	echo "$arch: liblogkeep.so stripped: $bytes bytes ($((bytes / 1024)) KiB)"
+	[ "$arch" = armhf ] || return 0
+	if [ "$bytes" -le "$budget" ]; then
+		passed=$((passed + 1))
+	else
+		echo "FAILED: $arch: liblogkeep.so stripped is past its budget of $((budget / 1024)) KiB"
+		failed=$((failed + 1))
+	fi
+}
+
 # cross_one ARCH: builds build-cross-ARCH and runs its tests under qemu.
 cross_one() {
 	local arch=$1 dir=build-cross-$1 jobs=${CROSS_JOBS:-2} start
@@ -122,6 +149,7 @@ cross_one() {
 	count "$dir"
 	grep -h "^crash states:\|^mesh crash states:" \
 		"$dir/meson-logs/testlog.txt" | sed "s/^/$arch: /"
+	cross_lib_size "$arch" "$dir"
 	echo "$arch: $(($(date +%s) - start)) s"
 }
 

@@ -103,6 +103,9 @@ struct committer {
 				     LK_CORRUPT once the scrub found damage */
 	uint8_t *group_buf;
 	size_t group_cap;
+	uint8_t *zeroes;          /* PREFILL_CHUNK_BYTES, at the first prefill
+				     (log_mu): a static array would take
+				     64 KiB of the library file */
 	int wrote;                /* a group was written since open */
 	struct segment *next_seg; /* created by a rotation whose seal
 				     failed, for the next one (log_mu) */
@@ -153,7 +156,8 @@ struct writer {
 #define COMMIT_BYTES_MAX (4u + 1u + 3u + 4u + 10u)
 #define SEAL_BYTES_MAX (COMMIT_BYTES_MAX + 8u) /* + segment_hash */
 
-static const uint8_t zeroes[64 * 1024];
+/* The prefill's zeroes are written PREFILL_CHUNK_BYTES a call. */
+#define PREFILL_CHUNK_BYTES (64u * 1024u)
 
 /* ---------------------------------------------------------------------- */
 /* Batches                                                                */
@@ -937,12 +941,17 @@ static void prefill(struct lk_db *db, struct segment *s, uint64_t group_end)
 		return;
 	if (to > db->opts.segment_size_bytes)
 		to = db->opts.segment_size_bytes;
+	if (from < to && db->commit->zeroes == NULL)
+		db->commit->zeroes = mem_calloc(1, PREFILL_CHUNK_BYTES);
+	if (db->commit->zeroes == NULL)
+		return;
 	while (from < to) {
-		size_t n = to - from < sizeof zeroes ? (size_t)(to - from)
-						     : sizeof zeroes;
+		size_t n = to - from < PREFILL_CHUNK_BYTES ? (size_t)(to - from)
+							   : PREFILL_CHUNK_BYTES;
 
 		atomic_fetch_add(&db->commit->log_bytes_written, n);
-		if (io->pwrite(io->ctx, s->file, zeroes, n, from) != LK_OK)
+		if (io->pwrite(io->ctx, s->file, db->commit->zeroes, n, from) !=
+		    LK_OK)
 			return;
 		from += n;
 		s->file_size = from;
@@ -1547,6 +1556,7 @@ void commit_free(struct lk_db *db)
 	commit_stop(db);
 	seg_close(c->next_seg, db->io);
 	mem_free(c->group_buf);
+	mem_free(c->zeroes);
 	mutex_destroy(&c->write_mu);
 	mutex_destroy(&c->log_mu);
 	mutex_destroy(&c->wait_mu);

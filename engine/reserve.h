@@ -36,7 +36,9 @@
  * syncs it (or shrinks it to want_bytes, when an earlier open asked for
  * more).  *held_bytes is set to f's size after.  Returns LK_OK
  * when the whole reserve is held, else the failing call's status
- * (LK_NOSPACE: the device holds less; callers go on without). */
+ * (LK_NOSPACE: the device holds less; LK_NOMEM: no room for the
+ * 256 KiB of zeroes it writes from, allocated for the call; callers go
+ * on without). */
 lk_status reserve_fill(const lk_io *io, lk_io_file *f, uint64_t want_bytes,
 		       uint64_t *held_bytes);
 
