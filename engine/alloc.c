@@ -72,6 +72,11 @@ void *mem_alloc_table(size_t size)
 		return mem_alloc(size);
 	if (should_fail(size))
 		return NULL;
+	/* Rounded up to whole huge pages: a size within one of SIZE_MAX
+	 * (past 4 GiB - 2 MiB on 32-bit) would wrap to a block of 0 bytes
+	 * that aligned_alloc gives, so it is refused as too large. */
+	if (size > SIZE_MAX - (huge - 1))
+		return NULL;
 	n = (size + huge - 1) / huge * huge;
 	p = aligned_alloc(huge, n);
 	if (p)

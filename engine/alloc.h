@@ -16,7 +16,9 @@ void *mem_realloc(void *ptr, size_t size);
 void mem_free(void *ptr);
 
 /* mem_alloc for a large table that is read at random (the index): huge
- * pages where the kernel gives them.  Not zeroed; freed with mem_free. */
+ * pages where the kernel gives them.  Not zeroed; freed with mem_free.
+ * NULL, as for no memory, for a size that rounding up to whole huge
+ * pages would wrap. */
 void *mem_alloc_table(size_t size);
 
 /* Test hook: the allocation numbered `nth` (1 = the next one) fails, and
