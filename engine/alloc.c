@@ -62,6 +62,13 @@ void *mem_realloc(void *ptr, size_t size)
  * madvise is a hint about memory, not I/O: it has no failure the fault
  * layer would want to inject, and a refusal (THP off, an old kernel)
  * costs only the speed, so it is made here, beside malloc. */
+void *mem_realloc_array(void *ptr, size_t count, size_t size)
+{
+	if (size != 0 && count > SIZE_MAX / size)
+		return NULL;
+	return mem_realloc(ptr, count * size);
+}
+
 void *mem_alloc_table(size_t size)
 {
 	const size_t huge = (size_t)2 << 20;
