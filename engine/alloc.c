@@ -62,6 +62,13 @@ void *mem_realloc(void *ptr, size_t size)
  * madvise is a hint about memory, not I/O: it has no failure the fault
  * layer would want to inject, and a refusal (THP off, an old kernel)
  * costs only the speed, so it is made here, beside malloc. */
+void *mem_realloc_array(void *ptr, size_t count, size_t size)
+{
+	if (size != 0 && count > SIZE_MAX / size)
+		return NULL;
+	return mem_realloc(ptr, count * size);
+}
+
 void *mem_alloc_table(size_t size)
 {
 	const size_t huge = (size_t)2 << 20;
@@ -71,6 +78,11 @@ void *mem_alloc_table(size_t size)
 	if (size < 2 * huge)
 		return mem_alloc(size);
 	if (should_fail(size))
+		return NULL;
+	/* Rounded up to whole huge pages: a size within one of SIZE_MAX
+	 * (past 4 GiB - 2 MiB on 32-bit) would wrap to a block of 0 bytes
+	 * that aligned_alloc gives, so it is refused as too large. */
+	if (size > SIZE_MAX - (huge - 1))
 		return NULL;
 	n = (size + huge - 1) / huge * huge;
 	p = aligned_alloc(huge, n);

@@ -13,10 +13,16 @@
 void *mem_alloc(size_t size);
 void *mem_calloc(size_t count, size_t size);
 void *mem_realloc(void *ptr, size_t size);
+/* mem_realloc of an array of count elements of size bytes each: NULL,
+ * as for no memory, when count * size does not fit a size_t (on 32-bit,
+ * 2^27 elements of 32 bytes), instead of a block of the wrapped size. */
+void *mem_realloc_array(void *ptr, size_t count, size_t size);
 void mem_free(void *ptr);
 
 /* mem_alloc for a large table that is read at random (the index): huge
- * pages where the kernel gives them.  Not zeroed; freed with mem_free. */
+ * pages where the kernel gives them.  Not zeroed; freed with mem_free.
+ * NULL, as for no memory, for a size that rounding up to whole huge
+ * pages would wrap. */
 void *mem_alloc_table(size_t size);
 
 /* Test hook: the allocation numbered `nth` (1 = the next one) fails, and

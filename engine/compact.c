@@ -334,7 +334,10 @@ static lk_status note(struct job *j, const struct record *r, uint32_t victim,
 	if (j->nmoved == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 4096;
 
-		m = mem_realloc(j->moved, cap * sizeof *m);
+		/* A single segment is compacted whatever its count, so only
+		 * the index bounds this one (LK_INDEX_SLOTS_MAX): past 2^26
+		 * keys the doubled size would wrap on 32-bit. */
+		m = mem_realloc_array(j->moved, cap, sizeof *m);
 		if (!m)
 			return err_set(LK_NOMEM, "compaction: %zu moved keys",
 				       cap);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <stdatomic.h>
 
+#include "alloc.h"
 #include "io_fault.h"
 #include "testutil.h"
 
@@ -1384,6 +1385,28 @@ static void power_cut_leaves_the_old_or_the_new_totals(void **state)
 	CHECK(cuts > 20 && olds > 0 && news > 0);
 }
 
+/* The keys a compaction repoints are held in an array (32 bytes a key)
+ * that only the index's limit bounds, since a single segment is
+ * compacted whatever its count: its doubling passes 4 GiB on 32-bit
+ * after 2^26 keys.  Its growth refuses a size that does not fit a
+ * size_t instead of allocating the wrapped one.  (A test cannot reach
+ * 2^26 keys; this is the helper's bound, at the 32-bit values there.) */
+static void moved_keys_array_past_size_max_is_refused(void **state)
+{
+	uint8_t *p;
+
+	(void)state;
+	CHECK(mem_realloc_array(NULL, SIZE_MAX / 32 + 1, 32) == NULL);
+	CHECK(mem_realloc_array(NULL, SIZE_MAX, 2) == NULL);
+	CHECK(mem_realloc_array(NULL, 2, SIZE_MAX / 2 + 1) == NULL);
+	p = mem_realloc_array(NULL, 4096, 32);
+	CHECK(p != NULL);
+	p[4096 * 32 - 1] = 1;
+	p = mem_realloc_array(p, 8192, 32);
+	CHECK(p != NULL && p[4096 * 32 - 1] == 1);
+	mem_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1407,6 +1430,7 @@ int main(void)
 		cmocka_unit_test(
 			totals_of_a_snapshot_the_index_cannot_use_still_count),
 		cmocka_unit_test(power_cut_leaves_the_old_or_the_new_totals),
+		cmocka_unit_test(moved_keys_array_past_size_max_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
