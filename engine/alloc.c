@@ -55,13 +55,6 @@ void *mem_realloc(void *ptr, size_t size)
 	return should_fail(size) ? NULL : realloc(ptr, size ? size : 1);
 }
 
-/* A table of 4 MiB or more (the hash index) is placed on 2 MiB
- * boundaries and offered to the kernel for transparent huge pages: a
- * random lookup then misses the TLB far less (measured: gets 1.4x, and
- * the first touch of a loaded table takes 2 MiB per fault, not 4 KiB).
- * madvise is a hint about memory, not I/O: it has no failure the fault
- * layer would want to inject, and a refusal (THP off, an old kernel)
- * costs only the speed, so it is made here, beside malloc. */
 void *mem_realloc_array(void *ptr, size_t count, size_t size)
 {
 	if (size != 0 && count > SIZE_MAX / size)
@@ -69,6 +62,13 @@ void *mem_realloc_array(void *ptr, size_t count, size_t size)
 	return mem_realloc(ptr, count * size);
 }
 
+/* A table of 4 MiB or more (the hash index) is placed on 2 MiB
+ * boundaries and offered to the kernel for transparent huge pages: a
+ * random lookup then misses the TLB far less (measured: gets 1.4x, and
+ * the first touch of a loaded table takes 2 MiB per fault, not 4 KiB).
+ * madvise is a hint about memory, not I/O: it has no failure the fault
+ * layer would want to inject, and a refusal (THP off, an old kernel)
+ * costs only the speed, so it is made here, beside malloc. */
 void *mem_alloc_table(size_t size)
 {
 	const size_t huge = (size_t)2 << 20;

@@ -50,7 +50,7 @@ static lk_db *open_interval(struct fault_fs *fs)
 
 static void put_n(lk_db *db, char prefix, int n)
 {
-	char k[8];
+	char k[16]; /* room for any int: -Wformat-truncation at -O0 */
 
 	for (int i = 0; i < n; i++) {
 		snprintf(k, sizeof k, "%c%02d", prefix, i);
@@ -62,7 +62,7 @@ static void put_n(lk_db *db, char prefix, int n)
 static int count_n(lk_db *db, char prefix, int n)
 {
 	int found = 0;
-	char k[8];
+	char k[16]; /* room for any int: -Wformat-truncation at -O0 */
 
 	for (int i = 0; i < n; i++) {
 		void *v;
