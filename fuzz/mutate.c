@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -593,6 +594,10 @@ int mutate_main(const struct mutate_options *o, struct mutate_input *inputs,
 			pool[i].len = INPUT_BYTES_MAX;
 
 	base = base ? base + 1 : o->prog;
+	if (o->out_dir && mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: %s\n", o->out_dir, strerror(errno));
+		goto done;
+	}
 	if (o->out_dir)
 		snprintf(path, sizeof path, "%s/current", o->out_dir);
 	else

@@ -25,7 +25,8 @@ struct mutate_options {
 	uint64_t seed;       /* --seed */
 	int seed_given;      /* else the seed comes from the clock */
 	const char *out_dir; /* --out: the current input goes in
-				out_dir/current; NULL: $TMPDIR or /tmp */
+				out_dir/current (out_dir made if missing);
+				NULL: $TMPDIR or /tmp */
 	const char *prog;    /* argv[0], for the file's name and messages */
 };
 

@@ -18,8 +18,9 @@
  *       (0: no limit) or N runs: a plain random mutator (mutate.c), so
  *       that the builds libFuzzer does not reach (armhf and s390x under
  *       qemu-user, .ci/cross.sh) fuzz too.  The input of each run is
- *       written to DIR/current first ($TMPDIR/<program>-<pid>.current
- *       without --out); it stays there when the run fails.
+ *       written to DIR/current first (DIR made if missing; without --out
+ *       $TMPDIR/<program>-<pid>.current); it stays there when the run
+ *       fails.
  *
  * A failed property aborts the process, which fails the test.  Exit
  * status: 0 when every input ran, 1 when an argument was wrong, could not
