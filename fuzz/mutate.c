@@ -577,18 +577,19 @@ int mutate_main(const struct mutate_options *o, struct mutate_input *inputs,
 	double start, elapsed;
 	int fd = -1, status = 1, trace = getenv("FUZZ_MUTATE_TRACE") != NULL;
 
-	if (n == 0 || !seen) {
-		fprintf(stderr, "mutate: %s\n",
-			n ? "out of memory" : "no inputs");
+	if (n == 0) {
+		fprintf(stderr, "mutate: no inputs\n");
 		goto done;
 	}
-	pool = realloc(inputs, (loaded + KEPT_MAX) * sizeof *pool);
-	if (!pool)
-		goto done;
-	inputs = NULL;
+	pool = seen ? realloc(inputs, (loaded + KEPT_MAX) * sizeof *pool)
+		    : NULL;
+	if (pool)
+		inputs = NULL;
 	m.buf = malloc(INPUT_BYTES_MAX);
-	if (!m.buf)
+	if (!pool || !m.buf) {
+		fprintf(stderr, "mutate: out of memory\n");
 		goto done;
+	}
 	for (size_t i = 0; i < loaded; i++)
 		if (pool[i].len > INPUT_BYTES_MAX)
 			pool[i].len = INPUT_BYTES_MAX;
