@@ -12,7 +12,7 @@
 # compilers, qemu-user, and the target's libraries unpacked into
 # /opt/logkeep-cross/ARCH (.ci/cross/sysroot.sh says why not multiarch).
 #
-# Both targets run every test of `meson test` (51), with one thing scaled
+# Both targets run every test of `meson test` (55), with one thing scaled
 # down: the power-cut crash explorer cuts at every third I/O call
 # (LK_CRASH_STEP=3, about 49,000 states instead of 111,000; the fault
 # loops still fail every allocation and I/O call), because at `meson
@@ -28,6 +28,15 @@
 # build-cross-native (only the tool and golden_gen are built), passed to
 # each target's meson setup as -Dnative_build.  The golden directories
 # (tests/golden, golden_test.sh) run in each target's suite too.
+#
+# Fuzzing under qemu (cross_mutate, after each target's suite): each fuzz
+# target's replayer in its --mutate mode (fuzz/mutate.c, a plain random
+# mutator) for FUZZ_CROSS_SECONDS (default 20) over its corpus and
+# regressions, the suite fuzz-mutate that -Dfuzz_mutate_seconds defines,
+# one test per target, CROSS_JOBS at a time.  libFuzzer's runtime exists
+# for x86-64 only, so these are the only fuzzing runs that see 32-bit and
+# big-endian behaviour.  A failing target prints its input (kept in
+# build-cross-ARCH/fuzz/mutate-TARGET/current) and its seed.
 #
 # Build directories: build-cross-ARCH (and build-cross-native), removed and
 # made anew.
@@ -129,7 +138,48 @@ cross_lib_size() {
 	fi
 }
 
-# cross_one ARCH: builds build-cross-ARCH and runs its tests under qemu.
+# cross_mutate ARCH DIR: the suite fuzz-mutate of DIR, under qemu; prints
+# each target's runs per second, and a failing target's input and seed.
+#
+# Why FUZZ_CROSS_SECONDS is 20: six targets, two at a time, make about a
+# minute per architecture, two for the stage, beside its 4 to 6 minutes of
+# suites.  Under qemu on armhf the targets ran 4 (fuzz_snapshot), 7
+# (fuzz_open), 18 (fuzz_ops), 600 (fuzz_policy), 6,000 (fuzz_record) and
+# 35,000 (fuzz_mesh_values) inputs a second, two at a time on a 2-core VM
+# that a CI run shared.  A plain random mutator finds a shallow width or
+# byte-order bug (a field read as 32 bits, a byte swapped) in the fast
+# targets within seconds, and a deep one in no time CI could give it;
+# doubling the time doubles the slow targets' 100 or so inputs without
+# changing what such a mutator reaches.  The seed is new each run (the
+# clock) and printed, so successive runs cover different inputs.
+cross_mutate() {
+	local arch=$1 dir=$2 jobs=${CROSS_JOBS:-2} cur t
+	echo "== fuzz, mutate mode ($arch, ${FUZZ_CROSS_SECONDS:-20} s" \
+		"per target under qemu-user)"
+	meson test -C "$dir" --suite fuzz-mutate --print-errorlogs \
+		--num-processes "$jobs"
+	count "$dir"
+	awk -v arch="$arch" '/^test: /{ t = $NF }
+		/^mutate: [0-9]+ runs in / {
+			printf "%s: %s: %d runs in %s s, %.0f runs/s\n",
+				arch, t, $2, $5, ($5 > 0 ? $2 / $5 : 0) }' \
+		"$dir/meson-logs/testlog.txt"
+	# A run that passed removes its current input: one left is a failure
+	# (or a timeout's kill).
+	for cur in "$dir"/fuzz/mutate-*/current; do
+		[ -f "$cur" ] || continue
+		t=${cur%/current}
+		t=${t##*/mutate-}
+		echo "FAILED: fuzz_$t --mutate ($arch); its input, $cur:"
+		od -A d -t x1 "$cur" | head -32
+		grep -h "^mutate: .*$cur" "$dir/meson-logs/testlog.txt"
+		echo "replay: $dir/fuzz/fuzz_${t}_replay $cur under" \
+			"the exe_wrapper of .ci/cross/$arch.ini"
+	done
+}
+
+# cross_one ARCH: builds build-cross-ARCH, runs its tests under qemu, weighs
+# the library (cross_lib_size), then fuzzes (cross_mutate).
 cross_one() {
 	local arch=$1 dir=build-cross-$1 jobs=${CROSS_JOBS:-2} start
 	echo "== cross build ($arch, -Werror, tests under qemu-user)"
@@ -137,7 +187,9 @@ cross_one() {
 	rm -rf "$dir"
 	if ! meson setup "$dir" --cross-file ".ci/cross/$arch.ini" --werror \
 		-Dbench_peers=disabled -Dsqlite_import=disabled \
-		-Dnative_build="$cross_native_dir" >"$dir.log" 2>&1 ||
+		-Dnative_build="$cross_native_dir" \
+		-Dfuzz_mutate_seconds="${FUZZ_CROSS_SECONDS:-20}" \
+		>"$dir.log" 2>&1 ||
 		! ninja -C "$dir" -j "$jobs" >>"$dir.log" 2>&1; then
 		tail -40 "$dir.log"
 		failed=$((failed + 1))
@@ -145,11 +197,12 @@ cross_one() {
 	fi
 	LK_CRASH_STEP=${LK_CRASH_STEP:-3} \
 		meson test -C "$dir" --print-errorlogs --num-processes "$jobs" \
-		--timeout-multiplier 3
+		--timeout-multiplier 3 --no-suite fuzz-mutate
 	count "$dir"
 	grep -h "^crash states:\|^mesh crash states:" \
 		"$dir/meson-logs/testlog.txt" | sed "s/^/$arch: /"
 	cross_lib_size "$arch" "$dir"
+	cross_mutate "$arch" "$dir"
 	echo "$arch: $(($(date +%s) - start)) s"
 }
 

@@ -3,12 +3,13 @@
  * fuzz.h - what the fuzz targets share with their two drivers: libFuzzer
  * (clang -fsanitize=fuzzer, built with -Dfuzzing=true) and standalone.c,
  * the plain replayer that `meson test --suite fuzz-replay` runs over the
- * checked-in corpora with any compiler.
+ * checked-in corpora with any compiler, and whose --mutate mode
+ * (mutate.c) fuzzes without libFuzzer.
  *
  * A target checks properties with FUZZ_CHECK, never with assert(): the
  * properties must hold whatever the input and whatever NDEBUG says, and a
- * failed one must abort so that libFuzzer and the sanitizers keep the
- * input.  The engine's own assertions (the encoder asserting what the
+ * failed one must abort so that libFuzzer, the sanitizers and the mutate
+ * mode keep the input.  The engine's own assertions (the encoder asserting what the
  * decoder verified, for one) are checks too.
  */
 #ifndef LK_FUZZ_H
