@@ -21,7 +21,11 @@
 static const uint8_t seg_magic[8] = { 'L', 'K', 'S', 'E', 'G', '\r', '\n',
 				      0x1a };
 
+/* A reader's window: 1 MiB, or the bytes it may read when fewer (at
+ * least READER_WINDOW_MIN_BYTES), so that opening a directory of small
+ * segments does not allocate a megabyte per segment it scans. */
 #define READER_WINDOW_BYTES (1024u * 1024u)
+#define READER_WINDOW_MIN_BYTES 4096u
 
 _Static_assert(SEG_HEADER_BYTES == 64, "the header layout is 64 bytes");
 _Static_assert(REC_REPLACES_OFFSET_MIN == SEG_HEADER_BYTES,
@@ -420,7 +424,9 @@ lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
 	r->io = io;
 	r->seg = s;
 	r->end = end;
-	r->cap = READER_WINDOW_BYTES;
+	r->cap = end >= READER_WINDOW_BYTES	 ? READER_WINDOW_BYTES
+		 : end <= READER_WINDOW_MIN_BYTES ? READER_WINDOW_MIN_BYTES
+						  : (size_t)end;
 	r->buf = mem_alloc(r->cap);
 	if (!r->buf)
 		return err_set(LK_NOMEM, "allocating a segment read buffer");
@@ -455,6 +461,20 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 		r->buf = b;
 		r->cap = n;
 	}
+	/* A reader whose end moved on (a feed following the writer) widens
+	 * its window, doubling up to READER_WINDOW_BYTES; without the memory
+	 * it reads on through the window it has. */
+	if (r->cap < READER_WINDOW_BYTES && off < r->end &&
+	    r->end - off > r->cap) {
+		size_t cap = r->cap * 2 < READER_WINDOW_BYTES ? r->cap * 2
+							      : READER_WINDOW_BYTES;
+		uint8_t *b = mem_realloc(r->buf, cap);
+
+		if (b) {
+			r->buf = b;
+			r->cap = cap;
+		}
+	}
 	r->win_off = off;
 	r->win_len = 0;
 	want = off >= r->end ? 0 : (size_t)(r->end - off < r->cap ? r->end - off
@@ -475,9 +495,8 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 int seg_reader_zero_from(struct seg_reader *r, uint64_t from)
 {
 	while (from < r->end) {
-		size_t n = r->end - from < READER_WINDOW_BYTES
-				   ? (size_t)(r->end - from)
-				   : READER_WINDOW_BYTES;
+		size_t n = r->end - from < r->cap ? (size_t)(r->end - from)
+						  : r->cap;
 		const uint8_t *p = NULL;
 		size_t got = 0;
 
