@@ -497,8 +497,9 @@ LK_API void lk_iter_close(lk_iter *it);
  * like any other, and an expired record is passed with its expiry), so
  * that another system (a shipper to a stream engine) can follow a
  * database.  It reads the segment files a record at a time, whatever the
- * backlog: its memory is a read window (1 MiB) and the current record
- * (one decompressed value), never the log.  It reads across segments,
+ * backlog: its memory is a read window (at most 1 MiB, and no more than
+ * the segment holds) and the current record (one decompressed value),
+ * never the log.  It reads across segments,
  * rotations and compactions: the segment it is reading stays open for it
  * (pinned, as an iterator's) if compaction replaces it meanwhile.
  *
