@@ -231,7 +231,8 @@ int main(int argc, char **argv)
 	struct visit v = { .fn = replay_one };
 	int total = 0, i = 1, mutating = 0;
 
-	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+	/* Each option takes its argument: two words a turn. */
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
 		const char *opt = argv[i];
 		const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad;
@@ -252,7 +253,6 @@ int main(int argc, char **argv)
 		}
 		if (bad)
 			return 1;
-		i++;
 	}
 	if (i == argc || (!mutating && i > 1) ||
 	    (mutating && mo.seconds == 0 && mo.runs_max == 0))
