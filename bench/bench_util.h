@@ -221,24 +221,33 @@ static inline bool remove_tree(const char *path)
 	return ok && rmdir(path) == 0;
 }
 
-/* This process's resident memory now (Linux /proc/self/status VmRSS),
- * or -1: what a child forked now starts with at most.  Not getrusage's
- * peak, which on Linux keeps the peak of whatever ran before exec (under
- * meson test, a Python interpreter). */
-static inline long rss_now_kib(void)
+/* The "NAME: N kB" line of a /proc file of this process (NAME holds its
+ * colon), or -1 when the file or the line is not there. */
+static inline long proc_kib(const char *path, const char *name)
 {
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(path, "r");
+	size_t len = strlen(name);
 	char line[128];
 	long v = -1;
 
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+		if (strncmp(line, name, len) == 0 &&
+		    sscanf(line + len, " %ld kB", &v) == 1)
 			break;
 	}
 	fclose(f);
 	return v;
+}
+
+/* This process's resident memory now (Linux /proc/self/status VmRSS),
+ * or -1: what a child forked now starts with at most.  Not getrusage's
+ * peak, which on Linux keeps the peak of whatever ran before exec (under
+ * meson test, a Python interpreter). */
+static inline long rss_now_kib(void)
+{
+	return proc_kib("/proc/self/status", "VmRSS:");
 }
 
 #endif /* LK_BENCH_UTIL_H */

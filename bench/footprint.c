@@ -70,18 +70,7 @@ static void fail(struct figures *f, const char *what, lk_status st)
  * kernels before 4.14, or qemu-user, which does not emulate it). */
 static long anonymous_kib(void)
 {
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[128];
-	long v = -1;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "Anonymous: %ld kB", &v) == 1)
-			break;
-	}
-	fclose(f);
-	return v;
+	return proc_kib("/proc/self/smaps_rollup", "Anonymous:");
 }
 
 static void measure_idle(struct figures *f, const char *dir)

@@ -442,7 +442,7 @@ void seg_reader_free(struct seg_reader *r)
 lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 			 const uint8_t **p, size_t *got)
 {
-	size_t want;
+	size_t want, cap;
 	lk_status st;
 
 	LK_ASSERT(n <= LK_RECORD_BYTES_MAX + REC_PREFIX_BYTES_MAX);
@@ -452,27 +452,25 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 		*got = n;
 		return LK_OK;
 	}
-	if (n > r->cap) {
-		uint8_t *b = mem_realloc(r->buf, n);
-
-		if (!b)
-			return err_set(LK_NOMEM, "allocating a %zu-byte read buffer",
-				       n);
-		r->buf = b;
-		r->cap = n;
-	}
-	/* A reader whose end moved on (a feed following the writer) widens
-	 * its window, doubling up to READER_WINDOW_BYTES; without the memory
-	 * it reads on through the window it has. */
-	if (r->cap < READER_WINDOW_BYTES && off < r->end &&
-	    r->end - off > r->cap) {
-		size_t cap = r->cap * 2 < READER_WINDOW_BYTES ? r->cap * 2
-							      : READER_WINDOW_BYTES;
+	/* The window holds n bytes at least, and a reader whose end moved on
+	 * (a feed following the writer) widens it, doubling up to
+	 * READER_WINDOW_BYTES; without the memory for the widening it reads
+	 * on through the window it has. */
+	cap = r->cap;
+	if (cap < READER_WINDOW_BYTES && off < r->end && r->end - off > cap)
+		cap = cap * 2 < READER_WINDOW_BYTES ? cap * 2
+						    : READER_WINDOW_BYTES;
+	if (cap < n)
+		cap = n;
+	if (cap != r->cap) {
 		uint8_t *b = mem_realloc(r->buf, cap);
 
 		if (b) {
 			r->buf = b;
 			r->cap = cap;
+		} else if (n > r->cap) {
+			return err_set(LK_NOMEM, "allocating a %zu-byte read buffer",
+				       n);
 		}
 	}
 	r->win_off = off;

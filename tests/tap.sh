@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
-# tap.sh - sourced by golden_test.sh and portable_test.sh: TAP lines and
+# tap.sh - sourced by golden_test.sh, portable_test.sh and
+# fuzz/mutate_test.sh: TAP lines and
 # the programs of a cross build run under its exe_wrapper.
 #
 # The sourcing script sets T (its mktemp -d directory) first.  ok NAME and
