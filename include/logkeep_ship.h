@@ -33,7 +33,9 @@
  * (a refused or timed-out publish, a lost connection) drops what is in
  * flight and publishes again from the acknowledged cursor, after a
  * back-off (retry_min_ms doubling up to retry_max_ms) while the server
- * is unreachable.
+ * is unreachable.  A lost connection is closed and a new one opened only
+ * then, so that nothing sent on the lost one can land behind what is
+ * sent on the new one: the stream holds each node's records in order.
  *
  * Not skipped silently.  A gap is published and counted (gaps,
  * gap_records); a database whose log ends before the stored cursor

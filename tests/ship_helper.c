@@ -11,7 +11,9 @@
  *                           second (up to MAX in all, 0: none) in one
  *                           thread while lk_ship_run ships in another,
  *                           until killed or SIGTERM; prints lag samples
- *                           (max and mean) on SIGTERM
+ *                           (max and mean) on SIGTERM.  RATE "stdin":
+ *                           appends N for each line N read, printing
+ *                           "appended TOTAL", and stops at end of input
  *   tamper URL STREAM MODE  changes one ledger entry message in the
  *                           middle of the stream: MODE fields edits its
  *                           decoded actor (the raw bytes stay), MODE
@@ -148,9 +150,12 @@ static int cmd_daemon(char **argv)
 	uint64_t start, next_sample, samples = 0, lag_sum = 0, lag_max = 0,
 		rec_max = 0;
 	lk_status st;
+	int steps;
+	char line[32];
 
 	memset(&d, 0, sizeof d);
-	d.rate = strtoull(argv[5], NULL, 10);
+	steps = strcmp(argv[5], "stdin") == 0;
+	d.rate = steps ? 0 : strtoull(argv[5], NULL, 10);
 	d.max = strtoull(argv[6], NULL, 10);
 	if (open_mesh(&db, &d.mesh, argv[3]))
 		return 1;
@@ -176,11 +181,21 @@ static int cmd_daemon(char **argv)
 		uint64_t now = mono_ms();
 		uint64_t due = d.rate * (now - start) / 1000;
 
+		if (steps) {
+			if (!fgets(line, sizeof line, stdin))
+				break;
+			due = d.appended + strtoull(line, NULL, 10);
+		}
 		while (d.appended < due && (d.max == 0 || d.appended < d.max)) {
 			st = append_one(d.mesh, d.base + d.appended);
 			if (st != LK_OK)
 				return die("append", st);
 			d.appended++;
+		}
+		if (steps) {
+			printf("appended %" PRIu64 "\n", d.appended);
+			fflush(stdout);
+			continue;
 		}
 		if (now >= next_sample &&
 		    lk_ship_stats_get(&ss, d.ship) == LK_OK) {

@@ -24,7 +24,11 @@
  * the cursor never passes a message the stream has not confirmed.  On a
  * failure every slot is dropped and the feed reopened at the cursor: what
  * the stream did store is published again and dropped there as a
- * duplicate (same Nats-Msg-Id, within the duplicate window).
+ * duplicate (same Nats-Msg-Id, within the duplicate window).  A lost
+ * connection is such a failure; it is closed, and a new one opened once
+ * the window is dropped (ship_nats.c does not let libnats reconnect on
+ * its own, which would carry newer messages while older ones lost with
+ * the connection wait for their ack timeout).
  *
  * Resume point: the cursor stored in the database, or past the last
  * message of this database's subject in the stream when that is further
@@ -667,7 +671,7 @@ lk_status lk_ship_run(lk_ship *s)
 	for (;;) {
 		lk_feed_item it = LK_FEED_ITEM_INIT;
 		uint64_t now = mono_ms();
-		int idle = 0, stop, failed, full;
+		int idle = 0, stop, failed, full, lost;
 
 		if (now - sampled_at >= SHIP_SAMPLE_MS) {
 			sample(s, now);
@@ -731,7 +735,13 @@ lk_status lk_ship_run(lk_ship *s)
 			if (publish(s, sn, &it, lk_feed_cursor(feed), err))
 				set_error(s, err);
 		}
+		lost = !snats_connected(sn);
 		pthread_mutex_lock(&s->mu);
+		if (lost && !s->failed) {
+			s->failed = 1;
+			snprintf(s->st.last_error, sizeof s->st.last_error,
+				 "the connection to %.100s was lost", s->url);
+		}
 		if (advance_locked(s)) {
 			dirty = 1;
 			backoff = s->retry_min_ms;
@@ -764,7 +774,9 @@ lk_status lk_ship_run(lk_ship *s)
 			snats_settle(sn, 1);
 			drop_window(s, &feed);
 			resume = cursor;
-			if (!snats_connected(sn)) {
+			if (!snats_connected(sn)) { /* a new one, after a nap */
+				snats_close(sn);
+				sn = NULL;
 				pthread_mutex_lock(&s->mu);
 				s->st.connected = 0;
 				pthread_mutex_unlock(&s->mu);

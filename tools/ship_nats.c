@@ -3,8 +3,9 @@
  * ship_nats.c - NATS JetStream for the shipper and `fleet verify`
  * (ship_nats.h): the one file that includes libnats.
  *
- * The connection reconnects by itself, forever (the shipper decides
- * what to publish again, not libnats).  Publishes are libnats'
+ * A connection never reconnects by itself: once lost it stays closed,
+ * and the shipper opens a new one after it has dropped what was in
+ * flight (the shipper decides what to publish again, not libnats).  Publishes are libnats'
  * asynchronous ones, each with its own ack timeout (jsPubOptions.MaxWait)
  * and the message id header; every ack and every failure comes to one
  * handler, which passes the message id to the shipper's callback and
@@ -22,13 +23,6 @@
 
 #define SNATS_READ_BATCH 256
 #define SNATS_REQUEST_MS 5000
-#define SNATS_RECONNECT_MS 250
-/* Nothing is held back for a reconnect: a publish while the connection
- * is away fails at once, and the shipper publishes again, in order, once
- * the server answers (libnats would flush its buffer at the reconnect,
- * before the server's JetStream has its streams back, so that some
- * messages are refused and later ones stored: out of order). */
-#define SNATS_RECONNECT_BUF_BYTES 1
 
 struct snats {
 	natsConnection *nc;
@@ -88,13 +82,15 @@ int snats_open(struct snats **out, const char *url, int64_t timeout_ms,
 		s = natsOptions_SetURL(o, url);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(o, timeout_ms);
+	/* No reconnect of libnats' own: a connection it found again would
+	 * carry the shipper's next publishes while those sent on the lost
+	 * one still wait for their ack timeout; when those are published
+	 * again they land after the newer ones, out of order.  (A reconnect
+	 * buffer does not help: libnats takes one message into an empty
+	 * buffer whatever its size, and sends it first on the new
+	 * connection.)  Publishes on a closed connection fail at once. */
 	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(o, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectWait(o, SNATS_RECONNECT_MS);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectBufSize(o,
-						    SNATS_RECONNECT_BUF_BYTES);
+		s = natsOptions_SetAllowReconnect(o, false);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(o, "logkeep");
 	if (s == NATS_OK)

@@ -2,8 +2,8 @@
 /*
  * ship_nats.h - what the shipper (ship.c) and `fleet verify`
  * (cli_fleet.c) ask of NATS JetStream, implemented by ship_nats.c, the
- * one file that includes libnats: a connection that reconnects by
- * itself, the stream, asynchronous publishes whose acks come back
+ * one file that includes libnats: a connection (which, once lost, stays
+ * closed: the caller opens another), the stream, asynchronous publishes whose acks come back
  * through a callback, the last message of a subject, and a read of a
  * whole stream in order.
  *
@@ -26,12 +26,15 @@ typedef void (*snats_ack_fn)(void *arg, const char *msg_id, int ok,
 			     int duplicate, const char *err);
 
 /* Connects to url (one, or a comma-separated list) within timeout_ms.
- * The connection then reconnects by itself, forever; publishes made
- * while it is away fail through ack_fn (may be NULL: no publishes). */
+ * A lost connection is closed for good: snats_connected says 0, a
+ * publish fails at once, and the caller closes it and opens another
+ * (after dropping what was in flight: nothing sent on the lost
+ * connection can come after what is sent on the new one).  ack_fn may
+ * be NULL: no publishes. */
 int snats_open(struct snats **sn, const char *url, int64_t timeout_ms,
 	       snats_ack_fn ack_fn, void *arg, char *err);
 
-/* 1 while connected. */
+/* 1 while connected; 0 once the connection is lost (for good). */
 int snats_connected(struct snats *sn);
 
 /* Checks that stream exists; with create, adds it when it does not
