@@ -13,11 +13,13 @@
 # /opt/logkeep-cross/ARCH (.ci/cross/sysroot.sh says why not multiarch).
 #
 # Both targets run every test of `meson test` (55), with one thing scaled
-# down: the power-cut crash explorer cuts at every third I/O call
-# (LK_CRASH_STEP=3, about 49,000 states instead of 111,000; the fault
-# loops still fail every allocation and I/O call), because at `meson
-# test`'s own scale it takes about 290 s under qemu, 10 times its native
-# 30 s, on each target.  crash_mesh runs at its own scale.
+# down: the power-cut crash explorer cuts at every fifth I/O call
+# (LK_CRASH_STEP=5, 39,802 states; every workload and reboot choice kept,
+# and the fault loops still fail every allocation and I/O call), because
+# at `meson test`'s own scale it takes about 290 s under qemu, 10 times
+# its native 30 s, on each target (at every third call, 164 s: the whole
+# of CI then took past its 25 minutes).  crash_mesh runs at its own
+# scale.
 #
 # Portability (tests/portable_test.sh, the `portable` test of each
 # target's suite): each target's golden_gen writes the golden workload
@@ -31,7 +33,7 @@
 #
 # Fuzzing under qemu (cross_mutate, after each target's suite): each fuzz
 # target's replayer in its --mutate mode (fuzz/mutate.c, a plain random
-# mutator) for FUZZ_CROSS_SECONDS (default 20) over its corpus and
+# mutator) for FUZZ_CROSS_SECONDS (default 10) over its corpus and
 # regressions, the suite fuzz-mutate that -Dfuzz_mutate_seconds defines,
 # one test per target, CROSS_JOBS at a time.  libFuzzer's runtime exists
 # for x86-64 only, so these are the only fuzzing runs that see 32-bit and
@@ -141,12 +143,13 @@ cross_lib_size() {
 # cross_mutate ARCH DIR: the suite fuzz-mutate of DIR, under qemu; prints
 # each target's runs per second, and a failing target's input and seed.
 #
-# Why FUZZ_CROSS_SECONDS is 20: six targets, two at a time, make about a
-# minute per architecture, two for the stage, beside its 4 to 6 minutes of
-# suites.  Under qemu on armhf the targets ran 4 (fuzz_snapshot), 7
-# (fuzz_open), 18 (fuzz_ops), 600 (fuzz_policy), 6,000 (fuzz_record) and
-# 35,000 (fuzz_mesh_values) inputs a second, two at a time on a 2-core VM
-# that a CI run shared.  A plain random mutator finds a shallow width or
+# Why FUZZ_CROSS_SECONDS is 10: six targets, two at a time, make half a
+# minute per architecture, one for the stage, beside its 4 to 6 minutes
+# of suites (at 20 s, the whole of CI took past its 25 minutes).  Under
+# qemu on armhf the targets ran 4 (fuzz_snapshot), 7 (fuzz_open), 18
+# (fuzz_ops), 600 (fuzz_policy), 6,000 (fuzz_record) and 35,000
+# (fuzz_mesh_values) inputs a second, two at a time on a 2-core VM that a
+# CI run shared.  A plain random mutator finds a shallow width or
 # byte-order bug (a field read as 32 bits, a byte swapped) in the fast
 # targets within seconds, and a deep one in no time CI could give it;
 # doubling the time doubles the slow targets' 100 or so inputs without
@@ -154,7 +157,7 @@ cross_lib_size() {
 # clock) and printed, so successive runs cover different inputs.
 cross_mutate() {
 	local arch=$1 dir=$2 jobs=${CROSS_JOBS:-2} cur t
-	echo "== fuzz, mutate mode ($arch, ${FUZZ_CROSS_SECONDS:-20} s" \
+	echo "== fuzz, mutate mode ($arch, ${FUZZ_CROSS_SECONDS:-10} s" \
 		"per target under qemu-user)"
 	meson test -C "$dir" --suite fuzz-mutate --print-errorlogs \
 		--num-processes "$jobs"
@@ -188,14 +191,14 @@ cross_one() {
 	if ! meson setup "$dir" --cross-file ".ci/cross/$arch.ini" --werror \
 		-Dbench_peers=disabled -Dsqlite_import=disabled \
 		-Dnative_build="$cross_native_dir" \
-		-Dfuzz_mutate_seconds="${FUZZ_CROSS_SECONDS:-20}" \
+		-Dfuzz_mutate_seconds="${FUZZ_CROSS_SECONDS:-10}" \
 		>"$dir.log" 2>&1 ||
 		! ninja -C "$dir" -j "$jobs" >>"$dir.log" 2>&1; then
 		tail -40 "$dir.log"
 		failed=$((failed + 1))
 		return
 	fi
-	LK_CRASH_STEP=${LK_CRASH_STEP:-3} \
+	LK_CRASH_STEP=${LK_CRASH_STEP:-5} \
 		meson test -C "$dir" --print-errorlogs --num-processes "$jobs" \
 		--timeout-multiplier 3 --no-suite fuzz-mutate
 	count "$dir"
