@@ -469,6 +469,11 @@ uint64_t lk_now_ms(lk_db *db)
 	return handle_check(db) == LK_OK ? db->io->now_ms(db->io->ctx) : 0;
 }
 
+const lk_io *lk_db_io(lk_db *db)
+{
+	return handle_check(db) == LK_OK ? db->io : NULL;
+}
+
 lk_status lk_db_id(uint8_t id[LK_DB_ID_BYTES], lk_db *db)
 {
 	lk_status st = handle_check(db);

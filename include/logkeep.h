@@ -449,6 +449,16 @@ LK_API lk_status lk_locate(uint64_t *segment_seq, uint64_t *offset,
  * closed or bad handle. */
 LK_API uint64_t lk_now_ms(lk_db *db);
 
+/* The I/O table the handle makes its calls through: the one lk_open()
+ * was given (lk_io_posix() for NULL), inside the library's contract
+ * checks, with a version 1 table's clock, threads and sleeps taken from
+ * lk_io_posix() (logkeep_io.h).  For a layer built on the handle whose
+ * background thread must run on the handle's clock, threads and sleeps,
+ * so that a test layer reaches it too (the mesh layer's telemetry
+ * writer).  Calls through it keep logkeep_io.h's contract.  Valid until
+ * lk_close(); NULL for a bad handle. */
+LK_API const struct lk_io *lk_db_io(lk_db *db);
+
 /* Copies the database id into id[0..LK_DB_ID_BYTES): 16 random bytes
  * chosen when the directory was created, written in every segment header,
  * kept by compaction, backup and salvage.  A shipper names the database's

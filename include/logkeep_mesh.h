@@ -364,8 +364,12 @@ typedef enum lk_mesh_telemetry_kind {
 } lk_mesh_telemetry_kind;
 
 /* Queues an entry and returns at once, never blocking on I/O: a
- * background writer stores entries in batches.  LK_BUSY when the queue is
- * full (the refusal is counted); LK_TOO_BIG past the limits. */
+ * background writer stores entries in batches, as soon as a batch is
+ * queued or every telemetry_flush_ms.  The writer is a thread of the
+ * database handle's I/O layer (lk_db_io) and keeps its monotonic clock:
+ * under a test layer's simulated clock, entries short of a batch wait
+ * until the test moves it.  LK_BUSY when the queue is full (the refusal
+ * is counted); LK_TOO_BIG past the limits. */
 LK_API lk_status lk_mesh_telemetry_record(lk_mesh *mesh,
 					  lk_mesh_telemetry_kind kind,
 					  const char *source,
@@ -394,7 +398,10 @@ typedef struct lk_mesh_telemetry_stats {
 	uint64_t written;           /* stored by this handle */
 	uint64_t refused;           /* LK_BUSY answers */
 	uint64_t batches;           /* writes of one or more entries */
-	uint64_t failures;          /* background writes that failed */
+	uint64_t failures;          /* background writes that failed (and
+				       a writer that found no memory for
+				       its sleep: it stops, and entries
+				       wait for a flush or the close) */
 } lk_mesh_telemetry_stats;
 LK_API lk_status lk_mesh_telemetry_stats_get(lk_mesh_telemetry_stats *stats,
 					     lk_mesh *mesh);

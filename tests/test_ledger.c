@@ -387,6 +387,28 @@ static void test_telemetry_writer_works_in_the_background(void **state)
 	assert_int_equal(tstats().written, 100);
 }
 
+/* The writer sleeps on the handle's clock (here the fault layer's
+ * simulated one): what is queued is stored once flush_ms has passed on
+ * that clock, not before, whatever the real time.  (It slept on the real
+ * clock, out of the I/O layer's reach, before lk_db_io.) */
+static void test_telemetry_writer_keeps_the_handles_clock(void **state)
+{
+	lk_mesh_options o = mopts;
+
+	(void)state;
+	CHECK_OK(lk_mesh_close(mesh));
+	o.telemetry_flush_ms = 500;
+	CHECK_OK(lk_mesh_open(&mesh, db, &o));
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(lk_mesh_telemetry_record(
+			mesh, LK_MESH_TELEMETRY_EVENT, "router", "tick"));
+	fault_advance_us(fs, 499 * 1000);
+	assert_int_equal(tstats().written, 0);
+	fault_advance_us(fs, 1000);
+	assert_int_equal(tstats().written, 3);
+	assert_int_equal(stored(), 3);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Adapters (seeds/004: TestShadowLoggerTelemetryAdapter)                 */
 /* ---------------------------------------------------------------------- */
@@ -920,6 +942,7 @@ int main(void)
 		T(test_telemetry_flush_all),
 		T(test_telemetry_full_queue_refuses_and_counts),
 		T(test_telemetry_writer_works_in_the_background),
+		T(test_telemetry_writer_keeps_the_handles_clock),
 		T(test_capture_shadow_log_error),
 		T(test_capture_guardian_decision),
 		T(test_buffer_belongs_to_its_mesh_handle),

@@ -12,16 +12,21 @@
  * flush() (and close) syncs.  One writer at a time (write_mu): the
  * background thread or a caller's flush.
  *
+ * The writer is a thread of the handle's I/O layer (lk_db_io), sleeping on
+ * its monotonic clock: a test layer's simulated clock moves it, and a
+ * wall clock that jumps does not.  The layer's sleeps end for good when
+ * stopped (wait_stop is final), so a producer wakes the writer by
+ * stopping its current sleep, and the writer makes itself a new one.
+ *
  * Keys of "mesh.telemetry": "n" -> the next id (u64), written in each
  * batch; "t" id:be64 -> an entry, in id order.
  * Entry (v1): version:u8 kind:u8 at_ms:u64 source:str8 message:str16
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "logkeep_io.h"
 #include "mesh.h"
 
 /* A million queued entries is minutes of a busy node's telemetry and some
@@ -38,8 +43,10 @@ struct tentry {
 };
 
 struct telemetry {
-	pthread_mutex_t mu;        /* the ring, the counters, stop */
-	pthread_cond_t wake;       /* the writer: a batch is queued, or stop */
+	pthread_mutex_t mu;        /* the ring, the counters, stop, the sleep */
+	const lk_io *io;           /* the handle's: clock, thread, sleeps */
+	lk_io_wait *sleep;         /* the writer's; stopped to wake it */
+	int woken;                 /* sleep is stopped: a new one is due */
 	struct tentry *ring;
 	size_t cap, head, count;
 	uint32_t batch_max, flush_ms;
@@ -47,8 +54,7 @@ struct telemetry {
 	int stop;
 	pthread_mutex_t write_mu;  /* one writer: the thread or a flush */
 	uint64_t next_id;
-	pthread_t thread;
-	int started;
+	lk_io_thread *thread;
 };
 
 /* Writes up to batch_max queued entries as one no-sync batch.  Caller
@@ -121,26 +127,49 @@ static lk_status write_batch(lk_mesh *m, size_t *n)
 	return st;
 }
 
-static void *writer_main(void *arg)
+/* Wakes the writer (held: t->mu). */
+static void wake_locked(struct telemetry *t)
+{
+	if (!t->woken && t->sleep) {
+		t->woken = 1;
+		t->io->wait_stop(t->io->ctx, t->sleep);
+	}
+}
+
+static void writer_main(void *arg)
 {
 	lk_mesh *m = arg;
 	struct telemetry *t = m->tel;
+	const lk_io *io = t->io;
+	const uint64_t every_us = (uint64_t)t->flush_ms * 1000u;
+	uint64_t due_us = io->mono_us(io->ctx) + every_us;
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->stop) {
-		struct timespec until;
+		uint64_t now_us = io->mono_us(io->ctx);
 
-		if (t->count < t->batch_max) {
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += t->flush_ms / 1000;
-			until.tv_nsec += (long)(t->flush_ms % 1000) * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
+		if (t->count < t->batch_max && now_us < due_us) {
+			lk_io_wait *w = t->sleep;
+
+			pthread_mutex_unlock(&t->mu);
+			(void)io->wait_until(io->ctx, w, due_us);
+			pthread_mutex_lock(&t->mu);
+			if (t->woken && !t->stop) {
+				/* a sleep once stopped stays so: a new one */
+				io->wait_free(io->ctx, t->sleep);
+				t->sleep = NULL;
+				if (io->wait_new(io->ctx, &t->sleep) != LK_OK) {
+					/* no memory for a sleep: entries wait
+					 * for a flush (or close) */
+					t->failures++;
+					break;
+				}
+				t->woken = 0;
 			}
-			(void)pthread_cond_timedwait(&t->wake, &t->mu, &until);
+			continue;
 		}
-		if (t->stop || t->count == 0)
+		due_us = now_us + every_us;
+		if (t->count == 0)
 			continue;
 		pthread_mutex_unlock(&t->mu);
 		pthread_mutex_lock(&t->write_mu);
@@ -154,7 +183,6 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->mu);
-	return NULL;
 }
 
 lk_status telemetry_check(const lk_mesh_options *o)
@@ -179,7 +207,8 @@ static void telemetry_free(lk_mesh *m)
 		t->head = (t->head + 1) % t->cap;
 		t->count--;
 	}
-	pthread_cond_destroy(&t->wake);
+	if (t->sleep)
+		t->io->wait_free(t->io->ctx, t->sleep);
 	pthread_mutex_destroy(&t->write_mu);
 	pthread_mutex_destroy(&t->mu);
 	free(t->ring);
@@ -223,13 +252,14 @@ lk_status telemetry_start(lk_mesh *m, const lk_mesh_options *o)
 		t->next_id = 1;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->write_mu, NULL);
-	pthread_cond_init(&t->wake, NULL);
+	t->io = lk_db_io(m->db);
+	LK_MESH_ASSERT(t->io != NULL); /* the handle was checked */
 	m->tel = t;
 	if (st == LK_OK && !m->readonly) {
-		if (pthread_create(&t->thread, NULL, writer_main, m) != 0)
+		if (t->io->wait_new(t->io->ctx, &t->sleep) != LK_OK ||
+		    t->io->thread_start(t->io->ctx, &t->thread, writer_main,
+					m) != LK_OK)
 			st = lk_fail(LK_NOMEM, "starting the telemetry writer");
-		else
-			t->started = 1;
 	}
 	if (st != LK_OK)
 		telemetry_free(m);
@@ -243,12 +273,12 @@ lk_status telemetry_stop(lk_mesh *m)
 
 	if (!t)
 		return LK_OK;
-	if (t->started) {
+	if (t->thread) {
 		pthread_mutex_lock(&t->mu);
 		t->stop = 1;
-		pthread_cond_signal(&t->wake);
+		wake_locked(t);
 		pthread_mutex_unlock(&t->mu);
-		pthread_join(t->thread, NULL);
+		t->io->thread_join(t->io->ctx, t->thread);
 	}
 	st = lk_mesh_telemetry_flush(m);
 	telemetry_free(m);
@@ -298,7 +328,7 @@ lk_status lk_mesh_telemetry_record(lk_mesh *m, lk_mesh_telemetry_kind kind,
 	t->ring[(t->head + t->count) % t->cap] = e;
 	t->count++;
 	if (t->count >= t->batch_max)
-		pthread_cond_signal(&t->wake);
+		wake_locked(t);
 	pthread_mutex_unlock(&t->mu);
 	return LK_OK;
 }
