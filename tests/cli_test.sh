@@ -101,6 +101,14 @@ json_field() {
 	sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p" "$2"
 }
 
+# The interpreter itself, found once: a python3 on PATH may be a wrapper
+# (pyenv's shim took 0.7 s a call on a loaded CI machine).
+PY=python3
+if command -v python3 >/dev/null 2>&1; then
+	PY=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$PY" ] ||
+		PY=python3
+fi
+
 # json_check NAME FILE EXPR: EXPR, a Python expression over the JSON
 # object of FILE (as j), must hold.  Without python3 the check is
 # skipped (TAP "# SKIP").
@@ -110,7 +118,7 @@ json_check() {
 		echo "ok $n - $1 # SKIP no python3"
 		return
 	fi
-	check "$1" python3 -c '
+	check "$1" "$PY" -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 ok = eval("(" + sys.argv[2] + ")")
@@ -121,7 +129,7 @@ sys.exit(0 if ok else 1)' "$2" "$3"
 
 json_parses() {
 	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import json, sys; json.load(sys.stdin)' <"$1"
+		"$PY" -c 'import json, sys; json.load(sys.stdin)' <"$1"
 	else
 		grep -Eq '^\{.*"ok":(true|false).*"report":\{.*\}\}$' "$1"
 	fi

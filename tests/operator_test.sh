@@ -68,6 +68,11 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "1..0 # SKIP python3 is needed to parse --json"
 	exit 0
 fi
+# The interpreter itself, found once: a python3 on PATH may be a wrapper
+# (pyenv's shim took 0.7 s a call on a loaded CI machine, and the checks
+# make hundreds of calls).
+PY=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$PY" ] ||
+	PY=python3
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/logkeep-operator.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
@@ -375,12 +380,12 @@ PY
 
 # q FILE EXPR [ARG...]: a condition on the JSON lines of FILE.
 q() {
-	python3 "$T/q.py" eval "$@"
+	"$PY" "$T/q.py" eval "$@"
 }
 
 # jval FILE EXPR: prints the value of EXPR on FILE's JSON.
 jval() {
-	python3 -c '
+	"$PY" -c '
 import json, sys
 L = [json.loads(l) for l in open(sys.argv[1], "rb")]
 d = L[0] if L else None
@@ -435,12 +440,12 @@ dump_json() {
 # newest version of each key ($T/NAME.dump, $T/NAME.expect).
 record_written() {
 	timeout 60 "$LK" dump --json "$1" >"$T/$2.dump" 2>/dev/null
-	python3 "$T/q.py" expect "$T/$2.dump" >"$T/$2.expect"
+	"$PY" "$T/q.py" expect "$T/$2.dump" >"$T/$2.expect"
 }
 
 # The middle put of segment SEG in a dump: "offset length seq key".
 middle_put() {
-	python3 -c '
+	"$PY" -c '
 import json, sys
 p = [x for x in map(json.loads, open(sys.argv[1]))
      if x["kind"] == "put" and x["segment"] == int(sys.argv[2])]
@@ -450,7 +455,7 @@ print(x["offset"], x["length"], x["seq"], x["key"])' "$1" "$2"
 
 # The last put of segment SEG: "offset length seq".
 last_put() {
-	python3 -c '
+	"$PY" -c '
 import json, sys
 p = [x for x in map(json.loads, open(sys.argv[1]))
      if x["kind"] == "put" and x["segment"] == int(sys.argv[2])]
@@ -459,7 +464,7 @@ print(p[-1]["offset"], p[-1]["length"], p[-1]["seq"])' "$1" "$2"
 
 # The sequence numbers of segment SEG in a dump: "first last".
 seg_seqs() {
-	python3 -c '
+	"$PY" -c '
 import json, sys
 s = [x["seq"] for x in map(json.loads, open(sys.argv[1]))
      if x["kind"] in ("put", "del") and x["segment"] == int(sys.argv[2])]
@@ -519,7 +524,7 @@ repair_checks() {
 		run "$LK" verify --json "$R"
 		save rverify.json
 		check "$rname: each range the plan loses is within the sequence numbers verify's problems name" \
-			python3 "$T/q.py" lost_named "$T/rverify.json" \
+			"$PY" "$T/q.py" lost_named "$T/rverify.json" \
 			"$T/plan.json"
 	else
 		check "$rname: repair without --yes says a torn tail needs nothing and exits 0" \
@@ -555,13 +560,13 @@ repair_checks() {
 	run "$LK" scan "$R"
 	save scan.out
 	check "$rname: every key outside the lost ranges reads back (scan)" \
-		python3 "$T/q.py" keys_ok "$rexpect" "$T/repair.json" \
+		"$PY" "$T/q.py" keys_ok "$rexpect" "$T/repair.json" \
 		"$T/scan.out" "$rtorn"
 	# get of the first and the last key written, when not lost
 	for k in key0001 key0300; do
 		v=$(jval "$rexpect" 'd["'$k'"][2]')
 		s=$(jval "$rexpect" 'd["'$k'"][0]')
-		if python3 "$T/q.py" in_lost "$T/repair.json" "$s" ||
+		if "$PY" "$T/q.py" in_lost "$T/repair.json" "$s" ||
 			{ [ -n "$rtorn" ] && [ "$s" -ge "$rtorn" ]; }; then
 			continue # its sequence number is reported lost
 		fi
@@ -570,7 +575,7 @@ repair_checks() {
 			eval '[ "$rc" -eq 0 ] && [ "$(cat "$T/out")" = "$v" ]'
 	done
 	check "$rname: the lost ranges stay within the damaged part [$rlo, $rhi]" \
-		python3 "$T/q.py" lost_within "$T/repair.json" "$rlo" "$rhi"
+		"$PY" "$T/q.py" lost_within "$T/repair.json" "$rlo" "$rhi"
 	run "$LK" put "$R" after-repair value
 	check "$rname: a writing open works after repair, and verify exits 0" \
 		eval '[ "$rc" -eq 0 ] && run "$LK" verify "$R" && [ "$rc" -eq 0 ]'
@@ -617,14 +622,14 @@ check "$N: dump of 0000000000000002.seg prints only segment 2's items" \
 		[x["seq"] for x in L if x["kind"] == "put"] ==
 		list(range(111, 221))'
 check "$N: they are the same items as segment 2's in the dump of DIR" \
-	python3 -c '
+	"$PY" -c '
 import json, sys
 a = [x for x in map(json.loads, open(sys.argv[1])) if x["segment"] == 2]
 b = list(map(json.loads, open(sys.argv[2])))
 sys.exit(a != b)' "$T/c1-dir.json" "$T/dump.json"
 run "$LK" dump --json --segment 2 "$C"
 check "$N: dump --segment 2 of DIR prints the same items" \
-	python3 -c '
+	"$PY" -c '
 import json, sys
 a = list(map(json.loads, open(sys.argv[1])))
 b = list(map(json.loads, open(sys.argv[2])))
@@ -683,7 +688,7 @@ check "$N: dump's discard item names the uncommitted records before the cut one"
 	"$cut_seq"
 cp "$T/dump.json" "$T/c2-dump.json"
 check "$N: dump's discard items count the records verify's report discards" \
-	python3 -c '
+	"$PY" -c '
 import json, sys
 L = list(map(json.loads, open(sys.argv[1])))
 v = json.load(open(sys.argv[2]))
@@ -739,7 +744,7 @@ damage_checks() {
 			if x["kind"] in ("put", "del") and
 			x["offset"] != int(A[0]))' "$flip_off"
 	check "$1: dump's discard items count the records verify's report discards" \
-		python3 -c '
+		"$PY" -c '
 import json, sys
 L = list(map(json.loads, open(sys.argv[1])))
 v = json.load(open(sys.argv[2]))
@@ -904,7 +909,7 @@ check "$N: dump --raw --key H --live-only prints the ledger head once" \
 	q "$T/out" 'len(L) == 1 and L[0]["key"] == "H"'
 cp -Rp "$M" "$T/c9-entity"
 # The head's last 32 bytes are the last entry's hash: flip its last byte.
-python3 -c '
+"$PY" -c '
 import sys
 b = bytearray.fromhex(sys.argv[1]); b[-1] ^= 0xff
 sys.stdout.buffer.write(b)' "$head_hex" >"$T/head.bin"
@@ -935,7 +940,7 @@ check "$N: dump marks the record ledger verify names (chain not ok, or a problem
 # An entity head altered instead.
 E=$T/c9-entity
 run "$LK" dump --json --raw -n mesh.ledger --key hnode-03 --live-only "$E"
-python3 -c '
+"$PY" -c '
 import sys
 b = bytearray.fromhex(sys.argv[1]); b[-1] ^= 0xff
 sys.stdout.buffer.write(b)' "$(jval "$T/out" 'd["value_hex"]')" >"$T/ehead.bin"
@@ -1196,21 +1201,21 @@ check "$N: --raw prints a text value as text" \
 	q "$T/out" 'L[0]["value"] == "second 5"'
 
 # YAML: parses, and holds the same items as --json.
-if python3 -c 'import yaml' 2>/dev/null; then
+if "$PY" -c 'import yaml' 2>/dev/null; then
 	for target in "$FL" "$T/c3-flip" "$T/c2-torn"; do
 		run "$LK" dump "$target"
 		save dump.yaml
 		run "$LK" dump --json "$target"
 		check "YAML dump of ${target##*/} parses with yaml.safe_load and equals the JSON lines" \
-			python3 "$T/q.py" yaml_eq "$T/dump.yaml" "$T/out"
+			"$PY" "$T/q.py" yaml_eq "$T/dump.yaml" "$T/out"
 	done
 	run "$LK" dump -n mesh.policies "$T/c9-entity"
 	save dump.yaml
 	run "$LK" dump --json -n mesh.policies "$T/c9-entity"
 	check "YAML dump of the mesh policies (YAML documents inside) equals the JSON lines" \
-		python3 "$T/q.py" yaml_eq "$T/dump.yaml" "$T/out"
+		"$PY" "$T/q.py" yaml_eq "$T/dump.yaml" "$T/out"
 else
-	echo "# python3 has no yaml module: the YAML checks are skipped"
+	echo "# $PY has no yaml module: the YAML checks are skipped"
 	skip "YAML dump parses with yaml.safe_load" \
 		"python3 yaml module not installed"
 fi
