@@ -509,6 +509,8 @@ check "a second snapshot of the same state writes nothing" grep -q 'is up to dat
 run "$LK" stats "$C"
 check "stats shows the snapshot and no log after it" \
 	grep -q '^snapshot: [0-9a-f]\{16\}\.snap, taken .*; 0 bytes of log after it' "$T/out"
+check "stats says its open did not read the log before the snapshot" \
+	grep -q '^  not read by this open: the log before the snapshot' "$T/out"
 run "$LK" verify --json "$C"
 check "verify's report says the snapshot is used" grep -q '"snapshot_used":true' "$T/out"
 run "$LK" scan "$C"

@@ -166,6 +166,10 @@ static void print_text(const struct view *v)
 	       r->replaced_unread, r->replaced_read);
 	put_note("snapshot_note", r->snapshot_note, sizeof r->snapshot_note);
 	put_note("tail_note", r->tail_note, sizeof r->tail_note);
+	if (r->snapshot_used)
+		printf("  not read by this open: the log before the snapshot "
+		       "(damage there shows to `logkeep verify` and the "
+		       "scrub)\n");
 	printf("segments (# live, . dead; SEQ.GEN after compaction):\n");
 	for (size_t i = 0; i < v->nsegs; i++) {
 		const lk_segment_info *s = &v->segs[i];
