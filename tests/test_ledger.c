@@ -396,6 +396,8 @@ static void test_telemetry_writer_keeps_the_handles_clock(void **state)
 	lk_mesh_options o = mopts;
 
 	(void)state;
+	assert_null(lk_db_io(NULL));
+	assert_non_null(lk_db_io(db));
 	CHECK_OK(lk_mesh_close(mesh));
 	o.telemetry_flush_ms = 500;
 	CHECK_OK(lk_mesh_open(&mesh, db, &o));

@@ -5,11 +5,11 @@
  *
  * A connection never reconnects by itself: once lost it stays closed,
  * and the shipper opens a new one after it has dropped what was in
- * flight (the shipper decides what to publish again, not libnats).  Publishes are libnats'
- * asynchronous ones, each with its own ack timeout (jsPubOptions.MaxWait)
- * and the message id header; every ack and every failure comes to one
- * handler, which passes the message id to the shipper's callback and
- * frees the message.  A stream is read through an ephemeral pull
+ * flight (the shipper decides what to publish again, not libnats).
+ * Publishes are libnats' asynchronous ones, each with its own ack
+ * timeout (jsPubOptions.MaxWait) and the message id header; every ack
+ * and every failure comes to one handler, which passes the message id to
+ * the shipper's callback and frees the message.  A stream is read through an ephemeral pull
  * consumer that acknowledges nothing, in batches.
  */
 #include <inttypes.h>
