@@ -23,6 +23,7 @@ struct slot {
 };
 
 _Static_assert(sizeof(struct slot) == IX_SLOT_BYTES, "slots are 12 bytes");
+_Static_assert(LK_NS_COUNT_MAX + 1 == 256, "a slot's namespace is 8 bits");
 
 struct index {
 	struct slot *slots;
@@ -575,6 +576,11 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 	im->nsegs = nsegs;
 	im->keys = keys;
 	im->words = words;
+	/* Every segment number the table names maps to a slot: checked
+	 * here once, so that an entry's check is a range check. */
+	for (uint32_t m = 1; m <= nsegs; m++)
+		if (seg_map[m] == 0 || seg_map[m] >= IX_SEG_SLOTS)
+			return import_fail(ix, why, "entry names no segment");
 	for (uint64_t w = 0; w < words; w++) {
 		uint64_t v = get_u64(bitmap + w * 8);
 
@@ -588,84 +594,179 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 	return LK_OK;
 }
 
+uint64_t index_import_split(const struct index *ix, struct ix_import *im,
+			    struct ix_import *second, uint32_t slot)
+{
+	uint64_t word = slot / 64, before = 0;
+
+	LK_ASSERT(im->done == 0 && !im->started && word >= 1 &&
+		  word < im->words && slot < ix->cap);
+	for (uint64_t w = 0; w < word; w++)
+		before += (uint64_t)__builtin_popcountll(
+			get_u64(im->bitmap + w * 8));
+	memset(second, 0, sizeof *second);
+	second->bitmap = im->bitmap;
+	second->seg_map = im->seg_map;
+	second->seg_end = im->seg_end;
+	second->nsegs = im->nsegs;
+	second->keys = im->keys;
+	second->done = before;
+	second->word = word;
+	second->words = im->words;
+	second->bits = get_u64(im->bitmap + word * 8);
+	second->first_slot = second->next_free = (uint32_t)(word * 64);
+	im->keys = before;
+	return before;
+}
+
 lk_status index_import_add(struct index *ix, struct ix_import *im,
 			   const uint8_t *e, size_t n, const char **why)
 {
 	/* Locals, not im->: stores into the table could alias them, and
-	 * this loop runs once per key at every open. */
+	 * this loop runs once per key at every open.  The namespace sums
+	 * are kept by runs (neighbours mostly share a namespace), so that
+	 * no entry waits on the store of the one before. */
 	struct slot *slots = ix->slots;
-	const uint32_t *seg_map = im->seg_map;
+	const uint8_t *bitmap = im->bitmap;
 	const uint64_t *seg_end = im->seg_end;
 	uint64_t *seg_bytes = im->seg_bytes, *seg_large = im->seg_large;
-	uint64_t *ns_bytes = im->ns_bytes, *ns_large = im->ns_large;
-	uint64_t bits = im->bits, word = im->word, ns_run = 0;
+	uint64_t bits = im->bits, word = im->word;
+	uint64_t run_n = 0, run_exp = 0, run_bytes = 0, run_large = 0;
 	uint32_t next_free = im->next_free, prev_dist = im->prev_dist;
-	uint32_t nsegs = im->nsegs;
-	int first = im->done == 0;
+	uint32_t nsegs = im->nsegs, first_slot = im->first_slot;
+	uint32_t cap = ix->cap;
+	int started = im->started;
 	uint8_t run_ns = 0;
 
 	LK_ASSERT(seg_bytes && seg_large);
-	if (n > im->keys - im->done)
-		return import_fail(ix, why, "more entries than keys");
+	if (n > im->keys - im->done) {
+		*why = "more entries than keys";
+		return LK_CORRUPT;
+	}
 	for (size_t i = 0; i < n; i++, e += IX_SLOT_BYTES) {
 		struct slot s = { get_u32(e), get_u32(e + 4), get_u32(e + 8) };
 		uint32_t seg = s.w1 >> 20, size = (s.w1 >> 8) & 0xfffu, pos, d;
+		uint32_t h = (uint32_t)(((uint64_t)(s.w2 >> 1) * cap) >> 31);
+		uint8_t ns = (uint8_t)s.w1;
 
 		while (!bits) /* bits == keys: a set bit lies ahead */
-			bits = get_u64(im->bitmap + ++word * 8);
+			bits = get_u64(bitmap + ++word * 8);
 		pos = (uint32_t)(word * 64) + (uint32_t)__builtin_ctzll(bits);
 		bits &= bits - 1;
-		d = dist(ix, pos, home(ix, slot_h31(&s)));
-		if (seg == 0 || seg > nsegs || seg_map[seg] == 0 ||
-		    seg_map[seg] >= IX_SEG_SLOTS)
-			return import_fail(ix, why, "entry names no segment");
+		d = pos >= h ? pos - h : pos + cap - h;
+		if (seg - 1 >= nsegs) {
+			*why = "entry names no segment";
+			return LK_CORRUPT;
+		}
 		if (size < REC_BYTES_MIN || s.w0 < SEG_HEADER_BYTES ||
-		    (uint64_t)s.w0 + size > seg_end[seg])
-			return import_fail(ix, why, "entry lies outside its "
-						    "segment");
+		    (uint64_t)s.w0 + size > seg_end[seg]) {
+			*why = "entry lies outside its segment";
+			return LK_CORRUPT;
+		}
 		/* Lookups walk from an entry's home to it and stop at a hole
 		 * or at an entry closer to its own home: so one away from
 		 * home needs the slot before it full, and no more than one
-		 * step closer to home. */
-		if (d > 0 && pos > 0 &&
-		    (first || next_free != pos || prev_dist + 1 < d))
-			return import_fail(ix, why, "entries out of probe "
-						    "order");
-		first = 0;
+		 * step closer to home.  A part's first slot is checked
+		 * against the slot before it by join or end. */
+		if (d > 0 && pos > first_slot &&
+		    (!started || next_free != pos || prev_dist + 1 < d)) {
+			*why = "entries out of probe order";
+			return LK_CORRUPT;
+		}
+		started = 1;
 		seg_bytes[seg] += size;
 		seg_large[seg] += size == IX_SIZE_LARGE;
-		ns_bytes[slot_ns(&s)] += size;
-		ns_large[slot_ns(&s)] += size == IX_SIZE_LARGE;
-		s.w1 = seg_map[seg] << 20 | (s.w1 & 0xfffffu);
+		s.w1 = im->seg_map[seg] << 20 | (s.w1 & 0xfffffu);
 		while (next_free < pos)
 			slots[next_free++] = (struct slot){ 0, 0, 0 };
 		slots[pos] = s;
 		next_free = pos + 1;
 		prev_dist = d;
-		/* counted by runs: most neighbours share a namespace */
-		if (slot_ns(&s) != run_ns) {
-			ix->ns_keys[run_ns] += ns_run;
-			run_ns = slot_ns(&s);
-			ns_run = 0;
+		if (ns != run_ns) {
+			im->ns_keys[run_ns] += run_n;
+			im->ns_expiring[run_ns] += run_exp;
+			im->ns_bytes[run_ns] += run_bytes;
+			im->ns_large[run_ns] += run_large;
+			run_n = run_exp = run_bytes = run_large = 0;
+			run_ns = ns;
 		}
-		ns_run++;
-		if (slot_expiring(&s))
-			ix->ns_expiring[run_ns]++;
-		if (run_ns == 0) {
-			if (im->ns0_n == LK_NS_COUNT_MAX + 1)
-				return import_fail(ix, why, "more catalog "
-							    "entries than "
-							    "namespaces");
+		run_n++;
+		run_exp += s.w2 & 1u;
+		run_bytes += size;
+		run_large += size == IX_SIZE_LARGE;
+		if (ns == 0) {
+			if (im->ns0_n == LK_NS_COUNT_MAX + 1) {
+				*why = "more catalog entries than namespaces";
+				return LK_CORRUPT;
+			}
 			im->ns0[im->ns0_n++] = slot_loc(&s);
 		}
 	}
-	ix->ns_keys[run_ns] += ns_run;
-	ix->keys += (uint32_t)n;
+	im->ns_keys[run_ns] += run_n;
+	im->ns_expiring[run_ns] += run_exp;
+	im->ns_bytes[run_ns] += run_bytes;
+	im->ns_large[run_ns] += run_large;
 	im->done += n;
 	im->bits = bits;
 	im->word = word;
 	im->next_free = next_free;
 	im->prev_dist = prev_dist;
+	im->started = started;
+	return LK_OK;
+}
+
+/* An entry at pos away from its home needs the slot before it full, with
+ * an entry no closer to its own home than one less. */
+static int follows_in_order(const struct index *ix, uint32_t pos)
+{
+	const struct slot *s = &ix->slots[pos];
+	uint32_t before = pos ? pos - 1 : ix->cap - 1, d;
+	const struct slot *b = &ix->slots[before];
+
+	if (is_empty(s))
+		return 1;
+	d = dist(ix, pos, home(ix, slot_h31(s)));
+	return d == 0 ||
+	       (!is_empty(b) &&
+		dist(ix, before, home(ix, slot_h31(b))) + 1 >= d);
+}
+
+lk_status index_import_join(struct index *ix, struct ix_import *im,
+			    const struct ix_import *second, const char **why)
+{
+	uint32_t cut = second->first_slot;
+
+	LK_ASSERT(second->seg_bytes && second->seg_large &&
+		  second->nsegs == im->nsegs);
+	if (im->done != im->keys)
+		return import_fail(ix, why, "fewer entries than keys");
+	if (im->next_free < cut)
+		memset(&ix->slots[im->next_free], 0,
+		       (cut - im->next_free) * sizeof(struct slot));
+	if (!follows_in_order(ix, cut))
+		return import_fail(ix, why, "entries out of probe order");
+	if (im->ns0_n + second->ns0_n > LK_NS_COUNT_MAX + 1)
+		return import_fail(ix, why, "more catalog entries than "
+					    "namespaces");
+	memcpy(&im->ns0[im->ns0_n], second->ns0,
+	       second->ns0_n * sizeof second->ns0[0]);
+	im->ns0_n += second->ns0_n;
+	for (uint32_t m = 0; m <= im->nsegs; m++) {
+		im->seg_bytes[m] += second->seg_bytes[m];
+		im->seg_large[m] += second->seg_large[m];
+	}
+	for (size_t ns = 0; ns <= LK_NS_COUNT_MAX; ns++) {
+		im->ns_bytes[ns] += second->ns_bytes[ns];
+		im->ns_large[ns] += second->ns_large[ns];
+		im->ns_keys[ns] += second->ns_keys[ns];
+		im->ns_expiring[ns] += second->ns_expiring[ns];
+	}
+	im->keys = second->keys;
+	im->done = second->done;
+	im->word = second->word;
+	im->bits = second->bits;
+	im->next_free = second->next_free;
+	im->prev_dist = second->prev_dist;
 	return LK_OK;
 }
 
@@ -679,18 +780,12 @@ lk_status index_import_end(struct index *ix, struct ix_import *im,
 	if (im->next_free < cap)
 		memset(&ix->slots[im->next_free], 0,
 		       (cap - im->next_free) * sizeof(struct slot));
-	/* Slot 0 continues slot cap - 1: an entry at 0 away from home needs
-	 * cap - 1 full and no closer to its home than one less. */
-	if (im->keys && !is_empty(&ix->slots[0])) {
-		uint32_t d0 = dist(ix, 0, home(ix, slot_h31(&ix->slots[0])));
-		const struct slot *last = &ix->slots[cap - 1];
-
-		if (d0 > 0 &&
-		    (is_empty(last) ||
-		     dist(ix, cap - 1, home(ix, slot_h31(last))) + 1 < d0))
-			return import_fail(ix, why, "entries out of probe "
-						    "order");
-	}
+	/* Slot 0 continues slot cap - 1. */
+	if (im->keys && !follows_in_order(ix, 0))
+		return import_fail(ix, why, "entries out of probe order");
+	ix->keys = (uint32_t)im->keys;
+	memcpy(ix->ns_keys, im->ns_keys, sizeof ix->ns_keys);
+	memcpy(ix->ns_expiring, im->ns_expiring, sizeof ix->ns_expiring);
 	return LK_OK;
 }
 

@@ -172,21 +172,36 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
  * large ones, so that the caller can hold them against the segment's live
  * bytes: both are arrays of nsegs + 1 that the caller zeroes and sets in
  * *im after begin.  ns_bytes[] and ns_large[] are the same per namespace
- * (begin zeroes them).  Each returns LK_OK or LK_CORRUPT with *why (ix is
- * then empty); begin also LK_NOMEM and LK_TOO_BIG. */
+ * (begin zeroes them).  Each returns LK_OK or LK_CORRUPT with *why; begin
+ * also LK_NOMEM and LK_TOO_BIG.  After a failure the table holds a part
+ * of the entries: free ix, or begin again.
+ *
+ * Two threads.  index_import_split(), right after begin, cuts the import
+ * in two at a slot: im keeps the entries before it, which the function
+ * counts and returns, and *second takes the others (with seg_bytes and
+ * seg_large arrays of its own, zeroed, set by the caller).  Each part is
+ * then fed with index_import_add() on a thread of its own: they write
+ * disjoint slots and only their own *im.  Once both are done (joined),
+ * index_import_join() takes second into im (its sums added to im's
+ * arrays) and checks the probe order across the cut; index_import_end()
+ * follows as for one part. */
 struct ix_import {
 	const uint8_t *bitmap;
 	const uint32_t *seg_map;
 	const uint64_t *seg_end;
 	uint32_t nsegs;
-	uint64_t keys, done;      /* entries expected, placed */
+	uint64_t keys, done;      /* index of this part's end, placed so far */
 	uint64_t word, words;     /* the bitmap word being walked */
 	uint64_t bits;            /* its bits not yet placed */
+	uint32_t first_slot;      /* this part's first slot */
 	uint32_t next_free, prev_dist;
+	int started;              /* an entry of this part is placed */
 	struct ix_loc ns0[LK_NS_COUNT_MAX + 1];
 	size_t ns0_n;
 	uint64_t *seg_bytes, *seg_large;
 	uint64_t ns_bytes[LK_NS_COUNT_MAX + 1], ns_large[LK_NS_COUNT_MAX + 1];
+	uint64_t ns_keys[LK_NS_COUNT_MAX + 1];
+	uint64_t ns_expiring[LK_NS_COUNT_MAX + 1];
 };
 
 lk_status index_import_begin(struct index *ix, struct ix_import *im,
@@ -194,8 +209,15 @@ lk_status index_import_begin(struct index *ix, struct ix_import *im,
 			     const uint8_t *bitmap, const uint32_t *seg_map,
 			     uint32_t nsegs, const uint64_t *seg_end,
 			     const char **why);
+/* Cuts at `slot` rounded down to a multiple of 64, which must leave a
+ * word of the bitmap on each side (asserted, and that im is fresh from
+ * begin).  Returns the entries left to im. */
+uint64_t index_import_split(const struct index *ix, struct ix_import *im,
+			    struct ix_import *second, uint32_t slot);
 lk_status index_import_add(struct index *ix, struct ix_import *im,
 			   const uint8_t *entries, size_t n, const char **why);
+lk_status index_import_join(struct index *ix, struct ix_import *im,
+			    const struct ix_import *second, const char **why);
 lk_status index_import_end(struct index *ix, struct ix_import *im,
 			   const char **why);
 

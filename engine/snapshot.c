@@ -12,7 +12,9 @@
  *
  * Loading.  The entries are read straight into the new index's table and
  * spread out in place (index_import), so a load costs one read, two hashes
- * and one pass over the table, and no second copy of it.
+ * and one pass over the table, and no second copy of it.  A large table
+ * is placed by two threads (import_split), which costs a copy of the
+ * entries of its second part.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -879,28 +881,146 @@ static lk_status adopt_ns_bytes(struct loader *ld)
 	return LK_OK;
 }
 
-/* Reads the entries into ld->ix a chunk at a time (no second copy of the
- * table), hashing them as they come. */
+static uint64_t split_keys_min = SNAP_SPLIT_KEYS_MIN;
+
+uint64_t snapshot_split_keys_min(uint64_t keys)
+{
+	uint64_t was = split_keys_min;
+
+	split_keys_min = keys ? keys : SNAP_SPLIT_KEYS_MIN;
+	return was;
+}
+
+/* One part of an import that runs on a thread of its own. */
+struct import_part {
+	struct index *ix;
+	struct ix_import *im;
+	const uint8_t *entries;
+	size_t n;
+	const char *why;
+	lk_status st;
+};
+
+static void import_part_run(void *arg)
+{
+	struct import_part *p = arg;
+
+	p->st = index_import_add(p->ix, p->im, p->entries, p->n, &p->why);
+}
+
+/* Reads n entries at off into ld->ix a chunk at a time (no second copy
+ * of the table), hashing them as they come. */
+static lk_status import_read(struct loader *ld, struct rec_hasher *h,
+			     uint64_t off, uint64_t n, const char **why)
+{
+	uint8_t *buf = mem_alloc(SNAP_CHUNK_ENTRIES * IX_SLOT_BYTES);
+	lk_status st = LK_OK;
+
+	if (!buf)
+		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
+	while (st == LK_OK && n) {
+		size_t k = n < SNAP_CHUNK_ENTRIES ? (size_t)n
+						  : SNAP_CHUNK_ENTRIES;
+
+		st = read_exact(ld, buf, k * IX_SLOT_BYTES, off);
+		if (st == LK_OK) {
+			record_hasher_add(h, buf, k * IX_SLOT_BYTES);
+			st = index_import_add(ld->ix, &ld->im, buf, k, why);
+		}
+		off += k * IX_SLOT_BYTES;
+		n -= k;
+	}
+	mem_free(buf);
+	return st;
+}
+
+/* A large table, on a handle without a memory budget, is placed by two
+ * threads.  The entries of its second part (from 40% of the slots: this
+ * thread also reads and hashes) are read into a buffer of their own,
+ * which a second thread places while this one reads, hashes and places
+ * the first part a chunk at a time, and then hashes the buffer.  Every
+ * read is this thread's, in one order.  Returns LK_INVALID, with nothing
+ * read, when no buffer is to be had: the caller then reads it all.  With
+ * no second thread, this one places both parts. */
+static lk_status import_split(struct loader *ld, struct rec_hasher *h,
+			      const char **why)
+{
+	const lk_io *io = ld->db->io;
+	struct ix_import *second;
+	struct import_part part = { 0 };
+	uint64_t *sums, first, bytes;
+	lk_io_thread *t = NULL;
+	uint8_t *buf = NULL;
+	lk_status st;
+
+	/* a cut needs a bitmap word on each side; a budget, no buffer */
+	if (ld->h.keys < split_keys_min || ld->h.index_slots < 5 * 64 ||
+	    ld->db->opts.memory_bytes_max)
+		return LK_INVALID;
+	second = mem_alloc(sizeof *second);
+	sums = mem_calloc(2 * ((size_t)ld->h.seg_count + 1), sizeof *sums);
+	if (second && sums) {
+		first = index_import_split(ld->ix, &ld->im, second,
+					   ld->h.index_slots / 5 * 2);
+		bytes = (ld->h.keys - first) * IX_SLOT_BYTES;
+		if (bytes <= SIZE_MAX)
+			buf = mem_alloc_table((size_t)bytes);
+		if (!buf)
+			ld->im.keys = second->keys; /* the cut undone */
+	}
+	if (!buf) {
+		mem_free(second);
+		mem_free(sums);
+		return LK_INVALID;
+	}
+	st = read_exact(ld, buf, (size_t)bytes,
+			ld->meta_len + first * IX_SLOT_BYTES);
+	if (st == LK_OK) {
+		second->seg_bytes = sums;
+		second->seg_large = sums + ld->h.seg_count + 1;
+		part.ix = ld->ix;
+		part.im = second;
+		part.entries = buf;
+		part.n = (size_t)(ld->h.keys - first);
+		if (io->thread_start(io->ctx, &t, import_part_run, &part) !=
+		    LK_OK)
+			t = NULL;
+		st = import_read(ld, h, ld->meta_len, first, why);
+		record_hasher_add(h, buf, (size_t)bytes);
+		if (t)
+			io->thread_join(io->ctx, t);
+		else
+			import_part_run(&part);
+		if (st == LK_OK && part.st != LK_OK) {
+			st = part.st;
+			*why = part.why;
+		}
+		if (st == LK_OK)
+			st = index_import_join(ld->ix, &ld->im, second, why);
+	}
+	mem_free(buf);
+	mem_free(second);
+	mem_free(sums);
+	return st;
+}
+
+/* Loads the entries into ld->ix, by two threads (import_split) or one,
+ * hashed as they come. */
 static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 			      const uint8_t *trailer)
 {
 	uint32_t map[LK_SEGMENT_COUNT_MAX + 1];
-	uint64_t off = ld->meta_len, left = ld->h.keys;
-	struct rec_hasher *h = NULL;
+	struct rec_hasher *h;
 	const char *why = NULL;
-	uint8_t *buf;
+	uint64_t hash;
 	lk_status st;
 
 	/* open numbered the segments in log order, from 1 */
 	for (uint32_t i = 1; i <= ld->h.seg_count; i++)
 		map[i] = segtable_at(ld->db, i)->slot;
-	buf = mem_alloc(SNAP_CHUNK_ENTRIES * IX_SLOT_BYTES);
-	if (buf)
-		h = record_hasher_new(0);
-	if (!h) {
-		mem_free(buf);
+	h = record_hasher_new(0);
+	if (!h)
 		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
-	}
 	st = index_import_begin(ld->ix, &ld->im, ld->h.index_slots,
 				ld->h.keys,
 				ld->meta + snap_segs_at(ld->h.version) +
@@ -908,22 +1028,15 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 				map, ld->h.seg_count, ends, &why);
 	ld->im.seg_bytes = ld->sums;
 	ld->im.seg_large = ld->sums + ld->h.seg_count + 1;
-	while (st == LK_OK && left) {
-		size_t n = left < SNAP_CHUNK_ENTRIES ? (size_t)left
-						     : SNAP_CHUNK_ENTRIES;
-
-		st = read_exact(ld, buf, n * IX_SLOT_BYTES, off);
-		if (st == LK_OK) {
-			record_hasher_add(h, buf, n * IX_SLOT_BYTES);
-			st = index_import_add(ld->ix, &ld->im, buf, n, &why);
-		}
-		off += n * IX_SLOT_BYTES;
-		left -= n;
+	if (st == LK_OK) {
+		st = import_split(ld, h, &why);
+		if (st == LK_INVALID)
+			st = import_read(ld, h, ld->meta_len, ld->h.keys, &why);
 	}
 	if (st == LK_OK)
 		st = index_import_end(ld->ix, &ld->im, &why);
-	mem_free(buf);
-	if (record_hasher_done(h) != get_u64(trailer + SNAP_T_ENTRIES_HASH) &&
+	hash = record_hasher_done(h);
+	if (hash != get_u64(trailer + SNAP_T_ENTRIES_HASH) &&
 	    (st == LK_OK || st == LK_CORRUPT))
 		return reject_damaged(ld, "checksum mismatch in its index "
 				      "entries");

@@ -123,6 +123,20 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp);
 lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 			struct snap_start *start, int *used);
 
+/* A snapshot of at least SNAP_SPLIT_KEYS_MIN keys is loaded by two
+ * threads, on a handle without a memory budget (snapshot.c,
+ * import_split): it reads the entries of the table's last 3/5 into a
+ * buffer of their own (12 bytes each) that a second thread places while
+ * the opening thread reads, hashes and places the rest.  The threshold
+ * is where a second thread starts to pay for itself. */
+#define SNAP_SPLIT_KEYS_MIN 65536u
+
+/* Test hook: snapshots of at least `keys` keys are loaded by two threads
+ * from now on (0: SNAP_SPLIT_KEYS_MIN again), so that small databases
+ * take that path too.  Returns the threshold it replaces.  Not for
+ * handles open at the time. */
+uint64_t snapshot_split_keys_min(uint64_t keys);
+
 /* lk_verify: compares `with`, a handle opened with a snapshot, against
  * `without`, one opened on the same files replaying the whole log: the
  * index (every entry's namespace, segment, offset, size and expiry), the

@@ -31,7 +31,9 @@
  *                    may make it stale (renamed segments)
  *   before    the number of operations before the snapshot (% OPS_BEFORE)
  *   after     the number after it (% OPS_AFTER)
- *   seed      the workload's random numbers (with before and after)
+ *   seed      the workload's random numbers (with before and after);
+ *             an odd seed has every load placed by two threads
+ *             (snapshot_split_keys_min), an even one by one
  *   edit   := op:u8 pos:u16 val:u8, at most EDITS_MAX of them, applied to
  *             the newest snapshot file in order.  op bits 0-2 the kind,
  *             op >> 3 (% 8) the region of the original layout that pos
@@ -955,6 +957,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.m.ns_id[0] = LK_NS_DEFAULT;
 	before = data[1] % OPS_BEFORE;
 	after = data[2] % OPS_AFTER;
+	snapshot_split_keys_min(data[3] & 1 ? 1 : 0);
 	FUZZ_CHECK(lk_io_memory_new(&r.io) == LK_OK);
 	lk_io_memory_set_time_ms(r.io, FUZZ_NOW_MS);
 

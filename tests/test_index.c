@@ -39,6 +39,7 @@
 #include "index.h"
 #include "logkeep_limits.h"
 #include "record.h"
+#include "segment.h"
 
 /* ---------------------------------------------------------------------- */
 /* The fake key store                                                     */
@@ -978,6 +979,197 @@ static void free_of_null_is_a_no_op(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Snapshots: export, and import in one part or two                       */
+/* ---------------------------------------------------------------------- */
+
+#define IMPORT_SEGS 4u
+#define IMPORT_SEG_END (UINT64_C(1) << 32)
+
+static const uint8_t import_ns[] = { 1, 2, 7 };
+
+/* The location of key id in exported(): its offset is the id, as the
+ * store wants, and the ids start past the segment header. */
+static struct ix_loc import_loc(uint32_t id)
+{
+	struct ix_loc at = { 1 + id % IMPORT_SEGS, id,
+			     id % 97 == 0 ? IX_SIZE_LARGE : 40 };
+
+	return at;
+}
+
+static uint64_t import_hash(uint32_t id, int clump)
+{
+	return clump ? clumped_hash(id) : real_hash(id);
+}
+
+/* An index of n keys (ids SEG_HEADER_BYTES on) in three namespaces, with
+ * the real or the clumped hashes, some expiring and some large, each in
+ * one of IMPORT_SEGS segments; exported into *out (segment slot s
+ * numbered s), its capacity in *cap. */
+static struct index *exported(uint32_t n, int clump, uint8_t **out,
+			      uint32_t *cap)
+{
+	uint16_t seg_map[IX_SEG_SLOTS] = { 0 };
+	struct index *ix;
+	size_t bytes;
+
+	store_make(SEG_HEADER_BYTES + n, "imp", import_ns, sizeof import_ns);
+	CHECK_OK(index_new(&ix));
+	for (uint32_t id = SEG_HEADER_BYTES; id < SEG_HEADER_BYTES + n; id++)
+		put_new(ix, id, import_hash(id, clump), import_loc(id),
+			id % 5 == 0);
+	for (uint32_t s = 1; s <= IMPORT_SEGS; s++)
+		seg_map[s] = (uint16_t)s;
+	*cap = index_export_slots(ix);
+	assert_int_equal(*cap, index_slots(ix));
+	bytes = (size_t)IX_EXPORT_BITMAP_BYTES(*cap) + (size_t)n * IX_SLOT_BYTES;
+	*out = malloc(bytes);
+	assert_non_null(*out);
+	assert_int_equal(index_export(ix, seg_map, *out, NULL), 0);
+	return ix;
+}
+
+struct import_sums {
+	uint64_t seg[2][IMPORT_SEGS + 1];
+	uint64_t ns_bytes[LK_NS_COUNT_MAX + 1];
+};
+
+/* Imports the export at `in` into ix: in one part when cut is 0, else
+ * in two cut at `cut`, the second part placed first.  Returns the
+ * status, *why, and the sums in *sums. */
+static lk_status import(struct index *ix, const uint8_t *in, uint32_t cap,
+			uint64_t keys, uint32_t cut, struct import_sums *sums,
+			const char **why)
+{
+	static const uint32_t seg_map[IMPORT_SEGS + 1] = { 0, 1, 2, 3, 4 };
+	uint64_t seg_end[IMPORT_SEGS + 1];
+	uint64_t second_sums[2][IMPORT_SEGS + 1] = { { 0 } };
+	const uint8_t *entries = in + IX_EXPORT_BITMAP_BYTES(cap);
+	struct ix_import *im = calloc(2, sizeof *im);
+	uint64_t first;
+	lk_status st;
+
+	assert_non_null(im);
+	memset(sums, 0, sizeof *sums);
+	for (uint32_t s = 0; s <= IMPORT_SEGS; s++)
+		seg_end[s] = IMPORT_SEG_END;
+	st = index_import_begin(ix, &im[0], cap, keys, in, seg_map,
+				IMPORT_SEGS, seg_end, why);
+	im[0].seg_bytes = sums->seg[0];
+	im[0].seg_large = sums->seg[1];
+	if (st == LK_OK && cut) {
+		first = index_import_split(ix, &im[0], &im[1], cut);
+		im[1].seg_bytes = second_sums[0];
+		im[1].seg_large = second_sums[1];
+		st = index_import_add(ix, &im[1],
+				      entries + first * IX_SLOT_BYTES,
+				      (size_t)(keys - first), why);
+		if (st == LK_OK)
+			st = index_import_add(ix, &im[0], entries,
+					      (size_t)first, why);
+		if (st == LK_OK)
+			st = index_import_join(ix, &im[0], &im[1], why);
+	} else {
+		for (uint64_t done = 0; st == LK_OK && done < keys;) {
+			size_t n = keys - done < 1000 ? (size_t)(keys - done)
+						      : 1000;
+
+			st = index_import_add(ix, &im[0],
+					      entries + done * IX_SLOT_BYTES,
+					      n, why);
+			done += n;
+		}
+	}
+	if (st == LK_OK)
+		st = index_import_end(ix, &im[0], why);
+	memcpy(sums->ns_bytes, im[0].ns_bytes, sizeof sums->ns_bytes);
+	free(im);
+	return st;
+}
+
+/* A load in two parts places what a load in one does, wherever the cut:
+ * every key at its location, the counts, the sums the caller holds
+ * against its live bytes, the digest. */
+static void import_in_two_parts_equals_import_in_one(void **state)
+{
+	static const uint64_t seg_ids[IX_SEG_SLOTS] = { 0, 11, 12, 13, 14 };
+
+	(void)state;
+	for (int clump = 0; clump < 2; clump++) {
+		uint32_t cap, n = 20000;
+		uint8_t *in;
+		struct index *orig = exported(n, clump, &in, &cap);
+		const uint32_t cuts[] = { 64, cap / 5 * 2, cap / 2,
+					  (cap - 1) / 64 * 64 };
+		struct import_sums one, two;
+		struct index *a, *b;
+		const char *why = NULL;
+
+		CHECK_OK(index_new(&a));
+		CHECK_OK(import(a, in, cap, n, 0, &one, &why));
+		assert_int_equal(index_digest(a, seg_ids),
+				 index_digest(orig, seg_ids));
+		for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+			CHECK_OK(index_new(&b));
+			CHECK_OK(import(b, in, cap, n, cuts[c], &two, &why));
+			assert_int_equal(index_digest(b, seg_ids),
+					 index_digest(a, seg_ids));
+			assert_memory_equal(&one, &two, sizeof one);
+			assert_int_equal(index_keys(b), n);
+			for (size_t i = 0; i < sizeof import_ns; i++) {
+				assert_int_equal(index_count(b, import_ns[i]),
+						 index_count(orig, import_ns[i]));
+				assert_int_equal(
+					index_expiring(b, import_ns[i]),
+					index_expiring(orig, import_ns[i]));
+			}
+			for (uint32_t id = SEG_HEADER_BYTES;
+			     id < SEG_HEADER_BYTES + n; id += 13)
+				assert_found(b, id, import_hash(id, clump),
+					     import_loc(id));
+			index_free(b);
+		}
+		index_free(a);
+		index_free(orig);
+		free(in);
+	}
+}
+
+/* An entry moved one slot on, into the first slot of a bitmap word,
+ * leaves a hole before it that lookups would stop at: a load refuses it,
+ * in one part, and in two cut at that slot, where each part alone sees
+ * nothing wrong and only the check across the cut can tell. */
+static void a_cut_checks_the_probe_order_across_it(void **state)
+{
+	uint32_t cap, n = 20000, cut = 0;
+	uint8_t *in;
+	struct index *orig = exported(n, 0, &in, &cap);
+	struct import_sums sums;
+	const char *why = NULL;
+	struct index *ix;
+
+	(void)state;
+	for (uint32_t c = 64; c < cap && !cut; c += 64)
+		if ((in[(c - 1) / 8] >> ((c - 1) % 8) & 1) &&
+		    !(in[c / 8] >> (c % 8) & 1))
+			cut = c;
+	assert_true(cut > 0);
+	in[(cut - 1) / 8] &= (uint8_t)~(1u << ((cut - 1) % 8));
+	in[cut / 8] |= (uint8_t)(1u << (cut % 8));
+	CHECK_OK(index_new(&ix));
+	CHECK_ST(LK_CORRUPT, import(ix, in, cap, n, 0, &sums, &why));
+	assert_string_equal(why, "entries out of probe order");
+	index_free(ix);
+	CHECK_OK(index_new(&ix));
+	why = NULL;
+	CHECK_ST(LK_CORRUPT, import(ix, in, cap, n, cut, &sums, &why));
+	assert_string_equal(why, "entries out of probe order");
+	index_free(ix);
+	index_free(orig);
+	free(in);
+}
+
+/* ---------------------------------------------------------------------- */
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
 
@@ -1008,6 +1200,9 @@ int main(void)
 		/* the model */
 		TEST(random_operations_match_a_reference_map),
 		TEST(random_operations_with_clumped_hashes_match_the_map),
+		/* snapshots */
+		TEST(import_in_two_parts_equals_import_in_one),
+		TEST(a_cut_checks_the_probe_order_across_it),
 		/* growth and memory */
 		TEST(reserve_grows_and_keeps_every_entry),
 		TEST(reserve_past_the_slot_limit_is_too_big),

@@ -433,6 +433,8 @@ static void snapshot_load_equals_full_replay(void **state)
 		lk_db *db;
 
 		io = fresh_io();
+		/* odd seeds: loads in two parts; even ones, in one */
+		snapshot_split_keys_min(seed % 2 ? 1 : 0);
 		/* odd seeds: automatic snapshots (after compactions, at
 		 * close); even ones: only lk_snapshot() */
 		o = options(io, seed % 2 ? LK_SNAPSHOT_EVERY_MIN_BYTES : 0);
@@ -502,6 +504,7 @@ static void snapshot_load_equals_full_replay(void **state)
 		same_state(&a, &b);
 		lk_io_memory_free(io);
 	}
+	snapshot_split_keys_min(1);
 	print_message("snapshot opens equal to full replays: %" PRIu64
 		      " (%" PRIu64 " records replayed after snapshots, %"
 		      PRIu64 " compactions)\n",
@@ -1311,6 +1314,228 @@ static void forged_namespace_bytes(void **state)
 	lk_io_memory_free(io);
 }
 
+/* ---- loads in two parts (snapshot.h, SNAP_SPLIT_KEYS_MIN) ---- */
+
+/* An I/O table that forwards to the memory one and counts the threads
+ * started, or refuses to start any. */
+static const lk_io *inner_io;
+static int threads_started, threads_refused;
+
+static lk_status counting_thread_start(void *ctx, lk_io_thread **t,
+				       void (*fn)(void *arg), void *arg)
+{
+	if (threads_refused) {
+		*t = NULL;
+		return lk_fail(LK_NOMEM, "no thread for this test");
+	}
+	threads_started++;
+	return inner_io->thread_start(ctx, t, fn, arg);
+}
+
+static lk_io counting(const lk_io *io)
+{
+	lk_io c = *io;
+
+	inner_io = io;
+	c.thread_start = counting_thread_start;
+	return c;
+}
+
+#define BULK_KEYS 80000
+
+static void bulk_key(char k[32], int i)
+{
+	snprintf(k, 32, "bulk-%06d", i);
+}
+
+/* Whether bulk key i is live after bulk_fill(), and its value. */
+static int bulk_live(int i)
+{
+	return i % 11 != 3;
+}
+
+static size_t bulk_value(uint8_t *v, int i)
+{
+	size_t n = i % 1000 == 0 ? 5000 : 20 + (size_t)(i % 41);
+
+	for (size_t j = 0; j < n; j++)
+		v[j] = (uint8_t)(i * 31 + (int)j * 7 + (int)(j >> 8));
+	return n;
+}
+
+/* BULK_KEYS keys in namespace "bulk" (some expiring far ahead, one in a
+ * thousand past the index's size field), every eleventh deleted, some in
+ * "default" and in the catalog; a snapshot, and the handle closed. */
+static void bulk_fill(const lk_options *o)
+{
+	static uint8_t v[8192];
+	lk_recovery_report rep = LK_REPORT_INIT;
+	uint32_t bulk;
+	lk_batch *b;
+	lk_db *db;
+	char k[32];
+
+	open_checked(&db, o, &rep);
+	churn(db, 200, 5);
+	CHECK_OK(lk_ns_open(&bulk, db, "bulk"));
+	CHECK_OK(lk_batch_new(&b));
+	for (int i = 0; i < BULK_KEYS; i++) {
+		size_t len = bulk_value(v, i);
+
+		bulk_key(k, i);
+		CHECK_OK(lk_batch_put(b, bulk, k, strlen(k), v, len,
+				      i % 7 == 0 ? now_ms + 86400000u : 0));
+		if (lk_batch_count(b) == 1000)
+			CHECK_OK(lk_commit(db, b));
+	}
+	for (int i = 3; i < BULK_KEYS; i += 11) {
+		bulk_key(k, i);
+		CHECK_OK(lk_batch_del(b, bulk, k, strlen(k)));
+		if (lk_batch_count(b) == 1000)
+			CHECK_OK(lk_commit(db, b));
+	}
+	CHECK_OK(lk_commit(db, b));
+	lk_batch_free(b);
+	CHECK_OK(lk_snapshot(db));
+	CHECK_OK(lk_close(db));
+}
+
+/* Opens with o, checks every bulk key and the model, and collects the
+ * state; returns whether the snapshot was used. */
+static int bulk_open(const lk_options *o, struct state *s, char *note)
+{
+	static uint8_t v[8192];
+	lk_recovery_report rep = LK_REPORT_INIT;
+	uint64_t keys = 0;
+	uint32_t bulk;
+	lk_db *db;
+	char k[32];
+
+	open_checked(&db, o, &rep);
+	check_model(db);
+	CHECK_OK(lk_ns_find(&bulk, db, "bulk"));
+	for (int i = 0; i < BULK_KEYS; i++) {
+		void *got = NULL;
+		size_t len = 0;
+
+		bulk_key(k, i);
+		if (!bulk_live(i)) {
+			CHECK_ST(LK_NOT_FOUND,
+				 lk_get(&got, &len, db, bulk, k, strlen(k)));
+			continue;
+		}
+		CHECK_OK(lk_get(&got, &len, db, bulk, k, strlen(k)));
+		CHECK(len == bulk_value(v, i) && memcmp(got, v, len) == 0);
+		lk_free(got);
+	}
+	CHECK_OK(lk_ns_keys(&keys, db, bulk));
+	CHECK(keys == BULK_KEYS - (BULK_KEYS - 3 + 10) / 11);
+	collect(db, s);
+	CHECK_OK(lk_close(db));
+	if (note)
+		snprintf(note, LK_NOTE_BYTES, "%s", rep.snapshot_note);
+	return rep.snapshot_used;
+}
+
+/* A snapshot past SNAP_SPLIT_KEYS_MIN keys is loaded by two threads; it
+ * gives what a load by one thread gives (a handle with a memory budget),
+ * what a load with no second thread to be had gives, and what a replay
+ * of the whole log gives.  Damage in either part is found. */
+static void large_snapshots_load_in_two_parts(void **state)
+{
+	uint64_t was = snapshot_split_keys_min(0);
+	struct state split, one, alone, replay;
+	char name[64], note[LK_NOTE_BYTES];
+	lk_io *io = fresh_io();
+	lk_io c = counting(io);
+	lk_options o = options(&c, 0);
+	int before, with_split;
+
+	(void)state;
+	o.segment_size_bytes = 1u << 20;
+	bulk_fill(&o);
+
+	before = threads_started;
+	CHECK(bulk_open(&o, &split, NULL));
+	with_split = threads_started - before;
+	o.memory_bytes_max = UINT64_C(1) << 30;
+	before = threads_started;
+	CHECK(bulk_open(&o, &one, NULL));
+	/* the same open but for the load's thread */
+	CHECK(with_split == threads_started - before + 1);
+	same_state(&split, &one);
+	o.memory_bytes_max = 0;
+	threads_refused = 1;
+	CHECK(bulk_open(&o, &alone, NULL));
+	threads_refused = 0;
+	same_state(&split, &alone);
+
+	/* a byte of the first entry, then of the last: the first part's and
+	 * the second's, each found by the hash over both */
+	the_snapshot(&c, name);
+	rename_file(&c, name, "kept");
+	for (int last = 0; last < 2; last++) {
+		struct blob b = file_read(&c, DIR, "kept");
+		uint64_t nsegs = get_u32(b.p + SNAP_H_SEG_COUNT);
+		uint64_t at = last ? b.n - SNAP_TRAILER_BYTES - 5
+				   : snap_meta_bytes(SNAP_VERSION,
+						     (uint32_t)nsegs,
+						     get_u32(b.p +
+							     SNAP_H_INDEX_SLOTS)) +
+					     5;
+
+		b.p[at] ^= 0x10;
+		file_write(&c, DIR, name, b.p, b.n);
+		free(b.p);
+		CHECK(!bulk_open(&o, &replay, note));
+		CHECK(strstr(note, "index entries") != NULL);
+		same_state(&split, &replay);
+	}
+	lk_io_memory_free(io);
+	snapshot_split_keys_min(was);
+}
+
+/* Every allocation of an open that loads a snapshot in two parts failed
+ * in turn: LK_NOMEM, or an open that reads as the model (the buffer of
+ * the second part refused: one thread reads it all). */
+static void a_load_in_two_parts_survives_every_failed_allocation(
+	void **state)
+{
+	uint64_t opened = 0, refused = 0;
+	lk_options o;
+	lk_io *io = make_db(&o, 0);
+
+	(void)state;
+	for (uint64_t nth = 1;; nth++) {
+		lk_recovery_report rep = LK_REPORT_INIT;
+		lk_status st;
+		lk_db *db;
+
+		(void)mem_fail_at(nth, 0);
+		st = lk_open(&db, DIR, &o);
+		if (mem_fail_at(0, 0) < nth) {
+			CHECK_OK(st);
+			CHECK_OK(lk_close(db));
+			break;
+		}
+		if (st != LK_OK) {
+			CHECK_ST(LK_NOMEM, st);
+			refused++;
+			continue;
+		}
+		CHECK_OK(lk_recovery(&rep, db));
+		open_spaces(db);
+		check_model(db);
+		opened += rep.snapshot_used != 0;
+		CHECK_OK(lk_close(db));
+	}
+	print_message("allocations failed: %" PRIu64 " refused, %" PRIu64
+		      " opened from the snapshot all the same\n",
+		      refused, opened);
+	CHECK(refused > 0 && opened > 0);
+	lk_io_memory_free(io);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1327,7 +1552,13 @@ int main(void)
 		cmocka_unit_test(close_and_compaction_write_snapshots),
 		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
 		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),
+		cmocka_unit_test(large_snapshots_load_in_two_parts),
+		cmocka_unit_test(
+			a_load_in_two_parts_survives_every_failed_allocation),
 	};
 
+	/* Every snapshot of these small databases is loaded in two parts
+	 * (snapshot.h), but for the even seeds of the first test. */
+	snapshot_split_keys_min(1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
