@@ -89,6 +89,13 @@ struct pending_op {
 #define REPLAY_PREFETCH_AHEAD 8u
 #define REPLAY_PREFETCH_NEAR 4u
 
+/* A replay applies committed groups to the index once this many of their
+ * records are waiting (or at the end of the records it reads), so that
+ * the prefetches reach across groups: a log of single durable puts holds
+ * a group per record, and a record applied at its own commit found its
+ * index slot in no cache (a third of the replay's profile). */
+#define REPLAY_BATCH_OPS 64u
+
 /* The state of a scan over the segments, in open or in verify mode. */
 struct scan {
 	struct lk_db *db;        /* open mode; NULL when verifying */
@@ -106,6 +113,10 @@ struct scan {
 	size_t nops, cap_ops;
 	uint8_t *keys;
 	size_t keys_len, keys_cap;
+	struct pending_op *ready; /* committed, not yet applied */
+	size_t nready, cap_ready;
+	uint8_t *ready_keys;
+	size_t ready_keys_len, ready_keys_cap;
 
 	uint64_t last_seq;       /* newest put/delete seq seen so far */
 	uint64_t catalog[LK_NS_COUNT_MAX + 1]; /* id -> hash of its name */
@@ -626,45 +637,35 @@ static lk_status reserve_for_put(struct scan *sc, const struct record *rec,
 	return st;
 }
 
-static lk_status apply_group(struct scan *sc)
+/* Applies n committed records of the segment being read to the index,
+ * in order, each put admitted alone under a memory budget (`each`). */
+static lk_status apply_ops(struct scan *sc, const struct pending_op *ops,
+			   size_t n, const uint8_t *keys, int each)
 {
 	struct lk_db *db = sc->db;
 	lk_status st;
-	int each; /* under a budget: room made before each put */
 
-	sc->records += sc->nops;
-	sc->seg->ops += sc->nops;
-	if (sc->nops) {
-		held_commit(sc, sc->ops[0].seq);
-		sc->committed = sc->ops[sc->nops - 1].seq;
-	}
-	if (!db || sc->problems) { /* verify's replay ends at damage */
-		sc->nops = sc->keys_len = 0;
-		return LK_OK;
-	}
-	each = db->opts.memory_bytes_max != 0;
-	st = each ? LK_OK : index_reserve(segtable_index(db), sc->nops);
-	for (size_t i = 0; i < sc->nops && i < REPLAY_PREFETCH_AHEAD; i++)
-		index_prefetch(segtable_index(db), sc->ops[i].hash);
-	for (size_t i = 0; st == LK_OK && i < sc->nops; i++) {
-		const struct pending_op *op = &sc->ops[i];
+	st = each ? LK_OK : index_reserve(segtable_index(db), n);
+	for (size_t i = 0; i < n && i < REPLAY_PREFETCH_AHEAD; i++)
+		index_prefetch(segtable_index(db), ops[i].hash);
+	for (size_t i = 0; st == LK_OK && i < n; i++) {
+		const struct pending_op *op = &ops[i];
 		struct record rec = { 0 };
 		struct ix_loc loc = { sc->seg->slot, op->offset, op->size };
 
-		if (i + REPLAY_PREFETCH_AHEAD < sc->nops)
+		if (i + REPLAY_PREFETCH_AHEAD < n)
 			index_prefetch(segtable_index(db),
-				       sc->ops[i + REPLAY_PREFETCH_AHEAD].hash);
-		if (i + REPLAY_PREFETCH_NEAR < sc->nops && /* its slot is in */
-		    !(sc->ops[i + REPLAY_PREFETCH_NEAR].flags &
+				       ops[i + REPLAY_PREFETCH_AHEAD].hash);
+		if (i + REPLAY_PREFETCH_NEAR < n && /* its slot is in */
+		    !(ops[i + REPLAY_PREFETCH_NEAR].flags &
 		      REC_F_REPLACES)) /* and its record needs no read */
-			segtable_prefetch(db,
-					  sc->ops[i + REPLAY_PREFETCH_NEAR].ns,
-					  sc->ops[i + REPLAY_PREFETCH_NEAR].hash);
+			segtable_prefetch(db, ops[i + REPLAY_PREFETCH_NEAR].ns,
+					  ops[i + REPLAY_PREFETCH_NEAR].hash);
 
 		rec.type = op->type;
 		rec.flags = op->flags;
 		rec.ns = op->ns;
-		rec.key = sc->keys + op->key_at;
+		rec.key = keys + op->key_at;
 		rec.key_len = op->key_len;
 		rec.expire_at_ms = op->expire_at_ms;
 		rec.seq = op->seq;
@@ -678,6 +679,84 @@ static lk_status apply_group(struct scan *sc)
 			st = segtable_apply(db, &rec, loc, op->hash,
 					    replay_key_eq, sc);
 	}
+	return st;
+}
+
+/* Applies the committed records that wait (REPLAY_BATCH_OPS). */
+static lk_status apply_ready(struct scan *sc)
+{
+	lk_status st = LK_OK;
+
+	if (sc->nready)
+		st = apply_ops(sc, sc->ready, sc->nready, sc->ready_keys, 0);
+	sc->nready = sc->ready_keys_len = 0;
+	return st;
+}
+
+/* Moves the group just committed behind the records that wait. */
+static lk_status queue_group(struct scan *sc)
+{
+	if (sc->cap_ready - sc->nready < sc->nops) {
+		size_t cap = sc->cap_ready ? sc->cap_ready : 2 * REPLAY_BATCH_OPS;
+		struct pending_op *r;
+
+		while (cap - sc->nready < sc->nops)
+			cap *= 2;
+		r = mem_realloc_array(sc->ready, cap, sizeof *r);
+		if (!r)
+			return err_set(LK_NOMEM, "replaying a group of records");
+		sc->ready = r;
+		sc->cap_ready = cap;
+	}
+	if (sc->ready_keys_cap - sc->ready_keys_len < sc->keys_len) {
+		size_t cap = sc->ready_keys_cap ? sc->ready_keys_cap
+						: 64 * 1024;
+		uint8_t *k;
+
+		while (cap - sc->ready_keys_len < sc->keys_len)
+			cap *= 2;
+		k = mem_realloc(sc->ready_keys, cap);
+		if (!k)
+			return err_set(LK_NOMEM, "replaying a group of records");
+		sc->ready_keys = k;
+		sc->ready_keys_cap = cap;
+	}
+	for (size_t i = 0; i < sc->nops; i++) {
+		sc->ready[sc->nready + i] = sc->ops[i];
+		sc->ready[sc->nready + i].key_at += sc->ready_keys_len;
+	}
+	memcpy(sc->ready_keys + sc->ready_keys_len, sc->keys, sc->keys_len);
+	sc->nready += sc->nops;
+	sc->ready_keys_len += sc->keys_len;
+	return LK_OK;
+}
+
+/* A commit (or seal) closed the group being read: it counts, and in a
+ * replay its records go to the index, in order, now or with the next
+ * ones (apply_ready). */
+static lk_status apply_group(struct scan *sc)
+{
+	struct lk_db *db = sc->db;
+	lk_status st;
+
+	sc->records += sc->nops;
+	sc->seg->ops += sc->nops;
+	if (sc->nops) {
+		held_commit(sc, sc->ops[0].seq);
+		sc->committed = sc->ops[sc->nops - 1].seq;
+	}
+	if (!db || sc->problems) { /* verify's replay ends at damage */
+		sc->nops = sc->keys_len = 0;
+		return LK_OK;
+	}
+	if (db->opts.memory_bytes_max) /* each put admitted alone */
+		st = apply_ops(sc, sc->ops, sc->nops, sc->keys, 1);
+	else if (!sc->nready && sc->nops >= REPLAY_BATCH_OPS)
+		st = apply_ops(sc, sc->ops, sc->nops, sc->keys, 0);
+	else
+		st = queue_group(sc);
+	if (st == LK_OK && sc->nready >= REPLAY_BATCH_OPS)
+		st = apply_ready(sc);
 	sc->nops = sc->keys_len = 0;
 	return st;
 }
@@ -758,7 +837,7 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 		if (pos >= sc->r.end) {
 			sc->stop = pos;
 			sc->why = NULL;
-			return LK_OK;
+			return apply_ready(sc);
 		}
 		st = seg_reader_record(&sc->r, pos, &rec, &why);
 		if (st == LK_OK) {
@@ -781,7 +860,7 @@ static lk_status read_records(struct scan *sc, uint64_t from)
 		if (st == LK_CORRUPT || (st == LK_OK && why)) {
 			sc->stop = pos;
 			sc->why = why;
-			return LK_OK;
+			return apply_ready(sc);
 		}
 		if (st != LK_OK)
 			return st;
@@ -990,6 +1069,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 out:
 	seg_reader_free(&sc->r);
 	sc->nops = sc->keys_len = 0;
+	sc->nready = sc->ready_keys_len = 0; /* applied, unless it failed */
 	return st;
 }
 
@@ -1402,6 +1482,8 @@ static void scan_free(struct scan *sc)
 		(void)record_hasher_done(sc->seal_hash);
 	mem_free(sc->ops);
 	mem_free(sc->keys);
+	mem_free(sc->ready);
+	mem_free(sc->ready_keys);
 }
 
 /* After a replay: the newest segment is the active one, and the numbering
