@@ -73,6 +73,8 @@ struct listing {
 
 struct pending_op {
 	uint8_t type, flags, ns;
+	uint8_t group_start;   /* the first record of its group, which ... */
+	uint32_t group_puts;   /* ... holds this many puts */
 	uint32_t key_len;
 	size_t key_at; /* into scan.keys */
 	uint64_t expire_at_ms;
@@ -576,6 +578,8 @@ static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
 		sc->keys_cap = cap;
 	}
 	op = &sc->ops[sc->nops++];
+	op->group_start = 0;
+	op->group_puts = 0;
 	op->type = rec->type;
 	op->flags = rec->flags;
 	op->rep_seg_seq = rec->rep_seg_seq;
@@ -638,14 +642,16 @@ static lk_status reserve_for_put(struct scan *sc, const struct record *rec,
 }
 
 /* Applies n committed records of the segment being read to the index,
- * in order, each put admitted alone under a memory budget (`each`). */
+ * in order: room is made at the start of each group for its puts, as its
+ * writer made it (a batch of groups could need more room than any of
+ * them did: overwrites take none), or under a memory budget (`each`) for
+ * each put alone. */
 static lk_status apply_ops(struct scan *sc, const struct pending_op *ops,
 			   size_t n, const uint8_t *keys, int each)
 {
 	struct lk_db *db = sc->db;
-	lk_status st;
+	lk_status st = LK_OK;
 
-	st = each ? LK_OK : index_reserve(segtable_index(db), n);
 	for (size_t i = 0; i < n && i < REPLAY_PREFETCH_AHEAD; i++)
 		index_prefetch(segtable_index(db), ops[i].hash);
 	for (size_t i = 0; st == LK_OK && i < n; i++) {
@@ -673,7 +679,9 @@ static lk_status apply_ops(struct scan *sc, const struct pending_op *ops,
 		rec.rep_seg_seq = op->rep_seg_seq;
 		rec.rep_generation = op->rep_generation;
 		rec.rep_offset = op->rep_offset;
-		if (each && op->type == REC_PUT)
+		if (!each && op->group_start)
+			st = index_reserve(segtable_index(db), op->group_puts);
+		if (st == LK_OK && each && op->type == REC_PUT)
 			st = reserve_for_put(sc, &rec, op->hash);
 		if (st == LK_OK)
 			st = segtable_apply(db, &rec, loc, op->hash,
@@ -749,14 +757,23 @@ static lk_status apply_group(struct scan *sc)
 		sc->nops = sc->keys_len = 0;
 		return LK_OK;
 	}
-	if (db->opts.memory_bytes_max) /* each put admitted alone */
+	if (sc->nops) {
+		sc->ops[0].group_start = 1;
+		for (size_t i = 0; i < sc->nops; i++)
+			sc->ops[0].group_puts += sc->ops[i].type == REC_PUT;
+	}
+	if (db->opts.memory_bytes_max) { /* each put admitted alone */
 		st = apply_ops(sc, sc->ops, sc->nops, sc->keys, 1);
-	else if (!sc->nready && sc->nops >= REPLAY_BATCH_OPS)
-		st = apply_ops(sc, sc->ops, sc->nops, sc->keys, 0);
-	else
-		st = queue_group(sc);
-	if (st == LK_OK && sc->nready >= REPLAY_BATCH_OPS)
+	} else if (sc->nops >= REPLAY_BATCH_OPS) {
+		/* a large group is applied where it lies, after what waits */
 		st = apply_ready(sc);
+		if (st == LK_OK)
+			st = apply_ops(sc, sc->ops, sc->nops, sc->keys, 0);
+	} else {
+		st = queue_group(sc);
+		if (st == LK_OK && sc->nready >= REPLAY_BATCH_OPS)
+			st = apply_ready(sc);
+	}
 	sc->nops = sc->keys_len = 0;
 	return st;
 }

@@ -968,7 +968,8 @@ static lk_status import_split(struct loader *ld, struct rec_hasher *h,
 		first = index_import_split(ld->ix, &ld->im, second,
 					   ld->h.index_slots / 5 * 2);
 		bytes = (ld->h.keys - first) * IX_SLOT_BYTES;
-		if (bytes <= SIZE_MAX)
+		/* a second part with no entries is not worth a thread */
+		if (bytes > 0 && bytes <= SIZE_MAX)
 			buf = mem_alloc_table((size_t)bytes);
 		if (!buf)
 			ld->im.keys = second->keys; /* the cut undone */

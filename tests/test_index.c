@@ -1169,6 +1169,64 @@ static void a_cut_checks_the_probe_order_across_it(void **state)
 	free(in);
 }
 
+/* A cut past every entry leaves the second part nothing to place, and
+ * the slot at the cut is not yet the table's: a table's memory is not
+ * zeroed, and here it is most likely the block of a table imported
+ * before, whose slot there held an entry away from its home (under ASan,
+ * fill bytes).  The join must not judge that slot. */
+static void a_cut_past_every_entry_judges_no_stale_slot(void **state)
+{
+	uint16_t seg_map[IX_SEG_SLOTS] = { 0 };
+	uint32_t cap, cut = 0;
+	uint8_t *full, *few;
+	struct index *orig = exported(700, 0, &full, &cap), *small, *ix;
+	const uint8_t *entries = full + IX_EXPORT_BITMAP_BYTES(cap);
+	struct import_sums sums;
+	const char *why = NULL;
+	uint64_t before = 0;
+
+	(void)state;
+	assert_int_equal(cap, 1024);
+	/* a cut whose slot holds an entry away from its home */
+	for (uint32_t c = 0; c < 320 && !cut; c++) {
+		if (full[c / 8] >> (c % 8) & 1) {
+			uint32_t h31 = get_u32(entries + before * IX_SLOT_BYTES +
+					       8) >> 1;
+			uint32_t home = (uint32_t)(((uint64_t)h31 * cap) >> 31);
+
+			if (c % 64 == 0 && c > 0 && home != c)
+				cut = c;
+			before++;
+		}
+	}
+	assert_true(cut > 0);
+	/* three keys at home 0: slots 0, 1 and 2 */
+	CHECK_OK(index_new(&small));
+	for (uint32_t id = SEG_HEADER_BYTES; id < SEG_HEADER_BYTES + 3; id++)
+		put_new(small, id, 0, import_loc(id), 0);
+	for (uint32_t s = 1; s <= IMPORT_SEGS; s++)
+		seg_map[s] = (uint16_t)s;
+	assert_int_equal(index_export_slots(small), cap);
+	few = malloc((size_t)IX_EXPORT_BITMAP_BYTES(cap) + 3 * IX_SLOT_BYTES);
+	assert_non_null(few);
+	assert_int_equal(index_export(small, seg_map, few, NULL), 0);
+
+	/* twice: the second import's table is a new block and the first's
+	 * is freed, which the third's most likely is */
+	CHECK_OK(index_new(&ix));
+	CHECK_OK(import(ix, full, cap, 700, 0, &sums, &why));
+	CHECK_OK(import(ix, full, cap, 700, 0, &sums, &why));
+	CHECK_OK(import(ix, few, cap, 3, cut, &sums, &why));
+	for (uint32_t id = SEG_HEADER_BYTES; id < SEG_HEADER_BYTES + 3; id++)
+		assert_found(ix, id, 0, import_loc(id));
+	assert_int_equal(index_keys(ix), 3);
+	index_free(ix);
+	index_free(small);
+	index_free(orig);
+	free(few);
+	free(full);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
@@ -1203,6 +1261,7 @@ int main(void)
 		/* snapshots */
 		TEST(import_in_two_parts_equals_import_in_one),
 		TEST(a_cut_checks_the_probe_order_across_it),
+		TEST(a_cut_past_every_entry_judges_no_stale_slot),
 		/* growth and memory */
 		TEST(reserve_grows_and_keeps_every_entry),
 		TEST(reserve_past_the_slot_limit_is_too_big),
