@@ -704,6 +704,8 @@ static lk_status apply_ready(struct scan *sc)
 /* Moves the group just committed behind the records that wait. */
 static lk_status queue_group(struct scan *sc)
 {
+	if (sc->nops == 0) /* a commit of nothing (a clean close writes one) */
+		return LK_OK;
 	if (sc->cap_ready - sc->nready < sc->nops) {
 		size_t cap = sc->cap_ready ? sc->cap_ready : 2 * REPLAY_BATCH_OPS;
 		struct pending_op *r;
