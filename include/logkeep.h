@@ -776,7 +776,7 @@ LK_API lk_status lk_compact(lk_db *db);
  * interval trades write amplification (a snapshot per interval) for the
  * replay after a crash (up to an interval of log).
  *
- * Open loads a snapshot of 65,536 keys or more with two threads, its own
+ * Open loads a snapshot of 600,000 keys or more with two threads, its own
  * and one from the I/O table's thread_start, unless the handle has a
  * memory budget: the entries of the last 3/5 of the table are read into
  * a buffer of their own (12 bytes each, freed before open returns) that
