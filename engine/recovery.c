@@ -552,31 +552,39 @@ static lk_status check_log_exists(struct scan *sc, struct listing *l,
 /* Groups                                                                 */
 /* ---------------------------------------------------------------------- */
 
+/* Room in *buf (*cap elements of `size` bytes, `used` of them in use) for
+ * `more` more, the capacity doubled from `first`: for the records of a
+ * group and their keys, read or waiting to be applied. */
+static lk_status room(void **buf, size_t *cap, size_t used, size_t more,
+		     size_t size, size_t first)
+{
+	size_t c = *cap ? *cap : first;
+	void *b;
+
+	if (*cap - used >= more)
+		return LK_OK;
+	while (c - used < more)
+		c *= 2;
+	b = mem_realloc_array(*buf, c, size);
+	if (!b)
+		return err_set(LK_NOMEM, "holding a group of records");
+	*buf = b;
+	*cap = c;
+	return LK_OK;
+}
+
 static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
 {
 	struct pending_op *op;
+	lk_status st;
 
-	if (sc->nops == sc->cap_ops) {
-		size_t cap = sc->cap_ops ? sc->cap_ops * 2 : 256;
-
-		op = mem_realloc(sc->ops, cap * sizeof *op);
-		if (!op)
-			return err_set(LK_NOMEM, "reading a group of records");
-		sc->ops = op;
-		sc->cap_ops = cap;
-	}
-	if (sc->keys_cap - sc->keys_len < rec->key_len) {
-		size_t cap = sc->keys_cap ? sc->keys_cap * 2 : 64 * 1024;
-		uint8_t *k;
-
-		while (cap - sc->keys_len < rec->key_len)
-			cap *= 2;
-		k = mem_realloc(sc->keys, cap);
-		if (!k)
-			return err_set(LK_NOMEM, "reading a group of records");
-		sc->keys = k;
-		sc->keys_cap = cap;
-	}
+	st = room((void **)&sc->ops, &sc->cap_ops, sc->nops, 1, sizeof *op,
+		  256);
+	if (st == LK_OK)
+		st = room((void **)&sc->keys, &sc->keys_cap, sc->keys_len,
+			  rec->key_len, 1, 64 * 1024);
+	if (st != LK_OK)
+		return st;
 	op = &sc->ops[sc->nops++];
 	op->group_start = 0;
 	op->group_puts = 0;
@@ -704,33 +712,17 @@ static lk_status apply_ready(struct scan *sc)
 /* Moves the group just committed behind the records that wait. */
 static lk_status queue_group(struct scan *sc)
 {
+	lk_status st;
+
 	if (sc->nops == 0) /* a commit of nothing (a clean close writes one) */
 		return LK_OK;
-	if (sc->cap_ready - sc->nready < sc->nops) {
-		size_t cap = sc->cap_ready ? sc->cap_ready : 2 * REPLAY_BATCH_OPS;
-		struct pending_op *r;
-
-		while (cap - sc->nready < sc->nops)
-			cap *= 2;
-		r = mem_realloc_array(sc->ready, cap, sizeof *r);
-		if (!r)
-			return err_set(LK_NOMEM, "replaying a group of records");
-		sc->ready = r;
-		sc->cap_ready = cap;
-	}
-	if (sc->ready_keys_cap - sc->ready_keys_len < sc->keys_len) {
-		size_t cap = sc->ready_keys_cap ? sc->ready_keys_cap
-						: 64 * 1024;
-		uint8_t *k;
-
-		while (cap - sc->ready_keys_len < sc->keys_len)
-			cap *= 2;
-		k = mem_realloc(sc->ready_keys, cap);
-		if (!k)
-			return err_set(LK_NOMEM, "replaying a group of records");
-		sc->ready_keys = k;
-		sc->ready_keys_cap = cap;
-	}
+	st = room((void **)&sc->ready, &sc->cap_ready, sc->nready, sc->nops,
+		  sizeof *sc->ready, 2 * REPLAY_BATCH_OPS);
+	if (st == LK_OK)
+		st = room((void **)&sc->ready_keys, &sc->ready_keys_cap,
+			  sc->ready_keys_len, sc->keys_len, 1, 64 * 1024);
+	if (st != LK_OK)
+		return st;
 	for (size_t i = 0; i < sc->nops; i++) {
 		sc->ready[sc->nready + i] = sc->ops[i];
 		sc->ready[sc->nready + i].key_at += sc->ready_keys_len;
