@@ -13,7 +13,7 @@
  * Loading.  The entries are read straight into the new index's table and
  * spread out in place (index_import), so a load costs one read, two hashes
  * and one pass over the table, and no second copy of it.  A large table
- * is placed by two threads (import_split), which costs a copy of the
+ * is placed by two threads (import_entries), which costs a copy of the
  * entries of its second part.
  */
 #include <inttypes.h>
@@ -553,6 +553,7 @@ struct loader {
 	struct snap_totals totals; /* version 2 ... */
 	int totals_ok;             /* ... when they passed their checks */
 	int damaged;               /* rejected for failing its own checks */
+	int unread;                /* a read failed or came up short */
 	char why[LK_NOTE_BYTES];
 };
 
@@ -594,11 +595,12 @@ static lk_status read_exact(struct loader *ld, void *buf, size_t n,
 
 	if (st == LK_NOMEM)
 		return st;
+	if (st == LK_OK && got == n)
+		return LK_OK;
+	ld->unread = 1;
 	if (st != LK_OK)
 		return reject(ld, "unreadable (%.100s)", lk_errmsg());
-	if (got != n)
-		return reject(ld, "changed while it was read");
-	return LK_OK;
+	return reject(ld, "changed while it was read");
 }
 
 /* The header: its own checks, the sizes it implies, the database.  Runs
@@ -944,10 +946,10 @@ static lk_status import_read(struct loader *ld, struct rec_hasher *h,
  * thread also reads and hashes) are read into a buffer of their own,
  * which a second thread places while this one reads, hashes and places
  * the first part a chunk at a time, and then hashes the buffer.  Every
- * read is this thread's, in one order.  Returns LK_INVALID, with nothing
- * read, when no buffer is to be had: the caller then reads it all.  With
- * no second thread, this one places both parts. */
-static lk_status import_split(struct loader *ld, struct rec_hasher *h,
+ * read is this thread's, in one order.  With no buffer to be had, this
+ * thread reads and places it all (import_read); with no second thread,
+ * it places both parts. */
+static lk_status import_entries(struct loader *ld, struct rec_hasher *h,
 			      const char **why)
 {
 	const lk_io *io = ld->db->io;
@@ -961,7 +963,7 @@ static lk_status import_split(struct loader *ld, struct rec_hasher *h,
 	/* a cut needs a bitmap word on each side; a budget, no buffer */
 	if (ld->h.keys < split_keys_min || ld->h.index_slots < 5 * 64 ||
 	    ld->db->opts.memory_bytes_max)
-		return LK_INVALID;
+		return import_read(ld, h, ld->meta_len, ld->h.keys, why);
 	second = mem_alloc(sizeof *second);
 	sums = mem_calloc(2 * ((size_t)ld->h.seg_count + 1), sizeof *sums);
 	if (second && sums) {
@@ -977,7 +979,7 @@ static lk_status import_split(struct loader *ld, struct rec_hasher *h,
 	if (!buf) {
 		mem_free(second);
 		mem_free(sums);
-		return LK_INVALID;
+		return import_read(ld, h, ld->meta_len, ld->h.keys, why);
 	}
 	st = read_exact(ld, buf, (size_t)bytes,
 			ld->meta_len + first * IX_SLOT_BYTES);
@@ -1010,7 +1012,7 @@ static lk_status import_split(struct loader *ld, struct rec_hasher *h,
 	return st;
 }
 
-/* Loads the entries into ld->ix, by two threads (import_split) or one,
+/* Loads the entries into ld->ix, by two threads (import_entries) or one,
  * hashed as they come. */
 static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 			      const uint8_t *trailer)
@@ -1035,13 +1037,15 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 	ld->im.seg_bytes = ld->sums;
 	ld->im.seg_large = ld->sums + ld->h.seg_count + 1;
 	if (st == LK_OK) {
-		st = import_split(ld, h, &why);
-		if (st == LK_INVALID)
-			st = import_read(ld, h, ld->meta_len, ld->h.keys, &why);
+		st = import_entries(ld, h, &why);
 	}
 	if (st == LK_OK)
 		st = index_import_end(ld->ix, &ld->im, &why);
 	hash = record_hasher_done(h);
+	/* An entry that was never read is not damage (a failed read, which
+	 * a later open may not meet): the hash is of part of them. */
+	if (ld->unread)
+		return st;
 	if (hash != get_u64(trailer + SNAP_T_ENTRIES_HASH) &&
 	    (st == LK_OK || st == LK_CORRUPT))
 		return reject_damaged(ld, "checksum mismatch in its index "
