@@ -12,6 +12,23 @@
  * returns LK_OK before the sync that covers its batch has returned, and
  * nothing reaches the index (readers) before that either.
  *
+ * Gathering.  With several threads committing durably, the writers of a
+ * group return together while the next group is already queued and
+ * leads at once; left alone, the threads settle into two groups that
+ * take turns, each half full (4 threads: 2.5 batches a sync, measured).
+ * So a head that finds fewer writers queued than the last group had,
+ * plus those queued behind it when it ended (writers_seen), waits for
+ * them: at most a quarter of the moving average of the fdatasync time,
+ * which costs less than the sync it saves, and at most
+ * GATHER_WAIT_US_MAX.  The writer that completes the count leads the
+ * group itself (the head is asleep; waking it would add a scheduling
+ * delay to every sync).  A lone writer never waits: its last group had
+ * one member.  Threads that stop committing cost one wait that runs out,
+ * after which the next head does not wait (writers_seen 0) and the
+ * group after it counts afresh.  Measured, 4 threads of durable puts on
+ * a 2-CPU guest: 2.5 batches a sync before, 3.96 after, and 1.17 times
+ * the puts a second; a lone writer's rate unchanged.
+ *
  * Layout of a group in the active segment:
  *
  *   [ put/del ]* [ commit(durable_upto, op_count) ] [ zero prefill ... ]
@@ -98,6 +115,14 @@ struct lk_batch {
 struct committer {
 	struct lk_mutex write_mu; /* the queue of committers */
 	struct writer *wq_head, *wq_tail;
+	size_t wq_len;            /* writers queued (write_mu) */
+	size_t writers_seen;      /* the last group's members and the writers
+				     queued behind it as it ended: the next
+				     head gathers that many (write_mu) */
+	_Atomic uint64_t sync_us; /* moving average of a group's fdatasync,
+				     by the I/O table's clock (Gathering) */
+	int thinned;              /* the head's wait ran out (write_mu) */
+	uint64_t led_by_arrival, gather_expired; /* commit_gathering() */
 	struct lk_mutex log_mu;   /* the active segment's write state */
 	_Atomic int halted;       /* 0, or LK_HALTED once a sync failed, or
 				     LK_CORRUPT once the scrub found damage */
@@ -133,6 +158,9 @@ struct writer {
 	lk_batch *batch;
 	lk_status st;
 	int done;
+	lk_io_wait *gathering; /* the head's wait for writers (write_mu);
+				  stopped and cleared by the writer that
+				  comes to lead its group */
 	pthread_cond_t cv;
 	struct writer *next;
 	size_t bytes; /* upper bound of the encoded size */
@@ -1144,7 +1172,13 @@ static lk_status write_group(struct lk_db *db, struct writer *first,
 	if (!first->nosync)
 		db->commit->durable_pending = 1;
 	if (sync) {
+		uint64_t t0 = io->mono_us(io->ctx), took, avg;
+
 		st = io->sync(io->ctx, s->file);
+		took = io->mono_us(io->ctx) - t0;
+		avg = atomic_load(&db->commit->sync_us);
+		atomic_store(&db->commit->sync_us,
+			     avg ? (3 * avg + took) / 4 : took);
 		atomic_fetch_add(&db->commit->sync_calls, 1);
 		if (st != LK_OK) {
 			st = halt(db, s, st);
@@ -1223,10 +1257,138 @@ void commit_waiter_wake(struct lk_db *db, struct commit_waiter *w)
 	mutex_unlock(&db->commit->wait_mu);
 }
 
+/* How many of the writers queued from first, the head, one group takes:
+ * up to LK_GROUP_BYTES_MAX and LK_BATCH_OPS_MAX, all durable or all
+ * no-sync, all delete-only or none.  Under write_mu. */
+static size_t group_members(const struct writer *first)
+{
+	size_t bytes = first->bytes, nops = first->batch->n, members = 1;
+
+	for (const struct writer *w = first->next; w; w = w->next, members++) {
+		if (bytes + w->bytes > LK_GROUP_BYTES_MAX ||
+		    nops + w->batch->n > LK_BATCH_OPS_MAX ||
+		    w->dels_only != first->dels_only ||
+		    w->nosync != first->nosync)
+			break;
+		bytes += w->bytes;
+		nops += w->batch->n;
+	}
+	return members;
+}
+
+/* The longest wait of a gathering head: a slow card's fdatasync can
+ * take 100 ms, and a quarter of that is already more than a writer's
+ * return to commit again takes; the bound also keeps a clock that jumps
+ * (a suspend during a sync) from stalling commits. */
+#define GATHER_WAIT_US_MAX 20000u
+
+void commit_gathering(struct lk_db *db, struct commit_gathering *g)
+{
+	struct committer *c = db->commit;
+
+	mutex_lock(&c->write_mu);
+	g->queued = c->wq_len;
+	g->head_gathering = c->wq_head && c->wq_head->gathering;
+	g->led_by_arrival = c->led_by_arrival;
+	g->expired = c->gather_expired;
+	mutex_unlock(&c->write_mu);
+}
+
+/* An arrival wakes the gathering head: it leads now (the count is
+ * reached), or is led (taken).  Under write_mu. */
+static void gather_stop(struct lk_db *db, struct writer *head, int taken)
+{
+	lk_io_wait *w = head->gathering;
+
+	if (taken)
+		head->gathering = NULL;
+	db->io->wait_stop(db->io->ctx, w);
+}
+
+/* The head waits for as many writers as writers_seen (Gathering), on
+ * the I/O table's clock and sleep, without write_mu.  Returns 1 if it is
+ * to lead its group, 0 if a writer it gathered took the lead.  Called
+ * and returns with write_mu held. */
+static int gather(struct lk_db *db, struct writer *self)
+{
+	struct committer *c = db->commit;
+	const lk_io *io = db->io;
+	uint64_t wait_us = atomic_load(&c->sync_us) / 4, until;
+	lk_io_wait *w;
+	int expired = 0;
+
+	if (wait_us > GATHER_WAIT_US_MAX)
+		wait_us = GATHER_WAIT_US_MAX;
+	if (self->nosync || wait_us == 0 || c->wq_len >= c->writers_seen ||
+	    io->wait_new(io->ctx, &w) != LK_OK)
+		return 1;
+	until = io->mono_us(io->ctx) + wait_us;
+	self->gathering = w;
+	while (self->gathering && c->wq_len < c->writers_seen && !expired) {
+		mutex_unlock(&c->write_mu);
+		(void)io->wait_until(io->ctx, w, until); /* stopped, or not */
+		expired = io->mono_us(io->ctx) >= until;
+		mutex_lock(&c->write_mu);
+	}
+	io->wait_free(io->ctx, w); /* nobody else holds it now */
+	if (!self->gathering)
+		return 0;
+	self->gathering = NULL;
+	if (c->wq_len < c->writers_seen) {
+		c->thinned = 1;
+		c->gather_expired++;
+	}
+	return 1;
+}
+
+/* Leads the group of the members writers queued from first, the head,
+ * me among them: checks, writes, syncs and applies it outside write_mu,
+ * gives each writer its status, and hands the queue on.  Called and
+ * returns with write_mu held. */
+static void lead(struct lk_db *db, struct writer *first, size_t members,
+		 struct writer *me)
+{
+	struct committer *c = db->commit;
+	struct writer *w, *end = NULL;
+	lk_status st;
+
+	mutex_unlock(&c->write_mu);
+	st = budget_admit(db, first, members);
+	if (st == LK_OK)
+		st = check_conditions(db, first, members);
+	if (st == LK_OK && group_ops(first, members) > 0) {
+		st = write_group(db, first, members);
+		if (st == LK_OK)
+			wake_waiters(db);
+	}
+
+	mutex_lock(&c->write_mu);
+	c->wq_len -= members;
+	c->writers_seen = c->thinned ? 0 : members + c->wq_len;
+	c->thinned = 0;
+	for (w = first; members--; w = end) {
+		end = w->next; /* read before w's owner may return */
+		w->st = w->failed == REFUSED_BUDGET ? LK_TOO_BIG
+			: st != LK_OK		   ? st
+			: w->failed		   ? LK_CONFLICT
+						   : LK_OK;
+		w->done = 1;
+		if (w != me)
+			pthread_cond_signal(&w->cv);
+		if (w->st == LK_OK)
+			atomic_fetch_add(&c->commits, 1);
+	}
+	c->wq_head = end;
+	if (!end)
+		c->wq_tail = NULL;
+	else
+		pthread_cond_signal(&end->cv);
+}
+
 lk_status commit_batch(struct lk_db *db, lk_batch *b)
 {
-	struct writer self, *w, *end = NULL;
-	size_t members;
+	struct committer *c = db->commit;
+	struct writer self, *first;
 	lk_status st;
 
 	if (!b || b->magic != BATCH_MAGIC)
@@ -1245,66 +1407,31 @@ lk_status commit_batch(struct lk_db *db, lk_batch *b)
 		goto out;
 	pthread_cond_init(&self.cv, NULL);
 
-	mutex_lock(&db->commit->write_mu);
-	if (db->commit->wq_tail)
-		db->commit->wq_tail->next = &self;
+	mutex_lock(&c->write_mu);
+	if (c->wq_tail)
+		c->wq_tail->next = &self;
 	else
-		db->commit->wq_head = &self;
-	db->commit->wq_tail = &self;
-	while (!self.done && db->commit->wq_head != &self)
-		mutex_wait(&db->commit->write_mu, &self.cv);
-	if (self.done) {
-		mutex_unlock(&db->commit->write_mu);
-		pthread_cond_destroy(&self.cv);
-		st = self.st;
-		goto out;
+		c->wq_head = &self;
+	c->wq_tail = &self;
+	c->wq_len++;
+	first = c->wq_head;
+	if (first->gathering && c->wq_len >= c->writers_seen &&
+	    group_members(first) == c->wq_len) {
+		/* the last of a gathering: this thread leads (Gathering) */
+		gather_stop(db, first, 1);
+		c->led_by_arrival++;
+		lead(db, first, c->wq_len, &self);
+	} else {
+		if (first->gathering && c->wq_len >= c->writers_seen)
+			gather_stop(db, first, 0); /* to lead without it */
+		while (!self.done && c->wq_head != &self)
+			mutex_wait(&c->write_mu, &self.cv);
+		if (!self.done && gather(db, &self))
+			lead(db, &self, group_members(&self), &self);
+		while (!self.done) /* led by a writer it gathered */
+			mutex_wait(&c->write_mu, &self.cv);
 	}
-
-	/* Leader: take the followers that fit in one group. */
-	{
-		size_t bytes = self.bytes, nops = b->n;
-
-		members = 1;
-		for (w = self.next; w; w = w->next, members++) {
-			if (bytes + w->bytes > LK_GROUP_BYTES_MAX ||
-			    nops + w->batch->n > LK_BATCH_OPS_MAX ||
-			    w->dels_only != self.dels_only ||
-			    w->nosync != self.nosync)
-				break;
-			bytes += w->bytes;
-			nops += w->batch->n;
-		}
-	}
-	mutex_unlock(&db->commit->write_mu);
-
-	st = budget_admit(db, &self, members);
-	if (st == LK_OK)
-		st = check_conditions(db, &self, members);
-	if (st == LK_OK && group_ops(&self, members) > 0) {
-		st = write_group(db, &self, members);
-		if (st == LK_OK)
-			wake_waiters(db);
-	}
-
-	mutex_lock(&db->commit->write_mu);
-	for (w = &self; members--; w = end) {
-		end = w->next; /* read before w's owner may return */
-		w->st = w->failed == REFUSED_BUDGET ? LK_TOO_BIG
-			: st != LK_OK		   ? st
-			: w->failed		   ? LK_CONFLICT
-						   : LK_OK;
-		w->done = 1;
-		if (w != &self)
-			pthread_cond_signal(&w->cv);
-		if (w->st == LK_OK)
-			atomic_fetch_add(&db->commit->commits, 1);
-	}
-	db->commit->wq_head = end;
-	if (!end)
-		db->commit->wq_tail = NULL;
-	else
-		pthread_cond_signal(&end->cv);
-	mutex_unlock(&db->commit->write_mu);
+	mutex_unlock(&c->write_mu);
 	pthread_cond_destroy(&self.cv);
 	st = self.st;
 out:

@@ -104,4 +104,13 @@ void commit_waiter_wake(struct lk_db *db, struct commit_waiter *w);
  * it too.  Best effort. */
 void commit_mark_log(struct lk_db *db);
 
+/* Gathering (commit.c), for tests. */
+struct commit_gathering {
+	size_t queued;       /* writers queued now, the head included */
+	int head_gathering;  /* the head is waiting for writers */
+	uint64_t led_by_arrival; /* groups the writer completing the count led */
+	uint64_t expired;    /* waits that ran out before the count */
+};
+void commit_gathering(struct lk_db *db, struct commit_gathering *g);
+
 #endif /* LK_COMMIT_H */

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "commit.h"
 
 #define THREADS 8
 #define PUTS_PER_THREAD 150
@@ -303,6 +304,251 @@ static void close_during_a_commit_is_misuse_and_the_commit_completes(void **stat
 	lk_io_memory_free(mem);
 }
 
+/* ---- gathering: the next head waits for the writers of the last group ---- */
+
+static lk_io *gate_mem;
+static int gate_closed, in_gate;
+
+/* While gate_closed, a sync says so and waits for the gate; that sync
+ * takes 40 s by the simulated clock, so the next head waits as long as
+ * a head may (GATHER_WAIT_US_MAX), by that clock: until the test moves
+ * it, or an arrival wakes the head. */
+static lk_status gate_sync(void *ctx, lk_io_file *f)
+{
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	if (gate_closed) {
+		in_gate = 1;
+		pthread_cond_broadcast(&held_cv);
+		while (gate_closed)
+			pthread_cond_wait(&held_cv, &mu);
+		in_gate = 0;
+		lk_io_memory_advance_us(gate_mem, 40u * 1000 * 1000);
+	}
+	pthread_mutex_unlock(&mu);
+	return inner->sync(inner->ctx, f);
+}
+
+/* A gathering head sleeps here, really, until an arrival stops its wait
+ * or the test makes it run out (the memory table's own sleep would move
+ * the simulated clock past the deadline at once). */
+static lk_io_wait *stopped[8];
+static int expire_pending;
+
+static int was_stopped(lk_io_wait *w)
+{
+	for (int i = 0; i < 8; i++)
+		if (stopped[i] == w)
+			return 1;
+	return 0;
+}
+
+static int gate_wait_until(void *ctx, lk_io_wait *w, uint64_t deadline_us)
+{
+	int st;
+
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	while (!was_stopped(w) && !expire_pending)
+		pthread_cond_wait(&held_cv, &mu);
+	st = was_stopped(w);
+	if (!st) {
+		uint64_t now = inner->mono_us(inner->ctx);
+
+		expire_pending = 0;
+		pthread_cond_broadcast(&held_cv);
+		if (deadline_us > now)
+			lk_io_memory_advance_us(gate_mem, deadline_us - now);
+	}
+	pthread_mutex_unlock(&mu);
+	return st;
+}
+
+static void gate_wait_stop(void *ctx, lk_io_wait *w)
+{
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < 8; i++)
+		if (!stopped[i]) {
+			stopped[i] = w;
+			break;
+		}
+	pthread_cond_broadcast(&held_cv);
+	pthread_mutex_unlock(&mu);
+	inner->wait_stop(ctx, w);
+}
+
+static void gate_wait_free(void *ctx, lk_io_wait *w)
+{
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < 8; i++)
+		if (stopped[i] == w)
+			stopped[i] = NULL;
+	pthread_mutex_unlock(&mu);
+	inner->wait_free(ctx, w);
+}
+
+static int again; /* the first writer commits again once a head gathers */
+static _Atomic int finished; /* puts of one_put and lone_puts returned */
+
+static int head_gathering(void)
+{
+	struct commit_gathering g;
+
+	commit_gathering(db, &g);
+	return g.head_gathering;
+}
+
+static void *first_writer(void *arg)
+{
+	(void)arg;
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "a-1", 3, "v", 1, 0));
+	if (!again)
+		return NULL;
+	for (int ms = 0; ms < 10000 && !head_gathering(); ms++) {
+		struct timespec one = { 0, 1000 * 1000 }; /* none: fails below */
+
+		nanosleep(&one, NULL);
+	}
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "a-2", 3, "v", 1, 0));
+	return NULL;
+}
+
+static void *one_put(void *arg)
+{
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, arg, strlen(arg), "v", 1, 0));
+	finished++;
+	return NULL;
+}
+
+static void *lone_puts(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 3; i++) {
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, "lone", 4, "v", 1, 0));
+		finished++;
+	}
+	return NULL;
+}
+
+/* Until `want` puts have returned: whenever a head gathers, its wait
+ * runs out.  Returns how many times. */
+static int run_out_waits(int want)
+{
+	int moved = 0;
+
+	for (int ms = 0; ms < 10000 && finished < want; ms++) {
+		struct timespec one = { 0, 1000 * 1000 };
+
+		if (head_gathering()) {
+			pthread_mutex_lock(&mu);
+			expire_pending = 1;
+			pthread_cond_broadcast(&held_cv);
+			while (expire_pending)
+				pthread_cond_wait(&held_cv, &mu);
+			pthread_mutex_unlock(&mu);
+			moved++;
+		}
+		nanosleep(&one, NULL);
+	}
+	CHECK(finished == want);
+	return moved;
+}
+
+/* One writer's sync is held while three others queue; then the group of
+ * one ends with three queued behind it, so the next head waits for four.
+ * With come_back, the first writer commits again while it waits, and
+ * leads all four in one group; without, the wait runs out and the head
+ * leads the three.  Then a lone writer: after the four, its first commit
+ * waits for them and that wait runs out; after the three, whose wait ran
+ * out, it never waits.  A crowd that stops costs one wait, no more.
+ * A wait ends only when an arrival or the test ends it: nothing here
+ * depends on timing. */
+static void gather_case(int come_back)
+{
+	static char *names[] = { "b", "c", "d" };
+	struct commit_gathering g;
+	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
+	pthread_t a, th[3];
+	lk_options o;
+	lk_io *mem;
+
+	mem = wrap_memory(held_pwrite, gate_sync);
+	gate_mem = mem;
+	wrap.wait_until = gate_wait_until;
+	wrap.wait_stop = gate_wait_stop;
+	wrap.wait_free = gate_wait_free;
+	o = test_options(&wrap);
+	CHECK_OK(lk_open(&db, "/gather", &o));
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "warm", 4, "v", 1, 0));
+	CHECK_OK(lk_stats_get(&before, db));
+
+	again = come_back;
+	finished = 0;
+	pthread_mutex_lock(&mu);
+	gate_closed = 1;
+	pthread_mutex_unlock(&mu);
+	CHECK(pthread_create(&a, NULL, first_writer, NULL) == 0);
+	pthread_mutex_lock(&mu);
+	while (!in_gate)
+		pthread_cond_wait(&held_cv, &mu);
+	pthread_mutex_unlock(&mu);
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_create(&th[i], NULL, one_put, names[i]) == 0);
+	do {
+		struct timespec ms = { 0, 1000 * 1000 };
+
+		nanosleep(&ms, NULL);
+		commit_gathering(db, &g);
+	} while (g.queued < 4);
+	pthread_mutex_lock(&mu);
+	gate_closed = 0;
+	pthread_cond_broadcast(&held_cv);
+	pthread_mutex_unlock(&mu);
+	if (!come_back)
+		CHECK(run_out_waits(3) == 1);
+	CHECK(pthread_join(a, NULL) == 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_join(th[i], NULL) == 0);
+
+	CHECK_OK(lk_stats_get(&after, db));
+	commit_gathering(db, &g);
+	printf("# %s: %" PRIu64 " groups for %" PRIu64 " commits, %" PRIu64
+	       " led by the writer that completed the count, %" PRIu64
+	       " waits ran out\n", come_back ? "the writer came back" :
+	       "the writer did not come back",
+	       after.write_groups - before.write_groups,
+	       after.commits - before.commits, g.led_by_arrival, g.expired);
+	/* the group of a-1, then one of the rest */
+	CHECK(after.write_groups - before.write_groups == 2);
+	CHECK(after.commits - before.commits == (come_back ? 5u : 4u));
+	CHECK(g.led_by_arrival == (come_back ? 1u : 0u));
+	CHECK(g.expired == (come_back ? 0u : 1u));
+
+	finished = 0;
+	CHECK(pthread_create(&a, NULL, lone_puts, NULL) == 0);
+	CHECK(run_out_waits(3) == (come_back ? 1 : 0));
+	CHECK(pthread_join(a, NULL) == 0);
+	commit_gathering(db, &g);
+	CHECK(g.expired == 1);
+	CHECK_OK(lk_stats_get(&before, db));
+	CHECK(before.write_groups - after.write_groups == 3);
+
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(lk_exists(db, LK_NS_DEFAULT, names[i], 1));
+	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "a-1", 3));
+	CHECK_ST(come_back ? LK_OK : LK_NOT_FOUND,
+		 lk_exists(db, LK_NS_DEFAULT, "a-2", 3));
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(mem);
+}
+
+static void a_gathering_head_waits_for_the_last_group(void **state)
+{
+	(void)state;
+	gather_case(1);
+	gather_case(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +556,7 @@ int main(void)
 		cmocka_unit_test(single_committer_syncs_once_per_put),
 		cmocka_unit_test(small_durable_commits_overwrite_prefilled_space),
 		cmocka_unit_test(close_during_a_commit_is_misuse_and_the_commit_completes),
+		cmocka_unit_test(a_gathering_head_waits_for_the_last_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
