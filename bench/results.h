@@ -26,6 +26,9 @@ struct results {
 	double baseline_p50_us;
 	double baseline_p99_us;
 	double durable_vs_baseline;
+	double inplace_ops_s;       /* 4 KiB over a synced block + fdatasync */
+	double inplace_p50_us;
+	double durable_vs_inplace;
 	double close_ms;
 	double disk_bytes;          /* measured by the harness, closed */
 	double space_amplification;
