@@ -54,11 +54,12 @@
  * ----------
  *  - LK_SYNC_ALWAYS (default): lk_commit() returns LK_OK only after the
  *    batch is on stable storage (fdatasync).  Concurrent committers share
- *    one fdatasync; after a group of several, the next one waits for as
- *    many, at most a quarter of a sync's time (and 20 ms), so that they
- *    do not split into half-full groups that take turns.  A lone
- *    committer never waits.  An acknowledged write survives any power
- *    cut.
+ *    one fdatasync; the group after one of several committers waits for
+ *    as many (those of the last group and those queued behind it), at
+ *    most a quarter of a sync's time and 20 ms, so that they do not
+ *    split into half-full groups that take turns.  One committer at a
+ *    time does not wait, but once after several stop.  An acknowledged
+ *    write survives any power cut.
  *  - LK_SYNC_INTERVAL: a background thread syncs every sync_interval_ms;
  *    a power cut loses at most the writes of the last interval.
  *  - LK_SYNC_NONE: the engine syncs only when a segment is sealed and on

@@ -187,7 +187,10 @@ typedef struct lk_io {
 				  void (*fn)(void *arg), void *arg);
 	void (*thread_join)(void *ctx, lk_io_thread *t);
 
-	/* The sleeps of the background threads.  wait_until sleeps until
+	/* The sleeps of the background threads, and of a committer that
+	 * waits (at most 20 ms) for others to share its group's fdatasync
+	 * (logkeep.h, Durability), on the caller's own thread; wait_stop
+	 * may then come from another committer.  wait_until sleeps until
 	 * mono_us reaches deadline_us, or until wait_stop(w) is called,
 	 * whichever comes first, and returns 1 if w is stopped, else 0 (it
 	 * may also return early: callers look at the clock).  wait_stop is
@@ -240,7 +243,10 @@ LK_API const lk_io *lk_io_posix(void);
  * starts at the real time and moves only by lk_io_memory_set_time_ms();
  * the monotonic clock moves only by lk_io_memory_advance_us(), so the
  * background threads of a handle on it (interval sync, compaction) run
- * only when the caller moves it.  lk_io_memory_new returns LK_OK or
+ * only when the caller moves it; a sleep on a thread the handle did not
+ * start moves it to the sleep's deadline at once (its syncs take no
+ * simulated time, so its committers never wait for each other).
+ * lk_io_memory_new returns LK_OK or
  * LK_NOMEM; free it after closing every handle on it. */
 LK_API lk_status lk_io_memory_new(lk_io **io);
 LK_API void lk_io_memory_free(lk_io *io);

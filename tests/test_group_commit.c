@@ -333,7 +333,9 @@ static lk_status gate_sync(void *ctx, lk_io_file *f)
  * or the test makes it run out (the memory table's own sleep would move
  * the simulated clock past the deadline at once). */
 static lk_io_wait *stopped[8];
-static int expire_pending;
+static lk_io_wait *sleeping; /* the wait a head sleeps in, or NULL */
+static int expire_pending, stuck;
+static uint64_t longest_wait_us;
 
 static int was_stopped(lk_io_wait *w)
 {
@@ -347,19 +349,30 @@ static int gate_wait_until(void *ctx, lk_io_wait *w, uint64_t deadline_us)
 {
 	int st;
 
+	uint64_t now = inner->mono_us(inner->ctx);
+	struct timespec give_up;
+
 	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &give_up);
+	give_up.tv_sec += 30; /* a wait nothing ends fails, not hangs */
 	pthread_mutex_lock(&mu);
+	if (deadline_us - now > longest_wait_us)
+		longest_wait_us = deadline_us - now;
+	sleeping = w;
+	pthread_cond_broadcast(&held_cv);
 	while (!was_stopped(w) && !expire_pending)
-		pthread_cond_wait(&held_cv, &mu);
+		if (pthread_cond_timedwait(&held_cv, &mu, &give_up) != 0) {
+			stuck++;
+			break;
+		}
 	st = was_stopped(w);
 	if (!st) {
-		uint64_t now = inner->mono_us(inner->ctx);
-
 		expire_pending = 0;
-		pthread_cond_broadcast(&held_cv);
 		if (deadline_us > now)
 			lk_io_memory_advance_us(gate_mem, deadline_us - now);
 	}
+	sleeping = NULL;
+	pthread_cond_broadcast(&held_cv);
 	pthread_mutex_unlock(&mu);
 	return st;
 }
@@ -420,6 +433,13 @@ static void *one_put(void *arg)
 	return NULL;
 }
 
+static void *one_del(void *arg)
+{
+	CHECK_OK(lk_del(db, LK_NS_DEFAULT, arg, strlen(arg)));
+	finished++;
+	return NULL;
+}
+
 static void *lone_puts(void *arg)
 {
 	(void)arg;
@@ -430,8 +450,8 @@ static void *lone_puts(void *arg)
 	return NULL;
 }
 
-/* Until `want` puts have returned: whenever a head gathers, its wait
- * runs out.  Returns how many times. */
+/* Until `want` puts have returned: whenever a head sleeps in its wait,
+ * the wait runs out.  Returns how many times. */
 static int run_out_waits(int want)
 {
 	int moved = 0;
@@ -439,15 +459,15 @@ static int run_out_waits(int want)
 	for (int ms = 0; ms < 10000 && finished < want; ms++) {
 		struct timespec one = { 0, 1000 * 1000 };
 
-		if (head_gathering()) {
-			pthread_mutex_lock(&mu);
+		pthread_mutex_lock(&mu);
+		if (sleeping) {
 			expire_pending = 1;
 			pthread_cond_broadcast(&held_cv);
-			while (expire_pending)
+			while (sleeping)
 				pthread_cond_wait(&held_cv, &mu);
-			pthread_mutex_unlock(&mu);
 			moved++;
 		}
+		pthread_mutex_unlock(&mu);
 		nanosleep(&one, NULL);
 	}
 	CHECK(finished == want);
@@ -461,8 +481,8 @@ static int run_out_waits(int want)
  * leads the three.  Then a lone writer: after the four, its first commit
  * waits for them and that wait runs out; after the three, whose wait ran
  * out, it never waits.  A crowd that stops costs one wait, no more.
- * A wait ends only when an arrival or the test ends it: nothing here
- * depends on timing. */
+ * A wait ends only when an arrival or the test ends it (or, failing, after
+ * 30 s): nothing here depends on timing. */
 static void gather_case(int come_back)
 {
 	static char *names[] = { "b", "c", "d" };
@@ -474,6 +494,8 @@ static void gather_case(int come_back)
 
 	mem = wrap_memory(held_pwrite, gate_sync);
 	gate_mem = mem;
+	longest_wait_us = 0;
+	stuck = 0;
 	wrap.wait_until = gate_wait_until;
 	wrap.wait_stop = gate_wait_stop;
 	wrap.wait_free = gate_wait_free;
@@ -523,6 +545,9 @@ static void gather_case(int come_back)
 	CHECK(after.commits - before.commits == (come_back ? 5u : 4u));
 	CHECK(g.led_by_arrival == (come_back ? 1u : 0u));
 	CHECK(g.expired == (come_back ? 0u : 1u));
+	/* the sync took 40 s: a quarter of it, bounded by 20 ms */
+	CHECK(longest_wait_us == 20000);
+	CHECK(stuck == 0);
 
 	finished = 0;
 	CHECK(pthread_create(&a, NULL, lone_puts, NULL) == 0);
@@ -538,6 +563,69 @@ static void gather_case(int come_back)
 	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "a-1", 3));
 	CHECK_ST(come_back ? LK_OK : LK_NOT_FOUND,
 		 lk_exists(db, LK_NS_DEFAULT, "a-2", 3));
+	CHECK(stuck == 0);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(mem);
+}
+
+/* Behind a held put, a delete-only batch and then a put: each group
+ * takes one kind, so no head can gather more, and none waits. */
+static void no_wait_for_a_group_that_cannot_grow(void)
+{
+	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
+	struct commit_gathering g;
+	pthread_t a, b, c;
+	lk_options o;
+	lk_io *mem;
+
+	mem = wrap_memory(held_pwrite, gate_sync);
+	gate_mem = mem;
+	wrap.wait_until = gate_wait_until;
+	wrap.wait_stop = gate_wait_stop;
+	wrap.wait_free = gate_wait_free;
+	longest_wait_us = 0;
+	o = test_options(&wrap);
+	CHECK_OK(lk_open(&db, "/mixed", &o));
+	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "old", 3, "v", 1, 0));
+	CHECK_OK(lk_stats_get(&before, db));
+	again = 0;
+	finished = 0;
+	pthread_mutex_lock(&mu);
+	gate_closed = 1;
+	pthread_mutex_unlock(&mu);
+	CHECK(pthread_create(&a, NULL, first_writer, NULL) == 0);
+	pthread_mutex_lock(&mu);
+	while (!in_gate)
+		pthread_cond_wait(&held_cv, &mu);
+	pthread_mutex_unlock(&mu);
+	CHECK(pthread_create(&b, NULL, one_del, "old") == 0);
+	do {
+		struct timespec ms = { 0, 1000 * 1000 };
+
+		nanosleep(&ms, NULL);
+		commit_gathering(db, &g);
+	} while (g.queued < 2);
+	CHECK(pthread_create(&c, NULL, one_put, "m") == 0);
+	do {
+		struct timespec ms = { 0, 1000 * 1000 };
+
+		nanosleep(&ms, NULL);
+		commit_gathering(db, &g);
+	} while (g.queued < 3);
+	pthread_mutex_lock(&mu);
+	gate_closed = 0;
+	pthread_cond_broadcast(&held_cv);
+	pthread_mutex_unlock(&mu);
+	CHECK(run_out_waits(2) == 0); /* a wait would be ended here */
+	CHECK(pthread_join(a, NULL) == 0);
+	CHECK(pthread_join(b, NULL) == 0);
+	CHECK(pthread_join(c, NULL) == 0);
+	CHECK_OK(lk_stats_get(&after, db));
+	commit_gathering(db, &g);
+	CHECK(after.write_groups - before.write_groups == 3);
+	CHECK(g.expired == 0 && longest_wait_us == 0);
+	CHECK_ST(LK_NOT_FOUND, lk_exists(db, LK_NS_DEFAULT, "old", 3));
+	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "m", 1));
 	CHECK_OK(lk_close(db));
 	lk_io_memory_free(mem);
 }
@@ -547,6 +635,7 @@ static void a_gathering_head_waits_for_the_last_group(void **state)
 	(void)state;
 	gather_case(1);
 	gather_case(0);
+	no_wait_for_a_group_that_cannot_grow();
 }
 
 int main(void)
