@@ -474,6 +474,60 @@ static int run_out_waits(int want)
 	return moved;
 }
 
+/* A memory file system whose syncs the gate can hold and whose sleeps
+ * the test ends, and a handle on it in `dir`. */
+static lk_io *open_gated(const char *dir)
+{
+	lk_io *mem = wrap_memory(held_pwrite, gate_sync);
+	lk_options o;
+
+	gate_mem = mem;
+	longest_wait_us = 0;
+	stuck = 0;
+	wrap.wait_until = gate_wait_until;
+	wrap.wait_stop = gate_wait_stop;
+	wrap.wait_free = gate_wait_free;
+	o = test_options(&wrap);
+	CHECK_OK(lk_open(&db, dir, &o));
+	return mem;
+}
+
+/* Starts the first writer with the gate closed, and returns once its
+ * sync is held. */
+static void hold_first_writer(pthread_t *a, int come_back)
+{
+	again = come_back;
+	finished = 0;
+	pthread_mutex_lock(&mu);
+	gate_closed = 1;
+	pthread_mutex_unlock(&mu);
+	CHECK(pthread_create(a, NULL, first_writer, NULL) == 0);
+	pthread_mutex_lock(&mu);
+	while (!in_gate)
+		pthread_cond_wait(&held_cv, &mu);
+	pthread_mutex_unlock(&mu);
+}
+
+static void wait_queued(size_t n)
+{
+	struct commit_gathering g;
+
+	do {
+		struct timespec ms = { 0, 1000 * 1000 };
+
+		nanosleep(&ms, NULL);
+		commit_gathering(db, &g);
+	} while (g.queued < n);
+}
+
+static void open_gate(void)
+{
+	pthread_mutex_lock(&mu);
+	gate_closed = 0;
+	pthread_cond_broadcast(&held_cv);
+	pthread_mutex_unlock(&mu);
+}
+
 /* One writer's sync is held while three others queue; then the group of
  * one ends with three queued behind it, so the next head waits for four.
  * With come_back, the first writer commits again while it waits, and
@@ -489,43 +543,15 @@ static void gather_case(int come_back)
 	struct commit_gathering g;
 	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
 	pthread_t a, th[3];
-	lk_options o;
-	lk_io *mem;
+	lk_io *mem = open_gated("/gather");
 
-	mem = wrap_memory(held_pwrite, gate_sync);
-	gate_mem = mem;
-	longest_wait_us = 0;
-	stuck = 0;
-	wrap.wait_until = gate_wait_until;
-	wrap.wait_stop = gate_wait_stop;
-	wrap.wait_free = gate_wait_free;
-	o = test_options(&wrap);
-	CHECK_OK(lk_open(&db, "/gather", &o));
 	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "warm", 4, "v", 1, 0));
 	CHECK_OK(lk_stats_get(&before, db));
-
-	again = come_back;
-	finished = 0;
-	pthread_mutex_lock(&mu);
-	gate_closed = 1;
-	pthread_mutex_unlock(&mu);
-	CHECK(pthread_create(&a, NULL, first_writer, NULL) == 0);
-	pthread_mutex_lock(&mu);
-	while (!in_gate)
-		pthread_cond_wait(&held_cv, &mu);
-	pthread_mutex_unlock(&mu);
+	hold_first_writer(&a, come_back);
 	for (int i = 0; i < 3; i++)
 		CHECK(pthread_create(&th[i], NULL, one_put, names[i]) == 0);
-	do {
-		struct timespec ms = { 0, 1000 * 1000 };
-
-		nanosleep(&ms, NULL);
-		commit_gathering(db, &g);
-	} while (g.queued < 4);
-	pthread_mutex_lock(&mu);
-	gate_closed = 0;
-	pthread_cond_broadcast(&held_cv);
-	pthread_mutex_unlock(&mu);
+	wait_queued(4);
+	open_gate();
 	if (!come_back)
 		CHECK(run_out_waits(3) == 1);
 	CHECK(pthread_join(a, NULL) == 0);
@@ -575,47 +601,16 @@ static void no_wait_for_a_group_that_cannot_grow(void)
 	lk_stats before = LK_STATS_INIT, after = LK_STATS_INIT;
 	struct commit_gathering g;
 	pthread_t a, b, c;
-	lk_options o;
-	lk_io *mem;
+	lk_io *mem = open_gated("/mixed");
 
-	mem = wrap_memory(held_pwrite, gate_sync);
-	gate_mem = mem;
-	wrap.wait_until = gate_wait_until;
-	wrap.wait_stop = gate_wait_stop;
-	wrap.wait_free = gate_wait_free;
-	longest_wait_us = 0;
-	o = test_options(&wrap);
-	CHECK_OK(lk_open(&db, "/mixed", &o));
 	CHECK_OK(lk_put(db, LK_NS_DEFAULT, "old", 3, "v", 1, 0));
 	CHECK_OK(lk_stats_get(&before, db));
-	again = 0;
-	finished = 0;
-	pthread_mutex_lock(&mu);
-	gate_closed = 1;
-	pthread_mutex_unlock(&mu);
-	CHECK(pthread_create(&a, NULL, first_writer, NULL) == 0);
-	pthread_mutex_lock(&mu);
-	while (!in_gate)
-		pthread_cond_wait(&held_cv, &mu);
-	pthread_mutex_unlock(&mu);
+	hold_first_writer(&a, 0);
 	CHECK(pthread_create(&b, NULL, one_del, "old") == 0);
-	do {
-		struct timespec ms = { 0, 1000 * 1000 };
-
-		nanosleep(&ms, NULL);
-		commit_gathering(db, &g);
-	} while (g.queued < 2);
+	wait_queued(2);
 	CHECK(pthread_create(&c, NULL, one_put, "m") == 0);
-	do {
-		struct timespec ms = { 0, 1000 * 1000 };
-
-		nanosleep(&ms, NULL);
-		commit_gathering(db, &g);
-	} while (g.queued < 3);
-	pthread_mutex_lock(&mu);
-	gate_closed = 0;
-	pthread_cond_broadcast(&held_cv);
-	pthread_mutex_unlock(&mu);
+	wait_queued(3);
+	open_gate();
 	CHECK(run_out_waits(2) == 0); /* a wait would be ended here */
 	CHECK(pthread_join(a, NULL) == 0);
 	CHECK(pthread_join(b, NULL) == 0);
