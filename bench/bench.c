@@ -1030,6 +1030,12 @@ static bool run_writers(struct run *r)
 	if (w == NULL)
 		return engine_failf(e, "writers: out of memory");
 	bool serialise = !e->ops->concurrent_writers;
+	struct engine_stats before, after;
+
+	if (!stats_of(e, &before)) {
+		free(w);
+		return false;
+	}
 	uint64_t t0 = now_ns();
 	for (unsigned t = 0; t < WRITER_THREADS; t++) {
 		w[t].r = r;
@@ -1068,7 +1074,12 @@ static bool run_writers(struct run *r)
 		r->res.writers_p50_us = hist_percentile_us(all, 50);
 		r->res.writers_p99_us = hist_percentile_us(all, 99);
 		r->res.writers_serialised = serialise ? 1 : 0;
+		ok = stats_of(e, &after);
 	}
+	if (ok && after.syncs > before.syncs)
+		r->res.writers_commits_per_sync =
+			(after.commits - before.commits) /
+			(after.syncs - before.syncs);
 	free(all);
 	free(w);
 	return ok;

@@ -58,6 +58,8 @@ struct engine_stats {
 	double compact_s;        /* time spent compacting */
 	double compact_stall_us; /* longest hold of the index lock */
 	double log_bytes_written;
+	double commits;          /* batches committed by this handle */
+	double syncs;            /* fdatasyncs of its log by this handle */
 	/* index snapshots (NAN: the engine keeps none) */
 	double snapshot_used;    /* 1 if the open loaded one, else 0 */
 	double snapshots_written; /* by this handle */

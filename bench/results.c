@@ -96,6 +96,8 @@ const struct figure figures[] = {
 	FIGURE("writers: put latency p99", "us", writers_p99_us, 1, L, false),
 	FIGURE("writers serialised by the bench", "0/1", writers_serialised,
 	       0, N, false),
+	FIGURE("writers: batches per fdatasync", "ratio",
+	       writers_commits_per_sync, 2, N, false),
 	FIGURE("live keys at the end", "count", live_keys, 0, N, false),
 	FIGURE("disk at the end, closed", "bytes", end_disk_bytes, 0, L,
 	       false),

@@ -71,7 +71,8 @@ struct results {
 	double writers_ops_s;
 	double writers_p50_us;
 	double writers_p99_us;
-	double writers_serialised;  /* 1: the harness's mutex, 0: engine */
+	double writers_serialised;
+	double writers_commits_per_sync; /* engines that count both */  /* 1: the harness's mutex, 0: engine */
 	double live_keys;
 	double end_disk_bytes;      /* measured by the harness, closed */
 	double end_space_amp;

@@ -206,6 +206,8 @@ static bool logkeep_stats(struct engine *e, struct engine_stats *stats)
 	stats->compact_s = (double)st.compact_us / 1e6;
 	stats->compact_stall_us = (double)st.compact_stall_max_us;
 	stats->log_bytes_written = (double)st.log_bytes_written;
+	stats->commits = (double)st.commits;
+	stats->syncs = (double)st.sync_calls;
 	stats->snapshot_used = report.snapshot_used ? 1 : 0;
 	stats->snapshots_written = (double)st.snapshots_written;
 	stats->snapshot_bytes_written = (double)st.snapshot_bytes_written;
