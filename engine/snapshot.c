@@ -1036,9 +1036,8 @@ static lk_status read_entries(struct loader *ld, const uint64_t *ends,
 				map, ld->h.seg_count, ends, &why);
 	ld->im.seg_bytes = ld->sums;
 	ld->im.seg_large = ld->sums + ld->h.seg_count + 1;
-	if (st == LK_OK) {
+	if (st == LK_OK)
 		st = import_entries(ld, h, &why);
-	}
 	if (st == LK_OK)
 		st = index_import_end(ld->ix, &ld->im, &why);
 	hash = record_hasher_done(h);

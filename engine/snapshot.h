@@ -125,7 +125,7 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 
 /* A snapshot of at least SNAP_SPLIT_KEYS_MIN keys is loaded by two
  * threads, on a handle without a memory budget (snapshot.c,
- * import_split): it reads the entries of the table's last 3/5 into a
+ * import_entries): it reads the entries of the table's last 3/5 into a
  * buffer of their own (12 bytes each) that a second thread places while
  * the opening thread reads, hashes and places the rest.  The threshold
  * is where a second thread paid for itself, measured (open + first get

@@ -236,7 +236,8 @@ static void small_durable_commits_overwrite_prefilled_space(void **state)
 /* ---- a commit held in its sync while another thread closes ---- */
 
 static pthread_cond_t held_cv = PTHREAD_COND_INITIALIZER;
-static int hold_syncs, in_sync, released;
+static lk_io *gate_mem;
+static int gate_closed, in_gate;
 
 static lk_status held_pwrite(void *ctx, lk_io_file *f, const void *buf,
 			     size_t n, uint64_t off)
@@ -245,19 +246,32 @@ static lk_status held_pwrite(void *ctx, lk_io_file *f, const void *buf,
 	return inner->pwrite(inner->ctx, f, buf, n, off);
 }
 
-/* While hold_syncs is set, a sync says so and waits to be released. */
-static lk_status held_sync(void *ctx, lk_io_file *f)
+/* While gate_closed, a sync says so and waits for the gate; that sync
+ * takes 40 s by the simulated clock of gate_mem (the gathering tests: so
+ * the next head waits as long as a head may, GATHER_WAIT_US_MAX, by that
+ * clock: until the test moves it, or an arrival wakes the head). */
+static lk_status gate_sync(void *ctx, lk_io_file *f)
 {
 	(void)ctx;
 	pthread_mutex_lock(&mu);
-	if (hold_syncs) {
-		in_sync = 1;
+	if (gate_closed) {
+		in_gate = 1;
 		pthread_cond_broadcast(&held_cv);
-		while (!released)
+		while (gate_closed)
 			pthread_cond_wait(&held_cv, &mu);
+		in_gate = 0;
+		lk_io_memory_advance_us(gate_mem, 40u * 1000 * 1000);
 	}
 	pthread_mutex_unlock(&mu);
 	return inner->sync(inner->ctx, f);
+}
+
+static void open_gate(void)
+{
+	pthread_mutex_lock(&mu);
+	gate_closed = 0;
+	pthread_cond_broadcast(&held_cv);
+	pthread_mutex_unlock(&mu);
 }
 
 static void *held_put(void *arg)
@@ -278,25 +292,22 @@ static void close_during_a_commit_is_misuse_and_the_commit_completes(void **stat
 	lk_io *mem;
 
 	(void)state;
-	mem = wrap_memory(held_pwrite, held_sync);
+	mem = wrap_memory(held_pwrite, gate_sync);
+	gate_mem = mem;
 	o = test_options(&wrap);
 	CHECK_OK(lk_open(&db, "/held", &o));
 	pthread_mutex_lock(&mu);
-	hold_syncs = 1;
+	gate_closed = 1;
 	pthread_mutex_unlock(&mu);
 	CHECK(pthread_create(&th, NULL, held_put, &put_st) == 0);
 	pthread_mutex_lock(&mu);
-	while (!in_sync)
+	while (!in_gate)
 		pthread_cond_wait(&held_cv, &mu);
 	pthread_mutex_unlock(&mu);
 
 	CHECK_ST(LK_MISUSE, lk_close(db));
 
-	pthread_mutex_lock(&mu);
-	hold_syncs = 0;
-	released = 1;
-	pthread_cond_broadcast(&held_cv);
-	pthread_mutex_unlock(&mu);
+	open_gate();
 	CHECK(pthread_join(th, NULL) == 0);
 	CHECK_OK(put_st);
 	CHECK_OK(lk_exists(db, LK_NS_DEFAULT, "held", 4));
@@ -305,29 +316,6 @@ static void close_during_a_commit_is_misuse_and_the_commit_completes(void **stat
 }
 
 /* ---- gathering: the next head waits for the writers of the last group ---- */
-
-static lk_io *gate_mem;
-static int gate_closed, in_gate;
-
-/* While gate_closed, a sync says so and waits for the gate; that sync
- * takes 40 s by the simulated clock, so the next head waits as long as
- * a head may (GATHER_WAIT_US_MAX), by that clock: until the test moves
- * it, or an arrival wakes the head. */
-static lk_status gate_sync(void *ctx, lk_io_file *f)
-{
-	(void)ctx;
-	pthread_mutex_lock(&mu);
-	if (gate_closed) {
-		in_gate = 1;
-		pthread_cond_broadcast(&held_cv);
-		while (gate_closed)
-			pthread_cond_wait(&held_cv, &mu);
-		in_gate = 0;
-		lk_io_memory_advance_us(gate_mem, 40u * 1000 * 1000);
-	}
-	pthread_mutex_unlock(&mu);
-	return inner->sync(inner->ctx, f);
-}
 
 /* A gathering head sleeps here, really, until an arrival stops its wait
  * or the test makes it run out (the memory table's own sleep would move
@@ -518,14 +506,6 @@ static void wait_queued(size_t n)
 		nanosleep(&ms, NULL);
 		commit_gathering(db, &g);
 	} while (g.queued < n);
-}
-
-static void open_gate(void)
-{
-	pthread_mutex_lock(&mu);
-	gate_closed = 0;
-	pthread_cond_broadcast(&held_cv);
-	pthread_mutex_unlock(&mu);
 }
 
 /* One writer's sync is held while three others queue; then the group of
