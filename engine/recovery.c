@@ -789,7 +789,7 @@ static lk_status check_seal_hash(struct scan *sc, const struct record *rec,
 	if (sc->seal_hash && sc->hashed_to == pos)
 		hash = record_hasher_peek(sc->seal_hash); /* read already */
 	else
-		st = seg_hash_read(sc->seg, sc->io, pos, &hash);
+		st = seg_hash_read(sc->seg, sc->io, pos, &hash, NULL);
 
 	if (st == LK_OK && hash != rec->seg_hash)
 		*why = "segment hash mismatch: the bytes before the seal are "

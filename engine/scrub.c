@@ -30,9 +30,14 @@
  * The background scrub (a writable handle with scrub_rate_bytes > 0) runs
  * the same pass on its own thread: the first a second after open, so that
  * what an open from a snapshot did not read is checked soon, then one
- * every SCRUB_PERIOD_S.  After each segment it sleeps as long as reading
- * it should have taken at scrub_rate_bytes, on the I/O layer's monotonic
- * clock, so it never takes more than that share of a slow flash device.
+ * every SCRUB_PERIOD_S.  It reads in 64 KiB steps, and after each
+ * SCRUB_SLICE_BYTES (and at the end of each segment) it sleeps as long as
+ * reading them should have taken at scrub_rate_bytes, on the I/O layer's
+ * monotonic clock, so it never takes more than that share of a slow
+ * flash device.  A closing handle stops it after the step in progress:
+ * the segment it was in, those after it and the snapshot wait for the
+ * next pass (lk_close() waits for one 64 KiB read, not for a segment or
+ * the snapshot to be read whole).
  *
  * What it does with damage: reports each damaged segment through the
  * caller's lk_problem_fn, counts it in the handle's stats, and latches a
@@ -55,13 +60,33 @@
 /* Then a pass every six hours: bit rot is slow, and reads of a router's
  * flash cost power, not wear. */
 #define SCRUB_PERIOD_S (6u * 3600u)
+/* The background pass sleeps after each slice of this many bytes: at the
+ * default 4 MiB/s, a quarter of a second after a read of 1 MiB, so that
+ * a slow device is never held by more than that, and the thread wakes
+ * four times a second while it reads (after a whole 16 MiB segment, the
+ * device was held for the segment's read, then left alone for 4 s). */
+#define SCRUB_SLICE_BYTES (1024u * 1024u)
+/* walk_records reports its progress to the pace at least this often, as
+ * the 64 KiB steps of seg_hash_read and snapshot_scrub do. */
+#define SCRUB_STEP_BYTES (64u * 1024u)
 
 /* The scrub's state (db->scrub): its thread, the sleep that stopping it
  * ends, and its counts for lk_stats_get(). */
 struct scrubber {
 	lk_io_thread *thread; /* or NULL */
 	lk_io_wait *wait;
+	_Atomic int stopping; /* set by scrub_stop(): the pass ends */
 	_Atomic uint64_t segments, bytes, damage, passes;
+};
+
+/* A pass's pacing, the arg of its struct seg_pace: the background pass
+ * sleeps after each slice and ends after the step in progress once the
+ * handle is closing; lk_scrub() reads on at full speed. */
+struct pacer {
+	struct lk_db *db;
+	int background;
+	uint64_t unpaid;  /* read since the last sleep */
+	int stopped;      /* closing: the pass ends, whatever a read said */
 };
 
 struct scrub_item {
@@ -74,10 +99,10 @@ struct scrub_item {
  * *offset and *why and returns LK_CORRUPT.  LK_OK if every record passes. */
 static lk_status walk_records(const lk_io *io, struct segment *s,
 			      uint64_t data_end, uint64_t *offset,
-			      const char **why)
+			      const char **why, const struct seg_pace *pace)
 {
 	struct seg_reader r;
-	uint64_t pos = SEG_HEADER_BYTES;
+	uint64_t pos = SEG_HEADER_BYTES, paced = 0;
 	lk_status st;
 
 	st = seg_reader_init(&r, io, s, data_end);
@@ -87,6 +112,11 @@ static lk_status walk_records(const lk_io *io, struct segment *s,
 		st = seg_reader_record(&r, pos, &rec, why);
 		if (st == LK_OK)
 			pos += rec.size;
+		if (st == LK_OK &&
+		    (pos - paced >= SCRUB_STEP_BYTES || pos >= data_end)) {
+			st = pace->fn(pace->arg, pos - paced);
+			paced = pos;
+		}
 	}
 	seg_reader_free(&r);
 	if (st != LK_OK)
@@ -98,7 +128,7 @@ static lk_status walk_records(const lk_io *io, struct segment *s,
  * *why set, or an I/O or memory status. */
 static lk_status scrub_one(const lk_io *io, const struct scrub_item *it,
 			   uint64_t *offset, const char **why,
-			   uint64_t *bytes_read)
+			   uint64_t *bytes_read, const struct seg_pace *pace)
 {
 	struct segment *s = it->seg;
 	struct record seal;
@@ -108,13 +138,13 @@ static lk_status scrub_one(const lk_io *io, const struct scrub_item *it,
 
 	if (!it->sealed) {
 		*bytes_read += it->data_end;
-		return walk_records(io, s, it->data_end, offset, why);
+		return walk_records(io, s, it->data_end, offset, why, pace);
 	}
 	st = seg_find_seal(s, io, it->data_end, &seal, &seal_at, &found);
 	if (st != LK_OK)
 		return st;
 	if (found && (seal.flags & REC_F_SEG_HASH)) {
-		st = seg_hash_read(s, io, seal_at, &hash);
+		st = seg_hash_read(s, io, seal_at, &hash, pace);
 		*bytes_read += seal_at;
 		if (st != LK_OK && st != LK_CORRUPT)
 			return st;
@@ -124,7 +154,7 @@ static lk_status scrub_one(const lk_io *io, const struct scrub_item *it,
 		seal_at = it->data_end;
 	}
 	/* No hash to go by, or it disagrees: find the place. */
-	st = walk_records(io, s, it->data_end, offset, why);
+	st = walk_records(io, s, it->data_end, offset, why, pace);
 	*bytes_read += it->data_end;
 	if (st != LK_OK)
 		return st;
@@ -178,15 +208,39 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 	return LK_OK;
 }
 
-/* The background scrub: after a segment of `bytes`, sleeps what reading
- * it takes at the rate.  Returns 1 if the handle is closing. */
-static int throttle(struct lk_db *db, uint64_t bytes)
+/* The background pass: sleeps what reading the bytes read since the last
+ * sleep takes at the rate.  Returns 1 (and marks the pass stopped) if the
+ * handle is closing. */
+static int settle(struct pacer *p)
 {
+	struct lk_db *db = p->db;
 	const lk_io *io = db->io;
-	uint64_t rate = db->opts.scrub_rate_bytes;
+	uint64_t rate = db->opts.scrub_rate_bytes, bytes = p->unpaid;
 	uint64_t us = bytes / rate * 1000000u + bytes % rate * 1000000u / rate;
 
-	return io->wait_until(io->ctx, db->scrub->wait, io->mono_us(io->ctx) + us);
+	p->unpaid = 0;
+	if (atomic_load(&db->scrub->stopping) ||
+	    io->wait_until(io->ctx, db->scrub->wait,
+			   io->mono_us(io->ctx) + us))
+		p->stopped = 1;
+	return p->stopped;
+}
+
+/* struct seg_pace's fn: counts the step and, in the background, sleeps
+ * after a slice; ends the read (LK_BUSY, which the pass does not report:
+ * it looks at p->stopped) once the handle is closing. */
+static lk_status pace(void *arg, uint64_t bytes)
+{
+	struct pacer *p = arg;
+
+	if (!p->background)
+		return LK_OK;
+	p->unpaid += bytes;
+	if (atomic_load(&p->db->scrub->stopping))
+		p->stopped = 1;
+	else if (p->unpaid >= SCRUB_SLICE_BYTES)
+		(void)settle(p);
+	return p->stopped ? LK_BUSY : LK_OK;
 }
 
 /* Counts one damaged segment, keeps the first for the message and tells
@@ -217,14 +271,18 @@ static void report(struct lk_db *db, const struct segment *s,
  * counted, not latched: the log is intact, and the next open replays it
  * instead of loading the snapshot; the next snapshot replaces it. */
 static lk_status scrub_snapshot(struct lk_db *db, lk_problem_fn fn, void *arg,
-				char *first, size_t cap, size_t *damaged)
+				char *first, size_t cap, size_t *damaged,
+				const struct seg_pace *pace)
 {
+	const struct pacer *pacer = pace->arg;
 	char name[SNAP_NAME_BYTES];
 	uint64_t offset = 0, bytes = 0;
 	const char *why = NULL;
-	lk_status st = snapshot_scrub(db, name, &offset, &why, &bytes);
+	lk_status st = snapshot_scrub(db, name, &offset, &why, &bytes, pace);
 
 	atomic_fetch_add(&db->scrub->bytes, bytes);
+	if (pacer->stopped)
+		return LK_OK; /* closing: the next pass */
 	if (st != LK_CORRUPT) {
 		if (st != LK_OK)
 			err_prefix("lk_scrub: reading snapshot %s", name);
@@ -248,6 +306,8 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 			    int background)
 {
 	const lk_io *io = db->io;
+	struct pacer p = { db, background, 0, 0 };
+	const struct seg_pace sp = { pace, &p };
 	struct scrub_item *v;
 	lk_status st, worst = LK_OK;
 	char first[LK_ERRMSG_BYTES] = "";
@@ -261,8 +321,11 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 		uint64_t offset = 0, bytes = 0;
 		const char *why = NULL;
 
-		st = scrub_one(io, &v[i], &offset, &why, &bytes);
+		st = scrub_one(io, &v[i], &offset, &why, &bytes, &sp);
 		atomic_fetch_add(&db->scrub->bytes, bytes);
+		/* closing: this segment and the rest wait for the next open */
+		if (p.stopped)
+			break;
 		atomic_fetch_add(&db->scrub->segments, 1);
 		if (st != LK_OK && st != LK_CORRUPT) {
 			err_prefix("lk_scrub: reading segment %s", s->name);
@@ -272,16 +335,18 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 			report(db, s, offset, why, fn, arg, first, sizeof first,
 			       &damaged);
 		}
-		/* closing: the rest waits for the next open */
-		if (background && throttle(db, bytes))
+		if (background && settle(&p))
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
 		segtable_unpin(db, v[i].seg);
 	mem_free(v);
-	st = scrub_snapshot(db, fn, arg, first, sizeof first, &damaged);
-	if (st != LK_OK && worst == LK_OK)
-		worst = st;
+	if (!p.stopped) {
+		st = scrub_snapshot(db, fn, arg, first, sizeof first, &damaged,
+				    &sp);
+		if (st != LK_OK && worst == LK_OK)
+			worst = st;
+	}
 	if (damaged)
 		return err_set(LK_CORRUPT, "lk_scrub: %zu damaged segment%s; "
 					   "the first: %s",
@@ -343,6 +408,7 @@ void scrub_stop(struct lk_db *db)
 
 	if (!sc || !sc->wait)
 		return;
+	atomic_store(&sc->stopping, 1);
 	io->wait_stop(io->ctx, sc->wait);
 	if (sc->thread)
 		io->thread_join(io->ctx, sc->thread);

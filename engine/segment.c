@@ -280,11 +280,12 @@ lk_status seg_hash_get(struct segment *s, const lk_io *io, uint64_t end,
 		return LK_OK;
 	}
 	hash_drop(s);
-	return seg_hash_read(s, io, end, hash);
+	return seg_hash_read(s, io, end, hash, NULL);
 }
 
 lk_status seg_hash_read(const struct segment *s, const lk_io *io,
-			uint64_t end, uint64_t *hash)
+			uint64_t end, uint64_t *hash,
+			const struct seg_pace *pace)
 {
 	struct rec_hasher *h;
 	uint8_t *buf;
@@ -314,6 +315,11 @@ lk_status seg_hash_read(const struct segment *s, const lk_io *io,
 			goto out;
 		record_hasher_add(h, buf, want);
 		off += want;
+		if (pace) {
+			st = pace->fn(pace->arg, want);
+			if (st != LK_OK)
+				goto out;
+		}
 	}
 out:
 	if (h) {

@@ -139,10 +139,22 @@ void seg_hash_add(struct segment *s, const void *p, size_t n, uint64_t at);
 lk_status seg_hash_get(struct segment *s, const lk_io *io, uint64_t end,
 		       uint64_t *hash);
 
+/* The pacing of a long read (the scrub's, scrub.c): fn is called after
+ * each step of it with the bytes that step read, and a status other than
+ * LK_OK ends the read, which returns that status.  So a background reader
+ * can sleep between steps at its rate, and stop within one step when its
+ * handle closes, instead of after the whole file. */
+struct seg_pace {
+	lk_status (*fn)(void *arg, uint64_t bytes);
+	void *arg;
+};
+
 /* The same, always read from the file; touches no field of s, so that a
- * reader that pinned s may call it beside the writer. */
+ * reader that pinned s may call it beside the writer.  pace may be NULL;
+ * else it is called after each 64 KiB step. */
 lk_status seg_hash_read(const struct segment *s, const lk_io *io,
-			uint64_t end, uint64_t *hash);
+			uint64_t end, uint64_t *hash,
+			const struct seg_pace *pace);
 
 /* Finds the seal that ends a sealed segment at data_end: the one record
  * that ends exactly there and decodes as a seal.  Returns LK_OK with

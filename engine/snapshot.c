@@ -1402,8 +1402,8 @@ lk_status snapshot_cleanup(struct lk_db *db)
 /* ---------------------------------------------------------------------- */
 
 lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
-			 uint64_t *offset,
-			 const char **why, uint64_t *bytes_read)
+			 uint64_t *offset, const char **why,
+			 uint64_t *bytes_read, const struct seg_pace *pace)
 {
 	const lk_io *io = db->io;
 	uint8_t head[SNAP_HEADER_BYTES], trailer[SNAP_TRAILER_BYTES];
@@ -1469,6 +1469,9 @@ lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
 			goto out;
 		*bytes_read += got;
 		record_hasher_add(off < meta_len ? meta : entries, buf, got);
+		st = pace->fn(pace->arg, got);
+		if (st != LK_OK)
+			goto out;
 	}
 	st = io->pread(io->ctx, f, trailer, sizeof trailer,
 		       size - SNAP_TRAILER_BYTES, &got);

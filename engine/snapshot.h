@@ -183,14 +183,16 @@ void snapshot_auto(struct lk_db *db, const struct snap_totals *totals);
 uint64_t snapshot_behind(const struct lk_db *db);
 
 /* The scrub's check of the newest snapshot file: its header, its size and
- * both hashes, in one sequential read (no load).  Sets name (the file's)
- * and, on damage, *offset and *why; adds what it read to *bytes_read.
- * Returns LK_OK (also when there is no snapshot, or it was replaced
- * meanwhile: name is then empty or names the gone file), LK_CORRUPT,
- * LK_IO, LK_NOMEM.  A damaged snapshot costs a full replay at
- * the next open, not data: the caller reports it and does not latch. */
+ * both hashes, in one sequential read (no load) of 64 KiB steps, with
+ * pace called after each (segment.h; a status it returns ends the check
+ * with that status).  Sets name (the file's) and, on damage, *offset and
+ * *why; adds what it read to *bytes_read.  Returns LK_OK (also when there
+ * is no snapshot, or it was replaced meanwhile: name is then empty or
+ * names the gone file), LK_CORRUPT, LK_IO, LK_NOMEM, or pace's status.
+ * A damaged snapshot costs a full replay at the next open, not data: the
+ * caller reports it and does not latch. */
 lk_status snapshot_scrub(struct lk_db *db, char name[SNAP_NAME_BYTES],
 			 uint64_t *offset, const char **why,
-			 uint64_t *bytes_read);
+			 uint64_t *bytes_read, const struct seg_pace *pace);
 
 #endif /* LK_SNAPSHOT_H */

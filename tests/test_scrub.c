@@ -384,6 +384,112 @@ static void damaged_snapshot_is_reported_not_latched(void **state)
 	CHECK_OK(lk_close(db));
 }
 
+/* An I/O table that counts what threads other than the test's read of
+ * segment and snapshot files: the background scrub's reads, here. */
+static pthread_t test_thread;
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static lk_io_file *watched[64];
+static int watched_snap[64];
+static _Atomic uint64_t bg_seg_bytes, bg_snap_bytes;
+
+static lk_status watch_open(void *ctx, lk_io_dir *dir, const char *name,
+			    uint32_t flags, lk_io_file **f)
+{
+	lk_status st = mem->open(ctx, dir, name, flags, f);
+	size_t n = strlen(name);
+	int snap = n > 5 && strcmp(name + n - 5, ".snap") == 0;
+
+	pthread_mutex_lock(&watch_mu);
+	if (st == LK_OK && (snap || (n > 4 && !strcmp(name + n - 4, ".seg"))))
+		for (int i = 0; i < 64; i++)
+			if (!watched[i]) {
+				watched[i] = *f;
+				watched_snap[i] = snap;
+				break;
+			}
+	pthread_mutex_unlock(&watch_mu);
+	return st;
+}
+
+static lk_status watch_pread(void *ctx, lk_io_file *f, void *buf, size_t n,
+			     uint64_t off, size_t *got)
+{
+	lk_status st = mem->pread(ctx, f, buf, n, off, got);
+
+	pthread_mutex_lock(&watch_mu);
+	if (st == LK_OK && !pthread_equal(pthread_self(), test_thread))
+		for (int i = 0; i < 64; i++)
+			if (f == watched[i])
+				atomic_fetch_add(watched_snap[i] ? &bg_snap_bytes
+								 : &bg_seg_bytes,
+						 *got);
+	pthread_mutex_unlock(&watch_mu);
+	return st;
+}
+
+static void watch_close(void *ctx, lk_io_file *f)
+{
+	pthread_mutex_lock(&watch_mu);
+	for (int i = 0; i < 64; i++)
+		if (watched[i] == f)
+			watched[i] = NULL;
+	pthread_mutex_unlock(&watch_mu);
+	mem->close(ctx, f);
+}
+
+/* The background scrub reads at its rate a slice at a time, not a segment
+ * at a time: in the middle of a 4 MiB segment it sleeps after 1 MiB.  And
+ * a closing handle stops it where it is: lk_close() once waited while it
+ * read the rest of the segment it was in and then the whole snapshot
+ * (16 MiB and 12 MiB on a large database: seconds on a router's flash). */
+static void a_closing_handle_stops_the_scrub_where_it_is(void **state)
+{
+	lk_options o = options();
+	lk_io watch = *mem;
+	uint8_t v[1000];
+	uint64_t x = 1;
+	lk_db *db;
+
+	(void)state;
+	o.segment_size_bytes = 4u << 20;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	for (int i = 0; i < 6000; i++) {
+		char k[16];
+
+		for (size_t j = 0; j < sizeof v; j++) { /* not compressible */
+			x = x * 6364136223846793005u + 1442695040888963407u;
+			v[j] = (uint8_t)(x >> 56);
+		}
+		snprintf(k, sizeof k, "key%05d", i);
+		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v, sizeof v,
+				0));
+	}
+	CHECK_OK(lk_snapshot(db));
+	CHECK_OK(lk_close(db));
+
+	test_thread = pthread_self();
+	watch.open = watch_open;
+	watch.pread = watch_pread;
+	watch.close = watch_close;
+	o.io = &watch;
+	o.scrub_rate_bytes = 1u << 20; /* a slice a second */
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK(atomic_load(&bg_seg_bytes) == 0);
+	/* Its start delay is a second: then it reads one slice of the first
+	 * segment (a step is 64 KiB) and sleeps. */
+	lk_io_memory_advance_us(mem, 1100 * 1000);
+	CHECK(atomic_load(&bg_seg_bytes) >= (1u << 20));
+	CHECK(atomic_load(&bg_seg_bytes) <= (1u << 20) + (64u << 10));
+	CHECK(atomic_load(&bg_snap_bytes) == 0);
+
+	atomic_store(&bg_seg_bytes, 0);
+	CHECK_OK(lk_close(db));
+	CHECK(atomic_load(&bg_seg_bytes) == 0);
+	CHECK(atomic_load(&bg_snap_bytes) == 0);
+	for (int i = 0; i < 64; i++)
+		CHECK(watched[i] == NULL);
+}
+
 /* Scrubs beside a writer on real files (ThreadSanitizer runs this suite):
  * the segments it pins stay readable while compaction and rotation go on,
  * and nothing the writer does looks like damage. */
@@ -479,6 +585,7 @@ int main(void)
 		T(background_scrub_of_a_clean_log_changes_nothing),
 		T(scrub_beside_a_writer_finds_nothing),
 		T(damaged_snapshot_is_reported_not_latched),
+		T(a_closing_handle_stops_the_scrub_where_it_is),
 		T(verify_with_read_ahead),
 #undef T
 	};
