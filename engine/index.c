@@ -475,30 +475,6 @@ uint64_t index_digest(const struct index *ix, const uint64_t *seg_ids)
 /* Snapshots                                                              */
 /* ---------------------------------------------------------------------- */
 
-static int export_table(const struct index *ix, const uint16_t *seg_map,
-			uint8_t *out)
-{
-	uint64_t bitmap_bytes = IX_EXPORT_BITMAP_BYTES(ix->cap);
-	uint8_t *e = out + bitmap_bytes;
-
-	memset(out, 0, (size_t)bitmap_bytes);
-	for (uint32_t i = 0; i < ix->cap; i++) {
-		const struct slot *s = &ix->slots[i];
-		uint32_t seg = s->w1 >> 20;
-
-		if (is_empty(s))
-			continue;
-		if (seg_map[seg] == 0)
-			return -1;
-		out[i / 8] |= (uint8_t)(1u << (i % 8));
-		put_u32(e, s->w0);
-		put_u32(e + 4, (uint32_t)seg_map[seg] << 20 | (s->w1 & 0xfffffu));
-		put_u32(e + 8, s->w2);
-		e += IX_SLOT_BYTES;
-	}
-	return 0;
-}
-
 uint32_t index_export_slots(const struct index *ix)
 {
 	uint64_t slots;
@@ -513,14 +489,22 @@ uint32_t index_export_slots(const struct index *ix)
 	return (uint32_t)slots;
 }
 
-int index_export(const struct index *ix, const uint16_t *seg_map,
-		 uint8_t *out, void *scratch)
+void index_export_begin(struct ix_export *x, const struct index *ix,
+			const uint16_t *seg_map, uint8_t *bitmap,
+			void *scratch)
 {
-	struct index t; /* only its slots and capacity are used */
 	uint32_t slots = index_export_slots(ix);
+	struct index t; /* only its slots and capacity are used */
 
-	if (slots == ix->cap)
-		return export_table(ix, seg_map, out);
+	x->seg_map = seg_map;
+	x->bitmap = bitmap;
+	x->cap = slots;
+	x->next = 0;
+	memset(bitmap, 0, (size_t)IX_EXPORT_BITMAP_BYTES(slots));
+	if (slots == ix->cap) {
+		x->slots = ix->slots;
+		return;
+	}
 	/* Re-placed into a table of `slots`: the same entries, the same
 	 * Robin Hood order a load checks, fewer slots. */
 	LK_ASSERT(scratch);
@@ -530,7 +514,45 @@ int index_export(const struct index *ix, const uint16_t *seg_map,
 	for (uint32_t i = 0; i < ix->cap; i++)
 		if (!is_empty(&ix->slots[i]))
 			place(&t, ix->slots[i]);
-	return export_table(&t, seg_map, out);
+	x->slots = t.slots;
+}
+
+int64_t index_export_next(struct ix_export *x, uint8_t *out, size_t max)
+{
+	const struct slot *slots = x->slots;
+	uint8_t *e = out;
+	size_t n = 0;
+
+	for (; x->next < x->cap && n < max; x->next++) {
+		const struct slot *s = &slots[x->next];
+		uint32_t seg = s->w1 >> 20, i = x->next;
+
+		if (is_empty(s))
+			continue;
+		if (x->seg_map[seg] == 0)
+			return -1;
+		x->bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+		put_u32(e, s->w0);
+		put_u32(e + 4,
+			(uint32_t)x->seg_map[seg] << 20 | (s->w1 & 0xfffffu));
+		put_u32(e + 8, s->w2);
+		e += IX_SLOT_BYTES;
+		n++;
+	}
+	return (int64_t)n;
+}
+
+int index_export(const struct index *ix, const uint16_t *seg_map,
+		 uint8_t *out, void *scratch)
+{
+	struct ix_export x;
+	uint32_t slots = index_export_slots(ix);
+
+	index_export_begin(&x, ix, seg_map, out, scratch);
+	return index_export_next(&x, out + IX_EXPORT_BITMAP_BYTES(slots),
+				 ix->keys) < 0
+		       ? -1
+		       : 0;
 }
 
 static lk_status import_fail(struct index *ix, const char **why,

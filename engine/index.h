@@ -157,6 +157,25 @@ uint32_t index_export_slots(const struct index *ix);
 int index_export(const struct index *ix, const uint16_t *seg_map,
 		 uint8_t *out, void *scratch);
 
+/* The same a part at a time, so that a snapshot is written through a
+ * buffer of a few entries instead of one of the file's size:
+ * index_export_begin() zeroes `bitmap` (IX_EXPORT_BITMAP_BYTES(
+ * index_export_slots(ix)) bytes), and re-places the entries into scratch
+ * when index_export() would; then each index_export_next() writes the
+ * entries of the next slots, at most max of them, into out, sets their
+ * bits, and returns how many (0 once every slot was passed), or -1 if an
+ * entry's slot maps to 0.  ix must not change until the last call. */
+struct ix_export {
+	const void *slots;          /* ix's table, or scratch */
+	uint32_t cap, next;         /* slots, and the next one to look at */
+	const uint16_t *seg_map;
+	uint8_t *bitmap;
+};
+void index_export_begin(struct ix_export *x, const struct index *ix,
+			const uint16_t *seg_map, uint8_t *bitmap,
+			void *scratch);
+int64_t index_export_next(struct ix_export *x, uint8_t *out, size_t max);
+
 /* Loading a snapshot: index_import_begin() replaces the contents of ix
  * with an empty table of cap slots that is to hold `keys` entries, placed
  * by `bitmap` (IX_EXPORT_BITMAP_BYTES(cap) bytes, which must stay valid
