@@ -173,6 +173,11 @@ static lk_status emit_op(struct logread *lr, const struct segment *s,
 	it.expire_at_ms = rec->expire_at_ms;
 	it.checksum_ok = checked;
 	it.what = what;
+	if (rec->flags & REC_F_REPLACES) {
+		it.replaces_segment_seq = rec->rep_seg_seq;
+		it.replaces_generation = rec->rep_generation;
+		it.replaces_offset = rec->rep_offset;
+	}
 	if (it.compressed && checked) {
 		st = compressor_unpack(lr->zc, rec->value, rec->value_len, &raw,
 				       &raw_len);

@@ -1058,7 +1058,7 @@ typedef enum lk_log_kind {
 			       writes go over): not damage */
 } lk_log_kind;
 
-#define LK_LOG_ITEM_VERSION 1u
+#define LK_LOG_ITEM_VERSION 2u
 
 /* One item.  Pointers are valid during the callback only.  Fields that do
  * not apply to the kind are 0 or NULL. */
@@ -1107,6 +1107,14 @@ typedef struct lk_log_item {
 	const uint8_t *db_id;    /* 16 bytes, or NULL */
 	uint64_t total_bytes;    /* of every segment file to be read (for
 				    progress), known at the first item */
+	/* version 2.  PUT, DEL that claim to replace an older record of
+	 * their key (format version 3's `replaces`, README "Record
+	 * format"): the place of that record, which a replay repoints the
+	 * index from without reading it; replaces_segment_seq is 0 when
+	 * the record makes no claim. */
+	uint64_t replaces_segment_seq;
+	uint32_t replaces_generation;
+	uint64_t replaces_offset;
 } lk_log_item;
 
 /* Returns 0 to go on, anything else to stop (lk_log_read then returns

@@ -466,6 +466,24 @@ else
 	not_ok "load --segment-size 4096 of 1000 records makes several segments"
 fi
 
+# An overwrite of a key whose record lies in a sealed (mapped) segment
+# names that record (format 3's replaces): dump shows the claim, and it
+# is the place dump gives the older record.
+R=$T/replaces
+gen_lines 300 |
+	"$LK" load --batch 10 --segment-size 4096 "$R" >/dev/null 2>&1
+"$LK" put --segment-size 4096 "$R" key0005 newer >/dev/null 2>&1
+run "$LK" dump --json --key key0005 "$R"
+check "dump --json of an overwritten key prints both records" \
+	test "$(lines "$T/out")" = 2
+place=$(head -n 1 "$T/out" |
+	sed -n 's/.*"segment":\([0-9]*\),.*"offset":\([0-9]*\),.*/"segment":\1,"offset":\2/p')
+check "the overwrite's replaces is the older record's segment and offset" \
+	eval 'tail -n 1 "$T/out" | grep -q "\"replaces\":{$place}" &&
+	! head -n 1 "$T/out" | grep -q replaces'
+run "$LK" dump --key key0005 "$R"
+check "dump's YAML shows the claim too" grep -q '^  replaces:$' "$T/out"
+
 # Backup: a consistent copy that opens as a database of its own.
 B=$T/backup-src
 gen_lines 500 | "$LK" load --segment-size 4096 "$B" >/dev/null 2>&1

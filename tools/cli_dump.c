@@ -107,6 +107,16 @@ static void put_item(struct dump *d, struct out *o, const lk_log_item *it)
 
 		if (dump_record_members(o, &r, &d->chain) != 0)
 			d->failed = 1;
+		if (it->replaces_segment_seq) {
+			out_key(o, "replaces");
+			out_map_begin(o);
+			out_kv_u64(o, "segment", it->replaces_segment_seq);
+			if (it->replaces_generation)
+				out_kv_u64(o, "generation",
+					   it->replaces_generation);
+			out_kv_u64(o, "offset", it->replaces_offset);
+			out_map_end(o);
+		}
 		break;
 	}
 	case LK_LOG_COMMIT:

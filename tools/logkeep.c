@@ -202,6 +202,8 @@ static const struct command commands[] = {
 	  "       their YAML, path-cache entries, ledger entries with their\n"
 	  "       hashes and chain status, telemetry), other values as text,\n"
 	  "       or as hex (value_hex) when they are not clean UTF-8 text.\n"
+	  "       A put or delete that names the older record of its key it\n"
+	  "       replaced (format 3) shows it as replaces: segment, offset.\n"
 	  "       Bytes that hold no valid record are one damage item (offset,\n"
 	  "       length, what is wrong); the dump goes on from the next valid\n"
 	  "       record.  Read-only, no lock: works beside a writer and on a\n"
