@@ -1256,7 +1256,9 @@ LK_API lk_status lk_salvage(lk_salvage_report *report, const char *path,
  *
  * A writable handle with scrub_rate_bytes > 0 (the default) also runs
  * this in the background, on its own thread, at that rate (see
- * lk_options), and passes what it finds to scrub_fn.
+ * lk_options): it sleeps after each MiB it reads, and lk_close() stops
+ * it after the 64 KiB read in progress, leaving the rest of the pass to
+ * the next open.  It passes what it finds to scrub_fn.
  *
  * Damage found latches a writable handle: every later write returns
  * LK_CORRUPT ("the scrub found damage"), so that nothing more is
