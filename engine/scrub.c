@@ -34,10 +34,13 @@
  * SCRUB_SLICE_BYTES (and at the end of each segment) it sleeps as long as
  * reading them should have taken at scrub_rate_bytes, on the I/O layer's
  * monotonic clock, so it never takes more than that share of a slow
- * flash device.  A closing handle stops it after the step in progress:
- * the segment it was in, those after it and the snapshot wait for the
- * next pass (lk_close() waits for one 64 KiB read, not for a segment or
- * the snapshot to be read whole).
+ * flash device.  A closing handle stops it after the read in progress
+ * (a 64 KiB step; a reader window of up to 1 MiB, or one large record,
+ * where it walks records): the segment it was in, those after it and the
+ * snapshot wait for the next pass, so lk_close() no longer waits for a
+ * segment or the snapshot to be read whole.  Damage found before the stop
+ * is reported all the same: a hash mismatch whose walk to the bad record
+ * is cut short is named at the seal, as when the walk finds none.
  *
  * What it does with damage: reports each damaged segment through the
  * caller's lk_problem_fn, counts it in the handle's stats, and latches a
@@ -86,6 +89,7 @@ struct pacer {
 	struct lk_db *db;
 	int background;
 	uint64_t unpaid;  /* read since the last sleep */
+	uint64_t read;    /* read in all (the stats' scrub_bytes) */
 	int stopped;      /* closing: the pass ends, whatever a read said */
 };
 
@@ -124,48 +128,54 @@ static lk_status walk_records(const lk_io *io, struct segment *s,
 	return st;
 }
 
-/* Checks one sealed segment.  Returns LK_OK, LK_CORRUPT with *offset and
- * *why set, or an I/O or memory status. */
+/* Checks one segment (the active one record by record up to its data
+ * end).  Returns LK_OK, LK_CORRUPT with *offset and *why set, an I/O or
+ * memory status, or pace's status when it stopped the reads. */
 static lk_status scrub_one(const lk_io *io, const struct scrub_item *it,
 			   uint64_t *offset, const char **why,
-			   uint64_t *bytes_read, const struct seg_pace *pace)
+			   const struct seg_pace *pace)
 {
+	static const char mismatch[] = "segment hash mismatch: the bytes "
+				       "before the seal are not the ones it "
+				       "was written over";
 	struct segment *s = it->seg;
 	struct record seal;
 	uint64_t seal_at = 0, hash;
-	int found;
+	int found, differs = 0;
 	lk_status st;
 
-	if (!it->sealed) {
-		*bytes_read += it->data_end;
+	if (!it->sealed)
 		return walk_records(io, s, it->data_end, offset, why, pace);
-	}
 	st = seg_find_seal(s, io, it->data_end, &seal, &seal_at, &found);
 	if (st != LK_OK)
 		return st;
 	if (found && (seal.flags & REC_F_SEG_HASH)) {
 		st = seg_hash_read(s, io, seal_at, &hash, pace);
-		*bytes_read += seal_at;
 		if (st != LK_OK && st != LK_CORRUPT)
 			return st;
 		if (st == LK_OK && hash == seal.seg_hash)
 			return LK_OK;
+		differs = st == LK_OK;
 	} else if (!found) {
 		seal_at = it->data_end;
 	}
 	/* No hash to go by, or it disagrees: find the place. */
 	st = walk_records(io, s, it->data_end, offset, why, pace);
-	*bytes_read += it->data_end;
-	if (st != LK_OK)
+	if (st != LK_OK && !(differs && st != LK_CORRUPT))
 		return st;
+	/* Every record passed, or a mismatch whose walk a failed read or
+	 * a closing handle cut short: damage all the same, at the seal. */
 	*offset = seal_at;
+	if (differs) {
+		*why = mismatch;
+		return LK_CORRUPT;
+	}
 	if (seal_at == it->data_end) {
 		*why = "the segment does not end with its seal";
 		return LK_CORRUPT;
 	}
 	if (seal.flags & REC_F_SEG_HASH) {
-		*why = "segment hash mismatch: the bytes before the seal are "
-		       "not the ones it was written over";
+		*why = mismatch;
 		return LK_CORRUPT;
 	}
 	return LK_OK; /* version 1, every record passes */
@@ -209,20 +219,24 @@ static lk_status collect(struct lk_db *db, struct scrub_item **out,
 }
 
 /* The background pass: sleeps what reading the bytes read since the last
- * sleep takes at the rate.  Returns 1 (and marks the pass stopped) if the
- * handle is closing. */
+ * sleep takes at the rate (a sleep may end early: logkeep_io.h).  Returns
+ * 1 (and marks the pass stopped) if the handle is closing. */
 static int settle(struct pacer *p)
 {
 	struct lk_db *db = p->db;
 	const lk_io *io = db->io;
 	uint64_t rate = db->opts.scrub_rate_bytes, bytes = p->unpaid;
 	uint64_t us = bytes / rate * 1000000u + bytes % rate * 1000000u / rate;
+	uint64_t due = io->mono_us(io->ctx) + us;
 
 	p->unpaid = 0;
-	if (atomic_load(&db->scrub->stopping) ||
-	    io->wait_until(io->ctx, db->scrub->wait,
-			   io->mono_us(io->ctx) + us))
-		p->stopped = 1;
+	while (!p->stopped) {
+		if (atomic_load(&db->scrub->stopping) ||
+		    io->wait_until(io->ctx, db->scrub->wait, due))
+			p->stopped = 1;
+		else if (io->mono_us(io->ctx) >= due)
+			break;
+	}
 	return p->stopped;
 }
 
@@ -233,6 +247,7 @@ static lk_status pace(void *arg, uint64_t bytes)
 {
 	struct pacer *p = arg;
 
+	p->read += bytes;
 	if (!p->background)
 		return LK_OK;
 	p->unpaid += bytes;
@@ -306,7 +321,7 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 			    int background)
 {
 	const lk_io *io = db->io;
-	struct pacer p = { db, background, 0, 0 };
+	struct pacer p = { db, background, 0, 0, 0 };
 	const struct seg_pace sp = { pace, &p };
 	struct scrub_item *v;
 	lk_status st, worst = LK_OK;
@@ -318,24 +333,25 @@ static lk_status scrub_pass(struct lk_db *db, lk_problem_fn fn, void *arg,
 		return st;
 	for (size_t i = 0; i < n; i++) {
 		struct segment *s = v[i].seg;
-		uint64_t offset = 0, bytes = 0;
+		uint64_t offset = 0, read = p.read;
 		const char *why = NULL;
 
-		st = scrub_one(io, &v[i], &offset, &why, &bytes, &sp);
-		atomic_fetch_add(&db->scrub->bytes, bytes);
-		/* closing: this segment and the rest wait for the next open */
-		if (p.stopped)
+		st = scrub_one(io, &v[i], &offset, &why, &sp);
+		atomic_fetch_add(&db->scrub->bytes, p.read - read);
+		if (st == LK_CORRUPT) {
+			report(db, s, offset, why, fn, arg, first, sizeof first,
+			       &damaged);
+		} else if (p.stopped) {
+			/* closing: this segment and the rest wait for the
+			 * next open */
 			break;
-		atomic_fetch_add(&db->scrub->segments, 1);
-		if (st != LK_OK && st != LK_CORRUPT) {
+		} else if (st != LK_OK) {
 			err_prefix("lk_scrub: reading segment %s", s->name);
 			if (worst == LK_OK)
 				worst = st;
-		} else if (st == LK_CORRUPT) {
-			report(db, s, offset, why, fn, arg, first, sizeof first,
-			       &damaged);
 		}
-		if (background && settle(&p))
+		atomic_fetch_add(&db->scrub->segments, 1);
+		if (p.stopped || (background && settle(&p)))
 			break;
 	}
 	for (size_t i = 0; i < n; i++)

@@ -16,8 +16,8 @@ lk_status scrub_run(struct lk_db *db, lk_problem_fn fn, void *arg);
  * with scrub_rate_bytes > 0.  Returns LK_OK, LK_NOMEM (db->scrub may be
  * set: scrub_free() it). */
 lk_status scrub_init(struct lk_db *db);
-/* Stops the background scrub (a pass in progress ends after the 64 KiB
- * read in progress, leaving the rest of its segment, the segments after
+/* Stops the background scrub (a pass in progress ends after the read in
+ * progress, scrub.c, leaving the rest of its segment, the segments after
  * it and the snapshot to the next pass); safe to call when it never
  * started, and twice. */
 void scrub_stop(struct lk_db *db);

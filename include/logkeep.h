@@ -337,9 +337,12 @@ typedef struct lk_options {
  *    keys are added only while the table has room without growing.
  *  - What the budget does not count: the old table during a growth (held
  *    while the entries move, at most 2/3 of the new one), the per-handle
- *    buffers (a commit group, LK_GROUP_BYTES_MAX; the compressor), and
- *    the caller's batches and values.  An idle handle adds about 0.7 MiB
- *    of its own (README, Footprint).
+ *    buffers (a commit group, LK_GROUP_BYTES_MAX; the compressor), a
+ *    snapshot's buffers while one is written (384 KiB of entries, a bit
+ *    a slot of the table, 256 KiB of segment table; and a copy of the
+ *    table, 12 bytes a slot of a smaller one, when deletes left it too
+ *    sparse for a load to accept), and the caller's batches and values.
+ *    An idle handle adds about 0.7 MiB of its own (README, Footprint).
  *  lk_stats memory_bytes and memory_keys_room say how close the handle
  *  is; `logkeep stats` prints them. */
 
@@ -1107,11 +1110,12 @@ typedef struct lk_log_item {
 	const uint8_t *db_id;    /* 16 bytes, or NULL */
 	uint64_t total_bytes;    /* of every segment file to be read (for
 				    progress), known at the first item */
-	/* version 2.  PUT, DEL that claim to replace an older record of
-	 * their key (format version 3's `replaces`, README "Record
-	 * format"): the place of that record, which a replay repoints the
-	 * index from without reading it; replaces_segment_seq is 0 when
-	 * the record makes no claim. */
+	/* version 2 (read them only when version is 2 or more: an older
+	 * library's items end before them).  PUT, DEL that claim to
+	 * replace an older record of their key (format version 3's
+	 * `replaces`, README "Record format"): the place of that record,
+	 * which a replay repoints the index from without reading it;
+	 * replaces_segment_seq is 0 when the record makes no claim. */
 	uint64_t replaces_segment_seq;
 	uint32_t replaces_generation;
 	uint64_t replaces_offset;
@@ -1257,8 +1261,9 @@ LK_API lk_status lk_salvage(lk_salvage_report *report, const char *path,
  * A writable handle with scrub_rate_bytes > 0 (the default) also runs
  * this in the background, on its own thread, at that rate (see
  * lk_options): it sleeps after each MiB it reads, and lk_close() stops
- * it after the 64 KiB read in progress, leaving the rest of the pass to
- * the next open.  It passes what it finds to scrub_fn.
+ * it after the read in progress (64 KiB; up to 1 MiB where it walks the
+ * active segment's records), leaving the rest of the pass to the next
+ * open.  It passes what it finds to scrub_fn.
  *
  * Damage found latches a writable handle: every later write returns
  * LK_CORRUPT ("the scrub found damage"), so that nothing more is

@@ -384,18 +384,28 @@ static void damaged_snapshot_is_reported_not_latched(void **state)
 	CHECK_OK(lk_close(db));
 }
 
-/* An I/O table that counts what threads other than the test's read of
- * segment and snapshot files: the background scrub's reads, here. */
+/* An I/O table over `inner` that counts what threads other than the
+ * test's read of segment and snapshot files: the background scrub's
+ * reads, here.  Armed with gate_at, it also holds the first such read of
+ * a segment at that offset until the handle's sleeps are stopped (the
+ * scrub's wait_stop, which lk_close() calls), and counts what that thread
+ * reads after it in after_gate. */
+static const lk_io *inner;
 static pthread_t test_thread;
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cv = PTHREAD_COND_INITIALIZER;
 static lk_io_file *watched[64];
 static int watched_snap[64];
 static _Atomic uint64_t bg_seg_bytes, bg_snap_bytes;
+static uint64_t gate_at;     /* 0: no gate */
+static int gate_held, gate_passed, stop_seen;
+static pthread_t gate_thread;
+static uint64_t after_gate;
 
 static lk_status watch_open(void *ctx, lk_io_dir *dir, const char *name,
 			    uint32_t flags, lk_io_file **f)
 {
-	lk_status st = mem->open(ctx, dir, name, flags, f);
+	lk_status st = inner->open(ctx, dir, name, flags, f);
 	size_t n = strlen(name);
 	int snap = n > 5 && strcmp(name + n - 5, ".snap") == 0;
 
@@ -411,20 +421,54 @@ static lk_status watch_open(void *ctx, lk_io_dir *dir, const char *name,
 	return st;
 }
 
+/* Holds the gated read until stop_seen (30 s at most: a test that fails,
+ * not one that hangs). */
+static void hold_at_gate(void)
+{
+	struct timespec give_up;
+
+	clock_gettime(CLOCK_REALTIME, &give_up);
+	give_up.tv_sec += 30;
+	gate_held = 1;
+	gate_thread = pthread_self();
+	pthread_cond_broadcast(&watch_cv);
+	while (!stop_seen)
+		if (pthread_cond_timedwait(&watch_cv, &watch_mu, &give_up))
+			break;
+	gate_passed = 1;
+}
+
 static lk_status watch_pread(void *ctx, lk_io_file *f, void *buf, size_t n,
 			     uint64_t off, size_t *got)
 {
-	lk_status st = mem->pread(ctx, f, buf, n, off, got);
+	lk_status st = inner->pread(ctx, f, buf, n, off, got);
+	int i;
 
 	pthread_mutex_lock(&watch_mu);
-	if (st == LK_OK && !pthread_equal(pthread_self(), test_thread))
-		for (int i = 0; i < 64; i++)
-			if (f == watched[i])
-				atomic_fetch_add(watched_snap[i] ? &bg_snap_bytes
-								 : &bg_seg_bytes,
-						 *got);
+	for (i = 0; i < 64 && f != watched[i]; i++)
+		;
+	if (st == LK_OK && i < 64 &&
+	    !pthread_equal(pthread_self(), test_thread)) {
+		atomic_fetch_add(watched_snap[i] ? &bg_snap_bytes
+						 : &bg_seg_bytes,
+				 *got);
+		if (gate_passed && pthread_equal(pthread_self(), gate_thread))
+			after_gate += *got;
+		else if (gate_at && !gate_held && !watched_snap[i] &&
+			 off == gate_at)
+			hold_at_gate();
+	}
 	pthread_mutex_unlock(&watch_mu);
 	return st;
+}
+
+static void watch_wait_stop(void *ctx, lk_io_wait *w)
+{
+	pthread_mutex_lock(&watch_mu);
+	stop_seen = 1;
+	pthread_cond_broadcast(&watch_cv);
+	pthread_mutex_unlock(&watch_mu);
+	inner->wait_stop(ctx, w);
 }
 
 static void watch_close(void *ctx, lk_io_file *f)
@@ -434,7 +478,56 @@ static void watch_close(void *ctx, lk_io_file *f)
 		if (watched[i] == f)
 			watched[i] = NULL;
 	pthread_mutex_unlock(&watch_mu);
-	mem->close(ctx, f);
+	inner->close(ctx, f);
+}
+
+static lk_io watching(const lk_io *io)
+{
+	lk_io w = *io;
+
+	inner = io;
+	test_thread = pthread_self();
+	atomic_store(&bg_seg_bytes, 0);
+	atomic_store(&bg_snap_bytes, 0);
+	gate_at = 0;
+	gate_held = gate_passed = stop_seen = 0;
+	after_gate = 0;
+	w.open = watch_open;
+	w.pread = watch_pread;
+	w.close = watch_close;
+	w.wait_stop = watch_wait_stop;
+	return w;
+}
+
+/* A database of 3,000 incompressible 2,000-byte values in 4 MiB
+ * segments (the first sealed, the second active), closed with a
+ * snapshot. */
+static void make_big_db(const char *dir, lk_options o)
+{
+	uint8_t v[2000];
+	uint64_t x = 1;
+	lk_batch *b;
+	lk_db *db;
+
+	o.segment_size_bytes = 4u << 20;
+	CHECK_OK(lk_open(&db, dir, &o));
+	CHECK_OK(lk_batch_new(&b));
+	for (int i = 0; i < 3000; i++) {
+		char k[16];
+
+		for (size_t j = 0; j < sizeof v; j++) {
+			x = x * 6364136223846793005u + 1442695040888963407u;
+			v[j] = (uint8_t)(x >> 56);
+		}
+		snprintf(k, sizeof k, "key%05d", i);
+		CHECK_OK(lk_batch_put(b, LK_NS_DEFAULT, k, strlen(k), v,
+				      sizeof v, 0));
+		if (lk_batch_count(b) == 50)
+			CHECK_OK(lk_commit(db, b));
+	}
+	lk_batch_free(b);
+	CHECK_OK(lk_snapshot(db));
+	CHECK_OK(lk_close(db));
 }
 
 /* The background scrub reads at its rate a slice at a time, not a segment
@@ -445,32 +538,11 @@ static void watch_close(void *ctx, lk_io_file *f)
 static void a_closing_handle_stops_the_scrub_where_it_is(void **state)
 {
 	lk_options o = options();
-	lk_io watch = *mem;
-	uint8_t v[1000];
-	uint64_t x = 1;
+	lk_io watch = watching(mem);
 	lk_db *db;
 
 	(void)state;
-	o.segment_size_bytes = 4u << 20;
-	CHECK_OK(lk_open(&db, DIR, &o));
-	for (int i = 0; i < 6000; i++) {
-		char k[16];
-
-		for (size_t j = 0; j < sizeof v; j++) { /* not compressible */
-			x = x * 6364136223846793005u + 1442695040888963407u;
-			v[j] = (uint8_t)(x >> 56);
-		}
-		snprintf(k, sizeof k, "key%05d", i);
-		CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), v, sizeof v,
-				0));
-	}
-	CHECK_OK(lk_snapshot(db));
-	CHECK_OK(lk_close(db));
-
-	test_thread = pthread_self();
-	watch.open = watch_open;
-	watch.pread = watch_pread;
-	watch.close = watch_close;
+	make_big_db(DIR, o);
 	o.io = &watch;
 	o.scrub_rate_bytes = 1u << 20; /* a slice a second */
 	CHECK_OK(lk_open(&db, DIR, &o));
@@ -488,6 +560,100 @@ static void a_closing_handle_stops_the_scrub_where_it_is(void **state)
 	CHECK(atomic_load(&bg_snap_bytes) == 0);
 	for (int i = 0; i < 64; i++)
 		CHECK(watched[i] == NULL);
+}
+
+/* A close that comes while the scrub reads (not while it sleeps) stops it
+ * after that read: the scrub looks at the handle's closing between its
+ * 64 KiB steps, not only at its next sleep, a MiB later.  On the system's
+ * I/O and clock: the in-memory layer's clock waits for the scrub to sleep,
+ * which a read held at the gate never does.  Takes the scrub's start
+ * delay, a second. */
+static void a_close_during_a_read_stops_the_scrub_after_it(void **state)
+{
+	lk_options o = test_options(lk_io_posix());
+	lk_io watch;
+	char dir[128];
+	lk_db *db;
+	int held;
+
+	(void)state;
+	CHECK(make_temp_dir(dir, sizeof dir, "scrubstop") == 0);
+	o.sync = LK_SYNC_NONE;
+	make_big_db(dir, o);
+	watch = watching(lk_io_posix());
+	o.io = &watch;
+	o.scrub_rate_bytes = 1u << 20;
+	CHECK_OK(lk_open(&db, dir, &o));
+	/* the hash's second step in the first segment it reads */
+	pthread_mutex_lock(&watch_mu);
+	gate_at = 64u << 10;
+	stop_seen = 0; /* whatever open stopped */
+	{
+		struct timespec give_up;
+
+		clock_gettime(CLOCK_REALTIME, &give_up);
+		give_up.tv_sec += 30;
+		while (!gate_held)
+			if (pthread_cond_timedwait(&watch_cv, &watch_mu,
+						   &give_up))
+				break;
+	}
+	held = gate_held;
+	pthread_mutex_unlock(&watch_mu);
+	CHECK(held);
+	CHECK_OK(lk_close(db));
+	CHECK(gate_passed);
+	CHECK(after_gate == 0);
+	CHECK(atomic_load(&bg_snap_bytes) == 0);
+	CHECK(remove_tree(dir) == 0);
+}
+
+/* Damage that the scrub has found, a segment hash that does not match,
+ * is reported even when a close stops the walk that looks for the bad
+ * record: named at the seal, as when the walk finds no bad record.  A
+ * stopped walk once dropped it: no report, no latch. */
+static void damage_found_before_a_close_is_reported(void **state)
+{
+	static struct rec_list l;
+	lk_options o = options();
+	lk_io watch = watching(mem);
+	struct seen seen = { 0 }, full = { 0 };
+	uint64_t at = 0, seal = 0;
+	lk_db *db;
+
+	(void)state;
+	make_big_db(DIR, o);
+	list_records(&l, mem, DIR, "0000000000000001.seg");
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.v[i].type == REC_PUT && !at &&
+		    l.v[i].offset > (7u << 19)) /* past 3.5 MiB */
+			at = l.v[i].offset;
+		if (l.v[i].type == REC_SEAL)
+			seal = l.v[i].offset;
+	}
+	CHECK(at > 0 && seal > at);
+	flip_bit(mem, DIR, "0000000000000001.seg", at + 40, 3);
+
+	o.io = &watch;
+	o.scrub_rate_bytes = 1u << 20;
+	o.scrub_fn = on_problem;
+	o.scrub_arg = &seen;
+	CHECK_OK(lk_open(&db, DIR, &o));
+	/* the hash of the whole segment, then the walk's first window */
+	for (int i = 0; i < 30 && atomic_load(&bg_seg_bytes) < (9u << 19); i++)
+		lk_io_memory_advance_us(mem, 1000 * 1000);
+	CHECK(atomic_load(&bg_seg_bytes) >= (9u << 19));
+	CHECK(atomic_load(&bg_seg_bytes) < (6u << 20));
+	CHECK(seen.problems == 0); /* the walk is far from the record */
+	(void)lk_close(db);
+	CHECK(seen.problems == 1 && seen.seq == 1 && seen.offset == seal);
+
+	/* a whole pass names the record itself */
+	o = options();
+	CHECK_OK(lk_open(&db, DIR, &o));
+	CHECK_ST(LK_CORRUPT, lk_scrub(db, on_problem, &full));
+	CHECK(full.problems == 1 && full.seq == 1 && full.offset == at);
+	(void)lk_close(db);
 }
 
 /* Scrubs beside a writer on real files (ThreadSanitizer runs this suite):
@@ -586,6 +752,8 @@ int main(void)
 		T(scrub_beside_a_writer_finds_nothing),
 		T(damaged_snapshot_is_reported_not_latched),
 		T(a_closing_handle_stops_the_scrub_where_it_is),
+		T(a_close_during_a_read_stops_the_scrub_after_it),
+		T(damage_found_before_a_close_is_reported),
 		T(verify_with_read_ahead),
 #undef T
 	};

@@ -1197,20 +1197,55 @@ static void snapshot_of_a_table_emptied_by_deletes_is_used(void **state)
 }
 
 /* A snapshot goes to its file through a buffer of a few entries: at
- * 250,000 keys (3 MB of entries, a 4.7 MB table) lk_snapshot() allocates
- * no block of 1 MiB.  It once encoded the whole file into one block,
- * memory that the budget (memory_bytes_max) does not count.  The file it
- * writes is loaded, and holds every key.  On the system's I/O: the
- * in-memory layer's files are blocks of the engine's allocator. */
-static void a_snapshot_is_written_through_a_small_buffer(void **state)
+ * 262,144 keys (3 MB of entries, a 5 MB table; eight turns of the
+ * 32,768-entry buffer exactly) lk_snapshot() allocates no block of
+ * 1 MiB.  It once encoded the whole file into one block, memory that the
+ * budget (memory_bytes_max) does not count.  Then deletes leave 40,000
+ * keys in that table, too sparse for a load to take: the snapshot
+ * re-places them into a smaller table and writes it in two turns.  Both
+ * files load, and hold every key and none of the deleted.  On the
+ * system's I/O: the in-memory layer's files are blocks of the engine's
+ * allocator. */
+static void snapshot_keys_check(lk_db *db, uint32_t keys, uint32_t kept)
+{
+	char k[32];
+
+	for (uint32_t i = 0; i < keys; i += 997) {
+		void *got = NULL;
+		size_t len = 0;
+
+		snprintf(k, sizeof k, "bulk-%07u", (unsigned)i);
+		CHECK_ST(i < kept ? LK_OK : LK_NOT_FOUND,
+			 lk_get(&got, &len, db, LK_NS_DEFAULT, k, strlen(k)));
+		CHECK(i >= kept || (len == 4 && memcmp(got, k, 4) == 0));
+		lk_free(got);
+	}
+}
+
+static void reopen_from_snapshot(const char *dir, const lk_options *o,
+				 uint32_t keys, uint32_t kept)
 {
 	lk_recovery_report rep = LK_REPORT_INIT;
+	lk_stats st = LK_STATS_INIT;
+	lk_db *db;
+
+	CHECK_OK(lk_open(&db, dir, o));
+	CHECK_OK(lk_recovery(&rep, db));
+	CHECK(rep.snapshot_used && rep.records_replayed == 0);
+	snapshot_keys_check(db, keys, kept);
+	CHECK_OK(lk_stats_get(&st, db));
+	CHECK(st.live_keys == kept);
+	CHECK_OK(lk_close(db));
+}
+
+static void a_snapshot_is_written_through_a_small_buffer(void **state)
+{
 	lk_options o = test_options(lk_io_posix());
-	uint32_t keys = 250000;
+	uint32_t keys = 8 * 32768, kept = 40000;
+	lk_stats st = LK_STATS_INIT;
 	char dir[128], k[32];
 	lk_batch *b;
 	lk_db *db;
-	lk_stats st = LK_STATS_INIT;
 	size_t largest;
 
 	(void)state;
@@ -1225,7 +1260,7 @@ static void a_snapshot_is_written_through_a_small_buffer(void **state)
 		if (lk_batch_count(b) == 1000)
 			CHECK_OK(lk_commit(db, b));
 	}
-	lk_batch_free(b);
+	CHECK_OK(lk_commit(db, b));
 	(void)mem_largest();
 	CHECK_OK(lk_snapshot(db));
 	largest = mem_largest();
@@ -1234,23 +1269,98 @@ static void a_snapshot_is_written_through_a_small_buffer(void **state)
 	CHECK_OK(lk_stats_get(&st, db));
 	CHECK(st.snapshot_bytes_written > (uint64_t)keys * IX_SLOT_BYTES);
 	CHECK_OK(lk_close(db));
+	reopen_from_snapshot(dir, &o, keys, keys);
 
 	CHECK_OK(lk_open(&db, dir, &o));
-	CHECK_OK(lk_recovery(&rep, db));
-	CHECK(rep.snapshot_used && rep.records_replayed == 0);
-	for (uint32_t i = 0; i < keys; i += 997) {
-		void *got = NULL;
-		size_t len = 0;
-
+	for (uint32_t i = kept; i < keys; i++) {
 		snprintf(k, sizeof k, "bulk-%07u", (unsigned)i);
-		CHECK_OK(lk_get(&got, &len, db, LK_NS_DEFAULT, k, strlen(k)));
-		CHECK(len == 4 && memcmp(got, k, 4) == 0);
-		lk_free(got);
+		CHECK_OK(lk_batch_del(b, LK_NS_DEFAULT, k, strlen(k)));
+		if (lk_batch_count(b) == 1000)
+			CHECK_OK(lk_commit(db, b));
 	}
-	CHECK_OK(lk_stats_get(&st, db));
-	CHECK(st.live_keys == keys);
+	CHECK_OK(lk_commit(db, b));
+	CHECK(index_export_slots(segtable_index(db)) <
+	      index_slots(segtable_index(db)));
+	CHECK_OK(lk_snapshot(db));
 	CHECK_OK(lk_close(db));
+	reopen_from_snapshot(dir, &o, keys, kept);
+	lk_batch_free(b);
 	CHECK(remove_tree(dir) == 0);
+}
+
+/* Every I/O call of a snapshot's write may fail (the fault layer fails
+ * the nth from the call, once): lk_snapshot() returns the failure and
+ * leaves no <serial>.snap.tmp behind, and the handle goes on, so that a
+ * later snapshot is written and loaded; but a failed sync of the log
+ * (written with sync none here, so that the snapshot syncs it) halts it,
+ * as every failed sync does, and a reopen replays the log.  No key is
+ * lost either way. */
+static void a_failed_snapshot_write_leaves_nothing_behind(void **state)
+{
+	int failures = 0, halts = 0;
+
+	(void)state;
+	for (uint64_t nth = 1;; nth++) {
+		lk_recovery_report rep = LK_REPORT_INIT;
+		struct fault_fs *fs;
+		struct names l;
+		lk_options o;
+		lk_status st;
+		uint64_t calls;
+		lk_db *db;
+		char k[32];
+
+		CHECK_OK(fault_new(&fs, nth));
+		o = test_options(fault_io(fs));
+		o.segment_size_bytes = 4096;
+		o.snapshot_every_bytes = 0;
+		o.sync = LK_SYNC_NONE;
+		CHECK_OK(lk_open(&db, DIR, &o));
+		for (int i = 0; i < 300; i++) {
+			snprintf(k, sizeof k, "key%04d", i);
+			CHECK_OK(lk_put(db, LK_NS_DEFAULT, k, strlen(k), k, 4,
+					0));
+		}
+		calls = fault_calls(fs, FK_ANY);
+		fault_fail(fs, FK_ANY, nth, LK_IO, 0);
+		st = lk_snapshot(db);
+		fault_fail(fs, FK_ANY, 0, LK_IO, 0);
+		if (fault_calls(fs, FK_ANY) - calls < nth) {
+			/* past its last call: nothing failed */
+			CHECK_OK(st);
+			CHECK_OK(lk_close(db));
+			fault_free(fs);
+			break;
+		}
+		CHECK(st != LK_OK);
+		failures++;
+		snap_files(fault_io(fs), &l);
+		for (int i = 0; i < l.n; i++)
+			CHECK(strstr(l.v[i], ".tmp") == NULL);
+		st = lk_put(db, LK_NS_DEFAULT, "after", 5, "it", 2, 0);
+		CHECK(st == LK_OK || st == LK_HALTED);
+		halts += st == LK_HALTED;
+		if (st == LK_OK)
+			CHECK_OK(lk_snapshot(db));
+		(void)lk_close(db);
+		CHECK_OK(lk_open(&db, DIR, &o));
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(st != LK_OK || rep.snapshot_used);
+		for (int i = 0; i < 300; i += 7) {
+			void *got = NULL;
+			size_t len = 0;
+
+			snprintf(k, sizeof k, "key%04d", i);
+			CHECK_OK(lk_get(&got, &len, db, LK_NS_DEFAULT, k,
+					strlen(k)));
+			lk_free(got);
+		}
+		CHECK_OK(lk_close(db));
+		fault_free(fs);
+	}
+	print_message("snapshot writes failed at each of %d calls (%d halted "
+		      "the handle)\n", failures, halts);
+	CHECK(failures > 8 && halts == 1);
 }
 
 /* ---- format version 2's blocks, and version 1 ---- */
@@ -1699,6 +1809,7 @@ int main(void)
 		cmocka_unit_test(forged_capacity_is_refused_before_any_allocation),
 		cmocka_unit_test(snapshot_of_a_table_emptied_by_deletes_is_used),
 		cmocka_unit_test(a_snapshot_is_written_through_a_small_buffer),
+		cmocka_unit_test(a_failed_snapshot_write_leaves_nothing_behind),
 		cmocka_unit_test(forged_contents_that_contradict_the_log_fall_back),
 		cmocka_unit_test(verify_reports_a_snapshot_that_disagrees_with_the_log),
 		cmocka_unit_test(version_1_snapshots_are_still_read),
