@@ -801,8 +801,9 @@ LK_API lk_status lk_compact(lk_db *db);
  *
  * lk_snapshot() writes one now (the log is synced first), unless the
  * newest one already holds this exact state.  Writers wait while the
- * index is encoded into memory (12 bytes a key, freed when the file is
- * written); readers never wait.
+ * index's entries (12 bytes a key) are written to the temporary file
+ * through a buffer of at most 384 KiB, into the page cache; the file's
+ * sync and rename come after, without them.  Readers never wait.
  * Returns LK_OK, LK_INVALID, LK_MISUSE, LK_READONLY, LK_HALTED, LK_IO,
  * LK_NOSPACE, LK_NOMEM.  A failure leaves the previous snapshot in use
  * and the log writable. */
