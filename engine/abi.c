@@ -56,6 +56,7 @@ static const struct abi_row {
 	[ABI_REPORT] = { "lk_recovery_report", LK_REPORT_VERSION,
 			 { 0, sizeof(struct report_v1),
 			   offsetof(lk_recovery_report, replaced_unread),
+			   offsetof(lk_recovery_report, snapshot_damaged),
 			   sizeof(lk_recovery_report) } },
 	[ABI_SEGMENT_INFO] = { "lk_segment_info", LK_SEGMENT_INFO_VERSION,
 			       { 0, sizeof(lk_segment_info) } },
@@ -66,7 +67,7 @@ static const struct abi_row {
 /* A new version needs its row: these fail until it has one. */
 _Static_assert(LK_OPTIONS_VERSION == 7, "add lk_options' new version");
 _Static_assert(LK_STATS_VERSION == 7, "add lk_stats' new version");
-_Static_assert(LK_REPORT_VERSION == 3, "add lk_recovery_report's version");
+_Static_assert(LK_REPORT_VERSION == 4, "add lk_recovery_report's version");
 _Static_assert(LK_SEGMENT_INFO_VERSION == 1, "add lk_segment_info's version");
 _Static_assert(LK_NS_STATS_VERSION == 1, "add lk_ns_stats' version");
 /* An old version's size is its struct's size: the first field added next
@@ -92,6 +93,7 @@ _Static_assert(offsetof(lk_stats, log_bytes_written) % 8 == 0 &&
 		       _Alignof(lk_stats) == 8,
 	       "lk_stats versions end on the struct's alignment");
 _Static_assert(offsetof(lk_recovery_report, replaced_unread) % 8 == 0 &&
+		       offsetof(lk_recovery_report, snapshot_damaged) % 8 == 0 &&
 		       _Alignof(lk_recovery_report) == 8,
 	       "lk_recovery_report versions end on the struct's alignment");
 _Static_assert(sizeof(lk_segment_info) % _Alignof(lk_segment_info) == 0,

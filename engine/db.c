@@ -943,6 +943,8 @@ static lk_status check_snapshot(lk_recovery_report *report, struct lk_db *db,
 	report->snapshot_used = db->report.snapshot_used;
 	memcpy(report->snapshot_note, db->report.snapshot_note,
 	       sizeof report->snapshot_note);
+	memcpy(report->snapshot_damaged, db->report.snapshot_damaged,
+	       sizeof report->snapshot_damaged);
 	/* One that open passed over for failing its own checks. */
 	d = snapshot_damaged(db, &dwhy);
 	if (d) {

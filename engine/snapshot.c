@@ -1333,6 +1333,10 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 				 "%s", name);
 			snprintf(db->snap->damaged_why,
 				 sizeof db->snap->damaged_why, "%s", ld.why);
+			snprintf(rep->snapshot_damaged,
+				 sizeof rep->snapshot_damaged, "%s: %.*s",
+				 name, (int)(LK_NOTE_BYTES - SNAP_NAME_BYTES - 2),
+				 ld.why);
 		}
 	}
 	snprintf(rep->snapshot_note, sizeof rep->snapshot_note,

@@ -815,8 +815,9 @@ LK_API lk_status lk_snapshot(lk_db *db);
 
 /* Version 2 added compaction_leftovers (before seq_last, the one field
  * ever inserted: a version 1 caller still gets version 1's layout);
- * version 3, replaced_unread and replaced_read. */
-#define LK_REPORT_VERSION 3u
+ * version 3, replaced_unread and replaced_read; version 4,
+ * snapshot_damaged. */
+#define LK_REPORT_VERSION 4u
 #define LK_REPORT_INIT { .version = LK_REPORT_VERSION }
 #define LK_NOTE_BYTES 160
 
@@ -844,6 +845,17 @@ typedef struct lk_recovery_report {
 	 * confirmed by reading the older record's key */
 	uint64_t replaced_unread;
 	uint64_t replaced_read;
+	/* version 4: a snapshot file that open passed over because it failed
+	 * its own checks (a checksum, its size, another database's id):
+	 * "<name>: <why>", or "" if open met none.  Damage on the medium or
+	 * by a hand, worth a warning, where a snapshot of an older state of
+	 * the log (a compaction since, a crash) is not; nothing is lost
+	 * either way: open used an older snapshot or replayed the log.  A
+	 * writable open then removes it with the other snapshot files it
+	 * does not use (unless it took the compaction totals from it: then
+	 * the next snapshot replaces it); a read-only open leaves it, and
+	 * lk_verify() reports it as a problem (LK_PROBLEM_SNAPSHOT). */
+	char snapshot_damaged[LK_NOTE_BYTES];
 } lk_recovery_report;
 
 /* Copies the recovery report of the open that made this handle into

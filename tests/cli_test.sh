@@ -539,6 +539,43 @@ check "a snapshot of an empty DIR writes nothing" grep -q '^snapshot: none neede
 run "$LK" snapshot "$T/no-such-dir"
 expect_rc "snapshot of a missing DIR is a usage error" 2
 
+# A damaged snapshot: open replays the log instead, so every answer
+# stands, and each command that opens DIR says so on stderr, naming the
+# file and why; stats reports it, verify counts it.
+cp -r "$C" "$T/snapdmg"
+snap=$(ls "$T/snapdmg" | grep '^[0-9a-f]\{16\}\.snap$' | head -n 1)
+flip_byte "$T/snapdmg/$snap" $(($(file_size "$T/snapdmg/$snap") - 40))
+run "$LK" get "$T/snapdmg" after-compact
+expect_rc "get with a damaged snapshot exits 0" 0
+check "get with a damaged snapshot answers from the log" \
+	test "$(cat "$T/out")" = value
+check "get warns of the damaged snapshot, naming it and why" \
+	grep -q "^logkeep: get: warning: damaged snapshot $snap: checksum mismatch in its index entries; not used, nothing is lost" "$T/err"
+run "$LK" scan "$T/snapdmg"
+check "scan with a damaged snapshot lists every key" test "$(lines "$T/out")" = 301
+check "scan warns of the damaged snapshot" grep -q "warning: damaged snapshot $snap" "$T/err"
+run "$LK" stats "$T/snapdmg"
+check "stats shows the damaged snapshot" \
+	grep -q "^  snapshot_damaged: $snap: checksum mismatch" "$T/out"
+run "$LK" stats --json "$T/snapdmg"
+json_check "stats --json: recovery.snapshot_damaged names it" "$T/out" \
+	'j["recovery"]["snapshot_damaged"].startswith("'"$snap"': ")'
+run "$LK" verify --json "$T/snapdmg"
+expect_rc "verify of a damaged snapshot exits 3" 3
+json_check "verify --json: its report names the damaged snapshot" \
+	"$T/out" '"'"$snap"'" in json.dumps(j)'
+run "$LK" put "$T/snapdmg" after-damage value2
+expect_rc "put with a damaged snapshot exits 0" 0
+check "put warns of it and how to replace it" \
+	grep -q "^logkeep: put: warning: damaged snapshot $snap: .*; \`logkeep snapshot $T/snapdmg\` replaces it$" "$T/err"
+run "$LK" snapshot "$T/snapdmg"
+run "$LK" get "$T/snapdmg" after-damage
+check "after a new snapshot the value reads back" test "$(cat "$T/out")" = value2
+check "after a new snapshot no warning is left" test ! -s "$T/err"
+check "the damaged snapshot file is gone" test ! -e "$T/snapdmg/$snap"
+run "$LK" get "$C" after-compact
+check "an intact snapshot brings no warning" test ! -s "$T/err"
+
 # Stats: totals, namespaces and segments, as text and as JSON.
 run "$LK" stats "$B"
 check "stats draws a bar per segment" grep -q '^ *[0-9][0-9]*[ *] .*bytes \[' "$T/out"

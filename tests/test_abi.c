@@ -156,6 +156,28 @@ struct report_v1 {
 	char tail_note[LK_NOTE_BYTES];
 };
 
+/* lk_recovery_report version 3 (74d30e1 .. 2270710): version 4 added
+ * snapshot_damaged at the end. */
+struct report_v3 {
+	uint32_t version;
+	uint32_t segments_read;
+	uint64_t records_replayed;
+	uint64_t records_discarded;
+	uint64_t bytes_cut;
+	uint64_t cut_segment_seq;
+	uint64_t cut_offset;
+	uint64_t zero_tail_bytes;
+	uint64_t segments_removed;
+	uint64_t compaction_leftovers;
+	uint64_t seq_last;
+	uint64_t duration_us;
+	int snapshot_used;
+	char snapshot_note[LK_NOTE_BYTES];
+	char tail_note[LK_NOTE_BYTES];
+	uint64_t replaced_unread;
+	uint64_t replaced_read;
+};
+
 #define CANARY_BYTES 64
 #define CANARY 0xa5
 
@@ -377,6 +399,29 @@ static void report_version_1_gets_its_own_layout_and_not_a_byte_more(void **stat
 	check_report_v1(&g.s, &fx->report);
 }
 
+static void report_version_3_gets_its_own_layout_and_not_a_byte_more(void **state)
+{
+	struct fixture *fx = *state;
+	GUARDED(struct report_v3) g;
+
+	fill(&g, sizeof g);
+	g.s.version = 3;
+	CHECK_OK(lk_recovery((lk_recovery_report *)(void *)&g.s, fx->db));
+	assert_true(untouched(g.canary, sizeof g.canary));
+	assert_int_equal(g.s.version, 3);
+	assert_int_equal(g.s.segments_read, fx->report.segments_read);
+	assert_int_equal(g.s.records_replayed, fx->report.records_replayed);
+	assert_int_equal(g.s.compaction_leftovers,
+			 fx->report.compaction_leftovers);
+	assert_int_equal(g.s.seq_last, fx->report.seq_last);
+	assert_int_equal(g.s.snapshot_used, fx->report.snapshot_used);
+	assert_string_equal(g.s.snapshot_note, fx->report.snapshot_note);
+	assert_string_equal(g.s.tail_note, fx->report.tail_note);
+	assert_int_equal(g.s.replaced_unread, fx->report.replaced_unread);
+	assert_int_equal(g.s.replaced_read, fx->report.replaced_read);
+	assert_true(g.s.seq_last > 0 && g.s.segments_read > 2);
+}
+
 static void report_newest_version_fills_every_field_and_not_a_byte_more(void **state)
 {
 	struct fixture *fx = *state;
@@ -390,6 +435,7 @@ static void report_newest_version_fills_every_field_and_not_a_byte_more(void **s
 	assert_int_equal(g.s.seq_last, fx->report.seq_last);
 	assert_int_equal(g.s.compaction_leftovers, 0);
 	assert_string_equal(g.s.tail_note, fx->report.tail_note);
+	assert_string_equal(g.s.snapshot_damaged, ""); /* none was */
 }
 
 static void problem_ignored(void *arg, const lk_problem *p)
@@ -718,6 +764,7 @@ int main(void)
 		T(stats_version_6_fills_its_fields_and_not_a_byte_more),
 		T(stats_newest_version_fills_every_field_and_not_a_byte_more),
 		T(report_version_1_gets_its_own_layout_and_not_a_byte_more),
+		T(report_version_3_gets_its_own_layout_and_not_a_byte_more),
 		T(report_newest_version_fills_every_field_and_not_a_byte_more),
 		T(verify_writes_a_version_1_report_and_not_a_byte_more),
 		T(options_version_1_are_read_and_the_rest_defaulted),

@@ -531,20 +531,32 @@ static lk_io *make_db(lk_options *o, int compact_after)
 	return io;
 }
 
-/* Opens the damaged database: the snapshot is not used, the note says
- * why, and the answers are the model's. */
-static void falls_back(const lk_options *o, const char *why)
+/* Opens the database whose snapshot `name` cannot be used: it is not,
+ * the note says why, the report's snapshot_damaged names it with the
+ * same why if it failed its own checks (`damaged`) and is empty if it is
+ * only of another state of the log, and the answers are the model's. */
+static void falls_back(const lk_options *o, const char *name,
+		       const char *why, int damaged)
 {
 	lk_recovery_report rep = LK_REPORT_INIT;
+	char want[LK_NOTE_BYTES];
 	lk_db *db;
 
 	open_checked(&db, o, &rep);
-	if (rep.snapshot_used || !strstr(rep.snapshot_note, why))
-		fprintf(stderr, "want \"%s\", note: %s\n", why,
-			rep.snapshot_note);
+	snprintf(want, sizeof want, "%s: ", name);
+	if (rep.snapshot_used || !strstr(rep.snapshot_note, why) ||
+	    !damaged != !rep.snapshot_damaged[0])
+		fprintf(stderr, "want \"%s\", note: %s, damaged: %s\n", why,
+			rep.snapshot_note, rep.snapshot_damaged);
 	CHECK(!rep.snapshot_used);
 	CHECK(strstr(rep.snapshot_note, why) != NULL);
 	CHECK(strstr(rep.snapshot_note, "whole log was replayed") != NULL);
+	if (damaged) {
+		CHECK(strncmp(rep.snapshot_damaged, want, strlen(want)) == 0);
+		CHECK(strstr(rep.snapshot_damaged, why) != NULL);
+	} else {
+		CHECK(rep.snapshot_damaged[0] == '\0');
+	}
 	check_model(db);
 	CHECK_OK(lk_close(db));
 }
@@ -632,7 +644,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 			 flips[i].at >= 0 ? (uint64_t)flips[i].at
 					  : size - (uint64_t)-flips[i].at, 3);
 		verify_names(&o, name, 1);
-		falls_back(&o, flips[i].why);
+		falls_back(&o, name, flips[i].why, 1);
 		lk_io_memory_free(io);
 		cases++;
 	}
@@ -647,7 +659,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 			    : cuts[i].size == -2 ? size / 2
 						 : size - 1);
 		verify_names(&o, name, 1);
-		falls_back(&o, cuts[i].why);
+		falls_back(&o, name, cuts[i].why, 1);
 		lk_io_memory_free(io);
 		cases++;
 	}
@@ -657,7 +669,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 	the_snapshot(io, name);
 	corrupt_bytes(io, DIR, name, size_of(io, name), "extra", 5);
 	verify_names(&o, name, 1);
-	falls_back(&o, "longer than it should be");
+	falls_back(&o, name, "longer than it should be", 1);
 	lk_io_memory_free(io);
 	cases++;
 
@@ -665,7 +677,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 	io = make_db(&o, 1);
 	the_snapshot(io, name);
 	verify_names(&o, name, 0);
-	falls_back(&o, "not in the log any more");
+	falls_back(&o, name, "not in the log any more", 0);
 	lk_io_memory_free(io);
 	cases++;
 
@@ -691,7 +703,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		seg_name(seg, u64_at(io, name, entry),
 			 (uint32_t)u64_at(io, name, entry + SNAP_S_GENERATION));
 		truncate_to(io, DIR, seg, end - 3);
-		falls_back(&o, "ends at");
+		falls_back(&o, name, "ends at", 0);
 		lk_io_memory_free(io);
 		cases++;
 	}
@@ -708,7 +720,7 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		io = make_db(&o, 0);
 		the_snapshot(io, name);
 		file_write(io, DIR, name, b.p, b.n);
-		falls_back(&o, "another database");
+		falls_back(&o, name, "another database", 1);
 		free(b.p);
 		lk_io_memory_free(io);
 		lk_io_memory_free(other);
@@ -1062,7 +1074,7 @@ static void forged_capacity_is_refused_before_any_allocation(void **state)
 	CHECK(problems == 1 && !vrep.snapshot_used);
 	CHECK(strstr(vrep.snapshot_note, "more slots") != NULL);
 	(void)mem_largest();
-	falls_back(&o, "more slots than its keys need");
+	falls_back(&o, name, "more slots than its keys need", 1);
 	largest = mem_largest();
 	print_message("largest allocation of the open: %zu bytes\n", largest);
 	CHECK(largest < (4u << 20));
@@ -1112,14 +1124,14 @@ static void forged_contents_that_contradict_the_log_fall_back(void **state)
 	io = make_db(&o, 0);
 	the_snapshot(io, name);
 	forge_empty(io, name, 1024, 0);
-	falls_back(&o, "live bytes");
+	falls_back(&o, name, "live bytes", 0);
 	lk_io_memory_free(io);
 
 	for (int64_t delta = -1; delta >= -3; delta--) {
 		io = make_db(&o, 0);
 		the_snapshot(io, name);
 		forge_position(io, name, delta);
-		falls_back(&o, "not the end of a commit record");
+		falls_back(&o, name, "not the end of a commit record", 0);
 		lk_io_memory_free(io);
 	}
 }
@@ -1524,7 +1536,7 @@ static void forged_totals_are_refused(void **state)
 		io = make_db(&o, 0);
 		the_snapshot(io, name);
 		forge_totals(io, name, cases[i].v);
-		falls_back(&o, cases[i].why);
+		falls_back(&o, name, cases[i].why, 1);
 		CHECK(compactions_total(&o) == 0);
 		lk_io_memory_free(io);
 	}
@@ -1555,7 +1567,7 @@ static void forged_namespace_bytes(void **state)
 	io = make_db(&o, 0);
 	the_snapshot(io, name);
 	forge_ns_bytes(io, name, ns_ids[0], 1);
-	falls_back(&o, "live bytes");
+	falls_back(&o, name, "live bytes", 0);
 	lk_io_memory_free(io);
 
 	io = make_db(&o, 0);

@@ -219,6 +219,36 @@ uint64_t cli_monotonic_ms(void)
 /* Opening                                                                */
 /* ---------------------------------------------------------------------- */
 
+/* A snapshot that the open passed over for damage (a checksum, its size)
+ * changes no answer, since the log was replayed, but the medium or a
+ * hand damaged a file: worth a line on stderr, which leaves the
+ * command's output and exit status as they are.  A writing open may
+ * have removed the file already (lk_recovery_report), so only a read
+ * sends the operator to verify; a new snapshot replaces it either way. */
+static void warn_damaged_snapshot(lk_db *db, const char *cmd,
+				  const char *dir, int readonly)
+{
+	lk_recovery_report r = LK_REPORT_INIT;
+
+	if (lk_recovery(&r, db) != LK_OK || r.snapshot_damaged[0] == '\0')
+		return;
+	cli_progress_clear();
+	fprintf(stderr, "logkeep: %s: warning: damaged snapshot ", cmd);
+	text_put_escaped(stderr, r.snapshot_damaged,
+			 strnlen(r.snapshot_damaged,
+				 sizeof r.snapshot_damaged));
+	fputs("; not used, nothing is lost (the log was read instead); ",
+	      stderr);
+	if (readonly) {
+		fputs("`logkeep verify ", stderr);
+		text_put_escaped(stderr, dir, strlen(dir));
+		fputs("` reports it, ", stderr);
+	}
+	fputs("`logkeep snapshot ", stderr);
+	text_put_escaped(stderr, dir, strlen(dir));
+	fputs("` replaces it\n", stderr);
+}
+
 /* Opens DIR: writing commands create it, read commands open it read-only.
  * A DIR that does not exist is a bad argument (exit 2), not a "no": exit
  * status 1 from get must mean that the key is absent (cli_exit_for). */
@@ -243,6 +273,7 @@ int cli_open_db(lk_db **db, const char *cmd, const char *dir,
 	if (st != LK_OK)
 		return cli_fail_dir(cmd, st);
 	assert(*db != NULL);
+	warn_damaged_snapshot(*db, cmd, dir, p->readonly);
 	return CLI_OK;
 }
 
@@ -337,5 +368,9 @@ void cli_report_json(const lk_recovery_report *r)
 	fputs(",\"tail_note\":", stdout);
 	json_put_string(stdout, r->tail_note,
 			strnlen(r->tail_note, sizeof r->tail_note));
+	fputs(",\"snapshot_damaged\":", stdout);
+	json_put_string(stdout, r->snapshot_damaged,
+			strnlen(r->snapshot_damaged,
+				sizeof r->snapshot_damaged));
 	putchar('}');
 }

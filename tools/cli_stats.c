@@ -166,6 +166,8 @@ static void print_text(const struct view *v)
 	       r->replaced_unread, r->replaced_read);
 	put_note("snapshot_note", r->snapshot_note, sizeof r->snapshot_note);
 	put_note("tail_note", r->tail_note, sizeof r->tail_note);
+	put_note("snapshot_damaged", r->snapshot_damaged,
+		 sizeof r->snapshot_damaged);
 	if (r->snapshot_used)
 		printf("  not read by this open: the log before the snapshot "
 		       "(damage there shows to `logkeep verify` and the "

@@ -389,7 +389,10 @@ static const struct command commands[] = {
 	  "                              snapshot_used (a\n"
 	  "                              boolean), snapshot_note (which\n"
 	  "                              snapshot, or why none), tail_note\n"
-	  "                              (what was cut and why, or \"\")\n"
+	  "                              (what was cut and why, or \"\"),\n"
+	  "                              snapshot_damaged (a snapshot open\n"
+	  "                              passed over for damage: its name\n"
+	  "                              and why, or \"\")\n"
 	  "       Sizes are in bytes, times in ms or us as named; counts and\n"
 	  "       sizes are integers.\n" },
 	{ "backup", cmd_backup, "backup DIR DEST",
