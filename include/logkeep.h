@@ -850,11 +850,13 @@ typedef struct lk_recovery_report {
 	 * "<name>: <why>", or "" if open met none.  Damage on the medium or
 	 * by a hand, worth a warning, where a snapshot of an older state of
 	 * the log (a compaction since, a crash) is not; nothing is lost
-	 * either way: open used an older snapshot or replayed the log.  A
-	 * writable open then removes it with the other snapshot files it
-	 * does not use (unless it took the compaction totals from it: then
-	 * the next snapshot replaces it); a read-only open leaves it, and
-	 * lk_verify() reports it as a problem (LK_PROBLEM_SNAPSHOT). */
+	 * either way: open used an older snapshot or replayed the log.  The
+	 * newest such file is named (open tries the newest few).  A writable
+	 * open then removes it with the other snapshot files it does not use,
+	 * a few at a time (unless it took the compaction totals from it: then
+	 * the next snapshot removes it); a read-only open leaves it, and
+	 * lk_verify() reports it as a problem (LK_PROBLEM_SNAPSHOT) when the
+	 * log itself passes. */
 	char snapshot_damaged[LK_NOTE_BYTES];
 } lk_recovery_report;
 

@@ -592,6 +592,12 @@ static void verify_names(const lk_options *o, const char *name, int damaged)
 	CHECK_ST(damaged ? LK_CORRUPT : LK_OK, st);
 	CHECK(sp.all == damaged && sp.snapshot == damaged);
 	CHECK(!rep.snapshot_used);
+	/* its report names it as the opening one's does */
+	if (damaged)
+		CHECK(strncmp(rep.snapshot_damaged, name, strlen(name)) == 0 &&
+		      rep.snapshot_damaged[strlen(name)] == ':');
+	else
+		CHECK(rep.snapshot_damaged[0] == '\0');
 }
 
 static void damaged_snapshots_fall_back_to_replay(void **state)
@@ -727,6 +733,49 @@ static void damaged_snapshots_fall_back_to_replay(void **state)
 		cases++;
 	}
 	print_message("damaged snapshot cases, each replayed: %d\n", cases);
+}
+
+/* A crash between a new snapshot's rename and the old one's removal
+ * leaves both; with the newer one damaged, open uses the older one and
+ * replays the log after it, and the report names the damaged one all
+ * the same (snapshot_damaged is not only for a whole-log replay). */
+static void a_damaged_newer_snapshot_is_named_while_an_older_one_is_used(
+	void **state)
+{
+	lk_recovery_report rep = LK_REPORT_INIT;
+	char older[64], newer[64];
+	struct blob b;
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	io = make_db(&o, 0);
+	the_snapshot(io, older);
+	b = file_read(io, DIR, older);
+	open_checked(&db, &o, &rep);
+	churn(db, 40, 9);
+	CHECK_OK(lk_snapshot(db)); /* the newer one; the older is removed */
+	CHECK_OK(lk_close(db));
+	the_snapshot(io, newer);
+	CHECK(strcmp(older, newer) != 0);
+	file_write(io, DIR, older, b.p, b.n);
+	free(b.p);
+	flip_bit(io, DIR, newer, size_of(io, newer) - 40, 3);
+
+	open_checked(&db, &o, &rep);
+	if (!rep.snapshot_used || !rep.snapshot_damaged[0])
+		fprintf(stderr, "note: %s, damaged: %s\n", rep.snapshot_note,
+			rep.snapshot_damaged);
+	CHECK(rep.snapshot_used);
+	CHECK(strstr(rep.snapshot_note, older) != NULL);
+	CHECK(strstr(rep.snapshot_note, "a newer one") != NULL);
+	CHECK(strncmp(rep.snapshot_damaged, newer, strlen(newer)) == 0);
+	CHECK(strstr(rep.snapshot_damaged, "index entries") != NULL);
+	CHECK(rep.records_replayed > 0);
+	check_model(db);
+	CHECK_OK(lk_close(db));
+	lk_io_memory_free(io);
 }
 
 /* An I/O table that fails reads of a snapshot's entries, eio_left of
@@ -1816,6 +1865,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot_load_equals_full_replay),
 		cmocka_unit_test(damaged_snapshots_fall_back_to_replay),
+		cmocka_unit_test(
+			a_damaged_newer_snapshot_is_named_while_an_older_one_is_used),
 		cmocka_unit_test(a_failed_read_is_not_called_damage),
 		cmocka_unit_test(unfinished_and_broken_files),
 		cmocka_unit_test(forged_capacity_is_refused_before_any_allocation),

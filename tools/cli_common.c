@@ -222,9 +222,10 @@ uint64_t cli_monotonic_ms(void)
 /* A snapshot that the open passed over for damage (a checksum, its size)
  * changes no answer, since the log was replayed, but the medium or a
  * hand damaged a file: worth a line on stderr, which leaves the
- * command's output and exit status as they are.  A writing open may
- * have removed the file already (lk_recovery_report), so only a read
- * sends the operator to verify; a new snapshot replaces it either way. */
+ * command's output and exit status as they are.  A writing open removes
+ * the file, unless its compaction totals came from it, which the next
+ * snapshot holds (lk_recovery_report): so only a read sends the operator
+ * to verify. */
 static void warn_damaged_snapshot(lk_db *db, const char *cmd,
 				  const char *dir, int readonly)
 {
@@ -237,16 +238,25 @@ static void warn_damaged_snapshot(lk_db *db, const char *cmd,
 	text_put_escaped(stderr, r.snapshot_damaged,
 			 strnlen(r.snapshot_damaged,
 				 sizeof r.snapshot_damaged));
-	fputs("; not used, nothing is lost (the log was read instead); ",
+	fputs("; not used, nothing is lost (open read the log instead); ",
 	      stderr);
+	if (strcmp(cmd, "snapshot") == 0) {
+		fputs("the snapshot this command writes replaces it\n",
+		      stderr);
+		return;
+	}
 	if (readonly) {
 		fputs("`logkeep verify ", stderr);
 		text_put_escaped(stderr, dir, strlen(dir));
-		fputs("` reports it, ", stderr);
+		fputs("` reports it, `logkeep snapshot ", stderr);
+		text_put_escaped(stderr, dir, strlen(dir));
+		fputs("` replaces it\n", stderr);
+		return;
 	}
-	fputs("`logkeep snapshot ", stderr);
+	fputs("this open removes it, or the next snapshot does (`logkeep "
+	      "snapshot ", stderr);
 	text_put_escaped(stderr, dir, strlen(dir));
-	fputs("` replaces it\n", stderr);
+	fputs("`)\n", stderr);
 }
 
 /* Opens DIR: writing commands create it, read commands open it read-only.
