@@ -16,6 +16,7 @@ static atomic_uint_fast64_t alloc_count;
 static atomic_uint_fast64_t fail_nth; /* 0: disarmed */
 static atomic_int fail_sticky;
 static atomic_size_t largest; /* the largest request since mem_largest() */
+static atomic_uint_fast64_t large_bytes; /* see mem_large_bytes() */
 
 static int should_fail(size_t size)
 {
@@ -25,6 +26,9 @@ static int should_fail(size_t size)
 				   &largest, &l, size, memory_order_relaxed,
 				   memory_order_relaxed))
 		;
+	if (size >= MEM_LARGE_BYTES)
+		atomic_fetch_add_explicit(&large_bytes, size,
+					  memory_order_relaxed);
 	uint64_t n = atomic_fetch_add_explicit(&alloc_count, 1,
 					       memory_order_relaxed) + 1;
 	uint64_t nth = atomic_load_explicit(&fail_nth, memory_order_relaxed);
@@ -108,4 +112,9 @@ uint64_t mem_fail_at(uint64_t nth, int sticky)
 size_t mem_largest(void)
 {
 	return atomic_exchange(&largest, 0);
+}
+
+uint64_t mem_large_bytes(void)
+{
+	return atomic_exchange(&large_bytes, 0);
 }

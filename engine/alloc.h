@@ -35,4 +35,11 @@ uint64_t mem_fail_at(uint64_t nth, int sticky);
  * large allocation. */
 size_t mem_largest(void);
 
+/* Test hook: the bytes of the requests of MEM_LARGE_BYTES or more (failed
+ * ones too) since the last call, which it resets: lets a test prove what
+ * an operation allocates beside a table.  Small requests are not counted,
+ * so that the hook costs the hot path a comparison. */
+#define MEM_LARGE_BYTES ((size_t)64 << 10)
+uint64_t mem_large_bytes(void);
+
 #endif /* LK_ALLOC_H */

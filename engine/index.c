@@ -641,6 +641,17 @@ uint64_t index_import_split(const struct index *ix, struct ix_import *im,
 	return before;
 }
 
+uint8_t *index_import_area(struct index *ix, const struct ix_import *im,
+			   uint32_t end)
+{
+	uint64_t n = im->keys - im->done;
+
+	LK_ASSERT(!im->started);
+	LK_ASSERT(end <= ix->cap && im->first_slot <= end &&
+		  n <= end - im->first_slot);
+	return (uint8_t *)(ix->slots + end) - n * IX_SLOT_BYTES;
+}
+
 lk_status index_import_add(struct index *ix, struct ix_import *im,
 			   const uint8_t *e, size_t n, const char **why)
 {

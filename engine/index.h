@@ -240,6 +240,19 @@ lk_status index_import_join(struct index *ix, struct ix_import *im,
 lk_status index_import_end(struct index *ix, struct ix_import *im,
 			   const char **why);
 
+/* In place: a part's entries can be read from the file into the table
+ * itself, so that a load needs no buffer beside the table.
+ * index_import_area() returns where, for a part fresh from begin or
+ * split that ends before slot `end` (the cut, or the capacity): its n
+ * entries packed against end, entry k at slot end - n + k.  They are
+ * then given to index_import_add() from there, in order.  Entry k's own
+ * slot, the part's k-th set bit, is at most end - n + k, because the
+ * n - 1 - k entries after it need slots of their own before end; so
+ * placing writes no slot past the one it is reading, and no entry is
+ * overwritten before it is read. */
+uint8_t *index_import_area(struct index *ix, const struct ix_import *im,
+			   uint32_t end);
+
 /* An order-independent digest of every entry (all its bits, the hash
  * included), with each entry's segment slot s replaced by seg_ids[s]:
  * two tables with the same entries for the same records digest alike,

@@ -134,9 +134,6 @@ void snapshot_opened(struct lk_db *db, uint64_t behind, int catalog_changed)
 		db->snap->catalog_known = 0;
 }
 
-/* Entries are read and placed this many at a time: 64 KiB of buffer. */
-#define SNAP_CHUNK_ENTRIES 5460u
-
 /* Open looks at this many snapshot files, newest first: there is one but
  * after a crash between a rename and the removal of the older one. */
 #define SNAP_TRIES_MAX 4u
@@ -1004,98 +1001,89 @@ static void import_part_run(void *arg)
 	p->st = index_import_add(p->ix, p->im, p->entries, p->n, &p->why);
 }
 
-/* Reads n entries at off into ld->ix a chunk at a time (no second copy
- * of the table), hashing them as they come. */
-static lk_status import_read(struct loader *ld, struct rec_hasher *h,
-			     uint64_t off, uint64_t n, const char **why)
+/* Reads the entries first to first + n of the file into `area`, the
+ * table's own memory where index_import_area() packs them.  A short or
+ * failed read sets ld->unread (read_exact). */
+static lk_status read_area(struct loader *ld, uint8_t *area, uint64_t first,
+			   uint64_t n)
 {
-	uint8_t *buf = mem_alloc(SNAP_CHUNK_ENTRIES * IX_SLOT_BYTES);
-	lk_status st = LK_OK;
-
-	if (!buf)
-		return err_set(LK_NOMEM, "loading snapshot %s", ld->name);
-	while (st == LK_OK && n) {
-		size_t k = n < SNAP_CHUNK_ENTRIES ? (size_t)n
-						  : SNAP_CHUNK_ENTRIES;
-
-		st = read_exact(ld, buf, k * IX_SLOT_BYTES, off);
-		if (st == LK_OK) {
-			record_hasher_add(h, buf, k * IX_SLOT_BYTES);
-			st = index_import_add(ld->ix, &ld->im, buf, k, why);
-		}
-		off += k * IX_SLOT_BYTES;
-		n -= k;
-	}
-	mem_free(buf);
-	return st;
+	if (n == 0)
+		return LK_OK;
+	return read_exact(ld, area, (size_t)(n * IX_SLOT_BYTES),
+			  ld->meta_len + first * IX_SLOT_BYTES);
 }
 
-/* A large table, on a handle without a memory budget, is placed by two
- * threads.  The entries of its second part (from 40% of the slots: this
- * thread also reads and hashes) are read into a buffer of their own,
- * which a second thread places while this one reads, hashes and places
- * the first part a chunk at a time, and then hashes the buffer.  Every
- * read is this thread's, in one order.  With no buffer to be had, this
- * thread reads and places it all (import_read); with no second thread,
- * it places both parts. */
+/* The entries are read into the table itself, not into a buffer: each
+ * part's are packed against the end of its slots, hashed, and spread
+ * from there in place (index.h, "In place"), so that a load takes no
+ * memory but the table's.  A large table, on a handle without a memory
+ * budget, is spread by two threads: once the entries of the slots before
+ * the middle are hashed, a second thread spreads them while this one
+ * hashes the others and spreads them.  With no second thread, this one
+ * spreads both parts. */
 static lk_status import_entries(struct loader *ld, struct rec_hasher *h,
 			      const char **why)
 {
 	const lk_io *io = ld->db->io;
-	struct ix_import *second;
+	struct ix_import *second = NULL;
 	struct import_part part = { 0 };
-	uint64_t *sums, first, bytes;
+	uint64_t *sums = NULL, first, keys = ld->h.keys;
+	uint32_t cap = ld->h.index_slots;
 	lk_io_thread *t = NULL;
-	uint8_t *buf = NULL;
+	uint8_t *area, *area2;
 	lk_status st;
 
-	/* a cut needs a bitmap word on each side; a budget, no buffer */
-	if (ld->h.keys < split_keys_min || ld->h.index_slots < 5 * 64 ||
-	    ld->db->opts.memory_bytes_max)
-		return import_read(ld, h, ld->meta_len, ld->h.keys, why);
-	second = mem_alloc(sizeof *second);
-	sums = mem_calloc(2 * ((size_t)ld->h.seg_count + 1), sizeof *sums);
-	if (second && sums) {
-		first = index_import_split(ld->ix, &ld->im, second,
-					   ld->h.index_slots / 5 * 2);
-		bytes = (ld->h.keys - first) * IX_SLOT_BYTES;
-		/* a second part with no entries is not worth a thread */
-		if (bytes > 0 && bytes <= SIZE_MAX)
-			buf = mem_alloc_table((size_t)bytes);
-		if (!buf)
-			ld->im.keys = second->keys; /* the cut undone */
+	/* a cut needs a bitmap word on each side; a budget, one thread */
+	if (keys >= split_keys_min && cap >= 5 * 64 &&
+	    !ld->db->opts.memory_bytes_max) {
+		second = mem_alloc(sizeof *second);
+		sums = mem_calloc(2 * ((size_t)ld->h.seg_count + 1),
+				  sizeof *sums);
 	}
-	if (!buf) {
+	if (!second || !sums) {
 		mem_free(second);
 		mem_free(sums);
-		return import_read(ld, h, ld->meta_len, ld->h.keys, why);
+		area = index_import_area(ld->ix, &ld->im, cap);
+		st = read_area(ld, area, 0, keys);
+		if (st != LK_OK)
+			return st;
+		record_hasher_add(h, area, (size_t)(keys * IX_SLOT_BYTES));
+		return index_import_add(ld->ix, &ld->im, area, (size_t)keys,
+					why);
 	}
-	st = read_exact(ld, buf, (size_t)bytes,
-			ld->meta_len + first * IX_SLOT_BYTES);
+	first = index_import_split(ld->ix, &ld->im, second, cap / 2);
+	area = index_import_area(ld->ix, &ld->im, second->first_slot);
+	area2 = index_import_area(ld->ix, second, cap);
+	st = read_area(ld, area, 0, first);
+	if (st == LK_OK)
+		st = read_area(ld, area2, first, keys - first);
 	if (st == LK_OK) {
-		second->seg_bytes = sums;
-		second->seg_large = sums + ld->h.seg_count + 1;
+		record_hasher_add(h, area, (size_t)(first * IX_SLOT_BYTES));
 		part.ix = ld->ix;
-		part.im = second;
-		part.entries = buf;
-		part.n = (size_t)(ld->h.keys - first);
+		part.im = &ld->im;
+		part.entries = area;
+		part.n = (size_t)first;
 		if (io->thread_start(io->ctx, &t, import_part_run, &part) !=
 		    LK_OK)
 			t = NULL;
-		st = import_read(ld, h, ld->meta_len, first, why);
-		record_hasher_add(h, buf, (size_t)bytes);
+		second->seg_bytes = sums;
+		second->seg_large = sums + ld->h.seg_count + 1;
+		record_hasher_add(h, area2,
+				  (size_t)((keys - first) * IX_SLOT_BYTES));
+		st = index_import_add(ld->ix, second, area2,
+				      (size_t)(keys - first), why);
 		if (t)
 			io->thread_join(io->ctx, t);
 		else
 			import_part_run(&part);
-		if (st == LK_OK && part.st != LK_OK) {
+		/* the first part's failure first, as one thread finds it */
+		if (part.st != LK_OK) {
 			st = part.st;
 			*why = part.why;
 		}
 		if (st == LK_OK)
 			st = index_import_join(ld->ix, &ld->im, second, why);
 	}
-	mem_free(buf);
 	mem_free(second);
 	mem_free(sums);
 	return st;

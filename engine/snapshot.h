@@ -125,15 +125,16 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
 
 /* A snapshot of at least SNAP_SPLIT_KEYS_MIN keys is loaded by two
  * threads, on a handle without a memory budget (snapshot.c,
- * import_entries): it reads the entries of the table's last 3/5 into a
- * buffer of their own (12 bytes each) that a second thread places while
- * the opening thread reads, hashes and places the rest.  The threshold
- * is where a second thread paid for itself, measured (open + first get
- * of a directory in fresh processes, one thread against two, 11 runs
- * each, 2026-12-07, a 2-vCPU guest whose 4 KiB page faults cost 10 us):
- * 2.4 times slower at 250,000 keys and 2.6 at 500,000, where the buffer,
- * under 4 MiB, is faulted in 4 KiB pages; 10% faster at 750,000 and 16%
- * at 1,000,000, where it is on 2 MiB pages.  From 600,000 keys it is. */
+ * import_entries): the entries are read into the table itself, and once
+ * those of its first half are hashed a second thread spreads them while
+ * the opening thread hashes and spreads the rest.  The threshold is
+ * where a second thread paid for itself, measured (open + first get of
+ * a directory in fresh processes, one thread against two, 15 runs each,
+ * medians, 2026-12-07, a 2-vCPU guest): 11% slower at 500,000 keys,
+ * even at 750,000, 9% faster at 1,000,000.  (When the entries of the
+ * second half still went through a buffer of their own, a second thread
+ * was 2.4 times slower at 250,000 keys and 2.6 at 500,000, where that
+ * buffer was faulted in 4 KiB pages.) */
 #define SNAP_SPLIT_KEYS_MIN 600000u
 
 /* Test hook: snapshots of at least `keys` keys are loaded by two threads

@@ -1819,9 +1819,56 @@ static void large_snapshots_load_in_two_parts(void **state)
 	snapshot_split_keys_min(was);
 }
 
+/* A load reads the entries into the table itself (index.h, "In place"):
+ * an open that loads a snapshot by two threads makes the same large
+ * allocations as one that loads it by one (a memory budget), which needs
+ * no buffer either: the table, and the window of the reader that replays
+ * the log after the snapshot.  The two-thread load used to read half the
+ * entries into a buffer of their own, 12 bytes an entry. */
+static void a_load_needs_no_buffer_beside_the_table(void **state)
+{
+	uint64_t was = snapshot_split_keys_min(65536);
+	lk_io *io = fresh_io();
+	lk_io c = counting(io);
+	lk_options o = options(&c, 0);
+	uint64_t large[2], table[2];
+
+	(void)state;
+	o.segment_size_bytes = 1u << 20;
+	bulk_fill(&o);
+	for (int budget = 0; budget < 2; budget++) {
+		lk_recovery_report rep = LK_REPORT_INIT;
+		uint64_t threads = threads_started;
+		lk_stats st = LK_STATS_INIT;
+		lk_db *db;
+
+		o.memory_bytes_max = budget ? UINT64_C(1) << 30 : 0;
+		(void)mem_large_bytes();
+		CHECK_OK(lk_open(&db, DIR, &o));
+		large[budget] = mem_large_bytes();
+		CHECK_OK(lk_recovery(&rep, db));
+		CHECK(rep.snapshot_used);
+		CHECK_OK(lk_stats_get(&st, db));
+		table[budget] = st.index_bytes;
+		print_message("%s: the table %" PRIu64 " bytes, large "
+			      "allocations of the open %" PRIu64 " bytes\n",
+			      budget ? "one thread" : "two threads",
+			      table[budget], large[budget]);
+		/* the load's own thread, and no other, when there is one */
+		CHECK((threads_started - threads == 1) == !budget);
+		check_model(db);
+		CHECK_OK(lk_close(db));
+	}
+	CHECK(table[0] == table[1] && large[0] == large[1]);
+	/* the table, and no more than a reader's window beside it */
+	CHECK(large[0] <= table[0] + o.segment_size_bytes);
+	lk_io_memory_free(io);
+	snapshot_split_keys_min(was);
+}
+
 /* Every allocation of an open that loads a snapshot in two parts failed
- * in turn: LK_NOMEM, or an open that reads as the model (the buffer of
- * the second part refused: one thread reads it all). */
+ * in turn: LK_NOMEM, or an open that reads as the model (the state for
+ * the second part refused: one thread places it all). */
 static void a_load_in_two_parts_survives_every_failed_allocation(
 	void **state)
 {
@@ -1882,6 +1929,7 @@ int main(void)
 		cmocka_unit_test(killed_writer_replays_only_after_the_snapshot),
 		cmocka_unit_test(power_cut_anywhere_in_a_snapshot),
 		cmocka_unit_test(large_snapshots_load_in_two_parts),
+		cmocka_unit_test(a_load_needs_no_buffer_beside_the_table),
 		cmocka_unit_test(
 			a_load_in_two_parts_survives_every_failed_allocation),
 	};
