@@ -110,6 +110,11 @@ struct scan {
 	void *arg;
 	struct seg_reader r;
 	struct segment *seg;
+	/* open: seg mapped for replay_key_eq while it is scanned, once a
+	 * record outside the reader's window had to be read */
+	const uint8_t *map;
+	size_t map_len;
+	int map_tried;
 
 	struct pending_op *ops;  /* the group being read */
 	size_t nops, cap_ops;
@@ -607,27 +612,53 @@ static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
 	return LK_OK;
 }
 
-/* Key comparison during replay: the record is most often still in the
- * reader's window, which saves a pread per overwritten key. */
+/* Key comparison during replay.  An overwrite names the record it
+ * replaces (REC_F_REPLACES) only when that one lay in a mapped segment,
+ * so the others replace a record of the segment being read: most often
+ * still in the reader's window, else read through a mapping of the
+ * segment (segtable_map_replay) instead of a pread each.  Anything else,
+ * or a record that does not decode there, goes through the table. */
 static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 			       size_t key_len, int *equal)
 {
 	struct scan *sc = ctx;
 	struct seg_reader *r = &sc->r;
+	const uint8_t *at = NULL;
 	struct record rec;
 	const char *why;
 
-	if (loc->seg == sc->seg->slot && loc->size < IX_SIZE_LARGE &&
-	    loc->offset >= r->win_off &&
-	    loc->offset + (uint64_t)loc->size <= r->win_off + r->win_len &&
-	    record_decode(&rec, r->buf + (loc->offset - r->win_off), loc->size,
-			  sc->seg->hdr.record_seq_base,
-			  seg_seed(sc->seg, loc->offset), &why) == LK_OK) {
+	if (loc->seg != sc->seg->slot || loc->size >= IX_SIZE_LARGE)
+		return segtable_key_eq(sc->db, loc, key, key_len, equal);
+	if (loc->offset >= r->win_off &&
+	    loc->offset + (uint64_t)loc->size <= r->win_off + r->win_len) {
+		at = r->buf + (loc->offset - r->win_off);
+	} else {
+		if (!sc->map_tried) {
+			sc->map_tried = 1;
+			sc->map = segtable_map_replay(sc->db, sc->seg,
+						      &sc->map_len);
+		}
+		if (sc->map && loc->offset + (uint64_t)loc->size <= sc->map_len)
+			at = sc->map + loc->offset;
+	}
+	if (at && record_decode(&rec, at, loc->size,
+				sc->seg->hdr.record_seq_base,
+				seg_seed(sc->seg, loc->offset), &why) == LK_OK) {
 		*equal = rec.key_len == key_len &&
 			 memcmp(rec.key, key, key_len) == 0;
 		return LK_OK;
 	}
 	return segtable_key_eq(sc->db, loc, key, key_len, equal);
+}
+
+/* Ends the mapping replay_key_eq made of the segment being scanned. */
+static void scan_unmap(struct scan *sc)
+{
+	if (sc->map)
+		segtable_unmap_replay(sc->db, sc->seg, sc->map, sc->map_len);
+	sc->map = NULL;
+	sc->map_len = 0;
+	sc->map_tried = 0;
 }
 
 /* Under a memory budget, room for the key of put `rec` if it is new: an
@@ -965,7 +996,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	sc->sealed = sealed;
 	sc->resynced = 0;
 	sc->nops = sc->keys_len = 0;
-	st = seg_reader_init(&sc->r, sc->io, s, end);
+	st = seg_reader_move(&sc->r, sc->io, s, end); /* freed by scan_free */
 	if (st != LK_OK)
 		return st;
 	if (sc->fn)
@@ -1008,6 +1039,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	s->data_end = sc->commit_end;
 	s->synced_end = sc->commit_end;
 	s->sealed = sc->sealed;
+	scan_unmap(sc); /* every record of s was applied */
 	/* The replay of the segments after it reads the records it
 	 * replaces through the mapping. */
 	if (s->sealed && sc->db)
@@ -1078,7 +1110,7 @@ static lk_status scan_segment(struct scan *sc, struct segment *s, int newest,
 	sc->cut_seg = s;
 	sc->cut_end = sc->commit_end;
 out:
-	seg_reader_free(&sc->r);
+	scan_unmap(sc);
 	sc->nops = sc->keys_len = 0;
 	sc->nready = sc->ready_keys_len = 0; /* applied, unless it failed */
 	return st;
@@ -1088,16 +1120,12 @@ out:
  * written to it (0 on a read error: then it is scanned like any other). */
 static int holds_no_data(struct scan *sc, struct segment *s)
 {
-	struct seg_reader r;
-	int empty;
-
 	if (s->file_size <= SEG_HEADER_BYTES)
 		return 1;
-	if (seg_reader_init(&r, sc->io, s, s->file_size) != LK_OK)
+	/* the scan's reader, between the scans of two segments */
+	if (seg_reader_move(&sc->r, sc->io, s, s->file_size) != LK_OK)
 		return 0;
-	empty = seg_reader_zero_from(&r, SEG_HEADER_BYTES);
-	seg_reader_free(&r);
-	return empty;
+	return seg_reader_zero_from(&sc->r, SEG_HEADER_BYTES);
 }
 
 /* From format version 2 on, a segment is sealed only once its successor
@@ -1495,6 +1523,7 @@ static void scan_free(struct scan *sc)
 	mem_free(sc->keys);
 	mem_free(sc->ready);
 	mem_free(sc->ready_keys);
+	seg_reader_free(&sc->r);
 }
 
 /* After a replay: the newest segment is the active one, and the numbering

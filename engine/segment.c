@@ -402,6 +402,15 @@ int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
 	return 1;
 }
 
+void seg_adopt_map(struct segment *s, const uint8_t *map, size_t len,
+		   _Atomic uint64_t *account)
+{
+	LK_ASSERT(!seg_mapped(s) && s->sealed && len == s->data_end);
+	s->map_len = len;
+	s->map_account = account;
+	atomic_store_explicit(&s->map, map, memory_order_release);
+}
+
 void seg_close(struct segment *s, const lk_io *io)
 {
 	const uint8_t *map;
@@ -423,19 +432,59 @@ void seg_close(struct segment *s, const lk_io *io)
 /* Reader                                                                 */
 /* ---------------------------------------------------------------------- */
 
-lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
-			  struct segment *s, uint64_t end)
+static size_t window_max = READER_WINDOW_BYTES;
+
+size_t seg_reader_window_max(size_t bytes)
+{
+	size_t was = window_max;
+
+	window_max = bytes == 0 ? READER_WINDOW_BYTES
+		     : bytes < READER_WINDOW_MIN_BYTES ? READER_WINDOW_MIN_BYTES
+						       : bytes;
+	return was;
+}
+
+static size_t window_for(uint64_t end)
+{
+	return end >= window_max		  ? window_max
+	       : end <= READER_WINDOW_MIN_BYTES ? READER_WINDOW_MIN_BYTES
+						: (size_t)end;
+}
+
+/* r reading s up to end, with nothing in its window and no buffer. */
+static void reader_start(struct seg_reader *r, const lk_io *io,
+			 struct segment *s, uint64_t end)
 {
 	memset(r, 0, sizeof *r);
 	r->io = io;
 	r->seg = s;
 	r->end = end;
-	r->cap = end >= READER_WINDOW_BYTES	 ? READER_WINDOW_BYTES
-		 : end <= READER_WINDOW_MIN_BYTES ? READER_WINDOW_MIN_BYTES
-						  : (size_t)end;
+}
+
+lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
+			  struct segment *s, uint64_t end)
+{
+	reader_start(r, io, s, end);
+	r->cap = window_for(end);
 	r->buf = mem_alloc(r->cap);
 	if (!r->buf)
 		return err_set(LK_NOMEM, "allocating a segment read buffer");
+	return LK_OK;
+}
+
+lk_status seg_reader_move(struct seg_reader *r, const lk_io *io,
+			  struct segment *s, uint64_t end)
+{
+	uint8_t *buf = r->buf;
+	size_t cap = r->cap;
+
+	if (!buf || cap < window_for(end)) {
+		mem_free(buf);
+		return seg_reader_init(r, io, s, end);
+	}
+	reader_start(r, io, s, end);
+	r->buf = buf;
+	r->cap = cap;
 	return LK_OK;
 }
 

@@ -175,6 +175,12 @@ lk_status seg_open(struct segment **s, const lk_io *io, lk_io_dir *dir,
 int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
 	    uint64_t cap);
 
+/* Makes `map`, a mapping of s's first len bytes (its data_end: sealed s
+ * holds nothing after them) already charged to `account`, the one
+ * seg_map would make: s unmaps it on close. */
+void seg_adopt_map(struct segment *s, const uint8_t *map, size_t len,
+		   _Atomic uint64_t *account);
+
 /* The mapping of s, or NULL. */
 static inline const uint8_t *seg_mapped(const struct segment *s)
 {
@@ -198,7 +204,21 @@ struct seg_reader {
 
 lk_status seg_reader_init(struct seg_reader *r, const lk_io *io,
 			  struct segment *s, uint64_t end);
+/* seg_reader_init for r zeroed, or holding a buffer from an init or a
+ * move before (not freed): a buffer at least as large as init would make
+ * is kept, with nothing in its window, so that a scan over many segments
+ * allocates, and faults in, one buffer (on a guest whose page faults cost
+ * 10 us, a fresh 1 MiB window cost 2.6 ms a segment).  On failure r holds
+ * no buffer.  Returns LK_OK, LK_NOMEM. */
+lk_status seg_reader_move(struct seg_reader *r, const lk_io *io,
+			  struct segment *s, uint64_t end);
 void seg_reader_free(struct seg_reader *r);
+
+/* Test hook: readers made from now on hold at most `bytes` in their
+ * window (at least 4 KiB; 0: 1 MiB again), so that a small log takes the
+ * paths of records outside the window (recovery.c, replay_key_eq).
+ * Returns the bound it replaces.  Not for concurrent use. */
+size_t seg_reader_window_max(size_t bytes);
 
 /* Makes [off, off + n) readable at *p.  Returns LK_OK with *got == n, or
  * *got < n when the range passes r->end or the file's end (*p then holds

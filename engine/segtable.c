@@ -597,6 +597,37 @@ void segtable_map_sealed(struct lk_db *db)
 			segtable_map(db, db->tab->segs[i]);
 }
 
+const uint8_t *segtable_map_replay(struct lk_db *db, struct segment *s,
+				   size_t *len)
+{
+	uint64_t n = s->file_size, cap = db->opts.map_bytes_max, was;
+	const void *addr = NULL;
+
+	*len = 0;
+	if (db->opts.memory_bytes_max || cap == 0 || n == 0 || n > SIZE_MAX ||
+	    seg_mapped(s))
+		return NULL;
+	was = atomic_fetch_add(&db->tab->map_bytes, n);
+	if (was > cap || n > cap - was ||
+	    db->io->map(db->io->ctx, s->file, (size_t)n, &addr) != LK_OK) {
+		atomic_fetch_sub(&db->tab->map_bytes, n); /* pread serves */
+		return NULL;
+	}
+	*len = (size_t)n;
+	return addr;
+}
+
+void segtable_unmap_replay(struct lk_db *db, struct segment *s,
+			   const uint8_t *map, size_t len)
+{
+	if (s->sealed && len == s->data_end && !seg_mapped(s)) {
+		seg_adopt_map(s, map, len, &db->tab->map_bytes);
+		return;
+	}
+	db->io->unmap(db->io->ctx, s->file, map, len);
+	atomic_fetch_sub(&db->tab->map_bytes, len);
+}
+
 uint64_t segtable_map_bytes(const struct lk_db *db)
 {
 	return atomic_load(&db->tab->map_bytes);

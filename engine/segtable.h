@@ -133,6 +133,22 @@ void segtable_map(struct lk_db *db, struct segment *s);
 /* segtable_map for every segment in the table (open, alone: recovery,
  * for the segments a snapshot covers, which no scan maps). */
 void segtable_map_sealed(struct lk_db *db);
+/* Open's replay of a segment that is not mapped (the newest, or one the
+ * scan has yet to find sealed) reads the records its overwrites replace
+ * in that same segment through a mapping of the whole file, made by
+ * segtable_map_replay() at the first such read and ended by
+ * segtable_unmap_replay() when the segment's scan ends, before anything
+ * writes, truncates or maps the file; unless the scan found the segment
+ * sealed with no bytes after its data, when the mapping becomes the one
+ * segtable_map() would make (the later segments' replay reads through
+ * it, without faulting its pages in again).  Within the mapping cap, charged to
+ * it meanwhile; none under a memory budget, where a mapping would take
+ * room from the index the replay grows.  NULL (*len 0) when it does not
+ * fit or the I/O table declines: pread serves, as before. */
+const uint8_t *segtable_map_replay(struct lk_db *db, struct segment *s,
+				   size_t *len);
+void segtable_unmap_replay(struct lk_db *db, struct segment *s,
+			   const uint8_t *map, size_t len);
 /* Bytes of segment files mapped now. */
 uint64_t segtable_map_bytes(const struct lk_db *db);
 

@@ -244,7 +244,10 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 /* Reads of sealed segments go through read-only mappings (no system
  * call, no copy), up to map_bytes_max bytes of segment files in all;
  * segments past it, the newest (still written) and those of an I/O table
- * that does not map are read with pread.  The default leaves a 32-bit
+ * that does not map are read with pread.  An open that replays the log
+ * maps the segment it replays, within the same cap and only while it
+ * does (none under a memory budget), to check the records that the
+ * segment's overwrites replace in it.  The default leaves a 32-bit
  * process most of its 3 GiB address space; mapped pages are the page
  * cache's, which the kernel reclaims under pressure.  A mapped file
  * truncated by another process stops this one (SIGBUS), as with every

@@ -408,6 +408,16 @@ static void build_snapshots_two_threads(struct script *s, uint64_t seed)
 	build_snapshots(s, seed);
 }
 
+/* The mapped-reads workload with the readers' window at its least
+ * (4 KiB): a recovery's replay then checks most overwrites against the
+ * record they replace in the segment it replays through a mapping of
+ * that segment (recovery.c, replay_key_eq), not in its window. */
+static void build_replay_mapped(struct script *s, uint64_t seed)
+{
+	(void)seg_reader_window_max(1);
+	build_mapped_reads(s, seed);
+}
+
 static const struct workload workloads[] = {
 	{ "single-puts", { LK_SYNC_ALWAYS, 1u << 20 }, build_single_puts },
 	{ "batches", { LK_SYNC_ALWAYS, 1u << 20 }, build_batches },
@@ -438,14 +448,17 @@ static const struct workload workloads[] = {
 	 * loaded by two threads (snapshot.h) */
 	{ "snapshots-two-threads", { LK_SYNC_ALWAYS, 4096 },
 	  build_snapshots_two_threads },
+	{ "replay-mapped", { LK_SYNC_ALWAYS, 1u << 20 }, build_replay_mapped },
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
 
 /* Builds workload wl's script; a builder may change the snapshot loads'
- * threshold for its run, which starts from the default. */
+ * threshold or the readers' window for its run, which starts from the
+ * defaults. */
 static void build_workload(size_t wl, struct script *s)
 {
 	snapshot_split_keys_min(0);
+	(void)seg_reader_window_max(0);
 	workloads[wl].build(s, wl + 1);
 }
 
