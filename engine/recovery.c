@@ -615,7 +615,8 @@ static lk_status pend(struct scan *sc, const struct record *rec, uint64_t off)
 /* Key comparison during replay.  An overwrite names the record it
  * replaces (REC_F_REPLACES) only when that one lay in a mapped segment,
  * so the others replace a record of the segment being read: most often
- * still in the reader's window, else read through a mapping of the
+ * still in the reader's window, else, on a writable open (which holds the
+ * lock: nothing else writes the file), read through a mapping of the
  * segment (segtable_map_replay) instead of a pread each.  Anything else,
  * or a record that does not decode there, goes through the table. */
 static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
@@ -633,7 +634,9 @@ static lk_status replay_key_eq(void *ctx, struct ix_loc *loc, const void *key,
 	    loc->offset + (uint64_t)loc->size <= r->win_off + r->win_len) {
 		at = r->buf + (loc->offset - r->win_off);
 	} else {
-		if (!sc->map_tried) {
+		/* a read-only replay holds no lock: a writer may be
+		 * appending to this segment, which no one may then map */
+		if (!sc->map_tried && !sc->readonly) {
 			sc->map_tried = 1;
 			sc->map = segtable_map_replay(sc->db, sc->seg,
 						      &sc->map_len);

@@ -478,7 +478,8 @@ lk_status seg_reader_move(struct seg_reader *r, const lk_io *io,
 	uint8_t *buf = r->buf;
 	size_t cap = r->cap;
 
-	if (!buf || cap < window_for(end)) {
+	/* a window grown for one large record is not kept */
+	if (!buf || cap < window_for(end) || cap > window_max) {
 		mem_free(buf);
 		return seg_reader_init(r, io, s, end);
 	}
@@ -509,12 +510,11 @@ lk_status seg_reader_get(struct seg_reader *r, uint64_t off, size_t n,
 	}
 	/* The window holds n bytes at least, and a reader whose end moved on
 	 * (a feed following the writer) widens it, doubling up to
-	 * READER_WINDOW_BYTES; without the memory for the widening it reads
-	 * on through the window it has. */
+	 * READER_WINDOW_BYTES (window_max); without the memory for the
+	 * widening it reads on through the window it has. */
 	cap = r->cap;
-	if (cap < READER_WINDOW_BYTES && off < r->end && r->end - off > cap)
-		cap = cap * 2 < READER_WINDOW_BYTES ? cap * 2
-						    : READER_WINDOW_BYTES;
+	if (cap < window_max && off < r->end && r->end - off > cap)
+		cap = cap * 2 < window_max ? cap * 2 : window_max;
 	if (cap < n)
 		cap = n;
 	if (cap != r->cap) {

@@ -214,10 +214,11 @@ lk_status seg_reader_move(struct seg_reader *r, const lk_io *io,
 			  struct segment *s, uint64_t end);
 void seg_reader_free(struct seg_reader *r);
 
-/* Test hook: readers made from now on hold at most `bytes` in their
- * window (at least 4 KiB; 0: 1 MiB again), so that a small log takes the
- * paths of records outside the window (recovery.c, replay_key_eq).
- * Returns the bound it replaces.  Not for concurrent use. */
+/* Test hook: readers hold at most `bytes` in their window from now on
+ * (at least 4 KiB; 0: 1 MiB again), more only to hold a larger record,
+ * so that a small log takes the paths of records outside the window
+ * (recovery.c, replay_key_eq).  Returns the bound it replaces.  Not for
+ * concurrent use. */
 size_t seg_reader_window_max(size_t bytes);
 
 /* Makes [off, off + n) readable at *p.  Returns LK_OK with *got == n, or

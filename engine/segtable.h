@@ -133,9 +133,11 @@ void segtable_map(struct lk_db *db, struct segment *s);
 /* segtable_map for every segment in the table (open, alone: recovery,
  * for the segments a snapshot covers, which no scan maps). */
 void segtable_map_sealed(struct lk_db *db);
-/* Open's replay of a segment that is not mapped (the newest, or one the
- * scan has yet to find sealed) reads the records its overwrites replace
- * in that same segment through a mapping of the whole file, made by
+/* A writable open's replay of a segment that is not mapped (the newest,
+ * or one the scan has yet to find sealed) reads the records its
+ * overwrites replace in that same segment through a mapping of the whole
+ * file (a read-only open holds no lock, and a writer may be appending to
+ * it), made by
  * segtable_map_replay() at the first such read and ended by
  * segtable_unmap_replay() when the segment's scan ends, before anything
  * writes, truncates or maps the file; unless the scan found the segment

@@ -244,9 +244,9 @@ typedef void (*lk_problem_fn)(void *arg, const lk_problem *problem);
 /* Reads of sealed segments go through read-only mappings (no system
  * call, no copy), up to map_bytes_max bytes of segment files in all;
  * segments past it, the newest (still written) and those of an I/O table
- * that does not map are read with pread.  An open that replays the log
- * maps the segment it replays, within the same cap and only while it
- * does (none under a memory budget), to check the records that the
+ * that does not map are read with pread.  A writable open that replays
+ * the log maps the segment it replays, within the same cap and only while
+ * it does (none under a memory budget), to check the records that the
  * segment's overwrites replace in it.  The default leaves a 32-bit
  * process most of its 3 GiB address space; mapped pages are the page
  * cache's, which the kernel reclaims under pressure.  A mapped file
@@ -787,13 +787,13 @@ LK_API lk_status lk_compact(lk_db *db);
  * interval trades write amplification (a snapshot per interval) for the
  * replay after a crash (up to an interval of log).
  *
- * Open loads a snapshot of 600,000 keys or more with two threads, its own
- * and one from the I/O table's thread_start, unless the handle has a
- * memory budget: the entries of the last 3/5 of the table are read into
- * a buffer of their own (12 bytes each, freed before open returns) that
- * the second thread places while the first reads, hashes and places the
- * rest.  With no thread to be had, or no memory for the buffer, one
- * thread loads it all.
+ * Open reads a snapshot's entries into the index table itself (no buffer
+ * beside it) and spreads them there.  It spreads a snapshot of 600,000
+ * keys or more with two threads, its own and one from the I/O table's
+ * thread_start, unless the handle has a memory budget: once the first
+ * half's entries are hashed, the second thread spreads them while the
+ * first hashes and spreads the rest.  With no thread to be had, one
+ * thread spreads it all.
  *
  * Open trusts a snapshot only if its checksums, the database id and the
  * log all match (a compaction since, a truncated or damaged file, another

@@ -209,14 +209,14 @@ typedef struct lk_io {
 	 * it does not write while they are mapped, at most their size, and
 	 * never truncates a mapped file; a table may still keep such a
 	 * promise for the whole mapping.  It maps sealed segments, and
-	 * while an open replays a segment, that one (the newest included:
-	 * unmapped before it is written to).  It maps a file once at a
-	 * time, and unmaps it before closing the handle (a handle a power
-	 * cut killed included).  Declining is allowed and costs nothing but speed:
-	 * on any failure (LK_INVALID: this table does not map, or not this
-	 * much; LK_NOMEM: no address space; LK_IO) the library reads the
-	 * file with pread, as with a table of version 2.  *addr is NULL
-	 * on failure. */
+	 * while a writable open replays a segment, that one (the newest
+	 * included: unmapped before it is written to).  It maps a file
+	 * once at a time, and unmaps it before closing the handle (a
+	 * handle a power cut killed included).  Declining is allowed and
+	 * costs nothing but speed: on any failure (LK_INVALID: this table
+	 * does not map, or not this much; LK_NOMEM: no address space;
+	 * LK_IO) the library reads the file with pread, as with a table
+	 * of version 2.  *addr is NULL on failure. */
 	lk_status (*map)(void *ctx, lk_io_file *file, size_t n,
 			 const void **addr);
 	/* Ends a mapping map made: the same file, address and n. */

@@ -408,10 +408,11 @@ static void build_snapshots_two_threads(struct script *s, uint64_t seed)
 	build_snapshots(s, seed);
 }
 
-/* The mapped-reads workload with the readers' window at its least
- * (4 KiB): a recovery's replay then checks most overwrites against the
- * record they replace in the segment it replays through a mapping of
- * that segment (recovery.c, replay_key_eq), not in its window. */
+/* The mapped-reads script on 1 MiB segments, with the readers' window at
+ * its least (4 KiB): a recovery's replay then checks most overwrites
+ * against the record they replace in the segment it replays through a
+ * mapping of that segment (recovery.c, replay_key_eq), not in its
+ * window. */
 static void build_replay_mapped(struct script *s, uint64_t seed)
 {
 	(void)seg_reader_window_max(1);

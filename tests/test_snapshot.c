@@ -1682,16 +1682,27 @@ static lk_io counting(const lk_io *io)
  * a mapping of that segment (segtable_map_replay), not a pread each.  It
  * used to make a pread for each one whose record had left the reader's
  * 1 MiB window: here all 12,000.  Under a memory budget it still does
- * (no mapping takes room from the index), and reads the same. */
+ * (no mapping takes room from the index), and reads the same.  The
+ * mapping ends with the segment's scan, or becomes the segment's own
+ * when the scan finds it sealed (smaller segments): the handle maps what
+ * a read-only open of the same log maps, which makes no such mapping. */
 static void a_replay_reads_its_own_segment_through_a_mapping(void **state)
 {
 	enum { N = 12000, VALUE = 200 };
+	static const struct {
+		const char *name;
+		uint64_t segment_bytes;
+		int budget;
+	} runs[] = { { "one segment", 8u << 20, 0 },
+		     { "one segment, a budget", 8u << 20, 1 },
+		     { "1 MiB segments", 1u << 20, 0 } };
 	static uint8_t v[VALUE];
-	uint64_t preads[2];
+	uint64_t preads[3];
 
 	(void)state;
-	for (int budget = 0; budget < 2; budget++) {
+	for (size_t run = 0; run < 3; run++) {
 		lk_recovery_report rep = LK_REPORT_INIT;
+		lk_stats st = LK_STATS_INIT, ro = LK_STATS_INIT;
 		struct fault_fs *fs;
 		lk_batch *b;
 		lk_options o;
@@ -1702,7 +1713,7 @@ static void a_replay_reads_its_own_segment_through_a_mapping(void **state)
 		CHECK_OK(fault_new(&fs, 41));
 		c = counting(fault_io(fs));
 		o = options(&c, 0);
-		o.segment_size_bytes = 8u << 20;
+		o.segment_size_bytes = runs[run].segment_bytes;
 		CHECK_OK(lk_open(&db, DIR, &o));
 		CHECK_OK(lk_batch_new(&b));
 		for (int round = 0; round < 2; round++)
@@ -1720,15 +1731,27 @@ static void a_replay_reads_its_own_segment_through_a_mapping(void **state)
 		(void)lk_close(db);
 		fault_reboot(fs, FAULT_KEEP_ALL, 3, NULL);
 
-		o.memory_bytes_max = budget ? UINT64_C(1) << 30 : 0;
+		o.flags = LK_OPEN_READONLY;
+		CHECK_OK(lk_open(&db, DIR, &o));
+		CHECK_OK(lk_stats_get(&ro, db));
+		CHECK_OK(lk_close(db));
+		o.flags = 0;
+		o.memory_bytes_max = runs[run].budget ? UINT64_C(1) << 30 : 0;
 		preads_made = 0;
 		CHECK_OK(lk_open(&db, DIR, &o));
-		preads[budget] = preads_made;
+		preads[run] = preads_made;
+		CHECK_OK(lk_stats_get(&st, db));
 		CHECK_OK(lk_recovery(&rep, db));
 		CHECK(!rep.snapshot_used && rep.records_replayed >= 2 * N);
 		print_message("%s: %" PRIu64 " preads to replay %" PRIu64
-			      " records\n", budget ? "a budget" : "mapped",
-			      preads[budget], rep.records_replayed);
+			      " records; %" PRIu64 " bytes in %u segments "
+			      "mapped, %" PRIu64 " read-only\n",
+			      runs[run].name, preads[run],
+			      rep.records_replayed, st.map_bytes,
+			      st.map_segments, ro.map_bytes);
+		CHECK(st.map_bytes == ro.map_bytes &&
+		      st.map_segments == ro.map_segments);
+		CHECK((st.map_segments > 0) == (run == 2));
 		for (int i = 0; i < N; i++) {
 			void *got = NULL;
 			size_t len = 0;
@@ -1743,7 +1766,7 @@ static void a_replay_reads_its_own_segment_through_a_mapping(void **state)
 		CHECK_OK(lk_close(db));
 		fault_free(fs);
 	}
-	CHECK(preads[0] < 100 && preads[1] > N / 2);
+	CHECK(preads[0] < 100 && preads[1] > N / 2 && preads[2] < 200);
 }
 
 #define BULK_KEYS 80000
