@@ -373,32 +373,42 @@ lk_status seg_find_seal(const struct segment *s, const lk_io *io,
 	return LK_OK;
 }
 
+const uint8_t *seg_map_charged(struct segment *s, const lk_io *io,
+				_Atomic uint64_t *account, uint64_t cap,
+				uint64_t len)
+{
+	const void *addr = NULL;
+	uint64_t was;
+
+	/* the file's own size bounds what is mapped, so that no read can
+	 * fault past its end */
+	if (len == 0 || len > s->file_size || len > SIZE_MAX || cap == 0)
+		return NULL;
+	was = atomic_fetch_add(account, len);
+	if (was > cap || len > cap - was ||
+	    io->map(io->ctx, s->file, (size_t)len, &addr) != LK_OK) {
+		atomic_fetch_sub(account, len); /* pread serves */
+		return NULL;
+	}
+	return addr;
+}
+
 int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
 	    uint64_t cap)
 {
-	const void *addr = NULL;
-	uint64_t len = s->data_end, was;
+	uint64_t len = s->data_end; /* may come from a snapshot */
+	const uint8_t *addr;
 
 	if (seg_mapped(s))
 		return 1;
-	/* data_end may come from a snapshot: the file's own size bounds
-	 * what is mapped, so that no read can fault past its end */
-	if (!s->sealed || len == 0 || len > s->file_size || len > SIZE_MAX ||
-	    cap == 0)
+	if (!s->sealed)
 		return 0;
-	was = atomic_fetch_add(account, len);
-	if (was > cap || len > cap - was) {
-		atomic_fetch_sub(account, len);
+	addr = seg_map_charged(s, io, account, cap, len);
+	if (!addr)
 		return 0;
-	}
-	if (io->map(io->ctx, s->file, (size_t)len, &addr) != LK_OK) {
-		atomic_fetch_sub(account, len); /* declined: pread serves */
-		return 0;
-	}
 	s->map_len = (size_t)len;
 	s->map_account = account;
-	atomic_store_explicit(&s->map, (const uint8_t *)addr,
-			      memory_order_release);
+	atomic_store_explicit(&s->map, addr, memory_order_release);
 	return 1;
 }
 

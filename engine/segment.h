@@ -175,6 +175,14 @@ lk_status seg_open(struct segment **s, const lk_io *io, lk_io_dir *dir,
 int seg_map(struct segment *s, const lk_io *io, _Atomic uint64_t *account,
 	    uint64_t cap);
 
+/* The step seg_map and the replay's own mapping (segtable_map_replay)
+ * share: maps the first len bytes of s's file (at most its size) if
+ * `account` stays within `cap` with them, and charges it.  NULL, with
+ * the account as it was, when it does not fit or the table declines. */
+const uint8_t *seg_map_charged(struct segment *s, const lk_io *io,
+				_Atomic uint64_t *account, uint64_t cap,
+				uint64_t len);
+
 /* Makes `map`, a mapping of s's first len bytes (its data_end: sealed s
  * holds nothing after them) already charged to `account`, the one
  * seg_map would make: s unmaps it on close. */

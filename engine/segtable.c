@@ -600,21 +600,15 @@ void segtable_map_sealed(struct lk_db *db)
 const uint8_t *segtable_map_replay(struct lk_db *db, struct segment *s,
 				   size_t *len)
 {
-	uint64_t n = s->file_size, cap = db->opts.map_bytes_max, was;
-	const void *addr = NULL;
+	const uint8_t *map = NULL;
 
 	*len = 0;
-	if (db->opts.memory_bytes_max || cap == 0 || n == 0 || n > SIZE_MAX ||
-	    seg_mapped(s))
-		return NULL;
-	was = atomic_fetch_add(&db->tab->map_bytes, n);
-	if (was > cap || n > cap - was ||
-	    db->io->map(db->io->ctx, s->file, (size_t)n, &addr) != LK_OK) {
-		atomic_fetch_sub(&db->tab->map_bytes, n); /* pread serves */
-		return NULL;
-	}
-	*len = (size_t)n;
-	return addr;
+	if (!db->opts.memory_bytes_max && !seg_mapped(s))
+		map = seg_map_charged(s, db->io, &db->tab->map_bytes,
+				      db->opts.map_bytes_max, s->file_size);
+	if (map)
+		*len = (size_t)s->file_size;
+	return map;
 }
 
 void segtable_unmap_replay(struct lk_db *db, struct segment *s,

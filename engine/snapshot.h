@@ -130,8 +130,10 @@ lk_status snapshot_load(struct lk_db *db, uint32_t nsegs,
  * the opening thread hashes and spreads the rest.  The threshold is
  * where a second thread paid for itself, measured (open + first get of
  * a directory in fresh processes, one thread against two, 15 runs each,
- * medians, 2026-12-07, a 2-vCPU guest): 11% slower at 500,000 keys,
- * even at 750,000, 9% faster at 1,000,000.  (When the entries of the
+ * medians, two rounds, 2026-12-07, a 2-vCPU guest): at 500,000 keys
+ * even and 6% slower, at 1,000,000 19% and 2% faster (an earlier build,
+ * which spread the halves the other way round, was 11% slower at
+ * 500,000 and even at 750,000).  (When the entries of the
  * second half still went through a buffer of their own, a second thread
  * was 2.4 times slower at 250,000 keys and 2.6 at 500,000, where that
  * buffer was faulted in 4 KiB pages.) */
