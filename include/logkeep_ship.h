@@ -24,12 +24,18 @@
  * acks_max waiting for the stream's acknowledgement; the cursor moves
  * only over acknowledged messages, and is written into the database
  * (namespace "logkeep.ship", key "cursor." STREAM: a durable put,
- * at most every cursor_every_ms) so that a restart resumes there.  A
- * restart also asks the stream for the last message of its subject and
- * resumes past it when the cursor is behind (acknowledged messages
- * whose cursor the crash took): so nothing is published twice even
- * when the shipper was down for longer than the duplicate window, and
- * the window only has to cover a retry within one run.  Any failure
+ * at most every cursor_every_ms, with a stream number before every
+ * message past the cursor under "cursor-at." STREAM) so that a restart
+ * resumes there.  A restart also asks the stream for its subject's last
+ * message; when the stream holds messages after that number
+ * (acknowledgements whose cursor a crash took, or later messages of a
+ * window whose earlier one the stream refused), it reads back their ids
+ * and passes over those past the cursor, publishing the others: so
+ * nothing is published twice even when the shipper was down for longer
+ * than the duplicate window, nothing is skipped, and the window only has
+ * to cover a retry within one run.  (A cursor stored without the stream
+ * number, by an older shipper, or more than 262,144 messages to read
+ * back: the restart resumes past the last message.)  Any failure
  * (a refused or timed-out publish, a lost connection) drops what is in
  * flight and publishes again from the acknowledged cursor, after a
  * back-off (retry_min_ms doubling up to retry_max_ms) while the server

@@ -14,6 +14,13 @@
  *                           (max and mean) on SIGTERM.  RATE "stdin":
  *                           appends N for each line N read, printing
  *                           "appended TOTAL", and stops at end of input
+ *   append-big DIR BYTES    appends one ledger transition whose reasoning
+ *                           is BYTES long (a message larger than the
+ *                           others)
+ *   limit URL STREAM SUBJECTS MAX
+ *                           makes stream (subjects SUBJECTS) refuse
+ *                           messages over MAX bytes, creating it if
+ *                           absent
  *   tamper URL STREAM MODE  changes one ledger entry message in the
  *                           middle of the stream: MODE fields edits its
  *                           decoded actor (the raw bytes stay), MODE
@@ -100,6 +107,49 @@ static int cmd_append(const char *dir, uint64_t n)
 	printf("%" PRIu64 "\n", ms.ledger_entries);
 	lk_mesh_close(m);
 	return lk_close(db) == LK_OK ? 0 : 1;
+}
+
+static int cmd_append_big(const char *dir, size_t bytes)
+{
+	lk_mesh_attr attrs[1] = { { "hops", "1" } };
+	char *reason = malloc(bytes + 1);
+	lk_db *db;
+	lk_mesh *m;
+	lk_status st;
+
+	if (!reason || bytes == 0 || open_mesh(&db, &m, dir)) {
+		free(reason);
+		return 1;
+	}
+	for (size_t i = 0; i < bytes; i++)
+		reason[i] = (char)('a' + i % 26);
+	reason[bytes] = '\0';
+	st = lk_mesh_ledger_save(m, "node-big", "active", "helper", reason,
+				 attrs, 1, NULL);
+	free(reason);
+	if (st != LK_OK)
+		return die("append-big", st);
+	lk_mesh_close(m);
+	return lk_close(db) == LK_OK ? 0 : 1;
+}
+
+static int cmd_limit(char **argv)
+{
+	struct snats *sn;
+	char err[SNATS_ERR_BYTES];
+
+	if (snats_open(&sn, argv[1], 5000, NULL, NULL, err)) {
+		fprintf(stderr, "ship_helper: limit: %s\n", err);
+		return 1;
+	}
+	if (snats_stream_limit(sn, argv[2], argv[3],
+			       (int32_t)strtol(argv[4], NULL, 10), err)) {
+		fprintf(stderr, "ship_helper: limit: %s\n", err);
+		snats_close(sn);
+		return 1;
+	}
+	snats_close(sn);
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -408,9 +458,14 @@ int main(int argc, char **argv)
 		return cmd_append(argv[2], strtoull(argv[3], NULL, 10));
 	if (argc == 8 && strcmp(argv[1], "daemon") == 0)
 		return cmd_daemon(argv + 1);
+	if (argc == 4 && strcmp(argv[1], "append-big") == 0)
+		return cmd_append_big(argv[2], strtoull(argv[3], NULL, 10));
+	if (argc == 6 && strcmp(argv[1], "limit") == 0)
+		return cmd_limit(argv + 1);
 	if (argc == 5 && strcmp(argv[1], "tamper") == 0)
 		return cmd_tamper(argv + 1);
-	fprintf(stderr, "usage: ship_helper append DIR N | daemon URL STREAM "
-		"DIR NODE RATE MAX | tamper URL STREAM fields|relink\n");
+	fprintf(stderr, "usage: ship_helper append DIR N | append-big DIR "
+		"BYTES | daemon URL STREAM DIR NODE RATE MAX | limit URL "
+		"STREAM SUBJECTS MAX | tamper URL STREAM fields|relink\n");
 	return 2;
 }

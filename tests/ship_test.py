@@ -18,7 +18,11 @@ node's own directory), no duplicate, nothing out of order, nothing
 missing.  Before those cycles, one connection loses what was sent in it
 and is cut (a relay between the shipper and the server, as a server
 killed with messages in its socket): what the writer adds after the cut
-must come after the lost messages in the stream, not before.  Last, two copies of the stream are made, each with one message changed
+must come after the lost messages in the stream, not before.  Then a
+stream refuses one message over its size limit while it stores later
+ones; the shipper is killed, the limit raised, and a restarted shipper
+must publish the refused one (late: out of order), not skip it.  Last,
+two copies of the stream are made, each with one message changed
 in place: a decoded field edited (the raw bytes kept), and an entry's raw
 bytes changed and the message rendered again (consistent, so only the
 chain can tell): fleet verify must name exactly that problem in each.
@@ -230,6 +234,93 @@ def lost_connection(logkeep, helper, server_port, url, tmp):
           "entries holds")
 
 
+def fleet_node(logkeep, url, stream, node):
+    res = subprocess.run([logkeep, "fleet", "verify", "--json", "--nats", url,
+                          "--stream", stream], capture_output=True, text=True)
+    r = [n for n in map(json.loads, (l for l in res.stdout.splitlines()
+                                      if l.startswith("{")))
+         if n["node"] == node]
+    assert len(r) == 1, f"fleet verify: {res.stdout}{res.stderr}"
+    return r[0], res.stdout + res.stderr
+
+
+def refused_then_restarted(logkeep, helper, url, tmp):
+    """A stream that refuses one message of a window (over its size
+    limit) and stores later ones; the shipper retries it until it is
+    killed, the limit is raised, and a new shipper starts: the refused
+    entry must reach the stream (after the later ones: out of order, as
+    a retry within the run would place it too).  (The shipper resumed
+    past the newest message of its subject in the stream, as after a
+    crash between an ack and its cursor's put, and never published it:
+    the README promised it would not be lost.)  Whether a later message
+    goes out before the refusal comes back is the machine's timing: an
+    attempt where none did has nothing to check, and another is made."""
+    for attempt in range(5):
+        stream, prefix = f"REFUSE{attempt}", f"refuse{attempt}"
+        d = os.path.join(tmp, f"refused{attempt}")
+        subprocess.run([helper, "limit", url, stream, prefix + ".>", "6000"],
+                       check=True)
+        for cmd in (["append", d, "10"], ["append-big", d, "4000"],
+                    ["append", d, "10"]):
+            subprocess.run([helper] + cmd, check=True,
+                           stdout=subprocess.DEVNULL)
+        ship = [logkeep, "ship", "--nats", url, "--stream", stream,
+                "--subject-prefix", prefix, "--node", "router-x",
+                "--exit-when-idle", d]
+        p = subprocess.Popen(ship, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(3.0)  # refused again and again, with back-off
+        assert p.poll() is None, "the shipper stopped on a refused message"
+        p.kill()
+        p.wait()
+        before, text = fleet_node(logkeep, url, stream, "router-x")
+        assert before["ledger_entries"] < 21, \
+            f"the stream took the message over its limit: {text}"
+        if before["ledger_position"] > 11:
+            break
+        print(f"ship: attempt {attempt}: no message after the refused one "
+              "was stored before the refusal came back; again")
+    else:
+        raise AssertionError("five attempts and no message after the "
+                             "refused one was stored: nothing to check")
+    subprocess.run([helper, "limit", url, stream, prefix + ".>", "-1"],
+                   check=True)
+    res = subprocess.run(ship, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    r, text = fleet_node(logkeep, url, stream, "router-x")
+    assert r["out_of_order"] == 1 and r["ledger_position"] == 21 and \
+        r["duplicates"] == 0, \
+        f"the refused entry did not reach the stream after a restart: {text}"
+    # what the stream held was passed over, not published again (the
+    # duplicate window would have hidden that: the counts do not)
+    counts = ship_counts(res.stderr)
+    assert counts["duplicates"] == 0 and \
+        counts["published"] == r["messages"] - before["messages"], \
+        f"the restart published again what the stream held: {res.stderr}"
+    # and a third shipper, its stream's last message now below its
+    # cursor, has nothing to publish
+    res = subprocess.run(ship, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and \
+        ship_counts(res.stderr)["published"] == 0, \
+        f"a shipper with nothing new published: {res.stderr}"
+    print(f"ship: a message refused while later ones were stored (ledger "
+          f"positions up to {before['ledger_position']}), the shipper "
+          f"killed: the restart published {counts['published']} (the "
+          f"refused one late: {r['messages']} messages, before "
+          f"{before['messages']}), none lost or twice; a third run "
+          "published none")
+
+
+def ship_counts(stderr):
+    """The counts of `logkeep ship`'s last progress line."""
+    m = re.findall(r"published (\d+), acked (\d+) \((\d+) duplicates\)",
+                   stderr)
+    assert m, f"no progress line: {stderr}"
+    published, acked, duplicates = map(int, m[-1])
+    return {"published": published, "acked": acked,
+            "duplicates": duplicates}
+
+
 def main():
     logkeep, helper = sys.argv[1], sys.argv[2]
     if shutil.which("nats-server") is None:
@@ -249,6 +340,7 @@ def main():
     try:
         server.start()
         lost_connection(logkeep, helper, server.port, url, tmp)
+        refused_then_restarted(logkeep, helper, url, tmp)
         for d in dirs:
             subprocess.run([helper, "append", d, "200"], check=True,
                            stdout=subprocess.DEVNULL)

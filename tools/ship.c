@@ -30,10 +30,25 @@
  * its own, which would carry newer messages while older ones lost with
  * the connection wait for their ack timeout).
  *
- * Resume point: the cursor stored in the database, or past the last
- * message of this database's subject in the stream when that is further
- * (a crash between an ack and the cursor's put), so that a restart after
- * the duplicate window has passed publishes nothing twice.
+ * Resume point: the cursor stored in the database, and beside it a
+ * stream number before every message past the cursor
+ * (cursor_stream_seq: an ack's number, taken only from a message at or
+ * above `hold`, so that it never passes a message a failure may have
+ * left stored ahead of an earlier one).  When the stream holds messages
+ * of this subject after that number (a crash between an ack and the
+ * cursor's put, or a message refused while later ones of its window were
+ * stored and the shipper stopped before publishing it again), their ids
+ * are read back (check_stream): the feed then walks from the cursor,
+ * passing over the records the stream holds and publishing the others,
+ * so that a restart after the duplicate window has passed publishes
+ * nothing twice and loses nothing.  Without that number (a cursor stored
+ * by an older shipper) or past SHIP_CHECK_MAX messages, the shipper
+ * resumes past the stream's last message, as it did before.  A gap is
+ * matched by its first number: if compaction dropped a shipped record
+ * (before the cursor passed it) together with unshipped ones after it,
+ * the gap now covering them is passed over and the numbers after the
+ * first go unreported (a limit: it needs a crash and that compaction in
+ * between).
  *
  * Lag: every 100 ms the loop samples the database's newest sequence
  * number with the time; once the cursor reaches a sample, everything
@@ -65,13 +80,23 @@
 #define SHIP_SAMPLES 128u
 #define SHIP_WAIT_MS 200u
 #define SHIP_CURSOR_NS "logkeep.ship"
+/* The most messages a restart reads back to check what the stream holds
+ * past the cursor (16 bytes each in memory, 4 MiB at most): four windows
+ * of the largest acks_max. */
+#define SHIP_CHECK_MAX (1u << 18)
 
 enum slot_state { SLOT_SENT = 0, SLOT_ACKED = 1, SLOT_FAILED = 2 };
 
 struct slot {
 	uint64_t seq;           /* the message's (a gap: its first) */
 	uint64_t cursor_after;  /* the feed's cursor once it was read */
+	uint64_t stream_seq;    /* its number in the stream, once acked */
 	int state;
+};
+
+/* A message the stream holds past the cursor (check_stream). */
+struct held {
+	uint64_t seq, stream_seq;
 };
 
 struct sample {
@@ -87,6 +112,7 @@ struct lk_ship {
 	char db_hex[2 * LK_DB_ID_BYTES + 1];
 	char url[1024];
 	char cursor_key[SHIP_NAME_BYTES_MAX + 8];
+	char cursor_at_key[SHIP_NAME_BYTES_MAX + 16];
 	uint32_t ns[SHIP_NS_MAX];
 	char ns_names[SHIP_NS_MAX][LK_NS_NAME_BYTES_MAX + 1];
 	size_t ns_count;
@@ -112,6 +138,21 @@ struct lk_ship {
 	struct sample samples[SHIP_SAMPLES];
 	size_t sample_head, sample_count;
 	uint64_t caught_up_ms;  /* the newest sample the cursor reached */
+	uint64_t cursor_stream_seq; /* a stream number before every
+				       message past the cursor (a restart
+				       reads back after it); 0: not known */
+	uint64_t hold;          /* the highest id that may stand in the
+				   stream before one below it (published
+				   before a failure, or read back): the
+				   stream numbers of messages below it
+				   are not cursor_stream_seq's to take */
+	uint64_t published_max; /* the highest id published */
+
+	/* Set by check_stream, read by the run's thread only: the ids
+	 * past the cursor, up to held_upto, that the stream holds. */
+	struct held *held;
+	size_t held_n, held_cap;
+	uint64_t held_upto;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -274,6 +315,8 @@ lk_status lk_ship_new(lk_ship **out, lk_db *db, const lk_ship_options *o)
 	}
 	snprintf(s->url, sizeof s->url, "%s", o->nats_url);
 	snprintf(s->cursor_key, sizeof s->cursor_key, "cursor.%s", s->stream);
+	snprintf(s->cursor_at_key, sizeof s->cursor_at_key, "cursor-at.%s",
+		 s->stream);
 	s->acks_max = o->acks_max ? o->acks_max : 256;
 	s->ack_timeout_ms = o->ack_timeout_ms ? o->ack_timeout_ms : 5000;
 	s->retry_min_ms = o->retry_min_ms ? o->retry_min_ms : 100;
@@ -320,6 +363,7 @@ void lk_ship_free(lk_ship *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->ring);
+	free(s->held);
 	free(s);
 }
 
@@ -390,7 +434,7 @@ static int nap(lk_ship *s, uint32_t ms)
 /* ---------------------------------------------------------------------- */
 
 static void ship_ack(void *arg, const char *msg_id, int ok, int duplicate,
-		     const char *err)
+		     uint64_t stream_seq, const char *err)
 {
 	lk_ship *s = arg;
 	size_t n = strlen(s->db_hex);
@@ -406,6 +450,7 @@ static void ship_ack(void *arg, const char *msg_id, int ok, int duplicate,
 		if (sl->seq != seq || sl->state != SLOT_SENT)
 			continue;
 		sl->state = ok ? SLOT_ACKED : SLOT_FAILED;
+		sl->stream_seq = ok ? stream_seq : 0;
 		if (ok) {
 			s->st.acked++;
 			s->st.duplicates += duplicate != 0;
@@ -429,6 +474,9 @@ static int advance_locked(lk_ship *s)
 
 	while (s->count > 0 && s->ring[s->head].state == SLOT_ACKED) {
 		s->st.cursor = s->ring[s->head].cursor_after;
+		if (s->ring[s->head].stream_seq &&
+		    s->ring[s->head].seq >= s->hold)
+			s->cursor_stream_seq = s->ring[s->head].stream_seq;
 		s->head = (s->head + 1) % s->acks_max;
 		s->count--;
 		moved = 1;
@@ -471,14 +519,36 @@ static void sample(lk_ship *s, uint64_t now)
 /* The cursor in the database                                             */
 /* ---------------------------------------------------------------------- */
 
-static lk_status cursor_load(lk_ship *s, uint64_t *cursor)
+/* The cursor is two keys, written by one commit: "cursor.STREAM", the
+ * cursor (8 bytes, little-endian; what shippers before the stream number
+ * read), and "cursor-at.STREAM", the cursor again and the stream number
+ * of the last message at or before it (16 bytes).  The number is taken
+ * only when both cursors agree: an older shipper that moved the first
+ * left the second behind. */
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t x = 0;
+
+	for (int i = 7; i >= 0; i--)
+		x = x << 8 | p[i];
+	return x;
+}
+
+static void put_le64(uint8_t *p, uint64_t x)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(x >> (8 * i));
+}
+
+static lk_status cursor_load(lk_ship *s, uint64_t *cursor,
+			     uint64_t *stream_seq)
 {
 	void *v = NULL;
 	size_t n = 0;
 	lk_status st = lk_get(&v, &n, s->db, s->ns_cursor, s->cursor_key,
 			      strlen(s->cursor_key));
 
-	*cursor = 0;
+	*cursor = *stream_seq = 0;
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
 	if (st != LK_OK)
@@ -488,21 +558,41 @@ static lk_status cursor_load(lk_ship *s, uint64_t *cursor)
 		return lk_fail(LK_CORRUPT, "the shipping cursor %s is %zu "
 			       "bytes, not 8", s->cursor_key, n);
 	}
-	for (int i = 7; i >= 0; i--)
-		*cursor = *cursor << 8 | ((const uint8_t *)v)[i];
+	*cursor = get_le64(v);
+	lk_free(v);
+	v = NULL;
+	st = lk_get(&v, &n, s->db, s->ns_cursor, s->cursor_at_key,
+		    strlen(s->cursor_at_key));
+	if (st == LK_NOT_FOUND)
+		return LK_OK;
+	if (st != LK_OK)
+		return st;
+	if (n == 16 && get_le64(v) == *cursor)
+		*stream_seq = get_le64((const uint8_t *)v + 8);
 	lk_free(v);
 	return LK_OK;
 }
 
-static lk_status cursor_store(lk_ship *s, uint64_t cursor)
+static lk_status cursor_store(lk_ship *s, uint64_t cursor,
+			      uint64_t stream_seq)
 {
-	uint8_t v[8];
+	uint8_t v[8], at[16];
+	lk_batch *b = NULL;
 	lk_status st;
 
-	for (int i = 0; i < 8; i++)
-		v[i] = (uint8_t)(cursor >> (8 * i));
-	st = lk_put(s->db, s->ns_cursor, s->cursor_key, strlen(s->cursor_key),
-		    v, sizeof v, 0);
+	put_le64(v, cursor);
+	put_le64(at, cursor);
+	put_le64(at + 8, stream_seq);
+	st = lk_batch_new(&b);
+	if (st == LK_OK)
+		st = lk_batch_put(b, s->ns_cursor, s->cursor_key,
+				  strlen(s->cursor_key), v, sizeof v, 0);
+	if (st == LK_OK)
+		st = lk_batch_put(b, s->ns_cursor, s->cursor_at_key,
+				  strlen(s->cursor_at_key), at, sizeof at, 0);
+	if (st == LK_OK)
+		st = lk_commit(s->db, b);
+	lk_batch_free(b);
 	if (st == LK_OK) {
 		pthread_mutex_lock(&s->mu);
 		s->st.cursor_stored = cursor;
@@ -558,9 +648,12 @@ static int publish(lk_ship *s, struct snats *sn, const lk_feed_item *it,
 	snprintf(id, sizeof id, "%s-%" PRIu64, s->db_hex, it->seq);
 	pthread_mutex_lock(&s->mu);
 	s->ring[(s->head + s->count) % s->acks_max] =
-		(struct slot){ it->seq, cursor_after, SLOT_SENT };
+		(struct slot){ .seq = it->seq, .cursor_after = cursor_after,
+			       .state = SLOT_SENT };
 	s->count++;
 	s->st.published++;
+	if (it->seq > s->published_max)
+		s->published_max = it->seq;
 	if (it->kind == LK_FEED_GAP) {
 		s->st.gaps++;
 		s->st.gap_records += it->seq_last - it->seq + 1;
@@ -587,6 +680,121 @@ static uint64_t id_seq(const lk_ship *s, const char *id)
 	return strtoull(id + n + 1, NULL, 10);
 }
 
+static void set_error(lk_ship *s, const char *err);
+
+static int held_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* snats_scan_ids' callback: keeps the ids past the cursor, the highest
+ * in held_upto; 1 (stop) once lk_ship_stop was called. */
+static int held_add(void *arg, const char *msg_id, uint64_t stream_seq)
+{
+	lk_ship *s = arg;
+	uint64_t seq = id_seq(s, msg_id);
+	int stop;
+
+	pthread_mutex_lock(&s->mu);
+	stop = s->stop;
+	pthread_mutex_unlock(&s->mu);
+	if (stop)
+		return 1;
+	if (seq <= s->st.cursor)
+		return 0;
+	if (seq > s->held_upto)
+		s->held_upto = seq;
+	if (s->held_n == s->held_cap) {
+		size_t cap = s->held_cap ? 2 * s->held_cap : 256;
+		struct held *h = realloc(s->held, cap * sizeof *h);
+
+		if (!h)
+			return -1;
+		s->held = h;
+		s->held_cap = cap;
+	}
+	s->held[s->held_n++] = (struct held){ seq, stream_seq };
+	return 0;
+}
+
+/* The stream number of the message with id seq if check_stream found it
+ * in the stream, else 0. */
+static uint64_t held_find(const lk_ship *s, uint64_t seq)
+{
+	size_t lo = 0, hi = s->held_n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->held[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->held_n && s->held[lo].seq == seq
+		       ? s->held[lo].stream_seq
+		       : 0;
+}
+
+/* The stream holds messages of this database after stream number
+ * cursor_stream_seq, through last_stream_seq: reads which ids past the
+ * cursor they are (held, the highest in held_upto), in the order of
+ * their ids.  1: the run walks from the cursor passing over them; 0:
+ * more than SHIP_CHECK_MAX messages (the run resumes past the last);
+ * -1: a failure or a stop (err). */
+static int check_stream(lk_ship *s, struct snats *sn,
+			uint64_t last_stream_seq, char *err)
+{
+	int rc = snats_scan_ids(sn, s->stream, s->subject,
+				s->cursor_stream_seq + 1, last_stream_seq,
+				SHIP_CHECK_MAX, held_add, s, err);
+
+	if (rc == -2) {
+		set_error(s, err);
+		return 0;
+	}
+	if (rc > 0)
+		snprintf(err, SNATS_ERR_BYTES, "stopped");
+	if (rc != 0)
+		return -1;
+	if (s->held_n) /* held is NULL when none was kept */
+		qsort(s->held, s->held_n, sizeof *s->held, held_cmp);
+	if (s->held_upto > s->hold)
+		s->hold = s->held_upto;
+	return 1;
+}
+
+static void held_forget(lk_ship *s)
+{
+	free(s->held);
+	s->held = NULL;
+	s->held_n = s->held_cap = 0;
+	s->held_upto = 0;
+}
+
+/* A record the stream holds (check_stream): the cursor passes it in
+ * order, as if its ack had come, but the probe still waits for a real
+ * one. */
+static void pass_held(lk_ship *s, const lk_feed_item *it,
+		      uint64_t cursor_after, uint64_t stream_seq)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->count == 0) {
+		s->st.cursor = cursor_after;
+		if (it->seq >= s->hold)
+			s->cursor_stream_seq = stream_seq;
+	} else {
+		s->ring[(s->head + s->count) % s->acks_max] = (struct slot){
+			.seq = it->seq, .cursor_after = cursor_after,
+			.stream_seq = stream_seq, .state = SLOT_ACKED
+		};
+		s->count++;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void set_error(lk_ship *s, const char *err)
 {
 	pthread_mutex_lock(&s->mu);
@@ -594,28 +802,59 @@ static void set_error(lk_ship *s, const char *err)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Connects, checks the stream and finds where to resume; -1 on a
+/* Connects, checks the stream and finds where to resume, and the
+ * highest id of this database the stream is known to hold
+ * (*stream_last, 0: none); *jumped when the cursor was moved past the
+ * stream's last message without a read-back (to be stored).  -1 on a
  * failure (err). */
 static int connect_stream(lk_ship *s, struct snats **sn, uint64_t *resume,
-			  char *err)
+			  uint64_t *stream_last, int *jumped, char *err)
 {
 	char last[2 * LK_DB_ID_BYTES + 32];
-	uint64_t seq;
+	uint64_t seq, last_stream_seq = 0;
+	lk_stats ls = LK_STATS_INIT;
+	int rc = 1;
 
+	*jumped = 0;
+	held_forget(s); /* of an earlier connection: read again */
 	if (snats_open(sn, s->url, s->ack_timeout_ms, ship_ack, s, err) != 0)
 		return -1;
 	if (snats_stream(*sn, s->stream, s->subjects, s->create_stream,
 			 s->duplicates_ms, err) != 0 ||
 	    snats_last_id(*sn, s->stream, s->subject, last, sizeof last,
-			  err) != 0) {
+			  &last_stream_seq, err) != 0) {
 		snats_close(*sn);
 		*sn = NULL;
 		return -1;
 	}
 	seq = id_seq(s, last);
+	*stream_last = seq;
+	if (lk_stats_get(&ls, s->db) == LK_OK && seq > ls.seq_last)
+		rc = 1; /* the stream is ahead of the log: the caller stops */
+	else if ((s->cursor_stream_seq || s->st.cursor == 0) &&
+		 last_stream_seq > s->cursor_stream_seq)
+		/* messages after the cursor's: acks a crash kept from the
+		 * cursor, or later messages of a window whose earlier one
+		 * the stream refused (its last may then be below the
+		 * cursor) */
+		rc = check_stream(s, *sn, last_stream_seq, err);
+	else if (seq > s->st.cursor)
+		rc = 0; /* no stream number to read back from */
+	if (rc < 0) {
+		held_forget(s);
+		snats_close(*sn);
+		*sn = NULL;
+		return -1;
+	}
+	if (s->held_upto > *stream_last)
+		*stream_last = s->held_upto;
 	pthread_mutex_lock(&s->mu);
-	if (seq > s->st.cursor)
-		s->st.cursor = seq; /* acked before a crash took the cursor */
+	if (rc == 0 && seq > s->st.cursor) { /* past its last, unchecked */
+		held_forget(s);
+		s->st.cursor = seq;
+		s->cursor_stream_seq = last_stream_seq;
+		*jumped = 1;
+	}
 	*resume = s->st.cursor;
 	s->st.connected = 1;
 	s->probe = 1;
@@ -627,6 +866,10 @@ static int connect_stream(lk_ship *s, struct snats **sn, uint64_t *resume,
 static void drop_window(lk_ship *s, lk_feed **feed)
 {
 	pthread_mutex_lock(&s->mu);
+	/* what the window published may stand in the stream before what
+	 * it failed to */
+	if (s->published_max > s->hold)
+		s->hold = s->published_max;
 	s->count = 0;
 	s->head = 0;
 	s->failed = 0;
@@ -641,16 +884,17 @@ lk_status lk_ship_run(lk_ship *s)
 {
 	struct snats *sn = NULL;
 	lk_feed *feed = NULL;
-	uint64_t cursor, resume = 0, stored_at = 0, sampled_at = 0;
+	uint64_t cursor, cursor_stream_seq, resume = 0, stream_last = 0,
+		 stored_at = 0, sampled_at = 0;
 	uint32_t backoff;
-	int dirty = 0;
+	int dirty = 0, jumped;
 	char err[SNATS_ERR_BYTES];
 	lk_stats ls = LK_STATS_INIT;
 	lk_status st;
 
 	if (!s)
 		return lk_fail(LK_INVALID, "lk_ship_run: NULL");
-	st = cursor_load(s, &cursor);
+	st = cursor_load(s, &cursor, &cursor_stream_seq);
 	if (st == LK_OK)
 		st = lk_stats_get(&ls, s->db);
 	if (st != LK_OK)
@@ -664,6 +908,7 @@ lk_status lk_ship_run(lk_ship *s)
 			       cursor, s->stream);
 	pthread_mutex_lock(&s->mu);
 	s->st.cursor = s->st.cursor_stored = cursor;
+	s->cursor_stream_seq = cursor_stream_seq;
 	s->st.seq_last = ls.seq_last;
 	s->caught_up_ms = mono_ms();
 	pthread_mutex_unlock(&s->mu);
@@ -678,7 +923,8 @@ lk_status lk_ship_run(lk_ship *s)
 			sampled_at = now;
 		}
 		if (!sn) {
-			if (connect_stream(s, &sn, &resume, err) != 0) {
+			if (connect_stream(s, &sn, &resume, &stream_last,
+					   &jumped, err) != 0) {
 				set_error(s, err);
 				if (nap(s, backoff))
 					break;
@@ -693,16 +939,17 @@ lk_status lk_ship_run(lk_ship *s)
 			 * stream's already (their message ids would be dropped
 			 * as duplicates). */
 			st = lk_stats_get(&ls, s->db);
-			if (st == LK_OK && resume > ls.seq_last)
+			if (st == LK_OK && stream_last > ls.seq_last)
 				st = lk_fail(LK_CORRUPT, "stream %s holds sequence "
 					     "number %" PRIu64 " of this database "
 					     "but its log ends at %" PRIu64 ": the "
 					     "database was restored from an older "
 					     "copy or rewritten; the stream holds "
 					     "records it no longer has", s->stream,
-					     resume, ls.seq_last);
+					     stream_last, ls.seq_last);
 			if (st != LK_OK)
 				goto out;
+			dirty |= jumped;
 		}
 		if (!feed) {
 			st = lk_feed_open(&feed, s->db, resume, s->ns,
@@ -732,6 +979,18 @@ lk_status lk_ship_run(lk_ship *s)
 			}
 			if (st != LK_OK)
 				goto out;
+			if (s->held_upto && it.seq > s->held_upto)
+				held_forget(s); /* passed: of no more use */
+			if (s->held_upto) {
+				uint64_t at = held_find(s, it.seq);
+
+				if (at) { /* in the stream already */
+					pass_held(s, &it, lk_feed_cursor(feed),
+						  at);
+					dirty = 1;
+					continue;
+				}
+			}
 			if (publish(s, sn, &it, lk_feed_cursor(feed), err))
 				set_error(s, err);
 		}
@@ -751,12 +1010,13 @@ lk_status lk_ship_run(lk_ship *s)
 		    lk_feed_cursor(feed) > s->st.cursor)
 			s->st.cursor = lk_feed_cursor(feed); /* passed over */
 		cursor = s->st.cursor;
+		cursor_stream_seq = s->cursor_stream_seq;
 		failed = s->failed;
 		stop = s->stop;
 		pthread_mutex_unlock(&s->mu);
 		if (dirty && (stop || now - stored_at >= s->cursor_every_ms ||
 			      (idle && s->exit_when_idle))) {
-			st = cursor_store(s, cursor);
+			st = cursor_store(s, cursor, cursor_stream_seq);
 			if (st != LK_OK)
 				goto out;
 			stored_at = now;
@@ -813,12 +1073,13 @@ out:
 		if (!s->failed && advance_locked(s))
 			dirty = 1;
 		cursor = s->st.cursor;
+		cursor_stream_seq = s->cursor_stream_seq;
 		pthread_mutex_unlock(&s->mu);
 	}
 	if (feed)
 		drop_window(s, &feed);
 	if (dirty && st == LK_OK)
-		st = cursor_store(s, cursor);
+		st = cursor_store(s, cursor, cursor_stream_seq);
 	sample(s, mono_ms());
 	snats_close(sn);
 	pthread_mutex_lock(&s->mu);
