@@ -140,7 +140,9 @@ struct lk_ship {
 	uint64_t caught_up_ms;  /* the newest sample the cursor reached */
 	uint64_t cursor_stream_seq; /* a stream number before every
 				       message past the cursor (a restart
-				       reads back after it); 0: not known */
+				       reads back after it) */
+	int cursor_stream_known; /* 0: a cursor an older shipper stored,
+				    without the number */
 	uint64_t hold;          /* the highest id that may stand in the
 				   stream before one below it (published
 				   before a failure, or read back): the
@@ -475,8 +477,10 @@ static int advance_locked(lk_ship *s)
 	while (s->count > 0 && s->ring[s->head].state == SLOT_ACKED) {
 		s->st.cursor = s->ring[s->head].cursor_after;
 		if (s->ring[s->head].stream_seq &&
-		    s->ring[s->head].seq >= s->hold)
+		    s->ring[s->head].seq >= s->hold) {
 			s->cursor_stream_seq = s->ring[s->head].stream_seq;
+			s->cursor_stream_known = 1;
+		}
 		s->head = (s->head + 1) % s->acks_max;
 		s->count--;
 		moved = 1;
@@ -521,10 +525,10 @@ static void sample(lk_ship *s, uint64_t now)
 
 /* The cursor is two keys, written by one commit: "cursor.STREAM", the
  * cursor (8 bytes, little-endian; what shippers before the stream number
- * read), and "cursor-at.STREAM", the cursor again and the stream number
- * of the last message at or before it (16 bytes).  The number is taken
- * only when both cursors agree: an older shipper that moved the first
- * left the second behind. */
+ * read), and "cursor-at.STREAM", the cursor again and a stream number
+ * before every message past it (16 bytes; 0 is before the first).  The
+ * number is taken only when both cursors agree: an older shipper that
+ * moved the first left the second behind. */
 static uint64_t get_le64(const uint8_t *p)
 {
 	uint64_t x = 0;
@@ -541,7 +545,7 @@ static void put_le64(uint8_t *p, uint64_t x)
 }
 
 static lk_status cursor_load(lk_ship *s, uint64_t *cursor,
-			     uint64_t *stream_seq)
+			     uint64_t *stream_seq, int *known)
 {
 	void *v = NULL;
 	size_t n = 0;
@@ -549,6 +553,7 @@ static lk_status cursor_load(lk_ship *s, uint64_t *cursor,
 			      strlen(s->cursor_key));
 
 	*cursor = *stream_seq = 0;
+	*known = 1; /* none stored: before the stream's first message */
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
 	if (st != LK_OK)
@@ -561,14 +566,17 @@ static lk_status cursor_load(lk_ship *s, uint64_t *cursor,
 	*cursor = get_le64(v);
 	lk_free(v);
 	v = NULL;
+	*known = 0;
 	st = lk_get(&v, &n, s->db, s->ns_cursor, s->cursor_at_key,
 		    strlen(s->cursor_at_key));
 	if (st == LK_NOT_FOUND)
 		return LK_OK;
 	if (st != LK_OK)
 		return st;
-	if (n == 16 && get_le64(v) == *cursor)
+	if (n == 16 && get_le64(v) == *cursor) {
 		*stream_seq = get_le64((const uint8_t *)v + 8);
+		*known = 1;
+	}
 	lk_free(v);
 	return LK_OK;
 }
@@ -738,20 +746,31 @@ static uint64_t held_find(const lk_ship *s, uint64_t seq)
 		       : 0;
 }
 
-/* The stream holds messages of this database after stream number
- * cursor_stream_seq, through last_stream_seq: reads which ids past the
- * cursor they are (held, the highest in held_upto), in the order of
- * their ids.  1: the run walks from the cursor passing over them; 0:
- * more than SHIP_CHECK_MAX messages (the run resumes past the last);
- * -1: a failure or a stop (err). */
-static int check_stream(lk_ship *s, struct snats *sn,
+static void held_forget(lk_ship *s)
+{
+	free(s->held);
+	s->held = NULL;
+	s->held_n = s->held_cap = 0;
+	s->held_upto = 0;
+}
+
+/* Reads which ids past the cursor the stream's messages of this
+ * database from stream number `from` through last_stream_seq are (held,
+ * the highest in held_upto), in the order of their ids, and moves
+ * cursor_stream_seq up to before the first of them (all there are past
+ * the cursor after `from` are held).  1: the run walks from the cursor
+ * passing over them; 0: more than SHIP_CHECK_MAX messages (the run
+ * resumes past the last); -1: a failure or a stop (err). */
+static int check_stream(lk_ship *s, struct snats *sn, uint64_t from,
 			uint64_t last_stream_seq, char *err)
 {
-	int rc = snats_scan_ids(sn, s->stream, s->subject,
-				s->cursor_stream_seq + 1, last_stream_seq,
-				SHIP_CHECK_MAX, held_add, s, err);
+	uint64_t before = last_stream_seq;
+	int rc = snats_scan_ids(sn, s->stream, s->subject, from,
+				last_stream_seq, SHIP_CHECK_MAX, held_add, s,
+				err);
 
 	if (rc == -2) {
+		held_forget(s);
 		set_error(s, err);
 		return 0;
 	}
@@ -763,15 +782,14 @@ static int check_stream(lk_ship *s, struct snats *sn,
 		qsort(s->held, s->held_n, sizeof *s->held, held_cmp);
 	if (s->held_upto > s->hold)
 		s->hold = s->held_upto;
+	for (size_t i = 0; i < s->held_n; i++)
+		if (s->held[i].stream_seq <= before)
+			before = s->held[i].stream_seq - 1;
+	pthread_mutex_lock(&s->mu);
+	s->cursor_stream_seq = before;
+	s->cursor_stream_known = 1;
+	pthread_mutex_unlock(&s->mu);
 	return 1;
-}
-
-static void held_forget(lk_ship *s)
-{
-	free(s->held);
-	s->held = NULL;
-	s->held_n = s->held_cap = 0;
-	s->held_upto = 0;
 }
 
 /* A record the stream holds (check_stream): the cursor passes it in
@@ -783,8 +801,10 @@ static void pass_held(lk_ship *s, const lk_feed_item *it,
 	pthread_mutex_lock(&s->mu);
 	if (s->count == 0) {
 		s->st.cursor = cursor_after;
-		if (it->seq >= s->hold)
+		if (it->seq >= s->hold) {
 			s->cursor_stream_seq = stream_seq;
+			s->cursor_stream_known = 1;
+		}
 	} else {
 		s->ring[(s->head + s->count) % s->acks_max] = (struct slot){
 			.seq = it->seq, .cursor_after = cursor_after,
@@ -805,15 +825,15 @@ static void set_error(lk_ship *s, const char *err)
 /* Connects, checks the stream and finds where to resume, and the
  * highest id of this database the stream is known to hold
  * (*stream_last, 0: none); *jumped when the cursor was moved past the
- * stream's last message without a read-back (to be stored).  -1 on a
- * failure (err). */
+ * stream's last message without a read-back, or a read-back set the
+ * stream number (either to be stored).  -1 on a failure (err). */
 static int connect_stream(lk_ship *s, struct snats **sn, uint64_t *resume,
 			  uint64_t *stream_last, int *jumped, char *err)
 {
 	char last[2 * LK_DB_ID_BYTES + 32];
 	uint64_t seq, last_stream_seq = 0;
 	lk_stats ls = LK_STATS_INIT;
-	int rc = 1;
+	int rc = 1, read_back = 0;
 
 	*jumped = 0;
 	held_forget(s); /* of an earlier connection: read again */
@@ -831,13 +851,23 @@ static int connect_stream(lk_ship *s, struct snats **sn, uint64_t *resume,
 	*stream_last = seq;
 	if (lk_stats_get(&ls, s->db) == LK_OK && seq > ls.seq_last)
 		rc = 1; /* the stream is ahead of the log: the caller stops */
-	else if ((s->cursor_stream_seq || s->st.cursor == 0) &&
+	else if (s->cursor_stream_known &&
 		 last_stream_seq > s->cursor_stream_seq)
 		/* messages after the cursor's: acks a crash kept from the
 		 * cursor, or later messages of a window whose earlier one
 		 * the stream refused (its last may then be below the
 		 * cursor) */
-		rc = check_stream(s, *sn, last_stream_seq, err);
+		rc = read_back = check_stream(s, *sn,
+					      s->cursor_stream_seq + 1,
+					      last_stream_seq, err);
+	else if (s->cursor_stream_known &&
+		 (seq > s->st.cursor ||
+		  last_stream_seq < s->cursor_stream_seq))
+		/* the stream ends before the number, or holds a message
+		 * past the cursor before it: it lost messages and gave
+		 * their numbers again (a server's store lost) */
+		rc = read_back = check_stream(s, *sn, 1, last_stream_seq,
+					      err);
 	else if (seq > s->st.cursor)
 		rc = 0; /* no stream number to read back from */
 	if (rc < 0) {
@@ -849,12 +879,17 @@ static int connect_stream(lk_ship *s, struct snats **sn, uint64_t *resume,
 	if (s->held_upto > *stream_last)
 		*stream_last = s->held_upto;
 	pthread_mutex_lock(&s->mu);
-	if (rc == 0 && seq > s->st.cursor) { /* past its last, unchecked */
-		held_forget(s);
+	if (rc == 0 && seq > s->st.cursor) {
+		/* past its last, unchecked (as shippers did before the
+		 * stream number: a message an older shipper published
+		 * again after later ones may be last) */
 		s->st.cursor = seq;
 		s->cursor_stream_seq = last_stream_seq;
-		*jumped = 1;
+		s->cursor_stream_known = 1;
 	}
+	/* a jump, or the number a read-back set: to be stored, so that the
+	 * next start need not read back again */
+	*jumped = rc == 0 || read_back == 1;
 	*resume = s->st.cursor;
 	s->st.connected = 1;
 	s->probe = 1;
@@ -884,6 +919,7 @@ lk_status lk_ship_run(lk_ship *s)
 {
 	struct snats *sn = NULL;
 	lk_feed *feed = NULL;
+	int cursor_stream_known;
 	uint64_t cursor, cursor_stream_seq, resume = 0, stream_last = 0,
 		 stored_at = 0, sampled_at = 0;
 	uint32_t backoff;
@@ -894,7 +930,7 @@ lk_status lk_ship_run(lk_ship *s)
 
 	if (!s)
 		return lk_fail(LK_INVALID, "lk_ship_run: NULL");
-	st = cursor_load(s, &cursor, &cursor_stream_seq);
+	st = cursor_load(s, &cursor, &cursor_stream_seq, &cursor_stream_known);
 	if (st == LK_OK)
 		st = lk_stats_get(&ls, s->db);
 	if (st != LK_OK)
@@ -909,6 +945,7 @@ lk_status lk_ship_run(lk_ship *s)
 	pthread_mutex_lock(&s->mu);
 	s->st.cursor = s->st.cursor_stored = cursor;
 	s->cursor_stream_seq = cursor_stream_seq;
+	s->cursor_stream_known = cursor_stream_known;
 	s->st.seq_last = ls.seq_last;
 	s->caught_up_ms = mono_ms();
 	pthread_mutex_unlock(&s->mu);
@@ -979,9 +1016,9 @@ lk_status lk_ship_run(lk_ship *s)
 			}
 			if (st != LK_OK)
 				goto out;
-			if (s->held_upto && it.seq > s->held_upto)
-				held_forget(s); /* passed: of no more use */
-			if (s->held_upto) {
+			if (s->held_upto && s->st.cursor >= s->held_upto)
+				held_forget(s); /* acked past: of no more use */
+			if (s->held_upto && it.seq <= s->held_upto) {
 				uint64_t at = held_find(s, it.seq);
 
 				if (at) { /* in the stream already */

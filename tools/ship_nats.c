@@ -186,9 +186,9 @@ typedef int (*pull_fn)(void *arg, uint64_t stream_seq, natsMsg *m);
 /* Reads subject's messages in stream from number from_seq through
  * to_seq, in order, through an ephemeral pull consumer that acknowledges
  * nothing (headers_only: without their payloads), calling fn for each.
- * quiet_ends: a fetch that times out, or a message with none pending
- * after it, ends the read (to_seq may have gone); else a timeout fails.
- * Returns 0, fn's 1, or -1 (err). */
+ * quiet_ends: a message with none pending after it also ends the read
+ * (to_seq may have gone: a limit, a delete).  A fetch that times out
+ * fails it.  Returns 0, fn's positive value, or -1 (err). */
 static int pull(struct snats *sn, const char *stream, const char *subject,
 		uint64_t from_seq, uint64_t to_seq, int headers_only,
 		int quiet_ends, pull_fn fn, void *arg, char *err)
@@ -214,8 +214,6 @@ static int pull(struct snats *sn, const char *stream, const char *subject,
 
 		s = natsSubscription_Fetch(&list, sub, SNATS_READ_BATCH,
 					   SNATS_REQUEST_MS, &jerr);
-		if (s == NATS_TIMEOUT && quiet_ends)
-			break;
 		if (s != NATS_OK) {
 			rc = fail(err, "reading the stream", s, jerr);
 			break;

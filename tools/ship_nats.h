@@ -56,9 +56,9 @@ int snats_last_id(struct snats *sn, const char *stream, const char *subject,
 /* The Nats-Msg-Ids of subject's messages in stream from number from_seq
  * through to_seq (or the last there is), in stream order, read without
  * their payloads: fn gets each id (valid during the call) and stream
- * number, and returns 0 to go on, 1 to stop (returned), -1 for out of
- * memory.  At most max messages are read: more is -2 with err set; a
- * failure is -1. */
+ * number, and returns only 0 to go on, 1 to stop (returned), or -1 for
+ * out of memory.  At most max messages are read: more is -2 with err
+ * set; a failure (a fetch that times out too) is -1. */
 typedef int (*snats_id_fn)(void *arg, const char *msg_id,
 			   uint64_t stream_seq);
 int snats_scan_ids(struct snats *sn, const char *stream, const char *subject,
