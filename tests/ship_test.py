@@ -289,7 +289,9 @@ def refused_then_restarted(logkeep, helper, url, tmp):
     assert res.returncode == 0, res.stderr
     r, text = fleet_node(logkeep, url, stream, "router-x")
     assert r["out_of_order"] == 1 and r["ledger_position"] == 21 and \
-        r["duplicates"] == 0, \
+        r["duplicates"] == 0 and r["missing"] == 0 and \
+        r["late_entries"] == 1 and r["ledger_entries"] == 21 and \
+        r["broken"] == 0, \
         f"the refused entry did not reach the stream after a restart: {text}"
     # what the stream held was passed over, not published again (the
     # duplicate window would have hidden that: the counts do not)

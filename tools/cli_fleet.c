@@ -16,10 +16,15 @@
  * first).  A missing position is a gap, a mismatch a broken link, both
  * named by node, position and sequence number; gaps the node reported
  * (compaction dropped the records before they were shipped) are named
- * too.  At the end each node's last ledger head shipped (entries and
- * last hash) must agree with its last entry: a stream that stops short
- * of it misses entries.  Memory: one small state per node, never the
- * stream.
+ * too.  An entry that comes out of order (a message the stream refused,
+ * published again after later ones) is still named out of order, but
+ * if it is the next position of a gap and links to the entry before,
+ * it is no longer missing (late_entries), and the last one of a gap
+ * must link to the entry after it; up to FLEET_HOLES_MAX gaps a node.
+ * At the end each node's last ledger head shipped (entries and last
+ * hash) must agree with its last entry: a stream that stops short of it
+ * misses entries.  Memory: one small state per node (and its gaps,
+ * 1.3 KiB from its first), never the stream.
  *
  * Exit status: 0 every chain holds; 3 a problem was found; 4 the stream
  * cannot be read.
@@ -60,8 +65,19 @@ int cmd_fleet(const char *cmd, int argc, char **argv)
 #define FLEET_NODES_MAX 100000u     /* databases in one stream */
 #define FLEET_PROBLEMS_SHOWN 20u    /* per node; the rest are counted */
 #define FLEET_MESSAGE_BYTES_MAX (4u * LK_VALUE_BYTES_MAX)
+/* Gaps in a node's ledger positions that entries arriving late (out of
+ * order: a message the stream refused, published again after later
+ * ones) may still fill, per node; allocated at its first gap. */
+#define FLEET_HOLES_MAX 16u
 
 enum { OPT_NATS = 256, OPT_STREAM };
+
+/* Ledger positions next..last missing so far: a late entry at next must
+ * link to prev, and the entry after last linked to end. */
+struct hole {
+	uint64_t next, last;
+	uint8_t prev[32], end[32];
+};
 
 struct node {
 	char db_hex[2 * LK_DB_ID_BYTES + 1];
@@ -75,6 +91,9 @@ struct node {
 	uint8_t head_hash[32];
 	uint64_t head_seq;
 	uint64_t gap_first, gap_last; /* the last gap the node reported */
+	struct hole *holes;         /* NULL until a gap */
+	size_t nholes;
+	uint64_t late;              /* entries that filled a hole */
 };
 
 struct fleet {
@@ -231,6 +250,68 @@ static void head_field(void *arg, const lk_mesh_field *fl)
 	}
 }
 
+/* Notes the gap first..last (prev: the hash of first - 1; end: the
+ * prev_hash of last + 1), if there is room. */
+static void hole_open(struct node *n, uint64_t first, uint64_t last,
+		      const uint8_t prev[32], const uint8_t end[32])
+{
+	struct hole *h;
+
+	if (!n->holes)
+		n->holes = calloc(FLEET_HOLES_MAX, sizeof *n->holes);
+	if (!n->holes || n->nholes == FLEET_HOLES_MAX)
+		return; /* counted missing all the same */
+	h = &n->holes[n->nholes++];
+	h->next = first;
+	h->last = last;
+	memcpy(h->prev, prev, 32);
+	memcpy(h->end, end, 32);
+}
+
+/* A ledger entry that came out of order: if it is the next position of
+ * a gap and links to the entry before, the gap shrinks (no longer
+ * missing); its last entry must link to the one after the gap. */
+static void fill_late(struct fleet *f, struct node *n, uint64_t seq,
+		      const uint8_t *key, size_t key_len, const uint8_t *raw,
+		      size_t raw_len)
+{
+	lk_mesh_entry *e = NULL;
+
+	if (key_len < 1 || key[0] != 'e' || !n->nholes ||
+	    lk_mesh_entry_decode(&e, raw, raw_len) != LK_OK)
+		return;
+	for (size_t i = 0; i < n->nholes; i++) {
+		struct hole *h = &n->holes[i];
+
+		if (e->position != h->next)
+			continue;
+		if (memcmp(e->prev_hash, h->prev, 32) != 0) {
+			n->broken++;
+			problem(f, n, "late entry at ledger position %" PRIu64
+				" (seq %" PRIu64 "): its prev_hash is not the "
+				"hash of position %" PRIu64, e->position, seq,
+				e->position - 1);
+			break;
+		}
+		n->entries++;
+		n->missing--;
+		n->late++;
+		memcpy(h->prev, e->hash, 32);
+		if (h->next++ < h->last)
+			break;
+		if (memcmp(e->hash, h->end, 32) != 0) {
+			n->broken++;
+			problem(f, n, "late entry at ledger position %" PRIu64
+				" (seq %" PRIu64 "): position %" PRIu64 "'s "
+				"prev_hash is not its hash", e->position, seq,
+				e->position + 1);
+		}
+		*h = n->holes[--n->nholes]; /* filled */
+		break;
+	}
+	lk_free(e);
+}
+
 static void check_ledger(struct fleet *f, struct node *n, uint64_t seq,
 			 const uint8_t *key, size_t key_len,
 			 const uint8_t *raw, size_t raw_len)
@@ -269,6 +350,8 @@ static void check_ledger(struct fleet *f, struct node *n, uint64_t seq,
 			" again (after %" PRIu64 ")", seq, e->position, n->pos);
 	} else {
 		if (e->position > n->pos + 1) {
+			hole_open(n, n->pos + 1, e->position - 1,
+				  n->pos ? n->hash : zero, e->prev_hash);
 			n->missing += e->position - n->pos - 1;
 			problem(f, n, "gap: ledger positions %" PRIu64
 				"..%" PRIu64 " missing before seq %" PRIu64
@@ -427,6 +510,9 @@ static int on_message(void *arg, uint64_t stream_seq, const char *subject,
 		problem(f, n, "seq %" PRIu64 " after %" PRIu64 " (message %"
 			PRIu64 "): out of order", seq, n->last_seq,
 			stream_seq);
+		if (kind->value[0] == 'p' &&
+		    strcmp(ns->value, "mesh.ledger") == 0)
+			fill_late(f, n, seq, kbuf, key_len, rbuf, raw_len);
 		goto done;
 	}
 	n->last_seq = seq;
@@ -478,6 +564,7 @@ static void node_report(struct fleet *f, const struct node *n)
 		out_kv_u64(o, "duplicates", n->duplicates);
 		out_kv_u64(o, "out_of_order", n->out_of_order);
 		out_kv_u64(o, "missing", n->missing);
+		out_kv_u64(o, "late_entries", n->late);
 		out_kv_u64(o, "broken", n->broken);
 		out_kv_u64(o, "changed", n->changed);
 		out_kv_u64(o, "problems", n->problems);
@@ -487,9 +574,10 @@ static void node_report(struct fleet *f, const struct node *n)
 		return;
 	}
 	printf("node %s db %s: %" PRIu64 " messages, %" PRIu64 " records, %"
-	       PRIu64 " ledger entries (to position %" PRIu64 "), %" PRIu64
+	       PRIu64 " ledger entries (to position %" PRIu64 "%s), %" PRIu64
 	       " gaps reported: %s\n", n->name, n->db_hex, n->messages,
-	       n->records, n->entries, n->pos, n->gaps,
+	       n->records, n->entries, n->pos,
+	       n->late ? "; some late, linked in" : "", n->gaps,
 	       n->problems ? "PROBLEMS" : "chain holds");
 	if (n->problems > FLEET_PROBLEMS_SHOWN)
 		printf("node %s: %" PRIu64 " more problems not shown\n",
@@ -553,8 +641,10 @@ int cmd_fleet(const char *cmd, int argc, char **argv)
 	    snats_read(sn, stream, &last, on_message, &f, err) != 0) {
 		cli_msg(cmd, "%s", err);
 		snats_close(sn);
-		for (size_t i = 0; i < f.count; i++)
+		for (size_t i = 0; i < f.count; i++) {
 			free(f.nodes[i].name);
+			free(f.nodes[i].holes);
+		}
 		free(f.nodes);
 		free(f.buf);
 		return CLI_ERROR;
@@ -565,6 +655,7 @@ int cmd_fleet(const char *cmd, int argc, char **argv)
 	for (size_t i = 0; i < f.count; i++) {
 		node_report(&f, &f.nodes[i]);
 		free(f.nodes[i].name);
+		free(f.nodes[i].holes);
 	}
 	if (!f.json)
 		printf("stream %s: %" PRIu64 " messages read (to sequence %"
