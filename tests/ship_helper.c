@@ -26,8 +26,10 @@
  *                           decoded actor (the raw bytes stay), MODE
  *                           relink changes a byte of its raw reasoning
  *                           and renders the message again (consistent,
- *                           but the next entry's link breaks); prints
- *                           the node and the sequence number
+ *                           but the next entry's link breaks), MODE
+ *                           relink-late does that to the first ledger
+ *                           entry message that came out of order;
+ *                           prints the copy's stream name
  */
 #define _GNU_SOURCE /* memmem: a test helper only */
 #include <inttypes.h>
@@ -117,12 +119,12 @@ static int cmd_append_big(const char *dir, size_t bytes)
 	lk_mesh *m;
 	lk_status st;
 
-	if (!reason || bytes == 0 || open_mesh(&db, &m, dir)) {
+	if (!reason || bytes < 10 || open_mesh(&db, &m, dir)) {
 		free(reason);
 		return 1;
 	}
-	for (size_t i = 0; i < bytes; i++)
-		reason[i] = (char)('a' + i % 26);
+	for (size_t i = 0; i < bytes; i++) /* "transition": tamper's mark */
+		reason[i] = i < 10 ? "transition"[i] : (char)('a' + i % 26);
 	reason[bytes] = '\0';
 	st = lk_mesh_ledger_save(m, "node-big", "active", "helper", reason,
 				 attrs, 1, NULL);
@@ -281,6 +283,7 @@ static int cmd_daemon(char **argv)
 struct tamper {
 	int relink;
 	uint64_t want, seen;        /* the want-th ledger entry message */
+	uint64_t seq_max;           /* relink-late: the highest seq seen */
 	uint64_t stream_seq;
 	char *data;
 	size_t len;
@@ -302,8 +305,15 @@ static int copy_message(void *arg, uint64_t stream_seq, const char *subject,
 	char *out = NULL;
 	size_t out_len = len;
 
+	const char *sq = memmem(data, len, "\"seq\":", 6);
+	uint64_t seq = sq ? strtoull(sq + 6, NULL, 10) : 0;
+	int late = seq < t->seq_max;
+
+	if (seq > t->seq_max)
+		t->seq_max = seq;
 	if (memmem(data, len, "\"mesh\":\"ledger entry\"", 20) &&
-	    ++t->seen == t->want) {
+	    (t->relink == 2 ? late && !t->stream_seq
+			    : ++t->seen == t->want)) {
 		t->data = malloc(len + 1);
 		memcpy(t->data, data, len);
 		t->data[len] = '\0';
@@ -430,16 +440,22 @@ static int cmd_tamper(char **argv)
 	uint64_t last;
 
 	memset(&t, 0, sizeof t);
-	t.relink = strcmp(argv[3], "relink") == 0;
+	t.relink = strcmp(argv[3], "relink") == 0        ? 1
+		   : strcmp(argv[3], "relink-late") == 0 ? 2
+							 : 0;
 	snprintf(copy, sizeof copy, "%s_%s", argv[2], argv[3]);
 	if (snats_open(&t.sn, argv[1], 5000, NULL, NULL, err) ||
 	    snats_read(t.sn, argv[2], &last, count_entries, &t, err) ||
-	    snats_stream(t.sn, copy, t.relink ? "tampered1.>" : "tampered0.>",
+	    snats_stream(t.sn, copy,
+			 t.relink == 2 ? "tampered2.>"
+			 : t.relink    ? "tampered1.>"
+				       : "tampered0.>",
 			 1, 120000, err)) {
 		fprintf(stderr, "ship_helper: %s\n", err);
 		return 1;
 	}
-	t.want = t.want / 2;
+	t.want = t.want / 2; /* the middle one (relink-late: the first that
+				came out of order) */
 	if (snats_read(t.sn, argv[2], &last, copy_message, &t, err) ||
 	    t.failed || t.stream_seq == 0) {
 		fprintf(stderr, "ship_helper: copy failed: %s\n", err);
@@ -466,6 +482,7 @@ int main(int argc, char **argv)
 		return cmd_tamper(argv + 1);
 	fprintf(stderr, "usage: ship_helper append DIR N | append-big DIR "
 		"BYTES | daemon URL STREAM DIR NODE RATE MAX | limit URL "
-		"STREAM SUBJECTS MAX | tamper URL STREAM fields|relink\n");
+		"STREAM SUBJECTS MAX | tamper URL STREAM "
+		"fields|relink|relink-late\n");
 	return 2;
 }

@@ -293,6 +293,13 @@ def refused_then_restarted(logkeep, helper, url, tmp):
         r["late_entries"] == 1 and r["ledger_entries"] == 21 and \
         r["broken"] == 0, \
         f"the refused entry did not reach the stream after a restart: {text}"
+    # a late entry whose link to the entry after its gap fails is named
+    copy = subprocess.run([helper, "tamper", url, stream, "relink-late"],
+                          capture_output=True, text=True, check=True)
+    bad, bad_text = fleet_node(logkeep, url, copy.stdout.strip(), "router-x")
+    assert bad["broken"] == 1 and bad["late_entries"] == 1 and \
+        bad["missing"] == 0 and "late entry at ledger position" in bad_text, \
+        f"a late entry that does not link was not named: {bad_text}"
     # what the stream held was passed over, not published again (the
     # duplicate window would have hidden that: the counts do not)
     counts = ship_counts(res.stderr)
@@ -310,7 +317,8 @@ def refused_then_restarted(logkeep, helper, url, tmp):
           f"killed: the restart published {counts['published']} (the "
           f"refused one late: {r['messages']} messages, before "
           f"{before['messages']}), none lost or twice; a third run "
-          "published none")
+          "published none; the late entry changed in a copy: its broken "
+          "link named")
 
 
 def ship_counts(stderr):
