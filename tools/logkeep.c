@@ -517,10 +517,12 @@ static const struct command commands[] = {
 	  "       increasing (duplicates, out of order), and each node's\n"
 	  "       ledger hash chain: positions without a gap, each prev_hash\n"
 	  "       the hash of the entry before, the last entry the one the\n"
-	  "       node's last ledger head names.  Problems are printed by\n"
-	  "       node, position and sequence number (exit status 3); then a\n"
-	  "       line per node, or with --json one object per node.  Needs\n"
-	  "       a logkeep built with libnats.\n",
+	  "       node's last ledger head names.  An entry that comes out\n"
+	  "       of order but fills a gap, linked to the entries on both\n"
+	  "       sides, is not missing (late_entries).  Problems are printed\n"
+	  "       by node, position and sequence number (exit status 3);\n"
+	  "       then a line per node, or with --json one object per node.\n"
+	  "       Needs a logkeep built with libnats.\n",
 	  "       logkeep fleet verify --nats nats://hub:4222 --stream LOGKEEP\n"
 	  "              every node's chain, from the stream alone\n", NULL },
 	{ "import-sqlite", cmd_import_sqlite, "import-sqlite [--json] DB DIR",
