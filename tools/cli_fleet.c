@@ -271,15 +271,25 @@ static void hole_open(struct node *n, uint64_t first, uint64_t last,
 /* A ledger entry that came out of order: if it is the next position of
  * a gap and links to the entry before, the gap shrinks (no longer
  * missing); its last entry must link to the one after the gap. */
+static void chain_entry(struct fleet *f, struct node *n, uint64_t seq,
+			const lk_mesh_entry *e);
+
 static void fill_late(struct fleet *f, struct node *n, uint64_t seq,
 		      const uint8_t *key, size_t key_len, const uint8_t *raw,
 		      size_t raw_len)
 {
 	lk_mesh_entry *e = NULL;
 
-	if (key_len < 1 || key[0] != 'e' || !n->nholes ||
+	if (key_len < 1 || key[0] != 'e' ||
 	    lk_mesh_entry_decode(&e, raw, raw_len) != LK_OK)
 		return;
+	if (e->position > n->pos) { /* no gap open before it yet */
+		n->entries++;
+		n->late++;
+		chain_entry(f, n, seq, e);
+		lk_free(e);
+		return;
+	}
 	for (size_t i = 0; i < n->nholes; i++) {
 		struct hole *h = &n->holes[i];
 
@@ -316,7 +326,6 @@ static void check_ledger(struct fleet *f, struct node *n, uint64_t seq,
 			 const uint8_t *key, size_t key_len,
 			 const uint8_t *raw, size_t raw_len)
 {
-	static const uint8_t zero[32];
 	lk_mesh_entry *e = NULL;
 	lk_status st;
 
@@ -349,6 +358,19 @@ static void check_ledger(struct fleet *f, struct node *n, uint64_t seq,
 		problem(f, n, "seq %" PRIu64 ": ledger position %" PRIu64
 			" again (after %" PRIu64 ")", seq, e->position, n->pos);
 	} else {
+		chain_entry(f, n, seq, e);
+	}
+	lk_free(e);
+}
+
+/* The chain's next entry (position past n->pos): a gap before it, or its
+ * link to the entry before. */
+static void chain_entry(struct fleet *f, struct node *n, uint64_t seq,
+			const lk_mesh_entry *e)
+{
+	static const uint8_t zero[32];
+
+	{
 		if (e->position > n->pos + 1) {
 			hole_open(n, n->pos + 1, e->position - 1,
 				  n->pos ? n->hash : zero, e->prev_hash);
@@ -371,7 +393,6 @@ static void check_ledger(struct fleet *f, struct node *n, uint64_t seq,
 		n->pos = e->position;
 		memcpy(n->hash, e->hash, 32);
 	}
-	lk_free(e);
 }
 
 static int on_message(void *arg, uint64_t stream_seq, const char *subject,

@@ -518,8 +518,8 @@ static const struct command commands[] = {
 	  "       ledger hash chain: positions without a gap, each prev_hash\n"
 	  "       the hash of the entry before, the last entry the one the\n"
 	  "       node's last ledger head names.  An entry that comes out\n"
-	  "       of order but fills a gap, linked to the entries on both\n"
-	  "       sides, is not missing (late_entries).  Problems are printed\n"
+	  "       of order but fills a gap, linked to the entry before, is\n"
+	  "       not missing (late_entries).  Problems are printed\n"
 	  "       by node, position and sequence number (exit status 3);\n"
 	  "       then a line per node, or with --json one object per node.\n"
 	  "       Needs a logkeep built with libnats.\n",
