@@ -32,6 +32,7 @@
  *                           prints the copy's stream name
  */
 #define _GNU_SOURCE /* memmem: a test helper only */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,22 @@ static int die(const char *what, lk_status st)
 {
 	fprintf(stderr, "ship_helper: %s: %s: %s\n", what, lk_strerror(st),
 		lk_errmsg());
+	return 1;
+}
+
+/* argv's decimal number in min..max into *v, or 0 with a message. */
+static int arg_number(const char *what, const char *text, long long min,
+		      long long max, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(text, &end, 10);
+	if (errno || end == text || *end || *v < min || *v > max) {
+		fprintf(stderr, "ship_helper: %s: '%s' is not a number in "
+			"%lld..%lld\n", what, text, min, max);
+		return 0;
+	}
 	return 1;
 }
 
@@ -470,14 +487,24 @@ static int cmd_tamper(char **argv)
 
 int main(int argc, char **argv)
 {
+	long long v;
+
 	if (argc == 4 && strcmp(argv[1], "append") == 0)
-		return cmd_append(argv[2], strtoull(argv[3], NULL, 10));
+		return arg_number("append N", argv[3], 0, 1000000, &v)
+			       ? cmd_append(argv[2], (uint64_t)v)
+			       : 2;
 	if (argc == 8 && strcmp(argv[1], "daemon") == 0)
 		return cmd_daemon(argv + 1);
+	/* the reasoning is a ledger entry's field: under a value's limit */
 	if (argc == 4 && strcmp(argv[1], "append-big") == 0)
-		return cmd_append_big(argv[2], strtoull(argv[3], NULL, 10));
+		return arg_number("append-big BYTES", argv[3], 10,
+				  LK_VALUE_BYTES_MAX / 2, &v)
+			       ? cmd_append_big(argv[2], (size_t)v)
+			       : 2;
 	if (argc == 6 && strcmp(argv[1], "limit") == 0)
-		return cmd_limit(argv + 1);
+		return arg_number("limit MAX", argv[5], -1, INT32_MAX, &v)
+			       ? cmd_limit(argv + 1)
+			       : 2;
 	if (argc == 5 && strcmp(argv[1], "tamper") == 0)
 		return cmd_tamper(argv + 1);
 	fprintf(stderr, "usage: ship_helper append DIR N | append-big DIR "

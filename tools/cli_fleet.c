@@ -75,7 +75,7 @@ enum { OPT_NATS = 256, OPT_STREAM };
 /* Ledger positions next..last missing so far: a late entry at next must
  * link to prev, and the entry after last linked to end. */
 struct hole {
-	uint64_t next, last;
+	uint64_t first, next, last;
 	uint8_t prev[32], end[32];
 };
 
@@ -262,6 +262,7 @@ static void hole_open(struct node *n, uint64_t first, uint64_t last,
 	if (!n->holes || n->nholes == FLEET_HOLES_MAX)
 		return; /* counted missing all the same */
 	h = &n->holes[n->nholes++];
+	h->first = first;
 	h->next = first;
 	h->last = last;
 	memcpy(h->prev, prev, 32);
@@ -315,6 +316,13 @@ static void fill_late(struct fleet *f, struct node *n, uint64_t seq,
 				" (seq %" PRIu64 "): position %" PRIu64 "'s "
 				"prev_hash is not its hash", e->position, seq,
 				e->position + 1);
+		} else if (n->problems <= FLEET_PROBLEMS_SHOWN) {
+			/* not a problem: the gap's line above no longer holds */
+			printf("node %s db %s: ledger positions %" PRIu64
+			       "..%" PRIu64 ": that gap is filled by late "
+			       "entries (the last seq %" PRIu64 "), linked to "
+			       "the entries before and after\n", n->name,
+			       n->db_hex, h->first, h->last, seq);
 		}
 		*h = n->holes[--n->nholes]; /* filled */
 		break;

@@ -519,7 +519,8 @@ static const struct command commands[] = {
 	  "       the hash of the entry before, the last entry the one the\n"
 	  "       node's last ledger head names.  An entry that comes out\n"
 	  "       of order but fills a gap, linked to the entry before, is\n"
-	  "       not missing (late_entries).  Problems are printed\n"
+	  "       not missing (late_entries), and a line says the gap\n"
+	  "       is filled.  Problems are printed\n"
 	  "       by node, position and sequence number (exit status 3);\n"
 	  "       then a line per node, or with --json one object per node.\n"
 	  "       Needs a logkeep built with libnats.\n",
