@@ -28,8 +28,12 @@
  *                           and renders the message again (consistent,
  *                           but the next entry's link breaks), MODE
  *                           relink-late does that to the first ledger
- *                           entry message that came out of order;
- *                           prints the copy's stream name
+ *                           entry message that came out of order, MODE
+ *                           last-late moves the last ledger entry
+ *                           message, unchanged, to the copy's end
+ *                           (after its batch's later records: a late
+ *                           entry at the chain's head); prints the
+ *                           copy's stream name
  */
 #define _GNU_SOURCE /* memmem: a test helper only */
 #include <errno.h>
@@ -328,7 +332,20 @@ static int copy_message(void *arg, uint64_t stream_seq, const char *subject,
 
 	if (seq > t->seq_max)
 		t->seq_max = seq;
-	if (memmem(data, len, "\"mesh\":\"ledger entry\"", 20) &&
+	if (t->relink == 3 &&
+	    memmem(data, len, "\"mesh\":\"ledger entry\"", 20) &&
+	    ++t->seen == t->want) { /* held back, published at the end */
+		t->data = malloc(len);
+		if (!t->data)
+			return -1;
+		memcpy(t->data, data, len);
+		t->len = len;
+		t->stream_seq = stream_seq;
+		snprintf(t->subject, sizeof t->subject, "%s", subject);
+		return 0;
+	}
+	if (t->relink != 3 &&
+	    memmem(data, len, "\"mesh\":\"ledger entry\"", 20) &&
 	    (t->relink == 2 ? late && !t->stream_seq
 			    : ++t->seen == t->want)) {
 		t->data = malloc(len + 1);
@@ -459,24 +476,37 @@ static int cmd_tamper(char **argv)
 	memset(&t, 0, sizeof t);
 	t.relink = strcmp(argv[3], "relink") == 0        ? 1
 		   : strcmp(argv[3], "relink-late") == 0 ? 2
+		   : strcmp(argv[3], "last-late") == 0   ? 3
 							 : 0;
 	snprintf(copy, sizeof copy, "%s_%s", argv[2], argv[3]);
 	if (snats_open(&t.sn, argv[1], 5000, NULL, NULL, err) ||
 	    snats_read(t.sn, argv[2], &last, count_entries, &t, err) ||
 	    snats_stream(t.sn, copy,
-			 t.relink == 2 ? "tampered2.>"
-			 : t.relink    ? "tampered1.>"
-				       : "tampered0.>",
+			 t.relink == 3 ? "tampered3.>"
+			 : t.relink == 2 ? "tampered2.>"
+			 : t.relink      ? "tampered1.>"
+					 : "tampered0.>",
 			 1, 120000, err)) {
 		fprintf(stderr, "ship_helper: %s\n", err);
 		return 1;
 	}
-	t.want = t.want / 2; /* the middle one (relink-late: the first that
-				came out of order) */
+	if (t.relink != 3)
+		t.want = t.want / 2; /* the middle one (relink-late: the first
+					that came out of order) */
 	if (snats_read(t.sn, argv[2], &last, copy_message, &t, err) ||
 	    t.failed || t.stream_seq == 0) {
 		fprintf(stderr, "ship_helper: copy failed: %s\n", err);
 		return 1;
+	}
+	if (t.relink == 3) {
+		char to[300];
+
+		snprintf(to, sizeof to, "tampered3.%s", t.subject);
+		if (snats_publish(t.sn, to, "copy-held", t.data, t.len, 10000,
+				  err)) {
+			fprintf(stderr, "ship_helper: %s\n", err);
+			return 1;
+		}
 	}
 	snats_settle(t.sn, 10000);
 	printf("%s\n", copy);
@@ -510,6 +540,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: ship_helper append DIR N | append-big DIR "
 		"BYTES | daemon URL STREAM DIR NODE RATE MAX | limit URL "
 		"STREAM SUBJECTS MAX | tamper URL STREAM "
-		"fields|relink|relink-late\n");
+		"fields|relink|relink-late|last-late\n");
 	return 2;
 }

@@ -493,6 +493,30 @@ def main():
         # every node but the changed one: the NODES and the relayed one
         assert res.stdout.count("chain holds") == NODES, res.stdout
         print("ship: changed entry caught: " + bad[0])
+        # a copy with the stream's last ledger entry moved to its end,
+        # after its own batch's later records: a late entry at the head
+        # of its chain (no gap open before it), named out of order and
+        # chained, nothing missing
+        copy = subprocess.run([helper, "tamper", url, STREAM, "last-late"],
+                              check=True, capture_output=True,
+                              text=True).stdout.strip()
+        res = subprocess.run([logkeep, "fleet", "verify", "--json", "--nats",
+                              url, "--stream", copy], capture_output=True,
+                             text=True, timeout=FLEET_TIMEOUT)
+        got = [n for n in map(json.loads, (l for l in res.stdout.splitlines()
+                                            if l.startswith("{")))]
+        moved = [n for n in got if n["out_of_order"]]
+        assert res.returncode == 3 and len(got) == len(nodes) and \
+            len(moved) == 1 and moved[0]["late_entries"] == 1 and \
+            moved[0]["problems"] == 1 and \
+            all(n["missing"] == 0 and n["broken"] == 0 for n in got) and \
+            all(n["ledger_entries"] == nodes[n["node"]]["ledger_entries"]
+                and n["ledger_position"] ==
+                nodes[n["node"]]["ledger_position"] for n in got), \
+            res.stdout + res.stderr
+        print(f"ship: the last ledger entry moved to the stream's end: "
+              f"{moved[0]['node']} out of order once, chained to position "
+              f"{moved[0]['ledger_position']}, none missing")
         # a node compacted before it shipped: what compaction dropped (its
         # overwritten ledger heads) is published as gaps, counted by the
         # shipper and by fleet verify, and the chain holds from the
