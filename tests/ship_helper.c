@@ -32,8 +32,10 @@
  *                           last-late moves the last ledger entry
  *                           message, unchanged, to the copy's end
  *                           (after its batch's later records: a late
- *                           entry at the chain's head); prints the
- *                           copy's stream name
+ *                           entry at the chain's head), MODE scatter
+ *                           does that to every 500th; prints the
+ *                           copy's stream name (scatter: and the number
+ *                           moved)
  */
 #define _GNU_SOURCE /* memmem: a test helper only */
 #include <errno.h>
@@ -301,14 +303,25 @@ static int cmd_daemon(char **argv)
 /* tamper                                                                 */
 /* ---------------------------------------------------------------------- */
 
+/* scatter: every SCATTER_EVERY-th ledger entry message is held back */
+#define SCATTER_EVERY 500u
+
+struct held {
+	char *data;
+	size_t len;
+	char subject[256];
+};
+
 struct tamper {
 	int relink;
+	struct held *held;          /* last-late, scatter: published at the
+				       end, in stream order */
+	size_t nheld;
 	uint64_t want, seen;        /* the want-th ledger entry message */
 	uint64_t seq_max;           /* relink-late: the highest seq seen */
 	uint64_t stream_seq;
 	char *data;
 	size_t len;
-	char subject[256];
 	struct snats *sn;       /* copying: the connection */
 	uint64_t copied;
 	int failed;
@@ -332,19 +345,28 @@ static int copy_message(void *arg, uint64_t stream_seq, const char *subject,
 
 	if (seq > t->seq_max)
 		t->seq_max = seq;
-	if (t->relink == 3 &&
+	if (t->relink >= 3 &&
 	    memmem(data, len, "\"mesh\":\"ledger entry\"", 20) &&
-	    ++t->seen == t->want) { /* held back, published at the end */
-		t->data = malloc(len);
-		if (!t->data)
+	    (t->relink == 3 ? ++t->seen == t->want
+			    : ++t->seen % SCATTER_EVERY == 0)) {
+		/* held back, published at the end */
+		struct held *h = realloc(t->held, (t->nheld + 1) * sizeof *h);
+
+		if (!h)
 			return -1;
-		memcpy(t->data, data, len);
-		t->len = len;
+		t->held = h;
+		h += t->nheld;
+		h->data = malloc(len);
+		if (!h->data)
+			return -1;
+		t->nheld++;
+		memcpy(h->data, data, len);
+		h->len = len;
+		snprintf(h->subject, sizeof h->subject, "%s", subject);
 		t->stream_seq = stream_seq;
-		snprintf(t->subject, sizeof t->subject, "%s", subject);
 		return 0;
 	}
-	if (t->relink != 3 &&
+	if (t->relink < 3 &&
 	    memmem(data, len, "\"mesh\":\"ledger entry\"", 20) &&
 	    (t->relink == 2 ? late && !t->stream_seq
 			    : ++t->seen == t->want)) {
@@ -477,12 +499,14 @@ static int cmd_tamper(char **argv)
 	t.relink = strcmp(argv[3], "relink") == 0        ? 1
 		   : strcmp(argv[3], "relink-late") == 0 ? 2
 		   : strcmp(argv[3], "last-late") == 0   ? 3
+		   : strcmp(argv[3], "scatter") == 0     ? 4
 							 : 0;
 	snprintf(copy, sizeof copy, "%s_%s", argv[2], argv[3]);
 	if (snats_open(&t.sn, argv[1], 5000, NULL, NULL, err) ||
 	    snats_read(t.sn, argv[2], &last, count_entries, &t, err) ||
 	    snats_stream(t.sn, copy,
-			 t.relink == 3 ? "tampered3.>"
+			 t.relink == 4   ? "tampered4.>"
+			 : t.relink == 3 ? "tampered3.>"
 			 : t.relink == 2 ? "tampered2.>"
 			 : t.relink      ? "tampered1.>"
 					 : "tampered0.>",
@@ -498,18 +522,24 @@ static int cmd_tamper(char **argv)
 		fprintf(stderr, "ship_helper: copy failed: %s\n", err);
 		return 1;
 	}
-	if (t.relink == 3) {
-		char to[300];
+	for (size_t i = 0; i < t.nheld; i++) {
+		char to[300], id[64];
 
-		snprintf(to, sizeof to, "tampered3.%s", t.subject);
-		if (snats_publish(t.sn, to, "copy-held", t.data, t.len, 10000,
-				  err)) {
+		snprintf(to, sizeof to, "tampered%d.%s", t.relink,
+			 t.held[i].subject);
+		snprintf(id, sizeof id, "copy-held-%zu", i);
+		if (snats_publish(t.sn, to, id, t.held[i].data, t.held[i].len,
+				  10000, err)) {
 			fprintf(stderr, "ship_helper: %s\n", err);
 			return 1;
 		}
+		free(t.held[i].data);
 	}
+	free(t.held);
 	snats_settle(t.sn, 10000);
 	printf("%s\n", copy);
+	if (t.relink == 4)
+		printf("%zu\n", t.nheld);
 	snats_close(t.sn);
 	free(t.data);
 	return 0;
@@ -540,6 +570,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: ship_helper append DIR N | append-big DIR "
 		"BYTES | daemon URL STREAM DIR NODE RATE MAX | limit URL "
 		"STREAM SUBJECTS MAX | tamper URL STREAM "
-		"fields|relink|relink-late|last-late\n");
+		"fields|relink|relink-late|last-late|scatter\n");
 	return 2;
 }

@@ -517,6 +517,29 @@ def main():
         print(f"ship: the last ledger entry moved to the stream's end: "
               f"{moved[0]['node']} out of order once, chained to position "
               f"{moved[0]['ledger_position']}, none missing")
+        # a copy with every 500th ledger entry moved to the end: each
+        # node has that many gaps open at once, of which fleet verify
+        # remembers 16; the late entries fill those, the rest stay
+        # missing
+        out = subprocess.run([helper, "tamper", url, STREAM, "scatter"],
+                             check=True, capture_output=True,
+                             text=True).stdout.split()
+        res = subprocess.run([logkeep, "fleet", "verify", "--json", "--nats",
+                              url, "--stream", out[0]], capture_output=True,
+                             text=True, timeout=FLEET_TIMEOUT)
+        got = [n for n in map(json.loads, (l for l in res.stdout.splitlines()
+                                            if l.startswith("{")))]
+        assert res.returncode == 3 and len(got) == len(nodes) and \
+            sum(n["out_of_order"] for n in got) == int(out[1]) and \
+            any(n["out_of_order"] > 16 for n in got) and \
+            all(n["late_entries"] == min(n["out_of_order"], 16) and
+                n["missing"] == n["out_of_order"] - n["late_entries"] and
+                n["broken"] == 0 and n["ledger_position"] ==
+                nodes[n["node"]]["ledger_position"] for n in got), \
+            res.stdout + res.stderr
+        print(f"ship: every 500th ledger entry moved to the stream's end "
+              f"({out[1]}): per node up to 16 gaps filled late, the rest "
+              "missing")
         # a node compacted before it shipped: what compaction dropped (its
         # overwritten ledger heads) is published as gaps, counted by the
         # shipper and by fleet verify, and the chain holds from the

@@ -24,7 +24,7 @@
  * At the end each node's last ledger head shipped (entries and last
  * hash) must agree with its last entry: a stream that stops short of it
  * misses entries.  Memory: one small state per node (and its gaps,
- * 1.3 KiB from its first), never the stream.
+ * 88 bytes each, at most 16), never the stream.
  *
  * Exit status: 0 every chain holds; 3 a problem was found; 4 the stream
  * cannot be read.
@@ -67,7 +67,8 @@ int cmd_fleet(const char *cmd, int argc, char **argv)
 #define FLEET_MESSAGE_BYTES_MAX (4u * LK_VALUE_BYTES_MAX)
 /* Gaps in a node's ledger positions that entries arriving late (out of
  * order: a message the stream refused, published again after later
- * ones) may still fill, per node; allocated at its first gap. */
+ * ones) may still fill, per node; allocated at its first gap, 88 bytes
+ * a gap. */
 #define FLEET_HOLES_MAX 16u
 
 enum { OPT_NATS = 256, OPT_STREAM };
@@ -92,7 +93,7 @@ struct node {
 	uint64_t head_seq;
 	uint64_t gap_first, gap_last; /* the last gap the node reported */
 	struct hole *holes;         /* NULL until a gap */
-	size_t nholes;
+	size_t nholes, holes_cap;   /* grown by doubling to FLEET_HOLES_MAX */
 	uint64_t late;              /* entries that filled a hole */
 };
 
@@ -257,10 +258,20 @@ static void hole_open(struct node *n, uint64_t first, uint64_t last,
 {
 	struct hole *h;
 
-	if (!n->holes)
-		n->holes = calloc(FLEET_HOLES_MAX, sizeof *n->holes);
-	if (!n->holes || n->nholes == FLEET_HOLES_MAX)
-		return; /* counted missing all the same */
+	if (n->nholes == n->holes_cap) {
+		/* most nodes have no gap or one (compaction's, which stays
+		 * open): room for 16 in each of 100,000 nodes would be
+		 * 140 MB */
+		size_t cap = n->holes_cap ? 2 * n->holes_cap : 1;
+
+		if (cap > FLEET_HOLES_MAX)
+			return; /* counted missing all the same */
+		h = realloc(n->holes, cap * sizeof *h);
+		if (!h)
+			return;
+		n->holes = h;
+		n->holes_cap = cap;
+	}
 	h = &n->holes[n->nholes++];
 	h->first = first;
 	h->next = first;
