@@ -64,12 +64,6 @@ void mutex_unlock(struct lk_mutex *m)
 	LK_ASSERT(pthread_mutex_unlock(&m->mu) == 0);
 }
 
-void mutex_wait(struct lk_mutex *m, pthread_cond_t *cv)
-{
-	LK_ASSERT(lock_held(m->rank));
-	LK_ASSERT(pthread_cond_wait(cv, &m->mu) == 0);
-}
-
 void rwlock_init(struct lk_rwlock *l, enum lock_rank rank, int prefer_writers)
 {
 	LK_ASSERT(rank > 0 && rank < LOCK_RANK_COUNT);

@@ -10,8 +10,7 @@
  * so two threads can never wait for each other.  Which ranks a thread
  * holds is a thread-local bit mask, so lock_held() answers "does the
  * calling thread hold it" for a mutex and for the rwlock, shared or
- * exclusive, at the cost of a load and a mask.  A condition wait releases
- * and retakes the mutex inside pthread; to the mask it stays held.
+ * exclusive, at the cost of a load and a mask.
  */
 #ifndef LK_LOCK_H
 #define LK_LOCK_H
@@ -46,8 +45,6 @@ void mutex_init(struct lk_mutex *m, enum lock_rank rank);
 void mutex_destroy(struct lk_mutex *m);
 void mutex_lock(struct lk_mutex *m);
 void mutex_unlock(struct lk_mutex *m);
-/* pthread_cond_wait on m, which the caller holds. */
-void mutex_wait(struct lk_mutex *m, pthread_cond_t *cv);
 
 /* prefer_writers: a writer waiting is served before new readers (glibc),
  * so that a stream of readers cannot starve the committer. */
