@@ -805,6 +805,13 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 		    e->record_seq_base != s->hdr.record_seq_base)
 			return reject(ld, "segment %" PRIu64 " has another "
 				      "header", s->hdr.seq);
+		/* the numbering goes on from seq_last: never below the
+		 * base of the segment written next */
+		if (last && ld->h.seq_last < e->record_seq_base - 1)
+			return reject(ld, "its newest record number %" PRIu64
+				      " lies before segment %" PRIu64 "'s "
+				      "first, %" PRIu64, ld->h.seq_last,
+				      s->hdr.seq, e->record_seq_base);
 		if (e->data_end > s->file_size ||
 		    (!last && e->data_end != s->file_size) ||
 		    (!last && !(e->flags & SNAP_SEG_SEALED)))

@@ -100,6 +100,11 @@ lk_status snap_header_decode(struct snap_header *h,
 		*why = "header sizes disagree";
 		return LK_CORRUPT;
 	}
+	if (h->seq_last > REC_SEQ_MAX) {
+		/* the next write would number its records past the format */
+		*why = "its newest record number is past the format's limit";
+		return LK_CORRUPT;
+	}
 	return LK_OK;
 }
 

@@ -20,7 +20,9 @@
  *    16  db_id          16   the database's id, as in segment headers
  *    32  serial         u64  the number in the file name
  *    40  created_ms     u64  wall clock when taken
- *    48  seq_last       u64  newest record sequence number at the position
+ *    48  seq_last       u64  newest record sequence number at the position:
+ *                            at most REC_SEQ_MAX, and at least the last
+ *                            segment's record_seq_base - 1
  *    56  index_slots    u32  capacity of the index, at most
  *                            index_slots_max(keys)
  *    60  keys           u32  entries in the index
