@@ -147,7 +147,11 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp)
 	enum dir_file kind = dir_file_parse(name, serial, &generation);
 
 	*tmp = kind == DIR_FILE_SNAPSHOT_TMP;
-	return kind == DIR_FILE_SNAPSHOT || kind == DIR_FILE_SNAPSHOT_TMP;
+	/* Serials count from 1, one a snapshot, and never reach
+	 * SNAP_SERIAL_MAX; a name past it is not logkeep's: the serial
+	 * after it would wrap to the one in use. */
+	return (kind == DIR_FILE_SNAPSHOT || kind == DIR_FILE_SNAPSHOT_TMP) &&
+	       *serial >= 1 && *serial <= SNAP_SERIAL_MAX;
 }
 
 static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)

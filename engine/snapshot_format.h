@@ -18,7 +18,9 @@
  *    10  header_bytes   u16  80
  *    12  seg_count      u32  segments covered, 1..LK_SEGMENT_COUNT_MAX
  *    16  db_id          16   the database's id, as in segment headers
- *    32  serial         u64  the number in the file name
+ *    32  serial         u64  the number in the file name, 1 to
+ *                            SNAP_SERIAL_MAX (a name outside is not a
+ *                            snapshot's)
  *    40  created_ms     u64  wall clock when taken
  *    48  seq_last       u64  newest record sequence number at the position:
  *                            at most REC_SEQ_MAX, and at least the last
@@ -106,6 +108,10 @@
 #define SNAP_VERSION 2u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_MAGIC_BYTES 8u
+
+/* Snapshot serials: one a snapshot written, from 1; at a million a
+ * second, 2^62 lasts 146,000 years. */
+#define SNAP_SERIAL_MAX (UINT64_C(1) << 62)
 
 /* Header fields. */
 #define SNAP_HEADER_BYTES 80u

@@ -824,6 +824,46 @@ static void a_damaged_newer_snapshot_is_named_while_an_older_one_is_used(
 	lk_io_memory_free(io);
 }
 
+/* Files under snapshot names that logkeep never writes: the last serial
+ * (the next one would wrap to 0, and snapshot_write took 1, the file in
+ * use, then removed it as the old one: the new snapshot was lost) and
+ * serial 0 (which means "none").  Open passes them over as foreign, and
+ * a snapshot taken after it is the one the next open uses. */
+static void serials_logkeep_never_writes_are_not_snapshots(void **state)
+{
+	static const char *const names[] = { "ffffffffffffffff.snap",
+					     "0000000000000000.snap" };
+	lk_recovery_report rep = LK_REPORT_INIT;
+	char name[64];
+	lk_options o;
+	lk_io *io;
+	lk_db *db;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		io = make_db(&o, 0);
+		the_snapshot(io, name);
+		file_write(io, DIR, names[i], "not a snapshot", 14);
+		open_checked(&db, &o, &rep);
+		CHECK(rep.snapshot_used);
+		CHECK(strstr(rep.snapshot_note, name) != NULL);
+		CHECK(rep.snapshot_damaged[0] == '\0');
+		churn(db, 40, 11);
+		CHECK_OK(lk_snapshot(db));
+		CHECK_OK(lk_close(db));
+		open_checked(&db, &o, &rep);
+		if (!rep.snapshot_used)
+			fprintf(stderr, "%s: %s\n", names[i],
+				rep.snapshot_note);
+		CHECK(rep.snapshot_used);
+		CHECK(rep.records_replayed == 0);
+		check_model(db);
+		CHECK_OK(lk_close(db));
+		CHECK(size_of(io, names[i]) == 14); /* not ours: left alone */
+		lk_io_memory_free(io);
+	}
+}
+
 /* An I/O table that fails reads of a snapshot's entries, eio_left of
  * them: the handles opened on *.snap files are watched. */
 static const lk_io *eio_inner;
@@ -2066,6 +2106,8 @@ int main(void)
 		cmocka_unit_test(
 			a_damaged_newer_snapshot_is_named_while_an_older_one_is_used),
 		cmocka_unit_test(a_failed_read_is_not_called_damage),
+		cmocka_unit_test(
+			serials_logkeep_never_writes_are_not_snapshots),
 		cmocka_unit_test(unfinished_and_broken_files),
 		cmocka_unit_test(forged_capacity_is_refused_before_any_allocation),
 		cmocka_unit_test(snapshot_of_a_table_emptied_by_deletes_is_used),
