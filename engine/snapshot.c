@@ -809,8 +809,8 @@ static lk_status check_segments(struct loader *ld, uint64_t *ends)
 		    e->record_seq_base != s->hdr.record_seq_base)
 			return reject(ld, "segment %" PRIu64 " has another "
 				      "header", s->hdr.seq);
-		/* the numbering goes on from seq_last: never below the
-		 * base of the segment written next */
+		/* writes go on in the last segment, numbered from
+		 * seq_last: never below its base */
 		if (last && ld->h.seq_last < e->record_seq_base - 1)
 			return reject(ld, "its newest record number %" PRIu64
 				      " lies before segment %" PRIu64 "'s "
