@@ -1356,8 +1356,9 @@ static int gather(struct lk_db *db, struct writer *self)
  * soon as it sees its flag), it woke, often on the leader's own CPU and
  * before the leader, only to wait for that mutex: four writers of
  * durable puts on a 2-CPU guest took 13 context switches a sync, 9.4
- * now, and 11% more puts a second (medians of 6 runs; one writer's rate
- * unchanged).  So the leader sets each writer's status under write_mu,
+ * now, and 11% more puts a second (a probe, medians of 6 runs; one
+ * writer's rate unchanged; the bench's writers workload moved within
+ * its noise).  So the leader sets each writer's status under write_mu,
  * lets go of it, then sets the writer's done (or head) flag and posts
  * its semaphore.  The writer reads its flags only after a sem_wait, and
  * waits once for each post it gets, so it never returns with a post to

@@ -925,10 +925,10 @@ static lk_status list_snap(void *arg, const char *name)
 {
 	struct snaps *sn = arg;
 	uint64_t num;
-	uint32_t gen;
+	int tmp;
 
-	if (dir_file_parse(name, &num, &gen) == DIR_FILE_SNAPSHOT &&
-	    sn->n < 16)
+	/* as open names them: a foreign name is left alone */
+	if (snapshot_parse_name(name, &num, &tmp) && !tmp && sn->n < 16)
 		snprintf(sn->names[sn->n++], SNAP_NAME_BYTES, "%s", name);
 	return LK_OK;
 }

@@ -147,11 +147,28 @@ int snapshot_parse_name(const char *name, uint64_t *serial, int *tmp)
 	enum dir_file kind = dir_file_parse(name, serial, &generation);
 
 	*tmp = kind == DIR_FILE_SNAPSHOT_TMP;
-	/* Serials count from 1, one a snapshot, and never reach
-	 * SNAP_SERIAL_MAX; a name past it is not logkeep's: the serial
-	 * after it would wrap to the one in use. */
+	/* Serials count from 1 (dir_file_parse refuses 0), one a snapshot,
+	 * and never reach SNAP_SERIAL_MAX: a name past it is not logkeep's
+	 * (the serial after it would wrap to the one in use). */
 	return (kind == DIR_FILE_SNAPSHOT || kind == DIR_FILE_SNAPSHOT_TMP) &&
-	       *serial >= 1 && *serial <= SNAP_SERIAL_MAX;
+	       *serial <= SNAP_SERIAL_MAX;
+}
+
+/* The serial of the next snapshot: one past the newest name, or, past
+ * SNAP_SERIAL_MAX (only a foreign name at the maximum gets there), the
+ * numbering starts again at the lowest serial that is neither of the
+ * files snapshot_write removes once the new one is durable.  A higher
+ * name left behind is then tried first by the next open: at worst an
+ * older position, more log replayed. */
+static uint64_t next_serial(const struct snapshots *sn)
+{
+	uint64_t serial = sn->next_serial ? sn->next_serial : 1;
+
+	if (serial <= SNAP_SERIAL_MAX)
+		return serial;
+	for (serial = 1; serial == sn->serial || serial == sn->totals_serial;)
+		serial++;
+	return serial;
 }
 
 static void snap_name(char name[SNAP_NAME_BYTES], uint64_t serial, int tmp)
@@ -509,7 +526,7 @@ lk_status snapshot_write(struct lk_db *db, const struct snap_totals *totals)
 	uint64_t compactions = totals->compactions;
 	struct capture *c;
 	struct segment *a;
-	uint64_t serial = db->snap->next_serial ? db->snap->next_serial : 1;
+	uint64_t serial = next_serial(db->snap);
 	lk_status st;
 
 	if (db->readonly)

@@ -500,7 +500,13 @@ static int cmd_tamper(char **argv)
 		   : strcmp(argv[3], "relink-late") == 0 ? 2
 		   : strcmp(argv[3], "last-late") == 0   ? 3
 		   : strcmp(argv[3], "scatter") == 0     ? 4
-							 : 0;
+		   : strcmp(argv[3], "fields") == 0      ? 0
+							 : -1;
+	if (t.relink < 0) {
+		fprintf(stderr, "ship_helper: tamper: no mode '%s'\n",
+			argv[3]);
+		return 2;
+	}
 	snprintf(copy, sizeof copy, "%s_%s", argv[2], argv[3]);
 	if (snats_open(&t.sn, argv[1], 5000, NULL, NULL, err) ||
 	    snats_read(t.sn, argv[2], &last, count_entries, &t, err) ||
