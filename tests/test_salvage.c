@@ -176,10 +176,16 @@ static void salvage_keeps_all_but_the_damaged_group(void **state)
 			CHECK_OK(lk_open(&db, DIR, &o));
 			o.flags = 0;
 		} else {
+			/* a name no snapshot has: not the pre-repair
+			 * snapshot that an applied salvage removes */
+			file_write(io, DIR, "ffffffffffffffff.snap", "x", 1);
 			memset(&lost, 0, sizeof lost);
 			CHECK_OK(lk_salvage(&rep, DIR, &o, 1, on_step, &lost));
 			CHECK(rep.applied && rep.files_rewritten == 1 &&
 			      rep.ranges_lost == 1 && rep.unknown_lost == 1);
+			after = file_read(io, DIR, "ffffffffffffffff.snap");
+			CHECK(after.n == 1);
+			free(after.p);
 			CHECK_OK(lk_open(&db, DIR, &o));
 		}
 		CHECK(check_keys(db, hit, hit) == 1);
