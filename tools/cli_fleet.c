@@ -280,12 +280,39 @@ static void hole_open(struct node *n, uint64_t first, uint64_t last,
 	memcpy(h->end, end, 32);
 }
 
+/* The chain's next entry (position past n->pos): a gap before it, or its
+ * link to the entry before. */
+static void chain_entry(struct fleet *f, struct node *n, uint64_t seq,
+			const lk_mesh_entry *e)
+{
+	static const uint8_t zero[32];
+
+	if (e->position > n->pos + 1) {
+		hole_open(n, n->pos + 1, e->position - 1,
+			  n->pos ? n->hash : zero, e->prev_hash);
+		n->missing += e->position - n->pos - 1;
+		problem(f, n, "gap: ledger positions %" PRIu64
+			"..%" PRIu64 " missing before seq %" PRIu64
+			"%s", n->pos + 1, e->position - 1, seq,
+			n->gap_last ? " (the node reported numbers "
+				      "compacted away before they "
+				      "were shipped)"
+				    : "");
+	} else if (memcmp(e->prev_hash, e->position == 1 ? zero : n->hash,
+			  32) != 0) {
+		n->broken++;
+		problem(f, n, "broken link at ledger position %" PRIu64
+			" (seq %" PRIu64 ", entity %s): its prev_hash is "
+			"not the hash of position %" PRIu64,
+			e->position, seq, e->entity, e->position - 1);
+	}
+	n->pos = e->position;
+	memcpy(n->hash, e->hash, 32);
+}
+
 /* A ledger entry that came out of order: if it is the next position of
  * a gap and links to the entry before, the gap shrinks (no longer
  * missing); its last entry must link to the one after the gap. */
-static void chain_entry(struct fleet *f, struct node *n, uint64_t seq,
-			const lk_mesh_entry *e);
-
 static void fill_late(struct fleet *f, struct node *n, uint64_t seq,
 		      const uint8_t *key, size_t key_len, const uint8_t *raw,
 		      size_t raw_len)
@@ -380,38 +407,6 @@ static void check_ledger(struct fleet *f, struct node *n, uint64_t seq,
 		chain_entry(f, n, seq, e);
 	}
 	lk_free(e);
-}
-
-/* The chain's next entry (position past n->pos): a gap before it, or its
- * link to the entry before. */
-static void chain_entry(struct fleet *f, struct node *n, uint64_t seq,
-			const lk_mesh_entry *e)
-{
-	static const uint8_t zero[32];
-
-	{
-		if (e->position > n->pos + 1) {
-			hole_open(n, n->pos + 1, e->position - 1,
-				  n->pos ? n->hash : zero, e->prev_hash);
-			n->missing += e->position - n->pos - 1;
-			problem(f, n, "gap: ledger positions %" PRIu64
-				"..%" PRIu64 " missing before seq %" PRIu64
-				"%s", n->pos + 1, e->position - 1, seq,
-				n->gap_last ? " (the node reported numbers "
-					      "compacted away before they "
-					      "were shipped)"
-					    : "");
-		} else if (memcmp(e->prev_hash, e->position == 1 ? zero : n->hash,
-				  32) != 0) {
-			n->broken++;
-			problem(f, n, "broken link at ledger position %" PRIu64
-				" (seq %" PRIu64 ", entity %s): its prev_hash is "
-				"not the hash of position %" PRIu64,
-				e->position, seq, e->entity, e->position - 1);
-		}
-		n->pos = e->position;
-		memcpy(n->hash, e->hash, 32);
-	}
 }
 
 static int on_message(void *arg, uint64_t stream_seq, const char *subject,
