@@ -159,6 +159,15 @@
 #define SMOKE_PROBE_SYNCS 10u
 #define SMOKE_PROBE_FILE_BYTES (UINT64_C(1) << 20)
 #define SMOKE_PROBE_READS 1000u
+/* The memory probes: the index's size (20 bytes a key, the bench's
+ * target bound) and a snapshot's (12 a key); 2M dependent reads take
+ * about a second.  The group commit probe runs 2 s per writer count. */
+#define PROBE_INDEX_BYTES_PER_KEY 20u
+#define PROBE_SNAPSHOT_BYTES_PER_KEY 12u
+#define PROBE_CHASE_READS 2000000u
+#define PROBE_GC_SECONDS 2.0
+#define SMOKE_PROBE_CHASE_READS 1000u
+#define SMOKE_PROBE_GC_SECONDS 0.05
 
 #define SEED_FILL UINT64_C(1)
 #define SEED_GET_HIT UINT64_C(2)
@@ -1839,9 +1848,10 @@ static bool parse_options(struct config *cfg, int argc, char **argv)
 		if (!reps_set)
 			cfg->reps = 1;
 		cfg->settle_quiet_ms = SMOKE_SETTLE_QUIET_MS;
-		cfg->probe = (struct probe_config){ SMOKE_PROBE_SYNCS,
-						    SMOKE_PROBE_FILE_BYTES,
-						    SMOKE_PROBE_READS };
+		cfg->probe = (struct probe_config){
+			SMOKE_PROBE_SYNCS, SMOKE_PROBE_FILE_BYTES,
+			SMOKE_PROBE_READS, 0, 0, SMOKE_PROBE_CHASE_READS,
+			SMOKE_PROBE_GC_SECONDS };
 	}
 	return true;
 }
@@ -1887,7 +1897,8 @@ int main(int argc, char **argv)
 		.budget_s = BUDGET_S_DEFAULT,
 		.reps = REPS_DEFAULT,
 		.settle_quiet_ms = SETTLE_QUIET_MS,
-		.probe = { PROBE_SYNCS, PROBE_FILE_BYTES, PROBE_READS },
+		.probe = { PROBE_SYNCS, PROBE_FILE_BYTES, PROBE_READS, 0, 0,
+			   PROBE_CHASE_READS, PROBE_GC_SECONDS },
 	};
 	const struct engine_ops *run_engines[ENGINE_COUNT];
 	size_t engine_count = 0;
@@ -1904,6 +1915,8 @@ int main(int argc, char **argv)
 		cfg.selected[k] = true;
 	if (!parse_options(&cfg, argc, argv))
 		return 2;
+	cfg.probe.index_bytes = cfg.keys * PROBE_INDEX_BYTES_PER_KEY;
+	cfg.probe.snapshot_bytes = cfg.keys * PROBE_SNAPSHOT_BYTES_PER_KEY;
 	for (size_t k = 0; k < ENGINE_COUNT; k++) {
 		if (cfg.selected[k])
 			run_engines[engine_count++] = engines[k];

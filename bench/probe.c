@@ -18,6 +18,34 @@
  *                          and a copy, the cost floor of a get that reads
  *                          its value with pread.
  *
+ * The memory probes bound what no engine can do faster here, whatever
+ * its code (sizes from the bench's key count; the file is the one above,
+ * cached):
+ *
+ *   dependent reads        random 8-byte reads, each address taken from
+ *                          the value the read before returned, so that
+ *                          none overlaps: in fresh memory of the index's
+ *                          size (huge pages advised, as logkeep's table),
+ *                          in a read-only mapping of the file (4 KiB
+ *                          pages, as a log or a peer's file), and in
+ *                          pairs: memory then file (a get of logkeep: its
+ *                          index slot, then the record it names) and file
+ *                          then file (an engine whose buckets and records
+ *                          are both in its mapped file).
+ *   fresh memory           the first touch of the index's size of new
+ *                          memory: page faults and the kernel's zeroing,
+ *                          the least an open pays to give a table memory.
+ *   hash a snapshot        XXH3 over a snapshot's bytes (12 a key) of the
+ *                          cached file through a mapping: the least an
+ *                          open that checks its snapshot reads.
+ *   group commit           GC_THREADS threads (and one) append 140-byte
+ *                          records to a prefilled file and wait for an
+ *                          fdatasync that covers them; whoever finds none
+ *                          running leads, waiting up to GC_GATHER_US for
+ *                          every thread's record first: the simplest
+ *                          group commit, no engine, for the writers'
+ *                          figure to be read against.
+ *
  * Latencies go into a histogram; the data written is pseudo-random (not
  * compressible, for a file system that compresses).
  */
@@ -26,18 +54,27 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "bench_util.h"
 #include "probe.h"
 
 #define PROBE_BLOCK_BYTES 4096u
 #define PROBE_WRITE_BYTES ((size_t)1 << 20)
+#define GC_THREADS 4u          /* as the bench's writer threads */
+#define GC_RECORD_BYTES 140u   /* a put of the bench's 16 + 100 bytes */
+#define GC_FILE_BYTES ((size_t)16 << 20) /* prefilled, written in a ring */
+#define GC_GATHER_US 1000      /* a leader's wait for the others */
 
 static bool probe_fail(char *err, size_t err_bytes, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -197,6 +234,259 @@ out:
 	return ok;
 }
 
+/* Where a hash h falls among n words, without a division. */
+static uint64_t word_of(uint64_t h, uint64_t n)
+{
+	__extension__ typedef unsigned __int128 u128;
+
+	return (uint64_t)(((u128)h * n) >> 64);
+}
+
+static volatile uint64_t probe_sink; /* keeps the reads' results used */
+
+/* ns per step of `reads` dependent steps: a random read of `first`
+ * (words of it), then, if `then` is not NULL, a read of `then` at the
+ * place the first read's value names. */
+static double chase_ns(const uint64_t *first, uint64_t first_words,
+		       const uint64_t *then, uint64_t then_words,
+		       uint64_t reads)
+{
+	uint64_t x = 1, sum = 0;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < reads; i++) {
+		x = first[word_of(mix64(x + i), first_words)];
+		if (then != NULL)
+			x = then[word_of(mix64(x), then_words)];
+		sum += x;
+	}
+	uint64_t ns = now_ns() - t0;
+	probe_sink = sum;
+	return (double)ns / (double)reads;
+}
+
+/* The memory probes, on the cached file at path (file_bytes of it). */
+static bool probe_memory(struct probe *p, const char *path,
+			 const struct probe_config *cfg, char *err,
+			 size_t err_bytes)
+{
+	size_t mem_bytes = (size_t)cfg->index_bytes & ~(size_t)7;
+	size_t file_bytes = (size_t)cfg->file_bytes & ~(size_t)7;
+	size_t hash_bytes = cfg->snapshot_bytes < file_bytes
+				    ? (size_t)cfg->snapshot_bytes
+				    : file_bytes;
+	bool ok = false;
+
+	uint64_t *mem = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return probe_fail(err, err_bytes, "probe: mmap %zu bytes: %s",
+				  mem_bytes, strerror(errno));
+	(void)madvise(mem, mem_bytes, MADV_HUGEPAGE); /* a hint */
+	uint64_t t0 = now_ns();
+	memset(mem, 0, mem_bytes);
+	p->fresh_memory_ms = (double)(now_ns() - t0) / 1e6;
+	for (size_t i = 0; i < mem_bytes / 8; i++)
+		mem[i] = mix64(i + 7);
+
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		probe_fail(err, err_bytes, "probe: open %s: %s", path,
+			   strerror(errno));
+		goto out;
+	}
+	const uint64_t *file = mmap(NULL, file_bytes, PROT_READ,
+				    MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (file == MAP_FAILED) {
+		probe_fail(err, err_bytes, "probe: mmap %s: %s", path,
+			   strerror(errno));
+		goto out;
+	}
+	t0 = now_ns();
+	probe_sink = XXH3_64bits(file, hash_bytes);
+	p->hash_snapshot_ms = (double)(now_ns() - t0) / 1e6;
+
+	uint64_t mem_words = mem_bytes / 8, file_words = file_bytes / 8;
+	/* a first pass warms the page tables and the caches' steady state */
+	(void)chase_ns(mem, mem_words, file, file_words, cfg->chase_reads / 4);
+	p->read_memory_ns = chase_ns(mem, mem_words, NULL, 0,
+				     cfg->chase_reads);
+	p->read_mapped_ns = chase_ns(file, file_words, NULL, 0,
+				     cfg->chase_reads);
+	p->read_memory_then_mapped_ns =
+		chase_ns(mem, mem_words, file, file_words, cfg->chase_reads);
+	p->read_mapped_then_mapped_ns =
+		chase_ns(file, file_words, file, file_words, cfg->chase_reads);
+	munmap((void *)file, file_bytes);
+	ok = true;
+out:
+	munmap(mem, mem_bytes);
+	return ok;
+}
+
+/* The group commit probe's state, shared by its threads under mu. */
+struct gc_probe {
+	pthread_mutex_t mu;
+	pthread_cond_t synced_cv; /* an fdatasync finished */
+	pthread_cond_t gather_cv; /* every thread's record is written */
+	int fd;
+	unsigned threads;
+	uint64_t written, synced; /* records */
+	unsigned pending;         /* records since the last sync began */
+	bool syncing, stop, failed;
+	uint64_t syncs, ops;
+	int sync_errno;
+};
+
+static void gc_deadline(struct timespec *ts, long us)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += us * 1000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void *gc_writer(void *arg)
+{
+	struct gc_probe *g = arg;
+	uint8_t rec[GC_RECORD_BYTES];
+	uint64_t done = 0;
+
+	fill_bytes(rec, sizeof rec, 5);
+	pthread_mutex_lock(&g->mu);
+	while (!g->stop && !g->failed) {
+		uint64_t mine = ++g->written;
+		off_t off = (off_t)((mine * GC_RECORD_BYTES) %
+				    (GC_FILE_BYTES - GC_RECORD_BYTES));
+		rec[0] = (uint8_t)mine;
+		if (!full_pwrite(g->fd, rec, sizeof rec, off)) {
+			g->failed = true;
+			g->sync_errno = errno;
+			break;
+		}
+		if (++g->pending >= g->threads)
+			pthread_cond_signal(&g->gather_cv);
+		while (g->synced < mine && !g->failed) {
+			if (g->syncing) {
+				pthread_cond_wait(&g->synced_cv, &g->mu);
+				continue;
+			}
+			g->syncing = true;
+			struct timespec until;
+			gc_deadline(&until, GC_GATHER_US);
+			while (g->pending < g->threads && !g->stop &&
+			       pthread_cond_timedwait(&g->gather_cv, &g->mu,
+						      &until) == 0)
+				;
+			uint64_t upto = g->written;
+			g->pending = 0;
+			pthread_mutex_unlock(&g->mu);
+			int rc = fdatasync(g->fd);
+			int e = errno;
+			pthread_mutex_lock(&g->mu);
+			if (rc != 0) {
+				g->failed = true;
+				g->sync_errno = e;
+			}
+			g->synced = upto;
+			g->syncing = false;
+			g->syncs++;
+			pthread_cond_broadcast(&g->synced_cv);
+		}
+		done++;
+	}
+	g->ops += done;
+	pthread_cond_broadcast(&g->synced_cv);
+	pthread_cond_broadcast(&g->gather_cv);
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/* Committed records a second with `threads` writers for `seconds`. */
+static bool gc_run(int fd, unsigned threads, double seconds, double *ops_s,
+		   char *err, size_t err_bytes)
+{
+	struct gc_probe g = { .fd = fd, .threads = threads };
+	pthread_t tid[GC_THREADS];
+	unsigned started = 0;
+	struct timespec pause = { (time_t)seconds,
+				  (long)((seconds - (double)(time_t)seconds) *
+					 1e9) };
+
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_cond_init(&g.synced_cv, NULL);
+	pthread_cond_init(&g.gather_cv, NULL);
+	uint64_t t0 = now_ns();
+	while (started < threads &&
+	       pthread_create(&tid[started], NULL, gc_writer, &g) == 0)
+		started++;
+	if (started == threads)
+		nanosleep(&pause, NULL);
+	pthread_mutex_lock(&g.mu);
+	g.stop = true;
+	pthread_cond_broadcast(&g.gather_cv);
+	pthread_mutex_unlock(&g.mu);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	uint64_t ns = now_ns() - t0;
+	pthread_cond_destroy(&g.gather_cv);
+	pthread_cond_destroy(&g.synced_cv);
+	pthread_mutex_destroy(&g.mu);
+	if (started < threads)
+		return probe_fail(err, err_bytes, "probe: starting a thread");
+	if (g.failed)
+		return probe_fail(err, err_bytes, "probe: group commit: %s",
+				  strerror(g.sync_errno));
+	*ops_s = (double)g.ops * 1e9 / (double)ns;
+	return true;
+}
+
+/* One writer, then GC_THREADS, on a prefilled, synced file. */
+static bool probe_group_commit(struct probe *p, const char *path,
+			       const struct probe_config *cfg, char *err,
+			       size_t err_bytes)
+{
+	uint8_t *zero = calloc(1, PROBE_WRITE_BYTES);
+	bool ok = false;
+
+	if (zero == NULL)
+		return probe_fail(err, err_bytes, "probe: out of memory");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		probe_fail(err, err_bytes, "probe: open %s: %s", path,
+			   strerror(errno));
+		goto out;
+	}
+	for (size_t off = 0; off < GC_FILE_BYTES; off += PROBE_WRITE_BYTES) {
+		if (!full_pwrite(fd, zero, PROBE_WRITE_BYTES, (off_t)off)) {
+			probe_fail(err, err_bytes, "probe: write %s: %s", path,
+				   strerror(errno));
+			goto out_close;
+		}
+	}
+	if (fsync(fd) != 0) {
+		probe_fail(err, err_bytes, "probe: fsync %s: %s", path,
+			   strerror(errno));
+		goto out_close;
+	}
+	ok = gc_run(fd, 1, cfg->gc_seconds, &p->gc_one_ops_s, err,
+		    err_bytes) &&
+	     gc_run(fd, GC_THREADS, cfg->gc_seconds, &p->gc_threads_ops_s,
+		    err, err_bytes);
+	if (ok)
+		p->gc_threads_ratio = p->gc_threads_ops_s / p->gc_one_ops_s;
+out_close:
+	if (close(fd) != 0 && ok)
+		ok = probe_fail(err, err_bytes, "probe: close %s: %s", path,
+				strerror(errno));
+out:
+	free(zero);
+	return ok;
+}
+
 bool probe_run(struct probe *p, const char *dir,
 	       const struct probe_config *cfg, char *err, size_t err_bytes)
 {
@@ -211,7 +501,9 @@ bool probe_run(struct probe *p, const char *dir,
 			 &p->append_sync_p99_us, err, err_bytes) &&
 	     probe_syncs(path, false, cfg->syncs, &p->overwrite_sync_p50_us,
 			 &p->overwrite_sync_p99_us, err, err_bytes) &&
-	     probe_bandwidth(p, path, cfg, err, err_bytes);
+	     probe_bandwidth(p, path, cfg, err, err_bytes) &&
+	     probe_memory(p, path, cfg, err, err_bytes) &&
+	     probe_group_commit(p, path, cfg, err, err_bytes);
 	if (unlink(path) != 0 && errno != ENOENT && ok)
 		ok = probe_fail(err, err_bytes, "probe: unlink %s: %s", path,
 				strerror(errno));

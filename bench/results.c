@@ -141,6 +141,23 @@ const struct figure probe_figures[] = {
 	PROBE("page-cache reads, 4 KiB at random", "MB/s", cached_read_mb_s, 0),
 	PROBE("sequential write, 1 MiB writes + fdatasync", "MB/s",
 	      seq_write_mb_s, 0),
+	PROBE("dependent random read, fresh memory of the index's size", "ns",
+	      read_memory_ns, 0),
+	PROBE("dependent random read, mapped file", "ns", read_mapped_ns, 0),
+	PROBE("memory then mapped file (index slot, then record)", "ns",
+	      read_memory_then_mapped_ns, 0),
+	PROBE("mapped file then mapped file (bucket, then record)", "ns",
+	      read_mapped_then_mapped_ns, 0),
+	PROBE("first touch of the index's size of new memory", "ms",
+	      fresh_memory_ms, 2),
+	PROBE("XXH3 of a snapshot's bytes, cached, mapped", "ms",
+	      hash_snapshot_ms, 2),
+	PROBE("group commit without an engine, 1 writer", "ops/s",
+	      gc_one_ops_s, 0),
+	PROBE("group commit without an engine, 4 writers", "ops/s",
+	      gc_threads_ops_s, 0),
+	PROBE("group commit without an engine, 4 writers / 1", "ratio",
+	      gc_threads_ratio, 2),
 };
 const size_t probe_figure_count =
 	sizeof probe_figures / sizeof probe_figures[0];

@@ -102,6 +102,15 @@ struct probe {
 	double cached_read_ops_s;   /* 4 KiB preads at random, page cache */
 	double cached_read_mb_s;
 	double seq_write_mb_s;      /* 1 MiB writes, then one fdatasync */
+	double read_memory_ns;      /* dependent random reads (probe.c) */
+	double read_mapped_ns;
+	double read_memory_then_mapped_ns;
+	double read_mapped_then_mapped_ns;
+	double fresh_memory_ms;     /* first touch of the index's size */
+	double hash_snapshot_ms;    /* XXH3 of a snapshot's bytes */
+	double gc_one_ops_s;        /* group commit without an engine */
+	double gc_threads_ops_s;
+	double gc_threads_ratio;
 };
 
 /* Which way is better, for the ratios and plots. */
