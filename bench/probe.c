@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,10 +272,8 @@ static bool probe_memory(struct probe *p, const char *path,
 			 size_t err_bytes)
 {
 	size_t mem_bytes = (size_t)cfg->index_bytes & ~(size_t)7;
-	size_t file_bytes = (size_t)cfg->file_bytes & ~(size_t)7;
-	size_t hash_bytes = cfg->snapshot_bytes < file_bytes
-				    ? (size_t)cfg->snapshot_bytes
-				    : file_bytes;
+	size_t file_bytes, hash_bytes;
+	struct stat st;
 	bool ok = false;
 
 	uint64_t *mem = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE,
@@ -290,11 +289,23 @@ static bool probe_memory(struct probe *p, const char *path,
 		mem[i] = mix64(i + 7);
 
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		probe_fail(err, err_bytes, "probe: open %s: %s", path,
 			   strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
+	if (st.st_size < 8) {
+		probe_fail(err, err_bytes, "probe: %s is empty", path);
+		close(fd);
+		goto out;
+	}
+	/* the whole file probe_bandwidth wrote, in 8-byte words */
+	file_bytes = (size_t)st.st_size & ~(size_t)7;
+	hash_bytes = cfg->snapshot_bytes < file_bytes
+			     ? (size_t)cfg->snapshot_bytes
+			     : file_bytes;
 	const uint64_t *file = mmap(NULL, file_bytes, PROT_READ,
 				    MAP_SHARED | MAP_POPULATE, fd, 0);
 	close(fd);
