@@ -235,12 +235,17 @@ out:
 	return ok;
 }
 
-/* Where a hash h falls among n words, without a division. */
+/* Where a hash h falls among n words, without a division: the high 64
+ * bits of h * n, from 32-bit halves (no 128-bit type on 32-bit targets). */
 static uint64_t word_of(uint64_t h, uint64_t n)
 {
-	__extension__ typedef unsigned __int128 u128;
+	uint64_t h_lo = (uint32_t)h, h_hi = h >> 32;
+	uint64_t n_lo = (uint32_t)n, n_hi = n >> 32;
+	uint64_t lo_lo = h_lo * n_lo, hi_lo = h_hi * n_lo;
+	uint64_t lo_hi = h_lo * n_hi, hi_hi = h_hi * n_hi;
+	uint64_t cross = (lo_lo >> 32) + (uint32_t)hi_lo + lo_hi;
 
-	return (uint64_t)(((u128)h * n) >> 64);
+	return (cross >> 32) + (hi_lo >> 32) + hi_hi;
 }
 
 static volatile uint64_t probe_sink; /* keeps the reads' results used */
