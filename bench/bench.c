@@ -1849,9 +1849,11 @@ static bool parse_options(struct config *cfg, int argc, char **argv)
 			cfg->reps = 1;
 		cfg->settle_quiet_ms = SMOKE_SETTLE_QUIET_MS;
 		cfg->probe = (struct probe_config){
-			SMOKE_PROBE_SYNCS, SMOKE_PROBE_FILE_BYTES,
-			SMOKE_PROBE_READS, 0, 0, SMOKE_PROBE_CHASE_READS,
-			SMOKE_PROBE_GC_SECONDS };
+			.syncs = SMOKE_PROBE_SYNCS,
+			.file_bytes = SMOKE_PROBE_FILE_BYTES,
+			.reads = SMOKE_PROBE_READS,
+			.chase_reads = SMOKE_PROBE_CHASE_READS,
+			.gc_seconds = SMOKE_PROBE_GC_SECONDS };
 	}
 	return true;
 }
@@ -1897,8 +1899,11 @@ int main(int argc, char **argv)
 		.budget_s = BUDGET_S_DEFAULT,
 		.reps = REPS_DEFAULT,
 		.settle_quiet_ms = SETTLE_QUIET_MS,
-		.probe = { PROBE_SYNCS, PROBE_FILE_BYTES, PROBE_READS, 0, 0,
-			   PROBE_CHASE_READS, PROBE_GC_SECONDS },
+		.probe = { .syncs = PROBE_SYNCS,
+			   .file_bytes = PROBE_FILE_BYTES,
+			   .reads = PROBE_READS,
+			   .chase_reads = PROBE_CHASE_READS,
+			   .gc_seconds = PROBE_GC_SECONDS },
 	};
 	const struct engine_ops *run_engines[ENGINE_COUNT];
 	size_t engine_count = 0;
@@ -1915,6 +1920,7 @@ int main(int argc, char **argv)
 		cfg.selected[k] = true;
 	if (!parse_options(&cfg, argc, argv))
 		return 2;
+	/* from the key count, which the options may have set */
 	cfg.probe.index_bytes = cfg.keys * PROBE_INDEX_BYTES_PER_KEY;
 	cfg.probe.snapshot_bytes = cfg.keys * PROBE_SNAPSHOT_BYTES_PER_KEY;
 	for (size_t k = 0; k < ENGINE_COUNT; k++) {

@@ -18,9 +18,8 @@
  *                          and a copy, the cost floor of a get that reads
  *                          its value with pread.
  *
- * The memory probes bound what no engine can do faster here, whatever
- * its code (sizes from the bench's key count; the file is the one above,
- * cached):
+ * Then what no engine's code could beat here (sizes from the bench's
+ * key count; the file is the one above, cached), and one reference:
  *
  *   dependent reads        random 8-byte reads, each address taken from
  *                          the value the read before returned, so that
@@ -38,17 +37,17 @@
  *   hash a snapshot        XXH3 over a snapshot's bytes (12 a key) of the
  *                          cached file through a mapping: the least an
  *                          open that checks its snapshot hashes.
- *   group commit           GC_THREADS threads (and one) append 140-byte
- *                          records to a prefilled file and wait for an
- *                          fdatasync that covers them; whoever finds none
- *                          running leads, waiting up to GC_GATHER_US for
- *                          every thread's record first: a simple group
- *                          commit with no engine, for the writers'
- *                          figure to be read against (not a bound: one
- *                          sync at a time, and each waits for all the
- *                          writers to wake; with a usleep(100) in
- *                          place of fdatasync it gives 3.0 to 3.1 times
- *                          one writer).
+ *   group commit           GC_THREADS threads (and one) write 140-byte
+ *                          records over the synced file above and wait
+ *                          for an fdatasync that covers them; whoever
+ *                          finds none running leads, waiting up to
+ *                          GC_GATHER_US for every thread's record first:
+ *                          a simple group commit with no engine, for the
+ *                          writers' figure to be read against (not a
+ *                          bound: one sync at a time, and each waits for
+ *                          all the writers to wake; with a usleep(100)
+ *                          in place of fdatasync it gives 3.0 to 3.1
+ *                          times one writer).
  *
  * Latencies go into a histogram; the data written is pseudo-random (not
  * compressible, for a file system that compresses).
@@ -78,7 +77,6 @@
 #define PROBE_WRITE_BYTES ((size_t)1 << 20)
 #define GC_THREADS 4u          /* as the bench's writer threads */
 #define GC_RECORD_BYTES 140u   /* a put of the bench's 16 + 100 bytes */
-#define GC_FILE_BYTES ((size_t)16 << 20) /* prefilled, written in a ring */
 #define GC_GATHER_US 1000      /* a leader's wait for the others */
 
 static bool probe_fail(char *err, size_t err_bytes, const char *fmt, ...)
@@ -289,6 +287,10 @@ static bool probe_memory(struct probe *p, const char *path,
 	struct stat st;
 	bool ok = false;
 
+	if ((uint64_t)(size_t)cfg->index_bytes != cfg->index_bytes)
+		return probe_fail(err, err_bytes, "probe: an index of %" PRIu64
+				  " bytes does not fit this address space",
+				  cfg->index_bytes);
 	uint64_t *mem = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
@@ -359,11 +361,12 @@ struct gc_probe {
 	pthread_cond_t synced_cv; /* an fdatasync finished */
 	pthread_cond_t gather_cv; /* every thread's record is written */
 	int fd;
+	uint64_t ring_bytes;      /* of the file, written round */
 	unsigned threads;
 	uint64_t written, synced; /* records */
 	unsigned pending;         /* records since the last sync began */
 	bool syncing, stop, failed;
-	uint64_t syncs, ops;
+	uint64_t ops;
 	int sync_errno;
 };
 
@@ -388,7 +391,7 @@ static void *gc_writer(void *arg)
 	while (!g->stop && !g->failed) {
 		uint64_t mine = ++g->written;
 		off_t off = (off_t)((mine * GC_RECORD_BYTES) %
-				    (GC_FILE_BYTES - GC_RECORD_BYTES));
+				    (g->ring_bytes - GC_RECORD_BYTES));
 		rec[0] = (uint8_t)mine;
 		if (!full_pwrite(g->fd, rec, sizeof rec, off)) {
 			g->failed = true;
@@ -421,7 +424,6 @@ static void *gc_writer(void *arg)
 			}
 			g->synced = upto;
 			g->syncing = false;
-			g->syncs++;
 			pthread_cond_broadcast(&g->synced_cv);
 		}
 		done++;
@@ -434,10 +436,11 @@ static void *gc_writer(void *arg)
 }
 
 /* Committed records a second with `threads` writers for `seconds`. */
-static bool gc_run(int fd, unsigned threads, double seconds, double *ops_s,
-		   char *err, size_t err_bytes)
+static bool gc_run(int fd, uint64_t ring_bytes, unsigned threads,
+		   double seconds, double *ops_s, char *err, size_t err_bytes)
 {
-	struct gc_probe g = { .fd = fd, .threads = threads };
+	struct gc_probe g = { .fd = fd, .ring_bytes = ring_bytes,
+			      .threads = threads };
 	pthread_t tid[GC_THREADS];
 	unsigned started = 0;
 	struct timespec pause = { (time_t)seconds,
@@ -475,47 +478,36 @@ static bool gc_run(int fd, unsigned threads, double seconds, double *ops_s,
 	return true;
 }
 
-/* One writer, then GC_THREADS, on a prefilled, synced file. */
+/* One writer, then GC_THREADS, over the file probe_bandwidth wrote and
+ * synced: each fdatasync writes data only, as an engine's over a
+ * prefilled log. */
 static bool probe_group_commit(struct probe *p, const char *path,
 			       const struct probe_config *cfg, char *err,
 			       size_t err_bytes)
 {
-	uint8_t *fill = malloc(PROBE_WRITE_BYTES);
+	struct stat st;
 	bool ok = false;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 
-	if (fill == NULL)
-		return probe_fail(err, err_bytes, "probe: out of memory");
-	fill_bytes(fill, PROBE_WRITE_BYTES, 4);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		probe_fail(err, err_bytes, "probe: open %s: %s", path,
+	if (fd < 0)
+		return probe_fail(err, err_bytes, "probe: open %s: %s", path,
+				  strerror(errno));
+	if (fstat(fd, &st) != 0)
+		probe_fail(err, err_bytes, "probe: fstat %s: %s", path,
 			   strerror(errno));
-		goto out;
-	}
-	for (size_t off = 0; off < GC_FILE_BYTES; off += PROBE_WRITE_BYTES) {
-		if (!full_pwrite(fd, fill, PROBE_WRITE_BYTES, (off_t)off)) {
-			probe_fail(err, err_bytes, "probe: write %s: %s", path,
-				   strerror(errno));
-			goto out_close;
-		}
-	}
-	if (fsync(fd) != 0) {
-		probe_fail(err, err_bytes, "probe: fsync %s: %s", path,
-			   strerror(errno));
-		goto out_close;
-	}
-	ok = gc_run(fd, 1, cfg->gc_seconds, &p->gc_one_ops_s, err,
-		    err_bytes) &&
-	     gc_run(fd, GC_THREADS, cfg->gc_seconds, &p->gc_threads_ops_s,
-		    err, err_bytes);
+	else if (st.st_size < 2 * GC_RECORD_BYTES)
+		probe_fail(err, err_bytes, "probe: %s is too short", path);
+	else
+		ok = gc_run(fd, (uint64_t)st.st_size, 1, cfg->gc_seconds,
+			    &p->gc_one_ops_s, err, err_bytes) &&
+		     gc_run(fd, (uint64_t)st.st_size, GC_THREADS,
+			    cfg->gc_seconds, &p->gc_threads_ops_s, err,
+			    err_bytes);
 	if (ok)
 		p->gc_threads_ratio = p->gc_threads_ops_s / p->gc_one_ops_s;
-out_close:
 	if (close(fd) != 0 && ok)
 		ok = probe_fail(err, err_bytes, "probe: close %s: %s", path,
 				strerror(errno));
-out:
-	free(fill);
 	return ok;
 }
 
